@@ -1,0 +1,115 @@
+//! Who is calling: the `api-key` header names a merchant, `X-Profile-Id` one of its profiles.
+//!
+//! Keys are never stored: config holds `hmac-sha256:<hex>` of each key under a server secret.
+//! A presented key is hashed the same way and compared with every stored hash in constant time,
+//! so neither the comparison nor its position in the list tells an attacker anything.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+const HASH_PREFIX: &str = "hmac-sha256:";
+
+pub struct Keyring {
+    secret: Vec<u8>,
+    keys: Vec<([u8; 32], String)>,
+}
+
+impl Keyring {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { secret: secret.to_vec(), keys: Vec::new() }
+    }
+
+    /// Adds a stored key hash; malformed hashes are `switchyard check` errors and never match.
+    pub fn add(&mut self, hash: &str, merchant_id: &str) {
+        if let Some(hash) = parse_key_hash(hash) {
+            self.keys.push((hash, merchant_id.to_string()));
+        }
+    }
+
+    /// The merchant whose key this is.
+    pub fn merchant(&self, key: &str) -> Option<&str> {
+        let presented = digest(&self.secret, key);
+        let mut found = None;
+        for (hash, merchant) in &self.keys {
+            if bool::from(hash.ct_eq(&presented)) {
+                found = Some(merchant.as_str());
+            }
+        }
+        found
+    }
+}
+
+fn digest(secret: &[u8], key: &str) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(key.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// The config form of a key's hash.
+pub fn key_hash(secret: &[u8], key: &str) -> String {
+    format!("{HASH_PREFIX}{}", hex::encode(digest(secret, key)))
+}
+
+pub fn parse_key_hash(s: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(s.strip_prefix(HASH_PREFIX)?).ok()?;
+    bytes.try_into().ok()
+}
+
+/// A fresh secret key: 32 random letters and digits after the `sy_sk_` prefix.
+pub fn new_secret_key() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    format!("sy_sk_{}", Alphanumeric.sample_string(&mut rand::rng(), 32))
+}
+
+/// An authenticated caller: a merchant, acting for one of its profiles.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub merchant_id: String,
+    pub profile_id: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let merchant_id = state.directory.keyring.merchant(key).ok_or(ApiError::Unauthorized)?;
+        let profile_id = parts
+            .headers
+            .get("x-profile-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .ok_or(ApiError::MissingHeader("X-Profile-Id"))?;
+        // Another merchant's profile is answered exactly like one that does not exist.
+        state
+            .directory
+            .profile(merchant_id, profile_id)
+            .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))?;
+        Ok(Caller { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_only_their_own_hash() {
+        let mut ring = Keyring::new(b"a secret of some length");
+        let (k1, k2) = (new_secret_key(), new_secret_key());
+        ring.add(&key_hash(b"a secret of some length", &k1), "acme");
+        ring.add(&key_hash(b"a secret of some length", &k2), "globex");
+        ring.add("hmac-sha256:nothex", "broken");
+        assert_eq!(ring.merchant(&k1), Some("acme"));
+        assert_eq!(ring.merchant(&k2), Some("globex"));
+        assert_eq!(ring.merchant("sy_sk_guess"), None);
+        let other = Keyring::new(b"another secret");
+        assert_eq!(other.merchant(&k1), None);
+    }
+}

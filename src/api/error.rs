@@ -1,0 +1,84 @@
+//! Every error the API can answer, and the one place where each becomes Hyperswitch's wire
+//! format: `{"error":{"type","message","code"}}` with its status code.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("API key not provided or invalid API key used")]
+    Unauthorized,
+    #[error("missing required header: {0}")]
+    MissingHeader(&'static str),
+    #[error("{0}: missing required field")]
+    MissingField(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("request body exceeds the limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    NotSupported(String),
+    #[error("{0}")]
+    ClientSecretExpired(String),
+    #[error("no route for {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("internal error; the request may be retried")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request", "IR_01"),
+            MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_04"),
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_06"),
+            InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "IR_06"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "IR_06"),
+            BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "IR_06"),
+            ClientSecretExpired(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_08"),
+            InvalidState(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_14"),
+            NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
+            NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),
+            Duplicate(_) => (StatusCode::BAD_REQUEST, "invalid_request", "HE_01"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => ApiError::Duplicate(what),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, code) = self.parts();
+        if let ApiError::Internal(source) = &self {
+            tracing::error!(error = %source, "internal error");
+        }
+        let body = json!({ "error": { "type": kind, "message": self.to_string(), "code": code } });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("api-key"));
+        }
+        response
+    }
+}

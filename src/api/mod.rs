@@ -1,0 +1,50 @@
+//! The HTTP API: routes, authentication, request decoding, wire types and errors.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod payments;
+mod refunds;
+pub mod types;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::connectors::sandbox;
+use error::ApiError;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v2/payments", post(payments::create_and_confirm))
+        .route("/v2/payments/create-intent", post(payments::create_intent))
+        .route("/v2/payments/{id}", get(payments::retrieve))
+        .route("/v2/payments/{id}/get-intent", get(payments::get_intent))
+        .route("/v2/payments/{id}/confirm-intent", post(payments::confirm_intent))
+        .route("/v2/payments/{id}/capture", post(payments::capture))
+        .route("/v2/payments/{id}/cancel", post(payments::cancel))
+        .route("/v2/refunds", post(refunds::create))
+        .route("/v2/refunds/{id}", get(refunds::retrieve))
+        .route("/health", get(health))
+        .merge(sandbox::page::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_route)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+        }
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute { method: method.to_string(), path: uri.path().to_string() }
+}

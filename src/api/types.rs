@@ -1,0 +1,563 @@
+//! The wire shapes of the payments and refunds API, as Hyperswitch's v2 OpenAPI document names
+//! them (`PaymentsRequest`, `PaymentsResponse`, `PaymentsIntentResponse`, `RefundResponse`, …),
+//! and their conversions to and from the payment model.
+//!
+//! Create-intent, confirm-intent and create-and-confirm share groups of fields (`IntentFields`,
+//! `MethodFields`, `IntentDetails`); each request is decoded from those parts (`FromBody`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::extract::{fields_of, only_fields, part, FromBody};
+use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
+use crate::connectors::{CardDetails, PaymentMethod};
+use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
+use crate::money::{Amount, Currency};
+use crate::payments::flow::{Confirmation, NewIntent, PaymentView};
+use crate::payments::model::{
+    Address, AmountDetails, CalculationOverride, IntentDetails, NextAction, PaymentAttempt, PaymentError,
+    PaymentIntent, Refund,
+};
+use crate::payments::refunds::NewRefund;
+use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
+
+fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+/// The fields that define an intent.
+#[derive(Debug, Deserialize)]
+pub struct IntentFields {
+    pub amount_details: AmountDetails,
+    #[serde(default)]
+    pub merchant_reference_id: Option<MerchantReferenceId>,
+    #[serde(default)]
+    pub capture_method: Option<CaptureMethod>,
+    #[serde(default)]
+    pub authentication_type: Option<AuthenticationType>,
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    #[serde(default)]
+    pub session_expiry: Option<u32>,
+}
+
+impl IntentFields {
+    fn into_new_intent(self, details: IntentDetails) -> NewIntent {
+        NewIntent {
+            amount: self.amount_details,
+            merchant_reference_id: self.merchant_reference_id.map(MerchantReferenceId::into_string),
+            capture_method: self.capture_method.unwrap_or(CaptureMethod::Automatic),
+            authentication_type: self.authentication_type.unwrap_or(AuthenticationType::NoThreeDs),
+            customer_id: self.customer_id.map(CustomerId::into_string),
+            session_expiry_secs: self.session_expiry,
+            details,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethodType {
+    Card,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardRequest {
+    pub card_number: CardNumber,
+    pub card_exp_month: ExpiryMonth,
+    pub card_exp_year: ExpiryYear,
+    pub card_holder_name: String,
+    pub card_cvc: Cvc,
+    // Documented fields the network and issuer are derived from the number instead of.
+    #[serde(default, rename = "card_issuer")]
+    _card_issuer: Option<IgnoredAny>,
+    #[serde(default, rename = "card_network")]
+    _card_network: Option<IgnoredAny>,
+    #[serde(default, rename = "card_type")]
+    _card_type: Option<IgnoredAny>,
+    #[serde(default, rename = "card_issuing_country")]
+    _card_issuing_country: Option<IgnoredAny>,
+    #[serde(default, rename = "card_issuing_country_code")]
+    _card_issuing_country_code: Option<IgnoredAny>,
+    #[serde(default, rename = "bank_code")]
+    _bank_code: Option<IgnoredAny>,
+    #[serde(default, rename = "nick_name")]
+    _nick_name: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethodDataRequest {
+    #[serde(default)]
+    pub card: Option<CardRequest>,
+    #[serde(default)]
+    pub billing: Option<Address>,
+}
+
+/// The fields that say how the customer pays.
+#[derive(Debug, Deserialize)]
+pub struct MethodFields {
+    pub payment_method_data: PaymentMethodDataRequest,
+    pub payment_method_type: PaymentMethodType,
+    #[serde(default)]
+    pub payment_method_subtype: Option<String>,
+}
+
+impl MethodFields {
+    fn into_confirmation(self, return_url: Option<String>) -> Result<Confirmation, ApiError> {
+        let PaymentMethodType::Card = self.payment_method_type;
+        let card =
+            self.payment_method_data.card.ok_or_else(|| ApiError::MissingField("payment_method_data.card".into()))?;
+        if let Some(subtype) = &self.payment_method_subtype {
+            if !matches!(subtype.as_str(), "credit" | "debit") {
+                return Err(ApiError::InvalidRequest(format!(
+                    "payment_method_subtype: `{subtype}` is not a card subtype (credit or debit)"
+                )));
+            }
+        }
+        let holder = card.card_holder_name.trim();
+        Ok(Confirmation {
+            payment_method: PaymentMethod::Card(CardDetails {
+                number: card.card_number,
+                cvc: card.card_cvc,
+                expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
+                holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+            }),
+            payment_method_type: "card".into(),
+            payment_method_subtype: self.payment_method_subtype,
+            billing: self.payment_method_data.billing,
+            return_url,
+        })
+    }
+}
+
+/// `POST /v2/payments`: create and confirm.
+#[derive(Debug)]
+pub struct PaymentsRequest {
+    pub intent: IntentFields,
+    pub method: MethodFields,
+    pub details: IntentDetails,
+}
+
+impl FromBody for PaymentsRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<IntentFields>(), fields_of::<MethodFields>(), fields_of::<IntentDetails>()])?;
+        Ok(Self { intent: part(body)?, method: part(body)?, details: part(body)? })
+    }
+}
+
+impl PaymentsRequest {
+    pub fn into_parts(self) -> Result<(NewIntent, Confirmation), ApiError> {
+        let confirmation = self.method.into_confirmation(self.details.return_url.clone())?;
+        Ok((self.intent.into_new_intent(self.details), confirmation))
+    }
+}
+
+/// `POST /v2/payments/create-intent`.
+#[derive(Debug)]
+pub struct CreateIntentRequest {
+    pub intent: IntentFields,
+    pub details: IntentDetails,
+}
+
+impl FromBody for CreateIntentRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<IntentFields>(), fields_of::<IntentDetails>()])?;
+        Ok(Self { intent: part(body)?, details: part(body)? })
+    }
+}
+
+impl CreateIntentRequest {
+    pub fn into_new_intent(self) -> NewIntent {
+        self.intent.into_new_intent(self.details)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmExtras {
+    #[serde(default)]
+    pub return_url: Option<String>,
+    #[serde(default, rename = "browser_info")]
+    _browser_info: Option<IgnoredAny>,
+    #[serde(default, rename = "customer_acceptance")]
+    _customer_acceptance: Option<IgnoredAny>,
+}
+
+/// `POST /v2/payments/{id}/confirm-intent`.
+#[derive(Debug)]
+pub struct ConfirmIntentRequest {
+    pub method: MethodFields,
+    pub extras: ConfirmExtras,
+}
+
+impl FromBody for ConfirmIntentRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<MethodFields>(), fields_of::<ConfirmExtras>()])?;
+        Ok(Self { method: part(body)?, extras: part(body)? })
+    }
+}
+
+impl ConfirmIntentRequest {
+    pub fn into_confirmation(self) -> Result<Confirmation, ApiError> {
+        self.method.into_confirmation(self.extras.return_url)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default)]
+    pub amount_to_capture: Option<Amount>,
+    #[serde(default, rename = "return_raw_connector_response")]
+    _return_raw_connector_response: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub cancellation_reason: Option<String>,
+    #[serde(default, rename = "return_raw_connector_response")]
+    _return_raw_connector_response: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundsCreateRequest {
+    pub payment_id: String,
+    pub merchant_reference_id: RefundReferenceId,
+    #[serde(default)]
+    pub merchant_id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<Amount>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default, rename = "refund_type")]
+    _refund_type: Option<IgnoredAny>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, Value>>,
+    #[serde(default, rename = "return_raw_connector_response")]
+    _return_raw_connector_response: Option<bool>,
+}
+
+impl RefundsCreateRequest {
+    pub fn into_new_refund(self, merchant_id: &str) -> Result<NewRefund, ApiError> {
+        if self.merchant_id.as_deref().is_some_and(|m| m != merchant_id) {
+            return Err(ApiError::InvalidRequest("merchant_id: does not match the API key's merchant".into()));
+        }
+        if self.reason.as_deref().is_some_and(|r| r.len() > 255) {
+            return Err(ApiError::InvalidRequest("reason: must be at most 255 characters".into()));
+        }
+        Ok(NewRefund {
+            payment_id: self.payment_id,
+            merchant_reference_id: self.merchant_reference_id.into_string(),
+            amount: self.amount,
+            reason: self.reason,
+            metadata: self.metadata,
+        })
+    }
+}
+
+/// Requests that are one struct, which refuses unknown fields itself.
+macro_rules! whole_body {
+    ($($t:ty),+) => {$(
+        impl FromBody for $t {
+            fn from_body(body: &Value) -> Result<Self, ApiError> {
+                part(body)
+            }
+        }
+    )+};
+}
+whole_body!(CaptureRequest, CancelRequest, RefundsCreateRequest);
+
+// ---- responses ------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+pub struct AmountResponse {
+    pub order_amount: Amount,
+    pub currency: Currency,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_cost: Option<crate::money::MinorUnit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_tax_amount: Option<crate::money::MinorUnit>,
+    pub external_tax_calculation: CalculationOverride,
+    pub surcharge_calculation: CalculationOverride,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surcharge_amount: Option<crate::money::MinorUnit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_on_surcharge: Option<crate::money::MinorUnit>,
+    pub net_amount: i64,
+    pub amount_capturable: i64,
+    pub amount_captured: i64,
+}
+
+impl AmountResponse {
+    fn of(intent: &PaymentIntent) -> Self {
+        let a = &intent.amount;
+        Self {
+            order_amount: a.order_amount,
+            currency: a.currency,
+            shipping_cost: a.shipping_cost,
+            order_tax_amount: a.order_tax_amount,
+            external_tax_calculation: a.external_tax_calculation,
+            surcharge_calculation: a.surcharge_calculation,
+            surcharge_amount: a.surcharge_amount,
+            tax_on_surcharge: a.tax_on_surcharge,
+            net_amount: a.net_amount(),
+            amount_capturable: intent.amount_capturable(),
+            amount_captured: intent.amount_captured,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardResponse<'a> {
+    pub last4: &'a str,
+    pub card_network: Option<CardNetwork>,
+    pub card_isin: &'a str,
+    pub card_exp_month: &'a str,
+    pub card_exp_year: &'a str,
+    pub card_holder_name: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodDataResponse<'a> {
+    pub card: CardResponse<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<&'a Address>,
+}
+
+impl<'a> PaymentMethodDataResponse<'a> {
+    fn of(attempt: &'a PaymentAttempt) -> Option<Self> {
+        let card: &CardSummary = attempt.card.as_ref()?;
+        Some(Self {
+            card: CardResponse {
+                last4: &card.last4,
+                card_network: card.card_network,
+                card_isin: &card.card_isin,
+                card_exp_month: &card.card_exp_month,
+                card_exp_year: &card.card_exp_year,
+                card_holder_name: card.card_holder_name.as_deref(),
+            },
+            billing: attempt.payment_method_billing.as_ref(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptAmountResponse {
+    pub net_amount: i64,
+    pub amount_capturable: i64,
+    pub amount_captured: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptResponse<'a> {
+    pub id: &'a str,
+    pub status: AttemptStatus,
+    pub amount: AttemptAmountResponse,
+    pub connector: &'a str,
+    pub merchant_connector_id: &'a str,
+    pub error: Option<&'a PaymentError>,
+    pub authentication_type: AuthenticationType,
+    #[serde(serialize_with = "time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time")]
+    pub modified_at: DateTime<Utc>,
+    pub cancellation_reason: Option<&'a str>,
+    pub payment_method_type: &'a str,
+    pub payment_method_subtype: Option<&'a str>,
+    pub connector_payment_id: Option<&'a str>,
+    pub connector_reference_id: Option<&'a str>,
+    pub payment_method_data: Option<PaymentMethodDataResponse<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentsResponse<'a> {
+    pub id: &'a str,
+    pub status: IntentStatus,
+    pub amount: AmountResponse,
+    pub customer_id: Option<&'a str>,
+    pub processor_merchant_id: &'a str,
+    pub profile_id: &'a str,
+    pub connector: Option<&'a str>,
+    #[serde(serialize_with = "time")]
+    pub created: DateTime<Utc>,
+    #[serde(serialize_with = "time")]
+    pub modified_at: DateTime<Utc>,
+    pub payment_method_data: Option<PaymentMethodDataResponse<'a>>,
+    pub payment_method_type: Option<&'a str>,
+    pub payment_method_subtype: Option<&'a str>,
+    pub connector_transaction_id: Option<&'a str>,
+    pub connector_reference_id: Option<&'a str>,
+    pub merchant_connector_id: Option<&'a str>,
+    pub browser_info: Option<&'a Value>,
+    pub error: Option<&'a PaymentError>,
+    pub shipping: Option<&'a Address>,
+    pub billing: Option<&'a Address>,
+    pub attempts: Vec<AttemptResponse<'a>>,
+    pub next_action: Option<&'a NextAction>,
+    pub return_url: Option<&'a str>,
+    pub authentication_type: AuthenticationType,
+    pub authentication_type_applied: Option<AuthenticationType>,
+    pub merchant_reference_id: Option<&'a str>,
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
+}
+
+impl<'a> PaymentsResponse<'a> {
+    pub fn of(view: &'a PaymentView) -> Self {
+        let intent = &view.intent;
+        let active = view.active_attempt();
+        let applied = active.filter(|a| a.status != AttemptStatus::Pending).map(|a| {
+            match a.next_action.is_some() || a.status == AttemptStatus::AuthenticationFailed {
+                true => AuthenticationType::ThreeDs,
+                false => a.authentication_type,
+            }
+        });
+        Self {
+            id: &intent.id,
+            status: intent.status,
+            amount: AmountResponse::of(intent),
+            customer_id: intent.customer_id.as_deref(),
+            processor_merchant_id: &intent.merchant_id,
+            profile_id: &intent.profile_id,
+            connector: active.map(|a| a.connector.as_str()),
+            created: intent.created_at,
+            modified_at: intent.modified_at,
+            payment_method_data: active.and_then(PaymentMethodDataResponse::of),
+            payment_method_type: active.map(|a| a.payment_method_type.as_str()),
+            payment_method_subtype: active.and_then(|a| a.payment_method_subtype.as_deref()),
+            connector_transaction_id: active.and_then(|a| a.connector_payment_id.as_deref()),
+            connector_reference_id: active.and_then(|a| a.connector_reference_id.as_deref()),
+            merchant_connector_id: active.map(|a| a.connector_account.as_str()),
+            browser_info: intent.details.browser_info.as_ref(),
+            error: active.and_then(|a| a.error.as_ref()),
+            shipping: intent.details.shipping.as_ref(),
+            billing: intent.details.billing.as_ref(),
+            attempts: view.attempts.iter().map(|a| AttemptResponse::of(a, intent)).collect(),
+            next_action: active
+                .filter(|_| intent.status == IntentStatus::RequiresCustomerAction)
+                .and_then(|a| a.next_action.as_ref()),
+            return_url: intent.details.return_url.as_deref(),
+            authentication_type: intent.authentication_type,
+            authentication_type_applied: applied,
+            merchant_reference_id: intent.merchant_reference_id.as_deref(),
+            metadata: intent.details.metadata.as_ref(),
+        }
+    }
+}
+
+impl<'a> AttemptResponse<'a> {
+    fn of(a: &'a PaymentAttempt, intent: &PaymentIntent) -> Self {
+        let active = intent.active_attempt_id.as_deref() == Some(a.id.as_str());
+        Self {
+            id: &a.id,
+            status: a.status,
+            amount: AttemptAmountResponse {
+                net_amount: a.net_amount,
+                amount_capturable: if active { intent.amount_capturable() } else { 0 },
+                amount_captured: if active { intent.amount_captured } else { 0 },
+            },
+            connector: &a.connector,
+            merchant_connector_id: &a.connector_account,
+            error: a.error.as_ref(),
+            authentication_type: a.authentication_type,
+            created_at: a.created_at,
+            modified_at: a.modified_at,
+            cancellation_reason: a.cancellation_reason.as_deref(),
+            payment_method_type: &a.payment_method_type,
+            payment_method_subtype: a.payment_method_subtype.as_deref(),
+            connector_payment_id: a.connector_payment_id.as_deref(),
+            connector_reference_id: a.connector_reference_id.as_deref(),
+            payment_method_data: PaymentMethodDataResponse::of(a),
+        }
+    }
+}
+
+/// `PaymentsIntentResponse`: an intent as create-intent and get-intent show it.
+#[derive(Debug, Serialize)]
+pub struct PaymentsIntentResponse<'a> {
+    pub id: &'a str,
+    pub status: IntentStatus,
+    pub amount_details: AmountResponse,
+    pub client_secret: &'a str,
+    pub profile_id: &'a str,
+    pub merchant_reference_id: Option<&'a str>,
+    pub capture_method: CaptureMethod,
+    pub authentication_type: AuthenticationType,
+    pub customer_id: Option<&'a str>,
+    #[serde(serialize_with = "time")]
+    pub expires_on: DateTime<Utc>,
+    #[serde(serialize_with = "time")]
+    pub created: DateTime<Utc>,
+    #[serde(flatten)]
+    pub details: &'a IntentDetails,
+}
+
+impl<'a> PaymentsIntentResponse<'a> {
+    pub fn of(intent: &'a PaymentIntent) -> Self {
+        Self {
+            id: &intent.id,
+            status: intent.status,
+            amount_details: AmountResponse::of(intent),
+            client_secret: &intent.client_secret,
+            profile_id: &intent.profile_id,
+            merchant_reference_id: intent.merchant_reference_id.as_deref(),
+            capture_method: intent.capture_method,
+            authentication_type: intent.authentication_type,
+            customer_id: intent.customer_id.as_deref(),
+            expires_on: intent.expires_at,
+            created: intent.created_at,
+            details: &intent.details,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefundResponse<'a> {
+    pub id: &'a str,
+    pub payment_id: &'a str,
+    pub merchant_reference_id: &'a str,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub status: RefundStatus,
+    pub reason: Option<&'a str>,
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
+    pub error_details: Option<&'a PaymentError>,
+    #[serde(serialize_with = "time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time")]
+    pub updated_at: DateTime<Utc>,
+    pub connector: &'a str,
+    pub profile_id: &'a str,
+    pub merchant_connector_id: &'a str,
+    pub connector_refund_reference_id: Option<&'a str>,
+}
+
+impl<'a> RefundResponse<'a> {
+    pub fn of(r: &'a Refund) -> Self {
+        Self {
+            id: &r.id,
+            payment_id: &r.payment_id,
+            merchant_reference_id: &r.merchant_reference_id,
+            amount: r.amount,
+            currency: r.currency,
+            status: r.status,
+            reason: r.reason.as_deref(),
+            metadata: r.metadata.as_ref(),
+            error_details: r.error.as_ref(),
+            created_at: r.created_at,
+            updated_at: r.modified_at,
+            connector: &r.connector,
+            profile_id: &r.profile_id,
+            merchant_connector_id: &r.connector_account,
+            connector_refund_reference_id: r.connector_refund_id.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The running daemon: shared state, the listener, and a clean stop.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, Problem};
+use crate::connectors::Registry;
+use crate::ids::IdMinter;
+use crate::merchants::Directory;
+use crate::store::{Store, StoreError};
+
+/// What every request handler shares. Cloning it clones one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: Config,
+    pub store: Store,
+    pub registry: Registry,
+    pub directory: Directory,
+    pub ids: IdMinter,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the configuration has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<Problem>),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// A daemon serving on `addr` until `stop` (or its shutdown signal).
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    store: Store,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and closes the database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Ok(Err(e)) = self.task.await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+        self.store.close().await;
+    }
+
+    /// Serves until the task ends by itself (a signal handler sends `stop`).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.store.close().await;
+        result
+    }
+
+    pub fn stopper(&mut self) -> oneshot::Sender<()> {
+        std::mem::replace(&mut self.stop, oneshot::channel().0)
+    }
+}
+
+/// Validates the config, opens the store, binds the listener and starts serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let problems = config.check(&Registry::builtin(&config.public_url()));
+    if !problems.is_empty() {
+        return Err(StartError::Config(problems));
+    }
+    let addr = config
+        .listen_addr()
+        .map_err(|m| StartError::Config(vec![Problem { path: "server.listen".into(), message: m }]))?;
+    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    // With port 0 the real port is known only now; links the daemon hands out must carry it.
+    let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
+    let state = AppState(Arc::new(Shared {
+        registry: Registry::builtin(&public_url),
+        directory: Directory::from_config(&config),
+        ids: IdMinter::new(&config.payments.cell_id),
+        store: store.clone(),
+        config,
+    }));
+    let app = crate::api::router(state).layer(TraceLayer::new_for_http());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "switchyard listening");
+    Ok(Running { addr, stop, task, store })
+}

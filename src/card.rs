@@ -1,0 +1,315 @@
+//! Card data: validated when it is decoded, masked everywhere after.
+//!
+//! A `CardNumber` has passed the Luhn check and knows its network; it prints only its last four
+//! digits, and its decoding errors never echo what was sent, so a mistyped PAN cannot leak into an
+//! error message or a log line. The security code lives in a `Secret`. What may be kept and shown
+//! is a `CardSummary`: last four, BIN, network, expiry, holder.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{de, Deserialize, Deserializer, Serialize};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardNetwork {
+    Visa,
+    Mastercard,
+    AmericanExpress,
+    #[serde(rename = "JCB")]
+    Jcb,
+    DinersClub,
+    Discover,
+    UnionPay,
+    Maestro,
+}
+
+impl CardNetwork {
+    /// The network a card number belongs to, read from its leading digits (the IIN ranges the
+    /// networks publish). Ranges that overlap are tested most specific first.
+    fn detect(digits: &str) -> Option<Self> {
+        let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
+        let in_range = |n: usize, lo: u32, hi: u32| prefix(n).is_some_and(|p| (lo..=hi).contains(&p));
+        use CardNetwork::*;
+        if in_range(2, 34, 34) || in_range(2, 37, 37) {
+            Some(AmericanExpress)
+        } else if in_range(4, 3528, 3589) {
+            Some(Jcb)
+        } else if in_range(3, 300, 305) || in_range(4, 3095, 3095) || in_range(2, 36, 36) || in_range(2, 38, 39) {
+            Some(DinersClub)
+        } else if digits.starts_with('4') {
+            Some(Visa)
+        } else if in_range(2, 51, 55) || in_range(4, 2221, 2720) {
+            Some(Mastercard)
+        } else if in_range(4, 6011, 6011) || in_range(3, 644, 649) || in_range(2, 65, 65) || in_range(6, 622126, 622925)
+        {
+            Some(Discover)
+        } else if in_range(2, 62, 62) || in_range(2, 81, 81) {
+            Some(UnionPay)
+        } else if in_range(2, 50, 50) || in_range(2, 56, 58) || in_range(1, 6, 6) {
+            Some(Maestro)
+        } else {
+            None
+        }
+    }
+}
+
+/// Decodes a string of digits without ever repeating the input in an error message.
+struct Digits {
+    what: &'static str,
+    lengths: (usize, usize),
+    allow_spaces: bool,
+}
+
+impl<'de> de::Visitor<'de> for Digits {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} as a string of {}-{} digits", self.what, self.lengths.0, self.lengths.1)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        let digits: String = v.chars().filter(|c| !(self.allow_spaces && *c == ' ')).collect();
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(E::custom(format!("{} must contain only digits", self.what)));
+        }
+        let (lo, hi) = self.lengths;
+        if !(lo..=hi).contains(&digits.len()) {
+            return Err(E::custom(format!("{} must have {lo} to {hi} digits, got {}", self.what, digits.len())));
+        }
+        Ok(digits)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> {
+        Err(E::custom(format!("{} must be sent as a string, not a number", self.what)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        self.visit_u64(v.unsigned_abs())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
+        self.visit_u64(0)
+    }
+}
+
+/// A primary account number that passed the Luhn check.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardNumber(String);
+
+impl CardNumber {
+    pub fn parse(digits: &str) -> Result<Self, String> {
+        let d = Digits { what: "card number", lengths: (12, 19), allow_spaces: true };
+        let digits = de::Visitor::visit_str::<de::value::Error>(d, digits).map_err(|e| e.to_string())?;
+        if !luhn_ok(&digits) {
+            return Err("card number fails the Luhn check".into());
+        }
+        Ok(Self(digits))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn last4(&self) -> &str {
+        &self.0[self.0.len() - 4..]
+    }
+
+    pub fn bin(&self) -> &str {
+        &self.0[..6]
+    }
+
+    pub fn network(&self) -> Option<CardNetwork> {
+        CardNetwork::detect(&self.0)
+    }
+}
+
+impl fmt::Debug for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardNumber(****{})", self.last4())
+    }
+}
+
+impl fmt::Display for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "****{}", self.last4())
+    }
+}
+
+impl<'de> Deserialize<'de> for CardNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let digits = d.deserialize_any(Digits { what: "card number", lengths: (12, 19), allow_spaces: true })?;
+        CardNumber::parse(&digits).map_err(de::Error::custom)
+    }
+}
+
+fn luhn_ok(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            match i % 2 {
+                0 => d,
+                _ if d * 2 > 9 => d * 2 - 9,
+                _ => d * 2,
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// The card security code: three or four digits, never shown.
+#[derive(Debug, Clone)]
+pub struct Cvc(Secret<String>);
+
+impl Cvc {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl<'de> Deserialize<'de> for Cvc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let digits = d.deserialize_any(Digits { what: "card security code", lengths: (3, 4), allow_spaces: false })?;
+        Ok(Cvc(Secret::new(digits)))
+    }
+}
+
+/// The month of a card's expiry, 1 to 12 (sent as "1", "01" … "12").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryMonth(u8);
+
+impl<'de> Deserialize<'de> for ExpiryMonth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = d.deserialize_any(Digits { what: "expiry month", lengths: (1, 2), allow_spaces: false })?;
+        match s.parse::<u8>() {
+            Ok(m @ 1..=12) => Ok(ExpiryMonth(m)),
+            _ => Err(de::Error::custom("expiry month must be between 01 and 12")),
+        }
+    }
+}
+
+/// The year of a card's expiry; two-digit years are in this century, as printed on cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryYear(u16);
+
+impl<'de> Deserialize<'de> for ExpiryYear {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = d.deserialize_any(Digits { what: "expiry year", lengths: (2, 4), allow_spaces: false })?;
+        match (s.len(), s.parse::<u16>()) {
+            (2, Ok(y)) => Ok(ExpiryYear(2000 + y)),
+            (4, Ok(y)) if y >= 2000 => Ok(ExpiryYear(y)),
+            _ => Err(de::Error::custom("expiry year must be YY or YYYY")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub month: ExpiryMonth,
+    pub year: ExpiryYear,
+}
+
+impl Expiry {
+    /// A card is valid through the last day of its expiry month.
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        (self.year.0 as i32, self.month.0 as u32) < (today.year(), today.month())
+    }
+
+    pub fn month_str(&self) -> String {
+        format!("{:02}", self.month.0)
+    }
+
+    pub fn year_str(&self) -> String {
+        format!("{:04}", self.year.0)
+    }
+}
+
+/// What may be stored and shown of a card: never the number, never the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSummary {
+    pub last4: String,
+    pub card_isin: String,
+    pub card_network: Option<CardNetwork>,
+    pub card_exp_month: String,
+    pub card_exp_year: String,
+    pub card_holder_name: Option<String>,
+}
+
+impl CardSummary {
+    pub fn of(number: &CardNumber, expiry: Expiry, holder: Option<String>) -> Self {
+        Self {
+            last4: number.last4().to_string(),
+            card_isin: number.bin().to_string(),
+            card_network: number.network(),
+            card_exp_month: expiry.month_str(),
+            card_exp_year: expiry.year_str(),
+            card_holder_name: holder,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(s: &str) -> Result<CardNumber, String> {
+        serde_json::from_value::<CardNumber>(serde_json::json!(s)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn luhn_accepts_test_cards_and_refuses_a_typo() {
+        assert!(number("4242424242424242").is_ok());
+        assert!(number("4242 4242 4242 4242").is_ok());
+        let err = number("4242424242424241").unwrap_err();
+        assert!(err.contains("Luhn"), "{err}");
+    }
+
+    #[test]
+    fn networks_are_detected_from_the_bin() {
+        let cases = [
+            ("4242424242424242", CardNetwork::Visa),
+            ("5555555555554444", CardNetwork::Mastercard),
+            ("2223003122003222", CardNetwork::Mastercard),
+            ("378282246310005", CardNetwork::AmericanExpress),
+            ("6011111111111117", CardNetwork::Discover),
+            ("3566002020360505", CardNetwork::Jcb),
+            ("36227206271667", CardNetwork::DinersClub),
+            ("6200000000000005", CardNetwork::UnionPay),
+        ];
+        for (pan, network) in cases {
+            assert_eq!(number(pan).unwrap().network(), Some(network), "{pan}");
+        }
+    }
+
+    #[test]
+    fn errors_and_debug_never_echo_the_number() {
+        let err = serde_json::from_str::<CardNumber>("4242424242424241").unwrap_err().to_string();
+        assert!(!err.contains("4242424242424241"), "{err}");
+        let err = number("4242424242424241").unwrap_err();
+        assert!(!err.contains("424242424242"), "{err}");
+        let n = number("4242424242424242").unwrap();
+        assert_eq!(format!("{n:?} {n}"), "CardNumber(****4242) ****4242");
+        let cvc: Cvc = serde_json::from_str("\"123\"").unwrap();
+        assert!(!format!("{cvc:?}").contains("123"));
+        let err = serde_json::from_str::<Cvc>("1234567").unwrap_err().to_string();
+        assert!(!err.contains("1234567"), "{err}");
+    }
+
+    #[test]
+    fn expiry_parses_and_knows_when_it_has_passed() {
+        let month: ExpiryMonth = serde_json::from_str("\"10\"").unwrap();
+        let year: ExpiryYear = serde_json::from_str("\"25\"").unwrap();
+        let e = Expiry { month, year };
+        assert_eq!((e.month_str(), e.year_str()), ("10".into(), "2025".into()));
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(!e.is_expired(day(2025, 10, 31)));
+        assert!(e.is_expired(day(2025, 11, 1)));
+        assert!(serde_json::from_str::<ExpiryMonth>("\"13\"").is_err());
+        assert!(serde_json::from_str::<ExpiryMonth>("\"0\"").is_err());
+        assert!(serde_json::from_str::<ExpiryYear>("\"202\"").is_err());
+    }
+}

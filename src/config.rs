@@ -1,0 +1,321 @@
+//! Configuration: built-in defaults, then `config/switchyard.toml` (or `--config PATH`), then the
+//! environment (`SWITCHYARD__SECTION__KEY`), merged by figment. `check` lists every problem with
+//! the path of the value at fault, so an operator can fix a file in one pass.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::Registry;
+use crate::secret::Secret;
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/switchyard.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub paths: PathsConfig,
+    pub payments: PaymentsConfig,
+    pub log: LogConfig,
+    #[serde(default)]
+    pub merchants: BTreeMap<String, MerchantConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the API listens.
+    pub listen: String,
+    /// How customers' browsers reach this daemon (redirects back from authentication pages).
+    /// Empty means `http://{listen}`.
+    #[serde(default)]
+    pub public_url: String,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (the default) or `postgres://user:pass@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key API-key hashes are made with (HMAC-SHA256). Keys are stored only as these hashes.
+    pub api_key_hash_secret: SecretValue,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    pub routing: PathBuf,
+    pub plugins: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// Prefix of every id switchyard mints (`{cell_id}_pay_…`).
+    pub cell_id: String,
+    /// Default lifetime of an intent's client secret, in seconds.
+    pub session_expiry_secs: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `switchyard=debug`.
+    pub level: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantConfig {
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    #[serde(default)]
+    pub publishable_key: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub name: String,
+    /// `hmac-sha256:<hex>` of the secret key under `security.api_key_hash_secret`.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    #[serde(default)]
+    pub connector_accounts: Vec<ConnectorAccountConfig>,
+    /// Connector accounts in the order payments try them; empty means every enabled account in
+    /// the order listed.
+    #[serde(default)]
+    pub fallback: Vec<String>,
+    /// Refuse cards whose expiry date has passed before calling any connector.
+    #[serde(default = "yes")]
+    pub reject_expired_cards: bool,
+    /// Overrides `payments.session_expiry_secs` for this profile.
+    #[serde(default)]
+    pub session_expiry_secs: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorAccountConfig {
+    /// How routing and responses (`merchant_connector_id`) name this account.
+    pub name: String,
+    /// Which connector serves it (`sandbox`, …).
+    pub connector: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Overrides the connector's API address (sandboxes, tests).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub credentials: BTreeMap<String, SecretValue>,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A secret written into the config, or the name of the environment variable that holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretValue {
+    Env { env: String },
+    Literal(String),
+}
+
+impl SecretValue {
+    pub fn resolve(&self) -> Result<Secret<String>, String> {
+        match self {
+            SecretValue::Literal(s) if s.is_empty() => Err("is empty".into()),
+            SecretValue::Literal(s) => Ok(Secret::new(s.clone())),
+            SecretValue::Env { env } => match std::env::var(env) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+                _ => Err(format!("environment variable {env} is not set")),
+            },
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen: "127.0.0.1:8080".into(),
+                public_url: String::new(),
+                max_body_bytes: 64 * 1024,
+            },
+            database: DatabaseConfig { url: "sqlite://data/switchyard.db".into(), max_connections: 8 },
+            security: SecurityConfig {
+                api_key_hash_secret: SecretValue::Env { env: "SWITCHYARD_API_KEY_HASH_SECRET".into() },
+            },
+            paths: PathsConfig { routing: "routing".into(), plugins: "plugins".into() },
+            payments: PaymentsConfig { cell_id: "sy".into(), session_expiry_secs: 900 },
+            log: LogConfig { level: "info".into(), json: false },
+            merchants: BTreeMap::new(),
+        }
+    }
+}
+
+/// A problem found in the configuration, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl Config {
+    /// Loads the layered configuration. A missing file is fine only at the default path.
+    pub fn load(path: Option<&Path>) -> Result<Self, Vec<Problem>> {
+        let file = path.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
+        if path.is_some() && !file.exists() {
+            return Err(vec![Problem { path: file.display().to_string(), message: "file not found".into() }]);
+        }
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SWITCHYARD__").split("__"))
+            .extract()
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|e| Problem {
+                        path: if e.path.is_empty() { file.display().to_string() } else { e.path.join(".") },
+                        message: e.kind.to_string(),
+                    })
+                    .collect()
+            })
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.server.listen.parse().map_err(|e| format!("`{}` is not an address: {e}", self.server.listen))
+    }
+
+    pub fn public_url(&self) -> String {
+        match self.server.public_url.trim_end_matches('/') {
+            "" => format!("http://{}", self.server.listen),
+            url => url.to_string(),
+        }
+    }
+
+    /// Every problem in the configuration, each with its path; empty when it is sound.
+    pub fn check(&self, registry: &Registry) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |path: String, message: String| problems.push(Problem { path, message });
+
+        if let Err(e) = self.listen_addr() {
+            report("server.listen".into(), e);
+        }
+        let public = self.public_url();
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            report("server.public_url".into(), "must start with http:// or https://".into());
+        }
+        if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| self.database.url.starts_with(s)) {
+            report("database.url".into(), "must be a sqlite: or postgres: URL".into());
+        }
+        if self.database.max_connections == 0 {
+            report("database.max_connections".into(), "must be at least 1".into());
+        }
+        match self.security.api_key_hash_secret.resolve() {
+            Ok(s) if s.expose().len() < 16 => {
+                report("security.api_key_hash_secret".into(), "must be at least 16 characters".into())
+            }
+            Ok(_) => {}
+            Err(e) => report("security.api_key_hash_secret".into(), e),
+        }
+        let cell = &self.payments.cell_id;
+        if cell.is_empty() || cell.len() > 8 || !cell.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            report("payments.cell_id".into(), "must be 1 to 8 letters or digits".into());
+        }
+
+        let mut publishable = BTreeMap::new();
+        for (merchant_id, merchant) in &self.merchants {
+            let at = format!("merchants.{merchant_id}");
+            for (i, key) in merchant.api_keys.iter().enumerate() {
+                if crate::api::auth::parse_key_hash(&key.hash).is_none() {
+                    report(format!("{at}.api_keys[{i}].hash"), "must be `hmac-sha256:` and 64 hex digits".into());
+                }
+            }
+            if let Some(pk) = &merchant.publishable_key {
+                if let Some(other) = publishable.insert(pk.clone(), merchant_id.clone()) {
+                    report(format!("{at}.publishable_key"), format!("is also merchant {other}'s"));
+                }
+            }
+            for (profile_id, profile) in &merchant.profiles {
+                let at = format!("{at}.profiles.{profile_id}");
+                let mut names = BTreeMap::new();
+                for (i, account) in profile.connector_accounts.iter().enumerate() {
+                    let at = format!("{at}.connector_accounts[{i}]");
+                    if account.name.is_empty() {
+                        report(format!("{at}.name"), "missing".into());
+                    } else if names.insert(account.name.as_str(), i).is_some() {
+                        report(format!("{at}.name"), format!("`{}` is used by another account", account.name));
+                    }
+                    let Some(connector) = registry.get(&account.connector) else {
+                        report(
+                            format!("{at}.connector"),
+                            format!(
+                                "unknown connector `{}` (known: {})",
+                                account.connector,
+                                registry.names().join(", ")
+                            ),
+                        );
+                        continue;
+                    };
+                    for required in connector.required_credentials() {
+                        match account.credentials.get(*required).map(SecretValue::resolve) {
+                            None => report(format!("{at}.credentials.{required}"), "missing".into()),
+                            Some(Err(e)) => report(format!("{at}.credentials.{required}"), e),
+                            Some(Ok(_)) => {}
+                        }
+                    }
+                    if let Some(url) = &account.base_url {
+                        if !(url.starts_with("http://") || url.starts_with("https://")) {
+                            report(format!("{at}.base_url"), "must start with http:// or https://".into());
+                        }
+                    }
+                }
+                for (i, name) in profile.fallback.iter().enumerate() {
+                    match profile.connector_accounts.iter().find(|a| &a.name == name) {
+                        None => {
+                            report(format!("{at}.fallback[{i}]"), format!("no connector account is named `{name}`"))
+                        }
+                        Some(a) if !a.enabled => report(format!("{at}.fallback[{i}]"), format!("`{name}` is disabled")),
+                        Some(_) => {}
+                    }
+                }
+                if !profile.connector_accounts.iter().any(|a| a.enabled) {
+                    report(format!("{at}.connector_accounts"), "no enabled connector account".into());
+                }
+            }
+        }
+        problems
+    }
+}

@@ -1,0 +1,172 @@
+//! Connectors: what turns a payment into a provider's API and back.
+//!
+//! Every connector — native Rust or, later, a Lua plugin — implements one `Connector` trait, so
+//! the payment flows never know which kind they run. A connector is shared by every account that
+//! names it; each call gets the `Account` (credentials, address, metadata) it runs for. A flow a
+//! connector does not offer answers `NotSupported`, which the API shows as `IR_20`.
+
+mod registry;
+pub mod sandbox;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::card::{CardNumber, Cvc, Expiry};
+use crate::config::ConnectorAccountConfig;
+use crate::money::{Amount, Currency};
+use crate::payments::model::{NextAction, PaymentError};
+use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
+use crate::secret::Secret;
+
+pub use registry::Registry;
+
+/// One connector account of a profile, its secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub connector: String,
+    pub enabled: bool,
+    pub base_url: Option<String>,
+    pub credentials: BTreeMap<String, Secret<String>>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Account {
+    /// Resolves an account's credentials; a missing one is left out (`switchyard check` reports it).
+    pub fn from_config(config: &ConnectorAccountConfig) -> Self {
+        Self {
+            name: config.name.clone(),
+            connector: config.connector.clone(),
+            enabled: config.enabled,
+            base_url: config.base_url.clone(),
+            credentials: config
+                .credentials
+                .iter()
+                .filter_map(|(k, v)| v.resolve().ok().map(|s| (k.clone(), s)))
+                .collect(),
+            metadata: config.metadata.clone(),
+        }
+    }
+}
+
+/// The card as it travels to a connector: in memory only, for the length of one call.
+#[derive(Debug, Clone)]
+pub struct CardDetails {
+    pub number: CardNumber,
+    pub cvc: Cvc,
+    pub expiry: Expiry,
+    pub holder_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PaymentMethod {
+    Card(CardDetails),
+}
+
+#[derive(Debug)]
+pub struct AuthorizeRequest<'a> {
+    pub payment_id: &'a str,
+    pub attempt_id: &'a str,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub capture_method: CaptureMethod,
+    pub authentication_type: AuthenticationType,
+    pub payment_method: &'a PaymentMethod,
+    pub return_url: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+/// The customer came back from the page a connector sent them to, carrying its parameters.
+#[derive(Debug)]
+pub struct CompleteAuthorizeRequest<'a> {
+    pub payment_id: &'a str,
+    pub attempt_id: &'a str,
+    pub connector_payment_id: Option<&'a str>,
+    pub capture_method: CaptureMethod,
+    pub params: &'a BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct CaptureRequest<'a> {
+    pub attempt_id: &'a str,
+    pub connector_payment_id: Option<&'a str>,
+    pub amount_authorized: i64,
+    pub amount_to_capture: i64,
+    pub currency: Currency,
+}
+
+#[derive(Debug)]
+pub struct VoidRequest<'a> {
+    pub attempt_id: &'a str,
+    pub connector_payment_id: Option<&'a str>,
+    pub cancellation_reason: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub struct RefundRequest<'a> {
+    pub refund_id: &'a str,
+    pub connector_payment_id: Option<&'a str>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub reason: Option<&'a str>,
+}
+
+/// What a connector answered about a payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentOutcome {
+    pub status: AttemptStatus,
+    pub connector_payment_id: Option<String>,
+    pub connector_reference_id: Option<String>,
+    pub next_action: Option<NextAction>,
+    pub error: Option<PaymentError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundOutcome {
+    pub status: RefundStatus,
+    pub connector_refund_id: Option<String>,
+    pub error: Option<PaymentError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("connector `{connector}` does not support {what}")]
+    NotSupported { connector: String, what: String },
+}
+
+pub type ConnectorResult<T> = Result<T, ConnectorError>;
+
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// The credentials every account of this connector must have.
+    fn required_credentials(&self) -> &'static [&'static str];
+
+    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome>;
+
+    async fn complete_authorize(
+        &self,
+        _account: &Account,
+        _req: &CompleteAuthorizeRequest<'_>,
+    ) -> ConnectorResult<PaymentOutcome> {
+        Err(self.not_supported("completing an authentication"))
+    }
+
+    async fn capture(&self, _account: &Account, _req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        Err(self.not_supported("capture"))
+    }
+
+    async fn void(&self, _account: &Account, _req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        Err(self.not_supported("void"))
+    }
+
+    async fn refund(&self, _account: &Account, _req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        Err(self.not_supported("refunds"))
+    }
+
+    fn not_supported(&self, what: &str) -> ConnectorError {
+        ConnectorError::NotSupported { connector: self.name().to_string(), what: what.to_string() }
+    }
+}

@@ -1,0 +1,132 @@
+//! The sandbox connector: a provider simulated inside the daemon, so a fresh install takes
+//! payments with no credentials. Its answers follow the card number, like a provider's test
+//! mode: 4242424242424242 succeeds, 4000000000000002 and a few others decline with the codes
+//! providers use, and 4000002760003184 (or any card with `authentication_type: three_ds`) sends
+//! the customer to an authentication page this daemon serves (`page`). Other valid cards succeed.
+
+pub mod page;
+
+use async_trait::async_trait;
+
+use super::{
+    Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorResult, PaymentMethod,
+    PaymentOutcome, RefundOutcome, RefundRequest, VoidRequest,
+};
+use crate::payments::model::{NextAction, PaymentError};
+use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
+
+/// Card numbers the sandbox declines, with the code and message it declines them with.
+const DECLINES: [(&str, &str, &str); 4] = [
+    ("4000000000000002", "card_declined", "Your card was declined."),
+    ("4000000000009995", "insufficient_funds", "Your card has insufficient funds."),
+    ("4000000000000069", "expired_card", "Your card has expired."),
+    ("4000000000000127", "incorrect_cvc", "Your card's security code is incorrect."),
+];
+
+/// The card that always asks for authentication.
+pub const THREE_DS_CARD: &str = "4000002760003184";
+
+pub struct Sandbox {
+    public_url: String,
+}
+
+impl Sandbox {
+    pub fn new(public_url: &str) -> Self {
+        Self { public_url: public_url.trim_end_matches('/').to_string() }
+    }
+}
+
+/// The attempt's status once the customer's funds are secured, as the capture method asks.
+fn authorized(capture_method: CaptureMethod) -> AttemptStatus {
+    match capture_method {
+        CaptureMethod::Automatic => AttemptStatus::Charged,
+        CaptureMethod::Manual => AttemptStatus::Authorized,
+    }
+}
+
+fn outcome(status: AttemptStatus, connector_payment_id: Option<&str>) -> PaymentOutcome {
+    PaymentOutcome {
+        status,
+        connector_payment_id: connector_payment_id.map(str::to_string),
+        connector_reference_id: None,
+        next_action: None,
+        error: None,
+    }
+}
+
+fn decline(code: &str, message: &str) -> PaymentError {
+    PaymentError {
+        code: code.to_string(),
+        message: message.to_string(),
+        reason: None,
+        unified_code: Some(code.to_string()),
+        unified_message: Some(message.to_string()),
+        network_decline_code: None,
+    }
+}
+
+#[async_trait]
+impl Connector for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn required_credentials(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn authorize(&self, _account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let PaymentMethod::Card(card) = req.payment_method;
+        let id = format!("sandbox_{}", req.attempt_id);
+        let number = card.number.expose();
+        if let Some((_, code, message)) = DECLINES.iter().find(|(pan, _, _)| *pan == number) {
+            return Ok(PaymentOutcome {
+                error: Some(decline(code, message)),
+                ..outcome(AttemptStatus::Failure, Some(&id))
+            });
+        }
+        if number == THREE_DS_CARD || req.authentication_type == AuthenticationType::ThreeDs {
+            let redirect_to_url = format!("{}/sandbox/authenticate/{}", self.public_url, req.payment_id);
+            return Ok(PaymentOutcome {
+                next_action: Some(NextAction::RedirectToUrl { redirect_to_url }),
+                ..outcome(AttemptStatus::AuthenticationPending, Some(&id))
+            });
+        }
+        Ok(outcome(authorized(req.capture_method), Some(&id)))
+    }
+
+    async fn complete_authorize(
+        &self,
+        _account: &Account,
+        req: &CompleteAuthorizeRequest<'_>,
+    ) -> ConnectorResult<PaymentOutcome> {
+        Ok(match req.params.get("outcome").map(String::as_str) {
+            Some("success") => outcome(authorized(req.capture_method), req.connector_payment_id),
+            _ => PaymentOutcome {
+                error: Some(decline("authentication_failed", "The customer did not complete authentication.")),
+                ..outcome(AttemptStatus::AuthenticationFailed, req.connector_payment_id)
+            },
+        })
+    }
+
+    async fn capture(&self, _account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let status = if req.amount_to_capture < req.amount_authorized {
+            AttemptStatus::PartialCharged
+        } else {
+            AttemptStatus::Charged
+        };
+        Ok(outcome(status, req.connector_payment_id))
+    }
+
+    async fn void(&self, _account: &Account, req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        Ok(outcome(AttemptStatus::Voided, req.connector_payment_id))
+    }
+
+    async fn refund(&self, _account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        Ok(RefundOutcome {
+            status: RefundStatus::Succeeded,
+            connector_refund_id: Some(format!("sandbox_{}", req.refund_id)),
+            error: None,
+        })
+    }
+}

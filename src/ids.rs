@@ -1,0 +1,103 @@
+//! Identifiers: the ones switchyard mints (payment, attempt, refund, client secret) and the ones
+//! merchants send (references, customer ids), which are bounded and checked on decode.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize};
+
+/// Mints globally unique, time-ordered ids in Hyperswitch's shape: `{cell}_{kind}_{uuid v7}`.
+#[derive(Debug, Clone)]
+pub struct IdMinter {
+    cell: String,
+}
+
+impl IdMinter {
+    pub fn new(cell: &str) -> Self {
+        Self { cell: cell.to_string() }
+    }
+
+    pub fn payment(&self) -> String {
+        self.mint("pay")
+    }
+
+    pub fn attempt(&self) -> String {
+        self.mint("att")
+    }
+
+    pub fn refund(&self) -> String {
+        self.mint("ref")
+    }
+
+    fn mint(&self, kind: &str) -> String {
+        format!("{}_{kind}_{}", self.cell, uuid::Uuid::now_v7().simple())
+    }
+}
+
+/// A client secret: handed to the merchant's front end, valid until the intent's session expires.
+pub fn client_secret() -> String {
+    format!("cs_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A merchant-chosen identifier of `MIN` to `MAX` characters from `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Identifier<const MIN: usize, const MAX: usize>(String);
+
+impl<const MIN: usize, const MAX: usize> Identifier<MIN, MAX> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> fmt::Display for Identifier<MIN, MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de, const MIN: usize, const MAX: usize> Deserialize<'de> for Identifier<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !(MIN..=MAX).contains(&s.len()) {
+            return Err(de::Error::custom(format!("must be {MIN} to {MAX} characters long, got {}", s.len())));
+        }
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(de::Error::custom("may contain only letters, digits, `_` and `-`"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// The merchant's own reference for a payment, unique per profile.
+pub type MerchantReferenceId = Identifier<1, 30>;
+/// The merchant's own reference for a refund, unique per profile.
+pub type RefundReferenceId = Identifier<1, 64>;
+pub type CustomerId = Identifier<1, 64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_ids_have_the_documented_shape() {
+        let ids = IdMinter::new("sy");
+        let id = ids.payment();
+        assert!(id.starts_with("sy_pay_") && (32..=64).contains(&id.len()), "{id}");
+        assert_ne!(ids.payment(), id);
+        assert!(client_secret().starts_with("cs_"));
+    }
+
+    #[test]
+    fn identifiers_are_bounded() {
+        let ok: Result<MerchantReferenceId, _> = serde_json::from_str("\"order_1\"");
+        assert!(ok.is_ok());
+        let long = format!("\"{}\"", "a".repeat(31));
+        assert!(serde_json::from_str::<MerchantReferenceId>(&long).is_err());
+        assert!(serde_json::from_str::<MerchantReferenceId>("\"has space\"").is_err());
+        assert!(serde_json::from_str::<MerchantReferenceId>("\"\"").is_err());
+    }
+}

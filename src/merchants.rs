@@ -1,0 +1,59 @@
+//! The merchants, profiles and connector accounts the daemon serves, resolved from config once at
+//! start: secrets read, key hashes decoded, lookups by id ready for the request path.
+
+use std::collections::BTreeMap;
+
+use crate::api::auth::Keyring;
+use crate::config::Config;
+use crate::connectors::Account;
+
+/// A business profile: the unit payments belong to, with its own connector accounts.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub id: String,
+    pub merchant_id: String,
+    pub accounts: Vec<Account>,
+    pub fallback: Vec<String>,
+    pub reject_expired_cards: bool,
+    pub session_expiry_secs: u32,
+}
+
+impl Profile {
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+}
+
+pub struct Directory {
+    pub keyring: Keyring,
+    profiles: BTreeMap<(String, String), Profile>,
+}
+
+impl Directory {
+    pub fn from_config(config: &Config) -> Self {
+        let hash_secret = config.security.api_key_hash_secret.resolve().map(|s| s.expose().clone()).unwrap_or_default();
+        let mut keyring = Keyring::new(hash_secret.as_bytes());
+        let mut profiles = BTreeMap::new();
+        for (merchant_id, merchant) in &config.merchants {
+            for key in &merchant.api_keys {
+                keyring.add(&key.hash, merchant_id);
+            }
+            for (profile_id, p) in &merchant.profiles {
+                let profile = Profile {
+                    id: profile_id.clone(),
+                    merchant_id: merchant_id.clone(),
+                    accounts: p.connector_accounts.iter().map(Account::from_config).collect(),
+                    fallback: p.fallback.clone(),
+                    reject_expired_cards: p.reject_expired_cards,
+                    session_expiry_secs: p.session_expiry_secs.unwrap_or(config.payments.session_expiry_secs),
+                };
+                profiles.insert((merchant_id.clone(), profile_id.clone()), profile);
+            }
+        }
+        Self { keyring, profiles }
+    }
+
+    pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Profile> {
+        self.profiles.get(&(merchant_id.to_string(), profile_id.to_string()))
+    }
+}

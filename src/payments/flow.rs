@@ -1,0 +1,537 @@
+//! The payment flows. Each one checks the request against the intent's status, claims the intent
+//! with a compare-and-set (so racing requests cannot both proceed), stores the attempt as pending
+//! before any connector is called, then stores what the connector answered.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{Duration, Utc};
+
+use crate::api::auth::Caller;
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::card::CardSummary;
+use crate::connectors::{
+    Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
+    PaymentMethod, PaymentOutcome, VoidRequest,
+};
+use crate::ids;
+use crate::merchants::Profile;
+use crate::money::Amount;
+use crate::payments::model::{Address, AmountDetails, IntentDetails, PaymentAttempt, PaymentError, PaymentIntent};
+use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, Operation};
+use crate::routing;
+use crate::store::IntentUpdate;
+
+/// A payment as the merchant asked for it, validated.
+#[derive(Debug)]
+pub struct NewIntent {
+    pub amount: AmountDetails,
+    pub merchant_reference_id: Option<String>,
+    pub capture_method: CaptureMethod,
+    pub authentication_type: AuthenticationType,
+    pub customer_id: Option<String>,
+    pub session_expiry_secs: Option<u32>,
+    pub details: IntentDetails,
+}
+
+/// How the customer pays, validated; the card itself lives only as long as the request.
+#[derive(Debug)]
+pub struct Confirmation {
+    pub payment_method: PaymentMethod,
+    pub payment_method_type: String,
+    pub payment_method_subtype: Option<String>,
+    pub billing: Option<Address>,
+    pub return_url: Option<String>,
+}
+
+/// An intent with its attempts, oldest first.
+#[derive(Debug)]
+pub struct PaymentView {
+    pub intent: PaymentIntent,
+    pub attempts: Vec<PaymentAttempt>,
+}
+
+impl PaymentView {
+    pub fn active_attempt(&self) -> Option<&PaymentAttempt> {
+        let id = self.intent.active_attempt_id.as_deref()?;
+        self.attempts.iter().find(|a| a.id == id)
+    }
+}
+
+fn profile<'a>(state: &'a AppState, merchant_id: &str, profile_id: &str) -> Result<&'a Profile, ApiError> {
+    state
+        .directory
+        .profile(merchant_id, profile_id)
+        .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))
+}
+
+fn new_intent(
+    state: &AppState,
+    caller: &Caller,
+    profile: &Profile,
+    new: NewIntent,
+    status: IntentStatus,
+) -> PaymentIntent {
+    let now = Utc::now();
+    let expiry = new.session_expiry_secs.unwrap_or(profile.session_expiry_secs);
+    PaymentIntent {
+        id: state.ids.payment(),
+        merchant_id: caller.merchant_id.clone(),
+        profile_id: caller.profile_id.clone(),
+        merchant_reference_id: new.merchant_reference_id,
+        status,
+        amount: new.amount,
+        capture_method: new.capture_method,
+        authentication_type: new.authentication_type,
+        customer_id: new.customer_id,
+        client_secret: ids::client_secret(),
+        expires_at: now + Duration::seconds(i64::from(expiry)),
+        amount_captured: 0,
+        amount_refunded: 0,
+        active_attempt_id: None,
+        details: new.details,
+        created_at: now,
+        modified_at: now,
+    }
+}
+
+pub async fn create_intent(state: &AppState, caller: &Caller, new: NewIntent) -> Result<PaymentIntent, ApiError> {
+    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
+    let intent = new_intent(state, caller, profile, new, IntentStatus::RequiresPaymentMethod);
+    state.store.insert_intent(&intent, None).await?;
+    Ok(intent)
+}
+
+/// Create and confirm in one call: the intent and its first attempt are stored together.
+pub async fn create_and_confirm(
+    state: &AppState,
+    caller: &Caller,
+    new: NewIntent,
+    confirmation: Confirmation,
+) -> Result<PaymentView, ApiError> {
+    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
+    check_payment_method(profile, &confirmation)?;
+    let candidates = routing::candidates(profile);
+    let first = *candidates.first().ok_or_else(no_connector)?;
+    let mut intent = new_intent(state, caller, profile, new, IntentStatus::Processing);
+    if let Some(return_url) = &confirmation.return_url {
+        intent.details.return_url = Some(return_url.clone());
+    }
+    let attempt = new_attempt(state, &intent, first, &confirmation);
+    intent.active_attempt_id = Some(attempt.id.clone());
+    state.store.insert_intent(&intent, Some(&attempt)).await?;
+    authorize(state, intent, attempt, &candidates, &confirmation).await
+}
+
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    payment_id: &str,
+    confirmation: Confirmation,
+) -> Result<PaymentView, ApiError> {
+    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
+    check_payment_method(profile, &confirmation)?;
+    let mut intent = load(state, caller, payment_id).await?;
+    require(&intent, Operation::Confirm)?;
+    let candidates = routing::candidates(profile);
+    let first = *candidates.first().ok_or_else(no_connector)?;
+    let attempt = new_attempt(state, &intent, first, &confirmation);
+    let update = IntentUpdate {
+        status: IntentStatus::Processing,
+        amount_captured: None,
+        active_attempt_id: Some(attempt.id.clone()),
+        modified_at: attempt.created_at,
+    };
+    if !state.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
+        return Err(lost_race(state, caller, payment_id, Operation::Confirm).await);
+    }
+    intent.status = IntentStatus::Processing;
+    intent.active_attempt_id = Some(attempt.id.clone());
+    if let Some(return_url) = &confirmation.return_url {
+        intent.details.return_url = Some(return_url.clone());
+    }
+    authorize(state, intent, attempt, &candidates, &confirmation).await
+}
+
+/// Tries the routed accounts in order, `attempt` (already stored) with the first. A connector
+/// that cannot take the payment at all has charged nothing, so the next account may; any answer
+/// from a connector that took the payment is final.
+async fn authorize(
+    state: &AppState,
+    mut intent: PaymentIntent,
+    mut attempt: PaymentAttempt,
+    candidates: &[&Account],
+    confirmation: &Confirmation,
+) -> Result<PaymentView, ApiError> {
+    for (i, account) in candidates.iter().enumerate() {
+        if i > 0 {
+            attempt = new_attempt(state, &intent, account, confirmation);
+            let update = IntentUpdate {
+                status: IntentStatus::Processing,
+                amount_captured: None,
+                active_attempt_id: Some(attempt.id.clone()),
+                modified_at: attempt.created_at,
+            };
+            if !state.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
+                return Err(changed_underneath(&intent));
+            }
+            intent.active_attempt_id = Some(attempt.id.clone());
+        }
+        let request = AuthorizeRequest {
+            payment_id: &intent.id,
+            attempt_id: &attempt.id,
+            amount: Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?,
+            currency: intent.amount.currency,
+            capture_method: intent.capture_method,
+            authentication_type: intent.authentication_type,
+            payment_method: &confirmation.payment_method,
+            return_url: intent.details.return_url.as_deref(),
+            description: intent.details.description.as_deref(),
+        };
+        match connector_for(state, account)?.authorize(account, &request).await {
+            Ok(outcome) => {
+                settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
+                break;
+            }
+            Err(e) => {
+                let last = i + 1 == candidates.len();
+                // The intent stays `processing` while another account is still to be tried.
+                let keep = (!last).then_some(IntentStatus::Processing);
+                settle(state, &mut intent, &mut attempt, refused_outcome(&e), None, keep).await?;
+            }
+        }
+    }
+    view(state, intent).await
+}
+
+const NOT_SUPPORTED: &str = "not_supported";
+
+/// A connector's refusal to take a payment at all, recorded on the attempt like a decline.
+fn refused_outcome(e: &ConnectorError) -> PaymentOutcome {
+    PaymentOutcome {
+        status: AttemptStatus::Failure,
+        connector_payment_id: None,
+        connector_reference_id: None,
+        next_action: None,
+        error: Some(PaymentError {
+            code: NOT_SUPPORTED.into(),
+            message: e.to_string(),
+            reason: None,
+            unified_code: None,
+            unified_message: None,
+            network_decline_code: None,
+        }),
+    }
+}
+
+/// Stores a connector's answer on the attempt and moves the intent, which must still be
+/// `processing`, where the answer leads (or to `intent_status` when given). A charge captures the
+/// whole attempt unless `captured` says how much.
+async fn settle(
+    state: &AppState,
+    intent: &mut PaymentIntent,
+    attempt: &mut PaymentAttempt,
+    outcome: PaymentOutcome,
+    captured: Option<i64>,
+    intent_status: Option<IntentStatus>,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    attempt.status = outcome.status;
+    attempt.connector_payment_id = outcome.connector_payment_id.or(attempt.connector_payment_id.take());
+    attempt.connector_reference_id = outcome.connector_reference_id.or(attempt.connector_reference_id.take());
+    attempt.next_action = outcome.next_action;
+    attempt.error = outcome.error;
+    attempt.modified_at = now;
+    let status = intent_status.unwrap_or(outcome.status.intent_status());
+    let amount_captured = match outcome.status {
+        AttemptStatus::Charged | AttemptStatus::PartialCharged => captured.or(Some(attempt.net_amount)),
+        _ => None,
+    };
+    let update = IntentUpdate { status, amount_captured, active_attempt_id: None, modified_at: now };
+    if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update).await? {
+        return Err(changed_underneath(intent));
+    }
+    intent.status = status;
+    if let Some(captured) = amount_captured {
+        intent.amount_captured = captured;
+    }
+    intent.modified_at = now;
+    Ok(())
+}
+
+fn new_attempt(state: &AppState, intent: &PaymentIntent, account: &Account, c: &Confirmation) -> PaymentAttempt {
+    let now = Utc::now();
+    let PaymentMethod::Card(card) = &c.payment_method;
+    PaymentAttempt {
+        id: state.ids.attempt(),
+        payment_id: intent.id.clone(),
+        connector_account: account.name.clone(),
+        connector: account.connector.clone(),
+        status: AttemptStatus::Pending,
+        net_amount: intent.amount.net_amount(),
+        payment_method_type: c.payment_method_type.clone(),
+        payment_method_subtype: c.payment_method_subtype.clone(),
+        card: Some(CardSummary::of(&card.number, card.expiry, card.holder_name.clone())),
+        payment_method_billing: c.billing.clone(),
+        authentication_type: intent.authentication_type,
+        connector_payment_id: None,
+        connector_reference_id: None,
+        next_action: None,
+        error: None,
+        cancellation_reason: None,
+        created_at: now,
+        modified_at: now,
+    }
+}
+
+/// Checks that depend on the profile rather than on the request's shape.
+fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), ApiError> {
+    let PaymentMethod::Card(card) = &c.payment_method;
+    if profile.reject_expired_cards && card.expiry.is_expired(Utc::now().date_naive()) {
+        return Err(ApiError::InvalidRequest(format!(
+            "payment_method_data.card.card_exp_year: the card expired at the end of {}/{}",
+            card.expiry.month_str(),
+            card.expiry.year_str()
+        )));
+    }
+    Ok(())
+}
+
+fn changed_underneath(intent: &PaymentIntent) -> ApiError {
+    ApiError::InvalidState(format!(
+        "payment {} was changed by another request while its connector was called",
+        intent.id
+    ))
+}
+
+fn no_connector() -> ApiError {
+    ApiError::NotSupported("no enabled connector account can take this payment".into())
+}
+
+fn connector_for<'a>(state: &'a AppState, account: &Account) -> Result<&'a dyn Connector, ApiError> {
+    state.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
+        ApiError::Internal(
+            format!("connector `{}` of account `{}` is not registered", account.connector, account.name).into(),
+        )
+    })
+}
+
+fn require(intent: &PaymentIntent, op: Operation) -> Result<(), ApiError> {
+    if intent.status.allows(op) {
+        return Ok(());
+    }
+    let allowed: Vec<&str> = op.allowed_from().iter().map(|s| s.as_str()).collect();
+    Err(ApiError::InvalidState(format!(
+        "payment {} cannot be {} while its status is `{}` (it must be {})",
+        intent.id,
+        op.name(),
+        intent.status,
+        allowed.join(" or ")
+    )))
+}
+
+/// The answer when another request moved the intent between our read and our write.
+async fn lost_race(state: &AppState, caller: &Caller, payment_id: &str, op: Operation) -> ApiError {
+    match load(state, caller, payment_id).await {
+        Ok(intent) => require(&intent, op).err().unwrap_or_else(|| {
+            ApiError::InvalidState(format!("payment {payment_id} is being changed by another request"))
+        }),
+        Err(e) => e,
+    }
+}
+
+/// An intent the caller owns. One whose session ran out before it was confirmed is marked
+/// expired here, the first time anyone looks.
+async fn load(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentIntent, ApiError> {
+    let mut intent = state
+        .store
+        .find_intent(payment_id, &caller.merchant_id, &caller.profile_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
+    expire_if_due(state, &mut intent).await?;
+    Ok(intent)
+}
+
+async fn expire_if_due(state: &AppState, intent: &mut PaymentIntent) -> Result<(), ApiError> {
+    let now = Utc::now();
+    if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(now) {
+        let update = IntentUpdate {
+            status: IntentStatus::Expired,
+            amount_captured: None,
+            active_attempt_id: None,
+            modified_at: now,
+        };
+        if state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
+            intent.status = IntentStatus::Expired;
+            intent.modified_at = now;
+        }
+    }
+    Ok(())
+}
+
+async fn view(state: &AppState, intent: PaymentIntent) -> Result<PaymentView, ApiError> {
+    let attempts = state.store.attempts(&intent.id).await?;
+    Ok(PaymentView { intent, attempts })
+}
+
+pub async fn retrieve(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentView, ApiError> {
+    let intent = load(state, caller, payment_id).await?;
+    view(state, intent).await
+}
+
+pub async fn retrieve_intent(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentIntent, ApiError> {
+    load(state, caller, payment_id).await
+}
+
+/// Runs one connector call on the active attempt of an intent claimed for `op`: the intent goes
+/// to `processing` for the length of the call and, if the connector cannot do it, back to where
+/// it was with nothing changed.
+async fn on_active_attempt<F>(
+    state: &AppState,
+    intent: PaymentIntent,
+    op: Operation,
+    call: F,
+) -> Result<PaymentView, ApiError>
+where
+    F: for<'a> FnOnce(&'a dyn Connector, &'a Account, &'a PaymentAttempt) -> ConnectorCall<'a>,
+{
+    let mut view = view(state, intent).await?;
+    let mut attempt = view
+        .active_attempt()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))?;
+    let profile = profile(state, &view.intent.merchant_id, &view.intent.profile_id)?;
+    let account = profile.account(&attempt.connector_account).ok_or_else(|| {
+        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
+    })?;
+    let connector = connector_for(state, account)?;
+    let before = view.intent.status;
+    let claim = IntentUpdate {
+        status: IntentStatus::Processing,
+        amount_captured: None,
+        active_attempt_id: None,
+        modified_at: Utc::now(),
+    };
+    if !state.store.transition_intent(&view.intent.id, &[before], &claim).await? {
+        return Err(ApiError::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
+    }
+    match call(connector, account, &attempt).await {
+        Ok((outcome, captured)) => {
+            settle(state, &mut view.intent, &mut attempt, outcome, captured, None).await?;
+            self::view(state, view.intent).await
+        }
+        Err(e) => {
+            let back = IntentUpdate {
+                status: before,
+                amount_captured: None,
+                active_attempt_id: None,
+                modified_at: Utc::now(),
+            };
+            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back).await?;
+            tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector refused the operation");
+            Err(ApiError::NotSupported(e.to_string()))
+        }
+    }
+}
+
+/// What a connector call on an active attempt gives back: the outcome and, for captures, the
+/// amount now captured.
+type ConnectorCall<'a> = Pin<Box<dyn Future<Output = ConnectorResult<(PaymentOutcome, Option<i64>)>> + Send + 'a>>;
+
+pub async fn capture(
+    state: &AppState,
+    caller: &Caller,
+    payment_id: &str,
+    amount_to_capture: Option<Amount>,
+) -> Result<PaymentView, ApiError> {
+    let intent = load(state, caller, payment_id).await?;
+    require(&intent, Operation::Capture)?;
+    let capturable = intent.amount_capturable();
+    let amount = amount_to_capture.map_or(capturable, Amount::minor);
+    if amount > capturable {
+        return Err(ApiError::InvalidRequest(format!(
+            "amount_to_capture: {amount} exceeds the amount capturable, {capturable}"
+        )));
+    }
+    let currency = intent.amount.currency;
+    on_active_attempt(state, intent, Operation::Capture, move |connector, account, attempt| {
+        Box::pin(async move {
+            let request = CaptureRequest {
+                attempt_id: &attempt.id,
+                connector_payment_id: attempt.connector_payment_id.as_deref(),
+                amount_authorized: attempt.net_amount,
+                amount_to_capture: amount,
+                currency,
+            };
+            connector.capture(account, &request).await.map(|outcome| (outcome, Some(amount)))
+        })
+    })
+    .await
+}
+
+pub async fn cancel(
+    state: &AppState,
+    caller: &Caller,
+    payment_id: &str,
+    reason: Option<String>,
+) -> Result<PaymentView, ApiError> {
+    let intent = load(state, caller, payment_id).await?;
+    require(&intent, Operation::Cancel)?;
+    if intent.status == IntentStatus::RequiresPaymentMethod {
+        // Nothing reached a connector yet: cancelling is only a change of status.
+        let update = IntentUpdate {
+            status: IntentStatus::Cancelled,
+            amount_captured: None,
+            active_attempt_id: None,
+            modified_at: Utc::now(),
+        };
+        if !state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
+            return Err(lost_race(state, caller, payment_id, Operation::Cancel).await);
+        }
+        return retrieve(state, caller, payment_id).await;
+    }
+    on_active_attempt(state, intent, Operation::Cancel, move |connector, account, attempt| {
+        Box::pin(async move {
+            let request = VoidRequest {
+                attempt_id: &attempt.id,
+                connector_payment_id: attempt.connector_payment_id.as_deref(),
+                cancellation_reason: reason.as_deref(),
+            };
+            connector.void(account, &request).await.map(|outcome| (outcome, None))
+        })
+    })
+    .await
+}
+
+/// The customer is back from the page a connector sent them to. The caller is the customer's
+/// browser, not the merchant: the payment id is the daemon's own, and the connector decides
+/// from its parameters (or by asking the provider) how the authentication went.
+pub async fn complete_authentication(
+    state: &AppState,
+    payment_id: &str,
+    params: BTreeMap<String, String>,
+) -> Result<PaymentView, ApiError> {
+    let intent = state
+        .store
+        .find_intent_by_id(payment_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
+    require(&intent, Operation::CompleteAuthentication)?;
+    let capture_method = intent.capture_method;
+    let id = intent.id.clone();
+    on_active_attempt(state, intent, Operation::CompleteAuthentication, move |connector, account, attempt| {
+        Box::pin(async move {
+            let request = CompleteAuthorizeRequest {
+                payment_id: &id,
+                attempt_id: &attempt.id,
+                connector_payment_id: attempt.connector_payment_id.as_deref(),
+                capture_method,
+                params: &params,
+            };
+            connector.complete_authorize(account, &request).await.map(|outcome| (outcome, None))
+        })
+    })
+    .await
+}

@@ -1,0 +1,7 @@
+//! Payments: the intent/attempt model, its status machine, and the flows that move a payment
+//! through it (create, confirm, authenticate, capture, cancel, refund).
+
+pub mod flow;
+pub mod model;
+pub mod refunds;
+pub mod status;

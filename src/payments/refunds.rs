@@ -1,0 +1,124 @@
+//! Refunds: giving back all or part of what a payment captured, never more.
+
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::api::auth::Caller;
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::connectors::RefundRequest;
+use crate::money::Amount;
+use crate::payments::model::{PaymentError, Refund};
+use crate::payments::status::{Operation, RefundStatus};
+
+#[derive(Debug)]
+pub struct NewRefund {
+    pub payment_id: String,
+    pub merchant_reference_id: String,
+    pub amount: Option<Amount>,
+    pub reason: Option<String>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result<Refund, ApiError> {
+    let payment = crate::payments::flow::retrieve(state, caller, &new.payment_id).await?;
+    let intent = &payment.intent;
+    if !intent.status.allows(Operation::Refund) {
+        return Err(ApiError::InvalidState(format!(
+            "payment {} cannot be refunded while its status is `{}` (it must be succeeded or partially_captured)",
+            intent.id, intent.status
+        )));
+    }
+    let refundable = intent.amount_captured - intent.amount_refunded;
+    let amount = match new.amount {
+        Some(amount) => amount,
+        None => Amount::new(refundable)
+            .map_err(|_| ApiError::InvalidRequest(format!("payment {} has nothing left to refund", intent.id)))?,
+    };
+    if amount.minor() > refundable {
+        return Err(ApiError::InvalidRequest(format!(
+            "amount: {} exceeds what is left to refund on payment {}, {refundable}",
+            amount.minor(),
+            intent.id
+        )));
+    }
+    let attempt = payment
+        .active_attempt()
+        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
+    let profile = state
+        .directory
+        .profile(&intent.merchant_id, &intent.profile_id)
+        .ok_or_else(|| ApiError::NotFound(format!("profile `{}`", intent.profile_id)))?;
+    let account = profile.account(&attempt.connector_account).ok_or_else(|| {
+        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
+    })?;
+    let connector = state
+        .registry
+        .get(&account.connector)
+        .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
+
+    let now = Utc::now();
+    let mut refund = Refund {
+        id: state.ids.refund(),
+        payment_id: intent.id.clone(),
+        attempt_id: attempt.id.clone(),
+        merchant_id: caller.merchant_id.clone(),
+        profile_id: caller.profile_id.clone(),
+        merchant_reference_id: new.merchant_reference_id,
+        amount,
+        currency: intent.amount.currency,
+        status: RefundStatus::Pending,
+        reason: new.reason,
+        metadata: new.metadata,
+        connector: account.connector.clone(),
+        connector_account: account.name.clone(),
+        connector_refund_id: None,
+        error: None,
+        created_at: now,
+        modified_at: now,
+    };
+    if !state.store.reserve_refund(&refund).await? {
+        // Another refund took the balance between our read and this write.
+        return Err(ApiError::InvalidRequest(format!(
+            "amount: {} exceeds what is left to refund on payment {}",
+            amount.minor(),
+            intent.id
+        )));
+    }
+    let request = RefundRequest {
+        refund_id: &refund.id,
+        connector_payment_id: attempt.connector_payment_id.as_deref(),
+        amount,
+        currency: refund.currency,
+        reason: refund.reason.as_deref(),
+    };
+    match connector.refund(account, &request).await {
+        Ok(outcome) => {
+            refund.status = outcome.status;
+            refund.connector_refund_id = outcome.connector_refund_id;
+            refund.error = outcome.error;
+        }
+        Err(e) => {
+            refund.status = RefundStatus::Failed;
+            refund.error = Some(PaymentError {
+                code: "not_supported".into(),
+                message: e.to_string(),
+                reason: None,
+                unified_code: None,
+                unified_message: None,
+                network_decline_code: None,
+            });
+        }
+    }
+    refund.modified_at = Utc::now();
+    state.store.settle_refund(&refund).await?;
+    Ok(refund)
+}
+
+pub async fn retrieve(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
+    state
+        .store
+        .find_refund(refund_id, &caller.merchant_id, &caller.profile_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("refund {refund_id}")))
+}

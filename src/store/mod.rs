@@ -1,0 +1,115 @@
+//! Durable storage for payments, through sqlx's `Any` driver: one code path, SQLite (WAL) by
+//! default, PostgreSQL when the URL says so. Queries are checked at run time, so building needs
+//! no database.
+//!
+//! Every state change is a compare-and-set on the intent's status (or on its refunded amount),
+//! so two requests racing on one payment can never both win, on either database, without locks
+//! held across a connector call.
+
+mod payments;
+mod refunds;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use payments::IntentUpdate;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is unreadable: {0}")]
+    Corrupt(String),
+    #[error("cannot prepare the database location: {0}")]
+    Location(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Opens the database at `url`, creating a SQLite file (and its folder) when needed, and
+    /// brings its schema up to date.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = prepare_sqlite_location(url)?;
+        let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
+        if url.starts_with("sqlite:") {
+            // WAL lets readers proceed while a payment is written; the mode sticks to the file.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite wants the folder to exist and `mode=rwc` to create the file.
+fn prepare_sqlite_location(url: &str) -> Result<String> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(url.to_string());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_string());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn time_col(row: &AnyRow, col: &str) -> Result<DateTime<Utc>> {
+    let ms: i64 = row.try_get(col)?;
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| StoreError::Corrupt(format!("{col} = {ms} is not a time")))
+}
+
+pub(crate) fn parse_col<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<T> {
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<Option<T>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("stored documents are plain data and always serialize")
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,290 @@
+//! Payment intents and attempts: insert, read, and the compare-and-set updates the flows use.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use crate::payments::model::{PaymentAttempt, PaymentIntent};
+use crate::payments::status::IntentStatus;
+
+/// The changes an intent undergoes when one of its operations settles.
+#[derive(Debug, Clone)]
+pub struct IntentUpdate {
+    pub status: IntentStatus,
+    pub amount_captured: Option<i64>,
+    pub active_attempt_id: Option<String>,
+    pub modified_at: DateTime<Utc>,
+}
+
+const INTENT_COLUMNS: &str = "id, merchant_id, profile_id, merchant_reference_id, status, currency, net_amount, \
+    amount_details, capture_method, authentication_type, customer_id, client_secret, expires_at, amount_captured, \
+    amount_refunded, active_attempt_id, details, created_at, modified_at";
+
+const ATTEMPT_COLUMNS: &str = "id, payment_id, connector_account, connector, status, net_amount, payment_method_type, \
+    payment_method_subtype, card, payment_method_billing, authentication_type, connector_payment_id, \
+    connector_reference_id, next_action, error, cancellation_reason, created_at, modified_at";
+
+impl Store {
+    /// Stores a new intent, and its first attempt when it is confirmed at once, in one
+    /// transaction. A reused merchant reference stores nothing and names the payment that has it.
+    pub async fn insert_intent(&self, intent: &PaymentIntent, attempt: Option<&PaymentAttempt>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        ))
+        .bind(&intent.id)
+        .bind(&intent.merchant_id)
+        .bind(&intent.profile_id)
+        .bind(&intent.merchant_reference_id)
+        .bind(intent.status.as_str())
+        .bind(intent.amount.currency.code())
+        .bind(intent.amount.net_amount())
+        .bind(to_json(&intent.amount))
+        .bind(intent.capture_method.as_str())
+        .bind(intent.authentication_type.as_str())
+        .bind(&intent.customer_id)
+        .bind(&intent.client_secret)
+        .bind(millis(intent.expires_at))
+        .bind(intent.amount_captured)
+        .bind(intent.amount_refunded)
+        .bind(&intent.active_attempt_id)
+        .bind(to_json(&intent.details))
+        .bind(millis(intent.created_at))
+        .bind(millis(intent.modified_at))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                return Err(self.duplicate_reference(intent).await);
+            }
+            other => other?,
+        };
+        if let Some(attempt) = attempt {
+            insert_attempt(&mut tx, attempt).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn duplicate_reference(&self, intent: &PaymentIntent) -> StoreError {
+        let existing: std::result::Result<Option<String>, _> = sqlx::query_scalar(
+            "SELECT id FROM payment_intents WHERE merchant_id = $1 AND profile_id = $2 AND merchant_reference_id = $3",
+        )
+        .bind(&intent.merchant_id)
+        .bind(&intent.profile_id)
+        .bind(&intent.merchant_reference_id)
+        .fetch_optional(&self.pool)
+        .await;
+        let reference = intent.merchant_reference_id.as_deref().unwrap_or_default();
+        match existing {
+            Ok(Some(id)) => StoreError::Duplicate(format!(
+                "merchant_reference_id `{reference}` is already used by payment {id} in this profile"
+            )),
+            Ok(None) => {
+                StoreError::Duplicate(format!("merchant_reference_id `{reference}` is already used in this profile"))
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    /// An intent, seen only by the merchant and profile that own it.
+    pub async fn find_intent(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<PaymentIntent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+        ))
+        .bind(id)
+        .bind(merchant_id)
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    /// An intent by id alone, for callers that prove their right to it otherwise (a redirect
+    /// return carries the payment id the daemon itself handed out).
+    pub async fn find_intent_by_id(&self, id: &str) -> Result<Option<PaymentIntent>> {
+        let row = sqlx::query(&format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    pub async fn attempts(&self, payment_id: &str) -> Result<Vec<PaymentAttempt>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE payment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(attempt_from_row).collect()
+    }
+
+    /// Moves an intent from one of `from` to the update's status, storing `attempt` as pending in
+    /// the same transaction. Returns false, changing nothing, when another request moved the
+    /// intent first.
+    pub async fn begin_attempt(
+        &self,
+        payment_id: &str,
+        from: &[IntentStatus],
+        update: &IntentUpdate,
+        attempt: Option<&PaymentAttempt>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !update_intent(&mut tx, payment_id, from, update).await? {
+            return Ok(false);
+        }
+        if let Some(attempt) = attempt {
+            insert_attempt(&mut tx, attempt).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Stores a connector's answer: the attempt as it now stands and the intent it settles.
+    pub async fn settle_attempt(
+        &self,
+        attempt: &PaymentAttempt,
+        from: &[IntentStatus],
+        update: &IntentUpdate,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE payment_attempts SET status = $2, connector_payment_id = $3, connector_reference_id = $4, \
+             next_action = $5, error = $6, cancellation_reason = $7, modified_at = $8 WHERE id = $1",
+        )
+        .bind(&attempt.id)
+        .bind(attempt.status.as_str())
+        .bind(&attempt.connector_payment_id)
+        .bind(&attempt.connector_reference_id)
+        .bind(attempt.next_action.as_ref().map(to_json))
+        .bind(attempt.error.as_ref().map(to_json))
+        .bind(&attempt.cancellation_reason)
+        .bind(millis(attempt.modified_at))
+        .execute(&mut *tx)
+        .await?;
+        if !update_intent(&mut tx, &attempt.payment_id, from, update).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Changes an intent's status without an attempt (cancelling an unconfirmed intent, or
+    /// marking one whose session ran out).
+    pub async fn transition_intent(
+        &self,
+        payment_id: &str,
+        from: &[IntentStatus],
+        update: &IntentUpdate,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let moved = update_intent(&mut tx, payment_id, from, update).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+}
+
+async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &PaymentAttempt) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))
+    .bind(&a.id)
+    .bind(&a.payment_id)
+    .bind(&a.connector_account)
+    .bind(&a.connector)
+    .bind(a.status.as_str())
+    .bind(a.net_amount)
+    .bind(&a.payment_method_type)
+    .bind(&a.payment_method_subtype)
+    .bind(a.card.as_ref().map(to_json))
+    .bind(a.payment_method_billing.as_ref().map(to_json))
+    .bind(a.authentication_type.as_str())
+    .bind(&a.connector_payment_id)
+    .bind(&a.connector_reference_id)
+    .bind(a.next_action.as_ref().map(to_json))
+    .bind(a.error.as_ref().map(to_json))
+    .bind(&a.cancellation_reason)
+    .bind(millis(a.created_at))
+    .bind(millis(a.modified_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The compare-and-set every intent change goes through: it applies only while the intent is
+/// still in one of the `from` statuses.
+async fn update_intent(
+    tx: &mut Transaction<'_, Any>,
+    payment_id: &str,
+    from: &[IntentStatus],
+    update: &IntentUpdate,
+) -> Result<bool> {
+    let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 6)).collect();
+    let sql = format!(
+        "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
+         active_attempt_id = COALESCE($4, active_attempt_id), modified_at = $5 \
+         WHERE id = $1 AND status IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(payment_id)
+        .bind(update.status.as_str())
+        .bind(update.amount_captured)
+        .bind(&update.active_attempt_id)
+        .bind(millis(update.modified_at));
+    for status in from {
+        query = query.bind(status.as_str());
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+fn intent_from_row(row: &AnyRow) -> Result<PaymentIntent> {
+    Ok(PaymentIntent {
+        id: row.try_get("id")?,
+        merchant_id: row.try_get("merchant_id")?,
+        profile_id: row.try_get("profile_id")?,
+        merchant_reference_id: row.try_get("merchant_reference_id")?,
+        status: parse_col(row, "status")?,
+        amount: json_col(row, "amount_details")?
+            .ok_or_else(|| StoreError::Corrupt("amount_details is empty".into()))?,
+        capture_method: parse_col(row, "capture_method")?,
+        authentication_type: parse_col(row, "authentication_type")?,
+        customer_id: row.try_get("customer_id")?,
+        client_secret: row.try_get("client_secret")?,
+        expires_at: time_col(row, "expires_at")?,
+        amount_captured: row.try_get("amount_captured")?,
+        amount_refunded: row.try_get("amount_refunded")?,
+        active_attempt_id: row.try_get("active_attempt_id")?,
+        details: json_col(row, "details")?.unwrap_or_default(),
+        created_at: time_col(row, "created_at")?,
+        modified_at: time_col(row, "modified_at")?,
+    })
+}
+
+fn attempt_from_row(row: &AnyRow) -> Result<PaymentAttempt> {
+    Ok(PaymentAttempt {
+        id: row.try_get("id")?,
+        payment_id: row.try_get("payment_id")?,
+        connector_account: row.try_get("connector_account")?,
+        connector: row.try_get("connector")?,
+        status: parse_col(row, "status")?,
+        net_amount: row.try_get("net_amount")?,
+        payment_method_type: row.try_get("payment_method_type")?,
+        payment_method_subtype: row.try_get("payment_method_subtype")?,
+        card: json_col(row, "card")?,
+        payment_method_billing: json_col(row, "payment_method_billing")?,
+        authentication_type: parse_col(row, "authentication_type")?,
+        connector_payment_id: row.try_get("connector_payment_id")?,
+        connector_reference_id: row.try_get("connector_reference_id")?,
+        next_action: json_col(row, "next_action")?,
+        error: json_col(row, "error")?,
+        cancellation_reason: row.try_get("cancellation_reason")?,
+        created_at: time_col(row, "created_at")?,
+        modified_at: time_col(row, "modified_at")?,
+    })
+}

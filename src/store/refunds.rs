@@ -1,0 +1,133 @@
+//! Refunds. A refund reserves its amount on the intent in the same transaction that stores it, so
+//! concurrent refunds can never add up to more than was captured.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use crate::money::{Amount, Currency};
+use crate::payments::model::Refund;
+use crate::payments::status::{IntentStatus, Operation, RefundStatus};
+
+const REFUND_COLUMNS: &str = "id, payment_id, attempt_id, merchant_id, profile_id, merchant_reference_id, amount, \
+    currency, status, reason, metadata, connector, connector_account, connector_refund_id, error, created_at, modified_at";
+
+impl Store {
+    /// Stores a pending refund if the payment still has `refund.amount` left to refund.
+    /// Returns false, storing nothing, when it has not.
+    pub async fn reserve_refund(&self, refund: &Refund) -> Result<bool> {
+        let refundable: Vec<IntentStatus> = Operation::Refund.allowed_from().to_vec();
+        let mut tx = self.pool.begin().await?;
+        let reserved = sqlx::query(
+            "UPDATE payment_intents SET amount_refunded = amount_refunded + $2, modified_at = $3 \
+             WHERE id = $1 AND status IN ($4, $5) AND amount_refunded + $2 <= amount_captured",
+        )
+        .bind(&refund.payment_id)
+        .bind(refund.amount.minor())
+        .bind(millis(refund.created_at))
+        .bind(refundable[0].as_str())
+        .bind(refundable[1].as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !reserved {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&refund.id)
+        .bind(&refund.payment_id)
+        .bind(&refund.attempt_id)
+        .bind(&refund.merchant_id)
+        .bind(&refund.profile_id)
+        .bind(&refund.merchant_reference_id)
+        .bind(refund.amount.minor())
+        .bind(refund.currency.code())
+        .bind(refund.status.as_str())
+        .bind(&refund.reason)
+        .bind(refund.metadata.as_ref().map(to_json))
+        .bind(&refund.connector)
+        .bind(&refund.connector_account)
+        .bind(&refund.connector_refund_id)
+        .bind(refund.error.as_ref().map(to_json))
+        .bind(millis(refund.created_at))
+        .bind(millis(refund.modified_at))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "merchant_reference_id `{}` is already used by another refund in this profile",
+                refund.merchant_reference_id
+            ))),
+            Err(e) => Err(e.into()),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Stores the connector's answer to a refund; a failed refund gives its amount back to the
+    /// payment's refundable balance.
+    pub async fn settle_refund(&self, refund: &Refund) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 WHERE id = $1",
+        )
+        .bind(&refund.id)
+        .bind(refund.status.as_str())
+        .bind(&refund.connector_refund_id)
+        .bind(refund.error.as_ref().map(to_json))
+        .bind(millis(refund.modified_at))
+        .execute(&mut *tx)
+        .await?;
+        if refund.status == RefundStatus::Failed {
+            sqlx::query("UPDATE payment_intents SET amount_refunded = amount_refunded - $2 WHERE id = $1")
+                .bind(&refund.payment_id)
+                .bind(refund.amount.minor())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn find_refund(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Refund>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+        ))
+        .bind(id)
+        .bind(merchant_id)
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(refund_from_row).transpose()
+    }
+}
+
+fn refund_from_row(row: &AnyRow) -> Result<Refund> {
+    let amount: i64 = row.try_get("amount")?;
+    let currency: String = row.try_get("currency")?;
+    Ok(Refund {
+        id: row.try_get("id")?,
+        payment_id: row.try_get("payment_id")?,
+        attempt_id: row.try_get("attempt_id")?,
+        merchant_id: row.try_get("merchant_id")?,
+        profile_id: row.try_get("profile_id")?,
+        merchant_reference_id: row.try_get("merchant_reference_id")?,
+        amount: Amount::new(amount).map_err(StoreError::Corrupt)?,
+        currency: Currency::parse(&currency).map_err(StoreError::Corrupt)?,
+        status: parse_col(row, "status")?,
+        reason: row.try_get("reason")?,
+        metadata: json_col(row, "metadata")?,
+        connector: row.try_get("connector")?,
+        connector_account: row.try_get("connector_account")?,
+        connector_refund_id: row.try_get("connector_refund_id")?,
+        error: json_col(row, "error")?,
+        created_at: time_col(row, "created_at")?,
+        modified_at: time_col(row, "modified_at")?,
+    })
+}
