@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard::api::auth::{key_hash, new_secret_key};
+use switchyard::api::auth::{key_hash, new_publishable_key, new_secret_key};
 use switchyard::config::Config;
 use switchyard::connectors::Registry;
 use tracing_subscriber::EnvFilter;
@@ -39,6 +39,9 @@ enum KeysCommand {
         /// A name for the key, shown in the config line.
         #[arg(long, default_value = "default")]
         name: String,
+        /// Print a publishable key (for client-side code) and its config line instead.
+        #[arg(long)]
+        publishable: bool,
     },
 }
 
@@ -71,7 +74,15 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Keys { command: KeysCommand::New { name } } => match config.security.api_key_hash_secret.resolve() {
+        Command::Keys { command: KeysCommand::New { publishable: true, .. } } => {
+            let key = new_publishable_key();
+            println!("publishable key: {key}");
+            println!("config line, under [merchants.<merchant id>]:");
+            println!("  publishable_key = \"{key}\"");
+            ExitCode::SUCCESS
+        }
+        Command::Keys { command: KeysCommand::New { name, .. } } => match config.security.api_key_hash_secret.resolve()
+        {
             Ok(secret) => {
                 let key = new_secret_key();
                 println!("secret key (shown once, give it to the merchant): {key}");

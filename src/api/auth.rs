@@ -63,8 +63,17 @@ pub fn parse_key_hash(s: &str) -> Option<[u8; 32]> {
 
 /// A fresh secret key: 32 random letters and digits after the `sy_sk_` prefix.
 pub fn new_secret_key() -> String {
+    random_key("sy_sk_")
+}
+
+/// A fresh publishable key, for client-side code: `sy_pk_` and 32 random letters and digits.
+pub fn new_publishable_key() -> String {
+    random_key("sy_pk_")
+}
+
+fn random_key(prefix: &str) -> String {
     use rand::distr::{Alphanumeric, SampleString};
-    format!("sy_sk_{}", Alphanumeric.sample_string(&mut rand::rng(), 32))
+    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::rng(), 32))
 }
 
 /// An authenticated caller: a merchant, acting for one of its profiles.

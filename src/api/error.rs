@@ -31,8 +31,6 @@ pub enum ApiError {
     InvalidState(String),
     #[error("{0}")]
     NotSupported(String),
-    #[error("{0}")]
-    ClientSecretExpired(String),
     #[error("no route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("internal error; the request may be retried")]
@@ -49,7 +47,6 @@ impl ApiError {
             InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "IR_06"),
             BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "IR_06"),
-            ClientSecretExpired(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_08"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_14"),
             NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
             NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),

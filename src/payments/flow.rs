@@ -206,7 +206,8 @@ async fn authorize(
     view(state, intent).await
 }
 
-const NOT_SUPPORTED: &str = "not_supported";
+/// The error code of an attempt or refund a connector refused to take at all.
+pub(crate) const NOT_SUPPORTED: &str = "not_supported";
 
 /// A connector's refusal to take a payment at all, recorded on the attempt like a decline.
 fn refused_outcome(e: &ConnectorError) -> PaymentOutcome {
@@ -215,14 +216,7 @@ fn refused_outcome(e: &ConnectorError) -> PaymentOutcome {
         connector_payment_id: None,
         connector_reference_id: None,
         next_action: None,
-        error: Some(PaymentError {
-            code: NOT_SUPPORTED.into(),
-            message: e.to_string(),
-            reason: None,
-            unified_code: None,
-            unified_message: None,
-            network_decline_code: None,
-        }),
+        error: Some(PaymentError::new(NOT_SUPPORTED, e.to_string())),
     }
 }
 
@@ -308,6 +302,19 @@ fn changed_underneath(intent: &PaymentIntent) -> ApiError {
 
 fn no_connector() -> ApiError {
     ApiError::NotSupported("no enabled connector account can take this payment".into())
+}
+
+/// The account and connector an existing attempt went through, for the calls that follow it.
+pub(crate) fn attempt_connector<'a>(
+    state: &'a AppState,
+    intent: &PaymentIntent,
+    attempt: &PaymentAttempt,
+) -> Result<(&'a Account, &'a dyn Connector), ApiError> {
+    let profile = profile(state, &intent.merchant_id, &intent.profile_id)?;
+    let account = profile.account(&attempt.connector_account).ok_or_else(|| {
+        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
+    })?;
+    Ok((account, connector_for(state, account)?))
 }
 
 fn connector_for<'a>(state: &'a AppState, account: &Account) -> Result<&'a dyn Connector, ApiError> {
@@ -402,11 +409,7 @@ where
         .active_attempt()
         .cloned()
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))?;
-    let profile = profile(state, &view.intent.merchant_id, &view.intent.profile_id)?;
-    let account = profile.account(&attempt.connector_account).ok_or_else(|| {
-        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
-    })?;
-    let connector = connector_for(state, account)?;
+    let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
     let before = view.intent.status;
     let claim = IntentUpdate {
         status: IntentStatus::Processing,

@@ -206,6 +206,21 @@ pub struct PaymentError {
     pub network_decline_code: Option<String>,
 }
 
+impl PaymentError {
+    /// An error with a code and message and nothing more; the unified code is the code itself.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            code: code.to_string(),
+            unified_code: Some(code.to_string()),
+            unified_message: Some(message.clone()),
+            message,
+            reason: None,
+            network_decline_code: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PaymentAttempt {
     pub id: String,

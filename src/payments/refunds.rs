@@ -8,6 +8,7 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::RefundRequest;
 use crate::money::Amount;
+use crate::payments::flow;
 use crate::payments::model::{PaymentError, Refund};
 use crate::payments::status::{Operation, RefundStatus};
 
@@ -21,7 +22,7 @@ pub struct NewRefund {
 }
 
 pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result<Refund, ApiError> {
-    let payment = crate::payments::flow::retrieve(state, caller, &new.payment_id).await?;
+    let payment = flow::retrieve(state, caller, &new.payment_id).await?;
     let intent = &payment.intent;
     if !intent.status.allows(Operation::Refund) {
         return Err(ApiError::InvalidState(format!(
@@ -45,17 +46,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
     let attempt = payment
         .active_attempt()
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
-    let profile = state
-        .directory
-        .profile(&intent.merchant_id, &intent.profile_id)
-        .ok_or_else(|| ApiError::NotFound(format!("profile `{}`", intent.profile_id)))?;
-    let account = profile.account(&attempt.connector_account).ok_or_else(|| {
-        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
-    })?;
-    let connector = state
-        .registry
-        .get(&account.connector)
-        .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
+    let (account, connector) = flow::attempt_connector(state, intent, attempt)?;
 
     let now = Utc::now();
     let mut refund = Refund {
@@ -100,14 +91,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         }
         Err(e) => {
             refund.status = RefundStatus::Failed;
-            refund.error = Some(PaymentError {
-                code: "not_supported".into(),
-                message: e.to_string(),
-                reason: None,
-                unified_code: None,
-                unified_message: None,
-                network_decline_code: None,
-            });
+            refund.error = Some(PaymentError::new(flow::NOT_SUPPORTED, e.to_string()));
         }
     }
     refund.modified_at = Utc::now();

@@ -224,12 +224,11 @@ async fn update_intent(
     from: &[IntentStatus],
     update: &IntentUpdate,
 ) -> Result<bool> {
-    let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 6)).collect();
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
          active_attempt_id = COALESCE($4, active_attempt_id), modified_at = $5 \
          WHERE id = $1 AND status IN ({})",
-        placeholders.join(", ")
+        placeholders(6, from.len())
     );
     let mut query = sqlx::query(&sql)
         .bind(payment_id)
@@ -241,6 +240,11 @@ async fn update_intent(
         query = query.bind(status.as_str());
     }
     Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+/// `$first, $first+1, …`: the placeholders of a `status IN (…)` list.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn intent_from_row(row: &AnyRow) -> Result<PaymentIntent> {

@@ -4,10 +4,11 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::payments::placeholders;
 use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
 use crate::money::{Amount, Currency};
 use crate::payments::model::Refund;
-use crate::payments::status::{IntentStatus, Operation, RefundStatus};
+use crate::payments::status::{Operation, RefundStatus};
 
 const REFUND_COLUMNS: &str = "id, payment_id, attempt_id, merchant_id, profile_id, merchant_reference_id, amount, \
     currency, status, reason, metadata, connector, connector_account, connector_refund_id, error, created_at, modified_at";
@@ -16,21 +17,19 @@ impl Store {
     /// Stores a pending refund if the payment still has `refund.amount` left to refund.
     /// Returns false, storing nothing, when it has not.
     pub async fn reserve_refund(&self, refund: &Refund) -> Result<bool> {
-        let refundable: Vec<IntentStatus> = Operation::Refund.allowed_from().to_vec();
-        let mut tx = self.pool.begin().await?;
-        let reserved = sqlx::query(
+        let refundable = Operation::Refund.allowed_from();
+        let sql = format!(
             "UPDATE payment_intents SET amount_refunded = amount_refunded + $2, modified_at = $3 \
-             WHERE id = $1 AND status IN ($4, $5) AND amount_refunded + $2 <= amount_captured",
-        )
-        .bind(&refund.payment_id)
-        .bind(refund.amount.minor())
-        .bind(millis(refund.created_at))
-        .bind(refundable[0].as_str())
-        .bind(refundable[1].as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+             WHERE id = $1 AND status IN ({}) AND amount_refunded + $2 <= amount_captured",
+            placeholders(4, refundable.len())
+        );
+        let mut query =
+            sqlx::query(&sql).bind(&refund.payment_id).bind(refund.amount.minor()).bind(millis(refund.created_at));
+        for status in refundable {
+            query = query.bind(status.as_str());
+        }
+        let mut tx = self.pool.begin().await?;
+        let reserved = query.execute(&mut *tx).await?.rows_affected() == 1;
         if !reserved {
             return Ok(false);
         }

@@ -54,17 +54,6 @@ fn outcome(status: AttemptStatus, connector_payment_id: Option<&str>) -> Payment
     }
 }
 
-fn decline(code: &str, message: &str) -> PaymentError {
-    PaymentError {
-        code: code.to_string(),
-        message: message.to_string(),
-        reason: None,
-        unified_code: Some(code.to_string()),
-        unified_message: Some(message.to_string()),
-        network_decline_code: None,
-    }
-}
-
 #[async_trait]
 impl Connector for Sandbox {
     fn name(&self) -> &'static str {
@@ -81,7 +70,7 @@ impl Connector for Sandbox {
         let number = card.number.expose();
         if let Some((_, code, message)) = DECLINES.iter().find(|(pan, _, _)| *pan == number) {
             return Ok(PaymentOutcome {
-                error: Some(decline(code, message)),
+                error: Some(PaymentError::new(code, *message)),
                 ..outcome(AttemptStatus::Failure, Some(&id))
             });
         }
@@ -103,7 +92,10 @@ impl Connector for Sandbox {
         Ok(match req.params.get("outcome").map(String::as_str) {
             Some("success") => outcome(authorized(req.capture_method), req.connector_payment_id),
             _ => PaymentOutcome {
-                error: Some(decline("authentication_failed", "The customer did not complete authentication.")),
+                error: Some(PaymentError::new(
+                    "authentication_failed",
+                    "The customer did not complete authentication.",
+                )),
                 ..outcome(AttemptStatus::AuthenticationFailed, req.connector_payment_id)
             },
         })

@@ -1,0 +1,234 @@
+//! The harness every integration test uses: a daemon started in-process on a random loopback
+//! port over a SQLite file in a temporary folder, and a real HTTP client.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchyard::api::auth::key_hash;
+use switchyard::app::{start, Running};
+use switchyard::config::{ApiKeyConfig, Config, ConnectorAccountConfig, MerchantConfig, ProfileConfig, SecretValue};
+use tempfile::TempDir;
+
+pub const HASH_SECRET: &str = "test-hash-secret-0123456789";
+/// Merchant `acme`, profiles `web` (refuses expired cards) and `shop`.
+pub const ACME_KEY: &str = "sy_sk_acmeTestKey0000000000000000000000";
+/// Merchant `globex`, profile `web`.
+pub const GLOBEX_KEY: &str = "sy_sk_globexTestKey000000000000000000000";
+
+pub fn sandbox_account(name: &str) -> ConnectorAccountConfig {
+    ConnectorAccountConfig {
+        name: name.into(),
+        connector: "sandbox".into(),
+        enabled: true,
+        base_url: None,
+        credentials: BTreeMap::new(),
+        metadata: Default::default(),
+    }
+}
+
+fn profile() -> ProfileConfig {
+    ProfileConfig {
+        connector_accounts: vec![sandbox_account("sandbox")],
+        fallback: vec![],
+        reject_expired_cards: true,
+        session_expiry_secs: None,
+    }
+}
+
+fn merchant(key: &str, profiles: &[&str]) -> MerchantConfig {
+    MerchantConfig {
+        api_keys: vec![ApiKeyConfig { name: "test".into(), hash: key_hash(HASH_SECRET.as_bytes(), key) }],
+        publishable_key: None,
+        profiles: profiles.iter().map(|p| (p.to_string(), profile())).collect(),
+    }
+}
+
+/// The configuration tests run with: two merchants, sandbox connectors, a database in `dir`.
+pub fn config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.database.url = format!("sqlite://{}", dir.join("switchyard.db").display());
+    config.security.api_key_hash_secret = SecretValue::Literal(HASH_SECRET.into());
+    config.merchants.insert("acme".into(), merchant(ACME_KEY, &["web", "shop"]));
+    config.merchants.insert("globex".into(), merchant(GLOBEX_KEY, &["web"]));
+    config
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    pub config: Config,
+    running: Option<Running>,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let config = config(dir.path());
+        Self::start_with(dir, config).await
+    }
+
+    pub async fn start_with(dir: TempDir, config: Config) -> Self {
+        let running = start(config.clone()).await.expect("daemon starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            client: reqwest::Client::new(),
+            dir,
+            config,
+            running: Some(running),
+        }
+    }
+
+    /// Stops the daemon and starts a new one on the same database file.
+    pub async fn restart(mut self) -> Self {
+        self.running.take().expect("running").stop().await;
+        let config = self.config.clone();
+        let dir = std::mem::replace(&mut self.dir, TempDir::new().expect("temp dir"));
+        Self::start_with(dir, config).await
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("switchyard.db")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// A request as merchant `key` acting for `profile`; either may be absent.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        profile: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.header("api-key", key);
+        }
+        if let Some(profile) = profile {
+            req = req.header("X-Profile-Id", profile);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("body read");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// POST as acme/web.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(ACME_KEY), Some("web"), Some(&body)).await
+    }
+
+    /// GET as acme/web.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, Some(ACME_KEY), Some("web"), None).await
+    }
+
+    /// Rows in a table, read straight from the database file.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=ro", self.db_path().display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("database opens");
+        let n: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
+        conn.close().await.ok();
+        n
+    }
+}
+
+/// The documented create-and-confirm request, with an expiry that has not passed.
+pub fn payment(card_number: &str) -> Value {
+    json!({
+        "amount_details": { "currency": "USD", "order_amount": 6540 },
+        "payment_method_data": {
+            "card": {
+                "card_cvc": "123",
+                "card_exp_month": "10",
+                "card_exp_year": "35",
+                "card_holder_name": "joseph Doe",
+                "card_number": card_number
+            }
+        },
+        "payment_method_subtype": "credit",
+        "payment_method_type": "card"
+    })
+}
+
+/// The card part of a request alone, for confirm-intent.
+pub fn card_method(card_number: &str) -> Value {
+    let mut body = payment(card_number);
+    body.as_object_mut().unwrap().remove("amount_details");
+    body
+}
+
+/// Asserts the wire-format error shape and code, returning the message.
+pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> String {
+    assert_eq!(status.as_u16(), want_status, "status of {body}");
+    assert_eq!(body["error"]["code"], want_code, "code of {body}");
+    assert!(body["error"]["type"].is_string(), "type of {body}");
+    body["error"]["message"].as_str().expect("message").to_string()
+}
+
+/// The real `switchyard` binary, run from the repository root on its default configuration with
+/// a throwaway database and a free loopback port; its output goes to `log`. Killed on drop.
+pub struct Daemon {
+    pub base: String,
+    pub dir: TempDir,
+    pub log: PathBuf,
+    child: std::process::Child,
+}
+
+impl Daemon {
+    /// Starts the daemon with extra environment variables and waits until `/health` answers.
+    pub async fn spawn(env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("daemon.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--config", "config/switchyard.toml", "serve"])
+            .env("SWITCHYARD__DATABASE__URL", format!("sqlite://{}", dir.path().join("switchyard.db").display()))
+            .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("the switchyard binary starts");
+        let daemon = Self { base: format!("http://127.0.0.1:{port}"), dir, log, child };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(res) = client.get(format!("{}/health", daemon.base)).send().await {
+                if res.status().is_success() {
+                    return daemon;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("switchyard did not answer /health: {}", std::fs::read_to_string(&daemon.log).unwrap_or_default());
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("switchyard.db")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
