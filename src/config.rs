@@ -289,11 +289,14 @@ impl Config {
                         );
                         continue;
                     };
+                    for (name, value) in &account.credentials {
+                        if let Err(e) = value.resolve() {
+                            report(format!("{at}.credentials.{name}"), e);
+                        }
+                    }
                     for required in connector.required_credentials() {
-                        match account.credentials.get(*required).map(SecretValue::resolve) {
-                            None => report(format!("{at}.credentials.{required}"), "missing".into()),
-                            Some(Err(e)) => report(format!("{at}.credentials.{required}"), e),
-                            Some(Ok(_)) => {}
+                        if !account.credentials.contains_key(*required) {
+                            report(format!("{at}.credentials.{required}"), "missing".into());
                         }
                     }
                     if let Some(url) = &account.base_url {
@@ -317,5 +320,108 @@ impl Config {
             }
         }
         problems
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` fixes its closures' error type, a large one.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn problems_of(toml: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir("config").map_err(|e| e.to_string())?;
+            jail.create_file("config/switchyard.toml", toml)?;
+            jail.set_env("SWITCHYARD_API_KEY_HASH_SECRET", "a-test-secret-of-some-length");
+            let config = Config::load(None).map_err(|p| format!("{p:?}"))?;
+            out = config.check(&Registry::builtin("http://127.0.0.1:8080")).iter().map(ToString::to_string).collect();
+            Ok(())
+        });
+        out
+    }
+
+    #[test]
+    fn environment_beats_file_beats_defaults() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults alone load");
+            assert_eq!(config.server.listen, "127.0.0.1:8080");
+            assert_eq!(config.database.url, "sqlite://data/switchyard.db");
+
+            std::fs::create_dir("config").map_err(|e| e.to_string())?;
+            jail.create_file(
+                "config/switchyard.toml",
+                "[server]\nlisten = \"127.0.0.1:9000\"\n[database]\nurl = \"sqlite://file.db\"\n",
+            )?;
+            jail.set_env("SWITCHYARD__SERVER__LISTEN", "127.0.0.1:9100");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.server.listen, "127.0.0.1:9100", "environment wins");
+            assert_eq!(config.database.url, "sqlite://file.db", "file beats defaults");
+            assert_eq!(config.payments.session_expiry_secs, 900, "defaults fill the rest");
+
+            jail.create_file("other.toml", "[payments]\nsession_expiry_secs = 60\n")?;
+            let config = Config::load(Some(Path::new("other.toml"))).expect("loads");
+            assert_eq!(config.payments.session_expiry_secs, 60);
+            let missing = Config::load(Some(Path::new("nope.toml"))).unwrap_err();
+            assert_eq!(missing[0].to_string(), "nope.toml: file not found");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_path() {
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir("config").map_err(|e| e.to_string())?;
+            jail.create_file("config/switchyard.toml", "[database]\nmax_connections = \"many\"\n")?;
+            let problems = Config::load(None).unwrap_err();
+            assert_eq!(problems[0].path, "database.max_connections", "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_shipped_configuration_is_sound() {
+        let shipped = include_str!("../config/switchyard.toml");
+        assert_eq!(problems_of(shipped), Vec::<String>::new());
+    }
+
+    #[test]
+    fn check_lists_every_problem_with_its_path() {
+        let problems = problems_of(
+            r#"
+            [server]
+            listen = "not an address"
+            [merchants.acme]
+            api_keys = [{ name = "k", hash = "sha1:abc" }]
+            [merchants.acme.profiles.web]
+            fallback = ["sandbox", "ghost", "off"]
+            [[merchants.acme.profiles.web.connector_accounts]]
+            name = "sandbox"
+            connector = "sandbox"
+            credentials = { api_key = { env = "SWITCHYARD_TEST_UNSET_VARIABLE" } }
+            [[merchants.acme.profiles.web.connector_accounts]]
+            name = "sandbox"
+            connector = "adyen"
+            [[merchants.acme.profiles.web.connector_accounts]]
+            name = "off"
+            connector = "sandbox"
+            enabled = false
+            "#,
+        );
+        let at = "merchants.acme.profiles.web";
+        let expected = [
+            "server.listen: ".to_string(),
+            "merchants.acme.api_keys[0].hash: must be `hmac-sha256:` and 64 hex digits".to_string(),
+            format!("{at}.connector_accounts[0].credentials.api_key: environment variable SWITCHYARD_TEST_UNSET_VARIABLE is not set"),
+            format!("{at}.connector_accounts[1].name: `sandbox` is used by another account"),
+            format!("{at}.connector_accounts[1].connector: unknown connector `adyen` (known: sandbox)"),
+            format!("{at}.fallback[1]: no connector account is named `ghost`"),
+            format!("{at}.fallback[2]: `off` is disabled"),
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        for (got, want) in problems.iter().zip(&expected) {
+            assert!(got.starts_with(want.as_str()), "{got:?} should start with {want:?}");
+        }
     }
 }
