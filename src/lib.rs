@@ -12,6 +12,7 @@ pub mod card;
 pub mod config;
 pub mod connectors;
 pub mod ids;
+pub mod lua;
 pub mod merchants;
 pub mod money;
 pub mod payments;

@@ -1,0 +1,209 @@
+//! The sandboxed Luau runtime that routing scripts (and connector plugins) run in.
+//!
+//! A `Sandbox` is one Luau state: standard libraries read-only, no `require`, no `loadstring`, no
+//! `getfenv`/`setfenv`, no `debug`, `io` or `os`; every call runs under a deadline enforced by
+//! Luau's interrupt (so a runaway loop fails its call, not the daemon) and the whole state under a
+//! memory limit. Scripts are compiled to bytecode once, off the request path (`compile`), and
+//! each loaded into its own environment, so scripts never see each other's globals.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::chunk::{ChunkMode, Compiler};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, VmState};
+
+/// How long one call may run and how much memory one state may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub time_budget: Duration,
+    pub memory_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("{0}")]
+    Compile(String),
+    #[error("runtime error: {0}")]
+    Runtime(String),
+    #[error("ran past its time budget of {0:?}")]
+    Timeout(Duration),
+    #[error("ran past its memory limit of {0} bytes")]
+    Memory(usize),
+    #[error("{0}")]
+    BadResult(String),
+}
+
+/// Globals a script must not reach: code loading, environment surgery, the GC, the host.
+const REMOVED_GLOBALS: [&str; 7] = ["require", "loadstring", "getfenv", "setfenv", "collectgarbage", "gcinfo", "print"];
+
+const TIMEOUT_MARK: &str = "switchyard: time budget exceeded";
+
+/// Compiles a script to Luau bytecode; the error names the file and line.
+pub fn compile(chunk_name: &str, source: &str) -> Result<Vec<u8>, ScriptError> {
+    Compiler::new().set_optimization_level(2).compile(source).map_err(|e| match e {
+        // Luau reports `LINE: message`.
+        mlua::Error::SyntaxError { message, .. } => ScriptError::Compile(format!("{chunk_name}:{message}")),
+        other => ScriptError::Compile(format!("{chunk_name}: {other}")),
+    })
+}
+
+pub struct Sandbox {
+    lua: Lua,
+    deadline: Rc<Cell<Option<Instant>>>,
+    limits: Limits,
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits) -> Result<Self, ScriptError> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::BIT | StdLib::UTF8;
+        let lua = Lua::new_with(libs, LuaOptions::default()).map_err(runtime)?;
+        let globals = lua.globals();
+        for name in REMOVED_GLOBALS {
+            globals.raw_set(name, mlua::Nil).map_err(runtime)?;
+        }
+        lua.sandbox(true).map_err(runtime)?;
+        lua.set_memory_limit(limits.memory_bytes).map_err(runtime)?;
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let watched = deadline.clone();
+        lua.set_interrupt(move |_| match watched.get() {
+            Some(at) if Instant::now() >= at => Err(mlua::Error::runtime(TIMEOUT_MARK)),
+            _ => Ok(VmState::Continue),
+        });
+        Ok(Self { lua, deadline, limits })
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Loads compiled bytecode into a fresh environment that reads the (read-only) globals and
+    /// keeps the script's own globals to itself; runs the chunk and returns its environment and
+    /// whatever the chunk returned.
+    pub fn load(&self, chunk_name: &str, bytecode: &[u8]) -> Result<(Table, mlua::Value), ScriptError> {
+        let env = self.lua.create_table().map_err(runtime)?;
+        let meta = self.lua.create_table().map_err(runtime)?;
+        meta.raw_set("__index", self.lua.globals()).map_err(runtime)?;
+        meta.set_readonly(true);
+        env.set_metatable(Some(meta)).map_err(runtime)?;
+        let chunk = self
+            .lua
+            .load(bytecode)
+            .set_name(format!("={chunk_name}"))
+            .set_mode(ChunkMode::Binary)
+            .set_environment(env.clone())
+            .into_function()
+            .map_err(|e| ScriptError::Compile(e.to_string()))?;
+        let returned = self.run(|| chunk.call::<mlua::Value>(()))?;
+        Ok((env, returned))
+    }
+
+    /// Runs `f` under the time budget; errors come back classified.
+    pub fn run<R>(&self, f: impl FnOnce() -> mlua::Result<R>) -> Result<R, ScriptError> {
+        self.deadline.set(Some(Instant::now() + self.limits.time_budget));
+        let result = f();
+        self.deadline.set(None);
+        result.map_err(|e| self.classify(e))
+    }
+
+    /// Calls a script function under the time budget.
+    pub fn call<A: mlua::IntoLuaMulti, R: mlua::FromLuaMulti>(&self, f: &Function, args: A) -> Result<R, ScriptError> {
+        self.run(|| f.call::<R>(args))
+    }
+
+    fn classify(&self, e: mlua::Error) -> ScriptError {
+        let text = e.to_string();
+        if text.contains(TIMEOUT_MARK) {
+            ScriptError::Timeout(self.limits.time_budget)
+        } else if is_memory_error(&e) {
+            ScriptError::Memory(self.limits.memory_bytes)
+        } else {
+            ScriptError::Runtime(first_line(&text))
+        }
+    }
+}
+
+fn is_memory_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::MemoryError(_) => true,
+        mlua::Error::CallbackError { cause, .. } => is_memory_error(cause),
+        mlua::Error::WithContext { cause, .. } => is_memory_error(cause),
+        _ => false,
+    }
+}
+
+/// Luau appends a stack traceback; the first line says what went wrong and where.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_string()
+}
+
+fn runtime(e: mlua::Error) -> ScriptError {
+    ScriptError::Runtime(first_line(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        Sandbox::new(Limits { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 }).unwrap()
+    }
+
+    fn eval(sb: &Sandbox, source: &str) -> Result<mlua::Value, ScriptError> {
+        let bytecode = compile("test.lua", source)?;
+        sb.load("test.lua", &bytecode).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn escapes_fail_the_call_only() {
+        let sb = sandbox();
+        let escapes = [
+            "return io.open('/etc/passwd')",
+            "return os.execute('true')",
+            "return require('x')",
+            "return loadstring('return 1')()",
+            "return getfenv(1)",
+            "return setfenv(1, {})",
+            "return debug.traceback()",
+            "return collectgarbage('collect')",
+            "string.upper = function() end",
+            "getmetatable('').__index = {}",
+            "table.insert = nil",
+            "math.pi = 3",
+        ];
+        for source in escapes {
+            assert!(eval(&sb, source).is_err(), "{source} should fail");
+        }
+        // The state still works, and nothing was changed for the next script.
+        assert_eq!(
+            eval(&sb, "return string.upper('ok')").unwrap(),
+            mlua::Value::String(sb.lua().create_string("OK").unwrap())
+        );
+        assert_eq!(eval(&sb, "return math.pi > 3.14").unwrap(), mlua::Value::Boolean(true));
+    }
+
+    #[test]
+    fn runaway_loops_and_memory_bombs_are_stopped() {
+        let sb = sandbox();
+        assert_eq!(eval(&sb, "while true do end"), Err(ScriptError::Timeout(Duration::from_millis(20))));
+        assert_eq!(eval(&sb, "local s = string.rep('x', 1e9) return #s"), Err(ScriptError::Memory(4 << 20)));
+        assert!(matches!(
+            eval(&sb, "local t = {} for i = 1, 1e8 do t[i] = i end return #t"),
+            Err(ScriptError::Memory(_) | ScriptError::Timeout(_))
+        ));
+        assert_eq!(eval(&sb, "return 1 + 1").unwrap(), mlua::Value::Integer(2));
+    }
+
+    #[test]
+    fn globals_stay_with_their_script() {
+        let sb = sandbox();
+        eval(&sb, "shared = 1").unwrap();
+        assert_eq!(eval(&sb, "return shared").unwrap(), mlua::Value::Nil);
+    }
+
+    #[test]
+    fn compile_errors_name_file_and_line() {
+        let err = compile("routing/broken.lua", "return function(p)\n  return {\nend").unwrap_err();
+        assert!(err.to_string().starts_with("routing/broken.lua:3: "), "{err}");
+    }
+}
