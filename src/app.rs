@@ -13,6 +13,7 @@ use crate::config::{Config, Problem};
 use crate::connectors::Registry;
 use crate::ids::IdMinter;
 use crate::merchants::Directory;
+use crate::routing::{reload, Router};
 use crate::store::{Store, StoreError};
 
 /// What every request handler shares. Cloning it clones one `Arc`.
@@ -24,6 +25,7 @@ pub struct Shared {
     pub store: Store,
     pub registry: Registry,
     pub directory: Directory,
+    pub router: Arc<Router>,
     pub ids: IdMinter,
 }
 
@@ -48,9 +50,12 @@ pub enum StartError {
 /// A daemon serving on `addr` until `stop` (or its shutdown signal).
 pub struct Running {
     pub addr: SocketAddr,
+    /// The routing engine, reloadable from outside (tests, operators' tools).
+    pub router: Arc<Router>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
+    _reloader: reload::Reloader,
 }
 
 impl Running {
@@ -89,7 +94,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     // With port 0 the real port is known only now; links the daemon hands out must carry it.
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
+    let router = Arc::new(Router::new(&config.paths.routing, config.lua.limits()));
+    router.reload();
+    let scripts = router.scripts();
+    for (merchant_id, merchant) in &config.merchants {
+        for (profile_id, profile) in &merchant.profiles {
+            if let Some(name) = profile.routing.as_deref().filter(|n| scripts.get(n).is_none()) {
+                tracing::error!(merchant = %merchant_id, profile = %profile_id, script = name,
+                    "routing script not loaded; the profile routes by its fallback list");
+            }
+        }
+    }
+    let reloader = reload::start(router.clone());
     let state = AppState(Arc::new(Shared {
+        router: router.clone(),
         registry: Registry::builtin(&public_url),
         directory: Directory::from_config(&config),
         ids: IdMinter::new(&config.payments.cell_id),
@@ -106,5 +124,5 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "switchyard listening");
-    Ok(Running { addr, stop, task, store })
+    Ok(Running { addr, router, stop, task, store, _reloader: reloader })
 }

@@ -23,6 +23,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub paths: PathsConfig,
     pub payments: PaymentsConfig,
+    pub lua: LuaConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantConfig>,
@@ -72,6 +73,25 @@ pub struct PaymentsConfig {
     pub session_expiry_secs: u32,
 }
 
+/// Limits every Lua call (routing scripts, connector plugins) runs under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LuaConfig {
+    /// How long one call may run, in milliseconds.
+    pub time_budget_ms: u64,
+    /// How much memory one worker's Lua state may hold, in MiB.
+    pub memory_limit_mb: usize,
+}
+
+impl LuaConfig {
+    pub fn limits(&self) -> crate::lua::Limits {
+        crate::lua::Limits {
+            time_budget: std::time::Duration::from_millis(self.time_budget_ms),
+            memory_bytes: self.memory_limit_mb << 20,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -104,6 +124,9 @@ pub struct ApiKeyConfig {
 pub struct ProfileConfig {
     #[serde(default)]
     pub connector_accounts: Vec<ConnectorAccountConfig>,
+    /// The routing script (`<paths.routing>/<name>.lua`) that orders this profile's accounts.
+    #[serde(default)]
+    pub routing: Option<String>,
     /// Connector accounts in the order payments try them; empty means every enabled account in
     /// the order listed.
     #[serde(default)]
@@ -173,6 +196,7 @@ impl Default for Config {
             },
             paths: PathsConfig { routing: "routing".into(), plugins: "plugins".into() },
             payments: PaymentsConfig { cell_id: "sy".into(), session_expiry_secs: 900 },
+            lua: LuaConfig { time_budget_ms: 5, memory_limit_mb: 16 },
             log: LogConfig { level: "info".into(), json: false },
             merchants: BTreeMap::new(),
         }
@@ -225,6 +249,36 @@ impl Config {
         }
     }
 
+    /// Problems with the routing scripts: each script must compile and pass its golden cases, and
+    /// each profile's script must exist. The daemon starts regardless (a profile whose script is
+    /// missing or broken routes by its fallback list); `switchyard check` reports them.
+    pub fn check_scripts(&self) -> Vec<Problem> {
+        use crate::routing::scripts::{load_dir, LoadResult};
+        let (scripts, loads) = load_dir(&self.paths.routing, self.lua.limits(), &Default::default());
+        let mut problems: Vec<Problem> = loads
+            .iter()
+            .filter_map(|(name, result)| match result {
+                LoadResult::Refused(error) => {
+                    Some(Problem { path: format!("routing script `{name}`"), message: error.clone() })
+                }
+                _ => None,
+            })
+            .collect();
+        for (merchant_id, merchant) in &self.merchants {
+            for (profile_id, profile) in &merchant.profiles {
+                let Some(script) = &profile.routing else { continue };
+                let refused = loads.iter().any(|(n, r)| n == script && matches!(r, LoadResult::Refused(_)));
+                if scripts.get(script).is_none() && !refused {
+                    problems.push(Problem {
+                        path: format!("merchants.{merchant_id}.profiles.{profile_id}.routing"),
+                        message: format!("no script {}", self.paths.routing.join(format!("{script}.lua")).display()),
+                    });
+                }
+            }
+        }
+        problems
+    }
+
     /// Every problem in the configuration, each with its path; empty when it is sound.
     pub fn check(&self, registry: &Registry) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -253,6 +307,13 @@ impl Config {
         let cell = &self.payments.cell_id;
         if cell.is_empty() || cell.len() > 8 || !cell.bytes().all(|b| b.is_ascii_alphanumeric()) {
             report("payments.cell_id".into(), "must be 1 to 8 letters or digits".into());
+        }
+
+        if self.lua.time_budget_ms == 0 {
+            report("lua.time_budget_ms".into(), "must be at least 1".into());
+        }
+        if self.lua.memory_limit_mb == 0 {
+            report("lua.memory_limit_mb".into(), "must be at least 1".into());
         }
 
         let mut publishable = BTreeMap::new();

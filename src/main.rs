@@ -63,7 +63,8 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Check => {
-            let problems = config.check(&Registry::builtin(&config.public_url()));
+            let mut problems = config.check(&Registry::builtin(&config.public_url()));
+            problems.extend(config.check_scripts());
             for p in &problems {
                 println!("{p}");
             }

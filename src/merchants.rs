@@ -2,6 +2,8 @@
 //! start: secrets read, key hashes decoded, lookups by id ready for the request path.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::api::auth::Keyring;
 use crate::config::Config;
@@ -10,10 +12,13 @@ use crate::connectors::Account;
 /// A business profile: the unit payments belong to, with its own connector accounts.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// Unique for the life of the process, even across configuration reloads.
+    pub serial: u64,
     pub id: String,
     pub merchant_id: String,
     pub accounts: Vec<Account>,
     pub fallback: Vec<String>,
+    pub routing: Option<String>,
     pub reject_expired_cards: bool,
     pub session_expiry_secs: u32,
 }
@@ -26,8 +31,10 @@ impl Profile {
 
 pub struct Directory {
     pub keyring: Keyring,
-    profiles: BTreeMap<(String, String), Profile>,
+    profiles: BTreeMap<(String, String), Arc<Profile>>,
 }
+
+static SERIALS: AtomicU64 = AtomicU64::new(0);
 
 impl Directory {
     pub fn from_config(config: &Config) -> Self {
@@ -40,20 +47,22 @@ impl Directory {
             }
             for (profile_id, p) in &merchant.profiles {
                 let profile = Profile {
+                    serial: SERIALS.fetch_add(1, Ordering::Relaxed),
                     id: profile_id.clone(),
                     merchant_id: merchant_id.clone(),
                     accounts: p.connector_accounts.iter().map(Account::from_config).collect(),
                     fallback: p.fallback.clone(),
+                    routing: p.routing.clone(),
                     reject_expired_cards: p.reject_expired_cards,
                     session_expiry_secs: p.session_expiry_secs.unwrap_or(config.payments.session_expiry_secs),
                 };
-                profiles.insert((merchant_id.clone(), profile_id.clone()), profile);
+                profiles.insert((merchant_id.clone(), profile_id.clone()), Arc::new(profile));
             }
         }
         Self { keyring, profiles }
     }
 
-    pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Profile> {
+    pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(&(merchant_id.to_string(), profile_id.to_string()))
     }
 }

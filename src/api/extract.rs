@@ -73,7 +73,9 @@ fn classify(path: &str, message: &str) -> ApiError {
         return ApiError::MissingField(join(field));
     }
     if let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
-        return ApiError::InvalidRequest(format!("{}: unknown field", join(field)));
+        // The path already ends at the unknown field.
+        let at = if path.rsplit('.').next() == Some(field) { path.to_string() } else { join(field) };
+        return ApiError::InvalidRequest(format!("{at}: unknown field"));
     }
     if at_root {
         ApiError::InvalidRequest(message.to_string())

@@ -30,7 +30,7 @@ pub async fn create_intent(
     caller: Caller,
     ApiJson(req): ApiJson<CreateIntentRequest>,
 ) -> Result<Response, ApiError> {
-    let intent = flow::create_intent(&state, &caller, req.into_new_intent()).await?;
+    let intent = flow::create_intent(&state, &caller, req.into_new_intent()?).await?;
     Ok((StatusCode::OK, Json(PaymentsIntentResponse::of(&intent))).into_response())
 }
 

@@ -15,14 +15,15 @@ use super::extract::{fields_of, only_fields, part, FromBody};
 use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
 use crate::connectors::{CardDetails, PaymentMethod};
 use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
-use crate::money::{Amount, Currency};
+use crate::money::{Amount, Currency, MAX_AMOUNT};
 use crate::payments::flow::{Confirmation, NewIntent, PaymentView};
 use crate::payments::model::{
-    Address, AmountDetails, CalculationOverride, IntentDetails, NextAction, PaymentAttempt, PaymentError,
+    Address, AmountDetails, CalculationOverride, CountryCode, IntentDetails, NextAction, PaymentAttempt, PaymentError,
     PaymentIntent, Refund,
 };
 use crate::payments::refunds::NewRefund;
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
+use crate::routing::Decision;
 
 fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -47,8 +48,15 @@ pub struct IntentFields {
 }
 
 impl IntentFields {
-    fn into_new_intent(self, details: IntentDetails) -> NewIntent {
-        NewIntent {
+    fn into_new_intent(self, details: IntentDetails) -> Result<NewIntent, ApiError> {
+        let net = self.amount_details.net_amount();
+        if net > MAX_AMOUNT {
+            return Err(ApiError::InvalidRequest(format!(
+                "amount_details: order_amount, shipping_cost, order_tax_amount, surcharge_amount and tax_on_surcharge \
+                 add up to {net}, more than the {MAX_AMOUNT} a payment may be"
+            )));
+        }
+        Ok(NewIntent {
             amount: self.amount_details,
             merchant_reference_id: self.merchant_reference_id.map(MerchantReferenceId::into_string),
             capture_method: self.capture_method.unwrap_or(CaptureMethod::Automatic),
@@ -56,7 +64,7 @@ impl IntentFields {
             customer_id: self.customer_id.map(CustomerId::into_string),
             session_expiry_secs: self.session_expiry,
             details,
-        }
+        })
     }
 }
 
@@ -81,8 +89,9 @@ pub struct CardRequest {
     _card_network: Option<IgnoredAny>,
     #[serde(default, rename = "card_type")]
     _card_type: Option<IgnoredAny>,
-    #[serde(default, rename = "card_issuing_country")]
-    _card_issuing_country: Option<IgnoredAny>,
+    /// Passed on to routing scripts as `card.issuing_country`.
+    #[serde(default)]
+    pub card_issuing_country: Option<CountryCode>,
     #[serde(default, rename = "card_issuing_country_code")]
     _card_issuing_country_code: Option<IgnoredAny>,
     #[serde(default, rename = "bank_code")]
@@ -128,6 +137,7 @@ impl MethodFields {
                 cvc: card.card_cvc,
                 expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
                 holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+                issuing_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
             }),
             payment_method_type: "card".into(),
             payment_method_subtype: self.payment_method_subtype,
@@ -155,7 +165,7 @@ impl FromBody for PaymentsRequest {
 impl PaymentsRequest {
     pub fn into_parts(self) -> Result<(NewIntent, Confirmation), ApiError> {
         let confirmation = self.method.into_confirmation(self.details.return_url.clone())?;
-        Ok((self.intent.into_new_intent(self.details), confirmation))
+        Ok((self.intent.into_new_intent(self.details)?, confirmation))
     }
 }
 
@@ -174,7 +184,7 @@ impl FromBody for CreateIntentRequest {
 }
 
 impl CreateIntentRequest {
-    pub fn into_new_intent(self) -> NewIntent {
+    pub fn into_new_intent(self) -> Result<NewIntent, ApiError> {
         self.intent.into_new_intent(self.details)
     }
 }
@@ -376,6 +386,32 @@ pub struct AttemptResponse<'a> {
     pub connector_payment_id: Option<&'a str>,
     pub connector_reference_id: Option<&'a str>,
     pub payment_method_data: Option<PaymentMethodDataResponse<'a>>,
+    pub routing: Option<RoutingResponse<'a>>,
+}
+
+/// How routing chose an attempt's account (switchyard's own addition to the attempt).
+#[derive(Debug, Serialize)]
+pub struct RoutingResponse<'a> {
+    pub script: Option<&'a str>,
+    pub script_hash: Option<&'a str>,
+    pub candidates: &'a [String],
+    pub reason: Option<&'a str>,
+    /// Why the profile's fallback list decided instead of its script.
+    pub fallback: Option<&'a str>,
+    pub duration_us: f64,
+}
+
+impl<'a> RoutingResponse<'a> {
+    fn of(d: &'a Decision) -> Self {
+        Self {
+            script: d.script.as_deref(),
+            script_hash: d.script_hash.as_deref(),
+            candidates: &d.candidates,
+            reason: d.reason.as_deref(),
+            fallback: d.fallback.as_deref(),
+            duration_us: d.duration_us,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -476,6 +512,7 @@ impl<'a> AttemptResponse<'a> {
             connector_payment_id: a.connector_payment_id.as_deref(),
             connector_reference_id: a.connector_reference_id.as_deref(),
             payment_method_data: PaymentMethodDataResponse::of(a),
+            routing: a.routing.as_ref().map(RoutingResponse::of),
         }
     }
 }

@@ -5,10 +5,12 @@
 //! names it; each call gets the `Account` (credentials, address, metadata) it runs for. A flow a
 //! connector does not offer answers `NotSupported`, which the API shows as `IR_20`.
 
+pub mod health;
 mod registry;
 pub mod sandbox;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -30,6 +32,7 @@ pub struct Account {
     pub base_url: Option<String>,
     pub credentials: BTreeMap<String, Secret<String>>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub health: Arc<health::Health>,
 }
 
 impl Account {
@@ -46,6 +49,7 @@ impl Account {
                 .filter_map(|(k, v)| v.resolve().ok().map(|s| (k.clone(), s)))
                 .collect(),
             metadata: config.metadata.clone(),
+            health: Arc::default(),
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct CardDetails {
     pub cvc: Cvc,
     pub expiry: Expiry,
     pub holder_name: Option<String>,
+    /// As the merchant sent it; routing may use it.
+    pub issuing_country: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +139,10 @@ pub struct RefundOutcome {
 pub enum ConnectorError {
     #[error("connector `{connector}` does not support {what}")]
     NotSupported { connector: String, what: String },
+    /// The provider did not take the call (refused the connection, rate limited it, or said it
+    /// may be retried): nothing was charged, so the next routed account may try.
+    #[error("connector `{connector}` is unavailable: {reason}")]
+    Unavailable { connector: String, reason: String },
 }
 
 pub type ConnectorResult<T> = Result<T, ConnectorError>;

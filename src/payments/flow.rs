@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{Duration, Utc};
 
@@ -21,7 +23,7 @@ use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::model::{Address, AmountDetails, IntentDetails, PaymentAttempt, PaymentError, PaymentIntent};
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, Operation};
-use crate::routing;
+use crate::routing::{CardView, Decision, PaymentView as RoutingView};
 use crate::store::IntentUpdate;
 
 /// A payment as the merchant asked for it, validated.
@@ -60,7 +62,10 @@ impl PaymentView {
     }
 }
 
-fn profile<'a>(state: &'a AppState, merchant_id: &str, profile_id: &str) -> Result<&'a Profile, ApiError> {
+/// The error code of an attempt or refund a connector did not take at all.
+pub(crate) const NOT_TAKEN: &str = "connector_not_taken";
+
+fn profile<'a>(state: &'a AppState, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, ApiError> {
     state
         .directory
         .profile(merchant_id, profile_id)
@@ -104,6 +109,49 @@ pub async fn create_intent(state: &AppState, caller: &Caller, new: NewIntent) ->
     Ok(intent)
 }
 
+/// What routing is shown of a payment about to be confirmed.
+fn routing_view(intent: &PaymentIntent, c: &Confirmation, attempt: u32) -> RoutingView {
+    let PaymentMethod::Card(card) = &c.payment_method;
+    let billing_country = c
+        .billing
+        .as_ref()
+        .or(intent.details.billing.as_ref())
+        .and_then(|b| b.address.as_ref())
+        .and_then(|a| a.country.as_ref())
+        .map(|c| c.as_str().to_string());
+    RoutingView {
+        id: intent.id.clone(),
+        amount: intent.amount.net_amount(),
+        currency: intent.amount.currency.code().to_string(),
+        payment_method_type: c.payment_method_type.clone(),
+        payment_method_subtype: c.payment_method_subtype.clone(),
+        card: Some(CardView {
+            network: card.number.network().map(|n| format!("{n:?}")),
+            bin: Some(card.number.bin().to_string()),
+            issuing_country: card.issuing_country.clone(),
+        }),
+        billing_country,
+        customer_id: intent.customer_id.clone(),
+        profile_id: intent.profile_id.clone(),
+        metadata: intent.details.metadata.clone(),
+        attempt,
+    }
+}
+
+/// Asks routing which accounts to try, in order.
+fn route<'a>(
+    state: &AppState,
+    profile: &'a Arc<Profile>,
+    view: RoutingView,
+) -> Result<(Decision, Vec<&'a Account>), ApiError> {
+    let decision = state.router.decide(profile, view, Utc::now());
+    let accounts: Vec<&Account> = decision.candidates.iter().filter_map(|name| profile.account(name)).collect();
+    if accounts.is_empty() {
+        return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
+    }
+    Ok((decision, accounts))
+}
+
 /// Create and confirm in one call: the intent and its first attempt are stored together.
 pub async fn create_and_confirm(
     state: &AppState,
@@ -113,16 +161,15 @@ pub async fn create_and_confirm(
 ) -> Result<PaymentView, ApiError> {
     let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
     check_payment_method(profile, &confirmation)?;
-    let candidates = routing::candidates(profile);
-    let first = *candidates.first().ok_or_else(no_connector)?;
     let mut intent = new_intent(state, caller, profile, new, IntentStatus::Processing);
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let attempt = new_attempt(state, &intent, first, &confirmation);
+    let (decision, candidates) = route(state, profile, routing_view(&intent, &confirmation, 1))?;
+    let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     state.store.insert_intent(&intent, Some(&attempt)).await?;
-    authorize(state, intent, attempt, &candidates, &confirmation).await
+    authorize(state, intent, attempt, &candidates, &confirmation, &decision).await
 }
 
 pub async fn confirm(
@@ -135,13 +182,16 @@ pub async fn confirm(
     check_payment_method(profile, &confirmation)?;
     let mut intent = load(state, caller, payment_id).await?;
     require(&intent, Operation::Confirm)?;
-    let candidates = routing::candidates(profile);
-    let first = *candidates.first().ok_or_else(no_connector)?;
-    let attempt = new_attempt(state, &intent, first, &confirmation);
+    if let Some(return_url) = &confirmation.return_url {
+        intent.details.return_url = Some(return_url.clone());
+    }
+    let (decision, candidates) = route(state, profile, routing_view(&intent, &confirmation, 1))?;
+    let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     let update = IntentUpdate {
         status: IntentStatus::Processing,
         amount_captured: None,
         active_attempt_id: Some(attempt.id.clone()),
+        details: confirmation.return_url.is_some().then(|| intent.details.clone()),
         modified_at: attempt.created_at,
     };
     if !state.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
@@ -149,30 +199,27 @@ pub async fn confirm(
     }
     intent.status = IntentStatus::Processing;
     intent.active_attempt_id = Some(attempt.id.clone());
-    if let Some(return_url) = &confirmation.return_url {
-        intent.details.return_url = Some(return_url.clone());
-    }
-    authorize(state, intent, attempt, &candidates, &confirmation).await
+    authorize(state, intent, attempt, &candidates, &confirmation, &decision).await
 }
 
-/// Tries the routed accounts in order, `attempt` (already stored) with the first. A connector
-/// that cannot take the payment at all has charged nothing, so the next account may; any answer
-/// from a connector that took the payment is final.
+/// Tries the routed accounts in order, `attempt` (already stored) with the first. An account that
+/// did not take the payment at all has charged nothing, so the next one may; any answer from a
+/// connector that took the payment, a decline included, is final.
 async fn authorize(
     state: &AppState,
     mut intent: PaymentIntent,
     mut attempt: PaymentAttempt,
     candidates: &[&Account],
     confirmation: &Confirmation,
+    decision: &Decision,
 ) -> Result<PaymentView, ApiError> {
+    let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
     for (i, account) in candidates.iter().enumerate() {
         if i > 0 {
-            attempt = new_attempt(state, &intent, account, confirmation);
+            attempt = new_attempt(state, &intent, account, confirmation, decision);
             let update = IntentUpdate {
-                status: IntentStatus::Processing,
-                amount_captured: None,
                 active_attempt_id: Some(attempt.id.clone()),
-                modified_at: attempt.created_at,
+                ..IntentUpdate::status(IntentStatus::Processing, attempt.created_at)
             };
             if !state.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
                 return Err(changed_underneath(&intent));
@@ -182,7 +229,7 @@ async fn authorize(
         let request = AuthorizeRequest {
             payment_id: &intent.id,
             attempt_id: &attempt.id,
-            amount: Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?,
+            amount,
             currency: intent.amount.currency,
             capture_method: intent.capture_method,
             authentication_type: intent.authentication_type,
@@ -190,33 +237,38 @@ async fn authorize(
             return_url: intent.details.return_url.as_deref(),
             description: intent.details.description.as_deref(),
         };
-        match connector_for(state, account)?.authorize(account, &request).await {
+        let started = Instant::now();
+        let result = connector_for(state, account)?.authorize(account, &request).await;
+        match &result {
+            Ok(_) => account.health.record(true, started.elapsed()),
+            Err(ConnectorError::Unavailable { .. }) => account.health.record(false, started.elapsed()),
+            Err(ConnectorError::NotSupported { .. }) => {}
+        }
+        match result {
             Ok(outcome) => {
                 settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
                 break;
             }
             Err(e) => {
+                tracing::info!(payment_id = %intent.id, account = %account.name, error = %e, "connector did not take the payment");
                 let last = i + 1 == candidates.len();
                 // The intent stays `processing` while another account is still to be tried.
                 let keep = (!last).then_some(IntentStatus::Processing);
-                settle(state, &mut intent, &mut attempt, refused_outcome(&e), None, keep).await?;
+                settle(state, &mut intent, &mut attempt, not_taken(&e), None, keep).await?;
             }
         }
     }
     view(state, intent).await
 }
 
-/// The error code of an attempt or refund a connector refused to take at all.
-pub(crate) const NOT_SUPPORTED: &str = "not_supported";
-
 /// A connector's refusal to take a payment at all, recorded on the attempt like a decline.
-fn refused_outcome(e: &ConnectorError) -> PaymentOutcome {
+fn not_taken(e: &ConnectorError) -> PaymentOutcome {
     PaymentOutcome {
         status: AttemptStatus::Failure,
         connector_payment_id: None,
         connector_reference_id: None,
         next_action: None,
-        error: Some(PaymentError::new(NOT_SUPPORTED, e.to_string())),
+        error: Some(PaymentError::new(NOT_TAKEN, e.to_string())),
     }
 }
 
@@ -232,6 +284,10 @@ async fn settle(
     intent_status: Option<IntentStatus>,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
+    if outcome.status == AttemptStatus::AuthenticationPending {
+        // Whatever was asked for, the customer is being authenticated now.
+        attempt.authentication_type = AuthenticationType::ThreeDs;
+    }
     attempt.status = outcome.status;
     attempt.connector_payment_id = outcome.connector_payment_id.or(attempt.connector_payment_id.take());
     attempt.connector_reference_id = outcome.connector_reference_id.or(attempt.connector_reference_id.take());
@@ -243,7 +299,7 @@ async fn settle(
         AttemptStatus::Charged | AttemptStatus::PartialCharged => captured.or(Some(attempt.net_amount)),
         _ => None,
     };
-    let update = IntentUpdate { status, amount_captured, active_attempt_id: None, modified_at: now };
+    let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
     if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update).await? {
         return Err(changed_underneath(intent));
     }
@@ -255,7 +311,13 @@ async fn settle(
     Ok(())
 }
 
-fn new_attempt(state: &AppState, intent: &PaymentIntent, account: &Account, c: &Confirmation) -> PaymentAttempt {
+fn new_attempt(
+    state: &AppState,
+    intent: &PaymentIntent,
+    account: &Account,
+    c: &Confirmation,
+    decision: &Decision,
+) -> PaymentAttempt {
     let now = Utc::now();
     let PaymentMethod::Card(card) = &c.payment_method;
     PaymentAttempt {
@@ -275,6 +337,7 @@ fn new_attempt(state: &AppState, intent: &PaymentIntent, account: &Account, c: &
         next_action: None,
         error: None,
         cancellation_reason: None,
+        routing: Some(decision.clone()),
         created_at: now,
         modified_at: now,
     }
@@ -298,10 +361,6 @@ fn changed_underneath(intent: &PaymentIntent) -> ApiError {
         "payment {} was changed by another request while its connector was called",
         intent.id
     ))
-}
-
-fn no_connector() -> ApiError {
-    ApiError::NotSupported("no enabled connector account can take this payment".into())
 }
 
 /// The account and connector an existing attempt went through, for the calls that follow it.
@@ -357,25 +416,15 @@ async fn load(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Pay
         .find_intent(payment_id, &caller.merchant_id, &caller.profile_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
-    expire_if_due(state, &mut intent).await?;
-    Ok(intent)
-}
-
-async fn expire_if_due(state: &AppState, intent: &mut PaymentIntent) -> Result<(), ApiError> {
     let now = Utc::now();
     if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(now) {
-        let update = IntentUpdate {
-            status: IntentStatus::Expired,
-            amount_captured: None,
-            active_attempt_id: None,
-            modified_at: now,
-        };
+        let update = IntentUpdate::status(IntentStatus::Expired, now);
         if state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
             intent.status = IntentStatus::Expired;
             intent.modified_at = now;
         }
     }
-    Ok(())
+    Ok(intent)
 }
 
 async fn view(state: &AppState, intent: PaymentIntent) -> Result<PaymentView, ApiError> {
@@ -392,13 +441,18 @@ pub async fn retrieve_intent(state: &AppState, caller: &Caller, payment_id: &str
     load(state, caller, payment_id).await
 }
 
+/// What a connector call on an active attempt gives back: the outcome and, for captures, the
+/// amount now captured.
+type ConnectorCall<'a> = Pin<Box<dyn Future<Output = ConnectorResult<(PaymentOutcome, Option<i64>)>> + Send + 'a>>;
+
 /// Runs one connector call on the active attempt of an intent claimed for `op`: the intent goes
 /// to `processing` for the length of the call and, if the connector cannot do it, back to where
-/// it was with nothing changed.
+/// it was with nothing changed. A cancellation keeps its reason on the attempt.
 async fn on_active_attempt<F>(
     state: &AppState,
     intent: PaymentIntent,
     op: Operation,
+    cancellation_reason: Option<String>,
     call: F,
 ) -> Result<PaymentView, ApiError>
 where
@@ -411,37 +465,26 @@ where
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
     let before = view.intent.status;
-    let claim = IntentUpdate {
-        status: IntentStatus::Processing,
-        amount_captured: None,
-        active_attempt_id: None,
-        modified_at: Utc::now(),
-    };
+    let claim = IntentUpdate::status(IntentStatus::Processing, Utc::now());
     if !state.store.transition_intent(&view.intent.id, &[before], &claim).await? {
         return Err(ApiError::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
     }
     match call(connector, account, &attempt).await {
         Ok((outcome, captured)) => {
+            if cancellation_reason.is_some() {
+                attempt.cancellation_reason = cancellation_reason;
+            }
             settle(state, &mut view.intent, &mut attempt, outcome, captured, None).await?;
             self::view(state, view.intent).await
         }
         Err(e) => {
-            let back = IntentUpdate {
-                status: before,
-                amount_captured: None,
-                active_attempt_id: None,
-                modified_at: Utc::now(),
-            };
+            let back = IntentUpdate::status(before, Utc::now());
             state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back).await?;
             tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector refused the operation");
             Err(ApiError::NotSupported(e.to_string()))
         }
     }
 }
-
-/// What a connector call on an active attempt gives back: the outcome and, for captures, the
-/// amount now captured.
-type ConnectorCall<'a> = Pin<Box<dyn Future<Output = ConnectorResult<(PaymentOutcome, Option<i64>)>> + Send + 'a>>;
 
 pub async fn capture(
     state: &AppState,
@@ -459,7 +502,7 @@ pub async fn capture(
         )));
     }
     let currency = intent.amount.currency;
-    on_active_attempt(state, intent, Operation::Capture, move |connector, account, attempt| {
+    on_active_attempt(state, intent, Operation::Capture, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CaptureRequest {
                 attempt_id: &attempt.id,
@@ -484,23 +527,19 @@ pub async fn cancel(
     require(&intent, Operation::Cancel)?;
     if intent.status == IntentStatus::RequiresPaymentMethod {
         // Nothing reached a connector yet: cancelling is only a change of status.
-        let update = IntentUpdate {
-            status: IntentStatus::Cancelled,
-            amount_captured: None,
-            active_attempt_id: None,
-            modified_at: Utc::now(),
-        };
+        let update = IntentUpdate::status(IntentStatus::Cancelled, Utc::now());
         if !state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
             return Err(lost_race(state, caller, payment_id, Operation::Cancel).await);
         }
         return retrieve(state, caller, payment_id).await;
     }
-    on_active_attempt(state, intent, Operation::Cancel, move |connector, account, attempt| {
+    let for_connector = reason.clone();
+    on_active_attempt(state, intent, Operation::Cancel, reason, move |connector, account, attempt| {
         Box::pin(async move {
             let request = VoidRequest {
                 attempt_id: &attempt.id,
                 connector_payment_id: attempt.connector_payment_id.as_deref(),
-                cancellation_reason: reason.as_deref(),
+                cancellation_reason: for_connector.as_deref(),
             };
             connector.void(account, &request).await.map(|outcome| (outcome, None))
         })
@@ -524,7 +563,7 @@ pub async fn complete_authentication(
     require(&intent, Operation::CompleteAuthentication)?;
     let capture_method = intent.capture_method;
     let id = intent.id.clone();
-    on_active_attempt(state, intent, Operation::CompleteAuthentication, move |connector, account, attempt| {
+    on_active_attempt(state, intent, Operation::CompleteAuthentication, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CompleteAuthorizeRequest {
                 payment_id: &id,

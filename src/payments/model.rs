@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::card::CardSummary;
 use crate::money::{Amount, Currency, MinorUnit};
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
+use crate::routing::Decision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +97,12 @@ pub struct Phone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl<'de> Deserialize<'de> for CountryCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -239,6 +246,8 @@ pub struct PaymentAttempt {
     pub next_action: Option<NextAction>,
     pub error: Option<PaymentError>,
     pub cancellation_reason: Option<String>,
+    /// How routing chose this attempt's account.
+    pub routing: Option<Decision>,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
 }

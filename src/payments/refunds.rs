@@ -91,7 +91,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         }
         Err(e) => {
             refund.status = RefundStatus::Failed;
-            refund.error = Some(PaymentError::new(flow::NOT_SUPPORTED, e.to_string()));
+            refund.error = Some(PaymentError::new(flow::NOT_TAKEN, e.to_string()));
         }
     }
     refund.modified_at = Utc::now();

@@ -1,12 +1,53 @@
 //! Routing: which connector accounts a payment tries, in order.
 //!
-//! A profile lists its accounts in `fallback`; without one, every enabled account in the order
-//! configured. Disabled accounts are never tried.
+//! A profile names a Lua script in the routing folder; the script sees a small view of the payment
+//! and `ctx` (the profile's enabled accounts, their live health, helpers) and answers an ordered
+//! list of account names, optionally with a reason. When a profile has no script, or its script
+//! fails in any way (does not compile, errs, overruns its budget, answers something that is not a
+//! list of enabled accounts), the profile's static `fallback` list decides instead, with a log
+//! line and a metric; a script can never fail a payment or the daemon.
+//!
+//! Every decision says which script version made it, why, and how long it took; it is stored with
+//! the attempt, so `switchyard route replay` can ask a new script about the same payments.
+
+pub mod engine;
+pub mod reload;
+pub mod scripts;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::connectors::Account;
+use crate::lua::{Limits, ScriptError};
 use crate::merchants::Profile;
+use engine::{Accounts, Choice, Engine};
+use scripts::{load_dir, LoadResult};
+pub use view::{CardView, PaymentView};
 
-pub fn candidates(profile: &Profile) -> Vec<&Account> {
+/// How a payment was routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The script that decided, and its version; none when the profile has no script.
+    pub script: Option<String>,
+    pub script_hash: Option<String>,
+    pub candidates: Vec<String>,
+    pub reason: Option<String>,
+    /// Why the static fallback list decided instead of the script.
+    pub fallback: Option<String>,
+    pub duration_us: f64,
+    pub decided_at: DateTime<Utc>,
+    /// What the script was shown.
+    pub view: PaymentView,
+}
+
+/// The order of accounts when no script decides: the profile's `fallback` list, or every
+/// enabled account in the order configured. Disabled accounts are never tried.
+pub fn static_order(profile: &Profile) -> Vec<&Account> {
     let enabled = |a: &&Account| a.enabled;
     if profile.fallback.is_empty() {
         profile.accounts.iter().filter(enabled).collect()
@@ -15,39 +56,98 @@ pub fn candidates(profile: &Profile) -> Vec<&Account> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Clock time as scripts see it: Unix seconds.
+pub fn unix_seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
 
-    fn account(name: &str, enabled: bool) -> Account {
-        Account {
-            name: name.into(),
-            connector: "sandbox".into(),
-            enabled,
-            base_url: None,
-            credentials: Default::default(),
-            metadata: Default::default(),
+pub struct Router {
+    engine: Engine,
+    dir: PathBuf,
+    reloading: Mutex<()>,
+}
+
+impl Router {
+    pub fn new(dir: &Path, limits: Limits) -> Self {
+        Self { engine: Engine::new(limits), dir: dir.to_path_buf(), reloading: Mutex::new(()) }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The scripts serving now.
+    pub fn scripts(&self) -> Arc<scripts::ScriptSet> {
+        self.engine.current()
+    }
+
+    /// Reads the routing folder again and publishes what compiled and passed its cases; files
+    /// that did not keep their previous version. Reloads run one at a time.
+    pub fn reload(&self) -> Vec<(String, LoadResult)> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = self.engine.current();
+        let (set, report) = load_dir(&self.dir, self.engine.limits(), &previous);
+        self.engine.publish(set);
+        for (name, result) in &report {
+            let outcome = match result {
+                LoadResult::Loaded { changed: false, .. } => continue,
+                LoadResult::Loaded { hash, .. } => {
+                    tracing::info!(script = %name, %hash, "routing script loaded");
+                    "loaded"
+                }
+                LoadResult::Refused(error) => {
+                    tracing::error!(script = %name, %error, "routing script refused; the previous version keeps serving");
+                    "refused"
+                }
+                LoadResult::Removed => {
+                    tracing::warn!(script = %name, "routing script removed");
+                    "removed"
+                }
+            };
+            metrics::counter!("switchyard_script_reloads_total", "kind" => "routing", "result" => outcome).increment(1);
         }
+        report
     }
 
-    fn profile(fallback: &[&str]) -> Profile {
-        Profile {
-            id: "p".into(),
-            merchant_id: "m".into(),
-            accounts: vec![account("a", true), account("b", false), account("c", true)],
-            fallback: fallback.iter().map(|s| s.to_string()).collect(),
-            reject_expired_cards: true,
-            session_expiry_secs: 900,
+    /// Decides the accounts `view` tries, for `profile`, at `now`.
+    pub fn decide(&self, profile: &Arc<Profile>, view: PaymentView, now: DateTime<Utc>) -> Decision {
+        let started = Instant::now();
+        let set = self.engine.current();
+        let script = profile.routing.as_deref().map(|name| (name, set.get(name)));
+        let outcome: Option<Result<Choice, ScriptError>> = script.map(|(name, found)| match found {
+            Some(s) => self.engine.evaluate(s, &Accounts::Profile(profile.clone()), &view, unix_seconds(now)),
+            None => Err(ScriptError::BadResult(format!("no routing script `{name}` is loaded"))),
+        });
+        let (candidates, reason, fallback) = match outcome {
+            Some(Ok(choice)) => (choice.candidates, choice.reason, None),
+            other => {
+                let fallback = other.map(|e| e.err().map(|e| e.to_string()).unwrap_or_default());
+                if let (Some((name, _)), Some(error)) = (script, &fallback) {
+                    tracing::warn!(script = name, profile = %profile.id, %error, "routing script failed; using the fallback list");
+                    metrics::counter!("switchyard_script_errors_total", "script" => name.to_string()).increment(1);
+                }
+                (static_order(profile).iter().map(|a| a.name.clone()).collect(), None, fallback)
+            }
+        };
+        let took = started.elapsed();
+        if let Some((name, Some(_))) = script {
+            metrics::histogram!("switchyard_routing_script_duration_seconds", "script" => name.to_string())
+                .record(took.as_secs_f64());
         }
-    }
-
-    fn names(p: &Profile) -> Vec<&str> {
-        candidates(p).iter().map(|a| a.name.as_str()).collect()
-    }
-
-    #[test]
-    fn fallback_order_wins_and_disabled_accounts_are_skipped() {
-        assert_eq!(names(&profile(&[])), ["a", "c"]);
-        assert_eq!(names(&profile(&["c", "b", "a"])), ["c", "a"]);
+        if let Some(first) = candidates.first() {
+            metrics::counter!("switchyard_routing_decisions_total", "profile" => profile.id.clone(), "connector" => first.clone())
+                .increment(1);
+        }
+        let hash = script.and_then(|(_, s)| s.map(|s| s.hash.clone()));
+        Decision {
+            script: script.map(|(name, _)| name.to_string()),
+            script_hash: hash,
+            candidates,
+            reason,
+            fallback,
+            duration_us: took.as_secs_f64() * 1e6,
+            decided_at: now,
+            view,
+        }
     }
 }

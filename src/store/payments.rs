@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
-use crate::payments::model::{PaymentAttempt, PaymentIntent};
+use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
 
 /// The changes an intent undergoes when one of its operations settles.
@@ -14,7 +14,16 @@ pub struct IntentUpdate {
     pub status: IntentStatus,
     pub amount_captured: Option<i64>,
     pub active_attempt_id: Option<String>,
+    /// Replaces the intent's details (a confirmation may bring a `return_url`).
+    pub details: Option<IntentDetails>,
     pub modified_at: DateTime<Utc>,
+}
+
+impl IntentUpdate {
+    /// A change of status alone.
+    pub fn status(status: IntentStatus, modified_at: DateTime<Utc>) -> Self {
+        Self { status, amount_captured: None, active_attempt_id: None, details: None, modified_at }
+    }
 }
 
 const INTENT_COLUMNS: &str = "id, merchant_id, profile_id, merchant_reference_id, status, currency, net_amount, \
@@ -23,7 +32,7 @@ const INTENT_COLUMNS: &str = "id, merchant_id, profile_id, merchant_reference_id
 
 const ATTEMPT_COLUMNS: &str = "id, payment_id, connector_account, connector, status, net_amount, payment_method_type, \
     payment_method_subtype, card, payment_method_billing, authentication_type, connector_payment_id, \
-    connector_reference_id, next_action, error, cancellation_reason, created_at, modified_at";
+    connector_reference_id, next_action, error, cancellation_reason, routing, created_at, modified_at";
 
 impl Store {
     /// Stores a new intent, and its first attempt when it is confirmed at once, in one
@@ -154,7 +163,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE payment_attempts SET status = $2, connector_payment_id = $3, connector_reference_id = $4, \
-             next_action = $5, error = $6, cancellation_reason = $7, modified_at = $8 WHERE id = $1",
+             next_action = $5, error = $6, cancellation_reason = $7, authentication_type = $8, modified_at = $9 \
+             WHERE id = $1",
         )
         .bind(&attempt.id)
         .bind(attempt.status.as_str())
@@ -163,6 +173,7 @@ impl Store {
         .bind(attempt.next_action.as_ref().map(to_json))
         .bind(attempt.error.as_ref().map(to_json))
         .bind(&attempt.cancellation_reason)
+        .bind(attempt.authentication_type.as_str())
         .bind(millis(attempt.modified_at))
         .execute(&mut *tx)
         .await?;
@@ -191,7 +202,7 @@ impl Store {
 async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &PaymentAttempt) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     ))
     .bind(&a.id)
     .bind(&a.payment_id)
@@ -209,6 +220,7 @@ async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &PaymentAttempt) -> Re
     .bind(a.next_action.as_ref().map(to_json))
     .bind(a.error.as_ref().map(to_json))
     .bind(&a.cancellation_reason)
+    .bind(a.routing.as_ref().map(to_json))
     .bind(millis(a.created_at))
     .bind(millis(a.modified_at))
     .execute(&mut **tx)
@@ -226,15 +238,16 @@ async fn update_intent(
 ) -> Result<bool> {
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
-         active_attempt_id = COALESCE($4, active_attempt_id), modified_at = $5 \
+         active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6 \
          WHERE id = $1 AND status IN ({})",
-        placeholders(6, from.len())
+        placeholders(7, from.len())
     );
     let mut query = sqlx::query(&sql)
         .bind(payment_id)
         .bind(update.status.as_str())
         .bind(update.amount_captured)
         .bind(&update.active_attempt_id)
+        .bind(update.details.as_ref().map(to_json))
         .bind(millis(update.modified_at));
     for status in from {
         query = query.bind(status.as_str());
@@ -288,6 +301,7 @@ fn attempt_from_row(row: &AnyRow) -> Result<PaymentAttempt> {
         next_action: json_col(row, "next_action")?,
         error: json_col(row, "error")?,
         cancellation_reason: row.try_get("cancellation_reason")?,
+        routing: json_col(row, "routing")?,
         created_at: time_col(row, "created_at")?,
         modified_at: time_col(row, "modified_at")?,
     })

@@ -32,6 +32,7 @@ pub fn sandbox_account(name: &str) -> ConnectorAccountConfig {
 fn profile() -> ProfileConfig {
     ProfileConfig {
         connector_accounts: vec![sandbox_account("sandbox")],
+        routing: None,
         fallback: vec![],
         reject_expired_cards: true,
         session_expiry_secs: None,

@@ -3,14 +3,16 @@
 //! mode: 4242424242424242 succeeds, 4000000000000002 and a few others decline with the codes
 //! providers use, and 4000002760003184 (or any card with `authentication_type: three_ds`) sends
 //! the customer to an authentication page this daemon serves (`page`). Other valid cards succeed.
+//! An account with `metadata = { simulate = "unavailable" }` answers nothing but outages, as a
+//! provider that refuses connections would: a way to watch routing fail over.
 
 pub mod page;
 
 use async_trait::async_trait;
 
 use super::{
-    Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorResult, PaymentMethod,
-    PaymentOutcome, RefundOutcome, RefundRequest, VoidRequest,
+    Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
+    PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, VoidRequest,
 };
 use crate::payments::model::{NextAction, PaymentError};
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
@@ -64,7 +66,13 @@ impl Connector for Sandbox {
         &[]
     }
 
-    async fn authorize(&self, _account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        if account.metadata.get("simulate").and_then(|v| v.as_str()) == Some("unavailable") {
+            return Err(ConnectorError::Unavailable {
+                connector: self.name().into(),
+                reason: "simulated outage (metadata.simulate)".into(),
+            });
+        }
         let PaymentMethod::Card(card) = req.payment_method;
         let id = format!("sandbox_{}", req.attempt_id);
         let number = card.number.expose();

@@ -1,0 +1,175 @@
+//! The routing scripts of a folder: read, compiled, checked against their golden cases, and
+//! versioned by content hash. A script that fails to compile or breaks a case never replaces the
+//! version that serves: the old one stays, and the error is reported with its file and line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::engine::{evaluate_alone, Accounts};
+use super::view::PaymentView;
+use crate::connectors::health::HealthSnapshot;
+use crate::lua::{compile, Limits};
+
+/// One compiled version of a script.
+#[derive(Debug)]
+pub struct Script {
+    pub name: String,
+    pub path: PathBuf,
+    /// The first 12 hex digits of the source's SHA-256: which version decided.
+    pub hash: String,
+    pub bytecode: Vec<u8>,
+}
+
+/// The scripts requests use, by name (file name without `.lua`).
+#[derive(Debug, Default)]
+pub struct ScriptSet {
+    pub scripts: HashMap<String, Arc<Script>>,
+}
+
+impl ScriptSet {
+    pub fn get(&self, name: &str) -> Option<&Arc<Script>> {
+        self.scripts.get(name)
+    }
+}
+
+/// A golden case: a payment and the list the script must answer for it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldenCase {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub payment: PaymentView,
+    /// The enabled accounts; by default every name the file's cases expect.
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+    /// Health of accounts that are not simply healthy.
+    #[serde(default)]
+    pub health: BTreeMap<String, CaseHealth>,
+    /// The clock the script sees (Unix seconds).
+    #[serde(default)]
+    pub now: Option<f64>,
+    pub expect: Vec<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseHealth {
+    pub success_rate: f64,
+    #[serde(default = "many")]
+    pub calls: usize,
+    #[serde(default)]
+    pub p95_ms: f64,
+}
+
+fn many() -> usize {
+    100
+}
+
+/// What happened to one file in a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadResult {
+    /// Serving this version (new, or unchanged).
+    Loaded { hash: String, changed: bool },
+    /// Refused; the previous version, if any, keeps serving.
+    Refused(String),
+    /// The file is gone, and so is the script.
+    Removed,
+}
+
+/// Compiles a script file and runs its golden cases (`<name>.cases.json` beside it).
+pub fn load_script(path: &Path, limits: Limits) -> Result<Script, String> {
+    let shown = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
+    let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
+    let script = Script { name, path: path.to_path_buf(), hash, bytecode };
+    run_cases(&script, limits)?;
+    Ok(script)
+}
+
+fn cases_path(script: &Path) -> PathBuf {
+    script.with_extension("cases.json")
+}
+
+fn run_cases(script: &Script, limits: Limits) -> Result<(), String> {
+    let path = cases_path(&script.path);
+    if !path.exists() {
+        return Ok(());
+    }
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: {e}"))?;
+    let cases: Vec<GoldenCase> = serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let mut every_name: Vec<String> = cases.iter().flat_map(|c| c.expect.iter().cloned()).collect();
+    every_name.sort();
+    every_name.dedup();
+    for (i, case) in cases.iter().enumerate() {
+        let label = case.name.clone().unwrap_or_else(|| format!("case {}", i + 1));
+        let names = case.accounts.clone().unwrap_or_else(|| every_name.clone());
+        let health = case
+            .health
+            .iter()
+            .map(|(name, h)| {
+                let p95 = std::time::Duration::from_secs_f64(h.p95_ms.max(0.0) / 1000.0);
+                (name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95 })
+            })
+            .collect();
+        let accounts = Accounts::Fixed { names, health };
+        let choice = evaluate_alone(limits, script, &accounts, &case.payment, case.now.unwrap_or(0.0))
+            .map_err(|e| format!("{shown}: {label}: {e}"))?;
+        if choice.candidates != case.expect {
+            return Err(format!(
+                "{shown}: {label}: expected {:?}, the script answered {:?}",
+                case.expect, choice.candidates
+            ));
+        }
+        if case.reason.is_some() && choice.reason != case.reason {
+            return Err(format!("{shown}: {label}: expected reason {:?}, got {:?}", case.reason, choice.reason));
+        }
+    }
+    Ok(())
+}
+
+/// Loads every `*.lua` in `dir`, keeping `previous` versions of files that fail. Returns the new
+/// set and what happened to each file.
+pub fn load_dir(dir: &Path, limits: Limits, previous: &ScriptSet) -> (ScriptSet, Vec<(String, LoadResult)>) {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "lua"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    let mut set = ScriptSet::default();
+    let mut report = Vec::new();
+    for path in files {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        match load_script(&path, limits) {
+            Ok(script) => {
+                let changed = previous.get(&name).is_none_or(|old| old.hash != script.hash);
+                report.push((name.clone(), LoadResult::Loaded { hash: script.hash.clone(), changed }));
+                set.scripts.insert(name, Arc::new(script));
+            }
+            Err(e) => {
+                if let Some(old) = previous.get(&name) {
+                    set.scripts.insert(name.clone(), old.clone());
+                }
+                report.push((name, LoadResult::Refused(e)));
+            }
+        }
+    }
+    for name in previous.scripts.keys() {
+        if !set.scripts.contains_key(name) && !report.iter().any(|(n, _)| n == name) {
+            report.push((name.clone(), LoadResult::Removed));
+        }
+    }
+    (set, report)
+}

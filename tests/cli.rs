@@ -1,0 +1,202 @@
+//! The `switchyard` command line: `check` and `keys new`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+use reqwest::Method;
+use switchyard::api::auth::key_hash;
+
+const DEMO_SECRET: &str = "demo-only-9dVeeqxhkp0IXdA3aaRalOUU";
+
+/// Runs the binary from the repository root, with no configuration from the environment.
+fn switchyard(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SWITCHYARD__") {
+            command.env_remove(name);
+        }
+    }
+    command.output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+/// A complete configuration with one merchant, whose profile is given as TOML.
+fn config_file(dir: &Path, secret: &str, profile: &str) -> String {
+    let path = dir.join("switchyard.toml");
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+public_url = ""
+max_body_bytes = 65536
+
+[database]
+url = "sqlite://{db}"
+max_connections = 8
+
+[security]
+api_key_hash_secret = "{secret}"
+
+[paths]
+routing = "routing"
+plugins = "plugins"
+
+[payments]
+cell_id = "sy"
+session_expiry_secs = 900
+
+[log]
+level = "info"
+json = false
+
+[merchants.acme]
+api_keys = [
+  {{ name = "main", hash = "{hash}" }},
+]
+
+{profile}
+"#,
+        db = dir.join("s.db").display(),
+        hash = key_hash(secret.as_bytes(), "sy_sk_whatever"),
+    );
+    std::fs::write(&path, toml).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn check_accepts_the_default_configuration() {
+    let out = switchyard(&["--config", "config/switchyard.toml", "check"]);
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "configuration is valid");
+}
+
+#[test]
+fn check_accepts_a_sound_configuration_file() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+fallback = ["sandbox"]
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "sandbox"
+connector = "sandbox"
+"#;
+    let path = config_file(dir.path(), DEMO_SECRET, profile);
+    let out = switchyard(&["--config", &path, "check"]);
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn check_lists_every_problem_with_its_path() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+fallback = ["missing"]
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "main"
+connector = "nosuchpay"
+"#;
+    let path = config_file(dir.path(), DEMO_SECRET, profile);
+    let out = switchyard(&["--config", &path, "check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0]
+            .starts_with("merchants.acme.profiles.web.connector_accounts[0].connector: unknown connector `nosuchpay`"),
+        "{stdout}"
+    );
+    assert!(lines[0].contains("sandbox"), "the known connectors are listed: {stdout}");
+    assert_eq!(lines[1], "merchants.acme.profiles.web.fallback[0]: no connector account is named `missing`");
+    assert!(!stdout.contains("configuration is valid"));
+}
+
+#[test]
+fn check_reports_values_that_do_not_parse() {
+    let dir = tempfile::TempDir::new().unwrap();
+    // A misspelt key.
+    let path = config_file(dir.path(), DEMO_SECRET, "[merchants.acme.profiles.web]\nfalback = []\n");
+    let out = switchyard(&["--config", &path, "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("falback"), "{stderr}");
+
+    // A secret that is too short, and a profile with no connector account.
+    let path = config_file(dir.path(), "short", "[merchants.acme.profiles.web]\n");
+    let out = switchyard(&["--config", &path, "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("security.api_key_hash_secret: ")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "merchants.acme.profiles.web.connector_accounts: no enabled connector account"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let out = switchyard(&["--config", "config/does-not-exist.toml", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("config/does-not-exist.toml: file not found"), "{}", text(&out.stderr));
+}
+
+/// The key and the hash `keys new` printed.
+fn parse_new_key(stdout: &str) -> (String, String) {
+    let key = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("sy_sk_"))
+        .unwrap_or_else(|| panic!("no sy_sk_ key in {stdout}"))
+        .to_string();
+    let hash_line = stdout.lines().find(|l| l.contains("hash = \"hmac-sha256:")).unwrap_or_else(|| panic!("{stdout}"));
+    let hash = hash_line.split("hash = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (key, hash)
+}
+
+#[test]
+fn keys_new_prints_a_key_and_its_hash() {
+    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    let (key, hash) = parse_new_key(&stdout);
+    let random = key.strip_prefix("sy_sk_").unwrap();
+    assert_eq!(random.len(), 32, "{key}");
+    assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+    assert_eq!(hash, key_hash(DEMO_SECRET.as_bytes(), &key));
+    assert!(stdout.contains("name = \"default\""), "{stdout}");
+
+    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new", "--name", "ops"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("name = \"ops\""), "{stdout}");
+    let (other, other_hash) = parse_new_key(&stdout);
+    assert_ne!(other, key, "two keys are never the same");
+    assert_eq!(other_hash, key_hash(DEMO_SECRET.as_bytes(), &other));
+}
+
+#[tokio::test]
+async fn a_key_from_keys_new_opens_the_api() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = config_file(dir.path(), HASH_SECRET, "");
+    let out = switchyard(&["--config", &path, "keys", "new"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (key, hash) = parse_new_key(&text(&out.stdout));
+
+    let app_dir = tempfile::TempDir::new().unwrap();
+    let mut config = common::config(app_dir.path());
+    let merchant = config.merchants.get_mut("acme").unwrap();
+    merchant.api_keys.push(switchyard::config::ApiKeyConfig { name: "new".into(), hash });
+    let app = TestApp::start_with(app_dir, config).await;
+    let (status, body) =
+        app.call(Method::POST, "/v2/payments", Some(&key), Some("web"), Some(&payment("4242424242424242"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "succeeded");
+    app.stop().await;
+}
