@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use switchyard::api::auth::{key_hash, new_publishable_key, new_secret_key};
 use switchyard::config::Config;
 use switchyard::connectors::Registry;
+use switchyard::routing;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -25,10 +26,40 @@ enum Command {
     Serve,
     /// Validate the configuration and list every problem with its path.
     Check,
+    /// Show how a profile's routing decides a payment, or replay stored payments with a new
+    /// script. Touches nothing.
+    #[command(args_conflicts_with_subcommands = true)]
+    Route {
+        #[command(subcommand)]
+        replay: Option<RouteCommand>,
+        /// The profile: `merchant/profile`, or the profile id alone when unambiguous.
+        #[arg(long)]
+        profile: Option<String>,
+        /// A payment: a `POST /v2/payments` body, or a routing view as in golden cases.
+        #[arg(long)]
+        payment: Option<PathBuf>,
+        /// A script to use instead of the profile's own.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
     /// Make keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RouteCommand {
+    /// Re-evaluate stored payments with a candidate script and show which decisions would change.
+    Replay {
+        #[arg(long)]
+        profile: String,
+        #[arg(long)]
+        script: PathBuf,
+        /// How far back: 90s, 30m, 24h, 7d.
+        #[arg(long, default_value = "24h")]
+        since: String,
     },
 }
 
@@ -75,6 +106,22 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Route { replay: Some(RouteCommand::Replay { profile, script, since }), .. } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let result = runtime
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(routing::tools::replay_stored(&config, &profile, &script, &since)));
+            print_result(result)
+        }
+        Command::Route { replay: None, profile, payment, script } => match (profile, payment) {
+            (Some(profile), Some(payment)) => {
+                print_result(routing::tools::dry_run(&config, &profile, &payment, script.as_deref()))
+            }
+            _ => {
+                eprintln!("route needs --profile and --payment (or: route replay --profile P --script FILE)");
+                ExitCode::FAILURE
+            }
+        },
         Command::Keys { command: KeysCommand::New { publishable: true, .. } } => {
             let key = new_publishable_key();
             println!("publishable key: {key}");
@@ -96,6 +143,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn print_result(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

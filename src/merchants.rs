@@ -62,6 +62,10 @@ impl Directory {
         Self { keyring, profiles }
     }
 
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        self.profiles.values()
+    }
+
     pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(&(merchant_id.to_string(), profile_id.to_string()))
     }

@@ -25,6 +25,12 @@ pub struct Health {
 struct Window {
     calls: Vec<(bool, Duration)>,
     next: usize,
+    /// How many of `calls` succeeded, kept as calls come and go so `is_healthy` costs nothing.
+    ok: usize,
+}
+
+fn healthy(calls: usize, success_rate: f64) -> bool {
+    calls < MIN_CALLS || success_rate >= HEALTHY_RATE
 }
 
 /// A moment's view of an account's health.
@@ -40,7 +46,7 @@ impl HealthSnapshot {
     pub const UNKNOWN: HealthSnapshot = HealthSnapshot { calls: 0, success_rate: 1.0, p95: Duration::ZERO };
 
     pub fn is_healthy(&self) -> bool {
-        self.calls < MIN_CALLS || self.success_rate >= HEALTHY_RATE
+        healthy(self.calls, self.success_rate)
     }
 }
 
@@ -51,9 +57,18 @@ impl Health {
             w.calls.push((ok, took));
         } else {
             let i = w.next;
-            w.calls[i] = (ok, took);
+            let (was_ok, _) = std::mem::replace(&mut w.calls[i], (ok, took));
+            w.ok -= usize::from(was_ok);
         }
+        w.ok += usize::from(ok);
         w.next = (w.next + 1) % WINDOW;
+    }
+
+    /// Whether the account is healthy, without the cost of a full snapshot.
+    pub fn is_healthy(&self) -> bool {
+        let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let calls = w.calls.len();
+        calls == 0 || healthy(calls, w.ok as f64 / calls as f64)
     }
 
     pub fn snapshot(&self) -> HealthSnapshot {
@@ -62,7 +77,7 @@ impl Health {
         if calls == 0 {
             return HealthSnapshot::UNKNOWN;
         }
-        let ok = w.calls.iter().filter(|(ok, _)| *ok).count();
+        let ok = w.ok;
         let mut took: Vec<Duration> = w.calls.iter().map(|(_, t)| *t).collect();
         took.sort_unstable();
         let p95 = took[(calls * 95).div_ceil(100) - 1];
@@ -80,14 +95,15 @@ mod tests {
         for _ in 0..MIN_CALLS - 1 {
             h.record(false, Duration::from_millis(5));
         }
-        assert!(h.snapshot().is_healthy(), "too few calls to judge");
+        assert!(h.snapshot().is_healthy() && h.is_healthy(), "too few calls to judge");
         h.record(false, Duration::from_millis(5));
-        assert!(!h.snapshot().is_healthy());
+        assert!(!h.snapshot().is_healthy() && !h.is_healthy());
         for _ in 0..WINDOW {
             h.record(true, Duration::from_millis(1));
         }
         let s = h.snapshot();
         assert_eq!((s.calls, s.success_rate), (WINDOW, 1.0), "the window forgets old failures");
+        assert!(h.is_healthy());
     }
 
     #[test]

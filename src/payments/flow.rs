@@ -110,19 +110,26 @@ pub async fn create_intent(state: &AppState, caller: &Caller, new: NewIntent) ->
 }
 
 /// What routing is shown of a payment about to be confirmed.
-fn routing_view(intent: &PaymentIntent, c: &Confirmation, attempt: u32) -> RoutingView {
+pub fn routing_view(
+    id: &str,
+    profile_id: &str,
+    amount: &AmountDetails,
+    customer_id: Option<&str>,
+    details: &IntentDetails,
+    c: &Confirmation,
+) -> RoutingView {
     let PaymentMethod::Card(card) = &c.payment_method;
     let billing_country = c
         .billing
         .as_ref()
-        .or(intent.details.billing.as_ref())
+        .or(details.billing.as_ref())
         .and_then(|b| b.address.as_ref())
         .and_then(|a| a.country.as_ref())
         .map(|c| c.as_str().to_string());
     RoutingView {
-        id: intent.id.clone(),
-        amount: intent.amount.net_amount(),
-        currency: intent.amount.currency.code().to_string(),
+        id: id.to_string(),
+        amount: amount.net_amount(),
+        currency: amount.currency.code().to_string(),
         payment_method_type: c.payment_method_type.clone(),
         payment_method_subtype: c.payment_method_subtype.clone(),
         card: Some(CardView {
@@ -131,11 +138,15 @@ fn routing_view(intent: &PaymentIntent, c: &Confirmation, attempt: u32) -> Routi
             issuing_country: card.issuing_country.clone(),
         }),
         billing_country,
-        customer_id: intent.customer_id.clone(),
-        profile_id: intent.profile_id.clone(),
-        metadata: intent.details.metadata.clone(),
-        attempt,
+        customer_id: customer_id.map(str::to_string),
+        profile_id: profile_id.to_string(),
+        metadata: details.metadata.clone(),
+        attempt: 1,
     }
+}
+
+fn intent_view(intent: &PaymentIntent, c: &Confirmation) -> RoutingView {
+    routing_view(&intent.id, &intent.profile_id, &intent.amount, intent.customer_id.as_deref(), &intent.details, c)
 }
 
 /// Asks routing which accounts to try, in order.
@@ -165,7 +176,7 @@ pub async fn create_and_confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, routing_view(&intent, &confirmation, 1))?;
+    let (decision, candidates) = route(state, profile, intent_view(&intent, &confirmation))?;
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     state.store.insert_intent(&intent, Some(&attempt)).await?;
@@ -185,7 +196,7 @@ pub async fn confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, routing_view(&intent, &confirmation, 1))?;
+    let (decision, candidates) = route(state, profile, intent_view(&intent, &confirmation))?;
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     let update = IntentUpdate {
         status: IntentStatus::Processing,

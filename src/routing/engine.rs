@@ -54,6 +54,13 @@ impl Accounts {
         }
     }
 
+    fn is_healthy(&self, name: &str) -> bool {
+        match self {
+            Accounts::Profile(p) => p.account(name).is_some_and(|a| a.health.is_healthy()),
+            Accounts::Fixed { .. } => self.health(name).is_some_and(|h| h.is_healthy()),
+        }
+    }
+
     /// Identifies the account list, so a worker builds `ctx.accounts` once per profile.
     fn key(&self) -> Option<u64> {
         match self {
@@ -282,8 +289,7 @@ fn ctx_table(lua: &Lua, scope: &Rc<RefCell<Scope>>) -> mlua::Result<Table> {
         "first_healthy",
         lua.create_function(move |lua, list: Table| {
             let scope = s.borrow();
-            let healthy =
-                |name: &str| scope.accounts.as_ref().and_then(|a| a.health(name)).is_some_and(|h| h.is_healthy());
+            let healthy = |name: &str| scope.accounts.as_ref().is_some_and(|a| a.is_healthy(name));
             let names: Vec<String> = list.sequence_values::<String>().collect::<mlua::Result<_>>()?;
             let (mut good, bad): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| healthy(n));
             good.extend(bad);

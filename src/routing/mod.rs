@@ -13,6 +13,7 @@
 pub mod engine;
 pub mod reload;
 pub mod scripts;
+pub mod tools;
 pub mod view;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,11 @@ impl Router {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Serves `set` from now on, in place of whatever the folder holds.
+    pub fn publish(&self, set: scripts::ScriptSet) {
+        self.engine.publish(set);
     }
 
     /// The scripts serving now.

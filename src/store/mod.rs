@@ -5,6 +5,10 @@
 //! Every state change is a compare-and-set on the intent's status (or on its refunded amount),
 //! so two requests racing on one payment can never both win, on either database, without locks
 //! held across a connector call.
+//!
+//! SQLite takes one writer at a time and makes the others sleep and retry, which turns
+//! contention into long stalls; so on SQLite all writes go through one connection, where they
+//! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
 
 mod payments;
 mod refunds;
@@ -38,7 +42,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Transactions that write.
+    writer: AnyPool,
 }
 
 impl Store {
@@ -48,12 +55,28 @@ impl Store {
         sqlx::any::install_default_drivers();
         let url = prepare_sqlite_location(url)?;
         let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
-        if url.starts_with("sqlite:") {
+        let writer = if url.starts_with("sqlite:") {
             // WAL lets readers proceed while a payment is written; the mode sticks to the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-        }
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+            AnyPoolOptions::new().max_connections(1).connect(&url).await?
+        } else {
+            pool.clone()
+        };
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        Ok(Self { pool, writer })
+    }
+
+    /// Opens a database that must exist already, without migrating it; SQLite files are opened
+    /// read-only. For tools that only look.
+    pub async fn open_existing(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+            format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
+        Ok(Self { writer: pool.clone(), pool })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -62,6 +85,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -7,6 +7,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
 use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
+use crate::routing::Decision;
 
 /// The changes an intent undergoes when one of its operations settles.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ impl Store {
     /// Stores a new intent, and its first attempt when it is confirmed at once, in one
     /// transaction. A reused merchant reference stores nothing and names the payment that has it.
     pub async fn insert_intent(&self, intent: &PaymentIntent, attempt: Option<&PaymentAttempt>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
@@ -142,7 +143,7 @@ impl Store {
         update: &IntentUpdate,
         attempt: Option<&PaymentAttempt>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         if !update_intent(&mut tx, payment_id, from, update).await? {
             return Ok(false);
         }
@@ -160,7 +161,7 @@ impl Store {
         from: &[IntentStatus],
         update: &IntentUpdate,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE payment_attempts SET status = $2, connector_payment_id = $3, connector_reference_id = $4, \
              next_action = $5, error = $6, cancellation_reason = $7, authentication_type = $8, modified_at = $9 \
@@ -192,10 +193,41 @@ impl Store {
         from: &[IntentStatus],
         update: &IntentUpdate,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let moved = update_intent(&mut tx, payment_id, from, update).await?;
         tx.commit().await?;
         Ok(moved)
+    }
+}
+
+impl Store {
+    /// The routing decisions of a profile's payments since `since`, oldest first, one per payment
+    /// (the decision of its first attempt).
+    pub async fn decisions_since(
+        &self,
+        merchant_id: &str,
+        profile_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Decision>> {
+        let rows = sqlx::query(
+            "SELECT a.payment_id, a.routing FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
+             WHERE i.merchant_id = $1 AND i.profile_id = $2 AND a.created_at >= $3 AND a.routing IS NOT NULL \
+             ORDER BY a.created_at, a.id",
+        )
+        .bind(merchant_id)
+        .bind(profile_id)
+        .bind(millis(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut decisions = Vec::new();
+        for row in &rows {
+            let payment_id: String = row.try_get("payment_id")?;
+            if seen.insert(payment_id) {
+                decisions.extend(json_col::<Decision>(row, "routing")?);
+            }
+        }
+        Ok(decisions)
     }
 }
 

@@ -28,7 +28,7 @@ impl Store {
         for status in refundable {
             query = query.bind(status.as_str());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let reserved = query.execute(&mut *tx).await?.rows_affected() == 1;
         if !reserved {
             return Ok(false);
@@ -72,7 +72,7 @@ impl Store {
     /// Stores the connector's answer to a refund; a failed refund gives its amount back to the
     /// payment's refundable balance.
     pub async fn settle_refund(&self, refund: &Refund) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 WHERE id = $1",
         )
