@@ -98,6 +98,14 @@ impl Sandbox {
         Ok((env, returned))
     }
 
+    /// Runs host-side work (filling the tables a script reads) outside the memory limit. While a
+    /// limit is set, mlua runs every allocation as a protected call, which costs far more than
+    /// the allocation itself; the host's own writes are small and bounded, and the limit is back
+    /// before any script code runs.
+    pub fn unmetered<R>(&self, f: impl FnOnce(&Lua) -> mlua::Result<R>) -> Result<R, ScriptError> {
+        unmetered(&self.lua, self.limits.memory_bytes, || f(&self.lua)).map_err(runtime)
+    }
+
     /// Runs `f` under the time budget; errors come back classified.
     pub fn run<R>(&self, f: impl FnOnce() -> mlua::Result<R>) -> Result<R, ScriptError> {
         self.deadline.set(Some(Instant::now() + self.limits.time_budget));
@@ -121,6 +129,16 @@ impl Sandbox {
             ScriptError::Runtime(first_line(&text))
         }
     }
+}
+
+/// Runs `f` with the memory limit lifted, for host functions whose allocations are bounded by
+/// what the script already holds. Memory they take still counts: the next allocation a script
+/// makes is checked against everything the state holds.
+pub fn unmetered<R>(lua: &Lua, limit: usize, f: impl FnOnce() -> mlua::Result<R>) -> mlua::Result<R> {
+    lua.set_memory_limit(0)?;
+    let result = f();
+    lua.set_memory_limit(limit)?;
+    result
 }
 
 fn is_memory_error(e: &mlua::Error) -> bool {

@@ -16,9 +16,9 @@ use arc_swap::ArcSwap;
 use mlua::{Function, Lua, Table, Value};
 
 use super::scripts::{Script, ScriptSet};
-use super::view::{PaymentView, ViewTables};
+use super::view::{PaymentView, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
-use crate::lua::{Limits, Sandbox, ScriptError};
+use crate::lua::{unmetered, Limits, Sandbox, ScriptError};
 use crate::merchants::Profile;
 
 /// The accounts a script may choose from, with their health.
@@ -86,12 +86,51 @@ struct Scope {
 /// One worker thread's Luau state with everything it reuses between calls.
 struct Evaluator {
     sandbox: Sandbox,
-    view: ViewTables,
-    ctx: Table,
+    view: ViewCaller,
     scope: Rc<RefCell<Scope>>,
+    helpers: Helpers,
     loaded: HashMap<String, (String, Function)>,
-    account_lists: HashMap<u64, Table>,
+    contexts: HashMap<u64, Context>,
 }
+
+/// The host functions every `ctx` shares, and the Luau function that assembles a `ctx`.
+struct Helpers {
+    make_ctx: Function,
+    split: Function,
+    health: Function,
+    now: Function,
+}
+
+/// `ctx` for one account list, built once per worker; its health flags are rewritten only when
+/// an account's health changes, so a script that reads them (`first_healthy`) calls no host code.
+struct Context {
+    table: Table,
+    healthy: Table,
+    flags: Vec<bool>,
+}
+
+/// Assembles a frozen `ctx`. `first_healthy` lives here, in Luau, reading the health flags.
+const MAKE_CTX: &str = r#"
+local freeze = table.freeze
+return function(accounts, healthy, split, health, now)
+  local function first_healthy(list)
+    local out, later = {}, nil
+    for _, name in ipairs(list) do
+      if healthy[name] == false then
+        later = later or {}
+        later[#later + 1] = name
+      else
+        out[#out + 1] = name
+      end
+    end
+    if later then
+      for _, name in ipairs(later) do out[#out + 1] = name end
+    end
+    return out
+  end
+  return freeze({ accounts = accounts, split = split, health = health, now = now, first_healthy = first_healthy })
+end
+"#;
 
 static ENGINES: AtomicU64 = AtomicU64::new(0);
 
@@ -163,10 +202,9 @@ impl Evaluator {
     fn new(limits: Limits) -> Result<Self, ScriptError> {
         let sandbox = Sandbox::new(limits)?;
         let scope = Rc::new(RefCell::new(Scope { accounts: None, now: 0.0 }));
-        let lua = sandbox.lua();
-        let view = ViewTables::new(lua).map_err(lua_err)?;
-        let ctx = ctx_table(lua, &scope).map_err(lua_err)?;
-        Ok(Self { sandbox, view, ctx, scope, loaded: HashMap::new(), account_lists: HashMap::new() })
+        let view = ViewCaller::new(&sandbox)?;
+        let helpers = helpers(&sandbox, &scope, limits.memory_bytes)?;
+        Ok(Self { sandbox, view, scope, helpers, loaded: HashMap::new(), contexts: HashMap::new() })
     }
 
     fn evaluate(
@@ -177,27 +215,56 @@ impl Evaluator {
         now: f64,
     ) -> Result<Choice, ScriptError> {
         let function = self.function(script)?;
-        let lua = self.sandbox.lua();
-        let view = self.view.fill(lua, p).map_err(lua_err)?;
-        let list = match accounts.key().and_then(|k| self.account_lists.get(&k)) {
-            Some(list) => list.clone(),
-            None => {
-                let list = lua.create_sequence_from(accounts.names()).map_err(lua_err)?;
-                list.set_readonly(true);
-                if let Some(k) = accounts.key() {
-                    self.account_lists.insert(k, list.clone());
-                }
-                list
-            }
-        };
-        self.ctx.set_readonly(false);
-        self.ctx.raw_set("accounts", list).map_err(lua_err)?;
-        self.ctx.set_readonly(true);
+        let ctx = self.context(accounts)?;
+        let view = &self.view;
+        let (a, b, c, d, e, f, g, h, i, j, k, l, m) = self.sandbox.unmetered(|lua| view.args(lua, p))?;
         *self.scope.borrow_mut() = Scope { accounts: Some(accounts.clone()), now };
-        let result = self.sandbox.call::<_, (Value, Value)>(&function, (view, self.ctx.clone()));
+        let result = self
+            .sandbox
+            .call::<_, (Value, Value)>(view.function(), (function, ctx, a, b, c, d, e, f, g, h, i, j, k, l, m));
         self.scope.borrow_mut().accounts = None;
         let (list, reason) = result?;
         choice(list, reason, accounts)
+    }
+
+    /// The `ctx` for `accounts`, its health flags brought up to date.
+    fn context(&mut self, accounts: &Accounts) -> Result<Table, ScriptError> {
+        if let Some(context) = accounts.key().and_then(|k| self.contexts.get_mut(&k)) {
+            let changed = context.flags.len() != accounts.names().len()
+                || accounts.names().iter().zip(&context.flags).any(|(n, was)| accounts.is_healthy(n) != *was);
+            if changed {
+                let flags: Vec<bool> = accounts.names().iter().map(|n| accounts.is_healthy(n)).collect();
+                let healthy = &context.healthy;
+                self.sandbox.unmetered(|_| {
+                    healthy.set_readonly(false);
+                    for (name, flag) in accounts.names().iter().zip(&flags) {
+                        healthy.raw_set(*name, *flag)?;
+                    }
+                    healthy.set_readonly(true);
+                    Ok(())
+                })?;
+                context.flags = flags;
+            }
+            return Ok(context.table.clone());
+        }
+        let names = accounts.names();
+        let flags: Vec<bool> = names.iter().map(|n| accounts.is_healthy(n)).collect();
+        let (list, healthy) = self.sandbox.unmetered(|lua| {
+            let list = lua.create_sequence_from(names.iter().copied())?;
+            list.set_readonly(true);
+            let healthy = lua.create_table()?;
+            for (name, flag) in names.iter().zip(&flags) {
+                healthy.raw_set(*name, *flag)?;
+            }
+            healthy.set_readonly(true);
+            Ok((list, healthy))
+        })?;
+        let h = &self.helpers;
+        let table: Table = self.sandbox.call(&h.make_ctx, (list, healthy.clone(), &h.split, &h.health, &h.now))?;
+        if let Some(k) = accounts.key() {
+            self.contexts.insert(k, Context { table: table.clone(), healthy, flags });
+        }
+        Ok(table)
     }
 
     /// The script's function, loaded into this state once per version.
@@ -256,21 +323,21 @@ fn choice(list: Value, reason: Value, accounts: &Accounts) -> Result<Choice, Scr
     Ok(Choice { candidates, reason })
 }
 
-/// `ctx`: the accounts of the call (set per call) and the host helpers.
-fn ctx_table(lua: &Lua, scope: &Rc<RefCell<Scope>>) -> mlua::Result<Table> {
-    let ctx = lua.create_table()?;
-    ctx.raw_set(
-        "split",
-        lua.create_function(|lua, (id, weights): (mlua::LuaString, Table)| split(lua, &id.as_bytes(), weights))?,
-    )?;
-
+/// The host functions of `ctx`, made once per worker. Their own allocations are bounded by what
+/// the script passes them, so they run unmetered.
+fn helpers(sandbox: &Sandbox, scope: &Rc<RefCell<Scope>>, limit: usize) -> Result<Helpers, ScriptError> {
+    let lua = sandbox.lua();
+    let split = lua
+        .create_function(move |lua, (id, weights): (mlua::LuaString, Table)| {
+            unmetered(lua, limit, || split(lua, &id.as_bytes(), weights))
+        })
+        .map_err(lua_err)?;
     let s = scope.clone();
-    ctx.raw_set(
-        "health",
-        lua.create_function(move |lua, name: mlua::LuaString| {
+    let health = lua
+        .create_function(move |lua, name: mlua::LuaString| {
             let name = name.to_str()?;
             let health = s.borrow().accounts.as_ref().and_then(|a| a.health(&name));
-            match health {
+            unmetered(lua, limit, || match health {
                 None => Ok(Value::Nil),
                 Some(h) => {
                     let t = lua.create_table()?;
@@ -280,27 +347,16 @@ fn ctx_table(lua: &Lua, scope: &Rc<RefCell<Scope>>) -> mlua::Result<Table> {
                     t.raw_set("healthy", h.is_healthy())?;
                     Ok(Value::Table(t))
                 }
-            }
-        })?,
-    )?;
-
+            })
+        })
+        .map_err(lua_err)?;
     let s = scope.clone();
-    ctx.raw_set(
-        "first_healthy",
-        lua.create_function(move |lua, list: Table| {
-            let scope = s.borrow();
-            let healthy = |name: &str| scope.accounts.as_ref().is_some_and(|a| a.is_healthy(name));
-            let names: Vec<String> = list.sequence_values::<String>().collect::<mlua::Result<_>>()?;
-            let (mut good, bad): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| healthy(n));
-            good.extend(bad);
-            lua.create_sequence_from(good)
-        })?,
-    )?;
-
-    let s = scope.clone();
-    ctx.raw_set("now", lua.create_function(move |_, ()| Ok(s.borrow().now))?)?;
-    ctx.set_readonly(true);
-    Ok(ctx)
+    let now = lua.create_function(move |_, ()| Ok(s.borrow().now)).map_err(lua_err)?;
+    let bytecode = crate::lua::compile("ctx", MAKE_CTX)?;
+    let Value::Function(make_ctx) = sandbox.load("ctx", &bytecode)?.1 else {
+        return Err(ScriptError::BadResult("the ctx builder did not load".into()));
+    };
+    Ok(Helpers { make_ctx, split, health, now })
 }
 
 /// A deterministic weighted split: the same payment id always lands on the same account, and
@@ -349,4 +405,127 @@ pub(crate) fn bucket_hash(id: &[u8]) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ceb9fe1a85ec53);
     h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::lua::compile;
+
+    const LIMITS: Limits = Limits { time_budget: Duration::from_millis(50), memory_bytes: 8 << 20 };
+
+    fn script(source: &str) -> Script {
+        Script {
+            name: "t".into(),
+            path: "t.lua".into(),
+            hash: "000000000000".into(),
+            bytecode: compile("t.lua", source).unwrap(),
+        }
+    }
+
+    fn fixed(names: &[&str]) -> Accounts {
+        Accounts::Fixed { names: names.iter().map(|s| s.to_string()).collect(), health: HashMap::new() }
+    }
+
+    fn run(source: &str, view: &PaymentView) -> Result<Choice, ScriptError> {
+        evaluate_alone(LIMITS, &script(source), &fixed(&["a", "b", "c"]), view, 0.0)
+    }
+
+    #[test]
+    fn split_is_deterministic_and_proportional() {
+        let engine = Engine::new(LIMITS);
+        let s = script("return function(p, ctx) return ctx.split(p.id, { a = 70, b = 20, c = 10 }) end");
+        let accounts = fixed(&["a", "b", "c"]);
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut view = PaymentView::default();
+        for i in 0..10_000 {
+            view.id = format!("sy_pay_{i:032x}");
+            let first = engine.evaluate(&s, &accounts, &view, 0.0).unwrap();
+            let again = engine.evaluate(&s, &accounts, &view, 0.0).unwrap();
+            assert_eq!(first, again, "the same id always lands on the same account");
+            assert_eq!(first.candidates.len(), 3, "the others follow as fallbacks");
+            *counts.entry(first.candidates[0].clone()).or_default() += 1;
+        }
+        let share = |name: &str| counts.get(name).copied().unwrap_or(0) as f64 / 10_000.0;
+        assert!((share("a") - 0.70).abs() < 0.02, "{counts:?}");
+        assert!((share("b") - 0.20).abs() < 0.02, "{counts:?}");
+        assert!((share("c") - 0.10).abs() < 0.02, "{counts:?}");
+    }
+
+    #[test]
+    fn fallbacks_after_the_chosen_account_follow_by_weight() {
+        let view = PaymentView { id: "x".into(), ..PaymentView::default() };
+        let choice = run("return function(p, ctx) return ctx.split(p.id, { a = 1, b = 5, c = 3 }) end", &view).unwrap();
+        let rest: Vec<&str> = choice.candidates[1..].iter().map(String::as_str).collect();
+        let expected: Vec<&str> = ["b", "c", "a"].into_iter().filter(|n| *n != choice.candidates[0]).collect();
+        assert_eq!(rest, expected);
+    }
+
+    #[test]
+    fn answers_that_are_not_lists_of_enabled_accounts_are_refused() {
+        let view = PaymentView::default();
+        for (source, why) in [
+            ("return function() return 42 end", "instead of a list"),
+            ("return function() return {} end", "empty"),
+            ("return function() return {'a', 'a'} end", "twice"),
+            ("return function() return {'zzz'} end", "not an enabled connector account"),
+            ("return function() return {1} end", "only names"),
+            ("return function() return {'a'}, 7 end", "reason must be a string"),
+            ("return 1", "must return a function"),
+        ] {
+            match run(source, &view) {
+                Err(ScriptError::BadResult(m)) => assert!(m.contains(why), "{source}: {m}"),
+                other => panic!("{source}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_route_function_works_like_a_returned_one_and_sees_the_view() {
+        let view = PaymentView {
+            currency: "EUR".into(),
+            amount: 150_000,
+            card: Some(super::super::view::CardView {
+                network: Some("Visa".into()),
+                bin: Some("424242".into()),
+                issuing_country: None,
+            }),
+            metadata: serde_json::json!({"tier": "gold"}).as_object().cloned(),
+            ..PaymentView::default()
+        };
+        let source = r#"
+            function route(p, ctx)
+              if p.currency == "EUR" and p.amount >= 100000 and p.card.network == "Visa" and p.metadata.tier == "gold" then
+                return { "b", "a" }, "large gold EUR on " .. p.card.bin
+              end
+              return { "a" }
+            end"#;
+        let choice = run(source, &view).unwrap();
+        assert_eq!(choice.candidates, ["b", "a"]);
+        assert_eq!(choice.reason.as_deref(), Some("large gold EUR on 424242"));
+    }
+
+    #[test]
+    fn the_view_is_read_only_and_nothing_leaks_between_payments() {
+        let engine = Engine::new(LIMITS);
+        let s = script(
+            r#"return function(p, ctx)
+                 if p.id == "first" then pcall(function() p.sticky = "yes" end) end
+                 return { p.sticky and "b" or "a" }
+               end"#,
+        );
+        let accounts = fixed(&["a", "b"]);
+        let first = PaymentView { id: "first".into(), ..PaymentView::default() };
+        let second = PaymentView { id: "second".into(), ..PaymentView::default() };
+        assert_eq!(engine.evaluate(&s, &accounts, &first, 0.0).unwrap().candidates, ["a"]);
+        assert_eq!(engine.evaluate(&s, &accounts, &second, 0.0).unwrap().candidates, ["a"]);
+    }
+
+    #[test]
+    fn the_clock_is_the_one_given() {
+        let choice = run("return function(p, ctx) return { 'a' }, tostring(ctx.now()) end", &PaymentView::default());
+        assert_eq!(choice.unwrap().reason.as_deref(), Some("0"));
+    }
 }

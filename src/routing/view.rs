@@ -2,11 +2,19 @@
 //! decision, so a replay can ask a new script about the same payment, and it is what golden cases
 //! describe.
 //!
-//! Converting into Lua costs more than running a typical script, so each worker fills one table,
-//! kept from call to call and frozen while the script runs, rather than building a new one.
+//! Crossing from Rust into Lua costs more than running a typical script, so the view is not built
+//! field by field from Rust: a small host function in each worker's state takes the view's values
+//! as arguments, builds the tables inside the VM, freezes them, and calls the script, all in one
+//! call. Values that repeat from payment to payment (currencies, networks, countries, the profile)
+//! are Lua strings made once per worker.
 
-use mlua::{Lua, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use mlua::{Function, Lua, LuaString, Table, Value};
 use serde::{Deserialize, Serialize};
+
+use crate::lua::{compile, Sandbox, ScriptError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,50 +59,88 @@ impl Default for PaymentView {
     }
 }
 
-/// The tables one worker reuses for every call.
-pub struct ViewTables {
-    view: Table,
-    card: Table,
+/// Builds the view inside the VM and calls the script with it and `ctx`.
+const CALL_WITH_VIEW: &str = r#"
+local freeze = table.freeze
+return function(script, ctx, id, amount, currency, method, subtype, billing_country, customer_id,
+                profile_id, attempt, network, bin, issuing_country, metadata)
+  local card = nil
+  if bin ~= nil or network ~= nil then
+    card = freeze({ network = network, bin = bin, issuing_country = issuing_country })
+  end
+  return script(freeze({
+    id = id, amount = amount, currency = currency, payment_method_type = method,
+    payment_method_subtype = subtype, billing_country = billing_country, customer_id = customer_id,
+    profile_id = profile_id, attempt = attempt, card = card, metadata = metadata,
+  }), ctx)
+end
+"#;
+
+/// One worker's way of handing views to scripts.
+pub struct ViewCaller {
+    call_with_view: Function,
+    values: RefCell<HashMap<Box<str>, LuaString>>,
 }
+
+/// The arguments `CALL_WITH_VIEW` takes after the script and `ctx`.
+pub type ViewArgs = (Value, i64, Value, Value, Value, Value, Value, Value, u32, Value, Value, Value, Value);
+
+/// Repeated values kept at most; past this the cache starts over.
+const VALUE_CACHE: usize = 1024;
 
 /// Nested metadata deeper than this is cut off: scripts route on flat tags.
 const METADATA_DEPTH: usize = 4;
 
-impl ViewTables {
-    pub fn new(lua: &Lua) -> mlua::Result<Self> {
-        Ok(Self { view: lua.create_table()?, card: lua.create_table()? })
+impl ViewCaller {
+    pub fn new(sandbox: &Sandbox) -> Result<Self, ScriptError> {
+        let bytecode = compile("view", CALL_WITH_VIEW)?;
+        match sandbox.load("view", &bytecode)?.1 {
+            Value::Function(call_with_view) => Ok(Self { call_with_view, values: RefCell::new(HashMap::new()) }),
+            _ => Err(ScriptError::BadResult("the view builder did not load".into())),
+        }
     }
 
-    /// Fills the reused tables with `p` and returns the view, frozen.
-    pub fn fill(&self, lua: &Lua, p: &PaymentView) -> mlua::Result<Table> {
-        let (v, c) = (&self.view, &self.card);
-        v.set_readonly(false);
-        c.set_readonly(false);
-        v.raw_set("id", p.id.as_str())?;
-        v.raw_set("amount", p.amount)?;
-        v.raw_set("currency", p.currency.as_str())?;
-        v.raw_set("payment_method_type", p.payment_method_type.as_str())?;
-        v.raw_set("payment_method_subtype", p.payment_method_subtype.as_deref())?;
-        v.raw_set("billing_country", p.billing_country.as_deref())?;
-        v.raw_set("customer_id", p.customer_id.as_deref())?;
-        v.raw_set("profile_id", p.profile_id.as_str())?;
-        v.raw_set("attempt", p.attempt)?;
-        match &p.card {
-            Some(card) => {
-                c.raw_set("network", card.network.as_deref())?;
-                c.raw_set("bin", card.bin.as_deref())?;
-                c.raw_set("issuing_country", card.issuing_country.as_deref())?;
-                v.raw_set("card", c)?;
-            }
-            None => v.raw_set("card", Value::Nil)?,
+    pub fn function(&self) -> &Function {
+        &self.call_with_view
+    }
+
+    /// A value seen often: made once, then reused.
+    fn repeated(&self, lua: &Lua, s: Option<&str>) -> mlua::Result<Value> {
+        let Some(s) = s else { return Ok(Value::Nil) };
+        let mut values = self.values.borrow_mut();
+        if let Some(v) = values.get(s) {
+            return Ok(Value::String(v.clone()));
         }
-        match &p.metadata {
-            Some(m) => v.raw_set("metadata", json_table(lua, m, METADATA_DEPTH)?)?,
-            None => v.raw_set("metadata", Value::Nil)?,
+        if values.len() >= VALUE_CACHE {
+            values.clear();
         }
-        c.set_readonly(true);
-        v.set_readonly(true);
-        Ok(v.clone())
+        let v = lua.create_string(s)?;
+        values.insert(s.into(), v.clone());
+        Ok(Value::String(v))
+    }
+
+    /// The view's values, as `CALL_WITH_VIEW` takes them.
+    pub fn args(&self, lua: &Lua, p: &PaymentView) -> mlua::Result<ViewArgs> {
+        let card = p.card.as_ref();
+        let string = |s: Option<&str>| s.map(|s| lua.create_string(s).map(Value::String)).unwrap_or(Ok(Value::Nil));
+        Ok((
+            string(Some(&p.id))?,
+            p.amount,
+            self.repeated(lua, Some(&p.currency))?,
+            self.repeated(lua, Some(&p.payment_method_type))?,
+            self.repeated(lua, p.payment_method_subtype.as_deref())?,
+            self.repeated(lua, p.billing_country.as_deref())?,
+            string(p.customer_id.as_deref())?,
+            self.repeated(lua, Some(&p.profile_id))?,
+            p.attempt,
+            self.repeated(lua, card.and_then(|c| c.network.as_deref()))?,
+            self.repeated(lua, card.and_then(|c| c.bin.as_deref()))?,
+            self.repeated(lua, card.and_then(|c| c.issuing_country.as_deref()))?,
+            match &p.metadata {
+                Some(m) => Value::Table(json_table(lua, m, METADATA_DEPTH)?),
+                None => Value::Nil,
+            },
+        ))
     }
 }
 
