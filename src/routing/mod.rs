@@ -157,3 +157,78 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::{CompositeKey, MetricKind};
+
+    type Snapshot = Vec<(CompositeKey, Option<metrics::Unit>, Option<metrics::SharedString>, DebugValue)>;
+
+    use super::*;
+    use crate::config::ConnectorAccountConfig;
+
+    fn profile(script: &str) -> Arc<Profile> {
+        let account = Account::from_config(&ConnectorAccountConfig {
+            name: "a".into(),
+            connector: "sandbox".into(),
+            enabled: true,
+            base_url: None,
+            credentials: Default::default(),
+            metadata: Default::default(),
+        });
+        Arc::new(Profile {
+            serial: u64::MAX - 1,
+            id: "p".into(),
+            merchant_id: "m".into(),
+            accounts: vec![account],
+            fallback: vec![],
+            routing: Some(script.into()),
+            reject_expired_cards: true,
+            session_expiry_secs: 900,
+        })
+    }
+
+    /// The counter's value, by name and one label.
+    fn counter(snapshot: &Snapshot, name: &str, label: (&str, &str)) -> u64 {
+        snapshot
+            .iter()
+            .filter(|(key, ..)| {
+                key.kind() == MetricKind::Counter
+                    && key.key().name() == name
+                    && key.key().labels().any(|l| l.key() == label.0 && l.value() == label.1)
+            })
+            .map(|(.., value)| match value {
+                DebugValue::Counter(n) => *n,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_failing_script_is_logged_counted_and_replaced_by_the_fallback_list() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("boom.lua"), "return function() error('boom') end").unwrap();
+        std::fs::write(dir.path().join("broken.lua"), "return function(").unwrap();
+        let limits = Limits { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 };
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            let router = Router::new(dir.path(), limits);
+            let report = router.reload();
+            assert!(report
+                .iter()
+                .any(|(n, r)| n == "broken" && matches!(r, LoadResult::Refused(e) if e.contains("broken.lua:1"))));
+            let decision = router.decide(&profile("boom"), PaymentView::default(), Utc::now());
+            assert_eq!(decision.candidates, ["a"], "the fallback list decides");
+            assert!(decision.fallback.as_deref().is_some_and(|f| f.contains("boom")), "{decision:?}");
+            assert_eq!(decision.script_hash.as_deref().map(str::len), Some(12));
+        });
+        let snapshot = recorder.snapshotter().snapshot().into_vec();
+        assert_eq!(counter(&snapshot, "switchyard_script_errors_total", ("script", "boom")), 1);
+        assert_eq!(counter(&snapshot, "switchyard_script_reloads_total", ("result", "refused")), 1);
+        assert_eq!(counter(&snapshot, "switchyard_script_reloads_total", ("result", "loaded")), 1);
+        assert_eq!(counter(&snapshot, "switchyard_routing_decisions_total", ("connector", "a")), 1);
+    }
+}
