@@ -7,11 +7,11 @@
 //! each loaded into its own environment, so scripts never see each other's globals.
 
 use std::cell::Cell;
-use std::rc::Rc;
+use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
 use mlua::chunk::{ChunkMode, Compiler};
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, VmState};
+use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table};
 
 /// How long one call may run and how much memory one state may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,26 @@ pub enum ScriptError {
 const REMOVED_GLOBALS: [&str; 7] = ["require", "loadstring", "getfenv", "setfenv", "collectgarbage", "gcinfo", "print"];
 
 const TIMEOUT_MARK: &str = "switchyard: time budget exceeded";
+const TIMEOUT_MESSAGE: &std::ffi::CStr = c"switchyard: time budget exceeded";
+
+thread_local! {
+    /// When the Lua call running on this thread must stop. Calls on one thread never nest, so
+    /// one deadline per thread serves every state on it.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Luau calls this at function calls and loop back-edges; past the deadline it raises an error
+/// that unwinds the script. Installed as a plain C callback: mlua's own interrupt wrapper costs
+/// more than a whole routing script.
+unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
+    // The collector's interrupts must not raise.
+    if gc >= 0 {
+        return;
+    }
+    if DEADLINE.with(Cell::get).is_some_and(|at| Instant::now() >= at) {
+        ffi::luaL_error(state, TIMEOUT_MESSAGE.as_ptr());
+    }
+}
 
 /// Compiles a script to Luau bytecode; the error names the file and line.
 pub fn compile(chunk_name: &str, source: &str) -> Result<Vec<u8>, ScriptError> {
@@ -50,7 +70,6 @@ pub fn compile(chunk_name: &str, source: &str) -> Result<Vec<u8>, ScriptError> {
 
 pub struct Sandbox {
     lua: Lua,
-    deadline: Rc<Cell<Option<Instant>>>,
     limits: Limits,
 }
 
@@ -64,13 +83,13 @@ impl Sandbox {
         }
         lua.sandbox(true).map_err(runtime)?;
         lua.set_memory_limit(limits.memory_bytes).map_err(runtime)?;
-        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
-        let watched = deadline.clone();
-        lua.set_interrupt(move |_| match watched.get() {
-            Some(at) if Instant::now() >= at => Err(mlua::Error::runtime(TIMEOUT_MARK)),
-            _ => Ok(VmState::Continue),
-        });
-        Ok(Self { lua, deadline, limits })
+        // SAFETY: the callbacks table belongs to the state's global state, which outlives every
+        // call into it; `interrupt` only reads a thread-local and may raise a Lua error.
+        unsafe {
+            lua.exec_raw::<()>((), |state| (*ffi::lua_callbacks(state)).interrupt = Some(interrupt))
+                .map_err(runtime)?;
+        }
+        Ok(Self { lua, limits })
     }
 
     pub fn lua(&self) -> &Lua {
@@ -108,9 +127,9 @@ impl Sandbox {
 
     /// Runs `f` under the time budget; errors come back classified.
     pub fn run<R>(&self, f: impl FnOnce() -> mlua::Result<R>) -> Result<R, ScriptError> {
-        self.deadline.set(Some(Instant::now() + self.limits.time_budget));
+        DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.time_budget)));
         let result = f();
-        self.deadline.set(None);
+        DEADLINE.with(|d| d.set(None));
         result.map_err(|e| self.classify(e))
     }
 

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use mlua::{Function, Lua, Table, Value};
 
 use super::scripts::{Script, ScriptSet};
-use super::view::{PaymentView, ViewCaller};
+use super::view::{Answer, PaymentView, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
 use crate::lua::{unmetered, Limits, Sandbox, ScriptError};
 use crate::merchants::Profile;
@@ -182,6 +182,13 @@ impl Engine {
     }
 }
 
+/// Loads `script` on a state of its own and checks that it yields a routing function, so a file
+/// that compiles but defines nothing is refused at load rather than failing every payment.
+pub fn check_loads(limits: Limits, script: &Script) -> Result<(), ScriptError> {
+    let sandbox = Sandbox::new(limits)?;
+    loaded_function(&sandbox, &mut HashMap::new(), script).map(|_| ())
+}
+
 /// Evaluates `script` on a state of its own, as golden cases and dry runs do: nothing is shared
 /// with the workers serving requests.
 pub fn evaluate_alone(
@@ -214,17 +221,12 @@ impl Evaluator {
         p: &PaymentView,
         now: f64,
     ) -> Result<Choice, ScriptError> {
-        let function = self.function(script)?;
         let ctx = self.context(accounts)?;
-        let view = &self.view;
-        let (a, b, c, d, e, f, g, h, i, j, k, l, m) = self.sandbox.unmetered(|lua| view.args(lua, p))?;
+        let function = loaded_function(&self.sandbox, &mut self.loaded, script)?;
         *self.scope.borrow_mut() = Scope { accounts: Some(accounts.clone()), now };
-        let result = self
-            .sandbox
-            .call::<_, (Value, Value)>(view.function(), (function, ctx, a, b, c, d, e, f, g, h, i, j, k, l, m));
+        let answer = self.view.call(&self.sandbox, function, &ctx, p);
         self.scope.borrow_mut().accounts = None;
-        let (list, reason) = result?;
-        choice(list, reason, accounts)
+        choice(answer?, accounts)
     }
 
     /// The `ctx` for `accounts`, its health flags brought up to date.
@@ -266,15 +268,17 @@ impl Evaluator {
         }
         Ok(table)
     }
+}
 
-    /// The script's function, loaded into this state once per version.
-    fn function(&mut self, script: &Script) -> Result<Function, ScriptError> {
-        if let Some((hash, f)) = self.loaded.get(&script.name) {
-            if *hash == script.hash {
-                return Ok(f.clone());
-            }
-        }
-        let (env, returned) = self.sandbox.load(&script.name, &script.bytecode)?;
+/// The script's function, loaded into this state once per version.
+fn loaded_function<'a>(
+    sandbox: &Sandbox,
+    loaded: &'a mut HashMap<String, (String, Function)>,
+    script: &Script,
+) -> Result<&'a Function, ScriptError> {
+    let current = loaded.get(&script.name).is_some_and(|(hash, _)| *hash == script.hash);
+    if !current {
+        let (env, returned) = sandbox.load(&script.name, &script.bytecode)?;
         let f = match returned {
             Value::Function(f) => f,
             _ => match env.raw_get::<Value>("route").map_err(lua_err)? {
@@ -286,41 +290,31 @@ impl Evaluator {
                 }
             },
         };
-        self.loaded.insert(script.name.clone(), (script.hash.clone(), f.clone()));
-        Ok(f)
+        loaded.insert(script.name.clone(), (script.hash.clone(), f));
     }
+    Ok(&loaded[&script.name].1)
 }
 
 /// Checks a script's answer: a non-empty list of distinct, enabled account names, and maybe a
 /// reason.
-fn choice(list: Value, reason: Value, accounts: &Accounts) -> Result<Choice, ScriptError> {
-    let bad = |m: String| Err(ScriptError::BadResult(m));
-    let Value::Table(t) = list else {
-        return bad(format!("the script returned {} instead of a list of connector accounts", list.type_name()));
-    };
-    let mut candidates: Vec<String> = Vec::new();
-    for item in t.sequence_values::<Value>() {
-        let Value::String(name) = item.map_err(lua_err)? else {
-            return bad("the list of connector accounts may hold only names".into());
-        };
-        let name = name.to_str().map_err(lua_err)?.to_string();
-        if !accounts.contains(&name) {
-            return bad(format!("`{name}` is not an enabled connector account of this profile"));
-        }
-        if candidates.contains(&name) {
-            return bad(format!("`{name}` appears twice"));
-        }
-        candidates.push(name);
+fn choice(answer: Answer, accounts: &Accounts) -> Result<Choice, ScriptError> {
+    if let Some(problem) = answer.problem {
+        return Err(ScriptError::BadResult(problem));
     }
-    if candidates.is_empty() {
-        return bad("the script returned an empty list".into());
+    for (i, name) in answer.candidates.iter().enumerate() {
+        if !accounts.contains(name) {
+            return Err(ScriptError::BadResult(format!(
+                "`{name}` is not an enabled connector account of this profile"
+            )));
+        }
+        if answer.candidates[..i].contains(name) {
+            return Err(ScriptError::BadResult(format!("`{name}` appears twice")));
+        }
     }
-    let reason = match reason {
-        Value::Nil => None,
-        Value::String(s) => Some(s.to_str().map_err(lua_err)?.chars().take(200).collect()),
-        other => return bad(format!("the reason must be a string, not {}", other.type_name())),
-    };
-    Ok(Choice { candidates, reason })
+    if answer.candidates.is_empty() {
+        return Err(ScriptError::BadResult("the script returned an empty list".into()));
+    }
+    Ok(Choice { candidates: answer.candidates, reason: answer.reason })
 }
 
 /// The host functions of `ctx`, made once per worker. Their own allocations are bounded by what
@@ -359,6 +353,9 @@ fn helpers(sandbox: &Sandbox, scope: &Rc<RefCell<Scope>>, limit: usize) -> Resul
     Ok(Helpers { make_ctx, split, health, now })
 }
 
+/// Weights above this count as this much, so that any number of them adds up without overflow.
+const MAX_WEIGHT: f64 = 1e12;
+
 /// A deterministic weighted split: the same payment id always lands on the same account, and
 /// over many ids each account gets its weight's share. The chosen account comes first, the others
 /// follow by weight as fallbacks.
@@ -367,12 +364,12 @@ fn split(lua: &Lua, id: &[u8], weights: Table) -> mlua::Result<Table> {
     for pair in weights.pairs::<String, f64>() {
         let (name, weight) = pair?;
         if weight.is_finite() && weight >= 1.0 {
-            entries.push((name, weight as u64));
+            entries.push((name, weight.min(MAX_WEIGHT) as u64));
         }
     }
     // Table order is arbitrary in Lua; names give a stable one.
     entries.sort();
-    let total: u64 = entries.iter().map(|(_, w)| w).sum();
+    let total = entries.iter().fold(0u64, |sum, (_, w)| sum.saturating_add(*w));
     if total == 0 {
         return lua.create_table();
     }

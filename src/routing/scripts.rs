@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::engine::{evaluate_alone, Accounts};
+use super::engine::{check_loads, evaluate_alone, Accounts};
 use super::view::PaymentView;
 use crate::connectors::health::HealthSnapshot;
 use crate::lua::{compile, Limits};
@@ -91,6 +91,7 @@ pub fn load_script(path: &Path, limits: Limits) -> Result<Script, String> {
     let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
     let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
     let script = Script { name, path: path.to_path_buf(), hash, bytecode };
+    check_loads(limits, &script).map_err(|e| format!("{shown}: {e}"))?;
     run_cases(&script, limits)?;
     Ok(script)
 }
@@ -113,14 +114,15 @@ fn run_cases(script: &Script, limits: Limits) -> Result<(), String> {
     for (i, case) in cases.iter().enumerate() {
         let label = case.name.clone().unwrap_or_else(|| format!("case {}", i + 1));
         let names = case.accounts.clone().unwrap_or_else(|| every_name.clone());
-        let health = case
-            .health
-            .iter()
-            .map(|(name, h)| {
-                let p95 = std::time::Duration::from_secs_f64(h.p95_ms.max(0.0) / 1000.0);
-                (name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95 })
-            })
-            .collect();
+        let mut health = HashMap::new();
+        for (name, h) in &case.health {
+            let p95 = std::time::Duration::try_from_secs_f64(h.p95_ms / 1000.0)
+                .map_err(|_| format!("{shown}: {label}: health.{name}.p95_ms must be a number of milliseconds"))?;
+            if !(0.0..=1.0).contains(&h.success_rate) {
+                return Err(format!("{shown}: {label}: health.{name}.success_rate must be between 0 and 1"));
+            }
+            health.insert(name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95 });
+        }
         let accounts = Accounts::Fixed { names, health };
         let choice = evaluate_alone(limits, script, &accounts, &case.payment, case.now.unwrap_or(0.0))
             .map_err(|e| format!("{shown}: {label}: {e}"))?;

@@ -8,10 +8,9 @@
 //! call. Values that repeat from payment to payment (currencies, networks, countries, the profile)
 //! are Lua strings made once per worker.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::os::raw::c_int;
 
-use mlua::{Function, Lua, LuaString, Table, Value};
+use mlua::{ffi, Function, Lua, Table, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::lua::{compile, Sandbox, ScriptError};
@@ -62,10 +61,10 @@ impl Default for PaymentView {
 /// Builds the view inside the VM and calls the script with it and `ctx`.
 const CALL_WITH_VIEW: &str = r#"
 local freeze = table.freeze
-return function(script, ctx, id, amount, currency, method, subtype, billing_country, customer_id,
-                profile_id, attempt, network, bin, issuing_country, metadata)
+return function(script, ctx, metadata, id, amount, currency, method, subtype, billing_country,
+                customer_id, profile_id, attempt, has_card, network, bin, issuing_country)
   local card = nil
-  if bin ~= nil or network ~= nil then
+  if has_card then
     card = freeze({ network = network, bin = bin, issuing_country = issuing_country })
   end
   return script(freeze({
@@ -76,71 +75,144 @@ return function(script, ctx, id, amount, currency, method, subtype, billing_coun
 end
 "#;
 
-/// One worker's way of handing views to scripts.
-pub struct ViewCaller {
-    call_with_view: Function,
-    values: RefCell<HashMap<Box<str>, LuaString>>,
-}
+/// How many accounts a script may answer; a longer list is not a routing decision.
+const MAX_CANDIDATES: usize = 64;
 
-/// The arguments `CALL_WITH_VIEW` takes after the script and `ctx`.
-pub type ViewArgs = (Value, i64, Value, Value, Value, Value, Value, Value, u32, Value, Value, Value, Value);
-
-/// Repeated values kept at most; past this the cache starts over.
-const VALUE_CACHE: usize = 1024;
+/// Longest account name and reason kept from an answer, in characters.
+const MAX_NAME: usize = 128;
+const MAX_REASON: usize = 200;
 
 /// Nested metadata deeper than this is cut off: scripts route on flat tags.
 const METADATA_DEPTH: usize = 4;
+
+/// What a script answered, read off the Lua stack: its list of names and reason, or what was
+/// wrong with them.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub candidates: Vec<String>,
+    pub reason: Option<String>,
+    pub problem: Option<String>,
+}
+
+/// One worker's way of handing views to scripts.
+pub struct ViewCaller {
+    call_with_view: Function,
+}
 
 impl ViewCaller {
     pub fn new(sandbox: &Sandbox) -> Result<Self, ScriptError> {
         let bytecode = compile("view", CALL_WITH_VIEW)?;
         match sandbox.load("view", &bytecode)?.1 {
-            Value::Function(call_with_view) => Ok(Self { call_with_view, values: RefCell::new(HashMap::new()) }),
+            Value::Function(call_with_view) => Ok(Self { call_with_view }),
             _ => Err(ScriptError::BadResult("the view builder did not load".into())),
         }
     }
 
-    pub fn function(&self) -> &Function {
-        &self.call_with_view
-    }
-
-    /// A value seen often: made once, then reused.
-    fn repeated(&self, lua: &Lua, s: Option<&str>) -> mlua::Result<Value> {
-        let Some(s) = s else { return Ok(Value::Nil) };
-        let mut values = self.values.borrow_mut();
-        if let Some(v) = values.get(s) {
-            return Ok(Value::String(v.clone()));
-        }
-        if values.len() >= VALUE_CACHE {
-            values.clear();
-        }
-        let v = lua.create_string(s)?;
-        values.insert(s.into(), v.clone());
-        Ok(Value::String(v))
-    }
-
-    /// The view's values, as `CALL_WITH_VIEW` takes them.
-    pub fn args(&self, lua: &Lua, p: &PaymentView) -> mlua::Result<ViewArgs> {
+    /// Calls `script(view, ctx)` for `p` under the sandbox's budget.
+    ///
+    /// The view's scalar fields go onto the Lua stack directly rather than through mlua values:
+    /// each mlua value crossing costs more than the script itself (Luau interns strings, so a
+    /// repeated currency or network is one hash lookup). The answer is read the same way.
+    pub fn call(
+        &self,
+        sandbox: &Sandbox,
+        script: &Function,
+        ctx: &Table,
+        p: &PaymentView,
+    ) -> Result<Answer, ScriptError> {
+        let metadata = match &p.metadata {
+            Some(m) => Value::Table(sandbox.unmetered(|lua| json_table(lua, m, METADATA_DEPTH))?),
+            None => Value::Nil,
+        };
         let card = p.card.as_ref();
-        let string = |s: Option<&str>| s.map(|s| lua.create_string(s).map(Value::String)).unwrap_or(Ok(Value::Nil));
-        Ok((
-            string(Some(&p.id))?,
-            p.amount,
-            self.repeated(lua, Some(&p.currency))?,
-            self.repeated(lua, Some(&p.payment_method_type))?,
-            self.repeated(lua, p.payment_method_subtype.as_deref())?,
-            self.repeated(lua, p.billing_country.as_deref())?,
-            string(p.customer_id.as_deref())?,
-            self.repeated(lua, Some(&p.profile_id))?,
-            p.attempt,
-            self.repeated(lua, card.and_then(|c| c.network.as_deref()))?,
-            self.repeated(lua, card.and_then(|c| c.bin.as_deref()))?,
-            self.repeated(lua, card.and_then(|c| c.issuing_country.as_deref()))?,
-            match &p.metadata {
-                Some(m) => Value::Table(json_table(lua, m, METADATA_DEPTH)?),
-                None => Value::Nil,
-            },
-        ))
+        let mut answer = Answer::default();
+        sandbox.run(|| {
+            // SAFETY: `exec_raw` runs the closure as a protected Lua C function whose stack holds
+            // the four values passed (builder, script, ctx, metadata). The closure pushes thirteen
+            // more (checked room), calls the builder, and leaves the stack empty. A Lua error can
+            // come only from `lua_call` or an allocating push; it unwinds before `read_answer`
+            // runs, while the closure holds nothing that needs dropping.
+            unsafe {
+                sandbox.lua().exec_raw::<()>((&self.call_with_view, script, ctx, metadata), |state| {
+                    ffi::lua_checkstack(state, 17);
+                    push_str(state, Some(&p.id));
+                    ffi::lua_pushinteger(state, p.amount as ffi::lua_Integer);
+                    push_str(state, Some(&p.currency));
+                    push_str(state, Some(&p.payment_method_type));
+                    push_str(state, p.payment_method_subtype.as_deref());
+                    push_str(state, p.billing_country.as_deref());
+                    push_str(state, p.customer_id.as_deref());
+                    push_str(state, Some(&p.profile_id));
+                    ffi::lua_pushinteger(state, p.attempt as ffi::lua_Integer);
+                    ffi::lua_pushboolean(state, c_int::from(card.is_some()));
+                    push_str(state, card.and_then(|c| c.network.as_deref()));
+                    push_str(state, card.and_then(|c| c.bin.as_deref()));
+                    push_str(state, card.and_then(|c| c.issuing_country.as_deref()));
+                    ffi::lua_call(state, 16, 2);
+                    read_answer(state, &mut answer);
+                    ffi::lua_settop(state, 0);
+                })
+            }
+        })?;
+        Ok(answer)
+    }
+}
+
+unsafe fn push_str(state: *mut ffi::lua_State, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            ffi::lua_pushlstring(state, s.as_ptr().cast(), s.len());
+        }
+        None => ffi::lua_pushnil(state),
+    }
+}
+
+/// Reads the two values the script returned (stack slots 1 and 2) without raising a Lua error.
+unsafe fn read_answer(state: *mut ffi::lua_State, out: &mut Answer) {
+    let text = |idx, max: usize| {
+        let mut len = 0usize;
+        let ptr = ffi::lua_tolstring(state, idx, &mut len);
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+        let mut s = match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        };
+        if let Some((cut, _)) = s.char_indices().nth(max) {
+            s.truncate(cut);
+        }
+        s
+    };
+    match ffi::lua_type(state, 1) {
+        ffi::LUA_TTABLE => {
+            let n = ffi::lua_objlen(state, 1);
+            if n > MAX_CANDIDATES {
+                out.problem = Some(format!("the script returned {n} accounts; at most {MAX_CANDIDATES} make sense"));
+            }
+            for i in 1..=n.min(MAX_CANDIDATES) {
+                ffi::lua_rawgeti(state, 1, i as ffi::lua_Integer);
+                let is_name = ffi::lua_type(state, -1) == ffi::LUA_TSTRING;
+                if is_name {
+                    out.candidates.push(text(-1, MAX_NAME));
+                }
+                ffi::lua_settop(state, -2);
+                if !is_name {
+                    out.problem = Some("the list of connector accounts may hold only names".into());
+                    break;
+                }
+            }
+        }
+        other => {
+            let kind = std::ffi::CStr::from_ptr(ffi::lua_typename(state, other)).to_string_lossy();
+            out.problem = Some(format!("the script returned {kind} instead of a list of connector accounts"));
+        }
+    }
+    match ffi::lua_type(state, 2) {
+        ffi::LUA_TNIL => {}
+        ffi::LUA_TSTRING => out.reason = Some(text(2, MAX_REASON)),
+        other => {
+            let kind = std::ffi::CStr::from_ptr(ffi::lua_typename(state, other)).to_string_lossy();
+            out.problem.get_or_insert(format!("the reason must be a string, not {kind}"));
+        }
     }
 }
 
