@@ -1,7 +1,8 @@
 //! How long a routing decision takes: the default script (`routing/default.lua`) deciding for a
 //! card payment, the conversion of the payment view into Lua included, on one warm worker state.
 //! Run with `cargo bench --bench routing`; it prints the median and the 99th percentile.
-//! `ROUNDS=2000` makes a run short enough to profile under callgrind.
+//! `ROUNDS=2000` makes a run short enough to profile under callgrind; `ROUTING_DIR` and `SCRIPT`
+//! measure another script.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,9 @@ use switchyard::routing::{CardView, PaymentView, Router};
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200_000);
     let limits = Limits { time_budget: std::time::Duration::from_millis(5), memory_bytes: 16 << 20 };
-    let router = Router::new(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/routing")), limits);
+    let dir = std::env::var("ROUTING_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/routing").into());
+    let script = std::env::var("SCRIPT").unwrap_or_else(|_| "default".into());
+    let router = Router::new(std::path::Path::new(&dir), limits);
     router.reload();
     let account = |name: &str| {
         Account::from_config(&ConnectorAccountConfig {
@@ -34,7 +37,7 @@ fn main() {
         merchant_id: "bench".into(),
         accounts: vec![account("sandbox"), account("backup")],
         fallback: vec![],
-        routing: Some("default".into()),
+        routing: Some(script.clone()),
         reject_expired_cards: true,
         session_expiry_secs: 900,
     });
@@ -53,7 +56,7 @@ fn main() {
     };
     let now = Utc::now();
     let first = router.decide(&profile, view.clone(), now);
-    assert_eq!(first.fallback, None, "the default script must decide: {:?}", first.fallback);
+    assert_eq!(first.fallback, None, "the script must decide: {:?}", first.fallback);
     for _ in 0..10_000 {
         router.decide(&profile, view.clone(), now);
     }
@@ -67,7 +70,7 @@ fn main() {
     }
     took.sort_unstable();
     let at = |q: f64| took[((rounds as f64 * q) as usize).min(rounds - 1)];
-    println!("routing decision, default script, {rounds} rounds on one worker:");
+    println!("routing decision, script `{script}`, {rounds} rounds on one worker:");
     println!("  median {:.2} µs   p99 {:.2} µs   max {:.2} µs", micros(at(0.5)), micros(at(0.99)), micros(at(1.0)));
 }
 

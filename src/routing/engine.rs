@@ -61,6 +61,18 @@ impl Accounts {
         }
     }
 
+    /// Whether the health of the accounts differs from `flags` (one per name, in order).
+    fn flags_differ(&self, flags: &[bool]) -> bool {
+        match self {
+            Accounts::Profile(p) => {
+                let mut enabled = p.accounts.iter().filter(|a| a.enabled);
+                let differ = flags.iter().any(|was| enabled.next().is_none_or(|a| a.health.is_healthy() != *was));
+                differ || enabled.next().is_some()
+            }
+            Accounts::Fixed { .. } => true,
+        }
+    }
+
     /// Identifies the account list, so a worker builds `ctx.accounts` once per profile.
     fn key(&self) -> Option<u64> {
         match self {
@@ -103,10 +115,22 @@ struct Helpers {
 
 /// `ctx` for one account list, built once per worker; its health flags are rewritten only when
 /// an account's health changes, so a script that reads them (`first_healthy`) calls no host code.
+/// `healthy[1]` holds how many accounts are unhealthy, so the common case costs one lookup.
 struct Context {
     table: Table,
     healthy: Table,
     flags: Vec<bool>,
+}
+
+/// Writes the health flags of `names` into a `healthy` table, with the count of unhealthy ones.
+fn write_flags(healthy: &Table, names: &[&str], flags: &[bool]) -> mlua::Result<()> {
+    healthy.set_readonly(false);
+    for (name, flag) in names.iter().zip(flags) {
+        healthy.raw_set(*name, *flag)?;
+    }
+    healthy.raw_set(1, flags.iter().filter(|f| !**f).count())?;
+    healthy.set_readonly(true);
+    Ok(())
 }
 
 /// Assembles a frozen `ctx`. `first_healthy` lives here, in Luau, reading the health flags.
@@ -114,6 +138,9 @@ const MAKE_CTX: &str = r#"
 local freeze = table.freeze
 return function(accounts, healthy, split, health, now)
   local function first_healthy(list)
+    if healthy[1] == 0 then
+      return list
+    end
     local out, later = {}, nil
     for _, name in ipairs(list) do
       if healthy[name] == false then
@@ -232,19 +259,10 @@ impl Evaluator {
     /// The `ctx` for `accounts`, its health flags brought up to date.
     fn context(&mut self, accounts: &Accounts) -> Result<Table, ScriptError> {
         if let Some(context) = accounts.key().and_then(|k| self.contexts.get_mut(&k)) {
-            let changed = context.flags.len() != accounts.names().len()
-                || accounts.names().iter().zip(&context.flags).any(|(n, was)| accounts.is_healthy(n) != *was);
-            if changed {
+            if accounts.flags_differ(&context.flags) {
                 let flags: Vec<bool> = accounts.names().iter().map(|n| accounts.is_healthy(n)).collect();
                 let healthy = &context.healthy;
-                self.sandbox.unmetered(|_| {
-                    healthy.set_readonly(false);
-                    for (name, flag) in accounts.names().iter().zip(&flags) {
-                        healthy.raw_set(*name, *flag)?;
-                    }
-                    healthy.set_readonly(true);
-                    Ok(())
-                })?;
+                self.sandbox.unmetered(|_| write_flags(healthy, &accounts.names(), &flags))?;
                 context.flags = flags;
             }
             return Ok(context.table.clone());
@@ -255,10 +273,7 @@ impl Evaluator {
             let list = lua.create_sequence_from(names.iter().copied())?;
             list.set_readonly(true);
             let healthy = lua.create_table()?;
-            for (name, flag) in names.iter().zip(&flags) {
-                healthy.raw_set(*name, *flag)?;
-            }
-            healthy.set_readonly(true);
+            write_flags(&healthy, &names, &flags)?;
             Ok((list, healthy))
         })?;
         let h = &self.helpers;
