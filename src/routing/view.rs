@@ -60,20 +60,43 @@ impl Default for PaymentView {
 
 /// Builds the view inside the VM and calls the script with it and `ctx`.
 const CALL_WITH_VIEW: &str = r#"
-local freeze = table.freeze
-return function(script, ctx, metadata, id, amount, currency, method, subtype, billing_country,
-                customer_id, profile_id, attempt, has_card, network, bin, issuing_country)
-  local card = nil
-  if has_card then
-    card = freeze({ network = network, bin = bin, issuing_country = issuing_country })
+return function(data, card_data, view, card)
+  return function(script, ctx, metadata, id, amount, currency, method, subtype, billing_country,
+                  customer_id, profile_id, attempt, has_card, network, bin, issuing_country)
+    data.id = id
+    data.amount = amount
+    data.currency = currency
+    data.payment_method_type = method
+    data.payment_method_subtype = subtype
+    data.billing_country = billing_country
+    data.customer_id = customer_id
+    data.profile_id = profile_id
+    data.attempt = attempt
+    data.metadata = metadata
+    if has_card then
+      card_data.network = network
+      card_data.bin = bin
+      card_data.issuing_country = issuing_country
+      data.card = card
+    else
+      data.card = nil
+    end
+    return script(view, ctx)
   end
-  return script(freeze({
-    id = id, amount = amount, currency = currency, payment_method_type = method,
-    payment_method_subtype = subtype, billing_country = billing_country, customer_id = customer_id,
-    profile_id = profile_id, attempt = attempt, card = card, metadata = metadata,
-  }), ctx)
 end
 "#;
+
+/// A frozen, empty table that reads through to `data`, its metatable hidden from scripts.
+fn proxy(lua: &Lua, data: &Table) -> mlua::Result<Table> {
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", data)?;
+    meta.raw_set("__metatable", false)?;
+    meta.set_readonly(true);
+    let proxy = lua.create_table()?;
+    proxy.set_metatable(Some(meta))?;
+    proxy.set_readonly(true);
+    Ok(proxy)
+}
 
 /// How many accounts a script may answer; a longer list is not a routing decision.
 const MAX_CANDIDATES: usize = 64;
@@ -100,12 +123,21 @@ pub struct ViewCaller {
 }
 
 impl ViewCaller {
+    /// The view each script sees is a frozen proxy over a table rewritten for every payment: no
+    /// table is made per call, and a script can neither write to the view nor reach the table
+    /// behind it, so nothing carries over from one payment to the next.
     pub fn new(sandbox: &Sandbox) -> Result<Self, ScriptError> {
         let bytecode = compile("view", CALL_WITH_VIEW)?;
-        match sandbox.load("view", &bytecode)?.1 {
-            Value::Function(call_with_view) => Ok(Self { call_with_view }),
-            _ => Err(ScriptError::BadResult("the view builder did not load".into())),
-        }
+        let Value::Function(factory) = sandbox.load("view", &bytecode)?.1 else {
+            return Err(ScriptError::BadResult("the view builder did not load".into()));
+        };
+        let tables = sandbox.unmetered(|lua| {
+            let (data, card_data) = (lua.create_table()?, lua.create_table()?);
+            let (view, card) = (proxy(lua, &data)?, proxy(lua, &card_data)?);
+            Ok((data, card_data, view, card))
+        })?;
+        let call_with_view = sandbox.call(&factory, tables)?;
+        Ok(Self { call_with_view })
     }
 
     /// Calls `script(view, ctx)` for `p` under the sandbox's budget.
@@ -177,8 +209,11 @@ unsafe fn read_answer(state: *mut ffi::lua_State, out: &mut Answer) {
             Ok(s) => s.to_owned(),
             Err(_) => String::from_utf8_lossy(bytes).into_owned(),
         };
-        if let Some((cut, _)) = s.char_indices().nth(max) {
-            s.truncate(cut);
+        // Fewer bytes than the limit means fewer characters too; only longer strings need a scan.
+        if s.len() > max {
+            if let Some((cut, _)) = s.char_indices().nth(max) {
+                s.truncate(cut);
+            }
         }
         s
     };
