@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::*;
 use reqwest::Method;
@@ -11,68 +10,14 @@ use switchyard::api::auth::key_hash;
 
 const DEMO_SECRET: &str = "demo-only-9dVeeqxhkp0IXdA3aaRalOUU";
 
-/// Runs the binary from the repository root, with no configuration from the environment.
-fn switchyard(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SWITCHYARD__") {
-            command.env_remove(name);
-        }
-    }
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
-
-/// A complete configuration with one merchant, whose profile is given as TOML.
-fn config_file(dir: &Path, secret: &str, profile: &str) -> String {
-    let path = dir.join("switchyard.toml");
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:8080"
-public_url = ""
-max_body_bytes = 65536
-
-[database]
-url = "sqlite://{db}"
-max_connections = 8
-
-[security]
-api_key_hash_secret = "{secret}"
-
-[paths]
-routing = "routing"
-plugins = "plugins"
-
-[payments]
-cell_id = "sy"
-session_expiry_secs = 900
-
-[log]
-level = "info"
-json = false
-
-[merchants.acme]
-api_keys = [
-  {{ name = "main", hash = "{hash}" }},
-]
-
-{profile}
-"#,
-        db = dir.join("s.db").display(),
-        hash = key_hash(secret.as_bytes(), "sy_sk_whatever"),
-    );
-    std::fs::write(&path, toml).unwrap();
-    path.display().to_string()
+/// A configuration with one merchant, whose profile is given as TOML.
+fn config_with(dir: &Path, secret: &str, profile: &str) -> String {
+    config_file(dir, secret, Path::new("routing"), profile)
 }
 
 #[test]
 fn check_accepts_the_default_configuration() {
-    let out = switchyard(&["--config", "config/switchyard.toml", "check"]);
+    let out = switchyard(&["--config", "config/switchyard.toml", "check"], &[]);
     assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "configuration is valid");
 }
@@ -88,8 +33,8 @@ fallback = ["sandbox"]
 name = "sandbox"
 connector = "sandbox"
 "#;
-    let path = config_file(dir.path(), DEMO_SECRET, profile);
-    let out = switchyard(&["--config", &path, "check"]);
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let out = switchyard(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
 }
 
@@ -104,8 +49,8 @@ fallback = ["missing"]
 name = "main"
 connector = "nosuchpay"
 "#;
-    let path = config_file(dir.path(), DEMO_SECRET, profile);
-    let out = switchyard(&["--config", &path, "check"]);
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let out = switchyard(&["--config", &path, "check"], &[]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
@@ -124,15 +69,15 @@ connector = "nosuchpay"
 fn check_reports_values_that_do_not_parse() {
     let dir = tempfile::TempDir::new().unwrap();
     // A misspelt key.
-    let path = config_file(dir.path(), DEMO_SECRET, "[merchants.acme.profiles.web]\nfalback = []\n");
-    let out = switchyard(&["--config", &path, "check"]);
+    let path = config_with(dir.path(), DEMO_SECRET, "[merchants.acme.profiles.web]\nfalback = []\n");
+    let out = switchyard(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("falback"), "{stderr}");
 
     // A secret that is too short, and a profile with no connector account.
-    let path = config_file(dir.path(), "short", "[merchants.acme.profiles.web]\n");
-    let out = switchyard(&["--config", &path, "check"]);
+    let path = config_with(dir.path(), "short", "[merchants.acme.profiles.web]\n");
+    let out = switchyard(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(stdout.lines().any(|l| l.starts_with("security.api_key_hash_secret: ")), "{stdout}");
@@ -144,7 +89,7 @@ fn check_reports_values_that_do_not_parse() {
 
 #[test]
 fn a_missing_config_file_is_an_error() {
-    let out = switchyard(&["--config", "config/does-not-exist.toml", "check"]);
+    let out = switchyard(&["--config", "config/does-not-exist.toml", "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("config/does-not-exist.toml: file not found"), "{}", text(&out.stderr));
 }
@@ -163,7 +108,7 @@ fn parse_new_key(stdout: &str) -> (String, String) {
 
 #[test]
 fn keys_new_prints_a_key_and_its_hash() {
-    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new"]);
+    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new"], &[]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     let (key, hash) = parse_new_key(&stdout);
@@ -173,7 +118,7 @@ fn keys_new_prints_a_key_and_its_hash() {
     assert_eq!(hash, key_hash(DEMO_SECRET.as_bytes(), &key));
     assert!(stdout.contains("name = \"default\""), "{stdout}");
 
-    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new", "--name", "ops"]);
+    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new", "--name", "ops"], &[]);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("name = \"ops\""), "{stdout}");
     let (other, other_hash) = parse_new_key(&stdout);
@@ -184,8 +129,8 @@ fn keys_new_prints_a_key_and_its_hash() {
 #[tokio::test]
 async fn a_key_from_keys_new_opens_the_api() {
     let dir = tempfile::TempDir::new().unwrap();
-    let path = config_file(dir.path(), HASH_SECRET, "");
-    let out = switchyard(&["--config", &path, "keys", "new"]);
+    let path = config_with(dir.path(), HASH_SECRET, "");
+    let out = switchyard(&["--config", &path, "keys", "new"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (key, hash) = parse_new_key(&text(&out.stdout));
 

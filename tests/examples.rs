@@ -21,34 +21,22 @@ async fn the_walkthrough_runs_against_the_default_configuration() {
     assert!(stdout.contains("partially_captured") && stdout.contains("status=succeeded"), "{stdout}");
 }
 
-fn switchyard(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+fn run(args: &[&str]) -> (bool, String) {
+    let out = common::switchyard(args, &[]);
+    (out.status.success(), format!("{}{}", common::text(&out.stdout), common::text(&out.stderr)))
 }
 
 #[test]
 fn the_routing_example_configuration_routes_as_its_comments_say() {
     let config = "examples/config/routing.toml";
-    let (ok, text) = switchyard(&["--config", config, "check"]);
+    let (ok, text) = run(&["--config", config, "check"]);
     assert!(ok, "{text}");
-    let (ok, text) = switchyard(&[
-        "--config",
-        config,
-        "route",
-        "--profile",
-        "amounts",
-        "--payment",
-        "examples/routing/large-eur.json",
-    ]);
+    let (ok, text) =
+        run(&["--config", config, "route", "--profile", "amounts", "--payment", "examples/routing/large-eur.json"]);
     assert!(ok, "{text}");
     assert!(text.contains("decision  adyen → stripe") && text.contains("reason    large EUR payment"), "{text}");
     let (ok, text) =
-        switchyard(&["--config", config, "route", "--profile", "split", "--payment", "examples/routing/view.json"]);
+        run(&["--config", config, "route", "--profile", "split", "--payment", "examples/routing/view.json"]);
     assert!(ok, "{text}");
     assert!(text.contains("script    volume_split (") && text.contains("reason    70/30 split"), "{text}");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,27 +175,11 @@ fn assert_fallback(body: &Value, hash: &str) -> String {
     why.to_string()
 }
 
-/// Runs the binary from the repository root, with no configuration from the environment but
-/// `env`, and a time budget no busy machine overruns.
-fn switchyard(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SWITCHYARD__") {
-            command.env_remove(name);
-        }
-    }
-    command.env("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000");
-    command.envs(env.iter().copied());
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
-
-fn show(out: &Output) -> String {
-    format!("status: {:?}\nstdout: {}\nstderr: {}", out.status.code(), text(&out.stdout), text(&out.stderr))
+/// Runs the binary, with a time budget no busy machine overruns.
+fn switchyard_budgeted(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut env = env.to_vec();
+    env.push(("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000"));
+    switchyard(args, &env)
 }
 
 /// Rows in a table of the SQLite file at `db`, opened read-only.
@@ -871,42 +855,16 @@ async fn scripts_reload_under_load_without_a_failed_or_torn_decision() {
 
 /// The real binary on the default configuration, with its routing folder moved to `routing`,
 /// which does not exist yet: nothing watches it, so only SIGHUP reloads. Killed on drop.
-struct HupDaemon {
-    base: String,
-    child: std::process::Child,
-    _dir: TempDir,
-}
-
-impl Drop for HupDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn sighup_reloads_the_routing_folder() {
     let dir = TempDir::new().unwrap();
     let folder = dir.path().join("routing");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(["--config", "config/switchyard.toml", "serve"]);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SWITCHYARD__") {
-            command.env_remove(name);
-        }
-    }
-    let child = command
-        .env("SWITCHYARD__DATABASE__URL", format!("sqlite://{}", dir.path().join("s.db").display()))
-        .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHYARD__PATHS__ROUTING", folder.display().to_string())
-        .env("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the switchyard binary starts");
-    let daemon = HupDaemon { base: format!("http://127.0.0.1:{port}"), child, _dir: dir };
+    let folder_setting = folder.display().to_string();
+    let daemon = Daemon::spawn(&[
+        ("SWITCHYARD__PATHS__ROUTING", folder_setting.as_str()),
+        ("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000"),
+    ])
+    .await;
     let client = reqwest::Client::new();
     let pay = || async {
         let res = client
@@ -937,7 +895,7 @@ async fn sighup_reloads_the_routing_folder() {
     std::fs::create_dir(&folder).unwrap();
     let source = "return function(p, ctx) return { \"sandbox\" }, \"after SIGHUP\" end\n";
     std::fs::write(folder.join("default.lua"), source).unwrap();
-    let status = Command::new("kill").args(["-HUP", &daemon.child.id().to_string()]).status().expect("kill runs");
+    let status = Command::new("kill").args(["-HUP", &daemon.pid().to_string()]).status().expect("kill runs");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -990,8 +948,10 @@ fn route_shows_how_the_demo_profile_decides_a_payment() {
     assert!(micros > 0.0, "{stdout}");
 
     // The profile id alone names it too.
-    let out =
-        switchyard(&["route", "--profile", "pro_demo", "--payment", "examples/requests/create-and-confirm.json"], &[]);
+    let out = switchyard_budgeted(
+        &["route", "--profile", "pro_demo", "--payment", "examples/requests/create-and-confirm.json"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(labelled(&text(&out.stdout))["decision"], "sandbox");
 }
@@ -1024,8 +984,10 @@ fn route_with_a_script_the_profile_cannot_follow_shows_the_fallback() {
 
 #[test]
 fn route_refuses_an_unknown_profile_and_a_script_that_breaks_its_cases() {
-    let out =
-        switchyard(&["route", "--profile", "demo/nope", "--payment", "examples/requests/create-and-confirm.json"], &[]);
+    let out = switchyard_budgeted(
+        &["route", "--profile", "demo/nope", "--payment", "examples/requests/create-and-confirm.json"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(text(&out.stderr).contains("no profile `demo/nope`"), "{}", show(&out));
 
@@ -1114,7 +1076,8 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     let url = format!("sqlite://{}", db.display());
     let env = [("SWITCHYARD__DATABASE__URL", url.as_str())];
 
-    let out = switchyard(&["route", "replay", "--profile", "pro_demo", "--script", same.to_str().unwrap()], &env);
+    let out =
+        switchyard_budgeted(&["route", "replay", "--profile", "pro_demo", "--script", same.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -1124,7 +1087,8 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     assert!(lines[1].ends_with("20 unchanged"), "{stdout}");
     assert!(!stdout.contains("failed on"), "{stdout}");
 
-    let out = switchyard(&["route", "replay", "--profile", "pro_demo", "--script", broken.to_str().unwrap()], &env);
+    let out =
+        switchyard_budgeted(&["route", "replay", "--profile", "pro_demo", "--script", broken.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("replayed 20 payments of demo/pro_demo"), "{stdout}");
@@ -1148,38 +1112,8 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
 }
 
 /// A complete configuration whose routing folder is `dir/routing`, with `profiles` as TOML.
-fn config_file(dir: &Path, profiles: &str) -> String {
-    let path = dir.join("switchyard.toml");
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:8080"
-
-[database]
-url = "sqlite://{db}"
-max_connections = 8
-
-[security]
-api_key_hash_secret = "{secret}"
-
-[paths]
-routing = "{routing}"
-plugins = "plugins"
-
-[merchants.acme]
-api_keys = [
-  {{ name = "main", hash = "{hash}" }},
-]
-
-{profiles}
-"#,
-        db = dir.join("s.db").display(),
-        secret = HASH_SECRET,
-        routing = routing_dir(dir).display(),
-        hash = switchyard::api::auth::key_hash(HASH_SECRET.as_bytes(), ACME_KEY),
-    );
-    std::fs::write(&path, toml).unwrap();
-    path.display().to_string()
+fn routed_config_file(dir: &Path, profiles: &str) -> String {
+    config_file(dir, HASH_SECRET, &routing_dir(dir), profiles)
 }
 
 const CHECKED_PROFILES: &str = r#"
@@ -1204,15 +1138,15 @@ fn check_runs_every_scripts_golden_cases() {
         .unwrap();
     let cases = json!([{ "name": "b goes first", "expect": ["b", "a"], "reason": "b first" }]);
     std::fs::write(folder.join("picky.cases.json"), cases.to_string()).unwrap();
-    let path = config_file(dir.path(), CHECKED_PROFILES);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let path = routed_config_file(dir.path(), CHECKED_PROFILES);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stdout).trim(), "configuration is valid");
 
     // The script changes; its case no longer holds.
     std::fs::write(folder.join("picky.lua"), "return function(p, ctx) return { \"a\", \"b\" }, \"b first\" end\n")
         .unwrap();
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -1233,8 +1167,8 @@ fn check_names_the_file_and_line_of_a_script_that_does_not_compile() {
     let dir = routing_tempdir();
     let folder = routing_dir(dir.path());
     std::fs::write(folder.join("picky.lua"), "return function(p, ctx)\n  return { \"a\" \nend\n").unwrap();
-    let path = config_file(dir.path(), CHECKED_PROFILES);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let path = routed_config_file(dir.path(), CHECKED_PROFILES);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
     let script = folder.join("picky.lua").display().to_string();
@@ -1246,8 +1180,8 @@ fn check_names_the_file_and_line_of_a_script_that_does_not_compile() {
 fn check_reports_a_profile_naming_a_missing_script() {
     let dir = routing_tempdir();
     let profiles = CHECKED_PROFILES.replace("routing = \"picky\"", "routing = \"missing\"");
-    let path = config_file(dir.path(), &profiles);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let path = routed_config_file(dir.path(), &profiles);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
     let missing = routing_dir(dir.path()).join("missing.lua").display().to_string();
@@ -1261,8 +1195,8 @@ fn check_reports_malformed_golden_cases_as_a_problem() {
     std::fs::write(folder.join("picky.lua"), "return function(p, ctx) return { \"a\" } end\n").unwrap();
     // A misspelt field.
     std::fs::write(folder.join("picky.cases.json"), r#"[{ "expect": ["a"], "expected": ["a"] }]"#).unwrap();
-    let path = config_file(dir.path(), CHECKED_PROFILES);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let path = routed_config_file(dir.path(), CHECKED_PROFILES);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
     let cases_file = folder.join("picky.cases.json").display().to_string();
@@ -1280,8 +1214,8 @@ fn check_reports_an_out_of_range_case_latency_instead_of_panicking() {
     let folder = routing_dir(dir.path());
     std::fs::write(folder.join("picky.lua"), "return function(p, ctx) return { \"a\" } end\n").unwrap();
     std::fs::write(folder.join("picky.cases.json"), HUGE_LATENCY_CASES).unwrap();
-    let path = config_file(dir.path(), CHECKED_PROFILES);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let path = routed_config_file(dir.path(), CHECKED_PROFILES);
+    let out = switchyard_budgeted(&["--config", &path, "check"], &[]);
     assert_eq!(out.status.code(), Some(1), "a problem is reported, not a panic: {}", show(&out));
     assert!(text(&out.stdout).starts_with("routing script `picky`: "), "{}", show(&out));
 }

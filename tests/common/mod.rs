@@ -183,6 +183,82 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
     body["error"]["message"].as_str().expect("message").to_string()
 }
 
+/// The `switchyard` binary, to run from the repository root, with no configuration from the
+/// environment but `env`.
+pub fn switchyard_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SWITCHYARD__") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+/// Runs the binary to completion.
+pub fn switchyard(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    switchyard_command(args, env).output().expect("the binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+pub fn show(out: &std::process::Output) -> String {
+    format!("status: {:?}\nstdout: {}\nstderr: {}", out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Writes a complete configuration file into `dir`: merchant acme (key `ACME_KEY` under
+/// `secret`), routing scripts in `routing`, and `profiles` as TOML. Returns its path.
+pub fn config_file(dir: &std::path::Path, secret: &str, routing: &std::path::Path, profiles: &str) -> String {
+    let path = dir.join("switchyard.toml");
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+public_url = ""
+max_body_bytes = 65536
+
+[database]
+url = "sqlite://{db}"
+max_connections = 8
+
+[security]
+api_key_hash_secret = "{secret}"
+
+[paths]
+routing = "{routing}"
+plugins = "plugins"
+
+[payments]
+cell_id = "sy"
+session_expiry_secs = 900
+
+[lua]
+time_budget_ms = 1000
+memory_limit_mb = 16
+
+[log]
+level = "info"
+json = false
+
+[merchants.acme]
+api_keys = [
+  {{ name = "main", hash = "{hash}" }},
+]
+
+{profiles}
+"#,
+        db = dir.join("s.db").display(),
+        routing = routing.display(),
+        hash = key_hash(secret.as_bytes(), ACME_KEY),
+    );
+    std::fs::write(&path, toml).unwrap();
+    path.display().to_string()
+}
+
 /// The real `switchyard` binary, run from the repository root on its default configuration with
 /// a throwaway database and a free loopback port; its output goes to `log`. Killed on drop.
 pub struct Daemon {
@@ -199,9 +275,7 @@ impl Daemon {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.path().join("daemon.log");
         let out = std::fs::File::create(&log).expect("log file");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--config", "config/switchyard.toml", "serve"])
+        let child = switchyard_command(&["--config", "config/switchyard.toml", "serve"], &[])
             .env("SWITCHYARD__DATABASE__URL", format!("sqlite://{}", dir.path().join("switchyard.db").display()))
             .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())
@@ -224,6 +298,10 @@ impl Daemon {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("switchyard.db")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
