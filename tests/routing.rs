@@ -723,15 +723,21 @@ fn version(n: u32, account: &str) -> String {
     format!("return function(p, ctx)\n  return {{ \"{account}\" }}, \"v{n}\"\nend\n")
 }
 
-#[tokio::test]
-async fn the_routing_folder_reloads_live_and_refuses_broken_versions() {
+/// acme/web routed by version 1 of `route` (accounts a and b, fallback a), and acme/shop by the
+/// canary, which shows when a reload has read the folder.
+async fn start_with_canary() -> (TestApp, String) {
     let dir = routing_tempdir();
     let v1 = version(1, "a");
     write_script(dir.path(), SCRIPT, &v1);
     write_script(dir.path(), "canary", &canary(0));
     let mut cfg = routed_config(dir.path(), vec![sandbox_account("a"), sandbox_account("b")], &["a"]);
     cfg.merchants.get_mut("acme").unwrap().profiles.get_mut("shop").unwrap().routing = Some("canary".into());
-    let app = TestApp::start_with(dir, cfg).await;
+    (TestApp::start_with(dir, cfg).await, v1)
+}
+
+#[tokio::test]
+async fn the_routing_folder_reloads_live_and_refuses_broken_versions() {
+    let (app, v1) = start_with_canary().await;
 
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(reason(&body), Some("v1"), "{body}");
@@ -1222,13 +1228,7 @@ fn check_reports_an_out_of_range_case_latency_instead_of_panicking() {
 
 #[tokio::test]
 async fn a_malformed_cases_file_does_not_stop_other_scripts_from_reloading() {
-    let dir = routing_tempdir();
-    let v1 = version(1, "a");
-    write_script(dir.path(), SCRIPT, &v1);
-    write_script(dir.path(), "canary", &canary(0));
-    let mut cfg = routed_config(dir.path(), vec![sandbox_account("a"), sandbox_account("b")], &["a"]);
-    cfg.merchants.get_mut("acme").unwrap().profiles.get_mut("shop").unwrap().routing = Some("canary".into());
-    let app = TestApp::start_with(dir, cfg).await;
+    let (app, v1) = start_with_canary().await;
     assert_eq!(reason(&pay(&app, payment(VISA)).await), Some("v1"));
 
     std::fs::write(routing_dir(app.dir.path()).join(format!("{SCRIPT}.cases.json")), HUGE_LATENCY_CASES).unwrap();
