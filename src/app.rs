@@ -45,6 +45,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    #[error("cannot make the outbound HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// A daemon serving on `addr` until `stop` (or its shutdown signal).
@@ -82,7 +84,8 @@ impl Running {
 
 /// Validates the config, opens the store, binds the listener and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let problems = config.check(&Registry::builtin(&config.public_url()));
+    let http = crate::connectors::http::client(&config.http)?;
+    let problems = config.check(&Registry::builtin(&config.public_url(), http.clone()));
     if !problems.is_empty() {
         return Err(StartError::Config(problems));
     }
@@ -108,7 +111,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let reloader = reload::start(router.clone());
     let state = AppState(Arc::new(Shared {
         router: router.clone(),
-        registry: Registry::builtin(&public_url),
+        registry: Registry::builtin(&public_url, http),
         directory: Directory::from_config(&config),
         ids: IdMinter::new(&config.payments.cell_id),
         store: store.clone(),

@@ -24,6 +24,7 @@ pub struct Config {
     pub paths: PathsConfig,
     pub payments: PaymentsConfig,
     pub lua: LuaConfig,
+    pub http: HttpConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantConfig>,
@@ -71,6 +72,16 @@ pub struct PaymentsConfig {
     pub cell_id: String,
     /// Default lifetime of an intent's client secret, in seconds.
     pub session_expiry_secs: u32,
+}
+
+/// The one HTTP client every connector calls its provider with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// How long a connection to a provider may take to open, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// How long a provider may take to answer a call, in milliseconds.
+    pub request_timeout_ms: u64,
 }
 
 /// Limits every Lua call (routing scripts, connector plugins) runs under.
@@ -197,6 +208,7 @@ impl Default for Config {
             paths: PathsConfig { routing: "routing".into(), plugins: "plugins".into() },
             payments: PaymentsConfig { cell_id: "sy".into(), session_expiry_secs: 900 },
             lua: LuaConfig { time_budget_ms: 5, memory_limit_mb: 16 },
+            http: HttpConfig { connect_timeout_ms: 2_000, request_timeout_ms: 15_000 },
             log: LogConfig { level: "info".into(), json: false },
             merchants: BTreeMap::new(),
         }
@@ -309,6 +321,9 @@ impl Config {
             report("payments.cell_id".into(), "must be 1 to 8 letters or digits".into());
         }
 
+        if self.http.connect_timeout_ms == 0 || self.http.request_timeout_ms == 0 {
+            report("http".into(), "timeouts must be at least 1 ms".into());
+        }
         if self.lua.time_budget_ms == 0 {
             report("lua.time_budget_ms".into(), "must be at least 1".into());
         }
@@ -397,7 +412,11 @@ mod tests {
             jail.create_file("config/switchyard.toml", toml)?;
             jail.set_env("SWITCHYARD_API_KEY_HASH_SECRET", "a-test-secret-of-some-length");
             let config = Config::load(None).map_err(|p| format!("{p:?}"))?;
-            out = config.check(&Registry::builtin("http://127.0.0.1:8080")).iter().map(ToString::to_string).collect();
+            out = config
+                .check(&Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()))
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             Ok(())
         });
         out
@@ -476,7 +495,7 @@ mod tests {
             "merchants.acme.api_keys[0].hash: must be `hmac-sha256:` and 64 hex digits".to_string(),
             format!("{at}.connector_accounts[0].credentials.api_key: environment variable SWITCHYARD_TEST_UNSET_VARIABLE is not set"),
             format!("{at}.connector_accounts[1].name: `sandbox` is used by another account"),
-            format!("{at}.connector_accounts[1].connector: unknown connector `adyen` (known: sandbox)"),
+            format!("{at}.connector_accounts[1].connector: unknown connector `adyen` (known: sandbox, stripe)"),
             format!("{at}.fallback[1]: no connector account is named `ghost`"),
             format!("{at}.fallback[2]: `off` is disabled"),
         ];

@@ -94,7 +94,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Check => {
-            let mut problems = config.check(&Registry::builtin(&config.public_url()));
+            let mut problems = config.check(&Registry::builtin(&config.public_url(), reqwest::Client::new()));
             problems.extend(config.check_scripts());
             for p in &problems {
                 println!("{p}");

@@ -31,6 +31,12 @@ pub enum ApiError {
     InvalidState(String),
     #[error("{0}")]
     NotSupported(String),
+    /// The provider refused an operation on a payment; nothing changed.
+    #[error("{0}")]
+    ConnectorRefused(String),
+    /// The provider could not be reached; nothing changed, the request may be retried.
+    #[error("{0}")]
+    ConnectorUnavailable(String),
     #[error("no route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("internal error; the request may be retried")]
@@ -51,6 +57,8 @@ impl ApiError {
             NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
             NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),
             Duplicate(_) => (StatusCode::BAD_REQUEST, "invalid_request", "HE_01"),
+            ConnectorRefused(_) => (StatusCode::BAD_REQUEST, "connector", "CE_00"),
+            ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "connector", "CE_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),
         }
     }

@@ -3,7 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
-mod payments;
+pub mod payments;
 mod refunds;
 pub mod types;
 

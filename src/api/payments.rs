@@ -1,9 +1,11 @@
 //! The payments endpoints: decode, hand to the flow, answer in the wire format.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -44,12 +46,34 @@ pub async fn confirm_intent(
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
+/// `?force_sync=true` asks the connector first, as Hyperswitch's retrieve does.
+#[derive(Debug, Deserialize)]
+pub struct SyncQuery {
+    #[serde(default)]
+    pub force_sync: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SyncQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<SyncQuery>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| q)
+            .map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())))
+    }
+}
+
 pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: SyncQuery,
 ) -> Result<Response, ApiError> {
-    let view = flow::retrieve(&state, &caller, &id).await?;
+    let view = match query.force_sync {
+        true => flow::sync(&state, &caller, &id).await?,
+        false => flow::retrieve(&state, &caller, &id).await?,
+    };
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 

@@ -7,6 +7,7 @@ use axum::Json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::payments::SyncQuery;
 use super::types::{RefundResponse, RefundsCreateRequest};
 use crate::app::AppState;
 use crate::payments::refunds;
@@ -24,7 +25,11 @@ pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: SyncQuery,
 ) -> Result<Response, ApiError> {
-    let refund = refunds::retrieve(&state, &caller, &id).await?;
+    let refund = match query.force_sync {
+        true => refunds::sync(&state, &caller, &id).await?,
+        false => refunds::retrieve(&state, &caller, &id).await?,
+    };
     Ok(Json(RefundResponse::of(&refund)).into_response())
 }

@@ -6,8 +6,10 @@
 //! connector does not offer answers `NotSupported`, which the API shows as `IR_20`.
 
 pub mod health;
+pub mod http;
 mod registry;
 pub mod sandbox;
+pub mod stripe;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -93,6 +95,14 @@ pub struct CompleteAuthorizeRequest<'a> {
     pub params: &'a BTreeMap<String, String>,
 }
 
+/// Asks the provider where a payment stands.
+#[derive(Debug)]
+pub struct SyncRequest<'a> {
+    pub attempt_id: &'a str,
+    pub connector_payment_id: Option<&'a str>,
+    pub amount: i64,
+}
+
 #[derive(Debug)]
 pub struct CaptureRequest<'a> {
     pub attempt_id: &'a str,
@@ -122,10 +132,18 @@ pub struct RefundRequest<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentOutcome {
     pub status: AttemptStatus,
+    /// What the provider says is captured, when it says so (a sync after a partial capture).
+    pub amount_captured: Option<i64>,
     pub connector_payment_id: Option<String>,
     pub connector_reference_id: Option<String>,
     pub next_action: Option<NextAction>,
     pub error: Option<PaymentError>,
+}
+
+#[derive(Debug)]
+pub struct RefundSyncRequest<'a> {
+    pub refund_id: &'a str,
+    pub connector_refund_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +161,14 @@ pub enum ConnectorError {
     /// may be retried): nothing was charged, so the next routed account may try.
     #[error("connector `{connector}` is unavailable: {reason}")]
     Unavailable { connector: String, reason: String },
+    /// The provider refused the operation and changed nothing (a capture of more than it holds,
+    /// a void of a payment already captured).
+    #[error("connector `{connector}` refused: {reason}")]
+    Refused { connector: String, reason: String },
+    /// The call may or may not have been acted on (no answer in time, a server error, an answer
+    /// that could not be read): only asking the provider later can tell.
+    #[error("connector `{connector}` gave no clear answer: {reason}")]
+    Ambiguous { connector: String, reason: String },
 }
 
 pub type ConnectorResult<T> = Result<T, ConnectorError>;
@@ -164,6 +190,10 @@ pub trait Connector: Send + Sync {
         Err(self.not_supported("completing an authentication"))
     }
 
+    async fn sync(&self, _account: &Account, _req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        Err(self.not_supported("sync"))
+    }
+
     async fn capture(&self, _account: &Account, _req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         Err(self.not_supported("capture"))
     }
@@ -174,6 +204,10 @@ pub trait Connector: Send + Sync {
 
     async fn refund(&self, _account: &Account, _req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
         Err(self.not_supported("refunds"))
+    }
+
+    async fn refund_sync(&self, _account: &Account, _req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        Err(self.not_supported("refund sync"))
     }
 
     fn not_supported(&self, what: &str) -> ConnectorError {

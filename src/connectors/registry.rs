@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::sandbox::Sandbox;
+use super::stripe::Stripe;
 use super::Connector;
 
 #[derive(Clone)]
@@ -12,11 +13,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in connectors. `public_url` is how customers' browsers reach this daemon, for
-    /// connectors whose pages it serves itself.
-    pub fn builtin(public_url: &str) -> Self {
+    /// The built-in connectors, calling out through `http`. `public_url` is how customers'
+    /// browsers reach this daemon, for connectors whose pages it serves itself.
+    pub fn builtin(public_url: &str, http: reqwest::Client) -> Self {
         let mut registry = Self { connectors: BTreeMap::new() };
         registry.add(Arc::new(Sandbox::new(public_url)));
+        registry.add(Arc::new(Stripe::new(http)));
         registry
     }
 

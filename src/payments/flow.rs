@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
     Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
-    PaymentMethod, PaymentOutcome, VoidRequest,
+    PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
 };
 use crate::ids;
 use crate::merchants::Profile;
@@ -64,6 +64,8 @@ impl PaymentView {
 
 /// The error code of an attempt or refund a connector did not take at all.
 pub(crate) const NOT_TAKEN: &str = "connector_not_taken";
+/// The error code of an attempt or refund whose outcome the connector left unclear.
+pub(crate) const NO_CLEAR_ANSWER: &str = "connector_no_clear_answer";
 
 fn profile<'a>(state: &'a AppState, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, ApiError> {
     state
@@ -252,11 +254,19 @@ async fn authorize(
         let result = connector_for(state, account)?.authorize(account, &request).await;
         match &result {
             Ok(_) => account.health.record(true, started.elapsed()),
-            Err(ConnectorError::Unavailable { .. }) => account.health.record(false, started.elapsed()),
             Err(ConnectorError::NotSupported { .. }) => {}
+            Err(_) => account.health.record(false, started.elapsed()),
         }
         match result {
             Ok(outcome) => {
+                settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
+                break;
+            }
+            Err(e @ ConnectorError::Ambiguous { .. }) => {
+                // The provider may have charged: no other account may try. The attempt stays
+                // pending until a sync settles it.
+                tracing::warn!(payment_id = %intent.id, account = %account.name, error = %e, "no clear answer; the attempt stays pending");
+                let outcome = call_failed(AttemptStatus::Pending, NO_CLEAR_ANSWER, &e);
                 settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
                 break;
             }
@@ -265,21 +275,24 @@ async fn authorize(
                 let last = i + 1 == candidates.len();
                 // The intent stays `processing` while another account is still to be tried.
                 let keep = (!last).then_some(IntentStatus::Processing);
-                settle(state, &mut intent, &mut attempt, not_taken(&e), None, keep).await?;
+                let outcome = call_failed(AttemptStatus::Failure, NOT_TAKEN, &e);
+                settle(state, &mut intent, &mut attempt, outcome, None, keep).await?;
             }
         }
     }
     view(state, intent).await
 }
 
-/// A connector's refusal to take a payment at all, recorded on the attempt like a decline.
-fn not_taken(e: &ConnectorError) -> PaymentOutcome {
+/// A connector call that ended without an answer about the payment, recorded on the attempt:
+/// `Failure` when nothing was charged, `Pending` when the outcome is unclear.
+fn call_failed(status: AttemptStatus, code: &str, e: &ConnectorError) -> PaymentOutcome {
     PaymentOutcome {
-        status: AttemptStatus::Failure,
+        status,
+        amount_captured: None,
         connector_payment_id: None,
         connector_reference_id: None,
         next_action: None,
-        error: Some(PaymentError::new(NOT_TAKEN, e.to_string())),
+        error: Some(PaymentError::new(code, e.to_string())),
     }
 }
 
@@ -307,7 +320,9 @@ async fn settle(
     attempt.modified_at = now;
     let status = intent_status.unwrap_or(outcome.status.intent_status());
     let amount_captured = match outcome.status {
-        AttemptStatus::Charged | AttemptStatus::PartialCharged => captured.or(Some(attempt.net_amount)),
+        AttemptStatus::Charged | AttemptStatus::PartialCharged => {
+            captured.or(outcome.amount_captured).or(Some(attempt.net_amount))
+        }
         _ => None,
     };
     let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
@@ -488,12 +503,45 @@ where
             settle(state, &mut view.intent, &mut attempt, outcome, captured, None).await?;
             self::view(state, view.intent).await
         }
+        Err(ConnectorError::Ambiguous { reason, .. }) => {
+            // The provider may have acted: the payment stays `processing` until a sync settles it.
+            tracing::warn!(payment_id = %view.intent.id, operation = op.name(), %reason, "no clear answer; the payment stays processing");
+            self::view(state, view.intent).await
+        }
         Err(e) => {
             let back = IntentUpdate::status(before, Utc::now());
             state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back).await?;
-            tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector refused the operation");
-            Err(ApiError::NotSupported(e.to_string()))
+            tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector did not do it");
+            Err(match e {
+                ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
+                ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
+                _ => ApiError::ConnectorUnavailable(e.to_string()),
+            })
         }
+    }
+}
+
+/// Asks the connector where the payment stands and stores its answer
+/// (`GET /v2/payments/{id}?force_sync=true`). A connector that cannot say leaves it as stored.
+pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentView, ApiError> {
+    let intent = load(state, caller, payment_id).await?;
+    if !intent.status.allows(Operation::Sync) {
+        return view(state, intent).await;
+    }
+    let synced = on_active_attempt(state, intent, Operation::Sync, None, move |connector, account, attempt| {
+        Box::pin(async move {
+            let request = SyncRequest {
+                attempt_id: &attempt.id,
+                connector_payment_id: attempt.connector_payment_id.as_deref(),
+                amount: attempt.net_amount,
+            };
+            connector.sync(account, &request).await.map(|outcome| (outcome, None))
+        })
+    })
+    .await;
+    match synced {
+        Err(ApiError::NotSupported(_)) => retrieve(state, caller, payment_id).await,
+        other => other,
     }
 }
 

@@ -195,7 +195,14 @@ impl PaymentIntent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NextAction {
-    RedirectToUrl { redirect_to_url: String },
+    RedirectToUrl {
+        redirect_to_url: String,
+    },
+    /// The provider's own client SDK finishes the payment in the browser (e.g. Stripe.js with
+    /// the data here).
+    InvokeSdkClient {
+        next_action_data: Value,
+    },
 }
 
 /// Why an attempt failed, as the connector said it.

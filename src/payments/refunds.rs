@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::connectors::RefundRequest;
+use crate::connectors::{ConnectorError, RefundRequest, RefundSyncRequest};
 use crate::money::Amount;
 use crate::payments::flow;
 use crate::payments::model::{PaymentError, Refund};
@@ -89,6 +89,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
             refund.connector_refund_id = outcome.connector_refund_id;
             refund.error = outcome.error;
         }
+        // The money may be moving: the refund stays pending, its amount reserved, until a sync.
+        Err(e @ ConnectorError::Ambiguous { .. }) => {
+            refund.error = Some(PaymentError::new(flow::NO_CLEAR_ANSWER, e.to_string()));
+        }
         Err(e) => {
             refund.status = RefundStatus::Failed;
             refund.error = Some(PaymentError::new(flow::NOT_TAKEN, e.to_string()));
@@ -105,4 +109,35 @@ pub async fn retrieve(state: &AppState, caller: &Caller, refund_id: &str) -> Res
         .find_refund(refund_id, &caller.merchant_id, &caller.profile_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("refund {refund_id}")))
+}
+
+/// Asks the connector where a pending refund stands and stores its answer
+/// (`GET /v2/refunds/{id}?force_sync=true`). Settled refunds, and connectors that cannot say,
+/// leave it as stored.
+pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
+    let mut refund = retrieve(state, caller, refund_id).await?;
+    if refund.status != RefundStatus::Pending {
+        return Ok(refund);
+    }
+    let payment = flow::retrieve(state, caller, &refund.payment_id).await?;
+    let attempt = payment
+        .attempts
+        .iter()
+        .find(|a| a.id == refund.attempt_id)
+        .ok_or_else(|| ApiError::Internal(format!("refund {refund_id} names no attempt of its payment").into()))?;
+    let (account, connector) = flow::attempt_connector(state, &payment.intent, attempt)?;
+    let request =
+        RefundSyncRequest { refund_id: &refund.id, connector_refund_id: refund.connector_refund_id.as_deref() };
+    match connector.refund_sync(account, &request).await {
+        Ok(outcome) if outcome.status != RefundStatus::Pending => {
+            refund.status = outcome.status;
+            refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
+            refund.error = outcome.error;
+            refund.modified_at = Utc::now();
+            state.store.settle_refund(&refund).await?;
+            Ok(refund)
+        }
+        Ok(_) | Err(ConnectorError::NotSupported { .. }) => Ok(refund),
+        Err(e) => Err(ApiError::ConnectorUnavailable(e.to_string())),
+    }
 }

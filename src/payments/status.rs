@@ -96,6 +96,7 @@ pub enum Operation {
     Capture,
     Cancel,
     Refund,
+    Sync,
 }
 
 impl Operation {
@@ -108,6 +109,7 @@ impl Operation {
             Operation::Capture => &[RequiresCapture],
             Operation::Cancel => &[RequiresPaymentMethod, RequiresCustomerAction, RequiresCapture],
             Operation::Refund => &[Succeeded, PartiallyCaptured],
+            Operation::Sync => &[Processing, RequiresCustomerAction, RequiresCapture, Succeeded, PartiallyCaptured],
         }
     }
 
@@ -118,6 +120,7 @@ impl Operation {
             Operation::Capture => "captured",
             Operation::Cancel => "cancelled",
             Operation::Refund => "refunded",
+            Operation::Sync => "synced",
         }
     }
 }

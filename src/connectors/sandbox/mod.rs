@@ -49,6 +49,7 @@ fn authorized(capture_method: CaptureMethod) -> AttemptStatus {
 fn outcome(status: AttemptStatus, connector_payment_id: Option<&str>) -> PaymentOutcome {
     PaymentOutcome {
         status,
+        amount_captured: None,
         connector_payment_id: connector_payment_id.map(str::to_string),
         connector_reference_id: None,
         next_action: None,

@@ -1,0 +1,216 @@
+//! The native Stripe connector: card payments with automatic or manual capture, 3-D Secure, sync,
+//! capture (partial too), void, refunds and refund sync.
+//!
+//! A card is first made a Stripe payment method, then charged through a confirmed payment intent.
+//! Every POST carries an `Idempotency-Key` derived from the attempt (or refund) and the step, so a
+//! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
+//! a failure before it leaves the next routed account free to try.
+
+mod transformers;
+
+use async_trait::async_trait;
+use reqwest::{Client, RequestBuilder};
+use serde::de::DeserializeOwned;
+
+use super::{
+    http, Account, AuthorizeRequest, CaptureRequest, Connector, ConnectorError, ConnectorResult, PaymentMethod,
+    PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest,
+};
+use crate::payments::status::AttemptStatus;
+use transformers::{ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
+
+const NAME: &str = "stripe";
+const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+/// The API version the mappings in `transformers` are written against.
+const API_VERSION: &str = "2024-06-20";
+
+pub struct Stripe {
+    http: Client,
+}
+
+/// Stripe's answer to a call it understood: the object asked for, or a refusal.
+enum Reply<T> {
+    Done(T),
+    Refused(StripeError),
+}
+
+impl Stripe {
+    pub fn new(http: Client) -> Self {
+        Self { http }
+    }
+
+    fn url(account: &Account, path: &str) -> String {
+        format!("{}{path}", account.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/'))
+    }
+
+    fn authorized(&self, account: &Account, request: RequestBuilder) -> ConnectorResult<RequestBuilder> {
+        let key = account.credentials.get("api_key").ok_or_else(|| ConnectorError::Unavailable {
+            connector: NAME.into(),
+            reason: format!("account `{}` has no api_key", account.name),
+        })?;
+        Ok(request.header("Authorization", format!("Bearer {}", key.expose())).header("Stripe-Version", API_VERSION))
+    }
+
+    fn post(
+        &self,
+        account: &Account,
+        path: &str,
+        idempotency_key: &str,
+        form: &Form,
+    ) -> ConnectorResult<RequestBuilder> {
+        let request = self.http.post(Self::url(account, path)).header("Idempotency-Key", idempotency_key).form(form);
+        self.authorized(account, request)
+    }
+
+    fn get(&self, account: &Account, path: &str) -> ConnectorResult<RequestBuilder> {
+        self.authorized(account, self.http.get(Self::url(account, path)))
+    }
+
+    /// Sends a call and reads the answer. Rate limits and refused credentials mean Stripe did
+    /// nothing; server errors and unreadable answers may hide a charge.
+    async fn call<T: DeserializeOwned>(&self, request: ConnectorResult<RequestBuilder>) -> ConnectorResult<Reply<T>> {
+        let response = http::send(NAME, request?).await?;
+        let status = response.status().as_u16();
+        let ambiguous = |reason: String| ConnectorError::Ambiguous { connector: NAME.into(), reason };
+        let body = response.bytes().await.map_err(|e| ambiguous(format!("the answer was cut off: {e}")))?;
+        match status {
+            200..=299 => {
+                serde_json::from_slice(&body).map(Reply::Done).map_err(|e| ambiguous(format!("unreadable answer: {e}")))
+            }
+            401 | 403 | 429 => Err(ConnectorError::Unavailable {
+                connector: NAME.into(),
+                reason: if status == 429 { "rate limited".into() } else { format!("credentials refused ({status})") },
+            }),
+            400..=499 => Ok(Reply::Refused(match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(b) => b.error,
+                Err(_) => StripeError {
+                    kind: Some("invalid_request_error".into()),
+                    code: None,
+                    decline_code: None,
+                    message: Some(format!("HTTP {status}")),
+                    payment_intent: None,
+                },
+            })),
+            _ => Err(ambiguous(format!("HTTP {status}"))),
+        }
+    }
+
+    fn intent_id<'a>(&self, id: Option<&'a str>) -> ConnectorResult<&'a str> {
+        id.ok_or_else(|| self.not_supported("calls on an attempt Stripe never answered"))
+    }
+
+    /// A capture or void Stripe refused: nothing changed there.
+    fn refused(error: &StripeError) -> ConnectorError {
+        ConnectorError::Refused { connector: NAME.into(), reason: error.to_payment_error().message }
+    }
+}
+
+#[async_trait]
+impl Connector for Stripe {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn required_credentials(&self) -> &'static [&'static str] {
+        &["api_key"]
+    }
+
+    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let PaymentMethod::Card(card) = req.payment_method;
+        let key = format!("{}:payment_method", req.attempt_id);
+        let method = match self
+            .call::<PaymentMethodResponse>(self.post(
+                account,
+                "/v1/payment_methods",
+                &key,
+                &transformers::payment_method(card),
+            ))
+            .await
+        {
+            Ok(Reply::Done(method)) => method,
+            Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
+            // Making a payment method charges nothing, whatever became of the call.
+            Err(ConnectorError::Ambiguous { connector, reason }) => {
+                return Err(ConnectorError::Unavailable { connector, reason })
+            }
+            Err(e) => return Err(e),
+        };
+        let form = transformers::payment_intent(
+            req.amount.minor(),
+            req.currency.code(),
+            &method.id,
+            req.capture_method,
+            req.payment_id,
+            req.attempt_id,
+        );
+        let key = format!("{}:payment_intent", req.attempt_id);
+        Ok(match self.call::<PaymentIntent>(self.post(account, "/v1/payment_intents", &key, &form)).await? {
+            Reply::Done(intent) => intent.outcome(),
+            Reply::Refused(error) => transformers::declined(&error),
+        })
+    }
+
+    async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let id = self.intent_id(req.connector_payment_id)?;
+        match self.call::<PaymentIntent>(self.get(account, &format!("/v1/payment_intents/{id}"))).await? {
+            Reply::Done(intent) => Ok(intent.outcome()),
+            Reply::Refused(error) => Err(ConnectorError::Ambiguous {
+                connector: NAME.into(),
+                reason: format!("could not read payment intent {id}: {}", error.to_payment_error().message),
+            }),
+        }
+    }
+
+    async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let id = self.intent_id(req.connector_payment_id)?;
+        let key = format!("{}:capture:{}", req.attempt_id, req.amount_to_capture);
+        let path = format!("/v1/payment_intents/{id}/capture");
+        match self
+            .call::<PaymentIntent>(self.post(account, &path, &key, &transformers::capture(req.amount_to_capture)))
+            .await?
+        {
+            Reply::Done(intent) => {
+                let mut outcome = intent.outcome();
+                let captured = *outcome.amount_captured.get_or_insert(req.amount_to_capture);
+                if outcome.status == AttemptStatus::Charged && captured < req.amount_authorized {
+                    outcome.status = AttemptStatus::PartialCharged;
+                }
+                Ok(outcome)
+            }
+            Reply::Refused(error) => Err(Self::refused(&error)),
+        }
+    }
+
+    async fn void(&self, account: &Account, req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let id = self.intent_id(req.connector_payment_id)?;
+        let key = format!("{}:void", req.attempt_id);
+        // Stripe takes only its own list of reasons; the merchant's stays with the attempt.
+        match self
+            .call::<PaymentIntent>(self.post(account, &format!("/v1/payment_intents/{id}/cancel"), &key, &Form::new()))
+            .await?
+        {
+            Reply::Done(intent) => Ok(intent.outcome()),
+            Reply::Refused(error) => Err(Self::refused(&error)),
+        }
+    }
+
+    async fn refund(&self, account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        let id = self.intent_id(req.connector_payment_id)?;
+        let form = transformers::refund(id, req.amount.minor(), req.refund_id);
+        Ok(match self.call::<Refund>(self.post(account, "/v1/refunds", req.refund_id, &form)).await? {
+            Reply::Done(refund) => refund.outcome(),
+            Reply::Refused(error) => transformers::refund_refused(&error),
+        })
+    }
+
+    async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        let id = req.connector_refund_id.ok_or_else(|| self.not_supported("syncing a refund Stripe never answered"))?;
+        match self.call::<Refund>(self.get(account, &format!("/v1/refunds/{id}"))).await? {
+            Reply::Done(refund) => Ok(refund.outcome()),
+            Reply::Refused(error) => Err(ConnectorError::Ambiguous {
+                connector: NAME.into(),
+                reason: format!("could not read refund {id}: {}", error.to_payment_error().message),
+            }),
+        }
+    }
+}

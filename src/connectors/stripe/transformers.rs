@@ -1,0 +1,286 @@
+//! Stripe's wire format: the form bodies switchyard sends and the objects Stripe answers, and
+//! how they map to attempt and refund outcomes. Parsing is lenient about what Stripe (or a test
+//! double of it) leaves out.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::card::Expiry;
+use crate::connectors::{CardDetails, PaymentOutcome, RefundOutcome};
+use crate::payments::model::{NextAction, PaymentError};
+use crate::payments::status::{AttemptStatus, CaptureMethod, RefundStatus};
+
+/// A form body: Stripe takes `application/x-www-form-urlencoded`, nested keys as `a[b]`.
+pub type Form = Vec<(String, String)>;
+
+fn field(form: &mut Form, key: &str, value: impl ToString) {
+    form.push((key.to_string(), value.to_string()));
+}
+
+/// `POST /v1/payment_methods`: the card becomes a payment method. The only body that carries the
+/// card number; it is never logged.
+pub fn payment_method(card: &CardDetails) -> Form {
+    let mut form = Form::new();
+    field(&mut form, "type", "card");
+    field(&mut form, "card[number]", card.number.expose());
+    field(&mut form, "card[exp_month]", card.expiry.month_str());
+    field(&mut form, "card[exp_year]", Expiry::year_str(&card.expiry));
+    field(&mut form, "card[cvc]", card.cvc.expose());
+    if let Some(name) = &card.holder_name {
+        field(&mut form, "billing_details[name]", name);
+    }
+    form
+}
+
+/// `POST /v1/payment_intents`, confirmed at once.
+pub fn payment_intent(
+    amount: i64,
+    currency: &str,
+    payment_method: &str,
+    capture_method: CaptureMethod,
+    payment_id: &str,
+    attempt_id: &str,
+) -> Form {
+    let mut form = Form::new();
+    field(&mut form, "amount", amount);
+    field(&mut form, "currency", currency.to_ascii_lowercase());
+    field(&mut form, "payment_method", payment_method);
+    field(&mut form, "confirm", "true");
+    field(&mut form, "capture_method", capture_method.as_str());
+    field(&mut form, "payment_method_types[0]", "card");
+    field(&mut form, "metadata[payment_id]", payment_id);
+    field(&mut form, "metadata[attempt_id]", attempt_id);
+    form
+}
+
+pub fn capture(amount: i64) -> Form {
+    vec![("amount_to_capture".into(), amount.to_string())]
+}
+
+pub fn refund(payment_intent: &str, amount: i64, refund_id: &str) -> Form {
+    let mut form = Form::new();
+    field(&mut form, "payment_intent", payment_intent);
+    field(&mut form, "amount", amount);
+    field(&mut form, "metadata[refund_id]", refund_id);
+    form
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentMethodResponse {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub amount_received: Option<i64>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub next_action: Option<Value>,
+    #[serde(default)]
+    pub last_payment_error: Option<StripeError>,
+    /// An id, or (from some servers) the whole charge.
+    #[serde(default)]
+    pub latest_charge: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+/// `{"error": {...}}`.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub error: StripeError,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeError {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Value>,
+}
+
+impl StripeError {
+    pub fn to_payment_error(&self) -> PaymentError {
+        let code = self.code.clone().or_else(|| self.kind.clone()).unwrap_or_else(|| "stripe_error".into());
+        let mut error = PaymentError::new(&code, self.message.clone().unwrap_or_else(|| code.clone()));
+        error.reason = self.decline_code.clone();
+        error
+    }
+
+    /// The payment intent a declined confirmation left behind.
+    pub fn payment_intent_id(&self) -> Option<String> {
+        self.payment_intent.as_ref()?.get("id")?.as_str().map(str::to_string)
+    }
+}
+
+impl PaymentIntent {
+    /// What Stripe says has been captured: `amount_received`, or the charge's `amount_captured`.
+    fn captured(&self) -> Option<i64> {
+        self.amount_received.or_else(|| self.latest_charge.as_ref()?.get("amount_captured")?.as_i64())
+    }
+
+    pub fn outcome(&self) -> PaymentOutcome {
+        let captured = self.captured();
+        let status = match self.status.as_str() {
+            "succeeded" => match (captured, self.amount) {
+                (Some(c), Some(a)) if c < a => AttemptStatus::PartialCharged,
+                _ => AttemptStatus::Charged,
+            },
+            "requires_capture" => AttemptStatus::Authorized,
+            "requires_action" => AttemptStatus::AuthenticationPending,
+            "canceled" => AttemptStatus::Voided,
+            "requires_payment_method" => AttemptStatus::Failure,
+            // processing, requires_confirmation, anything new: not settled yet.
+            _ => AttemptStatus::Pending,
+        };
+        let error = match status {
+            AttemptStatus::Failure => Some(
+                self.last_payment_error
+                    .as_ref()
+                    .map(StripeError::to_payment_error)
+                    .unwrap_or_else(|| PaymentError::new("payment_failed", "The payment was not completed.")),
+            ),
+            _ => None,
+        };
+        PaymentOutcome {
+            status,
+            amount_captured: match status {
+                AttemptStatus::Charged | AttemptStatus::PartialCharged => captured,
+                _ => None,
+            },
+            connector_payment_id: Some(self.id.clone()),
+            connector_reference_id: self.latest_charge.as_ref().and_then(charge_id),
+            next_action: (status == AttemptStatus::AuthenticationPending).then(|| self.next_action()).flatten(),
+            error,
+        }
+    }
+
+    /// A redirect when Stripe gives one; otherwise Stripe.js finishes the payment in the browser.
+    fn next_action(&self) -> Option<NextAction> {
+        let action = self.next_action.as_ref()?;
+        if let Some(url) = action.pointer("/redirect_to_url/url").and_then(Value::as_str) {
+            return Some(NextAction::RedirectToUrl { redirect_to_url: url.to_string() });
+        }
+        Some(NextAction::InvokeSdkClient {
+            next_action_data: json!({ "sdk": "stripe", "client_secret": self.client_secret, "next_action": action }),
+        })
+    }
+}
+
+fn charge_id(charge: &Value) -> Option<String> {
+    charge.as_str().or_else(|| charge.get("id")?.as_str()).map(str::to_string)
+}
+
+/// A declined confirmation: Stripe answers with an error, not a payment intent.
+pub fn declined(error: &StripeError) -> PaymentOutcome {
+    PaymentOutcome {
+        status: AttemptStatus::Failure,
+        amount_captured: None,
+        connector_payment_id: error.payment_intent_id(),
+        connector_reference_id: None,
+        next_action: None,
+        error: Some(error.to_payment_error()),
+    }
+}
+
+impl Refund {
+    pub fn outcome(&self) -> RefundOutcome {
+        let status = match self.status.as_str() {
+            "succeeded" => RefundStatus::Succeeded,
+            "failed" | "canceled" => RefundStatus::Failed,
+            _ => RefundStatus::Pending,
+        };
+        RefundOutcome {
+            status,
+            connector_refund_id: Some(self.id.clone()),
+            error: (status == RefundStatus::Failed).then(|| {
+                let reason = self.failure_reason.clone().unwrap_or_else(|| "refund_failed".into());
+                PaymentError::new(&reason, "Stripe did not complete the refund.")
+            }),
+        }
+    }
+}
+
+pub fn refund_refused(error: &StripeError) -> RefundOutcome {
+    RefundOutcome { status: RefundStatus::Failed, connector_refund_id: None, error: Some(error.to_payment_error()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(v: Value) -> PaymentIntent {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn statuses_map_as_documented() {
+        let cases = [
+            ("succeeded", AttemptStatus::Charged),
+            ("requires_capture", AttemptStatus::Authorized),
+            ("requires_action", AttemptStatus::AuthenticationPending),
+            ("processing", AttemptStatus::Pending),
+            ("requires_confirmation", AttemptStatus::Pending),
+            ("requires_payment_method", AttemptStatus::Failure),
+            ("canceled", AttemptStatus::Voided),
+        ];
+        for (stripe, ours) in cases {
+            assert_eq!(intent(json!({"id": "pi_1", "status": stripe})).outcome().status, ours, "{stripe}");
+        }
+    }
+
+    #[test]
+    fn a_partial_capture_is_read_from_what_was_received() {
+        let full = intent(json!({"id": "pi_1", "status": "succeeded", "amount": 6540, "amount_received": 6540}));
+        assert_eq!((full.outcome().status, full.outcome().amount_captured), (AttemptStatus::Charged, Some(6540)));
+        let part = intent(json!({"id": "pi_1", "status": "succeeded", "amount": 6540,
+            "latest_charge": {"id": "ch_1", "amount_captured": 4000}}));
+        let outcome = part.outcome();
+        assert_eq!((outcome.status, outcome.amount_captured), (AttemptStatus::PartialCharged, Some(4000)));
+        assert_eq!(outcome.connector_reference_id.as_deref(), Some("ch_1"));
+    }
+
+    #[test]
+    fn a_failed_intent_carries_stripes_error_and_a_decline_its_intent() {
+        let failed = intent(json!({"id": "pi_1", "status": "requires_payment_method",
+            "last_payment_error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds."}}));
+        let error = failed.outcome().error.unwrap();
+        assert_eq!((error.code.as_str(), error.reason.as_deref()), ("card_declined", Some("insufficient_funds")));
+        let body: ErrorBody = serde_json::from_value(json!({"error": {"type": "card_error", "code": "card_declined",
+            "message": "Your card was declined.", "payment_intent": {"id": "pi_9", "status": "requires_payment_method"}}}))
+        .unwrap();
+        assert_eq!(declined(&body.error).connector_payment_id.as_deref(), Some("pi_9"));
+    }
+
+    #[test]
+    fn authentication_is_a_redirect_when_stripe_gives_one_and_the_sdk_otherwise() {
+        let redirect = intent(json!({"id": "pi_1", "status": "requires_action",
+            "next_action": {"type": "redirect_to_url", "redirect_to_url": {"url": "https://hooks.example/3ds"}}}));
+        assert_eq!(
+            redirect.outcome().next_action,
+            Some(NextAction::RedirectToUrl { redirect_to_url: "https://hooks.example/3ds".into() })
+        );
+        let sdk = intent(json!({"id": "pi_1", "status": "requires_action", "client_secret": "pi_1_secret",
+            "next_action": {"type": "use_stripe_sdk"}}));
+        assert!(matches!(sdk.outcome().next_action, Some(NextAction::InvokeSdkClient { .. })));
+    }
+}
