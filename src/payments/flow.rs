@@ -120,7 +120,6 @@ pub fn routing_view(
     details: &IntentDetails,
     c: &Confirmation,
 ) -> RoutingView {
-    let PaymentMethod::Card(card) = &c.payment_method;
     let billing_country = c
         .billing
         .as_ref()
@@ -134,11 +133,14 @@ pub fn routing_view(
         currency: amount.currency.code().to_string(),
         payment_method_type: c.payment_method_type.clone(),
         payment_method_subtype: c.payment_method_subtype.clone(),
-        card: Some(CardView {
-            network: card.number.network().map(|n| format!("{n:?}")),
-            bin: Some(card.number.bin().to_string()),
-            issuing_country: card.issuing_country.clone(),
-        }),
+        card: match &c.payment_method {
+            PaymentMethod::Card(card) => Some(CardView {
+                network: card.number.network().map(|n| format!("{n:?}")),
+                bin: Some(card.number.bin().to_string()),
+                issuing_country: card.issuing_country.clone(),
+            }),
+            PaymentMethod::OpenBanking => None,
+        },
         billing_country,
         customer_id: customer_id.map(str::to_string),
         profile_id: profile_id.to_string(),
@@ -249,6 +251,7 @@ async fn authorize(
             payment_method: &confirmation.payment_method,
             return_url: intent.details.return_url.as_deref(),
             description: intent.details.description.as_deref(),
+            billing: confirmation.billing.as_ref().or(intent.details.billing.as_ref()),
         };
         let started = Instant::now();
         let result = connector_for(state, account)?.authorize(account, &request).await;
@@ -312,19 +315,27 @@ async fn settle(
         // Whatever was asked for, the customer is being authenticated now.
         attempt.authentication_type = AuthenticationType::ThreeDs;
     }
-    attempt.status = outcome.status;
+    // What is captured: what this call captured, else what the provider reports, else what is
+    // already known (a sync that learns no amount must not forget a partial capture), else all.
+    let known = (intent.amount_captured > 0).then_some(intent.amount_captured);
+    let amount_captured = match outcome.status {
+        AttemptStatus::Charged | AttemptStatus::PartialCharged => {
+            captured.or(outcome.amount_captured).or(known).or(Some(attempt.net_amount))
+        }
+        _ => None,
+    };
+    // Less than the whole amount captured is a partial charge, whoever reports it.
+    let charged = match (outcome.status, amount_captured) {
+        (AttemptStatus::Charged, Some(amount)) if amount < attempt.net_amount => AttemptStatus::PartialCharged,
+        (status, _) => status,
+    };
+    attempt.status = charged;
     attempt.connector_payment_id = outcome.connector_payment_id.or(attempt.connector_payment_id.take());
     attempt.connector_reference_id = outcome.connector_reference_id.or(attempt.connector_reference_id.take());
     attempt.next_action = outcome.next_action;
     attempt.error = outcome.error;
     attempt.modified_at = now;
-    let status = intent_status.unwrap_or(outcome.status.intent_status());
-    let amount_captured = match outcome.status {
-        AttemptStatus::Charged | AttemptStatus::PartialCharged => {
-            captured.or(outcome.amount_captured).or(Some(attempt.net_amount))
-        }
-        _ => None,
-    };
+    let status = intent_status.unwrap_or(charged.intent_status());
     let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
     if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update).await? {
         return Err(changed_underneath(intent));
@@ -345,7 +356,6 @@ fn new_attempt(
     decision: &Decision,
 ) -> PaymentAttempt {
     let now = Utc::now();
-    let PaymentMethod::Card(card) = &c.payment_method;
     PaymentAttempt {
         id: state.ids.attempt(),
         payment_id: intent.id.clone(),
@@ -355,7 +365,10 @@ fn new_attempt(
         net_amount: intent.amount.net_amount(),
         payment_method_type: c.payment_method_type.clone(),
         payment_method_subtype: c.payment_method_subtype.clone(),
-        card: Some(CardSummary::of(&card.number, card.expiry, card.holder_name.clone())),
+        card: match &c.payment_method {
+            PaymentMethod::Card(card) => Some(CardSummary::of(&card.number, card.expiry, card.holder_name.clone())),
+            PaymentMethod::OpenBanking => None,
+        },
         payment_method_billing: c.billing.clone(),
         authentication_type: intent.authentication_type,
         connector_payment_id: None,
@@ -371,7 +384,7 @@ fn new_attempt(
 
 /// Checks that depend on the profile rather than on the request's shape.
 fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), ApiError> {
-    let PaymentMethod::Card(card) = &c.payment_method;
+    let PaymentMethod::Card(card) = &c.payment_method else { return Ok(()) };
     if profile.reject_expired_cards && card.expiry.is_expired(Utc::now().date_naive()) {
         return Err(ApiError::InvalidRequest(format!(
             "payment_method_data.card.card_exp_year: the card expired at the end of {}/{}",

@@ -1,6 +1,9 @@
 //! The harness every integration test uses: a daemon started in-process on a random loopback
 //! port over a SQLite file in a temporary folder, and a real HTTP client.
 #![allow(dead_code)]
+pub mod fintecture_sdk;
+pub mod localstripe;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -16,7 +16,6 @@ use super::{
     http, Account, AuthorizeRequest, CaptureRequest, Connector, ConnectorError, ConnectorResult, PaymentMethod,
     PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest,
 };
-use crate::payments::status::AttemptStatus;
 use transformers::{ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
 
 const NAME: &str = "stripe";
@@ -111,12 +110,14 @@ impl Connector for Stripe {
         NAME
     }
 
-    fn required_credentials(&self) -> &'static [&'static str] {
-        &["api_key"]
+    fn required_credentials(&self) -> Vec<&str> {
+        vec!["api_key"]
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
-        let PaymentMethod::Card(card) = req.payment_method;
+        let PaymentMethod::Card(card) = req.payment_method else {
+            return Err(self.not_supported("payments other than cards"));
+        };
         let key = format!("{}:payment_method", req.attempt_id);
         let method = match self
             .call::<PaymentMethodResponse>(self.post(
@@ -169,14 +170,7 @@ impl Connector for Stripe {
             .call::<PaymentIntent>(self.post(account, &path, &key, &transformers::capture(req.amount_to_capture)))
             .await?
         {
-            Reply::Done(intent) => {
-                let mut outcome = intent.outcome();
-                let captured = *outcome.amount_captured.get_or_insert(req.amount_to_capture);
-                if outcome.status == AttemptStatus::Charged && captured < req.amount_authorized {
-                    outcome.status = AttemptStatus::PartialCharged;
-                }
-                Ok(outcome)
-            }
+            Reply::Done(intent) => Ok(intent.outcome()),
             Reply::Refused(error) => Err(Self::refused(&error)),
         }
     }

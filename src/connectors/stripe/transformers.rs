@@ -133,6 +133,7 @@ impl StripeError {
 
 impl PaymentIntent {
     /// What Stripe says has been captured: `amount_received`, or the charge's `amount_captured`.
+    /// Unknown when both are left out; the flow then keeps what it knew.
     fn captured(&self) -> Option<i64> {
         self.amount_received.or_else(|| self.latest_charge.as_ref()?.get("amount_captured")?.as_i64())
     }
