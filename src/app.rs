@@ -13,7 +13,8 @@ use crate::config::{Config, Problem};
 use crate::connectors::Registry;
 use crate::ids::IdMinter;
 use crate::merchants::Directory;
-use crate::routing::{reload, Router};
+use crate::reload;
+use crate::routing::Router;
 use crate::store::{Store, StoreError};
 
 /// What every request handler shares. Cloning it clones one `Arc`.
@@ -57,7 +58,7 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
-    _reloader: reload::Reloader,
+    _reloaders: [reload::Reloader; 2],
 }
 
 impl Running {
@@ -85,7 +86,11 @@ impl Running {
 /// Validates the config, opens the store, binds the listener and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let http = crate::connectors::http::client(&config.http)?;
-    let problems = config.check(&Registry::builtin(&config.public_url(), http.clone()));
+    let (registry, plugin_problems) = config.registry(&config.public_url(), http.clone());
+    for problem in &plugin_problems {
+        tracing::error!(%problem, "connector plugin not loaded");
+    }
+    let problems = config.check(&registry);
     if !problems.is_empty() {
         return Err(StartError::Config(problems));
     }
@@ -97,6 +102,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     // With port 0 the real port is known only now; links the daemon hands out must carry it.
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
+    // With port 0 the real port is known only now; connectors hand out links with it.
+    let (registry, _) = config.registry(&public_url, http);
     let router = Arc::new(Router::new(&config.paths.routing, config.lua.limits()));
     router.reload();
     let scripts = router.scripts();
@@ -108,10 +115,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
     }
-    let reloader = reload::start(router.clone());
+    let reloaders = {
+        let (router, registry) = (router.clone(), registry.clone());
+        [
+            reload::start(&config.paths.routing, Arc::new(move || drop(router.reload()))),
+            reload::start(&config.paths.plugins, Arc::new(move || registry.reload_plugins())),
+        ]
+    };
     let state = AppState(Arc::new(Shared {
         router: router.clone(),
-        registry: Registry::builtin(&public_url, http),
+        registry,
         directory: Directory::from_config(&config),
         ids: IdMinter::new(&config.payments.cell_id),
         store: store.clone(),
@@ -127,5 +140,5 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "switchyard listening");
-    Ok(Running { addr, router, stop, task, store, _reloader: reloader })
+    Ok(Running { addr, router, stop, task, store, _reloaders: reloaders })
 }

@@ -261,6 +261,19 @@ impl Config {
         }
     }
 
+    /// The connectors this configuration can use: the built-in ones and the plugins in
+    /// `paths.plugins`, with the problems of plugin files that did not load.
+    pub fn registry(&self, public_url: &str, http: reqwest::Client) -> (Registry, Vec<Problem>) {
+        let (registry, errors) = Registry::builtin(public_url, http.clone()).with_plugins(
+            &self.paths.plugins,
+            self.lua.limits(),
+            http,
+            public_url,
+        );
+        let problems = errors.into_iter().map(|message| Problem { path: "connector plugin".into(), message }).collect();
+        (registry, problems)
+    }
+
     /// Problems with the routing scripts: each script must compile and pass its golden cases, and
     /// each profile's script must exist. The daemon starts regardless (a profile whose script is
     /// missing or broken routes by its fallback list); `switchyard check` reports them.
@@ -371,7 +384,7 @@ impl Config {
                         }
                     }
                     for required in connector.required_credentials() {
-                        if !account.credentials.contains_key(*required) {
+                        if !account.credentials.contains_key(required) {
                             report(format!("{at}.credentials.{required}"), "missing".into());
                         }
                     }

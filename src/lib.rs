@@ -16,6 +16,7 @@ pub mod lua;
 pub mod merchants;
 pub mod money;
 pub mod payments;
+pub mod reload;
 pub mod routing;
 pub mod secret;
 pub mod store;

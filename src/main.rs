@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use switchyard::api::auth::{key_hash, new_publishable_key, new_secret_key};
 use switchyard::config::Config;
-use switchyard::connectors::Registry;
 use switchyard::routing;
 use tracing_subscriber::EnvFilter;
 
@@ -94,7 +93,8 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Check => {
-            let mut problems = config.check(&Registry::builtin(&config.public_url(), reqwest::Client::new()));
+            let (registry, mut problems) = config.registry(&config.public_url(), reqwest::Client::new());
+            problems.extend(config.check(&registry));
             problems.extend(config.check_scripts());
             for p in &problems {
                 println!("{p}");

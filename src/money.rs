@@ -92,6 +92,29 @@ impl Currency {
     pub fn code(self) -> &'static str {
         self.0
     }
+
+    /// How many digits the minor unit has: 2 for most currencies, 0 for the yen and its kind,
+    /// 3 for the dinars.
+    pub fn exponent(self) -> u32 {
+        match self.0 {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "VND" | "VUV"
+            | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// An amount in minor units written in major units, as some providers want it: 6540 → "65.40".
+    pub fn decimal(self, minor: i64) -> String {
+        let exponent = self.exponent();
+        if exponent == 0 {
+            return minor.to_string();
+        }
+        let unit = 10i64.pow(exponent);
+        let sign = if minor < 0 { "-" } else { "" };
+        let (major, fraction) = (minor.abs() / unit, minor.abs() % unit);
+        format!("{sign}{major}.{fraction:0width$}", width = exponent as usize)
+    }
 }
 
 impl fmt::Display for Currency {
@@ -127,6 +150,15 @@ mod tests {
         assert_eq!(Currency::parse("USD").unwrap().code(), "USD");
         assert!(Currency::parse("usd").is_err());
         assert!(Currency::parse("XYZ").is_err());
+    }
+
+    #[test]
+    fn decimals_follow_the_currency() {
+        let c = |code| Currency::parse(code).unwrap();
+        assert_eq!(c("EUR").decimal(6540), "65.40");
+        assert_eq!(c("EUR").decimal(5), "0.05");
+        assert_eq!(c("JPY").decimal(6540), "6540");
+        assert_eq!(c("KWD").decimal(6540), "6.540");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Live reload of routing scripts: a file watcher on the routing folder and SIGHUP both trigger a
-//! reload, run off the request path. Bursts of file events (an editor writing a file in several
-//! steps) are gathered into one reload.
+//! Live reload of the files the daemon runs (routing scripts, connector plugins): a watcher on
+//! each folder and SIGHUP both trigger a reload, run off the request path. Bursts of file events
+//! (an editor writing a file in several steps) are gathered into one reload.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +8,6 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-use super::Router;
 
 /// How long a burst of file events may take before the reload starts.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -28,9 +26,12 @@ impl Drop for Reloader {
     }
 }
 
-/// Starts watching `router`'s folder and listening for SIGHUP. A folder that cannot be watched
-/// (it does not exist) leaves SIGHUP as the only trigger, with a warning.
-pub fn start(router: Arc<Router>) -> Reloader {
+/// What a reload does; it runs on a blocking thread.
+pub type Reload = Arc<dyn Fn() + Send + Sync>;
+
+/// Starts watching `dir` and listening for SIGHUP, running `reload` on either. A folder that
+/// cannot be watched (it does not exist) leaves SIGHUP as the only trigger, with a warning.
+pub fn start(dir: &std::path::Path, reload: Reload) -> Reloader {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watch_tx = tx.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -38,11 +39,11 @@ pub fn start(router: Arc<Router>) -> Reloader {
             let _ = watch_tx.send(());
         }
     })
-    .and_then(|mut w| w.watch(router.dir(), RecursiveMode::NonRecursive).map(|()| w));
+    .and_then(|mut w| w.watch(dir, RecursiveMode::NonRecursive).map(|()| w));
     let watcher = match watcher {
         Ok(w) => Some(w),
         Err(e) => {
-            tracing::warn!(dir = %router.dir().display(), error = %e, "cannot watch the routing folder; reload with SIGHUP");
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the folder; reload with SIGHUP");
             None
         }
     };
@@ -50,15 +51,17 @@ pub fn start(router: Arc<Router>) -> Reloader {
         while rx.recv().await.is_some() {
             tokio::time::sleep(SETTLE).await;
             while rx.try_recv().is_ok() {}
-            let router = router.clone();
-            let _ = tokio::task::spawn_blocking(move || router.reload()).await;
+            let reload = reload.clone();
+            let _ = tokio::task::spawn_blocking(move || reload()).await;
         }
     })];
+    #[cfg(unix)]
+    let shown = dir.display().to_string();
     #[cfg(unix)]
     if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         tasks.push(tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading routing scripts");
+                tracing::info!(dir = %shown, "SIGHUP: reloading");
                 let _ = tx.send(());
             }
         }));

@@ -72,6 +72,7 @@ impl IntentFields {
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethodType {
     Card,
+    OpenBanking,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +106,9 @@ pub struct CardRequest {
 pub struct PaymentMethodDataRequest {
     #[serde(default)]
     pub card: Option<CardRequest>,
+    /// `{"open_banking_pis": {}}`: the payer picks their bank on the provider's page.
+    #[serde(default)]
+    pub open_banking: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     pub billing: Option<Address>,
 }
@@ -120,28 +124,52 @@ pub struct MethodFields {
 
 impl MethodFields {
     fn into_confirmation(self, return_url: Option<String>) -> Result<Confirmation, ApiError> {
-        let PaymentMethodType::Card = self.payment_method_type;
-        let card =
-            self.payment_method_data.card.ok_or_else(|| ApiError::MissingField("payment_method_data.card".into()))?;
-        if let Some(subtype) = &self.payment_method_subtype {
-            if !matches!(subtype.as_str(), "credit" | "debit") {
-                return Err(ApiError::InvalidRequest(format!(
-                    "payment_method_subtype: `{subtype}` is not a card subtype (credit or debit)"
-                )));
+        let data = self.payment_method_data;
+        let subtype = self.payment_method_subtype;
+        let (payment_method, kind) = match self.payment_method_type {
+            PaymentMethodType::Card => {
+                let card = data.card.ok_or_else(|| ApiError::MissingField("payment_method_data.card".into()))?;
+                if let Some(subtype) = subtype.as_deref().filter(|s| !matches!(*s, "credit" | "debit")) {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "payment_method_subtype: `{subtype}` is not a card subtype (credit or debit)"
+                    )));
+                }
+                let holder = card.card_holder_name.trim();
+                let details = CardDetails {
+                    number: card.card_number,
+                    cvc: card.card_cvc,
+                    expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
+                    holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+                    issuing_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
+                };
+                (PaymentMethod::Card(details), "card")
             }
-        }
-        let holder = card.card_holder_name.trim();
+            PaymentMethodType::OpenBanking => {
+                let method = data
+                    .open_banking
+                    .ok_or_else(|| ApiError::MissingField("payment_method_data.open_banking".into()))?;
+                if !method.contains_key("open_banking_pis") || method.len() != 1 {
+                    return Err(ApiError::InvalidRequest(
+                        "payment_method_data.open_banking: must be {\"open_banking_pis\": {}}".into(),
+                    ));
+                }
+                if subtype.as_deref().is_some_and(|s| s != "open_banking_pis") {
+                    return Err(ApiError::InvalidRequest(
+                        "payment_method_subtype: open banking takes `open_banking_pis`".into(),
+                    ));
+                }
+                (PaymentMethod::OpenBanking, "open_banking")
+            }
+        };
+        let subtype = match &payment_method {
+            PaymentMethod::OpenBanking => Some("open_banking_pis".to_string()),
+            PaymentMethod::Card(_) => subtype,
+        };
         Ok(Confirmation {
-            payment_method: PaymentMethod::Card(CardDetails {
-                number: card.card_number,
-                cvc: card.card_cvc,
-                expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
-                holder_name: (!holder.is_empty()).then(|| holder.to_string()),
-                issuing_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
-            }),
-            payment_method_type: "card".into(),
-            payment_method_subtype: self.payment_method_subtype,
-            billing: self.payment_method_data.billing,
+            payment_method,
+            payment_method_type: kind.into(),
+            payment_method_subtype: subtype,
+            billing: data.billing,
             return_url,
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod http;
+pub mod plugin;
 mod registry;
 pub mod sandbox;
 pub mod stripe;
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use crate::card::{CardNumber, Cvc, Expiry};
 use crate::config::ConnectorAccountConfig;
 use crate::money::{Amount, Currency};
-use crate::payments::model::{NextAction, PaymentError};
+use crate::payments::model::{Address, NextAction, PaymentError};
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
 use crate::secret::Secret;
 
@@ -70,6 +71,8 @@ pub struct CardDetails {
 #[derive(Debug, Clone)]
 pub enum PaymentMethod {
     Card(CardDetails),
+    /// Pay by bank: the payer chooses and authorises on the provider's page.
+    OpenBanking,
 }
 
 #[derive(Debug)]
@@ -83,6 +86,7 @@ pub struct AuthorizeRequest<'a> {
     pub payment_method: &'a PaymentMethod,
     pub return_url: Option<&'a str>,
     pub description: Option<&'a str>,
+    pub billing: Option<&'a Address>,
 }
 
 /// The customer came back from the page a connector sent them to, carrying its parameters.
@@ -178,7 +182,7 @@ pub trait Connector: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The credentials every account of this connector must have.
-    fn required_credentials(&self) -> &'static [&'static str];
+    fn required_credentials(&self) -> Vec<&str>;
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome>;
 

@@ -100,9 +100,20 @@ impl Sandbox {
     /// keeps the script's own globals to itself; runs the chunk and returns its environment and
     /// whatever the chunk returned.
     pub fn load(&self, chunk_name: &str, bytecode: &[u8]) -> Result<(Table, mlua::Value), ScriptError> {
+        self.load_over(chunk_name, bytecode, &self.lua.globals())
+    }
+
+    /// Like `load`, with the environment reading through to `base` (which reads the globals in
+    /// turn): how plugins see the host library.
+    pub fn load_over(
+        &self,
+        chunk_name: &str,
+        bytecode: &[u8],
+        base: &Table,
+    ) -> Result<(Table, mlua::Value), ScriptError> {
         let env = self.lua.create_table().map_err(runtime)?;
         let meta = self.lua.create_table().map_err(runtime)?;
-        meta.raw_set("__index", self.lua.globals()).map_err(runtime)?;
+        meta.raw_set("__index", base).map_err(runtime)?;
         meta.set_readonly(true);
         env.set_metatable(Some(meta)).map_err(runtime)?;
         let chunk = self
@@ -115,6 +126,18 @@ impl Sandbox {
             .map_err(|e| ScriptError::Compile(e.to_string()))?;
         let returned = self.run(|| chunk.call::<mlua::Value>(()))?;
         Ok((env, returned))
+    }
+
+    /// A read-only table of `entries` that reads through to the globals, to load chunks over.
+    pub fn base_with(&self, fill: impl FnOnce(&Lua, &Table) -> mlua::Result<()>) -> Result<Table, ScriptError> {
+        let base = self.lua.create_table().map_err(runtime)?;
+        fill(&self.lua, &base).map_err(runtime)?;
+        let meta = self.lua.create_table().map_err(runtime)?;
+        meta.raw_set("__index", self.lua.globals()).map_err(runtime)?;
+        meta.set_readonly(true);
+        base.set_metatable(Some(meta)).map_err(runtime)?;
+        base.set_readonly(true);
+        Ok(base)
     }
 
     /// Runs host-side work (filling the tables a script reads) outside the memory limit. While a

@@ -11,7 +11,6 @@
 //! the attempt, so `switchyard route replay` can ask a new script about the same payments.
 
 pub mod engine;
-pub mod reload;
 pub mod scripts;
 pub mod tools;
 pub mod view;

@@ -63,8 +63,8 @@ impl Connector for Sandbox {
         "sandbox"
     }
 
-    fn required_credentials(&self) -> &'static [&'static str] {
-        &[]
+    fn required_credentials(&self) -> Vec<&str> {
+        Vec::new()
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
@@ -74,7 +74,9 @@ impl Connector for Sandbox {
                 reason: "simulated outage (metadata.simulate)".into(),
             });
         }
-        let PaymentMethod::Card(card) = req.payment_method;
+        let PaymentMethod::Card(card) = req.payment_method else {
+            return Err(self.not_supported("payments other than cards"));
+        };
         let id = format!("sandbox_{}", req.attempt_id);
         let number = card.number.expose();
         if let Some((_, code, message)) = DECLINES.iter().find(|(pan, _, _)| *pan == number) {

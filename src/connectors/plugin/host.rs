@@ -1,0 +1,211 @@
+//! The host library connector plugins call: hashing, HMAC and RSA signatures by credential name,
+//! base64, hex, JSON, URL and form encoding, UUIDs, HTTP dates and logging.
+//!
+//! Secrets stay on this side: a plugin names the credential it wants used
+//! (`crypto.rsa_sha256_sign("private_key", text)`) and gets back only the result. The clock and
+//! request ids can be pinned, so a signature can be compared byte for byte with a reference.
+
+use std::cell::RefCell;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use mlua::{Lua, LuaSerdeExt, Table, Value};
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::RsaPrivateKey;
+use sha2::{Digest, Sha256};
+
+use crate::connectors::Account;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Values a call sees instead of the clock and fresh UUIDs (tests comparing signatures).
+#[derive(Debug, Clone, Default)]
+pub struct Pins {
+    pub http_date: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The account a plugin call runs for, and its pins.
+struct Scope {
+    account: Account,
+    pins: Pins,
+}
+
+thread_local! {
+    /// Plugin calls on one thread never nest; the one under way is here.
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `account` as the account host functions act for.
+pub fn with_account<R>(account: &Account, pins: &Pins, f: impl FnOnce() -> R) -> R {
+    SCOPE.with(|s| *s.borrow_mut() = Some(Scope { account: account.clone(), pins: pins.clone() }));
+    let result = f();
+    SCOPE.with(|s| *s.borrow_mut() = None);
+    result
+}
+
+fn secret(name: &str) -> mlua::Result<String> {
+    SCOPE.with(|s| {
+        let scope = s.borrow();
+        let account = &scope.as_ref().ok_or_else(|| mlua::Error::runtime("no account for this call"))?.account;
+        account
+            .credentials
+            .get(name)
+            .map(|v| v.expose().clone())
+            .ok_or_else(|| mlua::Error::runtime(format!("account `{}` has no credential `{name}`", account.name)))
+    })
+}
+
+fn pin(get: impl Fn(&Pins) -> Option<String>) -> Option<String> {
+    SCOPE.with(|s| s.borrow().as_ref().and_then(|scope| get(&scope.pins)))
+}
+
+/// Reads an RSA private key in PKCS#8 or PKCS#1 PEM.
+fn private_key(pem: &str) -> mlua::Result<RsaPrivateKey> {
+    RsaPrivateKey::from_pkcs8_pem(pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+        .map_err(|_| mlua::Error::runtime("the credential is not an RSA private key in PEM"))
+}
+
+pub fn rsa_sha256_sign(pem: &str, message: &[u8]) -> mlua::Result<Vec<u8>> {
+    let key = SigningKey::<Sha256>::new(private_key(pem)?);
+    Ok(key.sign(message).to_vec())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn url_encode(s: &[u8]) -> String {
+    s.iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The host library, as globals of a plugin's environment.
+pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
+    let crypto = lua.create_table()?;
+    crypto.raw_set(
+        "sha256",
+        lua.create_function(|lua, data: mlua::LuaString| lua.create_string(Sha256::digest(&*data.as_bytes())))?,
+    )?;
+    crypto.raw_set(
+        "hmac_sha256",
+        lua.create_function(|lua, (credential, data): (String, mlua::LuaString)| {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret(&credential)?.as_bytes()).map_err(mlua::Error::external)?;
+            mac.update(&data.as_bytes());
+            lua.create_string(mac.finalize().into_bytes())
+        })?,
+    )?;
+    crypto.raw_set(
+        "rsa_sha256_sign",
+        lua.create_function(|lua, (credential, data): (String, mlua::LuaString)| {
+            lua.create_string(rsa_sha256_sign(&secret(&credential)?, &data.as_bytes())?)
+        })?,
+    )?;
+    env.raw_set("crypto", crypto)?;
+
+    let base64_lib = lua.create_table()?;
+    base64_lib.raw_set("encode", lua.create_function(|_, data: mlua::LuaString| Ok(B64.encode(&*data.as_bytes())))?)?;
+    base64_lib.raw_set(
+        "decode",
+        lua.create_function(|lua, text: String| {
+            let bytes = B64.decode(text.trim()).map_err(|_| mlua::Error::runtime("not base64"))?;
+            lua.create_string(bytes)
+        })?,
+    )?;
+    env.raw_set("base64", base64_lib)?;
+
+    let hex_lib = lua.create_table()?;
+    hex_lib.raw_set("encode", lua.create_function(|_, data: mlua::LuaString| Ok(hex::encode(&*data.as_bytes())))?)?;
+    env.raw_set("hex", hex_lib)?;
+
+    let json = lua.create_table()?;
+    json.raw_set(
+        "encode",
+        lua.create_function(|lua, value: Value| {
+            let value: serde_json::Value = lua.from_value(value)?;
+            serde_json::to_string(&value).map_err(mlua::Error::external)
+        })?,
+    )?;
+    json.raw_set(
+        "decode",
+        lua.create_function(|lua, text: String| {
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(mlua::Error::external)?;
+            lua.to_value(&value)
+        })?,
+    )?;
+    env.raw_set("json", json)?;
+
+    let url = lua.create_table()?;
+    url.raw_set("encode", lua.create_function(|_, s: mlua::LuaString| Ok(url_encode(&s.as_bytes())))?)?;
+    env.raw_set("url", url)?;
+
+    let form = lua.create_table()?;
+    form.raw_set(
+        "encode",
+        lua.create_function(|_, fields: Table| {
+            // Sorted, so the same fields always give the same bytes (and the same digest).
+            let mut pairs: Vec<(String, String)> = fields.pairs::<String, String>().collect::<mlua::Result<_>>()?;
+            pairs.sort();
+            Ok(pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", url_encode(k.as_bytes()), url_encode(v.as_bytes())))
+                .collect::<Vec<_>>()
+                .join("&"))
+        })?,
+    )?;
+    env.raw_set("form", form)?;
+
+    let uuid = lua.create_table()?;
+    uuid.raw_set(
+        "v4",
+        lua.create_function(|_, ()| {
+            Ok(pin(|p| p.request_id.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().hyphenated().to_string()))
+        })?,
+    )?;
+    env.raw_set("uuid", uuid)?;
+
+    let time = lua.create_table()?;
+    time.raw_set(
+        "http_date",
+        lua.create_function(|_, ()| {
+            Ok(pin(|p| p.http_date.clone())
+                .unwrap_or_else(|| chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string()))
+        })?,
+    )?;
+    time.raw_set("now", lua.create_function(|_, ()| Ok(chrono::Utc::now().timestamp()))?)?;
+    env.raw_set("time", time)?;
+
+    let log = lua.create_table()?;
+    log.raw_set(
+        "info",
+        lua.create_function(|_, message: String| {
+            tracing::info!(target: "switchyard::plugin", "{message}");
+            Ok(())
+        })?,
+    )?;
+    log.raw_set(
+        "warn",
+        lua.create_function(|_, message: String| {
+            tracing::warn!(target: "switchyard::plugin", "{message}");
+            Ok(())
+        })?,
+    )?;
+    env.raw_set("log", log)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoding_keeps_only_unreserved_characters() {
+        assert_eq!(url_encode(b"a b&c=d/e~f"), "a%20b%26c%3Dd%2Fe~f");
+    }
+}

@@ -1,0 +1,137 @@
+//! Plugin files: read, compiled, loaded once to read and check what they declare (name, API
+//! version, payment methods, currencies, credentials, flows), versioned by content hash.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use mlua::{LuaSerdeExt, Table, Value};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::host;
+use crate::lua::{compile, Limits, Sandbox};
+
+/// The plugin contract version this daemon speaks.
+pub const API_VERSION: u32 = 1;
+
+/// The flows a plugin may define, each as `{ build = function, parse = function }`.
+pub const FLOWS: [&str; 7] = ["access_token", "authorize", "sync", "capture", "void", "refund", "refund_sync"];
+
+/// What a plugin declares about itself.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Declaration {
+    pub name: String,
+    pub api_version: u32,
+    /// Payment method type → the subtypes taken.
+    pub supports: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub currencies: Vec<String>,
+    #[serde(default)]
+    pub credentials: Vec<String>,
+    /// Credentials the plugin may use only by name (keys, secrets), never read.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Where the provider's API lives unless an account says otherwise.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// One compiled, checked version of a plugin.
+#[derive(Debug)]
+pub struct Plugin {
+    pub declaration: Declaration,
+    pub path: PathBuf,
+    pub hash: String,
+    pub bytecode: Vec<u8>,
+    pub flows: BTreeSet<&'static str>,
+}
+
+/// Loads the host library and a plugin chunk into `sandbox`, returning the plugin's table.
+pub fn instantiate(sandbox: &Sandbox, name: &str, bytecode: &[u8]) -> Result<Table, String> {
+    let base = sandbox.base_with(host::install).map_err(|e| e.to_string())?;
+    match sandbox.load_over(name, bytecode, &base).map_err(|e| e.to_string())?.1 {
+        Value::Table(t) => Ok(t),
+        other => Err(format!("the plugin must return a table, not {}", other.type_name())),
+    }
+}
+
+/// Compiles and checks one plugin file.
+pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
+    let shown = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
+    let sandbox = Sandbox::new(limits).map_err(|e| format!("{shown}: {e}"))?;
+    let table = instantiate(&sandbox, &shown, &bytecode).map_err(|e| format!("{shown}: {e}"))?;
+    let lua = sandbox.lua();
+    let declared: Value = lua
+        .create_table_from(
+            ["name", "api_version", "supports", "currencies", "credentials", "secrets", "base_url"]
+                .into_iter()
+                .map(|k| (k, table.raw_get::<Value>(k).unwrap_or(Value::Nil))),
+        )
+        .map(Value::Table)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let declaration: Declaration = lua.from_value(declared).map_err(|e| format!("{shown}: {e}"))?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let mut problems = Vec::new();
+    if declaration.name != stem {
+        problems.push(format!("name `{}` must match the file name `{stem}`", declaration.name));
+    }
+    if declaration.api_version != API_VERSION {
+        problems.push(format!(
+            "api_version {} is not supported (this daemon speaks {API_VERSION})",
+            declaration.api_version
+        ));
+    }
+    if declaration.supports.is_empty() {
+        problems.push("supports names no payment method".into());
+    }
+    if let Some(secret) = declaration.secrets.iter().find(|s| !declaration.credentials.contains(s)) {
+        problems.push(format!("secret `{secret}` is not among the credentials"));
+    }
+    let mut flows = BTreeSet::new();
+    for flow in FLOWS {
+        match table.raw_get::<Value>(flow) {
+            Ok(Value::Nil) => {}
+            Ok(Value::Table(t)) => {
+                let is_fn = |k| matches!(t.raw_get::<Value>(k), Ok(Value::Function(_)));
+                if is_fn("build") && is_fn("parse") {
+                    flows.insert(flow);
+                } else {
+                    problems.push(format!("{flow} needs build and parse functions"));
+                }
+            }
+            _ => problems.push(format!("{flow} must be a table of build and parse")),
+        }
+    }
+    if !flows.contains("authorize") {
+        problems.push("a plugin must define authorize".into());
+    }
+    if !problems.is_empty() {
+        return Err(format!("{shown}: {}", problems.join("; ")));
+    }
+    let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
+    Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows })
+}
+
+/// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not.
+pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<String>) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "lua"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut plugins = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        match load_plugin(&path, limits) {
+            Ok(p) => plugins.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    (plugins, errors)
+}

@@ -1,0 +1,522 @@
+//! Connectors written as Lua plugin files (`plugins/<name>.lua`).
+//!
+//! A plugin is a table of pure functions: for each flow, `build` turns the call into an HTTP
+//! request and `parse` turns the provider's answer into an outcome. The host does all I/O — one
+//! shared HTTP client, its timeouts, the access-token cache — and keeps every secret: plugins sign
+//! by credential name through the host library (`host`). Build and parse run on the calling
+//! worker's own Lua state, under the same time budget and memory limit as routing scripts.
+
+mod host;
+pub mod loader;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use base64::Engine as _;
+use mlua::{Function, LuaSerdeExt, Table, Value};
+use reqwest::Client;
+use serde::Deserialize;
+use serde_json::json;
+
+pub use host::Pins;
+use loader::{instantiate, Plugin};
+
+use super::{
+    http, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
+    ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
+    VoidRequest,
+};
+use crate::lua::{Limits, Sandbox};
+use crate::payments::model::{NextAction, PaymentError};
+use crate::payments::status::{AttemptStatus, RefundStatus};
+
+/// How long before its expiry a cached access token is replaced.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+/// What `build` returns: the request to send.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestSpec {
+    pub method: String,
+    /// A path (joined to the account's or the plugin's base URL) or a whole URL.
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderSpec>,
+    /// The exact body bytes (what a signature covers).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A header's value, or a credential the host writes in without the plugin seeing it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderSpec {
+    Text(String),
+    /// `Basic base64(user:password)`, both named credentials.
+    Basic {
+        basic: (String, String),
+    },
+    /// A credential, after an optional prefix (`Bearer `).
+    Secret {
+        secret: String,
+        #[serde(default)]
+        prefix: String,
+    },
+}
+
+/// What `parse` returns for a payment flow.
+#[derive(Debug, Deserialize)]
+struct PaymentParse {
+    status: String,
+    #[serde(default)]
+    connector_payment_id: Option<String>,
+    #[serde(default)]
+    connector_reference_id: Option<String>,
+    #[serde(default)]
+    redirect_url: Option<String>,
+    #[serde(default)]
+    amount_captured: Option<i64>,
+    #[serde(default)]
+    error: Option<ParseError>,
+    /// The provider said the call may be retried: nothing happened, another account may try.
+    #[serde(default)]
+    retryable: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ParseError {
+    code: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundParse {
+    status: String,
+    #[serde(default)]
+    connector_refund_id: Option<String>,
+    #[serde(default)]
+    error: Option<ParseError>,
+    #[serde(default)]
+    retryable: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenParse {
+    token: String,
+    expires_in: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    value: String,
+    until: Instant,
+}
+
+static PLUGINS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Each worker's Lua state per plugin, with the version loaded into it.
+    static WORKERS: RefCell<HashMap<u64, Worker>> = RefCell::new(HashMap::new());
+}
+
+struct Worker {
+    sandbox: Sandbox,
+    loaded: Option<(String, Table)>,
+}
+
+pub struct PluginConnector {
+    id: u64,
+    name: &'static str,
+    required: Vec<String>,
+    current: ArcSwap<Plugin>,
+    limits: Limits,
+    http: Client,
+    public_url: String,
+    /// Per account: the token, behind a lock that makes concurrent payments share one fetch.
+    tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Token>>>>>,
+}
+
+fn unavailable(connector: &str, reason: impl Into<String>) -> ConnectorError {
+    ConnectorError::Unavailable { connector: connector.into(), reason: reason.into() }
+}
+
+fn ambiguous(connector: &str, reason: impl Into<String>) -> ConnectorError {
+    ConnectorError::Ambiguous { connector: connector.into(), reason: reason.into() }
+}
+
+impl PluginConnector {
+    pub fn new(plugin: Plugin, limits: Limits, http: Client, public_url: &str) -> Self {
+        // Registered plugins live as long as the daemon; their names are few.
+        let name: &'static str = Box::leak(plugin.declaration.name.clone().into_boxed_str());
+        Self {
+            id: PLUGINS.fetch_add(1, Ordering::Relaxed),
+            name,
+            required: plugin.declaration.credentials.clone(),
+            current: ArcSwap::from_pointee(plugin),
+            limits,
+            http,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Serves `plugin` from the next call on, if it is a version of this plugin.
+    pub fn replace(&self, plugin: Plugin) -> Result<(), String> {
+        if plugin.declaration.name != self.name {
+            return Err(format!(
+                "{} is plugin `{}`, not `{}`",
+                plugin.path.display(),
+                plugin.declaration.name,
+                self.name
+            ));
+        }
+        self.current.store(Arc::new(plugin));
+        Ok(())
+    }
+
+    pub fn hash(&self) -> String {
+        self.current.load().hash.clone()
+    }
+
+    /// `ctx` as a plugin sees it: the account, its readable credentials, metadata, the token.
+    fn ctx(&self, plugin: &Plugin, account: &Account, token: Option<&str>) -> serde_json::Value {
+        let secrets = &plugin.declaration.secrets;
+        let credentials: serde_json::Map<String, serde_json::Value> = account
+            .credentials
+            .iter()
+            .filter(|(name, _)| !secrets.contains(name))
+            .map(|(name, value)| (name.clone(), json!(value.expose())))
+            .collect();
+        json!({
+            "account": account.name,
+            "credentials": credentials,
+            "metadata": account.metadata,
+            "access_token": token,
+        })
+    }
+
+    fn base_url<'a>(&self, plugin: &'a Plugin, account: &'a Account) -> Option<&'a str> {
+        account.base_url.as_deref().or(plugin.declaration.base_url.as_deref())
+    }
+
+    /// Runs `flow.build` or `flow.parse` (`step`) on this worker's state.
+    fn run_lua(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        pins: &Pins,
+        flow: &str,
+        step: &str,
+        args: &[serde_json::Value],
+    ) -> Result<Value, String> {
+        WORKERS.with(|cell| {
+            let mut workers = cell.borrow_mut();
+            let worker = match workers.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Worker { sandbox: Sandbox::new(self.limits).map_err(|e| e.to_string())?, loaded: None })
+                }
+            };
+            if worker.loaded.as_ref().is_none_or(|(hash, _)| *hash != plugin.hash) {
+                let table = instantiate(&worker.sandbox, self.name, &plugin.bytecode)?;
+                worker.loaded = Some((plugin.hash.clone(), table));
+            }
+            let (_, table) = worker.loaded.as_ref().expect("loaded above");
+            let function: Function = table
+                .raw_get::<Table>(flow)
+                .and_then(|t| t.raw_get::<Function>(step))
+                .map_err(|e| format!("{flow}.{step}: {e}"))?;
+            let lua = worker.sandbox.lua();
+            let args = args.iter().map(|a| lua.to_value(a)).collect::<mlua::Result<mlua::MultiValue>>();
+            let args = args.map_err(|e| e.to_string())?;
+            host::with_account(account, pins, || worker.sandbox.call::<_, Value>(&function, args))
+                .map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
+        })
+    }
+
+    /// What `flow.build` asks to send, for `args`. Public so tests can check the exact bytes.
+    pub fn build(
+        &self,
+        account: &Account,
+        pins: &Pins,
+        flow: &str,
+        token: Option<&str>,
+        args: &serde_json::Value,
+    ) -> Result<RequestSpec, String> {
+        self.build_with(&self.current.load(), account, pins, flow, token, args)
+    }
+
+    fn build_with(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        pins: &Pins,
+        flow: &str,
+        token: Option<&str>,
+        args: &serde_json::Value,
+    ) -> Result<RequestSpec, String> {
+        let ctx = self.ctx(plugin, account, token);
+        let value = self.run_lua(plugin, account, pins, flow, "build", &[ctx, args.clone()])?;
+        WORKERS.with(|cell| {
+            let workers = cell.borrow();
+            let lua = workers.get(&self.id).expect("the worker ran build").sandbox.lua();
+            lua.from_value::<RequestSpec>(value).map_err(|e| format!("{}.{flow}.build returned {e}", self.name))
+        })
+    }
+
+    fn parse_as<T: for<'de> Deserialize<'de>>(&self, flow: &str, value: Value) -> Result<T, String> {
+        WORKERS.with(|cell| {
+            let workers = cell.borrow();
+            let lua = workers.get(&self.id).expect("the worker ran parse").sandbox.lua();
+            lua.from_value::<T>(value).map_err(|e| format!("{}.{flow}.parse returned {e}", self.name))
+        })
+    }
+
+    /// Runs one flow: the access token first if the plugin uses one, then the exchange.
+    async fn call_flow<T: for<'de> Deserialize<'de>>(
+        &self,
+        account: &Account,
+        flow: &str,
+        args: serde_json::Value,
+    ) -> ConnectorResult<T> {
+        let plugin = self.current.load_full();
+        if !plugin.flows.contains(flow) {
+            return Err(self.not_supported(flow));
+        }
+        let token = match plugin.flows.contains("access_token") {
+            true => Some(self.access_token(&plugin, account).await?),
+            false => None,
+        };
+        self.exchange(&plugin, account, flow, token, args).await
+    }
+
+    /// Builds a flow's request, sends it and parses the answer.
+    async fn exchange<T: for<'de> Deserialize<'de>>(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        flow: &str,
+        token: Option<String>,
+        args: serde_json::Value,
+    ) -> ConnectorResult<T> {
+        let pins = Pins::default();
+        // Nothing has been sent yet: a plugin that cannot build a request charged nothing.
+        let spec = self
+            .build_with(plugin, account, &pins, flow, token.as_deref(), &args)
+            .map_err(|e| unavailable(self.name, e))?;
+        let request = self.request(plugin, account, &spec).map_err(|e| unavailable(self.name, e))?;
+        let response = http::send(self.name, request).await?;
+        let status = response.status().as_u16();
+        let headers: serde_json::Map<String, serde_json::Value> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), json!(v))))
+            .collect();
+        let body = response.bytes().await.map_err(|e| ambiguous(self.name, format!("the answer was cut off: {e}")))?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let json_body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let res = json!({ "status": status, "headers": headers, "body": text, "json": json_body });
+        let ctx = self.ctx(plugin, account, token.as_deref());
+        // The provider has the request now: an answer the plugin cannot read is unclear.
+        let parsed = self
+            .run_lua(plugin, account, &pins, flow, "parse", &[ctx, args, res])
+            .map_err(|e| ambiguous(self.name, e))?;
+        self.parse_as::<T>(flow, parsed).map_err(|e| ambiguous(self.name, e))
+    }
+
+    fn request(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        spec: &RequestSpec,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let url = if spec.url.starts_with("http://") || spec.url.starts_with("https://") {
+            spec.url.clone()
+        } else {
+            let base = self.base_url(plugin, account).ok_or("no base_url for a relative url")?;
+            format!("{}{}", base.trim_end_matches('/'), spec.url)
+        };
+        let method =
+            reqwest::Method::from_bytes(spec.method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = self.http.request(method, url);
+        let credential = |name: &str| {
+            account.credentials.get(name).map(|s| s.expose().clone()).ok_or(format!("no credential `{name}`"))
+        };
+        for (name, value) in &spec.headers {
+            let value = match value {
+                HeaderSpec::Text(v) => v.clone(),
+                HeaderSpec::Basic { basic: (user, password) } => format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!(
+                        "{}:{}",
+                        credential(user)?,
+                        credential(password)?
+                    ))
+                ),
+                HeaderSpec::Secret { secret, prefix } => format!("{prefix}{}", credential(secret)?),
+            };
+            request = request.header(name.as_str(), value);
+        }
+        if let Some(body) = &spec.body {
+            request = request.body(body.clone());
+        }
+        Ok(request)
+    }
+
+    /// The account's access token: cached until shortly before it expires, fetched once however
+    /// many payments ask at the same time.
+    async fn access_token(&self, plugin: &Plugin, account: &Account) -> ConnectorResult<String> {
+        let slot = {
+            let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            tokens.entry(account.name.clone()).or_default().clone()
+        };
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.until) {
+            return Ok(token.value.clone());
+        }
+        // A token request moves no money: whatever became of it, the next account may try.
+        let fresh: TokenParse = match self.exchange(plugin, account, "access_token", None, json!({})).await {
+            Err(ConnectorError::Ambiguous { connector, reason }) => {
+                return Err(ConnectorError::Unavailable { connector, reason })
+            }
+            other => other?,
+        };
+        let lifetime = Duration::from_secs(fresh.expires_in).saturating_sub(TOKEN_MARGIN);
+        *cached = Some(Token { value: fresh.token.clone(), until: Instant::now() + lifetime });
+        Ok(fresh.token)
+    }
+
+    fn outcome(&self, parsed: PaymentParse) -> ConnectorResult<PaymentOutcome> {
+        if parsed.retryable {
+            let reason = parsed.error.map(|e| e.message.unwrap_or(e.code)).unwrap_or_else(|| "retryable".into());
+            return Err(unavailable(self.name, reason));
+        }
+        let status: AttemptStatus = parsed
+            .status
+            .parse()
+            .map_err(|e| ambiguous(self.name, format!("parse answered an unknown status: {e}")))?;
+        Ok(PaymentOutcome {
+            status,
+            amount_captured: parsed.amount_captured,
+            connector_payment_id: parsed.connector_payment_id,
+            connector_reference_id: parsed.connector_reference_id,
+            next_action: parsed.redirect_url.map(|redirect_to_url| NextAction::RedirectToUrl { redirect_to_url }),
+            error: parsed.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone()))),
+        })
+    }
+
+    fn refund_outcome(&self, parsed: RefundParse) -> ConnectorResult<RefundOutcome> {
+        if parsed.retryable {
+            return Err(unavailable(self.name, "the provider asked for a retry"));
+        }
+        let status: RefundStatus = parsed
+            .status
+            .parse()
+            .map_err(|e| ambiguous(self.name, format!("parse answered an unknown refund status: {e}")))?;
+        Ok(RefundOutcome {
+            status,
+            connector_refund_id: parsed.connector_refund_id,
+            error: parsed.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone()))),
+        })
+    }
+
+    /// Where a payer comes back to after the provider's page.
+    fn return_url(&self, payment_id: &str) -> String {
+        format!("{}/v2/payments/{payment_id}/return", self.public_url)
+    }
+}
+
+#[async_trait]
+impl Connector for PluginConnector {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn required_credentials(&self) -> Vec<&str> {
+        self.required.iter().map(String::as_str).collect()
+    }
+
+    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let plugin = self.current.load_full();
+        let (kind, subtype) = match req.payment_method {
+            PaymentMethod::Card(_) => ("card", "credit"),
+            PaymentMethod::OpenBanking => ("open_banking", "open_banking_pis"),
+        };
+        let declared = &plugin.declaration;
+        let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
+        let takes_currency =
+            declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == req.currency.code());
+        if !takes_method || !takes_currency {
+            return Err(self.not_supported(&format!("{kind} payments in {}", req.currency)));
+        }
+        // Card numbers never enter a plugin's state.
+        let args = json!({
+            "payment_id": req.payment_id,
+            "attempt_id": req.attempt_id,
+            "amount": req.amount.minor(),
+            "amount_decimal": req.currency.decimal(req.amount.minor()),
+            "currency": req.currency.code(),
+            "capture_method": req.capture_method.as_str(),
+            "payment_method_type": kind,
+            "payment_method_subtype": subtype,
+            "description": req.description,
+            "billing": req.billing,
+            "return_url": self.return_url(req.payment_id),
+        });
+        self.outcome(self.call_flow(account, "authorize", args).await?)
+    }
+
+    async fn complete_authorize(
+        &self,
+        account: &Account,
+        req: &CompleteAuthorizeRequest<'_>,
+    ) -> ConnectorResult<PaymentOutcome> {
+        // The payer is back; only the provider knows how it went.
+        let sync =
+            SyncRequest { attempt_id: req.attempt_id, connector_payment_id: req.connector_payment_id, amount: 0 };
+        self.sync(account, &sync).await
+    }
+
+    async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id, "amount": req.amount });
+        self.outcome(self.call_flow(account, "sync", args).await?)
+    }
+
+    async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let args = json!({
+            "attempt_id": req.attempt_id,
+            "connector_payment_id": req.connector_payment_id,
+            "amount": req.amount_to_capture,
+            "amount_decimal": req.currency.decimal(req.amount_to_capture),
+            "currency": req.currency.code(),
+        });
+        self.outcome(self.call_flow(account, "capture", args).await?)
+    }
+
+    async fn void(&self, account: &Account, req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id, "reason": req.cancellation_reason });
+        self.outcome(self.call_flow(account, "void", args).await?)
+    }
+
+    async fn refund(&self, account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        let args = json!({
+            "refund_id": req.refund_id,
+            "connector_payment_id": req.connector_payment_id,
+            "amount": req.amount.minor(),
+            "amount_decimal": req.currency.decimal(req.amount.minor()),
+            "currency": req.currency.code(),
+            "reason": req.reason,
+        });
+        self.refund_outcome(self.call_flow(account, "refund", args).await?)
+    }
+
+    async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
+        let args = json!({ "refund_id": req.refund_id, "connector_refund_id": req.connector_refund_id });
+        self.refund_outcome(self.call_flow(account, "refund_sync", args).await?)
+    }
+}
