@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod payments;
+pub mod redirection;
 mod refunds;
 pub mod types;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
+        .merge(redirection::router())
         .merge(sandbox::page::router())
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)

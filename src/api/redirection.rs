@@ -1,0 +1,76 @@
+//! Where a payer's browser comes back after a provider's page (a bank, 3-D Secure): the daemon
+//! finishes the payment with its connector (for most, by asking the provider how it went), then
+//! sends the browser on to the merchant's `return_url` with the payment id and status.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::payments::flow;
+use crate::payments::model::PaymentIntent;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v2/payments/{id}/return", get(returned))
+}
+
+async fn returned(
+    State(state): State<AppState>,
+    Path(payment_id): Path<String>,
+    params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())))?;
+    finish(&state, &payment_id, params).await
+}
+
+/// Finishes the authentication the payer just went through and sends them on. A payment that
+/// settled meanwhile (a sync, a webhook) is not an error for the payer: they go on with its status.
+pub async fn finish(
+    state: &AppState,
+    payment_id: &str,
+    params: BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let intent = match flow::complete_authentication(state, payment_id, params).await {
+        Ok(view) => view.intent,
+        Err(ApiError::InvalidState(_)) => state
+            .store
+            .find_intent_by_id(payment_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?,
+        Err(e) => return Err(e),
+    };
+    Ok(send_on(&intent))
+}
+
+fn send_on(intent: &PaymentIntent) -> Response {
+    let status = intent.status;
+    match intent.details.return_url.as_deref() {
+        Some(url) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!("{url}{sep}id={}&status={status}", intent.id)).into_response()
+        }
+        None => Html(format!(
+            "<!doctype html><html><body><h1>Payment finished</h1><p>Payment <code>{}</code> is now <b>{status}</b>.</p></body></html>",
+            escape(&intent.id)
+        ))
+        .into_response(),
+    }
+}
+
+/// Ids are the daemon's own (`[A-Za-z0-9_]`), but what a page echoes is escaped anyway.
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '&' => "&amp;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
