@@ -27,7 +27,7 @@ pub use host::Pins;
 use loader::{instantiate, Plugin};
 
 use super::{
-    http, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
+    http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
     ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
     VoidRequest,
 };
@@ -284,6 +284,17 @@ impl PluginConnector {
         flow: &str,
         args: serde_json::Value,
     ) -> ConnectorResult<T> {
+        self.call_flow_with(account, flow, args, None).await
+    }
+
+    /// `call_flow` for a payment whose card goes into the request (`with_card`).
+    async fn call_flow_with<T: for<'de> Deserialize<'de>>(
+        &self,
+        account: &Account,
+        flow: &str,
+        args: serde_json::Value,
+        card: Option<&CardDetails>,
+    ) -> ConnectorResult<T> {
         let plugin = self.current.load_full();
         if !plugin.flows.contains(flow) {
             return Err(self.not_supported(flow));
@@ -292,7 +303,7 @@ impl PluginConnector {
             true => Some(self.access_token(&plugin, account).await?),
             false => None,
         };
-        self.exchange(&plugin, account, flow, token, args).await
+        self.exchange(&plugin, account, flow, token, args, card).await
     }
 
     /// Builds a flow's request, sends it and parses the answer.
@@ -303,13 +314,14 @@ impl PluginConnector {
         flow: &str,
         token: Option<String>,
         args: serde_json::Value,
+        card: Option<&CardDetails>,
     ) -> ConnectorResult<T> {
         let pins = Pins::default();
         // Nothing has been sent yet: a plugin that cannot build a request charged nothing.
         let spec = self
             .build_with(plugin, account, &pins, flow, token.as_deref(), &args)
             .map_err(|e| unavailable(self.name, e))?;
-        let request = self.request(plugin, account, &spec).map_err(|e| unavailable(self.name, e))?;
+        let request = self.request(plugin, account, &spec, card).map_err(|e| unavailable(self.name, e))?;
         let response = http::send(self.name, request).await?;
         let status = response.status().as_u16();
         let headers: serde_json::Map<String, serde_json::Value> = response
@@ -334,6 +346,7 @@ impl PluginConnector {
         plugin: &Plugin,
         account: &Account,
         spec: &RequestSpec,
+        card: Option<&CardDetails>,
     ) -> Result<reqwest::RequestBuilder, String> {
         let url = if spec.url.starts_with("http://") || spec.url.starts_with("https://") {
             spec.url.clone()
@@ -363,7 +376,10 @@ impl PluginConnector {
             request = request.header(name.as_str(), value);
         }
         if let Some(body) = &spec.body {
-            request = request.body(body.clone());
+            request = request.body(match card {
+                Some(card) => with_card(body, card),
+                None => body.clone(),
+            });
         }
         Ok(request)
     }
@@ -380,7 +396,7 @@ impl PluginConnector {
             return Ok(token.value.clone());
         }
         // A token request moves no money: whatever became of it, the next account may try.
-        let fresh: TokenParse = match self.exchange(plugin, account, "access_token", None, json!({})).await {
+        let fresh: TokenParse = match self.exchange(plugin, account, "access_token", None, json!({}), None).await {
             Err(ConnectorError::Ambiguous { connector, reason }) => {
                 return Err(ConnectorError::Unavailable { connector, reason })
             }
@@ -431,6 +447,22 @@ impl PluginConnector {
     }
 }
 
+/// Puts the card into a JSON body where the plugin wrote placeholders for it. This happens after
+/// every line of plugin code has run, so card data never enters a plugin's state; it is why a
+/// plugin that signs its body cannot send card data.
+fn with_card(body: &str, card: &CardDetails) -> String {
+    // Inside a JSON string: escaped as JSON, without the surrounding quotes.
+    let json_text = |s: &str| {
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    body.replace("{{card.number}}", card.number.expose())
+        .replace("{{card.cvc}}", card.cvc.expose())
+        .replace("{{card.exp_month}}", &card.expiry.month_str())
+        .replace("{{card.exp_year}}", &card.expiry.year_str())
+        .replace("{{card.holder_name}}", &json_text(card.holder_name.as_deref().unwrap_or_default()))
+}
+
 #[async_trait]
 impl Connector for PluginConnector {
     fn name(&self) -> &'static str {
@@ -454,7 +486,20 @@ impl Connector for PluginConnector {
         if !takes_method || !takes_currency {
             return Err(self.not_supported(&format!("{kind} payments in {}", req.currency)));
         }
-        // Card numbers never enter a plugin's state.
+        // Card numbers never enter a plugin's state: a plugin sees these facts, and writes
+        // placeholders where the card goes (`with_card`).
+        let card = match req.payment_method {
+            PaymentMethod::Card(card) => Some(card),
+            PaymentMethod::OpenBanking => None,
+        };
+        let card_facts = card.map(|c| {
+            json!({
+                "last4": c.number.last4(),
+                "bin": c.number.bin(),
+                "network": c.number.network().map(|n| format!("{n:?}")),
+                "holder_name": c.holder_name,
+            })
+        });
         let args = json!({
             "payment_id": req.payment_id,
             "attempt_id": req.attempt_id,
@@ -467,8 +512,9 @@ impl Connector for PluginConnector {
             "description": req.description,
             "billing": req.billing,
             "return_url": self.return_url(req.payment_id),
+            "card": card_facts,
         });
-        self.outcome(self.call_flow(account, "authorize", args).await?)
+        self.outcome(self.call_flow_with(account, "authorize", args, card).await?)
     }
 
     async fn complete_authorize(
