@@ -16,8 +16,9 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use common::localstripe::{self, stripe_account, API_KEY};
 use common::*;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchyard::config::{Config, ConnectorAccountConfig};
+use switchyard::config::{Config, ConnectorAccountConfig, SecretValue};
 use tempfile::TempDir;
 
 const VISA: &str = "4242424242424242";
@@ -867,5 +868,68 @@ async fn a_forced_sync_after_a_partial_capture_at_stripe_keeps_it_partial() {
     let (status, body) =
         app.post("/v2/refunds", json!({ "payment_id": id, "merchant_reference_id": "too-much", "amount": 6540 })).await;
     assert_error(status, &body, 422, "IR_06");
+    app.stop().await;
+}
+
+// ---- webhooks -------------------------------------------------------------------------------
+
+const WEBHOOK_SECRET: &str = "whsec_switchyardTest";
+
+/// `Stripe-Signature` for `body` signed now with `secret`.
+fn stripe_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let time = chrono::Utc::now().timestamp();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{time}.{body}").as_bytes());
+    format!("t={time},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn notify(app: &TestApp, signature: &str, body: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}/v2/webhooks/acme/stripe", app.base))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the webhook is answered");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_signed_stripe_notification_settles_the_payment_once_and_a_forged_one_changes_nothing() {
+    let mut account = stripe_account("stripe", &localstripe::url());
+    account.credentials.insert("webhook_secret".into(), SecretValue::Literal(WEBHOOK_SECRET.into()));
+    let app = start_with_accounts(vec![account], &["stripe"]).await;
+    let held = authorized(&app).await;
+    let (id, pi) = (id_of(&held), str_of(&held, "/connector_transaction_id").to_string());
+    let event = json!({
+        "id": "evt_1", "type": "payment_intent.succeeded",
+        "data": { "object": { "object": "payment_intent", "id": pi, "status": "succeeded", "amount": 6540, "amount_received": 6540 } }
+    })
+    .to_string();
+
+    // A forged signature: refused, and the payment is as it was.
+    let (status, body) = notify(&app, &stripe_signature("whsec_forged", &event), &event).await;
+    assert_error(StatusCode::from_u16(status).unwrap(), &body, 401, "WE_01");
+    assert_eq!(retrieve(&app, &format!("/v2/payments/{id}")).await["status"], "requires_capture");
+
+    let (status, body) = notify(&app, &stripe_signature(WEBHOOK_SECRET, &event), &event).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    let paid = retrieve(&app, &format!("/v2/payments/{id}")).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(paid["amount"]["amount_captured"], 6540, "{paid}");
+
+    // The same notification again is harmless.
+    let (status, body) = notify(&app, &stripe_signature(WEBHOOK_SECRET, &event), &event).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("already_known")), "{body}");
+    assert_eq!(retrieve(&app, &format!("/v2/payments/{id}")).await["status"], "succeeded");
+
+    // About a payment no one here knows: verified, and nothing to do.
+    let other = event.replace(&pi, "pi_unknown");
+    let (status, body) = notify(&app, &stripe_signature(WEBHOOK_SECRET, &other), &other).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("not_tracked")), "{body}");
     app.stop().await;
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The provider refused an operation on a payment; nothing changed.
     #[error("{0}")]
     ConnectorRefused(String),
+    /// A notification whose signature does not verify; nothing changed.
+    #[error("{0}")]
+    WebhookRejected(String),
     /// The provider could not be reached; nothing changed, the request may be retried.
     #[error("{0}")]
     ConnectorUnavailable(String),
@@ -57,6 +60,7 @@ impl ApiError {
             NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
             NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),
             Duplicate(_) => (StatusCode::BAD_REQUEST, "invalid_request", "HE_01"),
+            WebhookRejected(_) => (StatusCode::UNAUTHORIZED, "invalid_request", "WE_01"),
             ConnectorRefused(_) => (StatusCode::BAD_REQUEST, "connector", "CE_00"),
             ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "connector", "CE_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),

@@ -7,6 +7,7 @@ pub mod payments;
 pub mod redirection;
 mod refunds;
 pub mod types;
+mod webhooks;
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
         .merge(redirection::router())
+        .merge(webhooks::router())
         .merge(sandbox::page::router())
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)

@@ -177,6 +177,44 @@ pub enum ConnectorError {
 
 pub type ConnectorResult<T> = Result<T, ConnectorError>;
 
+/// A provider's notification as it arrived: headers (lowercase names) and the exact body.
+#[derive(Debug)]
+pub struct WebhookRequest<'a> {
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl WebhookRequest<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a verified notification says.
+#[derive(Debug)]
+pub enum WebhookEvent {
+    Payment {
+        connector_payment_id: String,
+        outcome: PaymentOutcome,
+    },
+    Refund {
+        connector_refund_id: String,
+        outcome: RefundOutcome,
+    },
+    /// Verified, but about nothing switchyard tracks.
+    Ignored,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("connector `{0}` does not take webhooks")]
+    NotSupported(String),
+    #[error("the notification's signature does not verify: {0}")]
+    BadSignature(String),
+    #[error("the notification cannot be read: {0}")]
+    Unreadable(String),
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync {
     fn name(&self) -> &'static str;
@@ -212,6 +250,11 @@ pub trait Connector: Send + Sync {
 
     async fn refund_sync(&self, _account: &Account, _req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
         Err(self.not_supported("refund sync"))
+    }
+
+    /// Verifies a notification from the provider and says what it reports.
+    async fn webhook(&self, _account: &Account, _req: &WebhookRequest<'_>) -> Result<WebhookEvent, WebhookError> {
+        Err(WebhookError::NotSupported(self.name().to_string()))
     }
 
     fn not_supported(&self, what: &str) -> ConnectorError {

@@ -534,6 +534,17 @@ where
     }
 }
 
+/// Applies what a provider reported on its own (a webhook) to the intent's active attempt, as if
+/// a sync had just asked.
+pub(crate) async fn apply_outcome(
+    state: &AppState,
+    intent: PaymentIntent,
+    outcome: PaymentOutcome,
+) -> Result<PaymentView, ApiError> {
+    on_active_attempt(state, intent, Operation::Sync, None, move |_, _, _| Box::pin(async move { Ok((outcome, None)) }))
+        .await
+}
+
 /// Asks the connector where the payment stands and stores its answer
 /// (`GET /v2/payments/{id}?force_sync=true`). A connector that cannot say leaves it as stored.
 pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentView, ApiError> {

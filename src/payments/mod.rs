@@ -5,3 +5,4 @@ pub mod flow;
 pub mod model;
 pub mod refunds;
 pub mod status;
+pub mod webhooks;

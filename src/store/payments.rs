@@ -201,6 +201,31 @@ impl Store {
 }
 
 impl Store {
+    /// The attempt a merchant's connector account knows as `connector_payment_id`, with its intent.
+    pub async fn find_by_connector_payment_id(
+        &self,
+        merchant_id: &str,
+        connector_account: &str,
+        connector_payment_id: &str,
+    ) -> Result<Option<(PaymentIntent, PaymentAttempt)>> {
+        let columns: Vec<String> = ATTEMPT_COLUMNS.split(", ").map(|c| format!("a.{}", c.trim())).collect();
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
+             WHERE i.merchant_id = $1 AND a.connector_account = $2 AND a.connector_payment_id = $3 \
+             ORDER BY a.created_at DESC LIMIT 1",
+            columns.join(", ")
+        ))
+        .bind(merchant_id)
+        .bind(connector_account)
+        .bind(connector_payment_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let attempt = attempt_from_row(&row)?;
+        let intent = self.find_intent_by_id(&attempt.payment_id).await?;
+        Ok(intent.map(|intent| (intent, attempt)))
+    }
+
     /// The routing decisions of a profile's payments since `since`, oldest first, one per payment
     /// (the decision of its first attempt).
     pub async fn decisions_since(

@@ -107,6 +107,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The refund a merchant's connector account knows as `connector_refund_id`.
+    pub async fn find_refund_by_connector_id(
+        &self,
+        merchant_id: &str,
+        connector_account: &str,
+        connector_refund_id: &str,
+    ) -> Result<Option<Refund>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND connector_account = $2 AND connector_refund_id = $3"
+        ))
+        .bind(merchant_id)
+        .bind(connector_account)
+        .bind(connector_refund_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(refund_from_row).transpose()
+    }
+}
+
 fn refund_from_row(row: &AnyRow) -> Result<Refund> {
     let amount: i64 = row.try_get("amount")?;
     let currency: String = row.try_get("currency")?;

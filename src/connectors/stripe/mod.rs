@@ -7,6 +7,7 @@
 //! a failure before it leaves the next routed account free to try.
 
 mod transformers;
+mod webhook;
 
 use async_trait::async_trait;
 use reqwest::{Client, RequestBuilder};
@@ -14,7 +15,8 @@ use serde::de::DeserializeOwned;
 
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, Connector, ConnectorError, ConnectorResult, PaymentMethod,
-    PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest,
+    PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest, WebhookError,
+    WebhookEvent, WebhookRequest,
 };
 use transformers::{ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
 
@@ -195,6 +197,15 @@ impl Connector for Stripe {
             Reply::Done(refund) => refund.outcome(),
             Reply::Refused(error) => transformers::refund_refused(&error),
         })
+    }
+
+    async fn webhook(&self, account: &Account, req: &WebhookRequest<'_>) -> Result<WebhookEvent, WebhookError> {
+        let secret = account
+            .credentials
+            .get("webhook_secret")
+            .ok_or_else(|| WebhookError::BadSignature(format!("account `{}` has no webhook_secret", account.name)))?;
+        webhook::verify(secret.expose(), req, chrono::Utc::now().timestamp())?;
+        webhook::event(req.body)
     }
 
     async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
