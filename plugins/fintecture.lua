@@ -140,6 +140,34 @@ return {
     end,
   },
 
+  -- Fintecture's notifications carry, in the Signature header, the text
+  -- "date: …\ndigest: …\nx-request-id: …" encrypted to this application's public key (RSA-OAEP).
+  -- It verifies when it decrypts with the private key and agrees with the headers and the body.
+  webhook = {
+    verify = function(ctx, req)
+      local encrypted = (req.headers["signature"] or ""):match('signature="([^"]+)"')
+      if not encrypted then error("no signature") end
+      local signed = {}
+      for line in crypto.rsa_oaep_decrypt("private_key", base64.decode(encrypted)):gmatch("[^\n]+") do
+        local name, value = line:match("^([%w%-]+):%s*(.*)$")
+        if name then signed[string.lower(name)] = value end
+      end
+      local digest = "SHA-256=" .. base64.encode(crypto.sha256(req.body))
+      if signed.digest ~= digest or req.headers["digest"] ~= digest then error("the digest does not match the body") end
+      if signed["x-request-id"] ~= req.headers["x-request-id"] then error("the request id does not match") end
+      local sent = signed.date and time.parse_http_date(signed.date)
+      if not sent or math.abs(time.now() - sent) > 300 then error("the date is missing or more than five minutes away") end
+      return true
+    end,
+    parse = function(ctx, req)
+      local event = form.decode(req.body)
+      if not event.session_id or not event.status then return nil end
+      local status = STATUSES[event.status] or "pending"
+      local failed = status == "failure" and { code = event.status } or nil
+      return { kind = "payment", connector_payment_id = event.session_id, status = status, error = failed }
+    end,
+  },
+
   refund = {
     build = function(ctx, r)
       local body = json.encode({

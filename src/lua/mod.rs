@@ -46,6 +46,16 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
+/// Runs host work a script asked for (a signature, a decryption) without counting it against the
+/// script's budget: the budget bounds what a script does, not the host's own cost.
+pub fn outside_budget<R>(f: impl FnOnce() -> R) -> R {
+    let started = Instant::now();
+    let result = f();
+    let spent = started.elapsed();
+    DEADLINE.with(|d| d.set(d.get().map(|at| at + spent)));
+    result
+}
+
 /// Luau calls this at function calls and loop back-edges; past the deadline it raises an error
 /// that unwinds the script. Installed as a plain C callback: mlua's own interrupt wrapper costs
 /// more than a whole routing script.

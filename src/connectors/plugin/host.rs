@@ -70,6 +70,13 @@ fn private_key(pem: &str) -> mlua::Result<RsaPrivateKey> {
         .map_err(|_| mlua::Error::runtime("the credential is not an RSA private key in PEM"))
 }
 
+/// RSA-OAEP with SHA-1 (and MGF1-SHA-1), as providers that encrypt their signatures use it.
+pub fn rsa_oaep_decrypt(pem: &str, data: &[u8]) -> mlua::Result<Vec<u8>> {
+    private_key(pem)?
+        .decrypt(rsa::Oaep::new::<sha1::Sha1>(), data)
+        .map_err(|_| mlua::Error::runtime("the data does not decrypt with this key"))
+}
+
 pub fn rsa_sha256_sign(pem: &str, message: &[u8]) -> mlua::Result<Vec<u8>> {
     let key = SigningKey::<Sha256>::new(private_key(pem)?);
     Ok(key.sign(message).to_vec())
@@ -83,6 +90,38 @@ pub fn url_encode(s: &[u8]) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Decodes `+` and `%XX` as forms encode them; bad escapes are kept as they are.
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped =
+            (bytes[i] == b'%').then(|| s.get(i + 1..i + 3)).flatten().and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// JSON as Lua: `null` becomes `nil`, so a plugin tests for absence the usual way.
+pub fn to_lua(lua: &Lua, value: &serde_json::Value) -> mlua::Result<Value> {
+    let options = mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
+    lua.to_value_with(value, options)
 }
 
 /// The host library, as globals of a plugin's environment.
@@ -104,7 +143,15 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
     crypto.raw_set(
         "rsa_sha256_sign",
         lua.create_function(|lua, (credential, data): (String, mlua::LuaString)| {
-            lua.create_string(rsa_sha256_sign(&secret(&credential)?, &data.as_bytes())?)
+            let signature = crate::lua::outside_budget(|| rsa_sha256_sign(&secret(&credential)?, &data.as_bytes()))?;
+            lua.create_string(signature)
+        })?,
+    )?;
+    crypto.raw_set(
+        "rsa_oaep_decrypt",
+        lua.create_function(|lua, (credential, data): (String, mlua::LuaString)| {
+            let clear = crate::lua::outside_budget(|| rsa_oaep_decrypt(&secret(&credential)?, &data.as_bytes()))?;
+            lua.create_string(clear)
         })?,
     )?;
     env.raw_set("crypto", crypto)?;
@@ -136,7 +183,7 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
         "decode",
         lua.create_function(|lua, text: String| {
             let value: serde_json::Value = serde_json::from_str(&text).map_err(mlua::Error::external)?;
-            lua.to_value(&value)
+            to_lua(lua, &value)
         })?,
     )?;
     env.raw_set("json", json)?;
@@ -159,6 +206,17 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
                 .join("&"))
         })?,
     )?;
+    form.raw_set(
+        "decode",
+        lua.create_function(|lua, text: String| {
+            let fields = lua.create_table()?;
+            for pair in text.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                fields.raw_set(url_decode(k), url_decode(v))?;
+            }
+            Ok(fields)
+        })?,
+    )?;
     env.raw_set("form", form)?;
 
     let uuid = lua.create_table()?;
@@ -179,6 +237,12 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
         })?,
     )?;
     time.raw_set("now", lua.create_function(|_, ()| Ok(chrono::Utc::now().timestamp()))?)?;
+    time.raw_set(
+        "parse_http_date",
+        lua.create_function(|_, text: String| {
+            Ok(chrono::DateTime::parse_from_rfc2822(text.trim()).ok().map(|t| t.timestamp()))
+        })?,
+    )?;
     env.raw_set("time", time)?;
 
     let log = lua.create_table()?;
@@ -207,5 +271,12 @@ mod tests {
     #[test]
     fn url_encoding_keeps_only_unreserved_characters() {
         assert_eq!(url_encode(b"a b&c=d/e~f"), "a%20b%26c%3Dd%2Fe~f");
+    }
+
+    #[test]
+    fn form_values_decode() {
+        assert_eq!(url_decode("a+b%26c%3D"), "a b&c=");
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(url_decode("%zz"), "%zz");
     }
 }

@@ -44,6 +44,8 @@ pub struct Plugin {
     pub hash: String,
     pub bytecode: Vec<u8>,
     pub flows: BTreeSet<&'static str>,
+    /// Whether the plugin defines `webhook = { verify = function, parse = function }`.
+    pub has_webhook: bool,
 }
 
 /// Loads the host library and a plugin chunk into `sandbox`, returning the plugin's table.
@@ -104,6 +106,18 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
             _ => problems.push(format!("{flow} must be a table of build and parse")),
         }
     }
+    let has_webhook = match table.raw_get::<Value>("webhook") {
+        Ok(Value::Nil) => false,
+        Ok(Value::Table(t))
+            if ["verify", "parse"].iter().all(|k| matches!(t.raw_get::<Value>(*k), Ok(Value::Function(_)))) =>
+        {
+            true
+        }
+        _ => {
+            problems.push("webhook must be a table of verify and parse".into());
+            false
+        }
+    };
     if !flows.contains("authorize") {
         problems.push("a plugin must define authorize".into());
     }
@@ -111,7 +125,7 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
         return Err(format!("{shown}: {}", problems.join("; ")));
     }
     let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
-    Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows })
+    Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows, has_webhook })
 }
 
 /// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not.

@@ -29,7 +29,7 @@ use loader::{instantiate, Plugin};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
     ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
-    VoidRequest,
+    VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
 use crate::lua::{Limits, Sandbox};
 use crate::payments::model::{NextAction, PaymentError};
@@ -109,6 +109,19 @@ struct RefundParse {
 struct TokenParse {
     token: String,
     expires_in: u64,
+}
+
+/// What `webhook.parse` returns: nothing (not about a payment), or what the notification reports.
+#[derive(Debug, Deserialize)]
+struct WebhookParse {
+    kind: String,
+    #[serde(default)]
+    connector_payment_id: Option<String>,
+    #[serde(default)]
+    connector_refund_id: Option<String>,
+    status: String,
+    #[serde(default)]
+    error: Option<ParseError>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +245,7 @@ impl PluginConnector {
                 .and_then(|t| t.raw_get::<Function>(step))
                 .map_err(|e| format!("{flow}.{step}: {e}"))?;
             let lua = worker.sandbox.lua();
-            let args = args.iter().map(|a| lua.to_value(a)).collect::<mlua::Result<mlua::MultiValue>>();
+            let args = args.iter().map(|a| host::to_lua(lua, a)).collect::<mlua::Result<mlua::MultiValue>>();
             let args = args.map_err(|e| e.to_string())?;
             host::with_account(account, pins, || worker.sandbox.call::<_, Value>(&function, args))
                 .map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
@@ -559,6 +572,54 @@ impl Connector for PluginConnector {
             "reason": req.reason,
         });
         self.refund_outcome(self.call_flow(account, "refund", args).await?)
+    }
+
+    async fn webhook(&self, account: &Account, req: &WebhookRequest<'_>) -> Result<WebhookEvent, WebhookError> {
+        let plugin = self.current.load_full();
+        if !plugin.has_webhook {
+            return Err(WebhookError::NotSupported(self.name.to_string()));
+        }
+        let headers: serde_json::Map<String, serde_json::Value> =
+            req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), json!(v))).collect();
+        let incoming = json!({ "headers": headers, "body": String::from_utf8_lossy(req.body) });
+        let ctx = self.ctx(&plugin, account, None);
+        let pins = Pins::default();
+        let args = [ctx, incoming];
+        match self.run_lua(&plugin, account, &pins, "webhook", "verify", &args) {
+            Ok(Value::Boolean(true)) => {}
+            Ok(_) => return Err(WebhookError::BadSignature("the plugin did not verify it".into())),
+            Err(e) => return Err(WebhookError::BadSignature(e)),
+        }
+        let parsed =
+            self.run_lua(&plugin, account, &pins, "webhook", "parse", &args).map_err(WebhookError::Unreadable)?;
+        if matches!(parsed, Value::Nil) {
+            return Ok(WebhookEvent::Ignored);
+        }
+        let event: WebhookParse = self.parse_as("webhook", parsed).map_err(WebhookError::Unreadable)?;
+        let error = event.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone())));
+        let unreadable = |e: String| WebhookError::Unreadable(e);
+        match (event.kind.as_str(), event.connector_payment_id, event.connector_refund_id) {
+            ("payment", Some(connector_payment_id), _) => Ok(WebhookEvent::Payment {
+                connector_payment_id,
+                outcome: PaymentOutcome {
+                    status: event.status.parse().map_err(unreadable)?,
+                    amount_captured: None,
+                    connector_payment_id: None,
+                    connector_reference_id: None,
+                    next_action: None,
+                    error,
+                },
+            }),
+            ("refund", _, Some(connector_refund_id)) => Ok(WebhookEvent::Refund {
+                connector_refund_id: connector_refund_id.clone(),
+                outcome: RefundOutcome {
+                    status: event.status.parse().map_err(unreadable)?,
+                    connector_refund_id: Some(connector_refund_id),
+                    error,
+                },
+            }),
+            (kind, ..) => Err(WebhookError::Unreadable(format!("webhook.parse returned kind `{kind}` without its id"))),
+        }
     }
 
     async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
