@@ -140,6 +140,20 @@ return {
     end,
   },
 
+  -- A session the payer has not paid can be cancelled.
+  void = {
+    build = function(ctx, p)
+      local body = json.encode({ meta = { status = "payment_cancelled" } })
+      return request(ctx, "PATCH", "/pis/v2/payments/" .. url.encode(p.connector_payment_id), body)
+    end,
+    parse = function(ctx, p, res)
+      local transport = check_transport(res)
+      if transport then return transport end
+      if res.status >= 400 then error("Fintecture refused to cancel: HTTP " .. res.status) end
+      return { status = "voided", connector_payment_id = p.connector_payment_id }
+    end,
+  },
+
   -- Fintecture's notifications carry, in the Signature header, the text
   -- "date: …\ndigest: …\nx-request-id: …" encrypted to this application's public key (RSA-OAEP).
   -- It verifies when it decrypts with the private key and agrees with the headers and the body.

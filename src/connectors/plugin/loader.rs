@@ -15,7 +15,8 @@ use crate::lua::{compile, Limits, Sandbox};
 pub const API_VERSION: u32 = 1;
 
 /// The flows a plugin may define, each as `{ build = function, parse = function }`.
-pub const FLOWS: [&str; 7] = ["access_token", "authorize", "sync", "capture", "void", "refund", "refund_sync"];
+pub const FLOWS: [&str; 8] =
+    ["access_token", "authorize", "complete_authorize", "sync", "capture", "void", "refund", "refund_sync"];
 
 /// What a plugin declares about itself.
 #[derive(Debug, Clone, Deserialize)]

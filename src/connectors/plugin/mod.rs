@@ -150,7 +150,8 @@ pub struct PluginConnector {
     limits: Limits,
     http: Client,
     public_url: String,
-    /// Per account: the token, behind a lock that makes concurrent payments share one fetch.
+    /// Per application (see `token_owner`): the token, behind a lock that makes concurrent
+    /// payments share one fetch.
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Token>>>>>,
 }
 
@@ -402,7 +403,7 @@ impl PluginConnector {
     async fn access_token(&self, plugin: &Plugin, account: &Account) -> ConnectorResult<String> {
         let slot = {
             let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-            tokens.entry(account.name.clone()).or_default().clone()
+            tokens.entry(token_owner(plugin, account)).or_default().clone()
         };
         let mut cached = slot.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.until) {
@@ -458,6 +459,22 @@ impl PluginConnector {
     fn return_url(&self, payment_id: &str) -> String {
         format!("{}/v2/payments/{payment_id}/return", self.public_url)
     }
+}
+
+/// Whose access token an account uses: the application its credentials name at the address it
+/// calls. Accounts of different merchants or profiles may share a name, never a token; accounts
+/// with the same credentials share one.
+fn token_owner(plugin: &Plugin, account: &Account) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(account.base_url.as_deref().or(plugin.declaration.base_url.as_deref()).unwrap_or_default());
+    for (name, value) in &account.credentials {
+        hash.update([0]);
+        hash.update(name);
+        hash.update([0]);
+        hash.update(value.expose());
+    }
+    hex::encode(hash.finalize())
 }
 
 /// Puts the card into a JSON body where the plugin wrote placeholders for it. This happens after
@@ -535,10 +552,21 @@ impl Connector for PluginConnector {
         account: &Account,
         req: &CompleteAuthorizeRequest<'_>,
     ) -> ConnectorResult<PaymentOutcome> {
-        // The payer is back; only the provider knows how it went.
-        let sync =
-            SyncRequest { attempt_id: req.attempt_id, connector_payment_id: req.connector_payment_id, amount: 0 };
-        self.sync(account, &sync).await
+        // The payer is back. A plugin that needs what the provider sent back with them (Adyen's
+        // `redirectResult`) defines `complete_authorize`; otherwise the provider is asked.
+        if !self.current.load().flows.contains("complete_authorize") {
+            let sync =
+                SyncRequest { attempt_id: req.attempt_id, connector_payment_id: req.connector_payment_id, amount: 0 };
+            return self.sync(account, &sync).await;
+        }
+        let args = json!({
+            "payment_id": req.payment_id,
+            "attempt_id": req.attempt_id,
+            "connector_payment_id": req.connector_payment_id,
+            "capture_method": req.capture_method.as_str(),
+            "params": req.params,
+        });
+        self.outcome(self.call_flow(account, "complete_authorize", args).await?)
     }
 
     async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
