@@ -347,12 +347,38 @@ impl PluginConnector {
         let text = String::from_utf8_lossy(&body).into_owned();
         let json_body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         let res = json!({ "status": status, "headers": headers, "body": text, "json": json_body });
-        let ctx = self.ctx(plugin, account, token.as_deref());
         // The provider has the request now: an answer the plugin cannot read is unclear.
+        self.parse_with(plugin, account, flow, token.as_deref(), args, res).map_err(|e| ambiguous(self.name, e))
+    }
+
+    fn parse_with<T: for<'de> Deserialize<'de>>(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        flow: &str,
+        token: Option<&str>,
+        args: serde_json::Value,
+        res: serde_json::Value,
+    ) -> Result<T, String> {
+        let ctx = self.ctx(plugin, account, token);
+        let parsed = self.run_lua(plugin, account, &Pins::default(), flow, "parse", &[ctx, args, res])?;
+        self.parse_as::<T>(flow, parsed)
+    }
+
+    /// What a payment flow's `parse` makes of `res` (`{status, headers, body, json}`), as the
+    /// connector would report it. Public for fixture tests and benchmarks.
+    pub fn parse_payment(
+        &self,
+        account: &Account,
+        flow: &str,
+        args: &serde_json::Value,
+        res: &serde_json::Value,
+    ) -> ConnectorResult<PaymentOutcome> {
+        let plugin = self.current.load();
         let parsed = self
-            .run_lua(plugin, account, &pins, flow, "parse", &[ctx, args, res])
+            .parse_with(&plugin, account, flow, None, args.clone(), res.clone())
             .map_err(|e| ambiguous(self.name, e))?;
-        self.parse_as::<T>(flow, parsed).map_err(|e| ambiguous(self.name, e))
+        self.outcome(parsed)
     }
 
     fn request(

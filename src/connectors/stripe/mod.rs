@@ -6,7 +6,7 @@
 //! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
 //! a failure before it leaves the next routed account free to try.
 
-mod transformers;
+pub mod transformers;
 mod webhook;
 
 use async_trait::async_trait;
