@@ -17,7 +17,7 @@ use axum::response::Response;
 use common::localstripe::{self, stripe_account};
 use common::*;
 use serde_json::{json, Value};
-use switchyard::config::{Config, ConnectorAccountConfig, SecretValue};
+use switchyard::config::{ConnectorAccountConfig, SecretValue};
 use tempfile::TempDir;
 
 const VISA: &str = "4242424242424242";
@@ -31,32 +31,11 @@ const CHALLENGE_URL: &str = "https://checkoutshopper-test.adyen.com/checkoutshop
 
 // ---- helpers --------------------------------------------------------------------------------
 
-/// `body` with `fields` set at the top level.
-fn with(mut body: Value, fields: Value) -> Value {
-    let target = body.as_object_mut().expect("body is an object");
-    for (k, v) in fields.as_object().expect("fields are an object") {
-        target.insert(k.clone(), v.clone());
-    }
-    body
-}
-
 /// The documented card payment, in `currency`.
 fn payment_in(card: &str, currency: &str) -> Value {
     let mut body = payment(card);
     body["amount_details"]["currency"] = json!(currency);
     body
-}
-
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_string()
-}
-
-fn str_of<'a>(body: &'a Value, pointer: &str) -> &'a str {
-    body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
-}
-
-fn attempts(body: &Value) -> &Vec<Value> {
-    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
 }
 
 /// An Adyen account named `name` calling `base_url`.
@@ -74,34 +53,10 @@ fn adyen_account(name: &str, base_url: &str) -> ConnectorAccountConfig {
     }
 }
 
-/// The test configuration with the plugins of this repository and acme/web paying through
-/// `accounts`, tried in the order of `fallback`.
-fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> Config {
-    let mut config = config(dir);
-    config.paths.plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
-    let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
-    web.connector_accounts = accounts;
-    web.fallback = fallback.iter().map(|s| s.to_string()).collect();
-    config
-}
-
-async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {
-    let dir = TempDir::new().expect("temp dir");
-    let config = config_with(dir.path(), accounts, fallback);
-    TestApp::start_with(dir, config).await
-}
-
 /// A daemon whose acme/web pays through the Adyen account `adyen` at `url` first and the sandbox
 /// account `sandbox` second.
 async fn adyen_then_sandbox(url: &str) -> TestApp {
     start_with_accounts(vec![adyen_account("adyen", url), sandbox_account("sandbox")], &["adyen", "sandbox"]).await
-}
-
-/// Creates and confirms a payment as acme/web, expecting 200.
-async fn pay(app: &TestApp, body: Value) -> Value {
-    let (status, body) = app.post("/v2/payments", body).await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// A manual-capture Visa payment, expected to stop at `requires_capture`.

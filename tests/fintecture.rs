@@ -139,44 +139,9 @@ fn ob_payment() -> Value {
     ob_payment_in("EUR")
 }
 
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_string()
-}
-
-fn attempts(body: &Value) -> &Vec<Value> {
-    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
-}
-
-/// The test configuration with acme/web paying through `accounts` in the order of `fallback`,
-/// and connector plugins read from this repository's `plugins/`.
-fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> Config {
-    let mut config = config(dir);
-    config.paths.plugins = plugins_dir();
-    // The host's RSA-2048 signature counts against a plugin call's budget: about 35 ms in a debug
-    // build, far past the default 5 ms (about 1.6 ms in a release build).
-    config.lua.time_budget_ms = 2_000;
-    let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
-    web.connector_accounts = accounts;
-    web.fallback = fallback.iter().map(|s| s.to_string()).collect();
-    config
-}
-
-async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {
-    let dir = TempDir::new().expect("temp dir");
-    let config = config_with(dir.path(), accounts, fallback);
-    TestApp::start_with(dir, config).await
-}
-
 /// A daemon whose acme/web pays through one Fintecture account, `fintecture`, at `mock`.
 async fn app_for(mock: &MockFintecture) -> TestApp {
     start_with_accounts(vec![fintecture_account("fintecture", &mock.url)], &["fintecture"]).await
-}
-
-/// Creates and confirms a payment as acme/web, expecting 200.
-async fn pay(app: &TestApp, body: Value) -> Value {
-    let (status, body) = app.post("/v2/payments", body).await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// An open-banking payment that reached Fintecture and waits for the payer.

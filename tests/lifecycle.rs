@@ -16,26 +16,6 @@ const RETURN_URL: &str = "https://merchant.example/done";
 
 // ---- helpers --------------------------------------------------------------------------------
 
-/// `body` with `fields` set at the top level.
-fn with(mut body: Value, fields: Value) -> Value {
-    let target = body.as_object_mut().expect("body is an object");
-    for (k, v) in fields.as_object().expect("fields are an object") {
-        target.insert(k.clone(), v.clone());
-    }
-    body
-}
-
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_string()
-}
-
-/// Creates and confirms a payment as acme/web, expecting 200, and returns the response.
-async fn pay(app: &TestApp, body: Value) -> Value {
-    let (status, body) = app.post("/v2/payments", body).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 /// A manual-capture payment with the Visa test card, left in `requires_capture`.
 async fn authorized(app: &TestApp) -> String {
     let body = pay(app, with(payment(VISA), json!({ "capture_method": "manual" }))).await;
@@ -78,10 +58,6 @@ async fn refunded(app: &TestApp, payment_id: &str, reference: &str, amount: Opti
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "succeeded", "{body}");
     body
-}
-
-fn attempts(body: &Value) -> &Vec<Value> {
-    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
 }
 
 fn create_intent_body() -> Value {

@@ -84,15 +84,6 @@ async fn start_routed(source: &str, accounts: Vec<ConnectorAccountConfig>, fallb
     TestApp::start_with(dir, cfg).await
 }
 
-/// `body` with `fields` set at the top level.
-fn with(mut body: Value, fields: Value) -> Value {
-    let target = body.as_object_mut().expect("body is an object");
-    for (k, v) in fields.as_object().expect("fields are an object") {
-        target.insert(k.clone(), v.clone());
-    }
-    body
-}
-
 /// A Visa payment of `amount` in `currency`.
 fn payment_of(currency: &str, amount: i64) -> Value {
     with(payment(VISA), json!({ "amount_details": { "currency": currency, "order_amount": amount } }))
@@ -103,22 +94,11 @@ fn case_payment(case: &str) -> Value {
     with(payment(VISA), json!({ "metadata": { "case": case } }))
 }
 
-/// Creates and confirms a payment as acme/web, expecting 200.
-async fn pay(app: &TestApp, body: Value) -> Value {
-    let (status, body) = app.post("/v2/payments", body).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 /// Creates and confirms a payment as acme/`profile`, expecting 200.
 async fn pay_as(app: &TestApp, profile: &str, body: Value) -> Value {
     let (status, body) = app.call(Method::POST, "/v2/payments", Some(ACME_KEY), Some(profile), Some(&body)).await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-fn attempts(body: &Value) -> &Vec<Value> {
-    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
 }
 
 /// The routing decision of the first attempt.

@@ -18,7 +18,7 @@ use common::localstripe::{self, stripe_account, API_KEY};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchyard::config::{Config, ConnectorAccountConfig, SecretValue};
+use switchyard::config::SecretValue;
 use tempfile::TempDir;
 
 const VISA: &str = "4242424242424242";
@@ -29,52 +29,9 @@ const THREE_DS: &str = "4000002760003184";
 
 // ---- helpers --------------------------------------------------------------------------------
 
-/// `body` with `fields` set at the top level.
-fn with(mut body: Value, fields: Value) -> Value {
-    let target = body.as_object_mut().expect("body is an object");
-    for (k, v) in fields.as_object().expect("fields are an object") {
-        target.insert(k.clone(), v.clone());
-    }
-    body
-}
-
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_string()
-}
-
-fn str_of<'a>(body: &'a Value, pointer: &str) -> &'a str {
-    body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
-}
-
-fn attempts(body: &Value) -> &Vec<Value> {
-    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
-}
-
-/// The test configuration with acme/web routing to `accounts`, tried in the order of `fallback`.
-fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> Config {
-    let mut config = config(dir);
-    let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
-    web.connector_accounts = accounts;
-    web.fallback = fallback.iter().map(|s| s.to_string()).collect();
-    config
-}
-
-async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {
-    let dir = TempDir::new().expect("temp dir");
-    let config = config_with(dir.path(), accounts, fallback);
-    TestApp::start_with(dir, config).await
-}
-
 /// A daemon whose acme/web pays through one Stripe account, `stripe`, on localstripe.
 async fn localstripe_app() -> TestApp {
     start_with_accounts(vec![stripe_account("stripe", &localstripe::url())], &["stripe"]).await
-}
-
-/// Creates and confirms a payment as acme/web, expecting 200.
-async fn pay(app: &TestApp, body: Value) -> Value {
-    let (status, body) = app.post("/v2/payments", body).await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// A manual-capture Visa payment, expected to stop at `requires_capture`.

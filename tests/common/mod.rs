@@ -314,3 +314,48 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+// ---- helpers the API tests share ------------------------------------------------------------
+
+/// `body` with `fields` set at the top level.
+pub fn with(mut body: Value, fields: Value) -> Value {
+    let target = body.as_object_mut().expect("body is an object");
+    for (k, v) in fields.as_object().expect("fields are an object") {
+        target.insert(k.clone(), v.clone());
+    }
+    body
+}
+
+pub fn id_of(body: &Value) -> String {
+    body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_string()
+}
+
+pub fn str_of<'a>(body: &'a Value, pointer: &str) -> &'a str {
+    body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
+}
+
+pub fn attempts(body: &Value) -> &Vec<Value> {
+    body["attempts"].as_array().unwrap_or_else(|| panic!("no attempts in {body}"))
+}
+
+/// Creates and confirms a payment as acme/web, expecting 200.
+pub async fn pay(app: &TestApp, body: Value) -> Value {
+    let (status, body) = app.post("/v2/payments", body).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The test configuration with acme/web routing to `accounts`, tried in the order of `fallback`.
+pub fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> Config {
+    let mut config = config(dir);
+    let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
+    web.connector_accounts = accounts;
+    web.fallback = fallback.iter().map(|s| s.to_string()).collect();
+    config
+}
+
+pub async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {
+    let dir = TempDir::new().expect("temp dir");
+    let config = config_with(dir.path(), accounts, fallback);
+    TestApp::start_with(dir, config).await
+}
