@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use common::localstripe::{self, stripe_account};
+use common::recorder::{Recorder, Seen};
 use common::*;
 use serde_json::{json, Value};
 use switchyard::config::{ConnectorAccountConfig, SecretValue};
@@ -100,31 +101,10 @@ enum Mode {
     ServerError,
 }
 
-/// One request the mock received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    /// Lowercase names.
-    headers: Vec<(String, String)>,
-    body: String,
-    json: Value,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn is(&self, method: &str, path: &str) -> bool {
-        self.method == method && self.path == path
-    }
-}
-
 #[derive(Clone)]
 struct MockState {
     mode: Mode,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder,
     /// The amount authorised, by pspReference.
     payments: Arc<Mutex<HashMap<String, i64>>>,
     /// Whether captures and cancels are refused (422) for now.
@@ -134,14 +114,14 @@ struct MockState {
 /// A mock Adyen Checkout on a loopback port, serving until dropped.
 struct MockAdyen {
     url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder,
     refusing: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl MockAdyen {
     async fn start(mode: Mode) -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Recorder::default();
         let refusing = Arc::new(AtomicBool::new(false));
         let state = MockState { mode, seen: seen.clone(), payments: Default::default(), refusing: refusing.clone() };
         let app = axum::Router::new().fallback(mock_adyen).with_state(state);
@@ -158,20 +138,9 @@ impl MockAdyen {
         self.refusing.store(refuse, Ordering::SeqCst);
     }
 
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// The one request to `method path`.
-    fn only(&self, method: &str, path: &str) -> Seen {
-        let seen: Vec<Seen> = self.seen().into_iter().filter(|s| s.is(method, path)).collect();
-        assert_eq!(seen.len(), 1, "{method} {path} was sent {} times: {seen:#?}", seen.len());
-        seen.into_iter().next().unwrap()
-    }
-
     /// The `n`th (from 0) `POST /v71/payments`.
     fn payment_call(&self, n: usize) -> Seen {
-        let calls: Vec<Seen> = self.seen().into_iter().filter(|s| s.is("POST", "/v71/payments")).collect();
+        let calls: Vec<Seen> = self.seen.all().into_iter().filter(|s| s.is("POST", "/v71/payments")).collect();
         calls.get(n).cloned().unwrap_or_else(|| panic!("no payment call {n}: {calls:#?}"))
     }
 }
@@ -202,26 +171,13 @@ async fn mock_adyen(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let seen = Seen {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        json: serde_json::from_str(&body).unwrap_or(Value::Null),
-        body,
-    };
-    let number = {
-        let mut all = state.seen.lock().unwrap();
-        all.push(seen.clone());
-        all.len()
-    };
+    let seen = Seen::from_request(&method, &uri, &headers, body);
+    let number = state.seen.record(seen.clone());
     if seen.header("x-api-key") != Some(API_KEY) {
         return adyen_error(401, "000", "HTTP Status Response - Unauthorized", "security");
     }
     let psp = format!("MOCKPSP{number:09}");
-    let request = &seen.json;
+    let request = seen.json();
     let segments: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
     let known = |id: &str| state.payments.lock().unwrap().get(id).copied();
     let refusing = state.refusing.load(Ordering::SeqCst);
@@ -349,7 +305,7 @@ async fn an_automatic_card_payment_is_authorised_at_adyen_with_the_card_the_host
     assert_eq!(body["attempts"][0]["status"], "charged", "{body}");
     assert!(!body.to_string().contains(VISA), "{body}");
 
-    let call = mock.only("POST", "/v71/payments");
+    let call = mock.seen.only("POST", "/v71/payments");
     let psp = call_psp(&mock, 0);
     assert_eq!(body["connector_transaction_id"], psp.as_str(), "{body}");
     assert_eq!(body["attempts"][0]["connector_payment_id"], psp.as_str(), "{body}");
@@ -357,7 +313,7 @@ async fn an_automatic_card_payment_is_authorised_at_adyen_with_the_card_the_host
     assert_eq!(call.header("x-api-key"), Some(API_KEY), "{call:#?}");
     assert!(call.header("content-type").is_some_and(|v| v.starts_with("application/json")), "{call:#?}");
     assert_eq!(call.header("idempotency-key"), Some(str_of(&body, "/attempts/0/id")), "{call:#?}");
-    let sent = &call.json;
+    let sent = call.json();
     assert_eq!(sent["amount"], json!({ "value": 6540, "currency": "USD" }), "{call:#?}");
     assert_eq!(sent["reference"], body["id"], "{call:#?}");
     assert_eq!(sent["merchantAccount"], MERCHANT_ACCOUNT, "{call:#?}");
@@ -385,14 +341,14 @@ async fn an_automatic_card_payment_is_authorised_at_adyen_with_the_card_the_host
     nameless["payment_method_data"]["card"]["card_holder_name"] = json!("");
     assert_eq!(pay(&app, nameless).await["status"], "succeeded");
     let call = mock.payment_call(1);
-    assert!(call.json["paymentMethod"].get("holderName").is_none(), "{call:#?}");
-    assert_eq!(call.json["paymentMethod"]["number"], VISA, "{call:#?}");
+    assert!(call.json()["paymentMethod"].get("holderName").is_none(), "{call:#?}");
+    assert_eq!(call.json()["paymentMethod"]["number"], VISA, "{call:#?}");
     app.stop().await;
 }
 
 /// The pspReference the mock gave its `n`th (from 0) payment call.
 fn call_psp(mock: &MockAdyen, n: usize) -> String {
-    let calls = mock.seen();
+    let calls = mock.seen.all();
     let index = calls
         .iter()
         .enumerate()
@@ -413,8 +369,8 @@ async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() 
     let psp = str_of(&held, "/connector_transaction_id").to_string();
     assert_eq!(held["amount"]["amount_capturable"], 6540, "{held}");
     let call = mock.payment_call(0);
-    assert_eq!(call.json["additionalData"], json!({ "manualCapture": "true" }), "{call:#?}");
-    assert!(call.json.get("captureDelayHours").is_none(), "{call:#?}");
+    assert_eq!(call.json()["additionalData"], json!({ "manualCapture": "true" }), "{call:#?}");
+    assert!(call.json().get("captureDelayHours").is_none(), "{call:#?}");
     let attempt = str_of(&held, "/attempts/0/id").to_string();
     let captured =
         post_ok(&app, &format!("/v2/payments/{}/capture", id_of(&held)), json!({ "amount_to_capture": 4000 })).await;
@@ -422,11 +378,11 @@ async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() 
     assert_eq!(captured["amount"]["amount_captured"], 4000, "{captured}");
     assert_eq!(captured["attempts"][0]["status"], "partial_charged", "{captured}");
     assert_eq!(captured["connector_transaction_id"], psp.as_str(), "{captured}");
-    let cap = mock.only("POST", &format!("/v71/payments/{psp}/captures"));
+    let cap = mock.seen.only("POST", &format!("/v71/payments/{psp}/captures"));
     assert_eq!(cap.header("x-api-key"), Some(API_KEY), "{cap:#?}");
     assert_eq!(cap.header("idempotency-key"), Some(format!("{attempt}:capture:4000").as_str()), "{cap:#?}");
     assert_eq!(
-        cap.json,
+        cap.json(),
         json!({ "amount": { "value": 4000, "currency": "USD" }, "merchantAccount": MERCHANT_ACCOUNT, "reference": attempt }),
         "{cap:#?}"
     );
@@ -441,13 +397,13 @@ async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() 
     assert_eq!(status, 200, "{refunded}");
     assert_eq!(refunded["status"], "pending", "{refunded}");
     assert_eq!(refunded["connector"], "adyen", "{refunded}");
-    let re = mock.only("POST", &format!("/v71/payments/{psp}/refunds"));
-    let refund_psp = format!("MOCKREF{:09}", mock.seen().iter().position(|s| s.path == re.path).unwrap() + 1);
+    let re = mock.seen.only("POST", &format!("/v71/payments/{psp}/refunds"));
+    let refund_psp = format!("MOCKREF{:09}", mock.seen.all().iter().position(|s| s.path == re.path).unwrap() + 1);
     assert_eq!(refunded["connector_refund_reference_id"], refund_psp.as_str(), "{refunded}");
     let refund_id = id_of(&refunded);
     assert_eq!(re.header("idempotency-key"), Some(refund_id.as_str()), "{re:#?}");
     assert_eq!(
-        re.json,
+        re.json(),
         json!({ "amount": { "value": 1500, "currency": "USD" }, "merchantAccount": MERCHANT_ACCOUNT, "reference": refund_id }),
         "{re:#?}"
     );
@@ -467,16 +423,16 @@ async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() 
     .await;
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     assert_eq!(cancelled["attempts"][0]["status"], "voided", "{cancelled}");
-    let void = mock.only("POST", &format!("/v71/payments/{other_psp}/cancels"));
+    let void = mock.seen.only("POST", &format!("/v71/payments/{other_psp}/cancels"));
     let other_attempt = str_of(&other, "/attempts/0/id");
     assert_eq!(void.header("idempotency-key"), Some(format!("{other_attempt}:cancel").as_str()), "{void:#?}");
-    assert_eq!(void.json, json!({ "merchantAccount": MERCHANT_ACCOUNT, "reference": other_attempt }), "{void:#?}");
+    assert_eq!(void.json(), json!({ "merchantAccount": MERCHANT_ACCOUNT, "reference": other_attempt }), "{void:#?}");
 
     // Adyen cannot be asked where a payment stands: a forced sync leaves it as stored.
-    let calls = mock.seen().len();
+    let calls = mock.seen.all().len();
     let synced = retrieve(&app, &format!("/v2/payments/{}?force_sync=true", id_of(&held))).await;
     assert_eq!(synced["status"], "partially_captured", "{synced}");
-    assert_eq!(mock.seen().len(), calls, "a sync reached Adyen");
+    assert_eq!(mock.seen.all().len(), calls, "a sync reached Adyen");
     app.stop().await;
 }
 
@@ -504,9 +460,9 @@ async fn a_capture_or_cancel_adyen_refuses_leaves_the_payment_held() {
     assert_eq!(captured["amount"]["amount_captured"], 6540, "{captured}");
     assert_eq!(captured["attempts"][0]["status"], "charged", "{captured}");
     let captures: Vec<Seen> =
-        mock.seen().into_iter().filter(|s| s.is("POST", &format!("/v71/payments/{psp}/captures"))).collect();
+        mock.seen.all().into_iter().filter(|s| s.is("POST", &format!("/v71/payments/{psp}/captures"))).collect();
     assert_eq!(captures.len(), 2, "{captures:#?}");
-    assert_eq!(captures[1].json["amount"], json!({ "value": 6540, "currency": "USD" }), "{captures:#?}");
+    assert_eq!(captures[1].json()["amount"], json!({ "value": 6540, "currency": "USD" }), "{captures:#?}");
     app.stop().await;
 }
 
@@ -525,7 +481,7 @@ async fn a_refusal_from_adyen_is_final_and_carries_its_reason() {
     assert_eq!(tried[0]["merchant_connector_id"], "adyen", "{body}");
     assert_eq!(body["connector_transaction_id"], call_psp(&mock, 0).as_str(), "{body}");
     assert_eq!(body["amount"]["amount_captured"], 0, "{body}");
-    mock.only("POST", "/v71/payments");
+    mock.seen.only("POST", "/v71/payments");
     app.stop().await;
 }
 
@@ -562,7 +518,7 @@ async fn a_customer_back_from_adyens_challenge_page_is_sent_on_to_the_merchant()
     let text = res.text().await.unwrap_or_default();
     assert!(status.is_redirection(), "{status}: {text}");
     assert!(location.is_some_and(|l| l.starts_with("https://merchant.example/done?")), "{text}");
-    assert!(mock.seen().iter().any(|s| s.body.contains("X6XtfGC3!Y")), "Adyen never saw the redirectResult");
+    assert!(mock.seen.all().iter().any(|s| s.body.contains("X6XtfGC3!Y")), "Adyen never saw the redirectResult");
     app.stop().await;
 }
 
@@ -581,7 +537,7 @@ async fn an_unavailable_adyen_lets_the_next_account_take_the_payment() {
     assert_eq!(tried[0]["error"]["code"], "connector_not_taken", "{body}");
     assert_eq!(tried[1]["status"], "charged", "{body}");
     assert!(body["error"].is_null(), "{body}");
-    mock.only("POST", "/v71/payments");
+    mock.seen.only("POST", "/v71/payments");
     app.stop().await;
 }
 
@@ -598,11 +554,11 @@ async fn a_server_error_at_adyen_leaves_the_payment_processing() {
     assert_eq!(tried[0]["error"]["code"], "connector_no_clear_answer", "{body}");
     assert_eq!(body["merchant_connector_id"], "adyen", "{body}");
     assert_eq!(body["amount"]["amount_captured"], 0, "{body}");
-    mock.only("POST", "/v71/payments");
+    mock.seen.only("POST", "/v71/payments");
     // Nothing can settle it from here but Adyen's webhook: a forced sync changes nothing.
     let synced = retrieve(&app, &format!("/v2/payments/{}?force_sync=true", id_of(&body))).await;
     assert_eq!(synced["status"], "processing", "{synced}");
-    mock.only("POST", "/v71/payments");
+    mock.seen.only("POST", "/v71/payments");
     app.stop().await;
 }
 
@@ -617,7 +573,7 @@ async fn the_card_number_sent_to_adyen_is_never_stored() {
     assert_eq!(pay(&app, payment(CHALLENGE)).await["status"], "requires_customer_action");
     // Adyen did get every card: the host filled them in.
     for (n, pan) in [VISA, VISA, REFUSED, CHALLENGE].into_iter().enumerate() {
-        assert_eq!(mock.payment_call(n).json["paymentMethod"]["number"], pan);
+        assert_eq!(mock.payment_call(n).json()["paymentMethod"]["number"], pan);
     }
     let db = app.db_path();
     let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
@@ -643,18 +599,18 @@ async fn the_card_number_sent_to_adyen_is_never_stored() {
 /// A mock Fintecture: an access token, and a payment session on its page for every connect.
 struct MockFintecture {
     url: String,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
+    seen: Recorder,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl MockFintecture {
     async fn start() -> Self {
-        let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let seen = Recorder::default();
         let recorded = seen.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri| {
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
             let recorded = recorded.clone();
             async move {
-                recorded.lock().unwrap().push((method.to_string(), uri.path().to_string()));
+                recorded.record(Seen::from_request(&method, &uri, &headers, body));
                 match (method.as_str(), uri.path()) {
                     ("POST", "/oauth/accesstoken") => {
                         json_answer(200, json!({ "access_token": "fintecture-token", "expires_in": 3600 }))
@@ -758,15 +714,15 @@ async fn routes_between_stripe_fintecture_and_adyen(bank_payment: Value) {
     assert_eq!(eur["status"], "succeeded", "{eur}");
     assert_eq!(eur["connector"], "adyen", "{eur}");
     assert_eq!(eur["connector_transaction_id"], call_psp(&adyen, 0).as_str(), "{eur}");
-    assert_eq!(adyen.payment_call(0).json["amount"], json!({ "value": 6540, "currency": "EUR" }));
+    assert_eq!(adyen.payment_call(0).json()["amount"], json!({ "value": 6540, "currency": "EUR" }));
 
     let bank = pay(&app, bank_payment).await;
     assert_eq!(bank["status"], "requires_customer_action", "{bank}");
     assert_eq!(bank["connector"], "fintecture", "{bank}");
     assert_eq!(bank["connector_transaction_id"], "fin_session_1", "{bank}");
     assert_eq!(bank["next_action"]["redirect_to_url"], "https://pay.fintecture.test/fin_session_1", "{bank}");
-    let fintecture_calls = fintecture.seen.lock().unwrap().clone();
-    assert!(fintecture_calls.iter().any(|(m, p)| m == "POST" && p == "/pis/v2/connect"), "{fintecture_calls:?}");
+    let fintecture_calls = fintecture.seen.all();
+    assert!(fintecture_calls.iter().any(|s| s.is("POST", "/pis/v2/connect")), "{fintecture_calls:?}");
 
     for (body, account) in [(&usd, "stripe"), (&eur, "adyen"), (&bank, "fintecture")] {
         let tried = attempts(body);
@@ -778,7 +734,7 @@ async fn routes_between_stripe_fintecture_and_adyen(bank_payment: Value) {
         assert_eq!(routed["candidates"], json!([account]), "{body}");
     }
     // Each payment reached only its own provider.
-    assert_eq!(adyen.seen().len(), 1, "{:#?}", adyen.seen());
+    assert_eq!(adyen.seen.all().len(), 1, "{:#?}", adyen.seen.all());
     app.stop().await;
 }
 

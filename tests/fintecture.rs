@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use base64::Engine as _;
 use common::fintecture_sdk::{key_path, public_key_path, reference, APP_ID};
+use common::recorder::{Recorder, Seen};
 use common::*;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
@@ -91,11 +92,6 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn form_of(text: &str) -> Vec<(String, String)> {
-    let url = reqwest::Url::parse(&format!("http://form.invalid/?{text}")).expect("a query");
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn credentials(app_id: &str, app_secret: &str) -> BTreeMap<String, SecretValue> {
@@ -354,48 +350,14 @@ enum Connect {
     ServerError,
 }
 
-/// One request the mock received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    /// The path and query exactly as received (what `(request-target)` covers).
-    target: String,
-    /// Lowercase names.
-    headers: Vec<(String, String)>,
-    body: String,
-    /// What the mock found wrong with the request's credentials or signature.
-    problem: Option<String>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn is(&self, method: &str, path: &str) -> bool {
-        self.method == method && self.path == path
-    }
-
-    fn query(&self) -> Vec<(String, String)> {
-        form_of(self.target.split_once('?').map_or("", |(_, q)| q))
-    }
-
-    fn param(&self, name: &str) -> Option<String> {
-        self.query().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
-    }
-}
-
 #[derive(Clone)]
 struct MockState {
     connect: Connect,
     /// What `GET /pis/v2/payments/{id}` says in `meta.status`.
     status: Arc<Mutex<String>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder,
+    /// What the mock found wrong with a request's credentials or signature, by its place in `seen`.
+    problems: Arc<Mutex<HashMap<usize, String>>>,
     /// The applications the mock knows: app id → app secret.
     apps: Arc<HashMap<String, String>>,
     /// Tokens issued: token → the app id it was issued to.
@@ -407,6 +369,7 @@ struct MockState {
 /// A mock Fintecture on a loopback port, serving until dropped.
 struct MockFintecture {
     url: String,
+    seen: Recorder,
     state: MockState,
     task: tokio::task::JoinHandle<()>,
 }
@@ -417,6 +380,7 @@ impl MockFintecture {
             connect,
             status: Arc::new(Mutex::new("payment_created".into())),
             seen: Default::default(),
+            problems: Default::default(),
             apps: Arc::new(HashMap::from([
                 (APP_ID.to_string(), APP_SECRET.to_string()),
                 (OTHER_APP_ID.to_string(), OTHER_APP_SECRET.to_string()),
@@ -431,34 +395,25 @@ impl MockFintecture {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("mock serves");
         });
-        Self { url, state, task }
+        Self { url, seen: state.seen.clone(), state, task }
     }
 
     fn set_status(&self, status: &str) {
         *self.state.status.lock().unwrap() = status.into();
     }
 
-    fn seen(&self) -> Vec<Seen> {
-        self.state.seen.lock().unwrap().clone()
-    }
-
     fn calls(&self, method: &str, path: &str) -> Vec<Seen> {
-        self.seen().into_iter().filter(|s| s.is(method, path)).collect()
-    }
-
-    /// The one request to `method path`.
-    fn only(&self, method: &str, path: &str) -> Seen {
-        let seen = self.calls(method, path);
-        assert_eq!(seen.len(), 1, "{method} {path} was sent {} times: {seen:#?}", seen.len());
-        seen.into_iter().next().unwrap()
+        self.seen.all().into_iter().filter(|s| s.is(method, path)).collect()
     }
 
     /// Asserts the mock found nothing wrong with any request.
     fn assert_all_sound(&self) {
-        let seen = self.seen();
+        let seen = self.seen.all();
         assert!(!seen.is_empty(), "the mock saw nothing");
-        for s in &seen {
-            assert!(s.problem.is_none(), "{}: {s:#?}", s.problem.as_deref().unwrap_or_default());
+        let problems = self.state.problems.lock().unwrap();
+        for (i, s) in seen.iter().enumerate() {
+            let problem = problems.get(&i);
+            assert!(problem.is_none(), "{}: {s:#?}", problem.map(String::as_str).unwrap_or_default());
         }
     }
 }
@@ -493,7 +448,7 @@ fn check_token_request(state: &MockState, s: &Seen) -> Result<String, String> {
     if !s.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
         return Err("the token request is not form-encoded".into());
     }
-    let mut form = form_of(&s.body);
+    let mut form = s.form();
     form.sort();
     let want = [("app_id", app_id), ("grant_type", "client_credentials"), ("scope", "PIS")];
     if form.iter().map(|(k, v)| (k.as_str(), v.as_str())).ne(want) {
@@ -552,7 +507,7 @@ fn check_signed_request(state: &MockState, s: &Seen) -> Result<(), String> {
     let mut lines = Vec::new();
     for name in signed.split(' ') {
         lines.push(match name {
-            "(request-target)" => format!("(request-target): {} {}", s.method.to_lowercase(), s.target),
+            "(request-target)" => format!("(request-target): {} {}", s.method.to_lowercase(), s.target()),
             _ => format!("{name}: {}", s.header(name).ok_or(format!("signed header {name} missing"))?),
         });
     }
@@ -566,18 +521,12 @@ async fn mock_fintecture(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let mut seen = Seen {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        target: uri.path_and_query().map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string()),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body,
-        problem: None,
+    let seen = Seen::from_request(&method, &uri, &headers, body);
+    let record = |seen: Seen| state.seen.record(seen);
+    let refuse = |seen: Seen, problem: &str| {
+        let n = record(seen);
+        state.problems.lock().unwrap().insert(n - 1, problem.to_string());
     };
-    let record = |seen: Seen| state.seen.lock().unwrap().push(seen);
     if seen.is("POST", "/oauth/accesstoken") {
         // Slow enough that payments arriving together all wait on the one fetch.
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -589,15 +538,13 @@ async fn mock_fintecture(
                 json_answer(200, json!({ "access_token": token, "token_type": "Bearer", "expires_in": 3600 }))
             }
             Err(problem) => {
-                seen.problem = Some(problem.clone());
-                record(seen);
+                refuse(seen, &problem);
                 fintecture_error(401, "invalid_client", &problem)
             }
         };
     }
     if let Err(problem) = check_signed_request(&state, &seen) {
-        seen.problem = Some(problem.clone());
-        record(seen);
+        refuse(seen, &problem);
         return fintecture_error(401, "unauthorized", &problem);
     }
     let segments: Vec<String> = seen.path.trim_start_matches('/').split('/').map(str::to_string).collect();
@@ -659,10 +606,10 @@ async fn an_open_banking_payment_sends_the_payer_to_fintectures_page() {
     assert_eq!(body["attempts"][0]["connector_payment_id"], "sess_1", "{body}");
 
     // The token, with the application's credentials.
-    let token = mock.only("POST", "/oauth/accesstoken");
+    let token = mock.seen.only("POST", "/oauth/accesstoken");
     let basic = B64.encode(format!("{APP_ID}:{APP_SECRET}"));
     assert_eq!(token.header("authorization"), Some(format!("Basic {basic}").as_str()), "{token:#?}");
-    let mut form = form_of(&token.body);
+    let mut form = token.form();
     form.sort();
     assert_eq!(
         form,
@@ -671,12 +618,12 @@ async fn an_open_banking_payment_sends_the_payer_to_fintectures_page() {
     );
 
     // The session: state is the payment, the payer comes back to the daemon.
-    let connect = mock.only("POST", "/pis/v2/connect");
+    let connect = mock.seen.only("POST", "/pis/v2/connect");
     let back = format!("{}/v2/payments/{id}/return", app.base);
     assert_eq!(connect.param("state").as_deref(), Some(id.as_str()), "{connect:#?}");
     assert_eq!(connect.param("redirect_uri").as_deref(), Some(back.as_str()), "{connect:#?}");
     assert_eq!(
-        connect.target,
+        connect.target(),
         format!("/pis/v2/connect?state={id}&redirect_uri={}", url_encode(&back)),
         "the query is not URL-encoded as sent"
     );
@@ -746,7 +693,7 @@ async fn a_forced_sync_reads_the_session_status_from_fintecture() {
             }
             None => assert!(synced["error"].is_null(), "{at_fintecture}: {synced}"),
         }
-        let read = mock.only("GET", &format!("/pis/v2/payments/{session}"));
+        let read = mock.seen.only("GET", &format!("/pis/v2/payments/{session}"));
         assert!(read.body.is_empty() && read.header("digest").is_none(), "{read:#?}");
         assert_eq!(read.header("authorization"), Some("Bearer tok-1"), "{read:#?}");
         let (_, stored) = app.get(&format!("/v2/payments/{id}")).await;
@@ -776,7 +723,7 @@ async fn the_payers_return_syncs_and_sends_them_to_the_return_url() {
     let res = payer_returns(&app, &id).await;
     assert_eq!(res.status(), 303, "{:?}", res.text().await);
     assert_eq!(location(&res), Some(format!("{RETURN_URL}?id={id}&status=succeeded")));
-    mock.only("GET", "/pis/v2/payments/sess_1");
+    mock.seen.only("GET", "/pis/v2/payments/sess_1");
     let (_, stored) = app.get(&format!("/v2/payments/{id}")).await;
     assert_eq!(stored["status"], "succeeded", "{stored}");
     assert_eq!(stored["amount"]["amount_captured"], 6540, "{stored}");
@@ -794,7 +741,7 @@ async fn the_payers_return_syncs_and_sends_them_to_the_return_url() {
     let res = payer_returns_claiming(&app, &id, "sess_2", "payment_created").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), Some(format!("{RETURN_URL}?id={id}&status=failed")));
-    mock.only("GET", "/pis/v2/payments/sess_2");
+    mock.seen.only("GET", "/pis/v2/payments/sess_2");
     let (_, stored) = app.get(&format!("/v2/payments/{id}")).await;
     assert_eq!(stored["status"], "failed", "{stored}");
     assert_eq!(stored["error"]["code"], "payment_unsuccessful", "{stored}");
@@ -805,7 +752,7 @@ async fn the_payers_return_syncs_and_sends_them_to_the_return_url() {
     let res = payer_returns_claiming(&app, &id, "sess_3", "payment_pending").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), Some(format!("{RETURN_URL}?id={id}&status=processing")));
-    mock.only("GET", "/pis/v2/payments/sess_3");
+    mock.seen.only("GET", "/pis/v2/payments/sess_3");
     mock.assert_all_sound();
     app.stop().await;
 }
@@ -829,7 +776,7 @@ async fn a_refund_is_sent_signed_and_stays_pending() {
     assert!(refund["error_details"].is_null(), "{refund}");
     let refund_id = id_of(&refund);
 
-    let sent = mock.only("POST", "/pis/v2/refund");
+    let sent = mock.seen.only("POST", "/pis/v2/refund");
     assert_eq!(
         sent.json(),
         json!({
@@ -858,7 +805,7 @@ async fn a_partial_refund_sends_the_amount_in_major_units() {
         app.post("/v2/refunds", json!({ "payment_id": id, "merchant_reference_id": "part-1", "amount": 1005 })).await;
     assert_eq!(status, 200, "{refund}");
     assert_eq!(refund["status"], "pending", "{refund}");
-    let sent = mock.only("POST", "/pis/v2/refund");
+    let sent = mock.seen.only("POST", "/pis/v2/refund");
     assert_eq!(sent.json()["data"]["attributes"]["amount"], "10.05", "{sent:#?}");
     mock.assert_all_sound();
     app.stop().await;
@@ -872,7 +819,7 @@ async fn concurrent_payments_share_one_access_token() {
     for body in &payments {
         assert_eq!(body["status"], "requires_customer_action", "{body}");
     }
-    assert_eq!(mock.calls("POST", "/oauth/accesstoken").len(), 1, "{:#?}", mock.seen());
+    assert_eq!(mock.calls("POST", "/oauth/accesstoken").len(), 1, "{:#?}", mock.seen.all());
     let connects = mock.calls("POST", "/pis/v2/connect");
     assert_eq!(connects.len(), 8);
     assert!(connects.iter().all(|c| c.header("authorization") == Some("Bearer tok-1")), "{connects:#?}");
@@ -972,7 +919,7 @@ async fn a_payment_in_another_currency_than_eur_is_not_taken() {
     assert_eq!(tried[0]["status"], "failure", "{body}");
     assert_eq!(tried[0]["error"]["code"], "connector_not_taken", "{body}");
     assert_eq!(body["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen().is_empty(), "Fintecture was called: {:#?}", mock.seen());
+    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
     app.stop().await;
 }
 
@@ -986,14 +933,14 @@ async fn a_card_payment_is_not_taken() {
     assert_eq!(tried.len(), 1, "{body}");
     assert_eq!(tried[0]["status"], "failure", "{body}");
     assert_eq!(tried[0]["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen().is_empty(), "Fintecture was called: {:#?}", mock.seen());
+    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
     // Nor in euros.
     let mut in_eur = payment("4242424242424242");
     in_eur["amount_details"]["currency"] = json!("EUR");
     let body = pay(&app, in_eur).await;
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(body["attempts"][0]["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen().is_empty(), "Fintecture was called: {:#?}", mock.seen());
+    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
     app.stop().await;
 }
 
@@ -1027,8 +974,8 @@ async fn unavailability_on_connect_falls_through_to_the_next_account() {
     let app = down_then_up(&down, &up).await;
     let body = pay(&app, ob_payment()).await;
     assert_fell_through(&body);
-    down.only("POST", "/pis/v2/connect");
-    up.only("POST", "/pis/v2/connect");
+    down.seen.only("POST", "/pis/v2/connect");
+    up.seen.only("POST", "/pis/v2/connect");
     down.assert_all_sound();
     up.assert_all_sound();
     app.stop().await;
@@ -1057,8 +1004,8 @@ async fn a_server_error_on_connect_leaves_the_payment_processing() {
     assert_eq!(tried[0]["status"], "pending", "{body}");
     assert_eq!(tried[0]["error"]["code"], "connector_no_clear_answer", "{body}");
     assert!(body["next_action"].is_null(), "{body}");
-    down.only("POST", "/pis/v2/connect");
-    assert!(up.seen().is_empty(), "{:#?}", up.seen());
+    down.seen.only("POST", "/pis/v2/connect");
+    assert!(up.seen.all().is_empty(), "{:#?}", up.seen.all());
     let (_, stored) = app.get(&format!("/v2/payments/{}", id_of(&body))).await;
     assert_eq!(stored["status"], "processing", "{stored}");
     app.stop().await;
@@ -1072,7 +1019,7 @@ async fn a_payment_without_billing_is_taken() {
     body["payment_method_data"].as_object_mut().unwrap().remove("billing");
     let body = pay(&app, body).await;
     assert_eq!(body["status"], "requires_customer_action", "{body}");
-    let connect = mock.only("POST", "/pis/v2/connect");
+    let connect = mock.seen.only("POST", "/pis/v2/connect");
     assert_eq!(connect.json()["meta"]["psu_name"], "Customer", "{connect:#?}");
     app.stop().await;
 }
@@ -1103,8 +1050,8 @@ async fn the_private_key_never_leaves_the_daemon() {
         assert!(!text.contains(APP_SECRET), "the app secret is in an answer: {text}");
     }
     // Fintecture gets signatures, never the key; the app secret only in the token request's Basic.
-    for s in mock.seen() {
-        let all = format!("{} {:?} {}", s.target, s.headers, s.body);
+    for s in mock.seen.all() {
+        let all = format!("{} {:?} {}", s.target(), s.headers, s.body);
         assert!(lines.iter().all(|l| !all.contains(l.as_str())), "the private key was sent: {s:#?}");
         assert!(!all.contains(APP_SECRET), "the app secret was sent in clear: {s:#?}");
     }

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use common::localstripe::{self, stripe_account, API_KEY};
+use common::recorder::{Recorder, Seen};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -348,36 +349,10 @@ enum Fault {
     Declined,
 }
 
-/// One request the mock received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: Option<String>,
-    /// Lowercase names.
-    headers: Vec<(String, String)>,
-    body: String,
-    form: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn field(&self, name: &str) -> Option<&str> {
-        self.form.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn is(&self, method: &str, path: &str) -> bool {
-        self.method == method && self.path == path
-    }
-}
-
 #[derive(Clone)]
 struct MockState {
     fault: Fault,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder,
     /// The payment intents made, by id, as captures and cancels left them.
     intents: Arc<Mutex<HashMap<String, Value>>>,
 }
@@ -398,13 +373,13 @@ impl MockState {
 /// A mock Stripe on a loopback port, serving until dropped.
 struct MockStripe {
     url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl MockStripe {
     async fn start(fault: Fault) -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Recorder::default();
         let state = MockState { fault, seen: seen.clone(), intents: Default::default() };
         let app = axum::Router::new().fallback(mock_stripe).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
@@ -414,28 +389,12 @@ impl MockStripe {
         });
         Self { url, seen, task }
     }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// The one request to `method path`.
-    fn only(&self, method: &str, path: &str) -> Seen {
-        let seen: Vec<Seen> = self.seen().into_iter().filter(|s| s.is(method, path)).collect();
-        assert_eq!(seen.len(), 1, "{method} {path} was sent {} times: {seen:#?}", seen.len());
-        seen.into_iter().next().unwrap()
-    }
 }
 
 impl Drop for MockStripe {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn form_of(body: &str) -> Vec<(String, String)> {
-    let url = reqwest::Url::parse(&format!("http://form.invalid/?{body}")).expect("a form body");
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn answer(status: u16, body: impl Into<String>) -> Response {
@@ -481,22 +440,8 @@ async fn mock_stripe(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let seen = Seen {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        form: form_of(&body),
-        body,
-    };
-    let number = {
-        let mut all = state.seen.lock().unwrap();
-        all.push(seen.clone());
-        all.len()
-    };
+    let seen = Seen::from_request(&method, &uri, &headers, body);
+    let number = state.seen.record(seen.clone());
     let segments: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
     match (seen.method.as_str(), segments.as_slice()) {
         ("POST", ["v1", "payment_methods"]) => {
@@ -504,7 +449,7 @@ async fn mock_stripe(
         }
         ("POST", ["v1", "payment_intents"]) => {
             let amount = seen.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
-            let capture_method = seen.field("capture_method").unwrap_or("automatic").to_string();
+            let capture_method = seen.field("capture_method").unwrap_or_else(|| "automatic".into());
             let ok = || {
                 let id = format!("pi_mock{number}");
                 state.keep(match capture_method.as_str() {
@@ -631,24 +576,24 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     let pi = str_of(&body, "/connector_transaction_id").to_string();
     assert!(pi.starts_with("pi_mock"), "{body}");
 
-    let pm = mock.only("POST", "/v1/payment_methods");
+    let pm = mock.seen.only("POST", "/v1/payment_methods");
     assert_eq!(pm.header("idempotency-key"), Some(format!("{attempt}:payment_method").as_str()), "{pm:#?}");
-    assert_eq!(pm.field("type"), Some("card"), "{pm:#?}");
-    assert_eq!(pm.field("card[number]"), Some(VISA), "{pm:#?}");
-    assert_eq!(pm.field("card[exp_month]"), Some("10"), "{pm:#?}");
-    assert_eq!(pm.field("card[exp_year]"), Some("2035"), "{pm:#?}");
-    assert_eq!(pm.field("card[cvc]"), Some("123"), "{pm:#?}");
+    assert_eq!(pm.field("type").as_deref(), Some("card"), "{pm:#?}");
+    assert_eq!(pm.field("card[number]").as_deref(), Some(VISA), "{pm:#?}");
+    assert_eq!(pm.field("card[exp_month]").as_deref(), Some("10"), "{pm:#?}");
+    assert_eq!(pm.field("card[exp_year]").as_deref(), Some("2035"), "{pm:#?}");
+    assert_eq!(pm.field("card[cvc]").as_deref(), Some("123"), "{pm:#?}");
 
-    let intent = mock.only("POST", "/v1/payment_intents");
+    let intent = mock.seen.only("POST", "/v1/payment_intents");
     assert_eq!(intent.header("idempotency-key"), Some(format!("{attempt}:payment_intent").as_str()), "{intent:#?}");
-    assert_eq!(intent.field("amount"), Some("6540"), "{intent:#?}");
-    assert_eq!(intent.field("currency"), Some("usd"), "{intent:#?}");
-    assert_eq!(intent.field("confirm"), Some("true"), "{intent:#?}");
-    assert_eq!(intent.field("capture_method"), Some("automatic"), "{intent:#?}");
-    assert_eq!(intent.field("payment_method"), Some("pm_mock"), "{intent:#?}");
-    assert_eq!(intent.field("metadata[payment_id]"), Some(payment_id.as_str()), "{intent:#?}");
-    assert_eq!(intent.field("metadata[attempt_id]"), Some(attempt.as_str()), "{intent:#?}");
-    assert!(intent.form.iter().all(|(k, _)| !k.starts_with("card[")), "{intent:#?}");
+    assert_eq!(intent.field("amount").as_deref(), Some("6540"), "{intent:#?}");
+    assert_eq!(intent.field("currency").as_deref(), Some("usd"), "{intent:#?}");
+    assert_eq!(intent.field("confirm").as_deref(), Some("true"), "{intent:#?}");
+    assert_eq!(intent.field("capture_method").as_deref(), Some("automatic"), "{intent:#?}");
+    assert_eq!(intent.field("payment_method").as_deref(), Some("pm_mock"), "{intent:#?}");
+    assert_eq!(intent.field("metadata[payment_id]").as_deref(), Some(payment_id.as_str()), "{intent:#?}");
+    assert_eq!(intent.field("metadata[attempt_id]").as_deref(), Some(attempt.as_str()), "{intent:#?}");
+    assert!(intent.form().iter().all(|(k, _)| !k.starts_with("card[")), "{intent:#?}");
 
     // A refund's idempotency key is switchyard's refund id.
     let refunded = refund(&app, &payment_id, "mock-refund", 1000).await;
@@ -656,31 +601,31 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     assert!(str_of(&refunded, "/connector_refund_reference_id").starts_with("re_mock"), "{refunded}");
     let refund_id = id_of(&refunded);
     assert!(refund_id.starts_with("sy_ref_"), "{refunded}");
-    let re = mock.only("POST", "/v1/refunds");
+    let re = mock.seen.only("POST", "/v1/refunds");
     assert_eq!(re.header("idempotency-key"), Some(refund_id.as_str()), "{re:#?}");
-    assert_eq!(re.field("payment_intent"), Some(pi.as_str()), "{re:#?}");
-    assert_eq!(re.field("amount"), Some("1000"), "{re:#?}");
+    assert_eq!(re.field("payment_intent").as_deref(), Some(pi.as_str()), "{re:#?}");
+    assert_eq!(re.field("amount").as_deref(), Some("1000"), "{re:#?}");
 
     // Manual capture, captured in part.
     let held = authorized(&app).await;
     let attempt = str_of(&held, "/attempts/0/id").to_string();
     let pi = str_of(&held, "/connector_transaction_id").to_string();
-    let intents: Vec<Seen> = mock.seen().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
+    let intents: Vec<Seen> = mock.seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
     assert_eq!(intents.len(), 2, "{intents:#?}");
-    assert_eq!(intents[1].field("capture_method"), Some("manual"), "{intents:#?}");
+    assert_eq!(intents[1].field("capture_method").as_deref(), Some("manual"), "{intents:#?}");
     assert_eq!(intents[1].header("idempotency-key"), Some(format!("{attempt}:payment_intent").as_str()));
     let captured = capture(&app, &id_of(&held), json!({ "amount_to_capture": 4000 })).await;
     assert_eq!(captured["status"], "partially_captured", "{captured}");
     assert_eq!(captured["amount"]["amount_captured"], 4000, "{captured}");
-    let cap = mock.only("POST", &format!("/v1/payment_intents/{pi}/capture"));
+    let cap = mock.seen.only("POST", &format!("/v1/payment_intents/{pi}/capture"));
     assert_eq!(cap.header("idempotency-key"), Some(format!("{attempt}:capture:4000").as_str()), "{cap:#?}");
-    assert_eq!(cap.field("amount_to_capture"), Some("4000"), "{cap:#?}");
+    assert_eq!(cap.field("amount_to_capture").as_deref(), Some("4000"), "{cap:#?}");
 
     // A forced sync reads the intent back, and Stripe's `amount_received` keeps the capture partial.
     let synced = retrieve(&app, &format!("/v2/payments/{}?force_sync=true", id_of(&held))).await;
     assert_eq!(synced["status"], "partially_captured", "{synced}");
     assert_eq!(synced["amount"]["amount_captured"], 4000, "{synced}");
-    let read = mock.only("GET", &format!("/v1/payment_intents/{pi}"));
+    let read = mock.seen.only("GET", &format!("/v1/payment_intents/{pi}"));
     assert!(read.body.is_empty(), "{read:#?}");
 
     // Manual capture, cancelled.
@@ -689,10 +634,10 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     let pi = str_of(&held, "/connector_transaction_id").to_string();
     let cancelled = cancel(&app, &id_of(&held), json!({ "cancellation_reason": "customer asked" })).await;
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
-    let void = mock.only("POST", &format!("/v1/payment_intents/{pi}/cancel"));
+    let void = mock.seen.only("POST", &format!("/v1/payment_intents/{pi}/cancel"));
     assert_eq!(void.header("idempotency-key"), Some(format!("{attempt}:void").as_str()), "{void:#?}");
 
-    let seen = mock.seen();
+    let seen = mock.seen.all();
     assert_well_formed(&seen);
     assert_pan_only_in_payment_methods(&seen, VISA);
     assert_eq!(seen.iter().filter(|s| s.is("POST", "/v1/payment_methods")).count(), 3, "{seen:#?}");
@@ -721,7 +666,7 @@ async fn a_rate_limited_payment_intent_falls_through_to_the_next_account() {
     let app = mock_then_sandbox(&mock.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_fell_through(&body);
-    mock.only("POST", "/v1/payment_intents");
+    mock.seen.only("POST", "/v1/payment_intents");
     app.stop().await;
 }
 
@@ -753,7 +698,7 @@ async fn a_server_error_on_the_payment_intent_leaves_the_payment_processing() {
     let app = mock_then_sandbox(&mock.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
-    mock.only("POST", "/v1/payment_intents");
+    mock.seen.only("POST", "/v1/payment_intents");
     let stored = retrieve(&app, &format!("/v2/payments/{}", id_of(&body))).await;
     assert_eq!(stored["status"], "processing", "{stored}");
     app.stop().await;
@@ -765,7 +710,7 @@ async fn a_malformed_answer_to_the_payment_intent_leaves_the_payment_processing(
     let app = mock_then_sandbox(&mock.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
-    mock.only("POST", "/v1/payment_intents");
+    mock.seen.only("POST", "/v1/payment_intents");
     app.stop().await;
 }
 
@@ -786,7 +731,7 @@ async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
     assert_left_processing(&body);
     // The mock answers after 3 s; an answer before that can only be the timeout's.
     assert!(took < Duration::from_secs(3), "the payment took {took:?}: the timeout did not hold");
-    mock.only("POST", "/v1/payment_intents");
+    mock.seen.only("POST", "/v1/payment_intents");
     app.stop().await;
 }
 
@@ -805,7 +750,7 @@ async fn a_decline_from_stripe_is_final_and_keeps_its_decline_code() {
     assert_eq!(tried[0]["merchant_connector_id"], "mock_stripe", "{body}");
     assert_eq!(tried[0]["status"], "failure", "{body}");
     assert_eq!(tried[0]["connector_payment_id"], "pi_mock", "{body}");
-    mock.only("POST", "/v1/payment_intents");
+    mock.seen.only("POST", "/v1/payment_intents");
     app.stop().await;
 }
 

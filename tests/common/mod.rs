@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 pub mod fintecture_sdk;
 pub mod localstripe;
+pub mod recorder;
 pub mod venv;
 
 use std::collections::BTreeMap;
