@@ -37,9 +37,10 @@ fn main() {
         merchant_id: "bench".into(),
         accounts: vec![account("sandbox"), account("backup")],
         fallback: vec![],
-        routing: Some(script.clone()),
+        routing: Some(script.as_str().into()),
         reject_expired_cards: true,
         session_expiry_secs: 900,
+        decisions: Default::default(),
     });
     let view = PaymentView {
         id: "sy_pay_01926c58bc6e77c09e809964e72af8c8".into(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::api::auth::Keyring;
 use crate::config::Config;
@@ -18,12 +18,29 @@ pub struct Profile {
     pub merchant_id: String,
     pub accounts: Vec<Account>,
     pub fallback: Vec<String>,
-    pub routing: Option<String>,
+    pub routing: Option<Arc<str>>,
     pub reject_expired_cards: bool,
     pub session_expiry_secs: u32,
+    /// `switchyard_routing_decisions_total` for each account, registered on first use.
+    pub decisions: OnceLock<Vec<metrics::Counter>>,
 }
 
 impl Profile {
+    /// Counts a decision that put `account` first.
+    pub fn count_decision(&self, account: &str) {
+        let counters = self.decisions.get_or_init(|| {
+            self.accounts
+                .iter()
+                .map(|a| {
+                    metrics::counter!("switchyard_routing_decisions_total", "profile" => self.id.clone(), "connector" => a.name.clone())
+                })
+                .collect()
+        });
+        if let Some(i) = self.accounts.iter().position(|a| a.name == account) {
+            counters[i].increment(1);
+        }
+    }
+
     pub fn account(&self, name: &str) -> Option<&Account> {
         self.accounts.iter().find(|a| a.name == name)
     }
@@ -52,9 +69,10 @@ impl Directory {
                     merchant_id: merchant_id.clone(),
                     accounts: p.connector_accounts.iter().map(Account::from_config).collect(),
                     fallback: p.fallback.clone(),
-                    routing: p.routing.clone(),
+                    routing: p.routing.as_deref().map(Arc::from),
                     reject_expired_cards: p.reject_expired_cards,
                     session_expiry_secs: p.session_expiry_secs.unwrap_or(config.payments.session_expiry_secs),
+                    decisions: OnceLock::new(),
                 };
                 profiles.insert((merchant_id.clone(), profile_id.clone()), Arc::new(profile));
             }

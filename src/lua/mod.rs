@@ -44,7 +44,13 @@ thread_local! {
     /// When the Lua call running on this thread must stop. Calls on one thread never nest, so
     /// one deadline per thread serves every state on it.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Interrupts seen on this thread; the clock is read on every `CLOCK_EVERY`th.
+    static TICKS: Cell<u32> = const { Cell::new(0) };
 }
+
+/// Reading the clock costs more than a short script's whole body; a runaway loop still reaches
+/// thousands of interrupts a millisecond, so checking one in eight overshoots by microseconds.
+const CLOCK_EVERY: u32 = 8;
 
 /// Runs host work a script asked for (a signature, a decryption) without counting it against the
 /// script's budget: the budget bounds what a script does, not the host's own cost.
@@ -64,7 +70,12 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
     if gc >= 0 {
         return;
     }
-    if DEADLINE.with(Cell::get).is_some_and(|at| Instant::now() >= at) {
+    let tick = TICKS.with(|t| {
+        let n = t.get().wrapping_add(1);
+        t.set(n);
+        n
+    });
+    if tick.is_multiple_of(CLOCK_EVERY) && DEADLINE.with(Cell::get).is_some_and(|at| Instant::now() >= at) {
         ffi::luaL_error(state, TIMEOUT_MESSAGE.as_ptr());
     }
 }

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+// The per-thread maps below are keyed by ids and names the daemon itself made: a fast hash is safe.
 use mlua::{Function, Lua, Table, Value};
+use rustc_hash::FxHashMap;
 
 use super::scripts::{Script, ScriptSet};
 use super::view::{Answer, PaymentView, ViewCaller};
@@ -101,8 +103,8 @@ struct Evaluator {
     view: ViewCaller,
     scope: Rc<RefCell<Scope>>,
     helpers: Helpers,
-    loaded: HashMap<String, (String, Function)>,
-    contexts: HashMap<u64, Context>,
+    loaded: FxHashMap<String, (Arc<str>, Function)>,
+    contexts: FxHashMap<u64, Context>,
 }
 
 /// The host functions every `ctx` shares, and the Luau function that assembles a `ctx`.
@@ -162,7 +164,7 @@ end
 static ENGINES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    static EVALUATORS: RefCell<HashMap<u64, Evaluator>> = RefCell::new(HashMap::new());
+    static EVALUATORS: RefCell<FxHashMap<u64, Evaluator>> = RefCell::new(FxHashMap::default());
 }
 
 pub struct Engine {
@@ -213,7 +215,7 @@ impl Engine {
 /// that compiles but defines nothing is refused at load rather than failing every payment.
 pub fn check_loads(limits: Limits, script: &Script) -> Result<(), ScriptError> {
     let sandbox = Sandbox::new(limits)?;
-    loaded_function(&sandbox, &mut HashMap::new(), script).map(|_| ())
+    loaded_function(&sandbox, &mut FxHashMap::default(), script).map(|_| ())
 }
 
 /// Evaluates `script` on a state of its own, as golden cases and dry runs do: nothing is shared
@@ -238,7 +240,7 @@ impl Evaluator {
         let scope = Rc::new(RefCell::new(Scope { accounts: None, now: 0.0 }));
         let view = ViewCaller::new(&sandbox)?;
         let helpers = helpers(&sandbox, &scope, limits.memory_bytes)?;
-        Ok(Self { sandbox, view, scope, helpers, loaded: HashMap::new(), contexts: HashMap::new() })
+        Ok(Self { sandbox, view, scope, helpers, loaded: FxHashMap::default(), contexts: FxHashMap::default() })
     }
 
     fn evaluate(
@@ -288,7 +290,7 @@ impl Evaluator {
 /// The script's function, loaded into this state once per version.
 fn loaded_function<'a>(
     sandbox: &Sandbox,
-    loaded: &'a mut HashMap<String, (String, Function)>,
+    loaded: &'a mut FxHashMap<String, (Arc<str>, Function)>,
     script: &Script,
 ) -> Result<&'a Function, ScriptError> {
     let current = loaded.get(&script.name).is_some_and(|(hash, _)| *hash == script.hash);
@@ -429,12 +431,7 @@ mod tests {
     const LIMITS: Limits = Limits { time_budget: Duration::from_millis(50), memory_bytes: 8 << 20 };
 
     fn script(source: &str) -> Script {
-        Script {
-            name: "t".into(),
-            path: "t.lua".into(),
-            hash: "000000000000".into(),
-            bytecode: compile("t.lua", source).unwrap(),
-        }
+        Script::new("t".into(), "t.lua".into(), "000000000000".into(), compile("t.lua", source).unwrap())
     }
 
     fn fixed(names: &[&str]) -> Accounts {

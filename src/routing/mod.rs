@@ -33,8 +33,8 @@ pub use view::{CardView, PaymentView};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The script that decided, and its version; none when the profile has no script.
-    pub script: Option<String>,
-    pub script_hash: Option<String>,
+    pub script: Option<Arc<str>>,
+    pub script_hash: Option<Arc<str>>,
     pub candidates: Vec<String>,
     pub reason: Option<String>,
     /// Why the static fallback list decided instead of the script.
@@ -135,17 +135,15 @@ impl Router {
             }
         };
         let took = started.elapsed();
-        if let Some((name, Some(_))) = script {
-            metrics::histogram!("switchyard_routing_script_duration_seconds", "script" => name.to_string())
-                .record(took.as_secs_f64());
+        if let Some((_, Some(s))) = script {
+            s.record_duration(took);
         }
         if let Some(first) = candidates.first() {
-            metrics::counter!("switchyard_routing_decisions_total", "profile" => profile.id.clone(), "connector" => first.clone())
-                .increment(1);
+            profile.count_decision(first);
         }
         let hash = script.and_then(|(_, s)| s.map(|s| s.hash.clone()));
         Decision {
-            script: script.map(|(name, _)| name.to_string()),
+            script: profile.routing.clone(),
             script_hash: hash,
             candidates,
             reason,
@@ -187,6 +185,7 @@ mod tests {
             routing: Some(script.into()),
             reject_expired_cards: true,
             session_expiry_secs: 900,
+            decisions: Default::default(),
         })
     }
 

@@ -20,8 +20,24 @@ pub struct Script {
     pub name: String,
     pub path: PathBuf,
     /// The first 12 hex digits of the source's SHA-256: which version decided.
-    pub hash: String,
+    pub hash: std::sync::Arc<str>,
     pub bytecode: Vec<u8>,
+    /// `switchyard_routing_script_duration_seconds` for this script, registered on first use.
+    pub duration: std::sync::OnceLock<metrics::Histogram>,
+}
+
+impl Script {
+    pub fn new(name: String, path: PathBuf, hash: String, bytecode: Vec<u8>) -> Self {
+        Self { name, path, hash: hash.into(), bytecode, duration: Default::default() }
+    }
+
+    /// Records how long a decision by this script took.
+    pub fn record_duration(&self, took: std::time::Duration) {
+        let histogram = self.duration.get_or_init(
+            || metrics::histogram!("switchyard_routing_script_duration_seconds", "script" => self.name.clone()),
+        );
+        histogram.record(took.as_secs_f64());
+    }
 }
 
 /// The scripts requests use, by name (file name without `.lua`).
@@ -90,7 +106,7 @@ pub fn load_script(path: &Path, limits: Limits) -> Result<Script, String> {
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
     let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
     let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
-    let script = Script { name, path: path.to_path_buf(), hash, bytecode };
+    let script = Script::new(name, path.to_path_buf(), hash, bytecode);
     check_loads(limits, &script).map_err(|e| format!("{shown}: {e}"))?;
     run_cases(&script, limits)?;
     Ok(script)
@@ -157,7 +173,7 @@ pub fn load_dir(dir: &Path, limits: Limits, previous: &ScriptSet) -> (ScriptSet,
         match load_script(&path, limits) {
             Ok(script) => {
                 let changed = previous.get(&name).is_none_or(|old| old.hash != script.hash);
-                report.push((name.clone(), LoadResult::Loaded { hash: script.hash.clone(), changed }));
+                report.push((name.clone(), LoadResult::Loaded { hash: script.hash.to_string(), changed }));
                 set.scripts.insert(name, Arc::new(script));
             }
             Err(e) => {

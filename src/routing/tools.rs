@@ -57,7 +57,7 @@ fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Resu
     match script {
         Some(path) => {
             let script = load_script(path, limits)?;
-            profile.routing = Some(script.name.clone());
+            profile.routing = Some(script.name.as_str().into());
             let mut set = ScriptSet::default();
             set.scripts.insert(script.name.clone(), Arc::new(script));
             router.publish(set);
