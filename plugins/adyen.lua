@@ -83,10 +83,21 @@ local function modification_path(args, what)
 end
 
 -- A capture, cancel or refund is accepted with 201 `status: "received"`; the outcome comes later
--- by webhook. One Adyen refused (4xx) changed nothing; any other answer may hide one it took.
-local function received(res)
+-- by webhook. One Adyen refused (4xx) changed nothing; any other answer may hide one it took, so
+-- it raises. Returns nil once received, else Adyen's refusal and whether another account may try.
+local function modification_refusal(res, what)
+  if unavailable(res) then
+    return refusal(res), true
+  end
+  check_server(res)
+  if res.status >= 400 then
+    return refusal(res), false
+  end
   local body = object(res.json)
-  return res.status == 201 and body ~= nil and body.status == "received"
+  if res.status ~= 201 or body == nil or body.status ~= "received" then
+    error("Adyen answered HTTP " .. res.status .. " to a " .. what .. " without `received`")
+  end
+  return nil
 end
 
 local function authorised(pay)
@@ -200,18 +211,12 @@ return {
       })
     end,
     parse = function(ctx, p, res)
-      if unavailable(res) then
-        return { status = "failure", retryable = true, error = refusal(res) }
-      end
-      check_server(res)
-      if res.status >= 400 then
+      local refused = modification_refusal(res, "capture")
+      if refused then
         -- Adyen took no capture (more than authorised, an unknown pspReference): the payment is
         -- as it was. The contract has no "refused" answer; `retryable` is the one that leaves the
         -- attempt untouched and tells the caller why.
-        return { status = "failure", retryable = true, error = refusal(res) }
-      end
-      if not received(res) then
-        error("Adyen answered HTTP " .. res.status .. " to a capture without `received`")
+        return { status = "failure", retryable = true, error = refused }
       end
       -- Received now; the rare capture that fails later, Adyen reports by its CAPTURE webhook.
       -- Less than authorised is a partial capture. The host's capture arguments carry no
@@ -234,16 +239,10 @@ return {
       })
     end,
     parse = function(ctx, p, res)
-      if unavailable(res) then
-        return { status = "failure", retryable = true, error = refusal(res) }
-      end
-      check_server(res)
-      if res.status >= 400 then
+      local refused = modification_refusal(res, "cancel")
+      if refused then
         -- As for captures: nothing was cancelled, the payment stays as it was.
-        return { status = "failure", retryable = true, error = refusal(res) }
-      end
-      if not received(res) then
-        error("Adyen answered HTTP " .. res.status .. " to a cancel without `received`")
+        return { status = "failure", retryable = true, error = refused }
       end
       return { status = "voided", connector_payment_id = text(p.connector_payment_id) }
     end,
@@ -260,15 +259,9 @@ return {
       })
     end,
     parse = function(ctx, r, res)
-      if unavailable(res) then
-        return { status = "failed", retryable = true, error = refusal(res) }
-      end
-      check_server(res)
-      if res.status >= 400 then
-        return { status = "failed", error = refusal(res) }
-      end
-      if not received(res) then
-        error("Adyen answered HTTP " .. res.status .. " to a refund without `received`")
+      local refused, retryable = modification_refusal(res, "refund")
+      if refused then
+        return { status = "failed", retryable = retryable, error = refused }
       end
       -- Adyen confirms (or fails) a refund only by its REFUND webhook: pending until then.
       return { status = "pending", connector_refund_id = text(res.json.pspReference) }

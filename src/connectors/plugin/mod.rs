@@ -32,6 +32,7 @@ use super::{
     VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
 use crate::lua::{Limits, Sandbox};
+use crate::money::Currency;
 use crate::payments::model::{NextAction, PaymentError};
 use crate::payments::status::{AttemptStatus, RefundStatus};
 
@@ -503,6 +504,17 @@ fn token_owner(plugin: &Plugin, account: &Account) -> String {
     hex::encode(hash.finalize())
 }
 
+/// Adds an amount to a flow's arguments the ways providers want it: minor units, major units as
+/// a decimal string, and the currency code.
+fn with_money(mut args: serde_json::Value, minor: i64, currency: Currency) -> serde_json::Value {
+    if let Some(fields) = args.as_object_mut() {
+        fields.insert("amount".into(), json!(minor));
+        fields.insert("amount_decimal".into(), json!(currency.decimal(minor)));
+        fields.insert("currency".into(), json!(currency.code()));
+    }
+    args
+}
+
 /// Puts the card into a JSON body where the plugin wrote placeholders for it. This happens after
 /// every line of plugin code has run, so card data never enters a plugin's state; it is why a
 /// plugin that signs its body cannot send card data.
@@ -559,9 +571,6 @@ impl Connector for PluginConnector {
         let args = json!({
             "payment_id": req.payment_id,
             "attempt_id": req.attempt_id,
-            "amount": req.amount.minor(),
-            "amount_decimal": req.currency.decimal(req.amount.minor()),
-            "currency": req.currency.code(),
             "capture_method": req.capture_method.as_str(),
             "payment_method_type": kind,
             "payment_method_subtype": subtype,
@@ -570,6 +579,7 @@ impl Connector for PluginConnector {
             "return_url": self.return_url(req.payment_id),
             "card": card_facts,
         });
+        let args = with_money(args, req.amount.minor(), req.currency);
         self.outcome(self.call_flow_with(account, "authorize", args, card).await?)
     }
 
@@ -601,13 +611,8 @@ impl Connector for PluginConnector {
     }
 
     async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
-        let args = json!({
-            "attempt_id": req.attempt_id,
-            "connector_payment_id": req.connector_payment_id,
-            "amount": req.amount_to_capture,
-            "amount_decimal": req.currency.decimal(req.amount_to_capture),
-            "currency": req.currency.code(),
-        });
+        let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id });
+        let args = with_money(args, req.amount_to_capture, req.currency);
         self.outcome(self.call_flow(account, "capture", args).await?)
     }
 
@@ -617,14 +622,8 @@ impl Connector for PluginConnector {
     }
 
     async fn refund(&self, account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
-        let args = json!({
-            "refund_id": req.refund_id,
-            "connector_payment_id": req.connector_payment_id,
-            "amount": req.amount.minor(),
-            "amount_decimal": req.currency.decimal(req.amount.minor()),
-            "currency": req.currency.code(),
-            "reason": req.reason,
-        });
+        let args = json!({ "refund_id": req.refund_id, "connector_payment_id": req.connector_payment_id, "reason": req.reason });
+        let args = with_money(args, req.amount.minor(), req.currency);
         self.refund_outcome(self.call_flow(account, "refund", args).await?)
     }
 
