@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use common::localstripe::{self, stripe_account};
+use common::mock::{json_answer, MockServer};
 use common::recorder::{Recorder, Seen};
 use common::*;
 use serde_json::{json, Value};
@@ -81,12 +81,6 @@ async fn retrieve(app: &TestApp, path: &str) -> Value {
     body
 }
 
-/// Whether `needle` occurs anywhere in the file at `path` (absent files contain nothing).
-fn file_contains(path: &std::path::Path, needle: &str) -> bool {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 // ---- the mock Adyen -------------------------------------------------------------------------
 
 /// How the mock answers `POST /v71/payments`.
@@ -113,10 +107,9 @@ struct MockState {
 
 /// A mock Adyen Checkout on a loopback port, serving until dropped.
 struct MockAdyen {
-    url: String,
     seen: Recorder,
     refusing: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    server: MockServer,
 }
 
 impl MockAdyen {
@@ -125,12 +118,8 @@ impl MockAdyen {
         let refusing = Arc::new(AtomicBool::new(false));
         let state = MockState { mode, seen: seen.clone(), payments: Default::default(), refusing: refusing.clone() };
         let app = axum::Router::new().fallback(mock_adyen).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("mock serves");
-        });
-        Self { url, seen, refusing, task }
+        let server = MockServer::serve(app).await;
+        Self { seen, refusing, server }
     }
 
     /// From now on, refuses (`true`) or takes captures and cancels.
@@ -143,20 +132,6 @@ impl MockAdyen {
         let calls: Vec<Seen> = self.seen.all().into_iter().filter(|s| s.is("POST", "/v71/payments")).collect();
         calls.get(n).cloned().unwrap_or_else(|| panic!("no payment call {n}: {calls:#?}"))
     }
-}
-
-impl Drop for MockAdyen {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn json_answer(status: u16, body: Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
 }
 
 /// Adyen's error body.
@@ -294,7 +269,7 @@ fn the_plugin_loads_with_the_default_configuration() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_automatic_card_payment_is_authorised_at_adyen_with_the_card_the_host_filled_in() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(body["status"], "succeeded", "{body}");
     assert_eq!(body["connector"], "adyen", "{body}");
@@ -362,7 +337,7 @@ fn call_psp(mock: &MockAdyen, n: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
 
     // Held, then captured in part.
     let held = authorized(&app).await;
@@ -439,7 +414,7 @@ async fn manual_payments_are_captured_in_part_cancelled_and_refunded_at_adyen() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capture_or_cancel_adyen_refuses_leaves_the_payment_held() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let held = authorized(&app).await;
     let id = id_of(&held);
     let psp = str_of(&held, "/connector_transaction_id").to_string();
@@ -469,7 +444,7 @@ async fn a_capture_or_cancel_adyen_refuses_leaves_the_payment_held() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refusal_from_adyen_is_final_and_carries_its_reason() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(REFUSED)).await;
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(body["connector"], "adyen", "{body}");
@@ -488,7 +463,7 @@ async fn a_refusal_from_adyen_is_final_and_carries_its_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_challenge_sends_the_customer_to_adyens_page() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(CHALLENGE)).await;
     assert_eq!(body["status"], "requires_customer_action", "{body}");
     assert_eq!(body["next_action"], json!({ "type": "redirect_to_url", "redirect_to_url": CHALLENGE_URL }), "{body}");
@@ -504,7 +479,7 @@ async fn a_challenge_sends_the_customer_to_adyens_page() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_back_from_adyens_challenge_page_is_sent_on_to_the_merchant() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, with(payment(CHALLENGE), json!({ "return_url": "https://merchant.example/done" }))).await;
     assert_eq!(body["status"], "requires_customer_action", "{body}");
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -525,7 +500,7 @@ async fn a_customer_back_from_adyens_challenge_page_is_sent_on_to_the_merchant()
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unavailable_adyen_lets_the_next_account_take_the_payment() {
     let mock = MockAdyen::start(Mode::Unavailable).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(body["status"], "succeeded", "{body}");
     assert_eq!(body["connector"], "sandbox", "{body}");
@@ -544,7 +519,7 @@ async fn an_unavailable_adyen_lets_the_next_account_take_the_payment() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_error_at_adyen_leaves_the_payment_processing() {
     let mock = MockAdyen::start(Mode::ServerError).await;
-    let app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(body["status"], "processing", "{body}");
     let tried = attempts(&body);
@@ -565,7 +540,7 @@ async fn a_server_error_at_adyen_leaves_the_payment_processing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_card_number_sent_to_adyen_is_never_stored() {
     let mock = MockAdyen::start(Mode::Works).await;
-    let mut app = adyen_then_sandbox(&mock.url).await;
+    let app = adyen_then_sandbox(&mock.server.url).await;
     assert_eq!(pay(&app, payment(VISA)).await["status"], "succeeded");
     let held = authorized(&app).await;
     post_ok(&app, &format!("/v2/payments/{}/capture", id_of(&held)), json!({ "amount_to_capture": 1000 })).await;
@@ -575,32 +550,15 @@ async fn the_card_number_sent_to_adyen_is_never_stored() {
     for (n, pan) in [VISA, VISA, REFUSED, CHALLENGE].into_iter().enumerate() {
         assert_eq!(mock.payment_call(n).json()["paymentMethod"]["number"], pan);
     }
-    let db = app.db_path();
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
-    assert!(db.exists(), "no database at {}", db.display());
-    for path in [&db, &wal] {
-        for pan in [VISA, REFUSED, CHALLENGE] {
-            assert!(!file_contains(path, pan), "{} holds the card number {pan}", path.display());
-        }
-    }
-    // Keep the folder past the stop, when the WAL is folded back into the database file.
-    let dir = std::mem::replace(&mut app.dir, TempDir::new().expect("temp dir"));
-    app.stop().await;
-    for entry in std::fs::read_dir(dir.path()).expect("the daemon's folder") {
-        let path = entry.expect("an entry").path();
-        for pan in [VISA, REFUSED, CHALLENGE] {
-            assert!(!file_contains(&path, pan), "{} holds the card number {pan} after a stop", path.display());
-        }
-    }
+    app.stop_holding_none_of(&[VISA, REFUSED, CHALLENGE]).await;
 }
 
 // ---- one daemon, three connectors -----------------------------------------------------------
 
 /// A mock Fintecture: an access token, and a payment session on its page for every connect.
 struct MockFintecture {
-    url: String,
     seen: Recorder,
-    task: tokio::task::JoinHandle<()>,
+    server: MockServer,
 }
 
 impl MockFintecture {
@@ -623,18 +581,8 @@ impl MockFintecture {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("mock serves");
-        });
-        Self { url, seen, task }
-    }
-}
-
-impl Drop for MockFintecture {
-    fn drop(&mut self) {
-        self.task.abort();
+        let server = MockServer::serve(app).await;
+        Self { seen, server }
     }
 }
 
@@ -693,8 +641,8 @@ async fn routes_between_stripe_fintecture_and_adyen(bank_payment: Value) {
         dir.path(),
         vec![
             stripe_account("stripe", &localstripe::url()),
-            fintecture_account("fintecture", &fintecture.url),
-            adyen_account("adyen", &adyen.url),
+            fintecture_account("fintecture", &fintecture.server.url),
+            adyen_account("adyen", &adyen.server.url),
         ],
         &[],
     );

@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use base64::Engine as _;
 use common::fintecture_sdk::{key_path, public_key_path, reference, APP_ID};
+use common::mock::{answer, json_answer, MockServer};
 use common::recorder::{Recorder, Seen};
 use common::*;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
@@ -137,7 +137,7 @@ fn ob_payment() -> Value {
 
 /// A daemon whose acme/web pays through one Fintecture account, `fintecture`, at `mock`.
 async fn app_for(mock: &MockFintecture) -> TestApp {
-    start_with_accounts(vec![fintecture_account("fintecture", &mock.url)], &["fintecture"]).await
+    start_with_accounts(vec![fintecture_account("fintecture", &mock.server.url)], &["fintecture"]).await
 }
 
 /// An open-banking payment that reached Fintecture and waits for the payer.
@@ -173,12 +173,6 @@ async fn payer_returns(app: &TestApp, id: &str) -> reqwest::Response {
 
 fn location(res: &reqwest::Response) -> Option<String> {
     res.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_string)
-}
-
-/// Whether `needle` occurs anywhere in the file at `path` (absent files contain nothing).
-fn file_contains(path: &std::path::Path, needle: &str) -> bool {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The base64 lines of the private key: any of them showing up anywhere is the key leaking.
@@ -368,10 +362,9 @@ struct MockState {
 
 /// A mock Fintecture on a loopback port, serving until dropped.
 struct MockFintecture {
-    url: String,
     seen: Recorder,
     state: MockState,
-    task: tokio::task::JoinHandle<()>,
+    server: MockServer,
 }
 
 impl MockFintecture {
@@ -390,12 +383,8 @@ impl MockFintecture {
             sessions: Default::default(),
         };
         let app = axum::Router::new().fallback(mock_fintecture).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("mock serves");
-        });
-        Self { url, seen: state.seen.clone(), state, task }
+        let server = MockServer::serve(app).await;
+        Self { seen: state.seen.clone(), state, server }
     }
 
     fn set_status(&self, status: &str) {
@@ -416,20 +405,6 @@ impl MockFintecture {
             assert!(problem.is_none(), "{}: {s:#?}", problem.map(String::as_str).unwrap_or_default());
         }
     }
-}
-
-impl Drop for MockFintecture {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn answer(status: u16, content_type: &str, body: impl Into<String>) -> Response {
-    Response::builder().status(status).header("content-type", content_type).body(Body::from(body.into())).unwrap()
-}
-
-fn json_answer(status: u16, body: Value) -> Response {
-    answer(status, "application/json", body.to_string())
 }
 
 fn fintecture_error(status: u16, code: &str, message: &str) -> Response {
@@ -858,9 +833,9 @@ async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Ve
 async fn accounts_of_different_merchants_each_get_their_own_token() {
     let mock = MockFintecture::start(Connect::Works).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = config_with(dir.path(), vec![fintecture_account("fintecture", &mock.url)], &["fintecture"]);
+    let mut config = config_with(dir.path(), vec![fintecture_account("fintecture", &mock.server.url)], &["fintecture"]);
     // globex has its own Fintecture application, under the same account name.
-    let mut theirs = fintecture_account("fintecture", &mock.url);
+    let mut theirs = fintecture_account("fintecture", &mock.server.url);
     theirs.credentials = credentials(OTHER_APP_ID, OTHER_APP_SECRET);
     let web = config.merchants.get_mut("globex").unwrap().profiles.get_mut("web").unwrap();
     web.connector_accounts = vec![theirs];
@@ -887,10 +862,10 @@ async fn accounts_of_different_merchants_each_get_their_own_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_token_request_lets_the_next_account_try() {
     let mock = MockFintecture::start(Connect::Works).await;
-    let mut wrong = fintecture_account("fin_wrong_secret", &mock.url);
+    let mut wrong = fintecture_account("fin_wrong_secret", &mock.server.url);
     wrong.credentials.insert("app_secret".into(), SecretValue::Literal("not-the-secret".into()));
     let app = start_with_accounts(
-        vec![wrong, fintecture_account("fintecture", &mock.url)],
+        vec![wrong, fintecture_account("fintecture", &mock.server.url)],
         &["fin_wrong_secret", "fintecture"],
     )
     .await;
@@ -947,7 +922,7 @@ async fn a_card_payment_is_not_taken() {
 /// A daemon paying through `fin_down` (at `down`) first and `fin_up` (at `up`) second.
 async fn down_then_up(down: &MockFintecture, up: &MockFintecture) -> TestApp {
     start_with_accounts(
-        vec![fintecture_account("fin_down", &down.url), fintecture_account("fin_up", &up.url)],
+        vec![fintecture_account("fin_down", &down.server.url), fintecture_account("fin_up", &up.server.url)],
         &["fin_down", "fin_up"],
     )
     .await
@@ -1027,7 +1002,7 @@ async fn a_payment_without_billing_is_taken() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_private_key_never_leaves_the_daemon() {
     let mock = MockFintecture::start(Connect::Works).await;
-    let mut app = app_for(&mock).await;
+    let app = app_for(&mock).await;
     let mut answers = Vec::new();
     let first = redirected(&app).await;
     let id = id_of(&first);
@@ -1056,22 +1031,7 @@ async fn the_private_key_never_leaves_the_daemon() {
         assert!(!all.contains(APP_SECRET), "the app secret was sent in clear: {s:#?}");
     }
 
-    let db = app.db_path();
-    let wal = PathBuf::from(format!("{}-wal", db.display()));
-    assert!(db.exists(), "no database at {}", db.display());
-    for path in [&db, &wal] {
-        for line in &lines {
-            assert!(!file_contains(path, line), "{} holds the private key", path.display());
-        }
-        assert!(!file_contains(path, APP_SECRET), "{} holds the app secret", path.display());
-    }
-    // Past the stop too, when the WAL is folded back into the database file.
-    let dir = std::mem::replace(&mut app.dir, TempDir::new().expect("temp dir"));
-    app.stop().await;
-    for entry in std::fs::read_dir(dir.path()).expect("the daemon's folder") {
-        let path = entry.expect("an entry").path();
-        for line in &lines {
-            assert!(!file_contains(&path, line), "{} holds the private key after a stop", path.display());
-        }
-    }
+    let mut secrets: Vec<&str> = lines.iter().map(String::as_str).collect();
+    secrets.push(APP_SECRET);
+    app.stop_holding_none_of(&secrets).await;
 }

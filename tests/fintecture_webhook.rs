@@ -11,13 +11,14 @@ use std::process::{Command, Stdio};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use common::mock::MockServer;
 use common::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use switchyard::config::{ConnectorAccountConfig, SecretValue};
 
 /// A Fintecture double that hands out a token and a payment session `sess_w`.
-async fn fintecture_double() -> String {
+async fn fintecture_double() -> MockServer {
     let app = Router::new()
         .route("/oauth/accesstoken", post(|| async { Json(json!({ "access_token": "tok", "expires_in": 3600 })) }))
         .route(
@@ -27,10 +28,7 @@ async fn fintecture_double() -> String {
             }),
         )
         .route("/pis/v2/payments/{id}", get(|| async { Json(json!({ "meta": { "status": "payment_pending" } })) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    MockServer::serve(app).await
 }
 
 async fn start(base_url: &str) -> TestApp {
@@ -117,7 +115,8 @@ async fn notify(app: &TestApp, body: &str, headers: Vec<(&'static str, String)>)
 
 #[tokio::test]
 async fn a_fintecture_notification_that_decrypts_and_agrees_settles_the_payment() {
-    let app = start(&fintecture_double().await).await;
+    let fintecture = fintecture_double().await;
+    let app = start(&fintecture.url).await;
     let (status, payment) = app.post("/v2/payments", open_banking()).await;
     assert_eq!(status, 200, "{payment}");
     assert_eq!(payment["status"], "requires_customer_action", "{payment}");

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use axum::{Json, Router};
+use common::mock::MockServer;
 use common::*;
 use serde_json::json;
 use switchyard::config::ConnectorAccountConfig;
@@ -31,12 +32,9 @@ return {{
     )
 }
 
-async fn provider() -> String {
+async fn provider() -> MockServer {
     let app = Router::new().route("/pay", post(|| async { Json(json!({ "id": "p1" })) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    MockServer::serve(app).await
 }
 
 async fn paid_by(app: &TestApp) -> String {
@@ -65,11 +63,12 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     let mut config = config(dir.path());
     config.paths.plugins = plugins.clone();
     let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
+    let provider = provider().await;
     web.connector_accounts = vec![ConnectorAccountConfig {
         name: "echo".into(),
         connector: "echo".into(),
         enabled: true,
-        base_url: Some(provider().await),
+        base_url: Some(provider.url.clone()),
         credentials: Default::default(),
         metadata: Default::default(),
     }];

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use common::localstripe::{self, stripe_account, API_KEY};
+use common::mock::{answer, json_answer, MockServer};
 use common::recorder::{Recorder, Seen};
 use common::*;
 use reqwest::StatusCode;
@@ -268,33 +268,14 @@ async fn a_forced_sync_reads_the_payment_back_from_stripe() {
     app.stop().await;
 }
 
-/// Whether `needle` occurs anywhere in the file at `path` (absent files contain nothing).
-fn file_contains(path: &std::path::Path, needle: &str) -> bool {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test]
 async fn the_card_number_sent_to_stripe_is_never_stored() {
-    let mut app = localstripe_app().await;
+    let app = localstripe_app().await;
     assert_eq!(pay(&app, payment(VISA)).await["status"], "succeeded");
     let held = authorized(&app).await;
     capture(&app, &id_of(&held), json!({ "amount_to_capture": 1000 })).await;
     assert_eq!(pay(&app, payment(LOCALSTRIPE_DECLINED)).await["status"], "failed");
-    let db = app.db_path();
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
-    assert!(db.exists(), "no database at {}", db.display());
-    for path in [&db, &wal] {
-        assert!(!file_contains(path, VISA), "{} holds the card number", path.display());
-        assert!(!file_contains(path, LOCALSTRIPE_DECLINED), "{} holds the card number", path.display());
-    }
-    // Keep the folder past the stop, when the WAL is folded back into the database file.
-    let dir = std::mem::replace(&mut app.dir, TempDir::new().expect("temp dir"));
-    app.stop().await;
-    for entry in std::fs::read_dir(dir.path()).expect("the daemon's folder") {
-        let path = entry.expect("an entry").path();
-        assert!(!file_contains(&path, VISA), "{} holds the card number after a stop", path.display());
-    }
+    app.stop_holding_none_of(&[VISA, LOCALSTRIPE_DECLINED]).await;
 }
 
 // ---- configuration --------------------------------------------------------------------------
@@ -372,9 +353,8 @@ impl MockState {
 
 /// A mock Stripe on a loopback port, serving until dropped.
 struct MockStripe {
-    url: String,
     seen: Recorder,
-    task: tokio::task::JoinHandle<()>,
+    server: MockServer,
 }
 
 impl MockStripe {
@@ -382,27 +362,9 @@ impl MockStripe {
         let seen = Recorder::default();
         let state = MockState { fault, seen: seen.clone(), intents: Default::default() };
         let app = axum::Router::new().fallback(mock_stripe).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("mock serves");
-        });
-        Self { url, seen, task }
+        let server = MockServer::serve(app).await;
+        Self { seen, server }
     }
-}
-
-impl Drop for MockStripe {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn answer(status: u16, body: impl Into<String>) -> Response {
-    Response::builder().status(status).header("content-type", "application/json").body(Body::from(body.into())).unwrap()
-}
-
-fn json_answer(status: u16, body: Value) -> Response {
-    answer(status, body.to_string())
 }
 
 fn stripe_error(status: u16, kind: &str, code: &str, message: &str) -> Response {
@@ -468,7 +430,7 @@ async fn mock_stripe(
                 Fault::ServerError => {
                     stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.")
                 }
-                Fault::Malformed => answer(200, r#"{"id": "pi_x", "status": "#),
+                Fault::Malformed => answer(200, "application/json", r#"{"id": "pi_x", "status": "#),
                 Fault::Slow => {
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     ok()
@@ -565,7 +527,7 @@ fn assert_pan_only_in_payment_methods(seen: &[Seen], pan: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     let mock = MockStripe::start(Fault::Works).await;
-    let app = start_with_accounts(vec![stripe_account("stripe", &mock.url)], &["stripe"]).await;
+    let app = start_with_accounts(vec![stripe_account("stripe", &mock.server.url)], &["stripe"]).await;
 
     // Automatic capture: a payment method, then a confirmed payment intent.
     let body = pay(&app, payment(VISA)).await;
@@ -663,7 +625,7 @@ fn assert_fell_through(body: &Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limited_payment_intent_falls_through_to_the_next_account() {
     let mock = MockStripe::start(Fault::RateLimited).await;
-    let app = mock_then_sandbox(&mock.url).await;
+    let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_fell_through(&body);
     mock.seen.only("POST", "/v1/payment_intents");
@@ -695,7 +657,7 @@ fn assert_left_processing(body: &Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_error_on_the_payment_intent_leaves_the_payment_processing() {
     let mock = MockStripe::start(Fault::ServerError).await;
-    let app = mock_then_sandbox(&mock.url).await;
+    let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
     mock.seen.only("POST", "/v1/payment_intents");
@@ -707,7 +669,7 @@ async fn a_server_error_on_the_payment_intent_leaves_the_payment_processing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_answer_to_the_payment_intent_leaves_the_payment_processing() {
     let mock = MockStripe::start(Fault::Malformed).await;
-    let app = mock_then_sandbox(&mock.url).await;
+    let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
     mock.seen.only("POST", "/v1/payment_intents");
@@ -720,7 +682,7 @@ async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
     let dir = TempDir::new().expect("temp dir");
     let mut config = config_with(
         dir.path(),
-        vec![stripe_account("mock_stripe", &mock.url), sandbox_account("sandbox")],
+        vec![stripe_account("mock_stripe", &mock.server.url), sandbox_account("sandbox")],
         &["mock_stripe", "sandbox"],
     );
     config.http.request_timeout_ms = 500;
@@ -738,7 +700,7 @@ async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_decline_from_stripe_is_final_and_keeps_its_decline_code() {
     let mock = MockStripe::start(Fault::Declined).await;
-    let app = mock_then_sandbox(&mock.url).await;
+    let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(body["status"], "failed", "{body}");
     assert_eq!(body["error"]["code"], "card_declined", "{body}");

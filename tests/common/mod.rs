@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 pub mod fintecture_sdk;
 pub mod localstripe;
+pub mod mock;
 pub mod recorder;
 pub mod venv;
 
@@ -62,6 +63,17 @@ pub fn config(dir: &std::path::Path) -> Config {
     config
 }
 
+fn assert_hold_none_of(paths: &[PathBuf], secrets: &[&str], when: &str) {
+    for path in paths {
+        // Absent files (no WAL yet) hold nothing.
+        let bytes = std::fs::read(path).unwrap_or_default();
+        for secret in secrets {
+            let held = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!held, "{} holds a secret{when}: {}…", path.display(), &secret[..secret.len().min(6)]);
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -104,6 +116,22 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
+    }
+
+    /// Asserts that no file of the daemon's holds any of `secrets`: the database and its WAL
+    /// while it runs, and every file in its folder once it has stopped and folded the WAL back.
+    pub async fn stop_holding_none_of(mut self, secrets: &[&str]) {
+        let db = self.db_path();
+        assert!(db.exists(), "no database at {}", db.display());
+        let running = [db.clone(), PathBuf::from(format!("{}-wal", db.display()))];
+        assert_hold_none_of(&running, secrets, "");
+        let dir = std::mem::replace(&mut self.dir, TempDir::new().expect("temp dir"));
+        self.stop().await;
+        let stopped: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .expect("the daemon's folder")
+            .map(|entry| entry.expect("an entry").path())
+            .collect();
+        assert_hold_none_of(&stopped, secrets, " after a stop");
     }
 
     /// A request as merchant `key` acting for `profile`; either may be absent.

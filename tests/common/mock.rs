@@ -1,0 +1,38 @@
+//! Provider stand-ins served in-process on loopback, for the answers and faults a real peer
+//! cannot be made to give.
+
+use axum::body::Body;
+use axum::response::Response;
+use axum::Router;
+use serde_json::Value;
+
+/// A router serving on a free loopback port until dropped.
+pub struct MockServer {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockServer {
+    pub async fn serve(app: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("mock serves");
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn answer(status: u16, content_type: &str, body: impl Into<String>) -> Response {
+    Response::builder().status(status).header("content-type", content_type).body(Body::from(body.into())).unwrap()
+}
+
+pub fn json_answer(status: u16, body: Value) -> Response {
+    answer(status, "application/json", body.to_string())
+}
