@@ -219,10 +219,8 @@ return {
         return { status = "failure", retryable = true, error = refused }
       end
       -- Received now; the rare capture that fails later, Adyen reports by its CAPTURE webhook.
-      -- Less than authorised is a partial capture. The host's capture arguments carry no
-      -- authorised amount today and the host tells a partial capture itself; should they carry
-      -- one, this answer says it first-hand.
-      local partial = type(p.amount_authorized) == "number" and p.amount < p.amount_authorized
+      -- Less than authorised is a partial capture.
+      local partial = p.amount < p.amount_authorized
       return {
         status = partial and "partial_charged" or "charged",
         connector_payment_id = text(p.connector_payment_id),
