@@ -82,4 +82,13 @@ expect "the payment after authentication" "$(call GET "/v2/payments/$(field "$td
 bad=$(call POST /v2/payments '{"amount_details":{"currency":"USD","order_amount":-1}}')
 expect "a negative amount" "$bad" error.code IR_06
 
+# 7. A customer: kept for the merchant, read back, changed, deleted.
+customer=$(call POST /v2/customers '{"name":"John Doe","email":"guest@example.com","phone":"999999999","phone_country_code":"+65"}')
+customer_id=$(field "$customer" id)
+expect "create a customer" "$customer" email guest@example.com
+expect "read it back" "$(call GET "/v2/customers/$customer_id")" phone 999999999
+expect "change the email" "$(call PUT "/v2/customers/$customer_id" '{"name":"John Doe","email":"john@example.com"}')" email john@example.com
+expect "delete it" "$(call DELETE "/v2/customers/$customer_id")" customer_deleted True
+expect "it is gone" "$(call GET "/v2/customers/$customer_id")" error.code HE_02
+
 echo "walk-through complete"

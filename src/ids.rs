@@ -1,4 +1,4 @@
-//! Identifiers: the ones switchyard mints (payment, attempt, refund, client secret) and the ones
+//! Identifiers: the ones switchyard mints (payment, attempt, refund, customer, client secret) and the ones
 //! merchants send (references, customer ids), which are bounded and checked on decode.
 
 use std::fmt;
@@ -28,6 +28,10 @@ impl IdMinter {
         self.mint("ref")
     }
 
+    pub fn customer(&self) -> String {
+        self.mint("cus")
+    }
+
     fn mint(&self, kind: &str) -> String {
         format!("{}_{kind}_{}", self.cell, uuid::Uuid::now_v7().simple())
     }
@@ -36,6 +40,11 @@ impl IdMinter {
 /// A client secret: handed to the merchant's front end, valid until the intent's session expires.
 pub fn client_secret() -> String {
     format!("cs_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The reference a customer gets when the merchant gives none.
+pub fn customer_reference() -> String {
+    format!("cus_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A merchant-chosen identifier of `MIN` to `MAX` characters from `[A-Za-z0-9_-]`.

@@ -3,14 +3,16 @@
 //! A payment flows through the modules in this order: `api` (routes, auth, wire types) →
 //! `payments` (intent and attempt model, status machine, flows) → `routing` (which connector
 //! accounts to try) → `connectors` (the `Connector` trait and its implementations) → `store`
-//! (durable state). `config` and `merchants` describe who is served; `card`, `money`, `ids` and
-//! `secret` are the value types everything else is built from.
+//! (durable state). `customers` are whom payments belong to. `config` and `merchants` describe
+//! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
+//! built from.
 
 pub mod api;
 pub mod app;
 pub mod card;
 pub mod config;
 pub mod connectors;
+pub mod customers;
 pub mod ids;
 pub mod lua;
 pub mod merchants;

@@ -1,6 +1,7 @@
 //! `ApiJson`: the request-body extractor. It enforces the body limit and the JSON content type,
 //! and turns every decoding failure into an error that names the field at fault
-//! (`payment_method_data.card.card_number: card number fails the Luhn check`).
+//! (`payment_method_data.card.card_number: card number fails the Luhn check`). `ApiQuery` does
+//! the same for query strings.
 //!
 //! Requests that share groups of fields (create-intent, confirm-intent, create-and-confirm) are
 //! decoded part by part from one parsed body (`part`), with `only_fields` refusing any top-level
@@ -8,8 +9,9 @@
 //! the field at fault.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserializer;
 use serde_json::Value;
@@ -44,6 +46,20 @@ impl<T: FromBody> FromRequest<AppState> for ApiJson<T> {
         }
         let body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
         T::from_body(&body).map(ApiJson)
+    }
+}
+
+/// A query string decoded into `T`; a malformed one is the caller's mistake (`IR_06`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, authentication, request decoding, wire types and errors.
 
 pub mod auth;
+mod customers;
 pub mod error;
 pub mod extract;
 pub mod payments;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
+        .merge(customers::router())
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::page::router())

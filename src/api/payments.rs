@@ -1,7 +1,6 @@
 //! The payments endpoints: decode, hand to the flow, answer in the wire format.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +8,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::types::{
     CancelRequest, CaptureRequest, ConfirmIntentRequest, CreateIntentRequest, PaymentsIntentResponse, PaymentsRequest,
     PaymentsResponse,
@@ -53,22 +52,11 @@ pub struct SyncQuery {
     pub force_sync: bool,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for SyncQuery {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<SyncQuery>::from_request_parts(parts, state)
-            .await
-            .map(|Query(q)| q)
-            .map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())))
-    }
-}
-
 pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: SyncQuery,
+    ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let view = match query.force_sync {
         true => flow::sync(&state, &caller, &id).await?,

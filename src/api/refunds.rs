@@ -7,6 +7,7 @@ use axum::Json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::extract::ApiQuery;
 use super::payments::SyncQuery;
 use super::types::{RefundResponse, RefundsCreateRequest};
 use crate::app::AppState;
@@ -25,7 +26,7 @@ pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: SyncQuery,
+    ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let refund = match query.force_sync {
         true => refunds::sync(&state, &caller, &id).await?,

@@ -10,6 +10,7 @@
 //! contention into long stalls; so on SQLite all writes go through one connection, where they
 //! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
 
+mod customers;
 mod payments;
 mod refunds;
 
@@ -109,6 +110,13 @@ fn prepare_sqlite_location(url: &str) -> Result<String> {
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+/// The current time as the store keeps it, to the millisecond, so what an answer shows at
+/// creation is what every later read shows.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    Utc.timestamp_millis_opt(now.timestamp_millis()).single().unwrap_or(now)
 }
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {

@@ -1,0 +1,119 @@
+//! Customers, one row each; the merchant's reference is unique per merchant by index.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Row};
+
+use super::{is_unique_violation, json_col, millis, time_col, to_json, Result, Store, StoreError};
+use crate::customers::{Customer, CustomerDetails};
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+const CUSTOMER_COLUMNS: &str = "id, merchant_id, merchant_reference_id, name, email, phone, phone_country_code, \
+    description, tax_registration_id, default_billing_address, default_shipping_address, metadata, created_at, \
+    modified_at";
+
+impl Store {
+    pub async fn insert_customer(&self, customer: &Customer) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        let query =
+            sqlx::query(&sql).bind(&customer.id).bind(&customer.merchant_id).bind(&customer.merchant_reference_id);
+        let inserted = bind_details(query, &customer.details)
+            .bind(millis(customer.created_at))
+            .bind(millis(customer.modified_at))
+            .execute(&self.writer)
+            .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "merchant_reference_id `{}` is already used by another customer",
+                customer.merchant_reference_id
+            ))),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Writes a customer's details; false when it no longer exists.
+    pub async fn update_customer(&self, customer: &Customer) -> Result<bool> {
+        let query = sqlx::query(
+            "UPDATE customers SET name = $3, email = $4, phone = $5, phone_country_code = $6, description = $7, \
+             tax_registration_id = $8, default_billing_address = $9, default_shipping_address = $10, \
+             metadata = $11, modified_at = $12 WHERE id = $1 AND merchant_id = $2",
+        )
+        .bind(&customer.id)
+        .bind(&customer.merchant_id);
+        let updated =
+            bind_details(query, &customer.details).bind(millis(customer.modified_at)).execute(&self.writer).await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Deletes a customer; false when there was none to delete.
+    pub async fn delete_customer(&self, id: &str, merchant_id: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM customers WHERE id = $1 AND merchant_id = $2")
+            .bind(id)
+            .bind(merchant_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    pub async fn find_customer(&self, id: &str, merchant_id: &str) -> Result<Option<Customer>> {
+        let row = sqlx::query(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND merchant_id = $2"))
+            .bind(id)
+            .bind(merchant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(customer_from_row).transpose()
+    }
+
+    /// A page of the merchant's customers, newest first.
+    pub async fn list_customers(&self, merchant_id: &str, limit: u32, offset: u32) -> Result<Vec<Customer>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE merchant_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(merchant_id)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(customer_from_row).collect()
+    }
+}
+
+/// Binds a customer's details, in the order of `CUSTOMER_COLUMNS` from `name` to `metadata`.
+fn bind_details<'q>(query: AnyQuery<'q>, d: &'q CustomerDetails) -> AnyQuery<'q> {
+    query
+        .bind(&d.name)
+        .bind(&d.email)
+        .bind(&d.phone)
+        .bind(&d.phone_country_code)
+        .bind(&d.description)
+        .bind(&d.tax_registration_id)
+        .bind(d.default_billing_address.as_ref().map(to_json))
+        .bind(d.default_shipping_address.as_ref().map(to_json))
+        .bind(d.metadata.as_ref().map(to_json))
+}
+
+fn customer_from_row(row: &AnyRow) -> Result<Customer> {
+    Ok(Customer {
+        id: row.try_get("id")?,
+        merchant_id: row.try_get("merchant_id")?,
+        merchant_reference_id: row.try_get("merchant_reference_id")?,
+        details: CustomerDetails {
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            phone: row.try_get("phone")?,
+            phone_country_code: row.try_get("phone_country_code")?,
+            description: row.try_get("description")?,
+            tax_registration_id: row.try_get("tax_registration_id")?,
+            default_billing_address: json_col(row, "default_billing_address")?,
+            default_shipping_address: json_col(row, "default_shipping_address")?,
+            metadata: json_col(row, "metadata")?,
+        },
+        created_at: time_col(row, "created_at")?,
+        modified_at: time_col(row, "modified_at")?,
+    })
+}
