@@ -306,6 +306,8 @@ async fn a_reference_id_is_unique_within_a_merchant_only() {
     let again = with(minimal("other@example.com"), json!({ "merchant_reference_id": "customer_1556" }));
     let (status, answer) = acme(&app, Method::POST, "/v2/customers", Some(&again)).await;
     assert_error(status, &answer, 400, "HE_01");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&id_of(&first)), "the error does not name the customer holding it: {answer}");
     assert_eq!(ids(&list(&app).await), vec![id_of(&first)], "a duplicate was stored");
     assert_eq!(retrieve(&app, &id_of(&first)).await, stored, "a duplicate changed the first customer");
 

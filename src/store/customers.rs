@@ -26,12 +26,27 @@ impl Store {
             .execute(&self.writer)
             .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
-                "merchant_reference_id `{}` is already used by another customer",
-                customer.merchant_reference_id
-            ))),
+            Err(e) if is_unique_violation(&e) => Err(self.duplicate_customer_reference(customer).await),
             Err(e) => Err(e.into()),
             Ok(_) => Ok(()),
+        }
+    }
+
+    /// Names the customer that already holds the reference, so the caller can fetch it.
+    async fn duplicate_customer_reference(&self, customer: &Customer) -> StoreError {
+        let existing: std::result::Result<Option<String>, _> =
+            sqlx::query_scalar("SELECT id FROM customers WHERE merchant_id = $1 AND merchant_reference_id = $2")
+                .bind(&customer.merchant_id)
+                .bind(&customer.merchant_reference_id)
+                .fetch_optional(&self.pool)
+                .await;
+        let reference = &customer.merchant_reference_id;
+        match existing {
+            Ok(Some(id)) => {
+                StoreError::Duplicate(format!("merchant_reference_id `{reference}` is already used by customer {id}"))
+            }
+            Ok(None) => StoreError::Duplicate(format!("merchant_reference_id `{reference}` is already used")),
+            Err(e) => e.into(),
         }
     }
 
