@@ -66,7 +66,7 @@ pub async fn create(
     merchant_reference_id: Option<String>,
     details: CustomerDetails,
 ) -> Result<Customer, ApiError> {
-    let now = crate::store::now();
+    let now = Utc::now();
     let customer = Customer {
         id: state.ids.customer(),
         merchant_id: merchant_id.to_string(),
@@ -96,7 +96,7 @@ pub async fn update(
         return Err(ApiError::NotFound(format!("payment method `{method}`")));
     }
     update.apply(&mut customer.details);
-    customer.modified_at = crate::store::now();
+    customer.modified_at = Utc::now();
     if !state.store.update_customer(&customer).await? {
         return Err(not_found(id));
     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
+use super::types::time;
 use crate::app::AppState;
 use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
 use crate::ids::CustomerId;
@@ -192,6 +193,7 @@ pub struct CustomerResponse<'a> {
     description: Option<&'a str>,
     default_billing_address: Option<&'a AddressDetails>,
     default_shipping_address: Option<&'a AddressDetails>,
+    #[serde(serialize_with = "time")]
     created_at: DateTime<Utc>,
     metadata: Option<&'a Map<String, Value>>,
     default_payment_method_id: Option<&'a str>,

@@ -25,7 +25,9 @@ use crate::payments::refunds::NewRefund;
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
 use crate::routing::Decision;
 
-fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+/// Times go out to the millisecond, as the store keeps them, so an answer and every later read
+/// of the same object agree.
+pub(crate) fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 

@@ -81,7 +81,7 @@ fn new_intent(
     new: NewIntent,
     status: IntentStatus,
 ) -> PaymentIntent {
-    let now = crate::store::now();
+    let now = Utc::now();
     let expiry = new.session_expiry_secs.unwrap_or(profile.session_expiry_secs);
     PaymentIntent {
         id: state.ids.payment(),

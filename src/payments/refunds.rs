@@ -48,7 +48,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
     let (account, connector) = flow::attempt_connector(state, intent, attempt)?;
 
-    let now = crate::store::now();
+    let now = Utc::now();
     let mut refund = Refund {
         id: state.ids.refund(),
         payment_id: intent.id.clone(),

@@ -112,13 +112,6 @@ fn prepare_sqlite_location(url: &str) -> Result<String> {
     })
 }
 
-/// The current time as the store keeps it, to the millisecond, so what an answer shows at
-/// creation is what every later read shows.
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    Utc.timestamp_millis_opt(now.timestamp_millis()).single().unwrap_or(now)
-}
-
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
