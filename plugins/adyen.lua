@@ -219,10 +219,9 @@ return {
         return { status = "failure", retryable = true, error = refused }
       end
       -- Received now; the rare capture that fails later, Adyen reports by its CAPTURE webhook.
-      -- Less than authorised is a partial capture.
-      local partial = p.amount < p.amount_authorized
+      -- The host tells a partial capture from `amount_captured`.
       return {
-        status = partial and "partial_charged" or "charged",
+        status = "charged",
         connector_payment_id = text(p.connector_payment_id),
         amount_captured = p.amount,
       }

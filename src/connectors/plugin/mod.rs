@@ -611,11 +611,7 @@ impl Connector for PluginConnector {
     }
 
     async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
-        let args = json!({
-            "attempt_id": req.attempt_id,
-            "connector_payment_id": req.connector_payment_id,
-            "amount_authorized": req.amount_authorized,
-        });
+        let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id });
         let args = with_money(args, req.amount_to_capture, req.currency);
         self.outcome(self.call_flow(account, "capture", args).await?)
     }
