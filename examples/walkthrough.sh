@@ -11,6 +11,8 @@ cd "$(dirname "$0")"
 SY="${SY:-http://127.0.0.1:8080}"
 KEY="${KEY:-sy_sk_EcUKnRGm9ycfbQOyR2PYq322lLfeY3hm}"
 PROFILE="${PROFILE:-pro_demo}"
+# The demo merchant's publishable key: what a checkout page's code holds instead of the secret key.
+PK="${PK:-sy_pk_649nrVxlNFs3xIFwQs6oCErAkeHdG1CE}"
 
 # call METHOD PATH [BODY-FILE-OR-JSON] -> prints the response body
 call() {
@@ -23,10 +25,15 @@ call() {
     curl "${args[@]}" "$SY$path"
 }
 
+# client PATH JSON -> a POST from client-side code: the publishable key, no profile header
+client() {
+    curl -sS --noproxy '*' -X POST -H "api-key: $PK" -H 'Content-Type: application/json' -d "$2" "$SY$1"
+}
+
 # field JSON NAME -> one top-level (or dotted) field of a JSON document
 field() {
     python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
+for k in sys.argv[2].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
 print(v)' "$1" "$2"
 }
 
@@ -90,5 +97,14 @@ expect "read it back" "$(call GET "/v2/customers/$customer_id")" phone 999999999
 expect "change the email" "$(call PUT "/v2/customers/$customer_id" '{"name":"John Doe","email":"john@example.com"}')" email john@example.com
 expect "delete it" "$(call DELETE "/v2/customers/$customer_id")" customer_deleted True
 expect "it is gone" "$(call GET "/v2/customers/$customer_id")" error.code HE_02
+
+# 8. Checkout with wallets: the server creates the intent and hands its client secret to the
+#    page; the page asks for the wallets' session tokens with the publishable key.
+checkout=$(call POST /v2/payments/create-intent requests/create-intent.json)
+secret=$(field "$checkout" client_secret)
+tokens=$(client /payments/session_tokens "{\"payment_id\":\"$(field "$checkout" id)\",\"client_secret\":\"$secret\",\"wallets\":[\"google_pay\",\"apple_pay\",\"paypal\"]}")
+expect "Google Pay session token" "$tokens" session_token.0.transaction_info.total_price 30.00
+expect "Apple Pay session token" "$tokens" session_token.1.payment_request_data.total.label "Demo shop"
+expect "a wallet nobody offers" "$tokens" session_token.2.wallet_name no_session_token_received
 
 echo "walk-through complete"

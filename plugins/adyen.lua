@@ -264,4 +264,38 @@ return {
       return { status = "pending", connector_refund_id = text(res.json.pspReference) }
     end,
   },
+
+  -- Session tokens need no call: the payer's device encrypts the card for Adyen, named by the
+  -- merchant account, and the merchant's name and country come from the account's metadata.
+  session_tokens = {
+    google_pay = function(ctx, s)
+      local setup = object(ctx.metadata.google_pay) or {}
+      local info = object(setup.merchant_info)
+      if not info or not text(info.merchant_name) then
+        error("metadata.google_pay.merchant_info.merchant_name is not set")
+      end
+      return {
+        merchant_info = { merchant_name = text(info.merchant_name), merchant_id = text(info.merchant_id) },
+        allowed_payment_methods = {
+          {
+            type = "CARD",
+            parameters = {
+              allowed_auth_methods = { "PAN_ONLY", "CRYPTOGRAM_3DS" },
+              allowed_card_networks = { "AMEX", "MASTERCARD", "VISA" },
+            },
+            tokenization_specification = {
+              type = "PAYMENT_GATEWAY",
+              parameters = { gateway = "adyen", gateway_merchant_id = ctx.credentials.merchant_account },
+            },
+          },
+        },
+        transaction_info = {
+          country_code = text(ctx.metadata.country_code),
+          currency_code = s.currency,
+          total_price_status = "FINAL",
+          total_price = s.amount_decimal,
+        },
+      }
+    end,
+  },
 }

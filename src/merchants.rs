@@ -1,7 +1,7 @@
 //! The merchants, profiles and connector accounts the daemon serves, resolved from config once at
 //! start: secrets read, key hashes decoded, lookups by id ready for the request path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -48,6 +48,8 @@ impl Profile {
 
 pub struct Directory {
     pub keyring: Keyring,
+    /// Publishable key → merchant. These keys are public by design, so a plain lookup will do.
+    publishable: HashMap<String, String>,
     profiles: BTreeMap<(String, String), Arc<Profile>>,
 }
 
@@ -58,7 +60,11 @@ impl Directory {
         let hash_secret = config.security.api_key_hash_secret.resolve().map(|s| s.expose().clone()).unwrap_or_default();
         let mut keyring = Keyring::new(hash_secret.as_bytes());
         let mut profiles = BTreeMap::new();
+        let mut publishable = HashMap::new();
         for (merchant_id, merchant) in &config.merchants {
+            if let Some(key) = &merchant.publishable_key {
+                publishable.insert(key.clone(), merchant_id.clone());
+            }
             for key in &merchant.api_keys {
                 keyring.add(&key.hash, merchant_id);
             }
@@ -77,7 +83,12 @@ impl Directory {
                 profiles.insert((merchant_id.clone(), profile_id.clone()), Arc::new(profile));
             }
         }
-        Self { keyring, profiles }
+        Self { keyring, publishable, profiles }
+    }
+
+    /// The merchant whose publishable key this is.
+    pub fn publishable(&self, key: &str) -> Option<&str> {
+        self.publishable.get(key).map(String::as_str)
     }
 
     pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {

@@ -21,13 +21,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use base64::Engine as _;
 use common::fintecture_sdk::{key_path, public_key_path, reference, APP_ID};
 use common::mock::{answer, json_answer, MockServer};
 use common::recorder::{Recorder, Seen};
 use common::*;
+use reqwest::Method;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
@@ -626,6 +627,46 @@ async fn an_open_banking_payment_sends_the_payer_to_fintectures_page() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_open_banking_session_token_is_fintectures_bank_selection_page() {
+    let mock = MockFintecture::start(Connect::Works).await;
+    let app = app_for(&mock).await;
+    let (status, created) = app
+        .post("/v2/payments/create-intent", json!({ "amount_details": { "order_amount": 6540, "currency": "EUR" } }))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = id_of(&created);
+    let ask = json!({ "payment_id": id, "client_secret": created["client_secret"], "wallets": ["google_pay", "open_banking_pis"] });
+    let (status, body) = app.call(Method::POST, "/payments/session_tokens", Some(ACME_PK), None, Some(&ask)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["session_token"],
+        json!([
+            { "wallet_name": "no_session_token_received" },
+            { "wallet_name": "open_banking", "open_banking_session_token": "https://connect.example/pay/sess_1" }
+        ]),
+        "{body}"
+    );
+
+    // The page belongs to a payment session Fintecture opened for this payment, stored as its
+    // attempt, so the payer's return, a webhook or a sync settles it like any bank payment.
+    let connect = mock.seen.only("POST", "/pis/v2/connect");
+    assert_eq!(connect.param("state").as_deref(), Some(id.as_str()), "{connect:#?}");
+    mock.assert_all_sound();
+    let (status, got) = app.get(&format!("/v2/payments/{id}")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["status"], "requires_customer_action", "{got}");
+    assert_eq!(got["connector"], "fintecture", "{got}");
+    assert_eq!(got["connector_transaction_id"], "sess_1", "{got}");
+    assert_eq!(got["payment_method_type"], "open_banking", "{got}");
+
+    // The payment has its method now: asking again is refused and opens nothing more.
+    let (status, again) = app.call(Method::POST, "/payments/session_tokens", Some(ACME_PK), None, Some(&ask)).await;
+    assert_error(status, &again, 400, "IR_14");
+    assert_eq!(mock.calls("POST", "/pis/v2/connect").len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_forced_sync_reads_the_session_status_from_fintecture() {
     let mock = MockFintecture::start(Connect::Works).await;
     let app = app_for(&mock).await;
@@ -882,19 +923,21 @@ async fn a_refused_token_request_lets_the_next_account_try() {
     app.stop().await;
 }
 
+/// Routing passes over an account whose connector does not take the payment, so a payment
+/// only Fintecture could take, which Fintecture does not, is refused before anything is stored.
+async fn assert_not_taken(app: &TestApp, mock: &MockFintecture, body: Value) {
+    let (status, got) = app.post("/v2/payments", body).await;
+    let message = assert_error(status, &got, 400, "IR_20");
+    assert!(message.contains("no enabled connector account can take this payment"), "{message}");
+    assert_eq!(app.count("payment_intents").await, 0);
+    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_in_another_currency_than_eur_is_not_taken() {
     let mock = MockFintecture::start(Connect::Works).await;
     let app = app_for(&mock).await;
-    let body = pay(&app, ob_payment_in("USD")).await;
-    assert_eq!(body["status"], "failed", "{body}");
-    let tried = attempts(&body);
-    assert_eq!(tried.len(), 1, "{body}");
-    assert_eq!(tried[0]["merchant_connector_id"], "fintecture", "{body}");
-    assert_eq!(tried[0]["status"], "failure", "{body}");
-    assert_eq!(tried[0]["error"]["code"], "connector_not_taken", "{body}");
-    assert_eq!(body["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
+    assert_not_taken(&app, &mock, ob_payment_in("USD")).await;
     app.stop().await;
 }
 
@@ -902,20 +945,11 @@ async fn a_payment_in_another_currency_than_eur_is_not_taken() {
 async fn a_card_payment_is_not_taken() {
     let mock = MockFintecture::start(Connect::Works).await;
     let app = app_for(&mock).await;
-    let body = pay(&app, payment("4242424242424242")).await;
-    assert_eq!(body["status"], "failed", "{body}");
-    let tried = attempts(&body);
-    assert_eq!(tried.len(), 1, "{body}");
-    assert_eq!(tried[0]["status"], "failure", "{body}");
-    assert_eq!(tried[0]["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
+    assert_not_taken(&app, &mock, payment("4242424242424242")).await;
     // Nor in euros.
     let mut in_eur = payment("4242424242424242");
     in_eur["amount_details"]["currency"] = json!("EUR");
-    let body = pay(&app, in_eur).await;
-    assert_eq!(body["status"], "failed", "{body}");
-    assert_eq!(body["attempts"][0]["error"]["code"], "connector_not_taken", "{body}");
-    assert!(mock.seen.all().is_empty(), "Fintecture was called: {:#?}", mock.seen.all());
+    assert_not_taken(&app, &mock, in_eur).await;
     app.stop().await;
 }
 
@@ -1010,7 +1044,7 @@ async fn the_private_key_never_leaves_the_daemon() {
     answers.push(force_sync(&app, &id).await);
     let (_, refund) = app.post("/v2/refunds", json!({ "payment_id": id, "merchant_reference_id": "r-1" })).await;
     answers.push(refund);
-    answers.push(pay(&app, ob_payment_in("USD")).await);
+    answers.push(app.post("/v2/payments", ob_payment_in("USD")).await.1);
     let returned = payer_returns(&app, &id).await;
     let headers = format!("{:?}", returned.headers());
     answers.push(Value::String(format!("{headers} {}", returned.text().await.unwrap())));

@@ -1,4 +1,6 @@
 //! Who is calling: the `api-key` header names a merchant, `X-Profile-Id` one of its profiles.
+//! Client-side code calls with the merchant's publishable key instead, which opens only what a
+//! client secret opens too (`client_secret`).
 //!
 //! Keys are never stored: config holds `hmac-sha256:<hex>` of each key under a server secret.
 //! A presented key is hashed the same way and compared with every stored hash in constant time,
@@ -6,6 +8,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -102,6 +105,43 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))?;
         Ok(Caller { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
     }
+}
+
+/// A call from client-side code: the `api-key` header holds a merchant's publishable key.
+#[derive(Debug, Clone)]
+pub struct ClientCaller {
+    pub merchant_id: String,
+}
+
+impl FromRequestParts<AppState> for ClientCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        Ok(ClientCaller { merchant_id: merchant_id.to_string() })
+    }
+}
+
+/// Checks the client secret a client presented for an object (`what`: "payment", …) whose
+/// secret is `expected` and lapses at `expires_at`. Compared in constant time: a secret is the
+/// only thing standing between a publishable key and the object.
+pub fn client_secret(
+    presented: Option<&str>,
+    expected: &str,
+    expires_at: DateTime<Utc>,
+    what: &'static str,
+) -> Result<(), ApiError> {
+    let presented = presented
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::ClientSecretMismatch(what));
+    }
+    if Utc::now() >= expires_at {
+        return Err(ApiError::ClientSecretInvalid(format!("the client_secret of this {what} has expired")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

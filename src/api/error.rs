@@ -23,6 +23,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body exceeds the limit of {0} bytes")]
     BodyTooLarge(usize),
+    /// A client-side call without a usable client secret: none given, or one that has expired.
+    #[error("{0}")]
+    ClientSecretInvalid(String),
+    /// A client secret that is not the one of the object named.
+    #[error("the client_secret provided does not match the client_secret associated with the {0}")]
+    ClientSecretMismatch(&'static str),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -56,6 +62,8 @@ impl ApiError {
             InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "IR_06"),
             BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "IR_06"),
+            ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_08"),
+            ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_09"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_14"),
             NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
             NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),

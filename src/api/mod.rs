@@ -7,6 +7,7 @@ pub mod extract;
 pub mod payments;
 pub mod redirection;
 mod refunds;
+mod sessions;
 pub mod types;
 mod webhooks;
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
         .merge(customers::router())
+        .merge(sessions::router())
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::page::router())

@@ -10,6 +10,7 @@ pub mod http;
 pub mod plugin;
 mod registry;
 pub mod sandbox;
+pub mod session;
 pub mod stripe;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, 
 use crate::secret::Secret;
 
 pub use registry::Registry;
+use session::{SessionToken, SessionTokenRequest};
 
 /// One connector account of a profile, its secrets resolved.
 #[derive(Debug, Clone)]
@@ -221,6 +223,21 @@ pub trait Connector: Send + Sync {
 
     /// The credentials every account of this connector must have.
     fn required_credentials(&self) -> Vec<&str>;
+
+    /// Whether it takes payments by `method` in `currency`; routing passes over accounts whose
+    /// connector does not, so such a payment never fails for want of support.
+    fn takes(&self, method: &PaymentMethod, _currency: Currency) -> bool {
+        matches!(method, PaymentMethod::Card(_))
+    }
+
+    /// The wallets it builds session tokens for (`google_pay`, `apple_pay`, …).
+    fn session_wallets(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn session_token(&self, _account: &Account, _req: &SessionTokenRequest<'_>) -> ConnectorResult<SessionToken> {
+        Err(self.not_supported("session tokens"))
+    }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome>;
 

@@ -120,17 +120,8 @@ pub fn routing_view(
     details: &IntentDetails,
     c: &Confirmation,
 ) -> RoutingView {
-    let billing_country = c
-        .billing
-        .as_ref()
-        .or(details.billing.as_ref())
-        .and_then(|b| b.address.as_ref())
-        .and_then(|a| a.country.as_ref())
-        .map(|c| c.as_str().to_string());
+    let base = base_view(id, profile_id, amount, customer_id, details);
     RoutingView {
-        id: id.to_string(),
-        amount: amount.net_amount(),
-        currency: amount.currency.code().to_string(),
         payment_method_type: c.payment_method_type.clone(),
         payment_method_subtype: c.payment_method_subtype.clone(),
         card: match &c.payment_method {
@@ -141,7 +132,34 @@ pub fn routing_view(
             }),
             PaymentMethod::OpenBanking => None,
         },
-        billing_country,
+        billing_country: country_of(c.billing.as_ref()).or(base.billing_country.clone()),
+        ..base
+    }
+}
+
+/// What routing is shown when choosing who gives `wallet`'s session token for a payment.
+pub fn wallet_view(intent: &PaymentIntent, wallet: &str) -> RoutingView {
+    let base =
+        base_view(&intent.id, &intent.profile_id, &intent.amount, intent.customer_id.as_deref(), &intent.details);
+    RoutingView { payment_method_type: "wallet".into(), payment_method_subtype: Some(wallet.to_string()), ..base }
+}
+
+/// A payment as routing sees it before its method is known.
+fn base_view(
+    id: &str,
+    profile_id: &str,
+    amount: &AmountDetails,
+    customer_id: Option<&str>,
+    details: &IntentDetails,
+) -> RoutingView {
+    RoutingView {
+        id: id.to_string(),
+        amount: amount.net_amount(),
+        currency: amount.currency.code().to_string(),
+        payment_method_type: String::new(),
+        payment_method_subtype: None,
+        card: None,
+        billing_country: country_of(details.billing.as_ref()),
         customer_id: customer_id.map(str::to_string),
         profile_id: profile_id.to_string(),
         metadata: details.metadata.clone(),
@@ -149,18 +167,28 @@ pub fn routing_view(
     }
 }
 
+fn country_of(address: Option<&Address>) -> Option<String> {
+    address.and_then(|b| b.address.as_ref()).and_then(|a| a.country.as_ref()).map(|c| c.as_str().to_string())
+}
+
 fn intent_view(intent: &PaymentIntent, c: &Confirmation) -> RoutingView {
     routing_view(&intent.id, &intent.profile_id, &intent.amount, intent.customer_id.as_deref(), &intent.details, c)
 }
 
-/// Asks routing which accounts to try, in order.
+/// Asks routing which accounts to try, in order, keeping those whose connector takes the
+/// payment's method and currency.
 fn route<'a>(
     state: &AppState,
     profile: &'a Arc<Profile>,
-    view: RoutingView,
+    intent: &PaymentIntent,
+    confirmation: &Confirmation,
 ) -> Result<(Decision, Vec<&'a Account>), ApiError> {
-    let decision = state.router.decide(profile, view, Utc::now());
-    let accounts: Vec<&Account> = decision.candidates.iter().filter_map(|name| profile.account(name)).collect();
+    let decision = state.router.decide(profile, intent_view(intent, confirmation), Utc::now());
+    let takes = |a: &&Account| {
+        state.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
+    };
+    let accounts: Vec<&Account> =
+        decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
     if accounts.is_empty() {
         return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
     }
@@ -180,7 +208,7 @@ pub async fn create_and_confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, intent_view(&intent, &confirmation))?;
+    let (decision, candidates) = route(state, profile, &intent, &confirmation)?;
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     state.store.insert_intent(&intent, Some(&attempt)).await?;
@@ -200,7 +228,7 @@ pub async fn confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, intent_view(&intent, &confirmation))?;
+    let (decision, candidates) = route(state, profile, &intent, &confirmation)?;
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     let update = IntentUpdate {
         status: IntentStatus::Processing,

@@ -40,7 +40,7 @@ impl Accounts {
         }
     }
 
-    fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         match self {
             Accounts::Profile(p) => p.account(name).is_some_and(|a| a.enabled),
             Accounts::Fixed { names, .. } => names.iter().any(|n| n == name),

@@ -116,11 +116,30 @@ impl Router {
 
     /// Decides the accounts `view` tries, for `profile`, at `now`.
     pub fn decide(&self, profile: &Arc<Profile>, view: PaymentView, now: DateTime<Utc>) -> Decision {
+        self.decide_among(profile, None, view, now)
+    }
+
+    /// `decide`, with the script choosing among `only` of the profile's accounts when given (the
+    /// accounts that can give a wallet's session token).
+    pub fn decide_among(
+        &self,
+        profile: &Arc<Profile>,
+        only: Option<&[&Account]>,
+        view: PaymentView,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let started = Instant::now();
         let set = self.engine.current();
         let script = profile.routing.as_deref().map(|name| (name, set.get(name)));
+        let accounts = match only {
+            None => Accounts::Profile(profile.clone()),
+            Some(subset) => Accounts::Fixed {
+                names: subset.iter().filter(|a| a.enabled).map(|a| a.name.clone()).collect(),
+                health: subset.iter().map(|a| (a.name.clone(), a.health.snapshot())).collect(),
+            },
+        };
         let outcome: Option<Result<Choice, ScriptError>> = script.map(|(name, found)| match found {
-            Some(s) => self.engine.evaluate(s, &Accounts::Profile(profile.clone()), &view, unix_seconds(now)),
+            Some(s) => self.engine.evaluate(s, &accounts, &view, unix_seconds(now)),
             None => Err(ScriptError::BadResult(format!("no routing script `{name}` is loaded"))),
         });
         let (candidates, reason, fallback) = match outcome {
@@ -131,7 +150,8 @@ impl Router {
                     tracing::warn!(script = name, profile = %profile.id, %error, "routing script failed; using the fallback list");
                     metrics::counter!("switchyard_script_errors_total", "script" => name.to_string()).increment(1);
                 }
-                (static_order(profile).iter().map(|a| a.name.clone()).collect(), None, fallback)
+                let order = static_order(profile).into_iter().filter(|a| accounts.contains(&a.name));
+                (order.map(|a| a.name.clone()).collect(), None, fallback)
             }
         };
         let took = started.elapsed();

@@ -22,6 +22,9 @@ pub const HASH_SECRET: &str = "test-hash-secret-0123456789";
 pub const ACME_KEY: &str = "sy_sk_acmeTestKey0000000000000000000000";
 /// Merchant `globex`, profile `web`.
 pub const GLOBEX_KEY: &str = "sy_sk_globexTestKey000000000000000000000";
+/// The merchants' publishable keys, for client-side calls.
+pub const ACME_PK: &str = "sy_pk_acmeTestKey0000000000000000000000";
+pub const GLOBEX_PK: &str = "sy_pk_globexTestKey000000000000000000000";
 
 pub fn sandbox_account(name: &str) -> ConnectorAccountConfig {
     ConnectorAccountConfig {
@@ -44,10 +47,10 @@ fn profile() -> ProfileConfig {
     }
 }
 
-fn merchant(key: &str, profiles: &[&str]) -> MerchantConfig {
+fn merchant(key: &str, publishable: &str, profiles: &[&str]) -> MerchantConfig {
     MerchantConfig {
         api_keys: vec![ApiKeyConfig { name: "test".into(), hash: key_hash(HASH_SECRET.as_bytes(), key) }],
-        publishable_key: None,
+        publishable_key: Some(publishable.into()),
         profiles: profiles.iter().map(|p| (p.to_string(), profile())).collect(),
     }
 }
@@ -58,8 +61,8 @@ pub fn config(dir: &std::path::Path) -> Config {
     config.server.listen = "127.0.0.1:0".into();
     config.database.url = format!("sqlite://{}", dir.join("switchyard.db").display());
     config.security.api_key_hash_secret = SecretValue::Literal(HASH_SECRET.into());
-    config.merchants.insert("acme".into(), merchant(ACME_KEY, &["web", "shop"]));
-    config.merchants.insert("globex".into(), merchant(GLOBEX_KEY, &["web"]));
+    config.merchants.insert("acme".into(), merchant(ACME_KEY, ACME_PK, &["web", "shop"]));
+    config.merchants.insert("globex".into(), merchant(GLOBEX_KEY, GLOBEX_PK, &["web"]));
     config
 }
 

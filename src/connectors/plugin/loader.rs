@@ -47,6 +47,8 @@ pub struct Plugin {
     pub flows: BTreeSet<&'static str>,
     /// Whether the plugin defines `webhook = { verify = function, parse = function }`.
     pub has_webhook: bool,
+    /// The wallets of `session_tokens = { google_pay = function(ctx, req) … end, … }`.
+    pub session_wallets: Vec<String>,
 }
 
 /// Loads the host library and a plugin chunk into `sandbox`, returning the plugin's table.
@@ -119,6 +121,22 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
             false
         }
     };
+    let mut session_wallets = Vec::new();
+    match table.raw_get::<Value>("session_tokens") {
+        Ok(Value::Nil) => {}
+        Ok(Value::Table(t)) => {
+            for pair in t.pairs::<Value, Value>() {
+                match pair {
+                    Ok((Value::String(wallet), Value::Function(_))) => {
+                        session_wallets.push(wallet.to_string_lossy().to_string())
+                    }
+                    _ => problems.push("session_tokens must map wallet names to functions".into()),
+                }
+            }
+            session_wallets.sort();
+        }
+        _ => problems.push("session_tokens must be a table of functions".into()),
+    }
     if !flows.contains("authorize") {
         problems.push("a plugin must define authorize".into());
     }
@@ -126,7 +144,7 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
         return Err(format!("{shown}: {}", problems.join("; ")));
     }
     let hash = hex::encode(&Sha256::digest(source.as_bytes())[..6]);
-    Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows, has_webhook })
+    Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows, has_webhook, session_wallets })
 }
 
 /// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not.
@@ -149,4 +167,36 @@ pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<String>) {
         }
     }
     (plugins, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(source: &str) -> Result<Plugin, String> {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("wallets.lua");
+        std::fs::write(&path, source).unwrap();
+        let limits = Limits { time_budget: std::time::Duration::from_secs(1), memory_bytes: 16 << 20 };
+        load_plugin(&path, limits)
+    }
+
+    const HEAD: &str = r#"
+        name = "wallets", api_version = 1, supports = { card = {} },
+        authorize = { build = function() end, parse = function() end },
+    "#;
+
+    #[test]
+    fn session_token_wallets_are_read_from_the_table_and_checked() {
+        let plugin = load(&format!(
+            "return {{ {HEAD} session_tokens = {{ google_pay = function() end, apple_pay = function() end }} }}"
+        ))
+        .unwrap();
+        assert_eq!(plugin.session_wallets, ["apple_pay", "google_pay"]);
+        assert!(load(&format!("return {{ {HEAD} }}")).unwrap().session_wallets.is_empty());
+        let err = load(&format!("return {{ {HEAD} session_tokens = {{ google_pay = {{}} }} }}")).unwrap_err();
+        assert!(err.contains("session_tokens must map wallet names to functions"), "{err}");
+        let err = load(&format!("return {{ {HEAD} session_tokens = 1 }}")).unwrap_err();
+        assert!(err.contains("session_tokens must be a table"), "{err}");
+    }
 }

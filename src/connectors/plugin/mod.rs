@@ -26,6 +26,7 @@ use serde_json::json;
 pub use host::Pins;
 use loader::{instantiate, Plugin};
 
+use super::session::{SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
     ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
@@ -504,6 +505,14 @@ fn token_owner(plugin: &Plugin, account: &Account) -> String {
     hex::encode(hash.finalize())
 }
 
+/// A payment method as plugins declare what they support: its type and subtype.
+fn method_kind(method: &PaymentMethod) -> (&'static str, &'static str) {
+    match method {
+        PaymentMethod::Card(_) => ("card", "credit"),
+        PaymentMethod::OpenBanking => ("open_banking", "open_banking_pis"),
+    }
+}
+
 /// Adds an amount to a flow's arguments the ways providers want it: minor units, major units as
 /// a decimal string, and the currency code.
 fn with_money(mut args: serde_json::Value, minor: i64, currency: Currency) -> serde_json::Value {
@@ -541,17 +550,42 @@ impl Connector for PluginConnector {
         self.required.iter().map(String::as_str).collect()
     }
 
-    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
-        let plugin = self.current.load_full();
-        let (kind, subtype) = match req.payment_method {
-            PaymentMethod::Card(_) => ("card", "credit"),
-            PaymentMethod::OpenBanking => ("open_banking", "open_banking_pis"),
-        };
-        let declared = &plugin.declaration;
+    fn takes(&self, method: &PaymentMethod, currency: Currency) -> bool {
+        let (kind, subtype) = method_kind(method);
+        let declared = &self.current.load().declaration;
         let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
-        let takes_currency =
-            declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == req.currency.code());
-        if !takes_method || !takes_currency {
+        takes_method && (declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == currency.code()))
+    }
+
+    fn session_wallets(&self) -> Vec<String> {
+        self.current.load().session_wallets.clone()
+    }
+
+    /// Session tokens are pure: the plugin's function makes one from the account and payment,
+    /// and the host names the wallet and the connector.
+    async fn session_token(&self, account: &Account, req: &SessionTokenRequest<'_>) -> ConnectorResult<SessionToken> {
+        let plugin = self.current.load_full();
+        if !plugin.session_wallets.iter().any(|w| w == req.wallet) {
+            return Err(self.not_supported(&format!("{} session tokens", req.wallet)));
+        }
+        let args =
+            with_money(json!({ "payment_id": req.payment_id, "wallet": req.wallet }), req.amount.minor(), req.currency);
+        let ctx = self.ctx(&plugin, account, None);
+        let made = self
+            .run_lua(&plugin, account, &Pins::default(), "session_tokens", req.wallet, &[ctx, args])
+            .and_then(|value| self.parse_as::<serde_json::Value>("session_tokens", value))
+            .and_then(|mut token| {
+                let fields = token.as_object_mut().ok_or("session_tokens must return a table")?;
+                fields.insert("wallet_name".into(), json!(req.wallet));
+                fields.insert("connector".into(), json!(self.name));
+                serde_json::from_value::<SessionToken>(token).map_err(|e| e.to_string())
+            });
+        made.map_err(|e| unavailable(self.name, format!("session_tokens.{}: {e}", req.wallet)))
+    }
+
+    async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
+        let (kind, subtype) = method_kind(req.payment_method);
+        if !self.takes(req.payment_method, req.currency) {
             return Err(self.not_supported(&format!("{kind} payments in {}", req.currency)));
         }
         // Card numbers never enter a plugin's state: a plugin sees these facts, and writes

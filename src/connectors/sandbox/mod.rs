@@ -5,11 +5,17 @@
 //! the customer to an authentication page this daemon serves (`page`). Other valid cards succeed.
 //! An account with `metadata = { simulate = "unavailable" }` answers nothing but outages, as a
 //! provider that refuses connections would: a way to watch routing fail over.
+//!
+//! It gives Google Pay and Apple Pay session tokens from its metadata like any connector, naming
+//! Google's test gateway (`example`), so a checkout page can be built against the demo set-up.
 
 pub mod page;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
+use super::session::{self, SessionToken, SessionTokenRequest};
 use super::{
     Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
     PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, VoidRequest,
@@ -65,6 +71,26 @@ impl Connector for Sandbox {
 
     fn required_credentials(&self) -> Vec<&str> {
         Vec::new()
+    }
+
+    fn session_wallets(&self) -> Vec<String> {
+        vec!["google_pay".into(), "apple_pay".into()]
+    }
+
+    async fn session_token(&self, account: &Account, req: &SessionTokenRequest<'_>) -> ConnectorResult<SessionToken> {
+        match req.wallet {
+            // The gateway Google's documentation names for tests: its tokens charge nothing.
+            "google_pay" => session::google_pay(
+                account,
+                req,
+                BTreeMap::from([
+                    ("gateway".to_string(), "example".to_string()),
+                    ("gateway_merchant_id".to_string(), "exampleGatewayMerchantId".to_string()),
+                ]),
+            ),
+            "apple_pay" => session::apple_pay(account, req),
+            other => Err(self.not_supported(&format!("{other} session tokens"))),
+        }
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {

@@ -5,6 +5,10 @@
 //! Every POST carries an `Idempotency-Key` derived from the attempt (or refund) and the step, so a
 //! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
 //! a failure before it leaves the next routed account free to try.
+//!
+//! Google Pay and Apple Pay session tokens need no call: Stripe decrypts Google Pay tokens made
+//! with its publishable key (`metadata.publishable_key`), and the rest is the merchant's wallet
+//! set-up in the account's metadata.
 
 pub mod transformers;
 mod webhook;
@@ -13,6 +17,9 @@ use async_trait::async_trait;
 use reqwest::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 
+use std::collections::BTreeMap;
+
+use super::session::{self, SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, Connector, ConnectorError, ConnectorResult, PaymentMethod,
     PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest, WebhookError,
@@ -114,6 +121,28 @@ impl Connector for Stripe {
 
     fn required_credentials(&self) -> Vec<&str> {
         vec!["api_key"]
+    }
+
+    fn session_wallets(&self) -> Vec<String> {
+        vec!["google_pay".into(), "apple_pay".into()]
+    }
+
+    async fn session_token(&self, account: &Account, req: &SessionTokenRequest<'_>) -> ConnectorResult<SessionToken> {
+        match req.wallet {
+            "google_pay" => {
+                let key = account.metadata.get("publishable_key").and_then(|v| v.as_str()).ok_or_else(|| {
+                    session::misconfigured(account, "Google Pay needs metadata.publishable_key".into())
+                })?;
+                let gateway = BTreeMap::from([
+                    ("gateway".to_string(), NAME.to_string()),
+                    ("stripe:version".to_string(), API_VERSION.to_string()),
+                    ("stripe:publishableKey".to_string(), key.to_string()),
+                ]);
+                session::google_pay(account, req, gateway)
+            }
+            "apple_pay" => session::apple_pay(account, req),
+            other => Err(self.not_supported(&format!("{other} session tokens"))),
+        }
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {

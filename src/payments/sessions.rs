@@ -1,0 +1,159 @@
+//! Session tokens: what a checkout page asks for, with the merchant's publishable key and the
+//! payment's client secret, before the payer picks how to pay.
+//!
+//! For each wallet asked for, the profile's routing script chooses among the accounts whose
+//! connector gives that wallet's token (the script sees `payment_method_type = "wallet"` and the
+//! wallet as subtype), and the first that gives one wins. Pay by bank is different: its "token" is
+//! the bank-selection page of a payment session the provider opens, so asking for `open_banking`
+//! confirms the payment by bank (an attempt stored like any other, settled by webhook, return or
+//! sync) and hands back that page.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use crate::api::auth::{self, Caller};
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::connectors::session::{OpenBankingSession, SessionToken, SessionTokenRequest};
+use crate::connectors::{Account, PaymentMethod};
+use crate::merchants::Profile;
+use crate::money::Amount;
+use crate::payments::flow::{self, Confirmation};
+use crate::payments::model::{NextAction, PaymentIntent};
+use crate::payments::status::IntentStatus;
+use crate::secret::Secret;
+
+/// The wallet names that ask for a pay-by-bank session.
+const OPEN_BANKING: [&str; 2] = ["open_banking", "open_banking_pis"];
+
+/// Credentials and metadata the caller sends for this call only, over those configured.
+#[derive(Debug, Default)]
+pub struct ConnectorOverride {
+    pub credentials: BTreeMap<String, Secret<String>>,
+    pub metadata: Map<String, Value>,
+}
+
+impl ConnectorOverride {
+    fn apply(&self, account: &Account) -> Account {
+        let mut account = account.clone();
+        account.credentials.extend(self.credentials.iter().map(|(k, v)| (k.clone(), v.clone())));
+        account.metadata.extend(self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        account
+    }
+}
+
+#[derive(Debug)]
+pub struct SessionTokensRequest {
+    pub payment_id: String,
+    pub client_secret: Option<String>,
+    /// Distinct, in the order asked.
+    pub wallets: Vec<String>,
+    pub connector_override: Option<ConnectorOverride>,
+}
+
+/// The tokens for `req.wallets`, one per wallet, in order; `no_session_token_received` for a
+/// wallet no account could give.
+pub async fn session_tokens(
+    state: &AppState,
+    merchant_id: &str,
+    req: &SessionTokensRequest,
+) -> Result<(PaymentIntent, Vec<SessionToken>), ApiError> {
+    // Another merchant's payment is answered exactly like one that does not exist.
+    let intent = state
+        .store
+        .find_intent_by_id(&req.payment_id)
+        .await?
+        .filter(|i| i.merchant_id == merchant_id)
+        .ok_or_else(|| ApiError::NotFound(format!("payment {}", req.payment_id)))?;
+    auth::client_secret(req.client_secret.as_deref(), &intent.client_secret, intent.expires_at, "payment")?;
+    if intent.status != IntentStatus::RequiresPaymentMethod {
+        return Err(ApiError::InvalidState(format!(
+            "payment {} has no session tokens while its status is `{}` (it must be requires_payment_method)",
+            intent.id, intent.status
+        )));
+    }
+    let profile = state
+        .directory
+        .profile(&intent.merchant_id, &intent.profile_id)
+        .ok_or_else(|| ApiError::NotFound(format!("profile `{}`", intent.profile_id)))?;
+    let overrides = req.connector_override.as_ref();
+    let mut tokens = Vec::with_capacity(req.wallets.len());
+    for wallet in &req.wallets {
+        let token = match OPEN_BANKING.contains(&wallet.as_str()) {
+            true => open_banking(state, &intent).await?,
+            false => wallet_token(state, profile, &intent, wallet, overrides).await?,
+        };
+        let outcome = if token.is_some() { "given" } else { "none" };
+        metrics::counter!("switchyard_session_tokens_total", "wallet" => wallet.clone(), "outcome" => outcome)
+            .increment(1);
+        tokens.push(token.unwrap_or(SessionToken::NoSessionTokenReceived));
+    }
+    let intent = flow::retrieve_intent(state, &caller(&intent), &intent.id).await?;
+    Ok((intent, tokens))
+}
+
+fn caller(intent: &PaymentIntent) -> Caller {
+    Caller { merchant_id: intent.merchant_id.clone(), profile_id: intent.profile_id.clone() }
+}
+
+/// The first token the routed accounts give for `wallet`.
+async fn wallet_token(
+    state: &AppState,
+    profile: &std::sync::Arc<Profile>,
+    intent: &PaymentIntent,
+    wallet: &str,
+    overrides: Option<&ConnectorOverride>,
+) -> Result<Option<SessionToken>, ApiError> {
+    let gives = |a: &&Account| {
+        a.enabled && state.registry.get(&a.connector).is_some_and(|c| c.session_wallets().iter().any(|w| w == wallet))
+    };
+    let able: Vec<&Account> = profile.accounts.iter().filter(gives).collect();
+    if able.is_empty() {
+        return Ok(None);
+    }
+    let decision = state.router.decide_among(profile, Some(&able), flow::wallet_view(intent, wallet), Utc::now());
+    let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
+    let request = SessionTokenRequest { payment_id: &intent.id, wallet, amount, currency: intent.amount.currency };
+    for name in &decision.candidates {
+        let Some(configured) = profile.account(name) else { continue };
+        let Some(connector) = state.registry.get(&configured.connector) else { continue };
+        let account = match overrides {
+            Some(o) => o.apply(configured),
+            None => configured.clone(),
+        };
+        match connector.session_token(&account, &request).await {
+            Ok(token) => return Ok(Some(token)),
+            Err(e) => tracing::warn!(payment_id = %intent.id, account = %name, wallet, error = %e, "no session token"),
+        }
+    }
+    Ok(None)
+}
+
+/// Confirms the payment by bank and answers the page the payer picks their bank on.
+async fn open_banking(state: &AppState, intent: &PaymentIntent) -> Result<Option<SessionToken>, ApiError> {
+    let confirmation = Confirmation {
+        payment_method: PaymentMethod::OpenBanking,
+        payment_method_type: "open_banking".into(),
+        payment_method_subtype: Some("open_banking_pis".into()),
+        billing: None,
+        return_url: None,
+    };
+    let view = match flow::confirm(state, &caller(intent), &intent.id, confirmation).await {
+        Ok(view) => view,
+        // No account takes payments by bank, or the payment has moved on (a second ask in the
+        // same request): there is no page to give, and nothing changed.
+        Err(ApiError::NotSupported(reason) | ApiError::InvalidState(reason)) => {
+            tracing::info!(payment_id = %intent.id, %reason, "no open banking session");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(match view.active_attempt().and_then(|a| a.next_action.as_ref()) {
+        Some(NextAction::RedirectToUrl { redirect_to_url }) => {
+            Some(SessionToken::OpenBanking(OpenBankingSession { open_banking_session_token: redirect_to_url.clone() }))
+        }
+        _ => None,
+    })
+}
