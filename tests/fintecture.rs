@@ -871,6 +871,21 @@ async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Ve
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_access_token_flow_fetches_once_then_reuses_the_token() {
+    use switchyard::connectors::Connector;
+    let mock = MockFintecture::start(Connect::Works).await;
+    let connector = plugin_connector();
+    let account = Account::from_config(&fintecture_account("fintecture", &mock.server.url));
+    assert_eq!(connector.access_token(&account).await.unwrap().as_deref(), Some("tok-1"));
+    assert_eq!(connector.access_token(&account).await.unwrap().as_deref(), Some("tok-1"));
+    assert_eq!(mock.calls("POST", "/oauth/accesstoken").len(), 1);
+    mock.assert_all_sound();
+    // A connector whose calls carry only credentials has no token to give.
+    let stripe = switchyard::connectors::stripe::Stripe::new(reqwest::Client::new());
+    assert_eq!(stripe.access_token(&account).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn accounts_of_different_merchants_each_get_their_own_token() {
     let mock = MockFintecture::start(Connect::Works).await;
     let dir = TempDir::new().expect("temp dir");

@@ -230,6 +230,12 @@ pub trait Connector: Send + Sync {
         matches!(method, PaymentMethod::Card(_))
     }
 
+    /// The token its other calls carry (an OAuth access token), fetched or reused from the cache;
+    /// none for a connector whose calls carry only credentials.
+    async fn access_token(&self, _account: &Account) -> ConnectorResult<Option<String>> {
+        Ok(None)
+    }
+
     /// The wallets it builds session tokens for (`google_pay`, `apple_pay`, …).
     fn session_wallets(&self) -> Vec<String> {
         Vec::new()

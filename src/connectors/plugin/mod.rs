@@ -315,10 +315,7 @@ impl PluginConnector {
         if !plugin.flows.contains(flow) {
             return Err(self.not_supported(flow));
         }
-        let token = match plugin.flows.contains("access_token") {
-            true => Some(self.access_token(&plugin, account).await?),
-            false => None,
-        };
+        let token = self.token_for(&plugin, account).await?;
         self.exchange(&plugin, account, flow, token, args, card).await
     }
 
@@ -428,14 +425,17 @@ impl PluginConnector {
 
     /// The account's access token: cached until shortly before it expires, fetched once however
     /// many payments ask at the same time.
-    async fn access_token(&self, plugin: &Plugin, account: &Account) -> ConnectorResult<String> {
+    async fn token_for(&self, plugin: &Plugin, account: &Account) -> ConnectorResult<Option<String>> {
+        if !plugin.flows.contains("access_token") {
+            return Ok(None);
+        }
         let slot = {
             let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
             tokens.entry(token_owner(plugin, account)).or_default().clone()
         };
         let mut cached = slot.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.until) {
-            return Ok(token.value.clone());
+            return Ok(Some(token.value.clone()));
         }
         // A token request moves no money: whatever became of it, the next account may try.
         let fresh: TokenParse = match self.exchange(plugin, account, "access_token", None, json!({}), None).await {
@@ -446,7 +446,7 @@ impl PluginConnector {
         };
         let lifetime = Duration::from_secs(fresh.expires_in).saturating_sub(TOKEN_MARGIN);
         *cached = Some(Token { value: fresh.token.clone(), until: Instant::now() + lifetime });
-        Ok(fresh.token)
+        Ok(Some(fresh.token))
     }
 
     fn outcome(&self, parsed: PaymentParse) -> ConnectorResult<PaymentOutcome> {
@@ -555,6 +555,10 @@ impl Connector for PluginConnector {
         let declared = &self.current.load().declaration;
         let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
         takes_method && (declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == currency.code()))
+    }
+
+    async fn access_token(&self, account: &Account) -> ConnectorResult<Option<String>> {
+        self.token_for(&self.current.load_full(), account).await
     }
 
     fn session_wallets(&self) -> Vec<String> {
