@@ -18,7 +18,7 @@ fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);
     let card = CardDetails {
         number: CardNumber::parse("4242424242424242").unwrap(),
-        cvc: serde_json::from_value::<Cvc>(json!("123")).unwrap(),
+        cvc: Some(serde_json::from_value::<Cvc>(json!("123")).unwrap()),
         expiry: Expiry {
             month: serde_json::from_value(json!("10")).unwrap(),
             year: serde_json::from_value(json!("35")).unwrap(),

@@ -107,4 +107,12 @@ expect "Google Pay session token" "$tokens" session_token.0.transaction_info.tot
 expect "Apple Pay session token" "$tokens" session_token.1.payment_request_data.total.label "Demo shop"
 expect "a wallet nobody offers" "$tokens" session_token.2.wallet_name no_session_token_received
 
+# 9. Save a card for a customer, then pay with it.
+owner=$(field "$(call POST /v2/customers '{"name":"Jane Doe","email":"jane@example.com"}')" id)
+pm=$(field "$(call POST /v2/payment-methods/create-intent "{\"customer_id\":\"$owner\"}")" id)
+saved=$(call POST "/v2/payment-methods/$pm/confirm-intent" requests/save-card.json)
+expect "save a card" "$saved" payment_method_data.card.last4_digits 4242
+expect "the customer's saved cards" "$(call GET "/v2/customers/$owner/saved-payment-methods")" customer_payment_methods.0.id "$pm"
+expect "pay with the saved card" "$(call POST /v2/payments "{\"amount_details\":{\"order_amount\":6540,\"currency\":\"USD\"},\"customer_id\":\"$owner\",\"payment_method_type\":\"card\",\"payment_method_id\":\"$pm\"}")" status succeeded
+
 echo "walk-through complete"

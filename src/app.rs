@@ -16,6 +16,7 @@ use crate::merchants::Directory;
 use crate::reload;
 use crate::routing::Router;
 use crate::store::{Store, StoreError};
+use crate::vault::Vault;
 
 /// What every request handler shares. Cloning it clones one `Arc`.
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct Shared {
     pub directory: Directory,
     pub router: Arc<Router>,
     pub ids: IdMinter,
+    pub vault: Vault,
 }
 
 impl Deref for AppState {
@@ -48,6 +50,8 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     #[error("cannot make the outbound HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("vault: {0}")]
+    Vault(String),
 }
 
 /// A daemon serving on `addr` until `stop` (or its shutdown signal).
@@ -98,6 +102,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .listen_addr()
         .map_err(|m| StartError::Config(vec![Problem { path: "server.listen".into(), message: m }]))?;
     let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    let vault = open_vault(&config, &store).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     // With port 0 the real port is known only now; links the daemon hands out must carry it.
@@ -127,6 +132,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         registry,
         directory: Directory::from_config(&config),
         ids: IdMinter::new(&config.payments.cell_id),
+        vault,
         store: store.clone(),
         config,
     }));
@@ -141,4 +147,32 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     tracing::info!(%addr, "switchyard listening");
     Ok(Running { addr, router, stop, task, store, _reloaders: reloaders })
+}
+
+/// The vault for the configured key. A database that holds sealed cards must be opened with the
+/// key that sealed them: without a key, or with another one, the daemon does not start.
+async fn open_vault(config: &Config, store: &Store) -> Result<Vault, StartError> {
+    let key = match &config.vault.key {
+        None => None,
+        Some(value) => {
+            let key = value.resolve().and_then(|k| crate::vault::parse_key(k.expose()));
+            Some(key.map_err(|e| StartError::Vault(format!("vault.key {e}")))?)
+        }
+    };
+    let vault = Vault::new(key, config.vault.cvc_ttl_secs);
+    let check = store.vault_key_check().await?;
+    match (vault.has_key(), check) {
+        (false, _) if store.sealed_cards().await? > 0 => {
+            Err(StartError::Vault("the database holds saved cards, but no vault.key is configured to open them".into()))
+        }
+        (false, _) => Ok(vault),
+        (true, Some(check)) if !vault.opens_key_check(&check) => {
+            Err(StartError::Vault("vault.key is not the key this database's saved cards are sealed with".into()))
+        }
+        (true, Some(_)) => Ok(vault),
+        (true, None) => {
+            store.insert_vault_key_check(&vault.key_check().map_err(|e| StartError::Vault(e.to_string()))?).await?;
+            Ok(vault)
+        }
+    }
 }

@@ -26,6 +26,7 @@ pub struct Config {
     pub lua: LuaConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub vault: VaultConfig,
     #[serde(default)]
     pub merchants: BTreeMap<String, MerchantConfig>,
 }
@@ -72,6 +73,19 @@ pub struct PaymentsConfig {
     pub cell_id: String,
     /// Default lifetime of an intent's client secret, in seconds.
     pub session_expiry_secs: u32,
+}
+
+/// Where saved cards are kept: encrypted with AES-256-GCM in the database, under a key that is
+/// never stored with them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    /// 64 hex digits (`switchyard keys new --vault`). Without it payment methods cannot be saved,
+    /// and a database that holds saved cards refuses to start.
+    #[serde(default)]
+    pub key: Option<SecretValue>,
+    /// How long a card's security code is kept in memory for a `volatile` payment method.
+    pub cvc_ttl_secs: u32,
 }
 
 /// The one HTTP client every connector calls its provider with.
@@ -210,6 +224,7 @@ impl Default for Config {
             lua: LuaConfig { time_budget_ms: 5, memory_limit_mb: 16 },
             http: HttpConfig { connect_timeout_ms: 2_000, request_timeout_ms: 15_000 },
             log: LogConfig { level: "info".into(), json: false },
+            vault: VaultConfig { key: None, cvc_ttl_secs: 900 },
             merchants: BTreeMap::new(),
         }
     }
@@ -342,6 +357,11 @@ impl Config {
         }
         if self.lua.memory_limit_mb == 0 {
             report("lua.memory_limit_mb".into(), "must be at least 1".into());
+        }
+        if let Some(Err(e)) =
+            self.vault.key.as_ref().map(|k| k.resolve().and_then(|k| crate::vault::parse_key(k.expose())))
+        {
+            report("vault.key".into(), e);
         }
 
         let mut publishable = BTreeMap::new();

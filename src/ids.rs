@@ -32,6 +32,10 @@ impl IdMinter {
         self.mint("cus")
     }
 
+    pub fn payment_method(&self) -> String {
+        self.mint("pm")
+    }
+
     fn mint(&self, kind: &str) -> String {
         format!("{}_{kind}_{}", self.cell, uuid::Uuid::now_v7().simple())
     }
@@ -86,6 +90,8 @@ pub type MerchantReferenceId = Identifier<1, 30>;
 /// The merchant's own reference for a refund, unique per profile.
 pub type RefundReferenceId = Identifier<1, 64>;
 pub type CustomerId = Identifier<1, 64>;
+/// An id switchyard minted, as the API documents them: 32 to 64 characters.
+pub type MintedId = Identifier<32, 64>;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,8 @@
 //! A payment flows through the modules in this order: `api` (routes, auth, wire types) →
 //! `payments` (intent and attempt model, status machine, flows) → `routing` (which connector
 //! accounts to try) → `connectors` (the `Connector` trait and its implementations) → `store`
-//! (durable state). `customers` are whom payments belong to. `config` and `merchants` describe
+//! (durable state). `customers` are whom payments belong to, and `payment_methods` the cards they
+//! saved, sealed in the `vault`. `config` and `merchants` describe
 //! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
 //! built from.
 
@@ -17,8 +18,10 @@ pub mod ids;
 pub mod lua;
 pub mod merchants;
 pub mod money;
+pub mod payment_methods;
 pub mod payments;
 pub mod reload;
 pub mod routing;
 pub mod secret;
 pub mod store;
+pub mod vault;

@@ -72,6 +72,9 @@ enum KeysCommand {
         /// Print a publishable key (for client-side code) and its config line instead.
         #[arg(long)]
         publishable: bool,
+        /// Print a vault key (the AES-256 key saved cards are sealed with) instead.
+        #[arg(long, conflicts_with = "publishable")]
+        vault: bool,
     },
 }
 
@@ -122,6 +125,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Keys { command: KeysCommand::New { vault: true, .. } } => {
+            println!("vault key (keep it secret and safe: saved cards cannot be opened without it):");
+            println!("  export SWITCHYARD_VAULT_KEY={}", switchyard::vault::new_key());
+            println!("config lines:");
+            println!("  [vault]");
+            println!("  key = {{ env = \"SWITCHYARD_VAULT_KEY\" }}");
+            ExitCode::SUCCESS
+        }
         Command::Keys { command: KeysCommand::New { publishable: true, .. } } => {
             let key = new_publishable_key();
             println!("publishable key: {key}");

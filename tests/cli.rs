@@ -6,6 +6,7 @@ use std::path::Path;
 
 use common::*;
 use reqwest::Method;
+use serde_json::json;
 use switchyard::api::auth::key_hash;
 
 const DEMO_SECRET: &str = "demo-only-9dVeeqxhkp0IXdA3aaRalOUU";
@@ -143,5 +144,35 @@ async fn a_key_from_keys_new_opens_the_api() {
         app.call(Method::POST, "/v2/payments", Some(&key), Some("web"), Some(&payment("4242424242424242"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "succeeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_vault_key_from_keys_new_seals_saved_cards() {
+    let out = switchyard(&["--config", "config/switchyard.toml", "keys", "new", "--vault"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    let key = stdout
+        .split(|c: char| c.is_whitespace() || c == '=')
+        .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no 64-hex-digit key in {stdout}"))
+        .to_string();
+    assert!(stdout.contains("key = { env = \"SWITCHYARD_VAULT_KEY\" }"), "{stdout}");
+    let again = text(&switchyard(&["--config", "config/switchyard.toml", "keys", "new", "--vault"], &[]).stdout);
+    assert!(!again.contains(&key), "two keys are never the same");
+
+    // The daemon seals cards with it.
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut config = common::config(dir.path());
+    config.vault.key = Some(switchyard::config::SecretValue::Literal(key));
+    let app = TestApp::start_with(dir, config).await;
+    let customer = json!({ "name": "Jo", "email": "jo@example.com" });
+    let (_, customer) = app.call(Method::POST, "/v2/customers", Some(ACME_KEY), Some("web"), Some(&customer)).await;
+    let card = json!({ "customer_id": customer["id"], "payment_method_type": "card", "storage_type": "persistent",
+        "payment_method_data": { "card": { "card_number": "4242424242424242", "card_exp_month": "10",
+        "card_exp_year": "2035", "card_holder_name": "Jo" } } });
+    let (status, saved) = app.call(Method::POST, "/v2/payment-methods", Some(ACME_KEY), Some("web"), Some(&card)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(app.count("vault").await, 1);
     app.stop().await;
 }

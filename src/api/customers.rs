@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
+use super::extract::{check_metadata, fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
@@ -20,9 +20,6 @@ use crate::payments::model::AddressDetails;
 
 /// The longest a customer's text field may be.
 const TEXT_MAX: usize = 255;
-const METADATA_KEYS_MAX: usize = 50;
-const METADATA_KEY_MAX: usize = 40;
-const METADATA_VALUE_MAX: usize = 500;
 const PAGE_DEFAULT: u32 = 20;
 const PAGE_MAX: u32 = 100;
 
@@ -144,30 +141,6 @@ fn looks_like_email(s: &str) -> bool {
     !local.is_empty() && !domain.contains('@') && labels_ok && !s.chars().any(char::is_whitespace)
 }
 
-fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), ApiError> {
-    let Some(metadata) = metadata else { return Ok(()) };
-    if metadata.len() > METADATA_KEYS_MAX {
-        return Err(ApiError::InvalidRequest(format!("metadata: at most {METADATA_KEYS_MAX} keys")));
-    }
-    for (key, value) in metadata {
-        if key.chars().count() > METADATA_KEY_MAX {
-            return Err(ApiError::InvalidRequest(format!(
-                "metadata.{key}: keys are at most {METADATA_KEY_MAX} characters"
-            )));
-        }
-        let len = match value {
-            Value::String(s) => s.chars().count(),
-            other => other.to_string().chars().count(),
-        };
-        if len > METADATA_VALUE_MAX {
-            return Err(ApiError::InvalidRequest(format!(
-                "metadata.{key}: values are at most {METADATA_VALUE_MAX} characters"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// `?limit=&offset=` for the list.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,7 +237,7 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
         id: &customer.id,
         merchant_reference_id: &customer.merchant_reference_id,
         customer_deleted: true,
-        // Addresses live in the customer's row; no payment method is saved for anyone yet.
+        // Addresses live in the customer's row; saved payment methods went with it.
         address_deleted: true,
         payment_methods_deleted: true,
     })

@@ -14,7 +14,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserializer;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -80,6 +80,35 @@ pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
         Some(field) => Err(ApiError::InvalidRequest(format!("{field}: unknown field"))),
         None => Ok(()),
     }
+}
+
+const METADATA_KEYS_MAX: usize = 50;
+const METADATA_KEY_MAX: usize = 40;
+const METADATA_VALUE_MAX: usize = 500;
+
+/// Metadata as Hyperswitch bounds it: at most 50 keys of 40 characters, values of 500.
+pub fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), ApiError> {
+    let Some(metadata) = metadata else { return Ok(()) };
+    if metadata.len() > METADATA_KEYS_MAX {
+        return Err(ApiError::InvalidRequest(format!("metadata: at most {METADATA_KEYS_MAX} keys")));
+    }
+    for (key, value) in metadata {
+        if key.chars().count() > METADATA_KEY_MAX {
+            return Err(ApiError::InvalidRequest(format!(
+                "metadata.{key}: keys are at most {METADATA_KEY_MAX} characters"
+            )));
+        }
+        let len = match value {
+            Value::String(s) => s.chars().count(),
+            other => other.to_string().chars().count(),
+        };
+        if len > METADATA_VALUE_MAX {
+            return Err(ApiError::InvalidRequest(format!(
+                "metadata.{key}: values are at most {METADATA_VALUE_MAX} characters"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn classify(path: &str, message: &str) -> ApiError {

@@ -4,6 +4,7 @@ pub mod auth;
 mod customers;
 pub mod error;
 pub mod extract;
+mod payment_methods;
 pub mod payments;
 pub mod redirection;
 mod refunds;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(customers::router())
         .merge(sessions::router())
+        .merge(payment_methods::router())
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::page::router())

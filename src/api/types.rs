@@ -115,18 +115,49 @@ pub struct PaymentMethodDataRequest {
     pub billing: Option<Address>,
 }
 
-/// The fields that say how the customer pays.
+/// The fields that say how the customer pays: with the method's data, or with a saved method.
 #[derive(Debug, Deserialize)]
 pub struct MethodFields {
-    pub payment_method_data: PaymentMethodDataRequest,
+    #[serde(default)]
+    pub payment_method_data: Option<PaymentMethodDataRequest>,
     pub payment_method_type: PaymentMethodType,
     #[serde(default)]
     pub payment_method_subtype: Option<String>,
+    #[serde(default)]
+    pub payment_method_id: Option<String>,
+}
+
+/// How a payment is to be paid, as the request says it.
+#[derive(Debug)]
+pub enum MethodChoice {
+    Given(Confirmation),
+    /// A saved payment method, whose card the vault holds.
+    Saved {
+        payment_method_id: String,
+        billing: Option<Address>,
+        return_url: Option<String>,
+    },
 }
 
 impl MethodFields {
-    fn into_confirmation(self, return_url: Option<String>) -> Result<Confirmation, ApiError> {
+    fn into_choice(self, return_url: Option<String>) -> Result<MethodChoice, ApiError> {
+        let Some(payment_method_id) = self.payment_method_id else {
+            return self.into_confirmation(return_url).map(MethodChoice::Given);
+        };
+        if self.payment_method_type != PaymentMethodType::Card {
+            return Err(ApiError::InvalidRequest("payment_method_id: only saved cards can be paid with".into()));
+        }
         let data = self.payment_method_data;
+        if data.as_ref().is_some_and(|d| d.card.is_some() || d.open_banking.is_some()) {
+            return Err(ApiError::InvalidRequest(
+                "payment_method_data: give the method's data or a payment_method_id, not both".into(),
+            ));
+        }
+        Ok(MethodChoice::Saved { payment_method_id, billing: data.and_then(|d| d.billing), return_url })
+    }
+
+    fn into_confirmation(self, return_url: Option<String>) -> Result<Confirmation, ApiError> {
+        let data = self.payment_method_data.ok_or_else(|| ApiError::MissingField("payment_method_data".into()))?;
         let subtype = self.payment_method_subtype;
         let (payment_method, kind) = match self.payment_method_type {
             PaymentMethodType::Card => {
@@ -139,7 +170,7 @@ impl MethodFields {
                 let holder = card.card_holder_name.trim();
                 let details = CardDetails {
                     number: card.card_number,
-                    cvc: card.card_cvc,
+                    cvc: Some(card.card_cvc),
                     expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
                     holder_name: (!holder.is_empty()).then(|| holder.to_string()),
                     issuing_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
@@ -193,9 +224,9 @@ impl FromBody for PaymentsRequest {
 }
 
 impl PaymentsRequest {
-    pub fn into_parts(self) -> Result<(NewIntent, Confirmation), ApiError> {
-        let confirmation = self.method.into_confirmation(self.details.return_url.clone())?;
-        Ok((self.intent.into_new_intent(self.details)?, confirmation))
+    pub fn into_parts(self) -> Result<(NewIntent, MethodChoice), ApiError> {
+        let choice = self.method.into_choice(self.details.return_url.clone())?;
+        Ok((self.intent.into_new_intent(self.details)?, choice))
     }
 }
 
@@ -244,8 +275,8 @@ impl FromBody for ConfirmIntentRequest {
 }
 
 impl ConfirmIntentRequest {
-    pub fn into_confirmation(self) -> Result<Confirmation, ApiError> {
-        self.method.into_confirmation(self.extras.return_url)
+    pub fn into_choice(self) -> Result<MethodChoice, ApiError> {
+        self.method.into_choice(self.extras.return_url)
     }
 }
 

@@ -63,7 +63,8 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct CardDetails {
     pub number: CardNumber,
-    pub cvc: Cvc,
+    /// None for a saved card whose code is no longer held: providers charge it without one.
+    pub cvc: Option<Cvc>,
     pub expiry: Expiry,
     pub holder_name: Option<String>,
     /// As the merchant sent it; routing may use it.

@@ -13,7 +13,7 @@ use super::engine::{evaluate_alone, Accounts};
 use super::scripts::{load_script, Script, ScriptSet};
 use super::{static_order, unix_seconds, Decision, PaymentView, Router};
 use crate::api::extract::FromBody;
-use crate::api::types::PaymentsRequest;
+use crate::api::types::{MethodChoice, PaymentsRequest};
 use crate::config::Config;
 use crate::merchants::{Directory, Profile};
 use crate::payments::flow::routing_view;
@@ -39,7 +39,11 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<PaymentView, Strin
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if json.get("amount_details").is_some() {
         let request = PaymentsRequest::from_body(&json).map_err(|e| format!("{}: {e}", path.display()))?;
-        let (intent, confirmation) = request.into_parts().map_err(|e| format!("{}: {e}", path.display()))?;
+        let (intent, choice) = request.into_parts().map_err(|e| format!("{}: {e}", path.display()))?;
+        // A dry run has no vault to open: the card of a saved method is not known to it.
+        let MethodChoice::Given(confirmation) = choice else {
+            return Err(format!("{}: a payment with a saved payment_method_id cannot be dry-run", path.display()));
+        };
         let id = "pay_dry_run";
         Ok(routing_view(id, &profile.id, &intent.amount, intent.customer_id.as_deref(), &intent.details, &confirmation))
     } else {

@@ -64,23 +64,37 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
-    /// Deletes a customer; false when there was none to delete.
+    /// Deletes a customer with their saved payment methods and sealed cards; false when there
+    /// was none to delete.
     pub async fn delete_customer(&self, id: &str, merchant_id: &str) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
         let deleted = sqlx::query("DELETE FROM customers WHERE id = $1 AND merchant_id = $2")
             .bind(id)
             .bind(merchant_id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(deleted.rows_affected() == 1)
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM vault WHERE payment_method_id IN \
+             (SELECT id FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2)",
+        )
+        .bind(merchant_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn find_customer(&self, id: &str, merchant_id: &str) -> Result<Option<Customer>> {
-        let row = sqlx::query(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND merchant_id = $2"))
-            .bind(id)
-            .bind(merchant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(customer_from_row).transpose()
+        self.find_owned("customers", CUSTOMER_COLUMNS, id, merchant_id, customer_from_row).await
     }
 
     /// A page of the merchant's customers, newest first.

@@ -11,6 +11,7 @@
 //! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
 
 mod customers;
+mod payment_methods;
 mod payments;
 mod refunds;
 
@@ -83,6 +84,23 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Row `id` of `table`, if merchant `merchant_id` owns it, read with `from_row`.
+    async fn find_owned<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        id: &str,
+        merchant_id: &str,
+        from_row: fn(&AnyRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let row = sqlx::query(&format!("SELECT {columns} FROM {table} WHERE id = $1 AND merchant_id = $2"))
+            .bind(id)
+            .bind(merchant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     pub async fn close(&self) {

@@ -22,6 +22,8 @@ pub const HASH_SECRET: &str = "test-hash-secret-0123456789";
 pub const ACME_KEY: &str = "sy_sk_acmeTestKey0000000000000000000000";
 /// Merchant `globex`, profile `web`.
 pub const GLOBEX_KEY: &str = "sy_sk_globexTestKey000000000000000000000";
+/// The key saved cards are sealed with in tests.
+pub const VAULT_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0";
 /// The merchants' publishable keys, for client-side calls.
 pub const ACME_PK: &str = "sy_pk_acmeTestKey0000000000000000000000";
 pub const GLOBEX_PK: &str = "sy_pk_globexTestKey000000000000000000000";
@@ -61,6 +63,7 @@ pub fn config(dir: &std::path::Path) -> Config {
     config.server.listen = "127.0.0.1:0".into();
     config.database.url = format!("sqlite://{}", dir.join("switchyard.db").display());
     config.security.api_key_hash_secret = SecretValue::Literal(HASH_SECRET.into());
+    config.vault.key = Some(SecretValue::Literal(VAULT_KEY.into()));
     config.merchants.insert("acme".into(), merchant(ACME_KEY, ACME_PK, &["web", "shop"]));
     config.merchants.insert("globex".into(), merchant(GLOBEX_KEY, GLOBEX_PK, &["web"]));
     config

@@ -534,7 +534,7 @@ fn with_card(body: &str, card: &CardDetails) -> String {
         quoted[1..quoted.len() - 1].to_string()
     };
     body.replace("{{card.number}}", card.number.expose())
-        .replace("{{card.cvc}}", card.cvc.expose())
+        .replace("{{card.cvc}}", card.cvc.as_ref().map(|c| c.expose()).unwrap_or_default())
         .replace("{{card.exp_month}}", &card.expiry.month_str())
         .replace("{{card.exp_year}}", &card.expiry.year_str())
         .replace("{{card.holder_name}}", &json_text(card.holder_name.as_deref().unwrap_or_default()))

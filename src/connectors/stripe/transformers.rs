@@ -25,7 +25,9 @@ pub fn payment_method(card: &CardDetails) -> Form {
     field(&mut form, "card[number]", card.number.expose());
     field(&mut form, "card[exp_month]", card.expiry.month_str());
     field(&mut form, "card[exp_year]", Expiry::year_str(&card.expiry));
-    field(&mut form, "card[cvc]", card.cvc.expose());
+    if let Some(cvc) = &card.cvc {
+        field(&mut form, "card[cvc]", cvc.expose());
+    }
     if let Some(name) = &card.holder_name {
         field(&mut form, "billing_details[name]", name);
     }

@@ -1,0 +1,390 @@
+//! The payment-methods endpoints and their wire types (Hyperswitch v2 `PaymentMethodIntentCreate`,
+//! `PaymentMethodIntentConfirm`, `PaymentMethodCreate`, `PaymentMethodResponse`,
+//! `CustomerPaymentMethodsListResponse`, `PaymentMethodDeleteResponse`). Responses show a card's
+//! network, last four digits and expiry; never its number, never its code.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{check_metadata, part, ApiJson, FromBody};
+use super::types::time;
+use crate::app::AppState;
+use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
+use crate::ids::MintedId;
+use crate::payment_methods::{self, MethodOwner, NewCard, SavedMethod, StorageType};
+use crate::payments::model::{Address, CountryCode};
+use crate::vault::VaultCard;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/payment-methods", post(create))
+        .route("/v2/payment-methods/create-intent", post(create_intent))
+        .route("/v2/payment-methods/{id}/confirm-intent", post(confirm_intent))
+        .route("/v2/payment-methods/{id}", get(retrieve).delete(delete))
+        .route("/v2/customers/{id}/saved-payment-methods", get(saved))
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+/// `POST /v2/payment-methods/create-intent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodIntentCreate {
+    customer_id: MintedId,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    billing: Option<Address>,
+}
+
+impl FromBody for PaymentMethodIntentCreate {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        let req: Self = part(body)?;
+        check_metadata(req.metadata.as_ref())?;
+        Ok(req)
+    }
+}
+
+/// A card handed over to be saved (Hyperswitch's `CardDetail`); the code is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardDetail {
+    card_number: CardNumber,
+    card_exp_month: ExpiryMonth,
+    card_exp_year: ExpiryYear,
+    card_holder_name: String,
+    #[serde(default)]
+    card_cvc: Option<Cvc>,
+    #[serde(default)]
+    card_issuing_country: Option<CountryCode>,
+    #[serde(default)]
+    nick_name: Option<String>,
+    // Derived from the number instead.
+    #[serde(default, rename = "card_network")]
+    _card_network: Option<IgnoredAny>,
+    #[serde(default, rename = "card_issuer")]
+    _card_issuer: Option<IgnoredAny>,
+    #[serde(default, rename = "card_type")]
+    _card_type: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodCreateData {
+    card: CardDetail,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum PaymentMethodKind {
+    Card,
+}
+
+/// The card fields confirm-intent and create share.
+#[derive(Debug, Deserialize)]
+struct CardFields {
+    payment_method_data: PaymentMethodCreateData,
+    #[serde(rename = "payment_method_type")]
+    _payment_method_type: PaymentMethodKind,
+    #[serde(default)]
+    payment_method_subtype: Option<String>,
+}
+
+impl CardFields {
+    fn into_new_card(self) -> Result<NewCard, ApiError> {
+        let subtype = self.payment_method_subtype.unwrap_or_else(|| "credit".into());
+        if !matches!(subtype.as_str(), "credit" | "debit") {
+            return Err(ApiError::InvalidRequest(format!(
+                "payment_method_subtype: `{subtype}` is not a card subtype (credit or debit)"
+            )));
+        }
+        let card = self.payment_method_data.card;
+        let holder = card.card_holder_name.trim();
+        if let Some(name) = card.nick_name.as_ref().filter(|n| n.chars().count() > 64) {
+            return Err(ApiError::InvalidRequest(format!(
+                "payment_method_data.card.nick_name: at most 64 characters, got {}",
+                name.chars().count()
+            )));
+        }
+        Ok(NewCard {
+            card: VaultCard {
+                number: card.card_number,
+                expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
+                holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+            },
+            cvc: card.card_cvc,
+            subtype,
+            issuer_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
+            nick_name: card.nick_name,
+        })
+    }
+}
+
+/// `POST /v2/payment-methods/{id}/confirm-intent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodIntentConfirm {
+    #[serde(default)]
+    customer_id: Option<String>,
+    payment_method_data: PaymentMethodCreateData,
+    payment_method_type: PaymentMethodKind,
+    #[serde(default)]
+    payment_method_subtype: Option<String>,
+}
+
+struct ConfirmRequest {
+    customer_id: Option<String>,
+    card: NewCard,
+}
+
+impl FromBody for ConfirmRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        let req: PaymentMethodIntentConfirm = part(body)?;
+        let card = CardFields {
+            payment_method_data: req.payment_method_data,
+            _payment_method_type: req.payment_method_type,
+            payment_method_subtype: req.payment_method_subtype,
+        };
+        Ok(Self { customer_id: req.customer_id, card: card.into_new_card()? })
+    }
+}
+
+/// `POST /v2/payment-methods`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodCreate {
+    customer_id: MintedId,
+    payment_method_type: PaymentMethodKind,
+    #[serde(default)]
+    payment_method_subtype: Option<String>,
+    payment_method_data: PaymentMethodCreateData,
+    storage_type: StorageType,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    billing: Option<Address>,
+}
+
+struct CreateRequest {
+    owner: MethodOwner,
+    card: NewCard,
+    storage_type: StorageType,
+}
+
+impl FromBody for CreateRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        let req: PaymentMethodCreate = part(body)?;
+        check_metadata(req.metadata.as_ref())?;
+        let card = CardFields {
+            payment_method_data: req.payment_method_data,
+            _payment_method_type: req.payment_method_type,
+            payment_method_subtype: req.payment_method_subtype,
+        };
+        Ok(Self {
+            owner: MethodOwner {
+                customer_id: req.customer_id.into_string(),
+                billing: req.billing,
+                metadata: req.metadata,
+            },
+            card: card.into_new_card()?,
+            storage_type: req.storage_type,
+        })
+    }
+}
+
+// ---- responses ------------------------------------------------------------------------------
+
+fn optional_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => time(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Hyperswitch's `CardDetailFromLocker`.
+#[derive(Debug, Serialize)]
+struct CardDetailFromLocker<'a> {
+    issuer_country: Option<&'a str>,
+    last4_digits: &'a str,
+    expiry_month: &'a str,
+    expiry_year: &'a str,
+    card_holder_name: Option<&'a str>,
+    card_fingerprint: Option<&'a str>,
+    nick_name: Option<&'a str>,
+    card_network: Option<CardNetwork>,
+    card_isin: &'a str,
+    card_issuer: Option<&'a str>,
+    card_type: Option<&'a str>,
+    saved_to_locker: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct PaymentMethodData<'a> {
+    card: CardDetailFromLocker<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConnectorTokenDetails<'a> {
+    token: &'a str,
+    connector_token_request_reference_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct CardCvcTokenStorage {
+    is_stored: bool,
+    #[serde(serialize_with = "optional_time")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodResponse<'a> {
+    id: &'a str,
+    merchant_id: &'a str,
+    customer_id: &'a str,
+    payment_method_type: Option<&'a str>,
+    payment_method_subtype: Option<&'a str>,
+    recurring_enabled: bool,
+    #[serde(serialize_with = "time")]
+    created: DateTime<Utc>,
+    #[serde(serialize_with = "optional_time")]
+    last_used_at: Option<DateTime<Utc>>,
+    payment_method_data: Option<PaymentMethodData<'a>>,
+    connector_tokens: Option<Vec<ConnectorTokenDetails<'a>>>,
+    network_token: Option<Value>,
+    storage_type: StorageType,
+    card_cvc_token_storage: Option<CardCvcTokenStorage>,
+    network_transaction_id: Option<&'a str>,
+    /// Never filled: the card goes in, only what may be shown of it comes out.
+    raw_payment_method_data: Option<Value>,
+    billing: Option<&'a Address>,
+}
+
+impl<'a> PaymentMethodResponse<'a> {
+    pub fn of(state: &AppState, m: &'a SavedMethod) -> Self {
+        let card = m.card.as_ref().map(|c| PaymentMethodData {
+            card: CardDetailFromLocker {
+                issuer_country: c.issuer_country.as_deref(),
+                last4_digits: &c.summary.last4,
+                expiry_month: &c.summary.card_exp_month,
+                expiry_year: &c.summary.card_exp_year,
+                card_holder_name: c.summary.card_holder_name.as_deref(),
+                card_fingerprint: None,
+                nick_name: c.nick_name.as_deref(),
+                card_network: c.summary.card_network,
+                card_isin: &c.summary.card_isin,
+                card_issuer: None,
+                card_type: m.payment_method_subtype.as_deref(),
+                saved_to_locker: true,
+            },
+        });
+        let cvc = match m.storage_type {
+            StorageType::Persistent => None,
+            StorageType::Volatile => {
+                let kept = state.vault.cvc(&m.id, Utc::now()).map(|(_, until)| until);
+                Some(CardCvcTokenStorage { is_stored: kept.is_some(), expires_at: kept })
+            }
+        };
+        let tokens = m
+            .connector_tokens
+            .iter()
+            .map(|t| ConnectorTokenDetails { token: &t.token, connector_token_request_reference_id: None })
+            .collect::<Vec<_>>();
+        Self {
+            id: &m.id,
+            merchant_id: &m.merchant_id,
+            customer_id: &m.customer_id,
+            payment_method_type: m.payment_method_type.as_deref(),
+            payment_method_subtype: m.payment_method_subtype.as_deref(),
+            recurring_enabled: card.is_some(),
+            created: m.created_at,
+            last_used_at: m.last_used_at,
+            payment_method_data: card,
+            connector_tokens: (!tokens.is_empty()).then_some(tokens),
+            network_token: None,
+            storage_type: m.storage_type,
+            card_cvc_token_storage: cvc,
+            network_transaction_id: None,
+            raw_payment_method_data: None,
+            billing: m.billing.as_ref(),
+        }
+    }
+}
+
+/// One saved method in a customer's list (Hyperswitch's `PaymentMethodResponseItem`).
+#[derive(Debug, Serialize)]
+struct PaymentMethodResponseItem<'a> {
+    #[serde(flatten)]
+    method: PaymentMethodResponse<'a>,
+    requires_cvv: bool,
+    is_default: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomerPaymentMethodsListResponse<'a> {
+    customer_payment_methods: Vec<PaymentMethodResponseItem<'a>>,
+}
+
+// ---- handlers -------------------------------------------------------------------------------
+
+async fn create_intent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PaymentMethodIntentCreate>,
+) -> Result<Response, ApiError> {
+    let owner =
+        MethodOwner { customer_id: req.customer_id.into_string(), billing: req.billing, metadata: req.metadata };
+    let method = payment_methods::create_intent(&state, &caller.merchant_id, owner).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+async fn confirm_intent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ConfirmRequest>,
+) -> Result<Response, ApiError> {
+    let method =
+        payment_methods::confirm_intent(&state, &caller.merchant_id, &id, req.customer_id.as_deref(), req.card).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let method = payment_methods::create(&state, &caller.merchant_id, req.owner, req.card, req.storage_type).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let method = payment_methods::retrieve(&state, &caller.merchant_id, &id).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    payment_methods::delete(&state, &caller.merchant_id, &id).await?;
+    Ok(Json(serde_json::json!({ "id": id })).into_response())
+}
+
+async fn saved(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let methods = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
+    let items = methods
+        .iter()
+        .map(|m| PaymentMethodResponseItem {
+            // A saved card is charged with the code a volatile method still holds, or without.
+            requires_cvv: false,
+            is_default: false,
+            method: PaymentMethodResponse::of(&state, m),
+        })
+        .collect();
+    Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())
+}

@@ -1,0 +1,284 @@
+//! Saved payment methods: a customer's cards, kept to be charged again. A method is created as an
+//! intent awaiting its data (`create-intent`), then given a card (`confirm-intent`); or created
+//! with its card in one call. The card is sealed in the vault; what may be shown of it (network,
+//! last four digits, expiry) is kept beside it; its security code is never stored, and a
+//! `volatile` method keeps it in memory for a while.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::card::{CardSummary, Cvc};
+use crate::connectors::CardDetails;
+use crate::customers;
+use crate::payments::model::Address;
+use crate::vault::{VaultCard, VaultError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageType {
+    /// Kept until deleted; the security code is not kept at all.
+    Persistent,
+    /// The security code is kept too, in memory, until `card_cvc_token_storage.expires_at`.
+    Volatile,
+}
+
+impl StorageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageType::Persistent => "persistent",
+            StorageType::Volatile => "volatile",
+        }
+    }
+}
+
+impl FromStr for StorageType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "persistent" => Ok(StorageType::Persistent),
+            "volatile" => Ok(StorageType::Volatile),
+            other => Err(format!("unknown storage type `{other}`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodStatus {
+    /// Created by `create-intent`; no card yet.
+    AwaitingData,
+    Active,
+}
+
+impl MethodStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodStatus::AwaitingData => "awaiting_data",
+            MethodStatus::Active => "active",
+        }
+    }
+}
+
+impl FromStr for MethodStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "awaiting_data" => Ok(MethodStatus::AwaitingData),
+            "active" => Ok(MethodStatus::Active),
+            other => Err(format!("unknown payment method status `{other}`")),
+        }
+    }
+}
+
+/// What may be stored and shown of a saved card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCard {
+    #[serde(flatten)]
+    pub summary: CardSummary,
+    pub issuer_country: Option<String>,
+    pub nick_name: Option<String>,
+}
+
+/// A provider's own token for the card (a Stripe payment method), to charge it there directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorToken {
+    /// The connector account that made it.
+    pub account: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SavedMethod {
+    pub id: String,
+    pub merchant_id: String,
+    pub customer_id: String,
+    pub status: MethodStatus,
+    pub payment_method_type: Option<String>,
+    pub payment_method_subtype: Option<String>,
+    pub storage_type: StorageType,
+    pub card: Option<SavedCard>,
+    pub billing: Option<Address>,
+    pub metadata: Option<Map<String, Value>>,
+    pub connector_tokens: Vec<ConnectorToken>,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A card as a customer hands it over to be saved.
+#[derive(Debug)]
+pub struct NewCard {
+    pub card: VaultCard,
+    pub cvc: Option<Cvc>,
+    /// `credit` or `debit`.
+    pub subtype: String,
+    pub issuer_country: Option<String>,
+    pub nick_name: Option<String>,
+}
+
+/// Who a new method is for, and what the merchant says about it.
+#[derive(Debug)]
+pub struct MethodOwner {
+    pub customer_id: String,
+    pub billing: Option<Address>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::NoKey => ApiError::NotSupported(e.to_string()),
+            VaultError::Unopenable => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("payment method `{id}`"))
+}
+
+fn new_method(state: &AppState, merchant_id: &str, owner: MethodOwner, storage_type: StorageType) -> SavedMethod {
+    let now = Utc::now();
+    SavedMethod {
+        id: state.ids.payment_method(),
+        merchant_id: merchant_id.to_string(),
+        customer_id: owner.customer_id,
+        status: MethodStatus::AwaitingData,
+        payment_method_type: None,
+        payment_method_subtype: None,
+        storage_type,
+        card: None,
+        billing: owner.billing,
+        metadata: owner.metadata,
+        connector_tokens: Vec::new(),
+        created_at: now,
+        modified_at: now,
+        last_used_at: None,
+    }
+}
+
+/// Gives `method` the card: what is shown of it, and its code when the method is volatile.
+fn fill(state: &AppState, method: &mut SavedMethod, new: &NewCard, storage_type: StorageType) {
+    let card = &new.card;
+    method.status = MethodStatus::Active;
+    method.payment_method_type = Some("card".into());
+    method.payment_method_subtype = Some(new.subtype.clone());
+    method.storage_type = storage_type;
+    method.card = Some(SavedCard {
+        summary: CardSummary::of(&card.number, card.expiry, card.holder_name.clone()),
+        issuer_country: new.issuer_country.clone(),
+        nick_name: new.nick_name.clone(),
+    });
+    method.modified_at = Utc::now();
+    if let (StorageType::Volatile, Some(cvc)) = (storage_type, &new.cvc) {
+        state.vault.keep_cvc(&method.id, cvc.clone(), method.modified_at);
+    }
+}
+
+/// A method awaiting its card, for an existing customer of the merchant.
+pub async fn create_intent(state: &AppState, merchant_id: &str, owner: MethodOwner) -> Result<SavedMethod, ApiError> {
+    customers::retrieve(state, merchant_id, &owner.customer_id).await?;
+    let method = new_method(state, merchant_id, owner, StorageType::Persistent);
+    state.store.insert_payment_method(&method, None).await?;
+    Ok(method)
+}
+
+/// A method with its card, in one call.
+pub async fn create(
+    state: &AppState,
+    merchant_id: &str,
+    owner: MethodOwner,
+    new: NewCard,
+    storage_type: StorageType,
+) -> Result<SavedMethod, ApiError> {
+    customers::retrieve(state, merchant_id, &owner.customer_id).await?;
+    let mut method = new_method(state, merchant_id, owner, storage_type);
+    let sealed = state.vault.seal(&method.id, &new.card)?;
+    fill(state, &mut method, &new, storage_type);
+    state.store.insert_payment_method(&method, Some(&sealed)).await?;
+    Ok(method)
+}
+
+/// Gives a method created by `create_intent` its card.
+pub async fn confirm_intent(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    customer_id: Option<&str>,
+    new: NewCard,
+) -> Result<SavedMethod, ApiError> {
+    let mut method = retrieve(state, merchant_id, id).await?;
+    if customer_id.is_some_and(|c| c != method.customer_id) {
+        return Err(ApiError::InvalidRequest(format!("customer_id: payment method {id} belongs to another customer")));
+    }
+    if method.status != MethodStatus::AwaitingData {
+        return Err(ApiError::InvalidState(format!("payment method {id} has its data already")));
+    }
+    let sealed = state.vault.seal(&method.id, &new.card)?;
+    let storage_type = method.storage_type;
+    fill(state, &mut method, &new, storage_type);
+    if !state.store.activate_payment_method(&method, &sealed).await? {
+        state.vault.forget_cvc(&method.id);
+        return Err(ApiError::InvalidState(format!("payment method {id} has its data already")));
+    }
+    Ok(method)
+}
+
+/// The merchant's payment method `id`; another merchant's is answered like one that does not exist.
+pub async fn retrieve(state: &AppState, merchant_id: &str, id: &str) -> Result<SavedMethod, ApiError> {
+    state.store.find_payment_method(id, merchant_id).await?.ok_or_else(|| not_found(id))
+}
+
+pub async fn delete(state: &AppState, merchant_id: &str, id: &str) -> Result<(), ApiError> {
+    if !state.store.delete_payment_method(id, merchant_id).await? {
+        return Err(not_found(id));
+    }
+    state.vault.forget_cvc(id);
+    Ok(())
+}
+
+/// A customer's saved methods, newest first.
+pub async fn for_customer(
+    state: &AppState,
+    merchant_id: &str,
+    customer_id: &str,
+) -> Result<Vec<SavedMethod>, ApiError> {
+    customers::retrieve(state, merchant_id, customer_id).await?;
+    Ok(state.store.customer_payment_methods(merchant_id, customer_id).await?)
+}
+
+/// The card of a saved method, for a payment of `customer_id`: it must be that customer's, and
+/// have its card. Its security code comes along while a volatile method still holds it.
+pub async fn card_for_payment(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    customer_id: Option<&str>,
+) -> Result<(SavedMethod, CardDetails), ApiError> {
+    let Some(customer_id) = customer_id else {
+        return Err(ApiError::InvalidRequest(
+            "customer_id: a payment with a saved payment_method_id must name the customer it belongs to".into(),
+        ));
+    };
+    let method = retrieve(state, merchant_id, id).await?;
+    if method.customer_id != customer_id {
+        // Another customer's method is as good as none to this payment.
+        return Err(not_found(id));
+    }
+    if method.status != MethodStatus::Active {
+        return Err(ApiError::InvalidState(format!("payment method {id} has no card yet")));
+    }
+    let sealed = state.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
+    let card = state.vault.open(id, &sealed)?;
+    let cvc = state.vault.cvc(id, Utc::now()).map(|(cvc, _)| cvc);
+    let issuing_country = method.card.as_ref().and_then(|c| c.issuer_country.clone());
+    let details =
+        CardDetails { number: card.number, cvc, expiry: card.expiry, holder_name: card.holder_name, issuing_country };
+    Ok((method, details))
+}
