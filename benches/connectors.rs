@@ -17,6 +17,7 @@ use switchyard::payments::status::CaptureMethod;
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);
     let card = CardDetails {
+        connector_tokens: Default::default(),
         number: CardNumber::parse("4242424242424242").unwrap(),
         cvc: Some(serde_json::from_value::<Cvc>(json!("123")).unwrap()),
         expiry: Expiry {

@@ -36,6 +36,10 @@ impl IdMinter {
         self.mint("pm")
     }
 
+    pub fn payment_method_session(&self) -> String {
+        self.mint("pms")
+    }
+
     fn mint(&self, kind: &str) -> String {
         format!("{}_{kind}_{}", self.cell, uuid::Uuid::now_v7().simple())
     }

@@ -123,6 +123,32 @@ impl FromRequestParts<AppState> for ClientCaller {
     }
 }
 
+/// A client-side call for one object, as Hyperswitch's v2 SDK makes it:
+/// `Authorization: publishable-key=<key>,client-secret=<secret>`. The secret is checked against
+/// the object the call names (`client_secret`).
+#[derive(Debug, Clone)]
+pub struct ClientSecretCaller {
+    pub merchant_id: String,
+    pub client_secret: String,
+}
+
+impl FromRequestParts<AppState> for ClientSecretCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let field = |name: &str| {
+            header.split(',').filter_map(|part| part.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+        };
+        let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
+        let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        let client_secret = field("client-secret")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;
+        Ok(ClientSecretCaller { merchant_id: merchant_id.to_string(), client_secret: client_secret.to_string() })
+    }
+}
+
 /// Checks the client secret a client presented for an object (`what`: "payment", …) whose
 /// secret is `expected` and lapses at `expires_at`. Compared in constant time: a secret is the
 /// only thing standing between a publishable key and the object.

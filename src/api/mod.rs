@@ -4,6 +4,7 @@ pub mod auth;
 mod customers;
 pub mod error;
 pub mod extract;
+mod payment_method_sessions;
 mod payment_methods;
 pub mod payments;
 pub mod redirection;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(sessions::router())
         .merge(payment_methods::router())
+        .merge(payment_method_sessions::router())
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::page::router())

@@ -88,9 +88,9 @@ enum PaymentMethodKind {
     Card,
 }
 
-/// The card fields confirm-intent and create share.
+/// The card fields confirm-intent, create and a session's confirm share.
 #[derive(Debug, Deserialize)]
-struct CardFields {
+pub(super) struct CardFields {
     payment_method_data: PaymentMethodCreateData,
     #[serde(rename = "payment_method_type")]
     _payment_method_type: PaymentMethodKind,
@@ -99,7 +99,7 @@ struct CardFields {
 }
 
 impl CardFields {
-    fn into_new_card(self) -> Result<NewCard, ApiError> {
+    pub(super) fn into_new_card(self) -> Result<NewCard, ApiError> {
         let subtype = self.payment_method_subtype.unwrap_or_else(|| "credit".into());
         if !matches!(subtype.as_str(), "credit" | "debit") {
             return Err(ApiError::InvalidRequest(format!(
@@ -227,7 +227,7 @@ struct CardDetailFromLocker<'a> {
 }
 
 #[derive(Debug, Serialize)]
-struct PaymentMethodData<'a> {
+pub(super) struct PaymentMethodData<'a> {
     card: CardDetailFromLocker<'a>,
 }
 
@@ -238,7 +238,7 @@ struct ConnectorTokenDetails<'a> {
 }
 
 #[derive(Debug, Serialize)]
-struct CardCvcTokenStorage {
+pub(super) struct CardCvcTokenStorage {
     is_stored: bool,
     #[serde(serialize_with = "optional_time")]
     expires_at: Option<DateTime<Utc>>,
@@ -256,11 +256,11 @@ pub struct PaymentMethodResponse<'a> {
     created: DateTime<Utc>,
     #[serde(serialize_with = "optional_time")]
     last_used_at: Option<DateTime<Utc>>,
-    payment_method_data: Option<PaymentMethodData<'a>>,
+    pub(super) payment_method_data: Option<PaymentMethodData<'a>>,
     connector_tokens: Option<Vec<ConnectorTokenDetails<'a>>>,
     network_token: Option<Value>,
     storage_type: StorageType,
-    card_cvc_token_storage: Option<CardCvcTokenStorage>,
+    pub(super) card_cvc_token_storage: Option<CardCvcTokenStorage>,
     network_transaction_id: Option<&'a str>,
     /// Never filled: the card goes in, only what may be shown of it comes out.
     raw_payment_method_data: Option<Value>,
@@ -320,11 +320,18 @@ impl<'a> PaymentMethodResponse<'a> {
 
 /// One saved method in a customer's list (Hyperswitch's `PaymentMethodResponseItem`).
 #[derive(Debug, Serialize)]
-struct PaymentMethodResponseItem<'a> {
+pub(super) struct PaymentMethodResponseItem<'a> {
     #[serde(flatten)]
     method: PaymentMethodResponse<'a>,
     requires_cvv: bool,
     is_default: bool,
+}
+
+impl<'a> PaymentMethodResponseItem<'a> {
+    pub(super) fn of(state: &AppState, m: &'a SavedMethod) -> Self {
+        // A saved card is charged with the code a volatile method still holds, or without.
+        Self { requires_cvv: false, is_default: false, method: PaymentMethodResponse::of(state, m) }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -361,7 +368,8 @@ async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let method = payment_methods::create(&state, &caller.merchant_id, req.owner, req.card, req.storage_type).await?;
+    let method =
+        payment_methods::create(&state, &caller.merchant_id, req.owner, req.card, req.storage_type, None).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
@@ -377,14 +385,6 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 
 async fn saved(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let methods = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
-    let items = methods
-        .iter()
-        .map(|m| PaymentMethodResponseItem {
-            // A saved card is charged with the code a volatile method still holds, or without.
-            requires_cvv: false,
-            is_default: false,
-            method: PaymentMethodResponse::of(&state, m),
-        })
-        .collect();
+    let items = methods.iter().map(|m| PaymentMethodResponseItem::of(&state, m)).collect();
     Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())
 }

@@ -174,6 +174,7 @@ impl MethodFields {
                     expiry: Expiry { month: card.card_exp_month, year: card.card_exp_year },
                     holder_name: (!holder.is_empty()).then(|| holder.to_string()),
                     issuing_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
+                    connector_tokens: Default::default(),
                 };
                 (PaymentMethod::Card(details), "card")
             }

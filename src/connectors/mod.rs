@@ -69,6 +69,9 @@ pub struct CardDetails {
     pub holder_name: Option<String>,
     /// As the merchant sent it; routing may use it.
     pub issuing_country: Option<String>,
+    /// A saved card's tokens at providers, by connector account: the account charges its token
+    /// instead of the card.
+    pub connector_tokens: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +127,14 @@ pub struct VoidRequest<'a> {
     pub attempt_id: &'a str,
     pub connector_payment_id: Option<&'a str>,
     pub cancellation_reason: Option<&'a str>,
+}
+
+/// A card to be made a payment method of the provider's own, for a saved payment method.
+#[derive(Debug)]
+pub struct TokenizeRequest<'a> {
+    /// The saved payment method: the idempotency of the call.
+    pub payment_method_id: &'a str,
+    pub card: &'a CardDetails,
 }
 
 #[derive(Debug)]
@@ -237,6 +248,11 @@ pub trait Connector: Send + Sync {
         Ok(None)
     }
 
+    /// The payment methods it takes, as (type, subtype), for clients to offer.
+    fn payment_methods(&self) -> Vec<(String, String)> {
+        vec![("card".into(), "credit".into()), ("card".into(), "debit".into())]
+    }
+
     /// The wallets it builds session tokens for (`google_pay`, `apple_pay`, …).
     fn session_wallets(&self) -> Vec<String> {
         Vec::new()
@@ -247,6 +263,12 @@ pub trait Connector: Send + Sync {
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome>;
+
+    /// Makes a card a payment method of the provider's own and answers its id, which later
+    /// payments through the same account charge instead of the card.
+    async fn tokenize(&self, _account: &Account, _req: &TokenizeRequest<'_>) -> ConnectorResult<String> {
+        Err(self.not_supported("tokenizing cards"))
+    }
 
     async fn complete_authorize(
         &self,

@@ -11,6 +11,7 @@
 //! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
 
 mod customers;
+mod payment_method_sessions;
 mod payment_methods;
 mod payments;
 mod refunds;

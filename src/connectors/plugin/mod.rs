@@ -561,6 +561,15 @@ impl Connector for PluginConnector {
         self.token_for(&self.current.load_full(), account).await
     }
 
+    fn payment_methods(&self) -> Vec<(String, String)> {
+        let declared = &self.current.load().declaration;
+        let pairs = declared
+            .supports
+            .iter()
+            .flat_map(|(kind, subtypes)| subtypes.iter().map(move |subtype| (kind.clone(), subtype.clone())));
+        pairs.collect()
+    }
+
     fn session_wallets(&self) -> Vec<String> {
         self.current.load().session_wallets.clone()
     }

@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
 use super::{
-    http, Account, AuthorizeRequest, CaptureRequest, Connector, ConnectorError, ConnectorResult, PaymentMethod,
-    PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest, WebhookError,
-    WebhookEvent, WebhookRequest,
+    http, Account, AuthorizeRequest, CaptureRequest, CardDetails, Connector, ConnectorError, ConnectorResult,
+    PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest,
+    VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
 use transformers::{ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
 
@@ -103,6 +103,17 @@ impl Stripe {
         }
     }
 
+    /// `POST /v1/payment_methods`: the card as a Stripe payment method.
+    async fn payment_method(
+        &self,
+        account: &Account,
+        card: &CardDetails,
+        idempotency_key: &str,
+    ) -> ConnectorResult<Reply<PaymentMethodResponse>> {
+        let form = transformers::payment_method(card);
+        self.call::<PaymentMethodResponse>(self.post(account, "/v1/payment_methods", idempotency_key, &form)).await
+    }
+
     fn intent_id<'a>(&self, id: Option<&'a str>) -> ConnectorResult<&'a str> {
         id.ok_or_else(|| self.not_supported("calls on an attempt Stripe never answered"))
     }
@@ -149,28 +160,24 @@ impl Connector for Stripe {
         let PaymentMethod::Card(card) = req.payment_method else {
             return Err(self.not_supported("payments other than cards"));
         };
-        let key = format!("{}:payment_method", req.attempt_id);
-        let method = match self
-            .call::<PaymentMethodResponse>(self.post(
-                account,
-                "/v1/payment_methods",
-                &key,
-                &transformers::payment_method(card),
-            ))
-            .await
-        {
-            Ok(Reply::Done(method)) => method,
-            Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
-            // Making a payment method charges nothing, whatever became of the call.
-            Err(ConnectorError::Ambiguous { connector, reason }) => {
-                return Err(ConnectorError::Unavailable { connector, reason })
-            }
-            Err(e) => return Err(e),
+        // A card saved with this account's token is charged by it; any other card becomes a
+        // payment method first.
+        let method = match card.connector_tokens.get(&account.name) {
+            Some(token) => token.clone(),
+            None => match self.payment_method(account, card, &format!("{}:payment_method", req.attempt_id)).await {
+                Ok(Reply::Done(method)) => method.id,
+                Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
+                // Making a payment method charges nothing, whatever became of the call.
+                Err(ConnectorError::Ambiguous { connector, reason }) => {
+                    return Err(ConnectorError::Unavailable { connector, reason })
+                }
+                Err(e) => return Err(e),
+            },
         };
         let form = transformers::payment_intent(
             req.amount.minor(),
             req.currency.code(),
-            &method.id,
+            &method,
             req.capture_method,
             req.payment_id,
             req.attempt_id,
@@ -180,6 +187,14 @@ impl Connector for Stripe {
             Reply::Done(intent) => intent.outcome(),
             Reply::Refused(error) => transformers::declined(&error),
         })
+    }
+
+    async fn tokenize(&self, account: &Account, req: &TokenizeRequest<'_>) -> ConnectorResult<String> {
+        let key = format!("{}:payment_method", req.payment_method_id);
+        match self.payment_method(account, req.card, &key).await? {
+            Reply::Done(method) => Ok(method.id),
+            Reply::Refused(error) => Err(Self::refused(&error)),
+        }
     }
 
     async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {

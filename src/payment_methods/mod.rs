@@ -4,6 +4,8 @@
 //! last four digits, expiry) is kept beside it; its security code is never stored, and a
 //! `volatile` method keeps it in memory for a while.
 
+pub mod sessions;
+
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::{CardSummary, Cvc};
-use crate::connectors::CardDetails;
+use crate::connectors::{Account, CardDetails, ConnectorError, TokenizeRequest};
 use crate::customers;
 use crate::payments::model::Address;
 use crate::vault::{VaultCard, VaultError};
@@ -189,20 +191,49 @@ pub async fn create_intent(state: &AppState, merchant_id: &str, owner: MethodOwn
     Ok(method)
 }
 
-/// A method with its card, in one call.
+/// A method with its card, in one call. With `tokenize_at`, the card is first made a payment
+/// method of that account's provider, whose token later payments through the account charge;
+/// if the provider does not take it, nothing is saved.
 pub async fn create(
     state: &AppState,
     merchant_id: &str,
     owner: MethodOwner,
     new: NewCard,
     storage_type: StorageType,
+    tokenize_at: Option<&Account>,
 ) -> Result<SavedMethod, ApiError> {
     customers::retrieve(state, merchant_id, &owner.customer_id).await?;
     let mut method = new_method(state, merchant_id, owner, storage_type);
     let sealed = state.vault.seal(&method.id, &new.card)?;
+    if let Some(account) = tokenize_at {
+        let token = tokenize(state, account, &method.id, &new).await?;
+        method.connector_tokens.push(ConnectorToken { account: account.name.clone(), token });
+    }
     fill(state, &mut method, &new, storage_type);
     state.store.insert_payment_method(&method, Some(&sealed)).await?;
     Ok(method)
+}
+
+async fn tokenize(state: &AppState, account: &Account, id: &str, new: &NewCard) -> Result<String, ApiError> {
+    let connector = state
+        .registry
+        .get(&account.connector)
+        .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
+    let card = CardDetails {
+        number: new.card.number.clone(),
+        cvc: new.cvc.clone(),
+        expiry: new.card.expiry,
+        holder_name: new.card.holder_name.clone(),
+        issuing_country: new.issuer_country.clone(),
+        connector_tokens: Default::default(),
+    };
+    connector.tokenize(account, &TokenizeRequest { payment_method_id: id, card: &card }).await.map_err(|e| match e {
+        ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
+        ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
+        ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {
+            ApiError::ConnectorUnavailable(e.to_string())
+        }
+    })
 }
 
 /// Gives a method created by `create_intent` its card.
@@ -278,7 +309,13 @@ pub async fn card_for_payment(
     let card = state.vault.open(id, &sealed)?;
     let cvc = state.vault.cvc(id, Utc::now()).map(|(cvc, _)| cvc);
     let issuing_country = method.card.as_ref().and_then(|c| c.issuer_country.clone());
-    let details =
-        CardDetails { number: card.number, cvc, expiry: card.expiry, holder_name: card.holder_name, issuing_country };
+    let details = CardDetails {
+        number: card.number,
+        cvc,
+        expiry: card.expiry,
+        holder_name: card.holder_name,
+        issuing_country,
+        connector_tokens: method.connector_tokens.iter().map(|t| (t.account.clone(), t.token.clone())).collect(),
+    };
     Ok((method, details))
 }
