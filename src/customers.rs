@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::payment_methods::MethodStatus;
 use crate::payments::model::AddressDetails;
 
 /// What a merchant says about a customer; everything but the ids and times.
@@ -29,6 +30,8 @@ pub struct Customer {
     pub merchant_id: String,
     pub merchant_reference_id: String,
     pub details: CustomerDetails,
+    /// One of the customer's saved payment methods.
+    pub default_payment_method_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
 }
@@ -72,6 +75,7 @@ pub async fn create(
         merchant_id: merchant_id.to_string(),
         merchant_reference_id: merchant_reference_id.unwrap_or_else(crate::ids::customer_reference),
         details,
+        default_payment_method_id: None,
         created_at: now,
         modified_at: now,
     };
@@ -91,9 +95,15 @@ pub async fn update(
     update: CustomerUpdate,
 ) -> Result<Customer, ApiError> {
     let mut customer = retrieve(state, merchant_id, id).await?;
-    if let Some(method) = &update.default_payment_method_id {
-        // No payment method is saved for any customer yet: any id names one that does not exist.
-        return Err(ApiError::NotFound(format!("payment method `{method}`")));
+    if let Some(method_id) = &update.default_payment_method_id {
+        // Only a saved card of this customer can be their default.
+        let method = crate::payment_methods::retrieve(state, merchant_id, method_id).await?;
+        if method.customer_id != customer.id || method.status != MethodStatus::Active {
+            return Err(ApiError::InvalidRequest(format!(
+                "default_payment_method_id: {method_id} is not a saved payment method of this customer"
+            )));
+        }
+        customer.default_payment_method_id = Some(method_id.clone());
     }
     update.apply(&mut customer.details);
     customer.modified_at = Utc::now();

@@ -165,6 +165,29 @@ async fn a_wallet_no_account_gives_answers_no_session_token_received() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_request_is_answered_in_its_shape() {
+    let app = app_with(vec![stripe_account("stripe_eu")], None).await;
+    let (id, secret) = intent(&app, json!({})).await;
+    // The seed's body, with a real payment and secret: `ach` has no session token anywhere.
+    let seed = json!({
+        "payment_id": id,
+        "client_secret": secret,
+        "wallets": ["ach"],
+        "merchant_connector_details": {
+            "creds_identifier": "<string>",
+            "encoded_data": { "connector_account_details": {}, "metadata": {} }
+        }
+    });
+    let (status, body) = tokens(&app, Some(ACME_PK), seed).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "payment_id": id, "client_secret": secret, "session_token": [{ "wallet_name": "no_session_token_received" }] })
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_routing_script_chooses_among_the_accounts_that_give_the_wallet() {
     // Google Pay goes through Adyen; everything else keeps the configured order. The script sees
     // only the accounts that give the wallet asked for: Fintecture (pay by bank) never appears.

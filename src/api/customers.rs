@@ -189,7 +189,7 @@ impl<'a> CustomerResponse<'a> {
             default_shipping_address: d.default_shipping_address.as_ref(),
             created_at: c.created_at,
             metadata: d.metadata.as_ref(),
-            default_payment_method_id: None,
+            default_payment_method_id: c.default_payment_method_id.as_deref(),
             tax_registration_id: d.tax_registration_id.as_deref(),
         }
     }

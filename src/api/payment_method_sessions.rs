@@ -245,7 +245,7 @@ async fn list_payment_methods(
             }
         }
     }
-    let saved = payment_methods::for_customer(&state, &session.merchant_id, &session.customer_id).await?;
+    let (saved, default) = payment_methods::for_customer(&state, &session.merchant_id, &session.customer_id).await?;
     Ok(Json(PaymentMethodListResponseForSession {
         payment_methods_enabled: enabled
             .into_iter()
@@ -255,7 +255,7 @@ async fn list_payment_methods(
                 required_fields: Vec::new(),
             })
             .collect(),
-        customer_payment_methods: saved.iter().map(|m| PaymentMethodResponseItem::of(&state, m)).collect(),
+        customer_payment_methods: PaymentMethodResponseItem::list(&state, &saved, default.as_deref()),
     })
     .into_response())
 }

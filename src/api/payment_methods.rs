@@ -328,9 +328,19 @@ pub(super) struct PaymentMethodResponseItem<'a> {
 }
 
 impl<'a> PaymentMethodResponseItem<'a> {
-    pub(super) fn of(state: &AppState, m: &'a SavedMethod) -> Self {
+    /// `default` is the customer's default method.
+    pub(super) fn of(state: &AppState, m: &'a SavedMethod, default: Option<&str>) -> Self {
         // A saved card is charged with the code a volatile method still holds, or without.
-        Self { requires_cvv: false, is_default: false, method: PaymentMethodResponse::of(state, m) }
+        Self {
+            requires_cvv: false,
+            is_default: default == Some(m.id.as_str()),
+            method: PaymentMethodResponse::of(state, m),
+        }
+    }
+
+    /// A customer's saved methods, as their list shows them.
+    pub(super) fn list(state: &AppState, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
+        methods.iter().map(|m| Self::of(state, m, default)).collect()
     }
 }
 
@@ -384,7 +394,7 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 }
 
 async fn saved(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let methods = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
-    let items = methods.iter().map(|m| PaymentMethodResponseItem::of(&state, m)).collect();
+    let (methods, default) = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
+    let items = PaymentMethodResponseItem::list(&state, &methods, default.as_deref());
     Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())
 }

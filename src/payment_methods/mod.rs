@@ -274,14 +274,15 @@ pub async fn delete(state: &AppState, merchant_id: &str, id: &str) -> Result<(),
     Ok(())
 }
 
-/// A customer's saved methods, newest first.
+/// A customer's saved methods, newest first, and which is their default.
 pub async fn for_customer(
     state: &AppState,
     merchant_id: &str,
     customer_id: &str,
-) -> Result<Vec<SavedMethod>, ApiError> {
-    customers::retrieve(state, merchant_id, customer_id).await?;
-    Ok(state.store.customer_payment_methods(merchant_id, customer_id).await?)
+) -> Result<(Vec<SavedMethod>, Option<String>), ApiError> {
+    let customer = customers::retrieve(state, merchant_id, customer_id).await?;
+    let methods = state.store.customer_payment_methods(merchant_id, customer_id).await?;
+    Ok((methods, customer.default_payment_method_id))
 }
 
 /// The card of a saved method, for a payment of `customer_id`: it must be that customer's, and

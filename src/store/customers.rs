@@ -10,19 +10,20 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 const CUSTOMER_COLUMNS: &str = "id, merchant_id, merchant_reference_id, name, email, phone, phone_country_code, \
     description, tax_registration_id, default_billing_address, default_shipping_address, metadata, created_at, \
-    modified_at";
+    modified_at, default_payment_method_id";
 
 impl Store {
     pub async fn insert_customer(&self, customer: &Customer) -> Result<()> {
         let sql = format!(
             "INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         );
         let query =
             sqlx::query(&sql).bind(&customer.id).bind(&customer.merchant_id).bind(&customer.merchant_reference_id);
         let inserted = bind_details(query, &customer.details)
             .bind(millis(customer.created_at))
             .bind(millis(customer.modified_at))
+            .bind(&customer.default_payment_method_id)
             .execute(&self.writer)
             .await;
         match inserted {
@@ -55,12 +56,15 @@ impl Store {
         let query = sqlx::query(
             "UPDATE customers SET name = $3, email = $4, phone = $5, phone_country_code = $6, description = $7, \
              tax_registration_id = $8, default_billing_address = $9, default_shipping_address = $10, \
-             metadata = $11, modified_at = $12 WHERE id = $1 AND merchant_id = $2",
+             metadata = $11, modified_at = $12, default_payment_method_id = $13 WHERE id = $1 AND merchant_id = $2",
         )
         .bind(&customer.id)
         .bind(&customer.merchant_id);
-        let updated =
-            bind_details(query, &customer.details).bind(millis(customer.modified_at)).execute(&self.writer).await?;
+        let updated = bind_details(query, &customer.details)
+            .bind(millis(customer.modified_at))
+            .bind(&customer.default_payment_method_id)
+            .execute(&self.writer)
+            .await?;
         Ok(updated.rows_affected() == 1)
     }
 
@@ -142,6 +146,7 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer> {
             default_shipping_address: json_col(row, "default_shipping_address")?,
             metadata: json_col(row, "metadata")?,
         },
+        default_payment_method_id: row.try_get("default_payment_method_id")?,
         created_at: time_col(row, "created_at")?,
         modified_at: time_col(row, "modified_at")?,
     })

@@ -1,5 +1,6 @@
 //! Saved payment methods and the vault rows that hold their sealed cards. A method and its
-//! sealed card are written and deleted together, in one transaction.
+//! sealed card are written and deleted together, in one transaction; deleting a customer's default
+//! method leaves them without one.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -106,6 +107,10 @@ impl Store {
             return Ok(false);
         }
         sqlx::query("DELETE FROM vault WHERE payment_method_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE customers SET default_payment_method_id = NULL WHERE default_payment_method_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
