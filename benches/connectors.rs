@@ -33,7 +33,8 @@ fn main() {
         "currency":"usd","latest_charge":"ch_3Pq","client_secret":"pi_3Pq_secret_x","next_action":null}"#;
     let native = measure(rounds, || {
         let method = transformers::payment_method(&card);
-        let body = transformers::payment_intent(6540, "USD", "pm_1", CaptureMethod::Automatic, "sy_pay_1", "sy_att_1");
+        let body =
+            transformers::payment_intent(6540, "USD", "pm_1", None, CaptureMethod::Automatic, "sy_pay_1", "sy_att_1");
         let parsed: transformers::PaymentIntent = serde_json::from_slice(intent).unwrap();
         std::hint::black_box((method, body, parsed.outcome()));
     });

@@ -61,6 +61,17 @@ async fn client(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// An object as localstripe holds it, at `path` (`/v1/payment_methods/pm_…`).
+async fn stripe_object(path: &str) -> Value {
+    let res = reqwest::Client::new()
+        .get(format!("{}{path}", localstripe::url()))
+        .bearer_auth(localstripe::API_KEY)
+        .send()
+        .await
+        .expect("localstripe answers");
+    res.json().await.expect("a JSON object")
+}
+
 fn auth(pk: &str, secret: &str) -> Option<String> {
     Some(format!("publishable-key={pk},client-secret={secret}"))
 }
@@ -310,17 +321,11 @@ async fn psp_tokenization_makes_the_card_a_stripe_payment_method_that_later_paym
     assert!(token.starts_with("pm_"), "a Stripe payment method: {method}");
 
     // localstripe knows it as the card saved.
-    let http = reqwest::Client::new();
-    let pm: Value = http
-        .get(format!("{stripe}/v1/payment_methods/{token}"))
-        .bearer_auth(localstripe::API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pm: Value = stripe_object(&format!("/v1/payment_methods/{token}")).await;
     assert_eq!(pm["card"]["last4"], "4242", "{pm}");
+    // For many payments, Stripe keeps it on a customer of its own.
+    let stripe_customer = pm["customer"].as_str().unwrap_or_else(|| panic!("attached to a customer: {pm}")).to_string();
+    assert!(stripe_customer.starts_with("cus_"), "{pm}");
 
     // A payment with the saved method charges that payment method, not a new copy of the card.
     let paid = pay(
@@ -331,16 +336,31 @@ async fn psp_tokenization_makes_the_card_a_stripe_payment_method_that_later_paym
     .await;
     assert_eq!(paid["status"], "succeeded", "{paid}");
     let intent_id = str_of(&paid, "/connector_transaction_id");
-    let intent: Value = http
-        .get(format!("{stripe}/v1/payment_intents/{intent_id}"))
-        .bearer_auth(localstripe::API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let intent: Value = stripe_object(&format!("/v1/payment_intents/{intent_id}")).await;
     assert_eq!(intent["payment_method"], token.as_str(), "{intent}");
+    assert_eq!(intent["customer"], stripe_customer.as_str(), "{intent}");
+
+    // A single-use token is a bare payment method.
+    let single = session(&app, json!({ "customer_id": customer_id, "storage_type": "persistent",
+                                       "psp_tokenization": { "tokenization_type": "single_use", "connector_id": "stripe" } })).await;
+    let (status, confirmed) = client(
+        &app,
+        Method::POST,
+        &format!("/v2/payment-method-sessions/{}/confirm", id_of(&single)),
+        auth(ACME_PK, str_of(&single, "/client_secret")),
+        Some(&card_confirm(VISA)),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let (_, method) = app
+        .get(&format!(
+            "/v2/payment-methods/{}",
+            str_of(&confirmed, "/associated_payment_methods/0/payment_method_token/data")
+        ))
+        .await;
+    let single_token = str_of(&method, "/connector_tokens/0/token");
+    let pm: Value = stripe_object(&format!("/v1/payment_methods/{single_token}")).await;
+    assert!(pm["customer"].is_null(), "{pm}");
 
     app.stop().await;
 }

@@ -295,7 +295,7 @@ impl<'a> PaymentMethodResponse<'a> {
         let tokens = m
             .connector_tokens
             .iter()
-            .map(|t| ConnectorTokenDetails { token: &t.token, connector_token_request_reference_id: None })
+            .map(|t| ConnectorTokenDetails { token: &t.token.token, connector_token_request_reference_id: None })
             .collect::<Vec<_>>();
         Self {
             id: &m.id,

@@ -71,7 +71,17 @@ pub struct CardDetails {
     pub issuing_country: Option<String>,
     /// A saved card's tokens at providers, by connector account: the account charges its token
     /// instead of the card.
-    pub connector_tokens: BTreeMap<String, String>,
+    pub connector_tokens: BTreeMap<String, ProviderToken>,
+}
+
+/// A card as a provider keeps it for reuse.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProviderToken {
+    /// The provider's payment method (Stripe's `pm_…`).
+    pub token: String,
+    /// The provider's customer it is attached to, when reuse requires one (Stripe's `cus_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +145,8 @@ pub struct TokenizeRequest<'a> {
     /// The saved payment method: the idempotency of the call.
     pub payment_method_id: &'a str,
     pub card: &'a CardDetails,
+    /// For many payments, not just the next one: the provider may need a customer to hold it.
+    pub reusable: bool,
 }
 
 #[derive(Debug)]
@@ -266,7 +278,7 @@ pub trait Connector: Send + Sync {
 
     /// Makes a card a payment method of the provider's own and answers its id, which later
     /// payments through the same account charge instead of the card.
-    async fn tokenize(&self, _account: &Account, _req: &TokenizeRequest<'_>) -> ConnectorResult<String> {
+    async fn tokenize(&self, _account: &Account, _req: &TokenizeRequest<'_>) -> ConnectorResult<ProviderToken> {
         Err(self.not_supported("tokenizing cards"))
     }
 

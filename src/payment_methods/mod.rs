@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::{CardSummary, Cvc};
-use crate::connectors::{Account, CardDetails, ConnectorError, TokenizeRequest};
+use crate::connectors::{Account, CardDetails, ConnectorError, ProviderToken, TokenizeRequest};
 use crate::customers;
 use crate::payments::model::Address;
 use crate::vault::{VaultCard, VaultError};
@@ -92,7 +92,8 @@ pub struct SavedCard {
 pub struct ConnectorToken {
     /// The connector account that made it.
     pub account: String,
-    pub token: String,
+    #[serde(flatten)]
+    pub token: ProviderToken,
 }
 
 #[derive(Debug, Clone)]
@@ -191,22 +192,23 @@ pub async fn create_intent(state: &AppState, merchant_id: &str, owner: MethodOwn
     Ok(method)
 }
 
-/// A method with its card, in one call. With `tokenize_at`, the card is first made a payment
-/// method of that account's provider, whose token later payments through the account charge;
-/// if the provider does not take it, nothing is saved.
+/// A method with its card, in one call. With `tokenize_at` (an account, and whether the token is
+/// for many payments), the card is first made a payment method of that account's provider, whose
+/// token later payments through the account charge; if the provider does not take it, nothing is
+/// saved.
 pub async fn create(
     state: &AppState,
     merchant_id: &str,
     owner: MethodOwner,
     new: NewCard,
     storage_type: StorageType,
-    tokenize_at: Option<&Account>,
+    tokenize_at: Option<(&Account, bool)>,
 ) -> Result<SavedMethod, ApiError> {
     customers::retrieve(state, merchant_id, &owner.customer_id).await?;
     let mut method = new_method(state, merchant_id, owner, storage_type);
     let sealed = state.vault.seal(&method.id, &new.card)?;
-    if let Some(account) = tokenize_at {
-        let token = tokenize(state, account, &method.id, &new).await?;
+    if let Some((account, reusable)) = tokenize_at {
+        let token = tokenize(state, account, &method.id, &new, reusable).await?;
         method.connector_tokens.push(ConnectorToken { account: account.name.clone(), token });
     }
     fill(state, &mut method, &new, storage_type);
@@ -214,7 +216,13 @@ pub async fn create(
     Ok(method)
 }
 
-async fn tokenize(state: &AppState, account: &Account, id: &str, new: &NewCard) -> Result<String, ApiError> {
+async fn tokenize(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    new: &NewCard,
+    reusable: bool,
+) -> Result<ProviderToken, ApiError> {
     let connector = state
         .registry
         .get(&account.connector)
@@ -227,7 +235,8 @@ async fn tokenize(state: &AppState, account: &Account, id: &str, new: &NewCard) 
         issuing_country: new.issuer_country.clone(),
         connector_tokens: Default::default(),
     };
-    connector.tokenize(account, &TokenizeRequest { payment_method_id: id, card: &card }).await.map_err(|e| match e {
+    let request = TokenizeRequest { payment_method_id: id, card: &card, reusable };
+    connector.tokenize(account, &request).await.map_err(|e| match e {
         ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
         ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
         ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {

@@ -154,7 +154,10 @@ pub async fn confirm(
         return Err(ApiError::InvalidState(format!("payment method session {id} has saved its card already")));
     }
     let psp = match &session.psp_tokenization {
-        Some(psp) => Some(psp_account(state, &session.merchant_id, &session.profile_id, psp)?),
+        Some(psp) => Some((
+            psp_account(state, &session.merchant_id, &session.profile_id, psp)?,
+            psp.tokenization_type == TokenizationType::MultiUse,
+        )),
         None => None,
     };
     let owner =

@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use super::session::{self, SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, Connector, ConnectorError, ConnectorResult,
-    PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest,
-    VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
+    PaymentMethod, PaymentOutcome, ProviderToken, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
+    TokenizeRequest, VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
-use transformers::{ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
+use transformers::{CustomerResponse, ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
 
 const NAME: &str = "stripe";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -162,10 +162,10 @@ impl Connector for Stripe {
         };
         // A card saved with this account's token is charged by it; any other card becomes a
         // payment method first.
-        let method = match card.connector_tokens.get(&account.name) {
-            Some(token) => token.clone(),
+        let (method, customer) = match card.connector_tokens.get(&account.name) {
+            Some(saved) => (saved.token.clone(), saved.customer.as_deref()),
             None => match self.payment_method(account, card, &format!("{}:payment_method", req.attempt_id)).await {
-                Ok(Reply::Done(method)) => method.id,
+                Ok(Reply::Done(method)) => (method.id, None),
                 Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
                 // Making a payment method charges nothing, whatever became of the call.
                 Err(ConnectorError::Ambiguous { connector, reason }) => {
@@ -178,6 +178,7 @@ impl Connector for Stripe {
             req.amount.minor(),
             req.currency.code(),
             &method,
+            customer,
             req.capture_method,
             req.payment_id,
             req.attempt_id,
@@ -189,10 +190,29 @@ impl Connector for Stripe {
         })
     }
 
-    async fn tokenize(&self, account: &Account, req: &TokenizeRequest<'_>) -> ConnectorResult<String> {
-        let key = format!("{}:payment_method", req.payment_method_id);
-        match self.payment_method(account, req.card, &key).await? {
-            Reply::Done(method) => Ok(method.id),
+    /// The card as a Stripe payment method; one for many payments is attached to a Stripe
+    /// customer of its own, as Stripe requires for reuse.
+    async fn tokenize(&self, account: &Account, req: &TokenizeRequest<'_>) -> ConnectorResult<ProviderToken> {
+        let id = req.payment_method_id;
+        let method = match self.payment_method(account, req.card, &format!("{id}:payment_method")).await? {
+            Reply::Done(method) => method.id,
+            Reply::Refused(error) => return Err(Self::refused(&error)),
+        };
+        if !req.reusable {
+            return Ok(ProviderToken { token: method, customer: None });
+        }
+        let form = transformers::customer(id);
+        let customer = match self
+            .call::<CustomerResponse>(self.post(account, "/v1/customers", &format!("{id}:customer"), &form))
+            .await?
+        {
+            Reply::Done(customer) => customer.id,
+            Reply::Refused(error) => return Err(Self::refused(&error)),
+        };
+        let path = format!("/v1/payment_methods/{method}/attach");
+        let form = transformers::attach(&customer);
+        match self.call::<PaymentMethodResponse>(self.post(account, &path, &format!("{id}:attach"), &form)).await? {
+            Reply::Done(_) => Ok(ProviderToken { token: method, customer: Some(customer) }),
             Reply::Refused(error) => Err(Self::refused(&error)),
         }
     }

@@ -39,6 +39,7 @@ pub fn payment_intent(
     amount: i64,
     currency: &str,
     payment_method: &str,
+    customer: Option<&str>,
     capture_method: CaptureMethod,
     payment_id: &str,
     attempt_id: &str,
@@ -47,6 +48,9 @@ pub fn payment_intent(
     field(&mut form, "amount", amount);
     field(&mut form, "currency", currency.to_ascii_lowercase());
     field(&mut form, "payment_method", payment_method);
+    if let Some(customer) = customer {
+        field(&mut form, "customer", customer);
+    }
     field(&mut form, "confirm", "true");
     field(&mut form, "capture_method", capture_method.as_str());
     field(&mut form, "payment_method_types[0]", "card");
@@ -69,6 +73,26 @@ pub fn refund(payment_intent: &str, amount: i64, refund_id: &str) -> Form {
 
 #[derive(Debug, Deserialize)]
 pub struct PaymentMethodResponse {
+    pub id: String,
+}
+
+/// `POST /v1/customers`: a customer to hold a saved card, which Stripe lets only a customer
+/// reuse.
+pub fn customer(payment_method_id: &str) -> Form {
+    let mut form = Form::new();
+    field(&mut form, "metadata[payment_method_id]", payment_method_id);
+    form
+}
+
+/// `POST /v1/payment_methods/{id}/attach`.
+pub fn attach(customer: &str) -> Form {
+    let mut form = Form::new();
+    field(&mut form, "customer", customer);
+    form
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomerResponse {
     pub id: String,
 }
 
