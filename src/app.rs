@@ -89,6 +89,7 @@ impl Running {
 
 /// Validates the config, opens the store, binds the listener and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    crate::telemetry::install();
     let http = crate::connectors::http::client(&config.http)?;
     let (registry, plugin_problems) = config.registry(&config.public_url(), http.clone());
     for problem in &plugin_problems {

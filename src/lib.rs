@@ -6,7 +6,7 @@
 //! (durable state). `customers` are whom payments belong to, and `payment_methods` the cards they
 //! saved, sealed in the `vault`. `config` and `merchants` describe
 //! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
-//! built from.
+//! built from; `telemetry` is what operators watch.
 
 pub mod api;
 pub mod app;
@@ -24,4 +24,5 @@ pub mod reload;
 pub mod routing;
 pub mod secret;
 pub mod store;
+pub mod telemetry;
 pub mod vault;

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
+        .route("/metrics", get(crate::telemetry::metrics_endpoint))
         .merge(customers::router())
         .merge(sessions::router())
         .merge(payment_methods::router())
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sandbox::page::router())
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
 }
 

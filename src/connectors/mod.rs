@@ -203,6 +203,40 @@ pub enum ConnectorError {
 
 pub type ConnectorResult<T> = Result<T, ConnectorError>;
 
+impl ConnectorError {
+    /// How a call ended, as metrics label it.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ConnectorError::NotSupported { .. } => "not_supported",
+            ConnectorError::Unavailable { .. } => "unavailable",
+            ConnectorError::Refused { .. } => "refused",
+            ConnectorError::Ambiguous { .. } => "ambiguous",
+        }
+    }
+}
+
+/// Runs one call to `account`'s connector, counted and timed by connector, account, flow and
+/// outcome (`switchyard_connector_requests_total`, `switchyard_connector_request_duration_seconds`).
+pub async fn metered<T>(
+    account: &Account,
+    flow: &'static str,
+    call: impl std::future::Future<Output = ConnectorResult<T>>,
+) -> ConnectorResult<T> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = result.as_ref().map_or_else(ConnectorError::outcome, |_| "ok");
+    let labels = [
+        ("connector", account.connector.clone()),
+        ("account", account.name.clone()),
+        ("flow", flow.to_string()),
+        ("outcome", outcome.to_string()),
+    ];
+    metrics::counter!("switchyard_connector_requests_total", &labels).increment(1);
+    metrics::histogram!("switchyard_connector_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 /// A provider's notification as it arrived: headers (lowercase names) and the exact body.
 #[derive(Debug)]
 pub struct WebhookRequest<'a> {

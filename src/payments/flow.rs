@@ -15,8 +15,8 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
-    Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
-    PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
+    metered, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
+    ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
 };
 use crate::ids;
 use crate::merchants::Profile;
@@ -282,7 +282,7 @@ async fn authorize(
             billing: confirmation.billing.as_ref().or(intent.details.billing.as_ref()),
         };
         let started = Instant::now();
-        let result = connector_for(state, account)?.authorize(account, &request).await;
+        let result = metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await;
         match &result {
             Ok(_) => account.health.record(true, started.elapsed()),
             Err(ConnectorError::NotSupported { .. }) => {}
@@ -367,6 +367,13 @@ async fn settle(
     let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
     if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update).await? {
         return Err(changed_underneath(intent));
+    }
+    if status != IntentStatus::Processing {
+        // Each payment counts once for each status it reaches.
+        metrics::counter!("switchyard_payments_total", "connector" => attempt.connector.clone(),
+            "account" => attempt.connector_account.clone(), "payment_method" => attempt.payment_method_type.clone(),
+            "status" => status.as_str())
+        .increment(1);
     }
     intent.status = status;
     if let Some(captured) = amount_captured {
@@ -587,7 +594,7 @@ pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result
                 connector_payment_id: attempt.connector_payment_id.as_deref(),
                 amount: attempt.net_amount,
             };
-            connector.sync(account, &request).await.map(|outcome| (outcome, None))
+            metered(account, "sync", connector.sync(account, &request)).await.map(|outcome| (outcome, None))
         })
     })
     .await;
@@ -622,7 +629,9 @@ pub async fn capture(
                 amount_to_capture: amount,
                 currency,
             };
-            connector.capture(account, &request).await.map(|outcome| (outcome, Some(amount)))
+            metered(account, "capture", connector.capture(account, &request))
+                .await
+                .map(|outcome| (outcome, Some(amount)))
         })
     })
     .await
@@ -652,7 +661,7 @@ pub async fn cancel(
                 connector_payment_id: attempt.connector_payment_id.as_deref(),
                 cancellation_reason: for_connector.as_deref(),
             };
-            connector.void(account, &request).await.map(|outcome| (outcome, None))
+            metered(account, "void", connector.void(account, &request)).await.map(|outcome| (outcome, None))
         })
     })
     .await
@@ -683,7 +692,9 @@ pub async fn complete_authentication(
                 capture_method,
                 params: &params,
             };
-            connector.complete_authorize(account, &request).await.map(|outcome| (outcome, None))
+            metered(account, "complete_authorize", connector.complete_authorize(account, &request))
+                .await
+                .map(|outcome| (outcome, None))
         })
     })
     .await

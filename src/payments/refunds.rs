@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::connectors::{ConnectorError, RefundRequest, RefundSyncRequest};
+use crate::connectors::{metered, ConnectorError, RefundRequest, RefundSyncRequest};
 use crate::money::Amount;
 use crate::payments::flow;
 use crate::payments::model::{PaymentError, Refund};
@@ -83,7 +83,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         currency: refund.currency,
         reason: refund.reason.as_deref(),
     };
-    match connector.refund(account, &request).await {
+    match metered(account, "refund", connector.refund(account, &request)).await {
         Ok(outcome) => {
             refund.status = outcome.status;
             refund.connector_refund_id = outcome.connector_refund_id;
@@ -128,7 +128,7 @@ pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<
     let (account, connector) = flow::attempt_connector(state, &payment.intent, attempt)?;
     let request =
         RefundSyncRequest { refund_id: &refund.id, connector_refund_id: refund.connector_refund_id.as_deref() };
-    match connector.refund_sync(account, &request).await {
+    match metered(account, "refund_sync", connector.refund_sync(account, &request)).await {
         Ok(outcome) if outcome.status != RefundStatus::Pending => {
             refund.status = outcome.status;
             refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());

@@ -17,7 +17,7 @@ use crate::api::auth::{self, Caller};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::session::{OpenBankingSession, SessionToken, SessionTokenRequest};
-use crate::connectors::{Account, PaymentMethod};
+use crate::connectors::{metered, Account, PaymentMethod};
 use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::flow::{self, Confirmation};
@@ -123,7 +123,7 @@ async fn wallet_token(
             Some(o) => o.apply(configured),
             None => configured.clone(),
         };
-        match connector.session_token(&account, &request).await {
+        match metered(&account, "session_token", connector.session_token(&account, &request)).await {
             Ok(token) => return Ok(Some(token)),
             Err(e) => tracing::warn!(payment_id = %intent.id, account = %name, wallet, error = %e, "no session token"),
         }

@@ -250,8 +250,12 @@ impl PluginConnector {
             let lua = worker.sandbox.lua();
             let args = args.iter().map(|a| host::to_lua(lua, a)).collect::<mlua::Result<mlua::MultiValue>>();
             let args = args.map_err(|e| e.to_string())?;
-            host::with_account(account, pins, || worker.sandbox.call::<_, Value>(&function, args))
-                .map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
+            let started = Instant::now();
+            let result = host::with_account(account, pins, || worker.sandbox.call::<_, Value>(&function, args));
+            metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => flow.to_string(),
+                "step" => step.to_string())
+            .record(started.elapsed().as_secs_f64());
+            result.map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
         })
     }
 

@@ -1,0 +1,179 @@
+//! Telemetry: the Prometheus exposition at `/metrics`, the per-request metrics and request id
+//! every API call gets, and the process's build info and uptime.
+//!
+//! Every metric is recorded through the `metrics` facade into one process-wide Prometheus
+//! recorder, installed by the first daemon a process starts. Durations (`*_seconds`) are
+//! histograms with fixed buckets, so Prometheus can aggregate quantiles across daemons. Labels
+//! are bounded: route templates, never raw paths; account and connector names from config; never
+//! ids or card data.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::AppState;
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Buckets for every `*_seconds` histogram: 100 µs to 10 s.
+const BUCKETS: [f64; 16] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+struct Exporter {
+    handle: PrometheusHandle,
+    started: Instant,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// The process's exporter, installed on first use. If another recorder was installed first (a
+/// test harness's), `/metrics` still answers, with only what this exporter saw.
+fn exporter() -> &'static Exporter {
+    EXPORTER.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed before switchyard's; /metrics shows nothing");
+        }
+        describe();
+        metrics::gauge!("switchyard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        // Histograms keep their samples until upkeep folds them in.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            })
+            .expect("a thread for metrics upkeep");
+        Exporter { handle, started: Instant::now() }
+    })
+}
+
+/// Every metric switchyard records, with its help text: the catalogue operators read.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!("switchyard_build_info", "The running version, as a label; always 1.");
+    describe_gauge!("switchyard_uptime_seconds", Unit::Seconds, "Time since the process started serving.");
+    describe_counter!("switchyard_http_requests_total", "API requests by route template, method and status.");
+    describe_histogram!(
+        "switchyard_http_request_duration_seconds",
+        Unit::Seconds,
+        "API request time by route template and method."
+    );
+    describe_counter!(
+        "switchyard_payments_total",
+        "Payments reaching a status, by connector, account and payment method."
+    );
+    describe_counter!(
+        "switchyard_connector_requests_total",
+        "Calls to connectors by connector, account, flow and outcome."
+    );
+    describe_histogram!(
+        "switchyard_connector_request_duration_seconds",
+        Unit::Seconds,
+        "Connector call time by connector, account, flow and outcome."
+    );
+    describe_gauge!(
+        "switchyard_connector_healthy",
+        "Whether routing sees a connector account as healthy (1) or not (0)."
+    );
+    describe_gauge!(
+        "switchyard_connector_success_ratio",
+        "Recent share of a connector account's payments that got an answer."
+    );
+    describe_counter!("switchyard_routing_decisions_total", "Routing decisions by profile and the account put first.");
+    describe_histogram!(
+        "switchyard_routing_script_duration_seconds",
+        Unit::Seconds,
+        "Routing script run time by script."
+    );
+    describe_counter!(
+        "switchyard_script_errors_total",
+        "Routing script failures that fell back to the static order, by script."
+    );
+    describe_counter!("switchyard_script_reloads_total", "Script and plugin reloads by kind and result.");
+    describe_histogram!(
+        "switchyard_plugin_call_duration_seconds",
+        Unit::Seconds,
+        "Connector plugin function run time by plugin, flow and step."
+    );
+    describe_counter!(
+        "switchyard_session_tokens_total",
+        "Wallet session tokens asked for, by wallet and whether one was given."
+    );
+    describe_counter!(
+        "switchyard_rate_limited_total",
+        "Requests and connector calls refused by a rate limit, by scope."
+    );
+}
+
+/// Installs the exporter, if this process has none yet.
+pub fn install() {
+    exporter();
+}
+
+/// The Prometheus text exposition of every metric, with the uptime as of now.
+pub fn render() -> String {
+    let exporter = exporter();
+    metrics::gauge!("switchyard_uptime_seconds").set(exporter.started.elapsed().as_secs_f64());
+    exporter.handle.render()
+}
+
+/// Answers `GET /metrics`, with each connector account's health as of now.
+pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+    for profile in state.directory.profiles() {
+        for account in &profile.accounts {
+            let health = account.health.snapshot();
+            let labels = [("profile", profile.id.clone()), ("account", account.name.clone())];
+            metrics::gauge!("switchyard_connector_healthy", &labels).set(if health.is_healthy() { 1.0 } else { 0.0 });
+            metrics::gauge!("switchyard_connector_success_ratio", &labels).set(health.success_rate);
+        }
+    }
+    Response::builder()
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(Body::from(render()))
+        .expect("a static header")
+}
+
+/// A request id: the caller's, when it sent a sane one, else a fresh one.
+fn request_id(request: &Request) -> HeaderValue {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        })
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value"))
+}
+
+/// Middleware for every API request: a request id (in the logs and the response), and the
+/// request counted and timed by route template, method and status.
+pub async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&request);
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_string();
+    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default(), %method, %route);
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    let status = response.status().as_u16().to_string();
+    let took = started.elapsed().as_secs_f64();
+    metrics::counter!("switchyard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route, "method" => method).record(took);
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
