@@ -187,6 +187,24 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
 
+    // Every query of the Grafana dashboard evaluates; those about payments see them.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana/switchyard.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("an expr").replace("$__rate_interval", "1m");
+            let about_payments = expr.contains("switchyard_payments_total") || expr.contains("connector_request");
+            // A rate needs two scrapes of a series: wait for them where there must be data.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while prometheus.query(&expr).await.is_empty() && about_payments {
+                assert!(Instant::now() < deadline, "{}: `{expr}` stays empty", panel["title"]);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
     // promtool accepts the exposition, which holds no card data.
     app.post("/v2/payments", json!({})).await;
     let res = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
