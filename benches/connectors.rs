@@ -54,6 +54,7 @@ fn main() {
             .map(|(k, v)| (k.to_string(), SecretValue::Literal(v.into())))
             .collect(),
         metadata: Default::default(),
+        rate_limit: None,
     });
     let args = json!({
         "payment_id": "sy_pay_1", "attempt_id": "sy_att_1", "amount": 6540, "amount_decimal": "65.40",

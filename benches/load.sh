@@ -12,6 +12,7 @@
 #   THREADS=2        wrk threads
 #   CONNECTIONS=32   open connections
 #   PORT=…           loopback port for the daemon (default: a free one, else 18080)
+#   TELEMETRY=off    run without metrics and rate limits, to measure what they cost
 #   VERBOSE=1        also print wrk's own report
 set -euo pipefail
 
@@ -22,6 +23,7 @@ WARMUP="${WARMUP:-3s}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 VERBOSE="${VERBOSE:-0}"
+TELEMETRY="${TELEMETRY:-on}"
 
 # --- tools ---------------------------------------------------------------------------------
 missing=()
@@ -63,10 +65,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# With TELEMETRY=off: the same configuration without its [limits] section, metrics disabled.
+config=config/switchyard.toml
+metrics=true
+if [ "$TELEMETRY" = off ]; then
+    config="$tmp/switchyard.toml"
+    sed '/^\[limits\]/,/^\[/{/^\[limits\]/d;/^\[/!d}' config/switchyard.toml >"$config"
+    metrics=false
+fi
+
 SWITCHYARD__DATABASE__URL="sqlite://${tmp}/bench.db" \
 SWITCHYARD__SERVER__LISTEN="127.0.0.1:${PORT}" \
 SWITCHYARD__LOG__LEVEL=warn \
-    "$bin" --config config/switchyard.toml serve >"$tmp/daemon.log" 2>&1 &
+SWITCHYARD__METRICS__ENABLED="$metrics" \
+    "$bin" --config "$config" serve >"$tmp/daemon.log" 2>&1 &
 pid=$!
 
 # Wait up to 30 s for /health to answer 200.
@@ -89,7 +101,7 @@ fi
 url="$base/v2/payments"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/seed.lua "$url" >/dev/null
 
-echo "switchyard $(git rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "switchyard $(git rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), metrics and limits $TELEMETRY"
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST $url (benches/seed.lua)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/seed.lua "$url" >"$tmp/wrk.out"
 if [ "$VERBOSE" = 1 ]; then

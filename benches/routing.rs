@@ -29,6 +29,7 @@ fn main() {
             base_url: None,
             credentials: Default::default(),
             metadata: Default::default(),
+            rate_limit: None,
         })
     };
     let profile = Arc::new(Profile {

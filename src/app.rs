@@ -12,6 +12,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::{Config, Problem};
 use crate::connectors::Registry;
 use crate::ids::IdMinter;
+use crate::limits::Limits;
 use crate::merchants::Directory;
 use crate::reload;
 use crate::routing::Router;
@@ -30,6 +31,7 @@ pub struct Shared {
     pub router: Arc<Router>,
     pub ids: IdMinter,
     pub vault: Vault,
+    pub limits: Arc<Limits>,
 }
 
 impl Deref for AppState {
@@ -62,12 +64,14 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
-    _reloaders: [reload::Reloader; 2],
+    _reloaders: Vec<reload::Reloader>,
+    evictor: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and closes the database.
     pub async fn stop(self) {
+        self.evictor.abort();
         let _ = self.stop.send(());
         if let Ok(Err(e)) = self.task.await {
             tracing::error!(error = %e, "server stopped with an error");
@@ -77,6 +81,7 @@ impl Running {
 
     /// Serves until the task ends by itself (a signal handler sends `stop`).
     pub async fn wait(self) -> std::io::Result<()> {
+        let _evictor = self.evictor;
         let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.store.close().await;
         result
@@ -89,7 +94,9 @@ impl Running {
 
 /// Validates the config, opens the store, binds the listener and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    crate::telemetry::install();
+    if config.metrics.enabled {
+        crate::telemetry::install();
+    }
     let http = crate::connectors::http::client(&config.http)?;
     let (registry, plugin_problems) = config.registry(&config.public_url(), http.clone());
     for problem in &plugin_problems {
@@ -121,12 +128,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
     }
+    let limits = Arc::new(Limits::new(&config));
     let reloaders = {
         let (router, registry) = (router.clone(), registry.clone());
-        [
+        let mut reloaders = vec![
             reload::start(&config.paths.routing, Arc::new(move || drop(router.reload()))),
             reload::start(&config.paths.plugins, Arc::new(move || registry.reload_plugins())),
-        ]
+        ];
+        if let Some(file) = config.source.clone() {
+            let folder = file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            reloaders.push(reload::start(&folder, reload_limits(file, limits.clone())));
+        }
+        reloaders
+    };
+    let evictor = {
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EVICT_EVERY).await;
+                limits.evict_idle();
+            }
+        })
     };
     let state = AppState(Arc::new(Shared {
         router: router.clone(),
@@ -134,6 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         directory: Directory::from_config(&config),
         ids: IdMinter::new(&config.payments.cell_id),
         vault,
+        limits,
         store: store.clone(),
         config,
     }));
@@ -147,7 +170,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "switchyard listening");
-    Ok(Running { addr, router, stop, task, store, _reloaders: reloaders })
+    Ok(Running { addr, router, stop, task, store, _reloaders: reloaders, evictor })
+}
+
+/// How often rate limiters forget idle keys.
+const EVICT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Re-reads the configuration file for its rate limits; a file that does not load leaves the
+/// limits as they were.
+fn reload_limits(file: std::path::PathBuf, limits: Arc<Limits>) -> reload::Reload {
+    Arc::new(move || match Config::load(Some(&file)) {
+        Ok(config) => {
+            limits.reload(&config);
+            tracing::info!(file = %file.display(), "rate limits reloaded");
+            metrics::counter!("switchyard_script_reloads_total", "kind" => "limits", "result" => "loaded").increment(1);
+        }
+        Err(problems) => {
+            tracing::error!(file = %file.display(), problems = ?problems, "configuration not reloaded; the limits stay");
+            metrics::counter!("switchyard_script_reloads_total", "kind" => "limits", "result" => "refused")
+                .increment(1);
+        }
+    })
 }
 
 /// The vault for the configured key. A database that holds sealed cards must be opened with the

@@ -28,6 +28,13 @@ pub struct Config {
     pub log: LogConfig,
     pub vault: VaultConfig,
     #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The file this configuration was read from, which the daemon watches for new limits.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    #[serde(default)]
     pub merchants: BTreeMap<String, MerchantConfig>,
 }
 
@@ -184,6 +191,43 @@ pub struct ConnectorAccountConfig {
     pub credentials: BTreeMap<String, SecretValue>,
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The provider's quota: calls beyond it skip this account in routing.
+    #[serde(default)]
+    pub rate_limit: Option<RateConfig>,
+}
+
+/// A token bucket: `per_second` sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// The Prometheus exposition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Off, nothing is recorded and `/metrics` does not exist (for measuring what metrics cost).
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Rate limits on the API. Left out, a limit does not apply. Reloaded with the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Per API key (secret or publishable).
+    #[serde(default)]
+    pub per_key: Option<RateConfig>,
+    /// Per merchant, all its keys together.
+    #[serde(default)]
+    pub per_merchant: Option<RateConfig>,
 }
 
 /// A secret written into the config, or the name of the environment variable that holds it.
@@ -225,6 +269,9 @@ impl Default for Config {
             http: HttpConfig { connect_timeout_ms: 2_000, request_timeout_ms: 15_000 },
             log: LogConfig { level: "info".into(), json: false },
             vault: VaultConfig { key: None, cvc_ttl_secs: 900 },
+            limits: LimitsConfig::default(),
+            metrics: MetricsConfig::default(),
+            source: None,
             merchants: BTreeMap::new(),
         }
     }
@@ -254,6 +301,7 @@ impl Config {
             .merge(Toml::file(file))
             .merge(Env::prefixed("SWITCHYARD__").split("__"))
             .extract()
+            .map(|config: Config| Config { source: file.exists().then(|| file.to_path_buf()), ..config })
             .map_err(|errors| {
                 errors
                     .into_iter()

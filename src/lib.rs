@@ -15,6 +15,7 @@ pub mod config;
 pub mod connectors;
 pub mod customers;
 pub mod ids;
+pub mod limits;
 pub mod lua;
 pub mod merchants;
 pub mod money;

@@ -51,6 +51,7 @@ fn adyen_account(name: &str, base_url: &str) -> ConnectorAccountConfig {
             ("merchant_account".to_string(), SecretValue::Literal(MERCHANT_ACCOUNT.into())),
         ]),
         metadata: Default::default(),
+        rate_limit: None,
     }
 }
 
@@ -599,6 +600,7 @@ fn fintecture_account(name: &str, base_url: &str) -> ConnectorAccountConfig {
             ("private_key".to_string(), SecretValue::Literal(key)),
         ]),
         metadata: Default::default(),
+        rate_limit: None,
     }
 }
 

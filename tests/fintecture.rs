@@ -112,6 +112,7 @@ fn fintecture_account(name: &str, base_url: &str) -> ConnectorAccountConfig {
         base_url: Some(base_url.into()),
         credentials: credentials(APP_ID, APP_SECRET),
         metadata: Default::default(),
+        rate_limit: None,
     }
 }
 

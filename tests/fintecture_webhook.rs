@@ -47,6 +47,7 @@ async fn start(base_url: &str) -> TestApp {
             ("private_key".to_string(), SecretValue::Literal(key)),
         ]),
         metadata: Default::default(),
+        rate_limit: None,
     };
     let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
     web.connector_accounts = vec![account];

@@ -389,6 +389,7 @@ async fn a_volatile_method_keeps_the_code_in_memory_until_it_expires_or_the_daem
         base_url: Some(stripe.url.clone()),
         credentials: [("api_key".to_string(), SecretValue::Literal("sk_test_vault".into()))].into(),
         metadata: Default::default(),
+        rate_limit: None,
     };
     let app = start_with_accounts(vec![account], &[]).await;
     let customer_id = customer(&app).await;

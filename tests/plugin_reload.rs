@@ -71,6 +71,7 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
         base_url: Some(provider.url.clone()),
         credentials: Default::default(),
         metadata: Default::default(),
+        rate_limit: None,
     }];
     web.fallback = vec!["echo".into()];
     let app = TestApp::start_with(dir, config).await;

@@ -35,6 +35,7 @@ fn stripe_account(name: &str) -> ConnectorAccountConfig {
             "google_pay": { "merchant_info": { "merchant_name": "Acme Shop", "merchant_id": "BCR2DN4T0001" } },
             "apple_pay": { "payment_request_data": { "label": "Acme Shop", "merchant_identifier": "merchant.com.acme" } }
         })),
+        rate_limit: None,
     }
 }
 
@@ -52,6 +53,7 @@ fn adyen_account(name: &str) -> ConnectorAccountConfig {
             "country_code": "NL",
             "google_pay": { "merchant_info": { "merchant_name": "Acme NL" } }
         })),
+        rate_limit: None,
     }
 }
 

@@ -37,11 +37,16 @@ impl Keyring {
 
     /// The merchant whose key this is.
     pub fn merchant(&self, key: &str) -> Option<&str> {
+        self.find(key).map(|(_, merchant)| merchant)
+    }
+
+    /// The key's position among the configured ones, and its merchant.
+    fn find(&self, key: &str) -> Option<(usize, &str)> {
         let presented = digest(&self.secret, key);
         let mut found = None;
-        for (hash, merchant) in &self.keys {
+        for (i, (hash, merchant)) in self.keys.iter().enumerate() {
             if bool::from(hash.ct_eq(&presented)) {
-                found = Some(merchant.as_str());
+                found = Some((i, merchant.as_str()));
             }
         }
         found
@@ -91,7 +96,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let merchant_id = state.directory.keyring.merchant(key).ok_or(ApiError::Unauthorized)?;
+        let (index, merchant_id) = state.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
+        // Limited by which configured key it is: the key itself is never held.
+        state.limits.check_api(&format!("sk:{merchant_id}:{index}"), merchant_id).map_err(ApiError::RateLimited)?;
         let profile_id = parts
             .headers
             .get("x-profile-id")
@@ -119,6 +126,7 @@ impl FromRequestParts<AppState> for ClientCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
         let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        state.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         Ok(ClientCaller { merchant_id: merchant_id.to_string() })
     }
 }
@@ -142,6 +150,7 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
         };
         let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
         let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        state.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         let client_secret = field("client-secret")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;

@@ -46,6 +46,8 @@ pub enum ApiError {
     /// The provider could not be reached; nothing changed, the request may be retried.
     #[error("{0}")]
     ConnectorUnavailable(String),
+    #[error("rate limit reached ({}); retry after {} s", .0.scope, retry_after_secs(.0))]
+    RateLimited(crate::limits::Refused),
     #[error("no route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("internal error; the request may be retried")]
@@ -71,9 +73,15 @@ impl ApiError {
             WebhookRejected(_) => (StatusCode::UNAUTHORIZED, "invalid_request", "WE_01"),
             ConnectorRefused(_) => (StatusCode::BAD_REQUEST, "connector", "CE_00"),
             ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "connector", "CE_01"),
+            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "RL_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),
         }
     }
+}
+
+/// Whole seconds, rounded up: a client that waits this long finds a token.
+fn retry_after_secs(refused: &crate::limits::Refused) -> u64 {
+    refused.retry_after.as_secs() + u64::from(refused.retry_after.subsec_nanos() > 0)
 }
 
 impl From<StoreError> for ApiError {
@@ -95,6 +103,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("api-key"));
+        }
+        if let ApiError::RateLimited(refused) = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(refused)));
         }
         response
     }

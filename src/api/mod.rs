@@ -24,6 +24,10 @@ use crate::connectors::sandbox;
 use error::ApiError;
 
 pub fn router(state: AppState) -> Router {
+    let metrics = match state.config.metrics.enabled {
+        true => Router::new().route("/metrics", get(crate::telemetry::metrics_endpoint)),
+        false => Router::new(),
+    };
     Router::new()
         .route("/v2/payments", post(payments::create_and_confirm))
         .route("/v2/payments/create-intent", post(payments::create_intent))
@@ -35,7 +39,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
-        .route("/metrics", get(crate::telemetry::metrics_endpoint))
         .merge(customers::router())
         .merge(sessions::router())
         .merge(payment_methods::router())
@@ -43,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::page::router())
+        .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(axum::middleware::from_fn(crate::telemetry::observe))

@@ -187,8 +187,23 @@ fn route<'a>(
     let takes = |a: &&Account| {
         state.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
     };
-    let accounts: Vec<&Account> =
+    let mut accounts: Vec<&Account> =
         decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
+    // The first account with quota left takes the payment; those out of quota before it are
+    // passed over. Later accounts are asked for quota only if the payment reaches them.
+    let mut out_of_quota = None;
+    while let Some(first) = accounts.first() {
+        match state.limits.check_account(&profile.merchant_id, &profile.id, &first.name) {
+            Ok(()) => break,
+            Err(refused) => {
+                out_of_quota = Some(refused);
+                accounts.remove(0);
+            }
+        }
+    }
+    if let (true, Some(refused)) = (accounts.is_empty(), out_of_quota) {
+        return Err(ApiError::RateLimited(refused));
+    }
     if accounts.is_empty() {
         return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
     }
@@ -282,8 +297,21 @@ async fn authorize(
             billing: confirmation.billing.as_ref().or(intent.details.billing.as_ref()),
         };
         let started = Instant::now();
-        let result = metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await;
+        let quota = match i {
+            0 => Ok(()),
+            _ => state.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name),
+        };
+        let called = quota.is_ok();
+        let result = match quota {
+            Ok(()) => metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await,
+            // Nothing is sent: as if the provider had refused the call, the next account may try.
+            Err(refused) => Err(ConnectorError::Unavailable {
+                connector: account.connector.clone(),
+                reason: format!("the account's rate limit is reached (retry in {:?})", refused.retry_after),
+            }),
+        };
         match &result {
+            _ if !called => {}
             Ok(_) => account.health.record(true, started.elapsed()),
             Err(ConnectorError::NotSupported { .. }) => {}
             Err(_) => account.health.record(false, started.elapsed()),

@@ -195,6 +195,7 @@ mod tests {
             base_url: None,
             credentials: Default::default(),
             metadata: Default::default(),
+            rate_limit: None,
         });
         Arc::new(Profile {
             serial: u64::MAX - 1,

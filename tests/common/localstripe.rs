@@ -49,6 +49,7 @@ pub fn stripe_account(name: &str, base_url: &str) -> ConnectorAccountConfig {
         base_url: Some(base_url.into()),
         credentials: BTreeMap::from([("api_key".to_string(), SecretValue::Literal(API_KEY.into()))]),
         metadata: Default::default(),
+        rate_limit: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub fn sandbox_account(name: &str) -> ConnectorAccountConfig {
         base_url: None,
         credentials: BTreeMap::new(),
         metadata: Default::default(),
+        rate_limit: None,
     }
 }
 
