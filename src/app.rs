@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, Problem};
 use crate::connectors::Registry;
@@ -160,7 +159,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: store.clone(),
         config,
     }));
-    let app = crate::api::router(state).layer(TraceLayer::new_for_http());
+    let app = crate::api::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        // Inside the request's span, so every line logged for a request carries its id.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
 }
