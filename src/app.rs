@@ -58,6 +58,8 @@ pub enum StartError {
 /// A daemon serving on `addr` until `stop` (or its shutdown signal).
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub metrics_addr: Option<SocketAddr>,
     /// The routing engine, reloadable from outside (tests, operators' tools).
     pub router: Arc<Router>,
     stop: oneshot::Sender<()>,
@@ -65,12 +67,16 @@ pub struct Running {
     store: Store,
     _reloaders: Vec<reload::Reloader>,
     evictor: JoinHandle<()>,
+    admin: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and closes the database.
     pub async fn stop(self) {
         self.evictor.abort();
+        if let Some(admin) = &self.admin {
+            admin.abort();
+        }
         let _ = self.stop.send(());
         if let Ok(Err(e)) = self.task.await {
             tracing::error!(error = %e, "server stopped with an error");
@@ -80,7 +86,7 @@ impl Running {
 
     /// Serves until the task ends by itself (a signal handler sends `stop`).
     pub async fn wait(self) -> std::io::Result<()> {
-        let _evictor = self.evictor;
+        let (_evictor, _admin) = (self.evictor, self.admin);
         let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.store.close().await;
         result
@@ -159,6 +165,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: store.clone(),
         config,
     }));
+    let admin = match (state.config.metrics.enabled, state.config.metrics.listen.as_str()) {
+        (true, listen) if !listen.is_empty() => {
+            let listener = TcpListener::bind(listen).await?;
+            let addr = listener.local_addr()?;
+            let app = crate::telemetry::metrics_router().with_state(state.clone());
+            tracing::info!(%addr, "metrics listening");
+            Some((addr, tokio::spawn(async move { drop(axum::serve(listener, app).await) })))
+        }
+        _ => None,
+    };
     let app = crate::api::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -169,7 +185,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, "switchyard listening");
-    Ok(Running { addr, router, stop, task, store, _reloaders: reloaders, evictor })
+    let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);
+    let admin = admin.map(|(_, task)| task);
+    Ok(Running { addr, metrics_addr, router, stop, task, store, _reloaders: reloaders, evictor, admin })
 }
 
 /// How often rate limiters forget idle keys.

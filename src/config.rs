@@ -210,11 +210,15 @@ pub struct RateConfig {
 pub struct MetricsConfig {
     /// Off, nothing is recorded and `/metrics` does not exist (for measuring what metrics cost).
     pub enabled: bool,
+    /// An address of its own for `/metrics` (an admin listener kept off the public network);
+    /// empty serves it on the API listener.
+    #[serde(default)]
+    pub listen: String,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self { enabled: true, listen: String::new() }
     }
 }
 

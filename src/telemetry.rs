@@ -146,6 +146,11 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
         .expect("a static header")
 }
 
+/// `GET /metrics`, for the API listener or an admin listener of its own.
+pub fn metrics_router() -> axum::Router<AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics_endpoint))
+}
+
 /// A request id: the caller's, when it sent a sane one, else a fresh one.
 fn request_id(request: &Request) -> HeaderValue {
     request

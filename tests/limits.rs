@@ -158,3 +158,16 @@ async fn with_metrics_off_there_is_no_metrics_endpoint() {
     assert!(res.headers().contains_key("x-request-id"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let app = app_with(|c| c.metrics.listen = "127.0.0.1:0".into()).await;
+    let admin = app.metrics_base().expect("an admin listener");
+    let res = app.client.get(format!("{admin}/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("switchyard_build_info"));
+    // Not on the API's address, and the admin listener serves nothing else.
+    assert_eq!(app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(format!("{admin}/v2/payments/x")).send().await.unwrap().status(), 404);
+    app.stop().await;
+}

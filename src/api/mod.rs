@@ -24,8 +24,8 @@ use crate::connectors::sandbox;
 use error::ApiError;
 
 pub fn router(state: AppState) -> Router {
-    let metrics = match state.config.metrics.enabled {
-        true => Router::new().route("/metrics", get(crate::telemetry::metrics_endpoint)),
+    let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
+        true => crate::telemetry::metrics_router(),
         false => Router::new(),
     };
     Router::new()

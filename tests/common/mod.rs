@@ -119,6 +119,11 @@ impl TestApp {
         self.dir.path().join("switchyard.db")
     }
 
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_base(&self) -> Option<String> {
+        self.running.as_ref().and_then(|r| r.metrics_addr).map(|a| format!("http://{a}"))
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
