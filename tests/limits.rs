@@ -171,3 +171,33 @@ async fn metrics_can_have_a_listener_of_their_own() {
     assert_eq!(app.client.get(format!("{admin}/v2/payments/x")).send().await.unwrap().status(), 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn captures_and_refunds_draw_on_the_accounts_quota_and_reads_do_not() {
+    let app = start_with_accounts(vec![quota_account("only", 1)], &["only"]).await;
+    let held = pay(&app, with(payment("4242424242424242"), json!({ "capture_method": "manual" }))).await;
+    assert_eq!(held["status"], "requires_capture", "{held}");
+    let id = id_of(&held);
+    let res = send(&app, ACME_KEY, Some("web"), &format!("/v2/payments/{id}/capture"), Some(&json!({}))).await;
+    assert_limited(res, "connector_account").await;
+    // Nothing changed, and reading it back (even from the provider) is not limited.
+    let (status, read) = app.get(&format!("/v2/payments/{id}?force_sync=true")).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["status"], "requires_capture", "{read}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, captured) = app.post(&format!("/v2/payments/{id}/capture"), json!({})).await;
+    assert_eq!(status, 200, "{captured}");
+    assert_eq!(captured["status"], "succeeded", "{captured}");
+    let res = send(
+        &app,
+        ACME_KEY,
+        Some("web"),
+        "/v2/refunds",
+        Some(&json!({ "payment_id": id, "merchant_reference_id": "r1" })),
+    )
+    .await;
+    assert_limited(res, "connector_account").await;
+    assert_eq!(app.count("refunds").await, 0);
+    app.stop().await;
+}

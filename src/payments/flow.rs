@@ -566,6 +566,15 @@ where
         .cloned()
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
+    // Captures and cancels draw on the account's quota; reads (syncs, the payer's return) do not,
+    // so a payment can always learn where it stands.
+    if matches!(op, Operation::Capture | Operation::Cancel) {
+        let intent = &view.intent;
+        state
+            .limits
+            .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+            .map_err(ApiError::RateLimited)?;
+    }
     let before = view.intent.status;
     let claim = IntentUpdate::status(IntentStatus::Processing, Utc::now());
     if !state.store.transition_intent(&view.intent.id, &[before], &claim).await? {

@@ -47,6 +47,11 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         .active_attempt()
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
     let (account, connector) = flow::attempt_connector(state, intent, attempt)?;
+    // A refund is a call to the provider, within the account's quota; refused, nothing is stored.
+    state
+        .limits
+        .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+        .map_err(ApiError::RateLimited)?;
 
     let now = Utc::now();
     let mut refund = Refund {
