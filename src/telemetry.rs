@@ -18,6 +18,7 @@ use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::app::AppState;
+use crate::connectors::health::Circuit;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -92,6 +93,10 @@ fn describe() {
         "switchyard_connector_success_ratio",
         "Recent share of a connector account's payments that got an answer."
     );
+    describe_gauge!(
+        "switchyard_connector_circuit_state",
+        "A connector account's circuit: 0 closed, 1 half-open, 2 open."
+    );
     describe_counter!("switchyard_routing_decisions_total", "Routing decisions by profile and the account put first.");
     describe_histogram!(
         "switchyard_routing_script_duration_seconds",
@@ -138,6 +143,12 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
             let labels = [("profile", profile.id.clone()), ("account", account.name.clone())];
             metrics::gauge!("switchyard_connector_healthy", &labels).set(if health.is_healthy() { 1.0 } else { 0.0 });
             metrics::gauge!("switchyard_connector_success_ratio", &labels).set(health.success_rate);
+            let circuit = match health.circuit {
+                Circuit::Closed => 0.0,
+                Circuit::HalfOpen => 1.0,
+                Circuit::Open => 2.0,
+            };
+            metrics::gauge!("switchyard_connector_circuit_state", &labels).set(circuit);
         }
     }
     Response::builder()

@@ -55,12 +55,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Liveness, the database, and each connector account's circuit as routing sees it.
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let connectors: serde_json::Map<String, serde_json::Value> = state
+        .directory
+        .profiles()
+        .flat_map(|p| {
+            p.accounts.iter().map(move |a| {
+                let h = a.health.snapshot();
+                let details = json!({
+                    "circuit": h.circuit.as_str(),
+                    "calls": h.calls,
+                    "success_rate": h.success_rate,
+                    "p95_ms": h.p95.as_secs_f64() * 1000.0,
+                });
+                (format!("{}/{}/{}", p.merchant_id, p.id, a.name), details)
+            })
+        })
+        .collect();
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok", "connectors": connectors }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+            let body = json!({ "status": "unavailable", "database": "unreachable", "connectors": connectors });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
 }

@@ -1,13 +1,17 @@
 //! Live health of one connector account: how its recent calls went and how long they took, over a
-//! sliding window. Routing scripts read it (`ctx.health`, `ctx.first_healthy`) to steer payments
-//! away from an account that is failing. A decline is a healthy answer; only calls the provider
-//! did not answer properly count as failures.
+//! sliding window, and the circuit breaker that follows from it. Routing scripts read it
+//! (`ctx.health`, `ctx.first_healthy`) to steer payments away from an account that is failing. A
+//! decline is a healthy answer; only calls the provider did not answer properly count as failures.
+//!
+//! The circuit opens when, over enough recent calls, fewer than half succeeded or half took longer
+//! than `SLOW`; an open circuit takes no calls. After `COOL_DOWN` one call goes through as a probe
+//! (half-open): its success closes the circuit with a fresh window, its failure opens it again.
 //!
 //! Each account has its own small lock, held for a few instructions; there is no lock shared
 //! between accounts.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How many recent calls the window keeps.
 const WINDOW: usize = 128;
@@ -15,6 +19,43 @@ const WINDOW: usize = 128;
 const MIN_CALLS: usize = 10;
 /// Below this success rate an account with enough calls is unhealthy.
 const HEALTHY_RATE: f64 = 0.5;
+/// A call slower than this counts against the circuit, however it ended.
+const SLOW: Duration = Duration::from_secs(5);
+/// How long an open circuit waits before it lets a probe through; also how long a probe may
+/// stay unanswered before another may go.
+const COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// Whether an account takes calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Circuit {
+    Closed,
+    /// Failing: no calls until the cool-down has passed.
+    Open,
+    /// One probe call decides.
+    HalfOpen,
+}
+
+impl Circuit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Circuit::Closed => "closed",
+            Circuit::Open => "open",
+            Circuit::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum State {
+    #[default]
+    Closed,
+    Open {
+        since: Instant,
+    },
+    HalfOpen {
+        probe_sent: Option<Instant>,
+    },
+}
 
 #[derive(Debug, Default)]
 pub struct Health {
@@ -27,6 +68,24 @@ struct Window {
     next: usize,
     /// How many of `calls` succeeded, kept as calls come and go so `is_healthy` costs nothing.
     ok: usize,
+    /// How many of `calls` were slower than `SLOW`, kept the same way.
+    slow: usize,
+    state: State,
+}
+
+impl Window {
+    fn failing(&self) -> bool {
+        let calls = self.calls.len();
+        calls >= MIN_CALLS && (!healthy(calls, self.ok as f64 / calls as f64) || self.slow * 2 >= calls)
+    }
+
+    fn circuit(&self) -> Circuit {
+        match self.state {
+            State::Closed => Circuit::Closed,
+            State::Open { .. } => Circuit::Open,
+            State::HalfOpen { .. } => Circuit::HalfOpen,
+        }
+    }
 }
 
 fn healthy(calls: usize, success_rate: f64) -> bool {
@@ -39,49 +98,97 @@ pub struct HealthSnapshot {
     pub calls: usize,
     pub success_rate: f64,
     pub p95: Duration,
+    pub circuit: Circuit,
 }
 
 impl HealthSnapshot {
     /// An account nothing is known about yet.
-    pub const UNKNOWN: HealthSnapshot = HealthSnapshot { calls: 0, success_rate: 1.0, p95: Duration::ZERO };
+    pub const UNKNOWN: HealthSnapshot =
+        HealthSnapshot { calls: 0, success_rate: 1.0, p95: Duration::ZERO, circuit: Circuit::Closed };
 
     pub fn is_healthy(&self) -> bool {
-        healthy(self.calls, self.success_rate)
+        self.circuit == Circuit::Closed && healthy(self.calls, self.success_rate)
     }
 }
 
 impl Health {
     pub fn record(&self, ok: bool, took: Duration) {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let slow = took > SLOW;
         if w.calls.len() < WINDOW {
             w.calls.push((ok, took));
         } else {
             let i = w.next;
-            let (was_ok, _) = std::mem::replace(&mut w.calls[i], (ok, took));
+            let (was_ok, was_took) = std::mem::replace(&mut w.calls[i], (ok, took));
             w.ok -= usize::from(was_ok);
+            w.slow -= usize::from(was_took > SLOW);
         }
         w.ok += usize::from(ok);
+        w.slow += usize::from(slow);
         w.next = (w.next + 1) % WINDOW;
+        w.state = match w.state {
+            State::HalfOpen { .. } if ok && !slow => {
+                // The probe went through: a fresh start, the failures that opened it forgotten.
+                *w = Window::default();
+                State::Closed
+            }
+            State::HalfOpen { .. } => State::Open { since: Instant::now() },
+            State::Closed if w.failing() => State::Open { since: Instant::now() },
+            state => state,
+        };
+    }
+
+    /// Whether a call may go to the account now. A closed circuit takes every call; an open one
+    /// none until its cool-down has passed, then one probe, and no other until the probe's
+    /// outcome is recorded (or it has gone unanswered for a cool-down).
+    pub fn allow(&self) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match w.state {
+            State::Closed => true,
+            State::Open { since } if now.duration_since(since) < COOL_DOWN => false,
+            State::HalfOpen { probe_sent: Some(sent) } if now.duration_since(sent) < COOL_DOWN => false,
+            State::Open { .. } | State::HalfOpen { .. } => {
+                w.state = State::HalfOpen { probe_sent: Some(now) };
+                true
+            }
+        }
+    }
+
+    pub fn circuit(&self) -> Circuit {
+        self.window.lock().unwrap_or_else(|e| e.into_inner()).circuit()
     }
 
     /// Whether the account is healthy, without the cost of a full snapshot.
     pub fn is_healthy(&self) -> bool {
         let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let calls = w.calls.len();
-        calls == 0 || healthy(calls, w.ok as f64 / calls as f64)
+        w.circuit() == Circuit::Closed && (calls == 0 || healthy(calls, w.ok as f64 / calls as f64))
     }
 
     pub fn snapshot(&self) -> HealthSnapshot {
         let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let calls = w.calls.len();
         if calls == 0 {
-            return HealthSnapshot::UNKNOWN;
+            return HealthSnapshot { circuit: w.circuit(), ..HealthSnapshot::UNKNOWN };
         }
         let ok = w.ok;
         let mut took: Vec<Duration> = w.calls.iter().map(|(_, t)| *t).collect();
         took.sort_unstable();
         let p95 = took[(calls * 95).div_ceil(100) - 1];
-        HealthSnapshot { calls, success_rate: ok as f64 / calls as f64, p95 }
+        HealthSnapshot { calls, success_rate: ok as f64 / calls as f64, p95, circuit: w.circuit() }
+    }
+
+    /// Ends the cool-down now, as if it had passed (tests of the half-open state).
+    #[cfg(test)]
+    fn expire_cool_down(&self) {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let past = Instant::now() - COOL_DOWN;
+        w.state = match w.state {
+            State::Open { .. } => State::Open { since: past },
+            State::HalfOpen { .. } => State::HalfOpen { probe_sent: Some(past) },
+            state => state,
+        };
     }
 }
 
@@ -98,12 +205,61 @@ mod tests {
         assert!(h.snapshot().is_healthy() && h.is_healthy(), "too few calls to judge");
         h.record(false, Duration::from_millis(5));
         assert!(!h.snapshot().is_healthy() && !h.is_healthy());
+
+        // Failures among enough successes never open it, and the window forgets them.
+        let h = Health::default();
+        for ok in [true; 20].into_iter().chain([false; MIN_CALLS]) {
+            h.record(ok, Duration::from_millis(5));
+        }
+        assert_eq!(h.circuit(), Circuit::Closed);
         for _ in 0..WINDOW {
             h.record(true, Duration::from_millis(1));
         }
         let s = h.snapshot();
-        assert_eq!((s.calls, s.success_rate), (WINDOW, 1.0), "the window forgets old failures");
+        assert_eq!(
+            (s.calls, s.success_rate, s.circuit),
+            (WINDOW, 1.0, Circuit::Closed),
+            "the window forgets old failures"
+        );
         assert!(h.is_healthy());
+    }
+
+    #[test]
+    fn the_circuit_opens_on_failures_probes_after_its_cool_down_and_closes_on_success() {
+        let h = Health::default();
+        for _ in 0..MIN_CALLS {
+            assert!(h.allow());
+            h.record(false, Duration::from_millis(5));
+        }
+        assert_eq!(h.circuit(), Circuit::Open);
+        assert!(!h.allow(), "an open circuit takes no calls");
+        assert_eq!(h.snapshot().circuit, Circuit::Open);
+        h.expire_cool_down();
+        assert!(h.allow(), "one probe after the cool-down");
+        assert_eq!(h.circuit(), Circuit::HalfOpen);
+        assert!(!h.allow(), "and only one");
+        h.record(false, Duration::from_millis(5));
+        assert_eq!(h.circuit(), Circuit::Open, "a failed probe opens it again");
+        h.expire_cool_down();
+        assert!(h.allow());
+        h.record(true, Duration::from_millis(5));
+        assert_eq!(h.circuit(), Circuit::Closed);
+        assert!(h.is_healthy() && h.allow());
+        assert_eq!(h.snapshot().calls, 0, "the failures that opened it are forgotten");
+    }
+
+    #[test]
+    fn slow_calls_open_the_circuit_too_and_an_unanswered_probe_is_replaced() {
+        let h = Health::default();
+        for _ in 0..MIN_CALLS {
+            h.record(true, SLOW + Duration::from_millis(1));
+        }
+        assert_eq!(h.circuit(), Circuit::Open, "half or more of the calls were slow");
+        h.expire_cool_down();
+        assert!(h.allow());
+        assert!(!h.allow());
+        h.expire_cool_down();
+        assert!(h.allow(), "a probe unanswered for a cool-down is replaced");
     }
 
     #[test]

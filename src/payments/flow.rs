@@ -189,20 +189,28 @@ fn route<'a>(
     };
     let mut accounts: Vec<&Account> =
         decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
-    // The first account with quota left takes the payment; those out of quota before it are
-    // passed over. Later accounts are asked for quota only if the payment reaches them.
-    let mut out_of_quota = None;
+    // The first account that takes calls (its circuit is not open) and has quota left takes the
+    // payment; those before it are passed over. Later accounts are asked only if the payment
+    // reaches them.
+    let (mut circuit_open, mut out_of_quota) = (false, None);
     while let Some(first) = accounts.first() {
-        match state.limits.check_account(&profile.merchant_id, &profile.id, &first.name) {
-            Ok(()) => break,
-            Err(refused) => {
-                out_of_quota = Some(refused);
-                accounts.remove(0);
+        if !first.health.allow() {
+            circuit_open = true;
+        } else {
+            match state.limits.check_account(&profile.merchant_id, &profile.id, &first.name) {
+                Ok(()) => break,
+                Err(refused) => out_of_quota = Some(refused),
             }
         }
+        accounts.remove(0);
     }
     if let (true, Some(refused)) = (accounts.is_empty(), out_of_quota) {
         return Err(ApiError::RateLimited(refused));
+    }
+    if accounts.is_empty() && circuit_open {
+        return Err(ApiError::ConnectorUnavailable(
+            "every connector account that could take this payment is failing (circuit open); nothing was stored".into(),
+        ));
     }
     if accounts.is_empty() {
         return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
@@ -297,17 +305,23 @@ async fn authorize(
             billing: confirmation.billing.as_ref().or(intent.details.billing.as_ref()),
         };
         let started = Instant::now();
-        let quota = match i {
-            0 => Ok(()),
-            _ => state.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name),
+        // The first account was asked when the payment was routed.
+        let barred = match i {
+            0 => None,
+            _ if !account.health.allow() => Some("its circuit is open".to_string()),
+            _ => state
+                .limits
+                .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+                .err()
+                .map(|refused| format!("its rate limit is reached (retry in {:?})", refused.retry_after)),
         };
-        let called = quota.is_ok();
-        let result = match quota {
-            Ok(()) => metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await,
+        let called = barred.is_none();
+        let result = match barred {
+            None => metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await,
             // Nothing is sent: as if the provider had refused the call, the next account may try.
-            Err(refused) => Err(ConnectorError::Unavailable {
+            Some(reason) => Err(ConnectorError::Unavailable {
                 connector: account.connector.clone(),
-                reason: format!("the account's rate limit is reached (retry in {:?})", refused.retry_after),
+                reason: format!("account `{}` takes no call now: {reason}", account.name),
             }),
         };
         match &result {

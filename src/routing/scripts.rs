@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::engine::{check_loads, evaluate_alone, Accounts};
 use super::view::PaymentView;
-use crate::connectors::health::HealthSnapshot;
+use crate::connectors::health::{Circuit, HealthSnapshot};
 use crate::lua::{compile, Limits};
 
 /// One compiled version of a script.
@@ -82,6 +82,9 @@ pub struct CaseHealth {
     pub calls: usize,
     #[serde(default)]
     pub p95_ms: f64,
+    /// `closed` (the default), `open` or `half_open`.
+    #[serde(default)]
+    pub circuit: Option<String>,
 }
 
 fn many() -> usize {
@@ -137,7 +140,17 @@ fn run_cases(script: &Script, limits: Limits) -> Result<(), String> {
             if !(0.0..=1.0).contains(&h.success_rate) {
                 return Err(format!("{shown}: {label}: health.{name}.success_rate must be between 0 and 1"));
             }
-            health.insert(name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95 });
+            let circuit = match h.circuit.as_deref() {
+                None | Some("closed") => Circuit::Closed,
+                Some("open") => Circuit::Open,
+                Some("half_open") => Circuit::HalfOpen,
+                Some(other) => {
+                    return Err(format!(
+                        "{shown}: {label}: health.{name}.circuit `{other}` is not closed, open or half_open"
+                    ))
+                }
+            };
+            health.insert(name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95, circuit });
         }
         let accounts = Accounts::Fixed { names, health };
         let choice = evaluate_alone(limits, script, &accounts, &case.payment, case.now.unwrap_or(0.0))
