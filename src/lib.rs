@@ -26,4 +26,5 @@ pub mod routing;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod vault;

@@ -17,12 +17,13 @@ pub fn client(config: &HttpConfig) -> reqwest::Result<Client> {
         .build()
 }
 
-/// Sends a call. A connection that never opened means the provider never saw it; anything that
-/// failed after the request may have been sent is ambiguous.
+/// Sends a call. A request that could not be built, or a connection that never opened, means the
+/// provider never saw it; anything that failed after the request may have been sent is ambiguous.
 pub async fn send(connector: &str, request: RequestBuilder) -> Result<Response, ConnectorError> {
     request.send().await.map_err(|e| {
-        let reason = if e.is_timeout() { "no answer in time".to_string() } else { e.to_string() };
-        if e.is_connect() && !e.is_timeout() {
+        let reason =
+            if e.is_timeout() { "no answer in time".to_string() } else { crate::text::clip(&e.to_string(), 500) };
+        if e.is_builder() || (e.is_connect() && !e.is_timeout()) {
             ConnectorError::Unavailable { connector: connector.into(), reason }
         } else {
             ConnectorError::Ambiguous { connector: connector.into(), reason }

@@ -125,7 +125,7 @@ impl Sandbox {
     }
 
     /// Like `load`, with the environment reading through to `base` (which reads the globals in
-    /// turn): how plugins see the host library.
+    /// turn): how plugins see the host library. The environment is frozen once the chunk has run.
     pub fn load_over(
         &self,
         chunk_name: &str,
@@ -146,6 +146,9 @@ impl Sandbox {
             .into_function()
             .map_err(|e| ScriptError::Compile(e.to_string()))?;
         let returned = self.run(|| chunk.call::<mlua::Value>(()))?;
+        // What the chunk defined when it loaded stays; nothing a later call does can add to it,
+        // so no call leaves state behind for the next payment to see.
+        env.set_readonly(true);
         Ok((env, returned))
     }
 
@@ -153,6 +156,13 @@ impl Sandbox {
     pub fn base_with(&self, fill: impl FnOnce(&Lua, &Table) -> mlua::Result<()>) -> Result<Table, ScriptError> {
         let base = self.lua.create_table().map_err(runtime)?;
         fill(&self.lua, &base).map_err(runtime)?;
+        // The host's libraries are as read-only as the standard ones: a script that could
+        // replace `json.encode` would break every later call on this state.
+        for pair in base.pairs::<mlua::Value, mlua::Value>() {
+            if let (_, mlua::Value::Table(library)) = pair.map_err(runtime)? {
+                library.set_readonly(true);
+            }
+        }
         let meta = self.lua.create_table().map_err(runtime)?;
         meta.raw_set("__index", self.lua.globals()).map_err(runtime)?;
         meta.set_readonly(true);
@@ -214,9 +224,13 @@ fn is_memory_error(e: &mlua::Error) -> bool {
 }
 
 /// Luau appends a stack traceback; the first line says what went wrong and where.
+/// The first line of an error, bounded: a script may raise an error of any size.
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).to_string()
+    crate::text::clip(text.lines().next().unwrap_or(text), MESSAGE_MAX)
 }
+
+/// The longest error message a script's failure is reported with.
+const MESSAGE_MAX: usize = 500;
 
 fn runtime(e: mlua::Error) -> ScriptError {
     ScriptError::Runtime(first_line(&e.to_string()))

@@ -223,10 +223,12 @@ pub struct PaymentError {
 impl PaymentError {
     /// An error with a code and message and nothing more; the unified code is the code itself.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
+        // Codes and messages come from providers and plugins: bounded before they are stored.
+        let message = crate::text::clip(&message.into(), 1000);
+        let code = crate::text::clip(code, 64);
         Self {
-            code: code.to_string(),
-            unified_code: Some(code.to_string()),
+            code: code.clone(),
+            unified_code: Some(code),
             unified_message: Some(message.clone()),
             message,
             reason: None,

@@ -157,12 +157,16 @@ pub struct PluginConnector {
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Token>>>>>,
 }
 
+/// The longest reason a plugin's failure is reported with: what a plugin returns or raises can
+/// be of any size.
+const REASON_MAX: usize = 500;
+
 fn unavailable(connector: &str, reason: impl Into<String>) -> ConnectorError {
-    ConnectorError::Unavailable { connector: connector.into(), reason: reason.into() }
+    ConnectorError::Unavailable { connector: connector.into(), reason: crate::text::clip(&reason.into(), REASON_MAX) }
 }
 
 fn ambiguous(connector: &str, reason: impl Into<String>) -> ConnectorError {
-    ConnectorError::Ambiguous { connector: connector.into(), reason: reason.into() }
+    ConnectorError::Ambiguous { connector: connector.into(), reason: crate::text::clip(&reason.into(), REASON_MAX) }
 }
 
 impl PluginConnector {

@@ -147,7 +147,7 @@ impl StripeError {
     pub fn to_payment_error(&self) -> PaymentError {
         let code = self.code.clone().or_else(|| self.kind.clone()).unwrap_or_else(|| "stripe_error".into());
         let mut error = PaymentError::new(&code, self.message.clone().unwrap_or_else(|| code.clone()));
-        error.reason = self.decline_code.clone();
+        error.reason = self.decline_code.as_deref().map(|r| crate::text::clip(r, 64));
         error
     }
 
