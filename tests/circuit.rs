@@ -29,13 +29,7 @@ end
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_account_is_opened_and_passed_over() {
     let dir = TempDir::new().unwrap();
-    let routing = dir.path().join("routing");
-    std::fs::create_dir(&routing).unwrap();
-    std::fs::write(routing.join("circuit.lua"), SCRIPT).unwrap();
-    let mut config = config_with(dir.path(), vec![down("flaky"), sandbox_account("steady")], &[]);
-    config.paths.routing = routing;
-    config.lua.time_budget_ms = 1000;
-    config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some("circuit".into());
+    let config = config_routed(dir.path(), vec![down("flaky"), sandbox_account("steady")], &[], "circuit", SCRIPT);
     let app = TestApp::start_with(dir, config).await;
 
     // Ten failures on `flaky`, each payment saved by `steady`.

@@ -80,12 +80,10 @@ fn described(what: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn abusive_routing_scripts_fail_only_their_call_and_report_boundedly() {
     let dir = TempDir::new().unwrap();
-    let routing = dir.path().join("routing");
-    std::fs::create_dir(&routing).unwrap();
-    std::fs::write(routing.join("abuse.lua"), ROUTING).unwrap();
-    let mut config = config_with(dir.path(), vec![sandbox_account("a"), sandbox_account("b")], &["a"]);
-    config.paths.routing = routing;
-    config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some("abuse".into());
+    let mut config =
+        config_routed(dir.path(), vec![sandbox_account("a"), sandbox_account("b")], &["a"], "abuse", ROUTING);
+    // The runaway cases are under test here: the default budget.
+    config.lua.time_budget_ms = 5;
     let app = TestApp::start_with(dir, config).await;
 
     for case in ["huge_error", "table_error", "tostring_error", "yield", "coroutine_loop", "string_bomb", "huge_reason"]

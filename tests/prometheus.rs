@@ -127,13 +127,8 @@ fn payment_in_lane(card: &str, lane: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_counts_the_payments_that_were_sent() {
     let dir = TempDir::new().unwrap();
-    let routing = dir.path().join("routing");
-    std::fs::create_dir(&routing).unwrap();
-    std::fs::write(routing.join("lanes.lua"), ROUTING).unwrap();
-    let mut config = config_with(dir.path(), vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b")], &[]);
-    config.paths.routing = routing;
-    config.lua.time_budget_ms = 1000;
-    config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some("lanes".into());
+    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b")];
+    let config = config_routed(dir.path(), accounts, &[], "lanes", ROUTING);
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
 

@@ -60,17 +60,15 @@ fn adyen_account(name: &str) -> ConnectorAccountConfig {
 /// A daemon whose acme/web has `accounts`, routed by `script` when given.
 async fn app_with(accounts: Vec<ConnectorAccountConfig>, script: Option<&str>) -> TestApp {
     let dir = TempDir::new().expect("temp dir");
-    let mut config = config_with(dir.path(), accounts, &[]);
-    // Choices, not the Lua budget, are under test: a loaded test machine can take longer than
-    // the default 5 ms to run an unoptimised script or plugin.
-    config.lua.time_budget_ms = 1000;
-    if let Some(source) = script {
-        let routing = dir.path().join("routing");
-        std::fs::create_dir(&routing).expect("routing folder");
-        std::fs::write(routing.join("wallets.lua"), source).expect("routing script");
-        config.paths.routing = routing;
-        config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some("wallets".into());
-    }
+    let config = match script {
+        Some(source) => config_routed(dir.path(), accounts, &[], "wallets", source),
+        None => {
+            // Choices, not the Lua budget, are under test: plugins run under it too.
+            let mut config = config_with(dir.path(), accounts, &[]);
+            config.lua.time_budget_ms = 1000;
+            config
+        }
+    };
     TestApp::start_with(dir, config).await
 }
 

@@ -395,6 +395,26 @@ pub fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>,
     config
 }
 
+/// `config_with`, and acme/web routed by the script `source` (saved as `<dir>/routing/<name>.lua`),
+/// under a Lua budget generous enough for an unoptimised build on a loaded machine: choices, not
+/// the budget, are what such tests look at.
+pub fn config_routed(
+    dir: &std::path::Path,
+    accounts: Vec<ConnectorAccountConfig>,
+    fallback: &[&str],
+    name: &str,
+    source: &str,
+) -> Config {
+    let routing = dir.join("routing");
+    std::fs::create_dir_all(&routing).expect("routing folder");
+    std::fs::write(routing.join(format!("{name}.lua")), source).expect("routing script");
+    let mut config = config_with(dir, accounts, fallback);
+    config.paths.routing = routing;
+    config.lua.time_budget_ms = 1000;
+    config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some(name.into());
+    config
+}
+
 pub async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {
     let dir = TempDir::new().expect("temp dir");
     let config = config_with(dir.path(), accounts, fallback);
