@@ -154,6 +154,8 @@ return {
   credentials = { "api_key", "merchant_account" },
   secrets = { "api_key" },
   base_url = "https://checkout-test.adyen.com",
+  -- Every call carries an Idempotency-Key made from the attempt: a repeated authorize is safe.
+  idempotent = true,
 
   authorize = {
     build = function(ctx, pay)

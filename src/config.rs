@@ -80,6 +80,22 @@ pub struct PaymentsConfig {
     pub cell_id: String,
     /// Default lifetime of an intent's client secret, in seconds.
     pub session_expiry_secs: u32,
+    /// How long one connector may take over a payment (both of its calls, when a call with no
+    /// clear answer is repeated), in milliseconds.
+    #[serde(default = "attempt_timeout_ms")]
+    pub attempt_timeout_ms: u64,
+    /// How long a payment may spend on its connectors in all: no further account is tried once
+    /// it is spent, in milliseconds.
+    #[serde(default = "budget_ms")]
+    pub budget_ms: u64,
+}
+
+fn attempt_timeout_ms() -> u64 {
+    20_000
+}
+
+fn budget_ms() -> u64 {
+    45_000
 }
 
 /// Where saved cards are kept: encrypted with AES-256-GCM in the database, under a key that is
@@ -268,7 +284,12 @@ impl Default for Config {
                 api_key_hash_secret: SecretValue::Env { env: "SWITCHYARD_API_KEY_HASH_SECRET".into() },
             },
             paths: PathsConfig { routing: "routing".into(), plugins: "plugins".into() },
-            payments: PaymentsConfig { cell_id: "sy".into(), session_expiry_secs: 900 },
+            payments: PaymentsConfig {
+                cell_id: "sy".into(),
+                session_expiry_secs: 900,
+                attempt_timeout_ms: attempt_timeout_ms(),
+                budget_ms: budget_ms(),
+            },
             lua: LuaConfig { time_budget_ms: 5, memory_limit_mb: 16 },
             http: HttpConfig { connect_timeout_ms: 2_000, request_timeout_ms: 15_000 },
             log: LogConfig { level: "info".into(), json: false },

@@ -71,3 +71,32 @@ async fn with_every_circuit_open_a_payment_is_refused_and_nothing_is_stored() {
     assert_eq!(app.count("payment_intents").await, stored);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_still_out_when_the_payments_time_budget_runs_out_leaves_it_processing() {
+    use common::mock::{json_answer, MockServer};
+    // A Stripe that would say, too late, that it is too busy.
+    let late = MockServer::serve(axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        json_answer(
+            429,
+            json!({ "error": { "type": "invalid_request_error", "code": "rate_limit", "message": "busy" } }),
+        )
+    }))
+    .await;
+    let dir = TempDir::new().unwrap();
+    let busy = common::localstripe::stripe_account("busy", &late.url);
+    let mut config = config_with(dir.path(), vec![busy, sandbox_account("next")], &["busy", "next"]);
+    config.payments.budget_ms = 400;
+    let app = TestApp::start_with(dir, config).await;
+    let started = std::time::Instant::now();
+    let body = pay(&app, payment("4242424242424242")).await;
+    assert!(started.elapsed() < std::time::Duration::from_millis(1400), "the budget did not cut the call short");
+    // The request may have reached Stripe: the payment waits for a sync, and no other account
+    // may charge it meanwhile.
+    assert_eq!(body["status"], "processing", "{body}");
+    assert_eq!(attempts(&body).len(), 1, "{body}");
+    let why = body["attempts"][0]["error"]["message"].as_str().unwrap();
+    assert!(why.contains("the payment's time budget"), "{why}");
+    app.stop().await;
+}

@@ -322,6 +322,9 @@ enum Fault {
     RateLimited,
     /// 500: it may have charged.
     ServerError,
+    /// 500 on the first payment intent call only: the repeat, with the same Idempotency-Key,
+    /// gets the intent.
+    ServerErrorOnce,
     /// 200 with a body cut short.
     Malformed,
     /// A sound answer, 3 s late.
@@ -430,6 +433,12 @@ async fn mock_stripe(
                 Fault::ServerError => {
                     stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.")
                 }
+                Fault::ServerErrorOnce
+                    if state.seen.all().iter().filter(|s| s.is("POST", "/v1/payment_intents")).count() == 1 =>
+                {
+                    stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.")
+                }
+                Fault::ServerErrorOnce => ok(),
                 Fault::Malformed => answer(200, "application/json", r#"{"id": "pi_x", "status": "#),
                 Fault::Slow => {
                     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -641,6 +650,15 @@ async fn a_refused_connection_falls_through_to_the_next_account() {
     app.stop().await;
 }
 
+/// The payment intent calls `mock` got: the first, and its repeat with the same Idempotency-Key
+/// (a call with no clear answer is made once more, which Stripe answers from its first outcome).
+fn intent_calls_repeated(mock: &MockStripe) {
+    let calls: Vec<Seen> = mock.seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let key = calls[0].header("idempotency-key").expect("an Idempotency-Key");
+    assert_eq!(calls[1].header("idempotency-key"), Some(key), "the repeat reuses the key");
+}
+
 /// Asserts the payment is left `processing` on `mock_stripe`, which may have charged it, and no
 /// other account was tried.
 fn assert_left_processing(body: &Value) {
@@ -660,9 +678,21 @@ async fn a_server_error_on_the_payment_intent_leaves_the_payment_processing() {
     let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
-    mock.seen.only("POST", "/v1/payment_intents");
+    intent_calls_repeated(&mock);
     let stored = retrieve(&app, &format!("/v2/payments/{}", id_of(&body))).await;
     assert_eq!(stored["status"], "processing", "{stored}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_error_once_is_resolved_by_asking_again_with_the_same_idempotency_key() {
+    let mock = MockStripe::start(Fault::ServerErrorOnce).await;
+    let app = mock_then_sandbox(&mock.server.url).await;
+    let body = pay(&app, payment(VISA)).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+    assert_eq!(attempts(&body).len(), 1, "no other account was tried: {body}");
+    assert_eq!(body["merchant_connector_id"], "mock_stripe", "{body}");
+    intent_calls_repeated(&mock);
     app.stop().await;
 }
 
@@ -672,7 +702,7 @@ async fn a_malformed_answer_to_the_payment_intent_leaves_the_payment_processing(
     let app = mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
-    mock.seen.only("POST", "/v1/payment_intents");
+    intent_calls_repeated(&mock);
     app.stop().await;
 }
 
@@ -690,7 +720,7 @@ async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
     // The mock would take the payment after 3 s: a payment left processing is the timeout's doing.
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
-    mock.seen.only("POST", "/v1/payment_intents");
+    intent_calls_repeated(&mock);
     app.stop().await;
 }
 

@@ -310,6 +310,13 @@ pub trait Connector: Send + Sync {
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome>;
 
+    /// Whether an authorize repeated for the same attempt can never charge twice: the provider
+    /// deduplicates by the attempt's idempotency key and answers the first call's outcome. Such a
+    /// connector is asked again when a call got no clear answer.
+    fn repeats_safely(&self) -> bool {
+        false
+    }
+
     /// Makes a card a payment method of the provider's own and answers its id, which later
     /// payments through the same account charge instead of the card.
     async fn tokenize(&self, _account: &Account, _req: &TokenizeRequest<'_>) -> ConnectorResult<ProviderToken> {

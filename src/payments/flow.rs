@@ -280,6 +280,7 @@ async fn authorize(
     decision: &Decision,
 ) -> Result<PaymentView, ApiError> {
     let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
+    let budget_end = Instant::now() + std::time::Duration::from_millis(state.config.payments.budget_ms);
     for (i, account) in candidates.iter().enumerate() {
         if i > 0 {
             attempt = new_attempt(state, &intent, account, confirmation, decision);
@@ -308,6 +309,7 @@ async fn authorize(
         // The first account was asked when the payment was routed.
         let barred = match i {
             0 => None,
+            _ if started >= budget_end => Some("the payment's time budget is spent".to_string()),
             _ if !account.health.allow() => Some("its circuit is open".to_string()),
             _ => state
                 .limits
@@ -317,7 +319,7 @@ async fn authorize(
         };
         let called = barred.is_none();
         let result = match barred {
-            None => metered(account, "authorize", connector_for(state, account)?.authorize(account, &request)).await,
+            None => call_authorize(state, account, &request, budget_end).await?,
             // Nothing is sent: as if the provider had refused the call, the next account may try.
             Some(reason) => Err(ConnectorError::Unavailable {
                 connector: account.connector.clone(),
@@ -354,6 +356,48 @@ async fn authorize(
         }
     }
     view(state, intent).await
+}
+
+/// One account's authorize, within the attempt's time and what is left of the payment's budget.
+/// A call with no clear answer is made once more, with the same attempt (and so the same
+/// idempotency keys), when the connector deduplicates by them: the provider then answers what
+/// became of the first call, and the payment need not wait for a sync.
+async fn call_authorize(
+    state: &AppState,
+    account: &Account,
+    request: &AuthorizeRequest<'_>,
+    budget_end: Instant,
+) -> Result<ConnectorResult<PaymentOutcome>, ApiError> {
+    let connector = connector_for(state, account)?;
+    let attempt_timeout = std::time::Duration::from_millis(state.config.payments.attempt_timeout_ms);
+    let (attempt_end, limit) = match Instant::now() + attempt_timeout {
+        end if end <= budget_end => (end, "the attempt's time"),
+        _ => (budget_end, "the payment's time budget"),
+    };
+    let call = || async {
+        let within = attempt_end.saturating_duration_since(Instant::now());
+        let authorize = metered(account, "authorize", connector.authorize(account, request));
+        tokio::time::timeout(within, authorize).await.unwrap_or_else(|_| {
+            // The request may have been sent: what became of it is unclear.
+            Err(ConnectorError::Ambiguous {
+                connector: account.connector.clone(),
+                reason: format!("no answer within {limit}"),
+            })
+        })
+    };
+    let first = call().await;
+    if !matches!(first, Err(ConnectorError::Ambiguous { .. }))
+        || !connector.repeats_safely()
+        || Instant::now() >= attempt_end
+    {
+        return Ok(first);
+    }
+    tracing::info!(attempt_id = %request.attempt_id, account = %account.name, "no clear answer; asking again with the same idempotency keys");
+    Ok(match call().await {
+        Ok(outcome) => Ok(outcome),
+        // Still nothing clear (or a refusal of the repeat, which says nothing of the first call).
+        Err(_) => first,
+    })
 }
 
 /// A connector call that ended without an answer about the payment, recorded on the attempt:

@@ -35,6 +35,10 @@ pub struct Declaration {
     /// Where the provider's API lives unless an account says otherwise.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// The provider deduplicates `authorize` by its idempotency key (the attempt id), so a call
+    /// with no clear answer may be repeated.
+    #[serde(default)]
+    pub idempotent: bool,
 }
 
 /// One compiled, checked version of a plugin.
@@ -70,7 +74,7 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
     let lua = sandbox.lua();
     let declared: Value = lua
         .create_table_from(
-            ["name", "api_version", "supports", "currencies", "credentials", "secrets", "base_url"]
+            ["name", "api_version", "supports", "currencies", "credentials", "secrets", "base_url", "idempotent"]
                 .into_iter()
                 .map(|k| (k, table.raw_get::<Value>(k).unwrap_or(Value::Nil))),
         )

@@ -569,6 +569,10 @@ impl Connector for PluginConnector {
         self.token_for(&self.current.load_full(), account).await
     }
 
+    fn repeats_safely(&self) -> bool {
+        self.current.load().declaration.idempotent
+    }
+
     fn payment_methods(&self) -> Vec<(String, String)> {
         let declared = &self.current.load().declaration;
         let pairs = declared

@@ -73,6 +73,11 @@ impl Connector for Sandbox {
         Vec::new()
     }
 
+    /// Its answers follow the card and the attempt, as a provider's idempotency would.
+    fn repeats_safely(&self) -> bool {
+        true
+    }
+
     fn session_wallets(&self) -> Vec<String> {
         vec!["google_pay".into(), "apple_pay".into()]
     }

@@ -134,6 +134,11 @@ impl Connector for Stripe {
         vec!["api_key"]
     }
 
+    /// Every POST carries an Idempotency-Key made from the attempt and the step.
+    fn repeats_safely(&self) -> bool {
+        true
+    }
+
     fn session_wallets(&self) -> Vec<String> {
         vec!["google_pay".into(), "apple_pay".into()]
     }
