@@ -84,10 +84,26 @@ impl Running {
         self.store.close().await;
     }
 
-    /// Serves until the task ends by itself (a signal handler sends `stop`).
-    pub async fn wait(self) -> std::io::Result<()> {
+    /// Serves until the task ends by itself (a signal handler sends `stop`, then `signalled`).
+    /// From the signal on, requests under way have `grace` to finish; then the daemon stops
+    /// anyway. Either way the store is closed last, its write-ahead log folded in.
+    pub async fn wait(self, signalled: oneshot::Receiver<()>, grace: std::time::Duration) -> std::io::Result<()> {
         let (_evictor, _admin) = (self.evictor, self.admin);
-        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let mut task = self.task;
+        let drained = async {
+            match signalled.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            done = &mut task => done.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = drained => {
+                tracing::warn!(?grace, "requests still under way after the shutdown grace; stopping anyway");
+                task.abort();
+                Ok(())
+            }
+        };
         self.store.close().await;
         result
     }

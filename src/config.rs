@@ -49,6 +49,13 @@ pub struct ServerConfig {
     pub public_url: String,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// On SIGTERM, how long requests under way may take to finish before the daemon exits anyway.
+    #[serde(default = "shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn shutdown_grace_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -278,6 +285,7 @@ impl Default for Config {
                 listen: "127.0.0.1:8080".into(),
                 public_url: String::new(),
                 max_body_bytes: 64 * 1024,
+                shutdown_grace_secs: shutdown_grace_secs(),
             },
             database: DatabaseConfig { url: "sqlite://data/switchyard.db".into(), max_connections: 8 },
             security: SecurityConfig {

@@ -185,6 +185,7 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     runtime.block_on(async {
         let mut running = match switchyard::app::start(config).await {
             Ok(r) => r,
@@ -194,12 +195,14 @@ fn serve(config: Config) -> ExitCode {
             }
         };
         let stop = running.stopper();
+        let (signalled, on_signal) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("shutting down");
+            tracing::info!("shutting down: no new connections; requests under way may finish");
             let _ = stop.send(());
+            let _ = signalled.send(());
         });
-        match running.wait().await {
+        match running.wait(on_signal, grace).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

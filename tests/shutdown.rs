@@ -1,0 +1,126 @@
+//! Graceful shutdown of the real binary on SIGTERM: no new connections, requests under way finish
+//! within `[server] shutdown_grace_secs`, the store is closed last (its write-ahead log folded
+//! in), and the process exits 0; past the grace it stops anyway.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::mock::{json_answer, MockServer};
+use common::*;
+use serde_json::json;
+
+/// A Stripe that answers a payment intent after `delay`, the payment method at once.
+async fn slow_stripe(delay: Duration) -> MockServer {
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| async move {
+        if uri.path() == "/v1/payment_methods" {
+            return json_answer(200, json!({ "id": "pm_1", "object": "payment_method" }));
+        }
+        tokio::time::sleep(delay).await;
+        json_answer(200, json!({ "id": "pi_1", "object": "payment_intent", "status": "succeeded", "amount": 6540,
+            "amount_received": 6540, "capture_method": "automatic", "client_secret": "pi_1_secret", "next_action": null }))
+    });
+    MockServer::serve(app).await
+}
+
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    async fn start(dir: &Path, stripe: &str, grace_secs: u64) -> Self {
+        let profile = format!(
+            "[merchants.acme.profiles.web]\nfallback = [\"slow\"]\n\n[[merchants.acme.profiles.web.connector_accounts]]\n\
+             name = \"slow\"\nconnector = \"stripe\"\nbase_url = \"{stripe}\"\ncredentials = {{ api_key = \"sk_test_slow\" }}\n"
+        );
+        let file = config_file(dir, HASH_SECRET, &dir.join("routing"), &profile);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--config", &file, "serve"])
+            .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHYARD__SERVER__SHUTDOWN_GRACE_SECS", grace_secs.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the daemon starts");
+        let daemon = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{}/health", daemon.base)).send().await.is_ok_and(|r| r.status() == 200) {
+                return daemon;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the daemon did not become healthy");
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code and how long it took.
+    async fn exited(&mut self, within: Duration) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        panic!("the daemon did not exit within {within:?}");
+    }
+}
+
+async fn pay_in_background(base: &str) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let request = reqwest::Client::new()
+        .post(format!("{base}/v2/payments"))
+        .header("api-key", ACME_KEY)
+        .header("X-Profile-Id", "web")
+        .json(&payment("4242424242424242"));
+    let task = tokio::spawn(request.send());
+    // Let it reach the slow provider.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    task
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_under_way_finishes_and_no_new_one_is_taken() {
+    let stripe = slow_stripe(Duration::from_millis(1500)).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut daemon = Daemon::start(dir.path(), &stripe.url, 10).await;
+    let under_way = pay_in_background(&daemon.base).await;
+    daemon.terminate();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No new connections once the signal is in.
+    let refused = reqwest::Client::new().get(format!("{}/health", daemon.base)).send().await;
+    assert!(refused.is_err(), "a new request was taken after SIGTERM: {refused:?}");
+
+    let res = under_way.await.unwrap().expect("the payment under way is answered");
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "succeeded", "{body}");
+    let (code, _) = daemon.exited(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(0));
+    // The store was closed: SQLite folded its write-ahead log back into the database.
+    let wal = dir.path().join("s.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "the write-ahead log was left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_the_grace_the_daemon_stops_anyway() {
+    let stripe = slow_stripe(Duration::from_secs(30)).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut daemon = Daemon::start(dir.path(), &stripe.url, 1).await;
+    let under_way = pay_in_background(&daemon.base).await;
+    daemon.terminate();
+    let (code, took) = daemon.exited(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(5), "it waited {took:?} for a grace of 1 s");
+    assert!(under_way.await.unwrap().is_err(), "the cut request is not answered");
+}
