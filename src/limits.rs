@@ -110,7 +110,8 @@ impl Limits {
     }
 
     /// How many keys the API limiters hold now.
-    pub fn tracked_keys(&self) -> usize {
+    #[cfg(test)]
+    fn tracked_keys(&self) -> usize {
         let set = self.current.load();
         [&set.per_key, &set.per_merchant].into_iter().flatten().map(|l| l.len()).sum()
     }

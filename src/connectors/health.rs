@@ -155,7 +155,8 @@ impl Health {
         }
     }
 
-    pub fn circuit(&self) -> Circuit {
+    #[cfg(test)]
+    fn circuit(&self) -> Circuit {
         self.window.lock().unwrap_or_else(|e| e.into_inner()).circuit()
     }
 

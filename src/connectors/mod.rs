@@ -225,14 +225,15 @@ pub async fn metered<T>(
     let started = std::time::Instant::now();
     let result = call.await;
     let outcome = result.as_ref().map_or_else(ConnectorError::outcome, |_| "ok");
-    let labels = [
-        ("connector", account.connector.clone()),
-        ("account", account.name.clone()),
-        ("flow", flow.to_string()),
-        ("outcome", outcome.to_string()),
+    // Flow and outcome are static: only the two names from config are copied.
+    let labels = vec![
+        metrics::Label::new("connector", account.connector.clone()),
+        metrics::Label::new("account", account.name.clone()),
+        metrics::Label::from_static_parts("flow", flow),
+        metrics::Label::from_static_parts("outcome", outcome),
     ];
-    metrics::counter!("switchyard_connector_requests_total", &labels).increment(1);
-    metrics::histogram!("switchyard_connector_request_duration_seconds", &labels)
+    metrics::counter!("switchyard_connector_requests_total", labels.clone()).increment(1);
+    metrics::histogram!("switchyard_connector_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
     result
 }

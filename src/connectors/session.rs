@@ -46,8 +46,6 @@ pub struct SdkNextAction {
 pub enum NextActionCall {
     /// Confirm the payment with the wallet's data.
     Confirm,
-    /// The payment is under way with the provider; read it back when the payer returns.
-    Sync,
 }
 
 impl SdkNextAction {

@@ -194,13 +194,10 @@ fn route<'a>(
     // reaches them.
     let (mut circuit_open, mut out_of_quota) = (false, None);
     while let Some(first) = accounts.first() {
-        if !first.health.allow() {
-            circuit_open = true;
-        } else {
-            match state.limits.check_account(&profile.merchant_id, &profile.id, &first.name) {
-                Ok(()) => break,
-                Err(refused) => out_of_quota = Some(refused),
-            }
+        match barred(state, &profile.merchant_id, &profile.id, first) {
+            None => break,
+            Some(Barred::CircuitOpen) => circuit_open = true,
+            Some(Barred::OutOfQuota(refused)) => out_of_quota = Some(refused),
         }
         accounts.remove(0);
     }
@@ -216,6 +213,30 @@ fn route<'a>(
         return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
     }
     Ok((decision, accounts))
+}
+
+/// Why an account takes no call now.
+enum Barred {
+    CircuitOpen,
+    OutOfQuota(crate::limits::Refused),
+}
+
+impl std::fmt::Display for Barred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Barred::CircuitOpen => f.write_str("its circuit is open"),
+            Barred::OutOfQuota(refused) => write!(f, "its rate limit is reached (retry in {:?})", refused.retry_after),
+        }
+    }
+}
+
+/// Whether `account` takes a payment now: its circuit lets a call through and its quota has one
+/// left (which the call then takes).
+fn barred(state: &AppState, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
+    if !account.health.allow() {
+        return Some(Barred::CircuitOpen);
+    }
+    state.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
 }
 
 /// Create and confirm in one call: the intent and its first attempt are stored together.
@@ -310,12 +331,7 @@ async fn authorize(
         let barred = match i {
             0 => None,
             _ if started >= budget_end => Some("the payment's time budget is spent".to_string()),
-            _ if !account.health.allow() => Some("its circuit is open".to_string()),
-            _ => state
-                .limits
-                .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
-                .err()
-                .map(|refused| format!("its rate limit is reached (retry in {:?})", refused.retry_after)),
+            _ => barred(state, &intent.merchant_id, &intent.profile_id, account).map(|b| b.to_string()),
         };
         let called = barred.is_none();
         let result = match barred {

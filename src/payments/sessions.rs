@@ -80,9 +80,13 @@ pub async fn session_tokens(
         .ok_or_else(|| ApiError::NotFound(format!("profile `{}`", intent.profile_id)))?;
     let overrides = req.connector_override.as_ref();
     let mut tokens = Vec::with_capacity(req.wallets.len());
+    let mut opened_by_bank = false;
     for wallet in &req.wallets {
         let token = match OPEN_BANKING.contains(&wallet.as_str()) {
-            true => open_banking(state, &intent).await?,
+            true => {
+                opened_by_bank = true;
+                open_banking(state, &intent).await?
+            }
             false => wallet_token(state, profile, &intent, wallet, overrides).await?,
         };
         let outcome = if token.is_some() { "given" } else { "none" };
@@ -90,7 +94,11 @@ pub async fn session_tokens(
             .increment(1);
         tokens.push(token.unwrap_or(SessionToken::NoSessionTokenReceived));
     }
-    let intent = flow::retrieve_intent(state, &caller(&intent), &intent.id).await?;
+    // Confirming by bank moved the payment on: the answer shows it as it is now.
+    let intent = match opened_by_bank {
+        true => flow::retrieve_intent(state, &caller(&intent), &intent.id).await?,
+        false => intent,
+    };
     Ok((intent, tokens))
 }
 
