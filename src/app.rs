@@ -66,16 +66,15 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
     _reloaders: Vec<reload::Reloader>,
-    evictor: JoinHandle<()>,
-    admin: Option<JoinHandle<()>>,
+    /// The idle-key evictor, the reconciler and the metrics listener: stopped with the daemon.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and closes the database.
     pub async fn stop(self) {
-        self.evictor.abort();
-        if let Some(admin) = &self.admin {
-            admin.abort();
+        for task in &self.background {
+            task.abort();
         }
         let _ = self.stop.send(());
         if let Ok(Err(e)) = self.task.await {
@@ -88,7 +87,6 @@ impl Running {
     /// From the signal on, requests under way have `grace` to finish; then the daemon stops
     /// anyway. Either way the store is closed last, its write-ahead log folded in.
     pub async fn wait(self, signalled: oneshot::Receiver<()>, grace: std::time::Duration) -> std::io::Result<()> {
-        let (_evictor, _admin) = (self.evictor, self.admin);
         let mut task = self.task;
         let drained = async {
             match signalled.await {
@@ -104,6 +102,9 @@ impl Running {
                 Ok(())
             }
         };
+        for task in &self.background {
+            task.abort();
+        }
         self.store.close().await;
         result
     }
@@ -134,7 +135,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let vault = open_vault(&config, &store).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    // With port 0 the real port is known only now; links the daemon hands out must carry it.
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
     // With port 0 the real port is known only now; connectors hand out links with it.
     let (registry, _) = config.registry(&public_url, http);
@@ -181,6 +181,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: store.clone(),
         config,
     }));
+    let mut background = vec![evictor];
+    if state.config.reconciler.enabled {
+        background.push(crate::payments::reconcile::spawn(state.clone()));
+    }
     let admin = match (state.config.metrics.enabled, state.config.metrics.listen.as_str()) {
         (true, listen) if !listen.is_empty() => {
             let listener = TcpListener::bind(listen).await?;
@@ -202,8 +206,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     tracing::info!(%addr, "switchyard listening");
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);
-    let admin = admin.map(|(_, task)| task);
-    Ok(Running { addr, metrics_addr, router, stop, task, store, _reloaders: reloaders, evictor, admin })
+    background.extend(admin.map(|(_, task)| task));
+    Ok(Running { addr, metrics_addr, router, stop, task, store, _reloaders: reloaders, background })
 }
 
 /// How often rate limiters forget idle keys.

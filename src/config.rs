@@ -31,6 +31,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub reconciler: ReconcilerConfig,
     /// The file this configuration was read from, which the daemon watches for new limits.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -245,6 +247,30 @@ impl Default for MetricsConfig {
     }
 }
 
+/// The background task that settles payments and refunds left unsettled by a crash or an
+/// unclear answer, by asking their provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcilerConfig {
+    pub enabled: bool,
+    /// How often it looks for unsettled payments and refunds, in milliseconds.
+    pub every_ms: u64,
+    /// How long a payment or refund must have been unsettled before it is looked at, in
+    /// milliseconds. Longer than `payments.budget_ms`, so no call still under way is overtaken.
+    pub after_ms: u64,
+    /// The longest wait between two looks at one that stays unsettled, in milliseconds; the wait
+    /// doubles from `after_ms` up to this.
+    pub max_backoff_ms: u64,
+    /// How many it takes on in one round.
+    pub batch: u32,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        Self { enabled: true, every_ms: 5_000, after_ms: 60_000, max_backoff_ms: 3_600_000, batch: 32 }
+    }
+}
+
 /// Rate limits on the API. Left out, a limit does not apply. Reloaded with the file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -304,6 +330,7 @@ impl Default for Config {
             vault: VaultConfig { key: None, cvc_ttl_secs: 900 },
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
+            reconciler: ReconcilerConfig::default(),
             source: None,
             merchants: BTreeMap::new(),
         }
@@ -432,6 +459,19 @@ impl Config {
 
         if self.http.connect_timeout_ms == 0 || self.http.request_timeout_ms == 0 {
             report("http".into(), "timeouts must be at least 1 ms".into());
+        }
+        let reconciler = &self.reconciler;
+        if reconciler.after_ms <= self.payments.budget_ms {
+            report(
+                "reconciler.after_ms".into(),
+                format!(
+                    "must be longer than payments.budget_ms ({}): a payment under way would be overtaken",
+                    self.payments.budget_ms
+                ),
+            );
+        }
+        if reconciler.every_ms == 0 || reconciler.batch == 0 {
+            report("reconciler".into(), "every_ms and batch must be at least 1".into());
         }
         if self.lua.time_budget_ms == 0 {
             report("lua.time_budget_ms".into(), "must be at least 1".into());

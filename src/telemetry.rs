@@ -118,6 +118,10 @@ fn describe() {
         "Wallet session tokens asked for, by wallet and whether one was given."
     );
     describe_counter!(
+        "switchyard_reconciler_checks_total",
+        "Unsettled payments and refunds the reconciler asked a provider about, by kind and outcome."
+    );
+    describe_counter!(
         "switchyard_rate_limited_total",
         "Requests and connector calls refused by a rate limit, by scope."
     );

@@ -104,7 +104,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         }
     }
     refund.modified_at = Utc::now();
-    state.store.settle_refund(&refund).await?;
+    // Only a webhook could have settled it while the call was under way; what it stored stands.
+    if !state.store.settle_refund(&refund).await? {
+        return retrieve(state, caller, &refund.id).await;
+    }
     Ok(refund)
 }
 
@@ -139,7 +142,9 @@ pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<
             refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
             refund.error = outcome.error;
             refund.modified_at = Utc::now();
-            state.store.settle_refund(&refund).await?;
+            if !state.store.settle_refund(&refund).await? {
+                return retrieve(state, caller, refund_id).await;
+            }
             Ok(refund)
         }
         Ok(_) | Err(ConnectorError::NotSupported { .. }) => Ok(refund),

@@ -106,6 +106,8 @@ async fn refund(
     refund.status = outcome.status;
     refund.error = outcome.error;
     refund.modified_at = Utc::now();
-    state.store.settle_refund(&refund).await?;
-    Ok(Applied::Changed)
+    Ok(match state.store.settle_refund(&refund).await? {
+        true => Applied::Changed,
+        false => Applied::AlreadyKnown,
+    })
 }

@@ -14,6 +14,7 @@ mod customers;
 mod payment_method_sessions;
 mod payment_methods;
 mod payments;
+mod rechecks;
 mod refunds;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use payments::IntentUpdate;
+pub use rechecks::{Recheck, Unsettled};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

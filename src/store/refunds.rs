@@ -69,20 +69,26 @@ impl Store {
         }
     }
 
-    /// Stores the connector's answer to a refund; a failed refund gives its amount back to the
-    /// payment's refundable balance.
-    pub async fn settle_refund(&self, refund: &Refund) -> Result<()> {
+    /// Stores the connector's answer to a refund that is still pending; a failed refund gives its
+    /// amount back to the payment's refundable balance. False, changing nothing, when the refund
+    /// was settled already (a webhook and a sync racing): the amount is given back only once.
+    pub async fn settle_refund(&self, refund: &Refund) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 WHERE id = $1",
+        let settled = sqlx::query(
+            "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 \
+             WHERE id = $1 AND status = $6",
         )
         .bind(&refund.id)
         .bind(refund.status.as_str())
         .bind(&refund.connector_refund_id)
         .bind(refund.error.as_ref().map(to_json))
         .bind(millis(refund.modified_at))
+        .bind(RefundStatus::Pending.as_str())
         .execute(&mut *tx)
         .await?;
+        if settled.rows_affected() == 0 {
+            return Ok(false);
+        }
         if refund.status == RefundStatus::Failed {
             sqlx::query("UPDATE payment_intents SET amount_refunded = amount_refunded - $2 WHERE id = $1")
                 .bind(&refund.payment_id)
@@ -91,7 +97,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn find_refund(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Refund>> {

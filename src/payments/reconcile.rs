@@ -1,0 +1,111 @@
+//! The reconciler: a background task that settles what a crash or an unclear answer left
+//! unsettled. Every attempt is stored as pending before its provider is called, so after a
+//! `kill -9` the database knows of every call that may have reached a provider; a payment still
+//! `processing` (or a refund still `pending`) long after any call could still be under way is
+//! synced with its provider, which says whether it charged — or, for connectors that look the
+//! attempt up by its own id, that it never heard of it.
+//!
+//! Each record is taken on under a lease in the database, so several daemons sharing it never
+//! ask about the same payment at once; one that stays unsettled is looked at again after a wait
+//! that doubles each time, up to `max_backoff_ms`.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::api::auth::Caller;
+use crate::app::AppState;
+use crate::config::ReconcilerConfig;
+use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::payments::{flow, refunds};
+use crate::store::{Recheck, Unsettled};
+
+/// Runs the reconciler every `every_ms` until aborted.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_millis(state.config.reconciler.every_ms));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            run(&state).await;
+        }
+    })
+}
+
+/// One round: takes on what is unsettled and syncs it, all of a round at once. Returns how many
+/// it settled.
+pub async fn run(state: &AppState) -> usize {
+    let config = &state.config.reconciler;
+    let mut checks = JoinSet::new();
+    for kind in [Unsettled::Payments, Unsettled::Refunds] {
+        let now = Utc::now();
+        let quiet_since = now - chrono::Duration::milliseconds(millis(config.after_ms));
+        let records = match state.store.unsettled(kind, quiet_since, now, config.batch).await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, kind = kind.as_str(), "reconciler cannot list unsettled records");
+                continue;
+            }
+        };
+        for record in records {
+            let until = now + chrono::Duration::milliseconds(millis(backoff(config, record.rechecks)));
+            match state.store.lease(kind, &record, until).await {
+                Ok(true) => drop(checks.spawn(check(state.clone(), kind, record))),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, id = %record.id, "reconciler cannot take a record on"),
+            }
+        }
+    }
+    checks.join_all().await.into_iter().filter(|settled| *settled).count()
+}
+
+/// Syncs one record with its provider; true when that settled it.
+async fn check(state: AppState, kind: Unsettled, record: Recheck) -> bool {
+    let caller = Caller { merchant_id: record.merchant_id, profile_id: record.profile_id };
+    let result = match kind {
+        Unsettled::Payments => {
+            flow::sync(&state, &caller, &record.id).await.map(|p| p.intent.status != IntentStatus::Processing)
+        }
+        Unsettled::Refunds => {
+            refunds::sync(&state, &caller, &record.id).await.map(|r| r.status != RefundStatus::Pending)
+        }
+    };
+    let outcome = match &result {
+        Ok(true) => "settled",
+        Ok(false) => "unsettled",
+        Err(_) => "error",
+    };
+    match &result {
+        Ok(settled) => {
+            tracing::info!(kind = kind.as_str(), id = %record.id, settled, rechecks = record.rechecks, "reconciled")
+        }
+        Err(e) => tracing::warn!(kind = kind.as_str(), id = %record.id, error = %e, "reconciler could not sync"),
+    }
+    metrics::counter!("switchyard_reconciler_checks_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
+    result.unwrap_or(false)
+}
+
+/// How long a record is left alone after its `rechecks`-th look: `after_ms`, doubling each time,
+/// up to `max_backoff_ms`.
+fn backoff(config: &ReconcilerConfig, rechecks: i64) -> u64 {
+    let doublings = u32::try_from(rechecks.clamp(0, 32)).unwrap_or(32);
+    config.after_ms.saturating_mul(1u64 << doublings).min(config.max_backoff_ms.max(config.after_ms))
+}
+
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_up_to_the_ceiling() {
+        let config = ReconcilerConfig { after_ms: 1_000, max_backoff_ms: 10_000, ..ReconcilerConfig::default() };
+        let waits: Vec<u64> = (0..6).map(|n| backoff(&config, n)).collect();
+        assert_eq!(waits, [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+        assert_eq!(backoff(&config, i64::MAX), 10_000);
+    }
+}

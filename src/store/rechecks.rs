@@ -1,0 +1,106 @@
+//! What the reconciler finds in the store: payments still `processing` and refunds still
+//! `pending` long after their calls ended, and the lease by which one daemon, of however many
+//! share the database, takes each of them on at a time.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{millis, Result, Store};
+use crate::payments::status::{IntentStatus, RefundStatus};
+
+/// Which kind of record is left unsettled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsettled {
+    /// Payments `processing`: an authorize, capture or cancel whose outcome was never stored.
+    Payments,
+    /// Refunds `pending`.
+    Refunds,
+}
+
+impl Unsettled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unsettled::Payments => "payment",
+            Unsettled::Refunds => "refund",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Unsettled::Payments => "payment_intents",
+            Unsettled::Refunds => "refunds",
+        }
+    }
+
+    fn status(self) -> &'static str {
+        match self {
+            Unsettled::Payments => IntentStatus::Processing.as_str(),
+            Unsettled::Refunds => RefundStatus::Pending.as_str(),
+        }
+    }
+}
+
+/// One unsettled record, as listed.
+#[derive(Debug)]
+pub struct Recheck {
+    pub id: String,
+    pub merchant_id: String,
+    pub profile_id: String,
+    /// How often it was looked at before.
+    pub rechecks: i64,
+    /// The lease it had when listed; taking it on succeeds only if that is unchanged.
+    lease: i64,
+}
+
+impl Store {
+    /// Up to `batch` records of `kind` unchanged since `quiet_since` and free of any lease at
+    /// `now`, the longest unchanged first.
+    pub async fn unsettled(
+        &self,
+        kind: Unsettled,
+        quiet_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<Vec<Recheck>> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, merchant_id, profile_id, rechecks, COALESCE(recheck_at, 0) AS lease FROM {} \
+             WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 ORDER BY modified_at LIMIT $4",
+            kind.table()
+        ))
+        .bind(kind.status())
+        .bind(millis(quiet_since))
+        .bind(millis(now))
+        .bind(i64::from(batch))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Recheck {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    profile_id: row.try_get("profile_id")?,
+                    rechecks: row.try_get("rechecks")?,
+                    lease: row.try_get("lease")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes `record` on until `until`. False, changing nothing, when it settled or another
+    /// daemon took it on since it was listed: a compare-and-set, so two reconcilers never ask a
+    /// provider about the same payment at once.
+    pub async fn lease(&self, kind: Unsettled, record: &Recheck, until: DateTime<Utc>) -> Result<bool> {
+        let taken = sqlx::query(&format!(
+            "UPDATE {} SET recheck_at = $2, rechecks = rechecks + 1 \
+             WHERE id = $1 AND status = $3 AND COALESCE(recheck_at, 0) = $4",
+            kind.table()
+        ))
+        .bind(&record.id)
+        .bind(millis(until))
+        .bind(kind.status())
+        .bind(record.lease)
+        .execute(&self.writer)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+}
