@@ -776,9 +776,13 @@ fn stripe_signature(secret: &str, body: &str) -> String {
 }
 
 async fn notify(app: &TestApp, signature: &str, body: &str) -> (u16, Value) {
+    notify_account(app, "stripe", signature, body).await
+}
+
+async fn notify_account(app: &TestApp, account: &str, signature: &str, body: &str) -> (u16, Value) {
     let res = app
         .client
-        .post(format!("{}/v2/webhooks/acme/stripe", app.base))
+        .post(format!("{}/v2/webhooks/acme/{account}", app.base))
         .header("Stripe-Signature", signature)
         .header("Content-Type", "application/json")
         .body(body.to_string())
@@ -821,6 +825,39 @@ async fn a_signed_stripe_notification_settles_the_payment_once_and_a_forged_one_
     // About a payment no one here knows: verified, and nothing to do.
     let other = event.replace(&pi, "pi_unknown");
     let (status, body) = notify(&app, &stripe_signature(WEBHOOK_SECRET, &other), &other).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("not_tracked")), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_naming_the_attempt_settles_a_payment_whose_answer_was_lost() {
+    let mock = MockStripe::start(Fault::ServerError).await;
+    let mut account = stripe_account("mock_stripe", &mock.server.url);
+    account.credentials.insert("webhook_secret".into(), SecretValue::Literal(WEBHOOK_SECRET.into()));
+    let app = start_with_accounts(vec![account], &["mock_stripe"]).await;
+    let lost = pay(&app, payment(VISA)).await;
+    assert_left_processing(&lost);
+    assert!(lost["connector_transaction_id"].is_null(), "{lost}");
+    let (id, attempt_id) = (id_of(&lost), attempts(&lost)[0]["id"].as_str().unwrap().to_string());
+
+    // Stripe made the intent all the same; its notification carries the ids switchyard sent.
+    let event = json!({
+        "id": "evt_lost", "type": "payment_intent.succeeded",
+        "data": { "object": { "object": "payment_intent", "id": "pi_lost", "status": "succeeded", "amount": 6540,
+            "amount_received": 6540, "metadata": { "payment_id": id, "attempt_id": attempt_id } } }
+    })
+    .to_string();
+    let (status, body) = notify_account(&app, "mock_stripe", &stripe_signature(WEBHOOK_SECRET, &event), &event).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    let paid = retrieve(&app, &format!("/v2/payments/{id}")).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(paid["connector_transaction_id"], "pi_lost", "{paid}");
+
+    // An attempt id no one here gave out finds nothing.
+    let stranger = event.replace(&attempt_id, "sy_att_someone_else");
+    let stranger = stranger.replace("pi_lost", "pi_stranger");
+    let (status, body) =
+        notify_account(&app, "mock_stripe", &stripe_signature(WEBHOOK_SECRET, &stranger), &stranger).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("not_tracked")), "{body}");
     app.stop().await;
 }

@@ -256,6 +256,9 @@ impl WebhookRequest<'_> {
 pub enum WebhookEvent {
     Payment {
         connector_payment_id: String,
+        /// The attempt id the provider was given, when the notification carries it back: it finds
+        /// an attempt whose answer, and so the provider's id for it, was lost.
+        attempt_id: Option<String>,
         outcome: PaymentOutcome,
     },
     Refund {

@@ -10,7 +10,9 @@ use crate::connectors::{
     Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
 };
 use crate::payments::flow;
+use crate::payments::model::{PaymentAttempt, PaymentIntent};
 use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::store::AttemptKey;
 
 /// What became of a notification.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,8 +55,21 @@ pub async fn receive(
         WebhookError::Unreadable(_) => ApiError::InvalidRequest(e.to_string()),
     })?;
     match event {
-        WebhookEvent::Payment { connector_payment_id, outcome } => {
-            payment(state, merchant_id, account, &connector_payment_id, outcome).await
+        WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
+            let found = state
+                .store
+                .find_account_attempt(merchant_id, &account.name, AttemptKey::ConnectorPaymentId(&connector_payment_id))
+                .await?;
+            let found = match (found, attempt_id) {
+                (None, Some(attempt_id)) => {
+                    state
+                        .store
+                        .find_account_attempt(merchant_id, &account.name, AttemptKey::AttemptId(&attempt_id))
+                        .await?
+                }
+                (found, _) => found,
+            };
+            payment(state, found, outcome).await
         }
         WebhookEvent::Refund { connector_refund_id, outcome } => {
             refund(state, merchant_id, account, &connector_refund_id, outcome).await
@@ -63,16 +78,14 @@ pub async fn receive(
     }
 }
 
+/// Applies a payment notification to the attempt it names, if that attempt is still the one
+/// that counts and has not moved past it.
 async fn payment(
     state: &AppState,
-    merchant_id: &str,
-    account: &Account,
-    connector_payment_id: &str,
+    found: Option<(PaymentIntent, PaymentAttempt)>,
     outcome: PaymentOutcome,
 ) -> Result<Applied, ApiError> {
-    let Some((intent, attempt)) =
-        state.store.find_by_connector_payment_id(merchant_id, &account.name, connector_payment_id).await?
-    else {
+    let Some((intent, attempt)) = found else {
         return Ok(Applied::NotTracked);
     };
     let settled = intent.active_attempt_id.as_deref() != Some(attempt.id.as_str())

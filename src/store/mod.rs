@@ -26,7 +26,7 @@ use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-pub use payments::IntentUpdate;
+pub use payments::{AttemptKey, IntentUpdate};
 pub use rechecks::{Recheck, Unsettled};
 
 #[derive(Debug, thiserror::Error)]

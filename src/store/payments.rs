@@ -27,6 +27,15 @@ impl IntentUpdate {
     }
 }
 
+/// How a provider's notification names an attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum AttemptKey<'a> {
+    /// By the provider's own id for it.
+    ConnectorPaymentId(&'a str),
+    /// By the id switchyard gave it, which the provider echoes back.
+    AttemptId(&'a str),
+}
+
 const INTENT_COLUMNS: &str = "id, merchant_id, profile_id, merchant_reference_id, status, currency, net_amount, \
     amount_details, capture_method, authentication_type, customer_id, client_secret, expires_at, amount_captured, \
     amount_refunded, active_attempt_id, details, created_at, modified_at";
@@ -201,23 +210,27 @@ impl Store {
 }
 
 impl Store {
-    /// The attempt a merchant's connector account knows as `connector_payment_id`, with its intent.
-    pub async fn find_by_connector_payment_id(
+    /// The attempt a merchant's connector account knows by `key`, with its intent.
+    pub async fn find_account_attempt(
         &self,
         merchant_id: &str,
         connector_account: &str,
-        connector_payment_id: &str,
+        key: AttemptKey<'_>,
     ) -> Result<Option<(PaymentIntent, PaymentAttempt)>> {
         let columns: Vec<String> = ATTEMPT_COLUMNS.split(", ").map(|c| format!("a.{}", c.trim())).collect();
+        let (column, value) = match key {
+            AttemptKey::ConnectorPaymentId(id) => ("connector_payment_id", id),
+            AttemptKey::AttemptId(id) => ("id", id),
+        };
         let row = sqlx::query(&format!(
             "SELECT {} FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
-             WHERE i.merchant_id = $1 AND a.connector_account = $2 AND a.connector_payment_id = $3 \
+             WHERE i.merchant_id = $1 AND a.connector_account = $2 AND a.{column} = $3 \
              ORDER BY a.created_at DESC LIMIT 1",
             columns.join(", ")
         ))
         .bind(merchant_id)
         .bind(connector_account)
-        .bind(connector_payment_id)
+        .bind(value)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };

@@ -121,6 +121,8 @@ struct WebhookParse {
     connector_payment_id: Option<String>,
     #[serde(default)]
     connector_refund_id: Option<String>,
+    #[serde(default)]
+    attempt_id: Option<String>,
     status: String,
     #[serde(default)]
     error: Option<ParseError>,
@@ -712,11 +714,12 @@ impl Connector for PluginConnector {
         let unreadable = |e: String| WebhookError::Unreadable(e);
         match (event.kind.as_str(), event.connector_payment_id, event.connector_refund_id) {
             ("payment", Some(connector_payment_id), _) => Ok(WebhookEvent::Payment {
-                connector_payment_id,
+                connector_payment_id: connector_payment_id.clone(),
+                attempt_id: event.attempt_id,
                 outcome: PaymentOutcome {
                     status: event.status.parse().map_err(unreadable)?,
                     amount_captured: None,
-                    connector_payment_id: None,
+                    connector_payment_id: Some(connector_payment_id),
                     connector_reference_id: None,
                     next_action: None,
                     error,

@@ -2,6 +2,8 @@
 //! how they map to attempt and refund outcomes. Parsing is lenient about what Stripe (or a test
 //! double of it) leaves out.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -113,6 +115,9 @@ pub struct PaymentIntent {
     /// An id, or (from some servers) the whole charge.
     #[serde(default)]
     pub latest_charge: Option<Value>,
+    /// What switchyard put there (`payment_id`, `attempt_id`).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]

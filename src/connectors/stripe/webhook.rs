@@ -61,7 +61,8 @@ pub fn event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     match object.get("object").and_then(|o| o.as_str()) {
         Some("payment_intent") => {
             let intent: PaymentIntent = serde_json::from_value(object).map_err(unreadable)?;
-            Ok(WebhookEvent::Payment { connector_payment_id: intent.id.clone(), outcome: intent.outcome() })
+            let attempt_id = intent.metadata.get("attempt_id").and_then(|v| v.as_str()).map(str::to_string);
+            Ok(WebhookEvent::Payment { connector_payment_id: intent.id.clone(), attempt_id, outcome: intent.outcome() })
         }
         Some("refund") => {
             let refund: Refund = serde_json::from_value(object).map_err(unreadable)?;
@@ -101,10 +102,11 @@ mod tests {
 
     #[test]
     fn events_carry_the_intent_or_refund_as_it_stands() {
-        let body = br#"{"type":"payment_intent.succeeded","data":{"object":{"object":"payment_intent","id":"pi_1","status":"succeeded","amount":100,"amount_received":100}}}"#;
+        let body = br#"{"type":"payment_intent.succeeded","data":{"object":{"object":"payment_intent","id":"pi_1","status":"succeeded","amount":100,"amount_received":100,"metadata":{"payment_id":"sy_pay_1","attempt_id":"sy_att_1"}}}}"#;
         match event(body).unwrap() {
-            WebhookEvent::Payment { connector_payment_id, outcome } => {
+            WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
                 assert_eq!(connector_payment_id, "pi_1");
+                assert_eq!(attempt_id.as_deref(), Some("sy_att_1"));
                 assert_eq!(outcome.status, crate::payments::status::AttemptStatus::Charged);
             }
             other => panic!("{other:?}"),
