@@ -41,6 +41,7 @@ fn main() {
         routing: Some(script.as_str().into()),
         reject_expired_cards: true,
         session_expiry_secs: 900,
+        webhook: None,
         decisions: Default::default(),
     });
     let view = PaymentView {

@@ -31,6 +31,10 @@ pub struct Shared {
     pub ids: IdMinter,
     pub vault: Vault,
     pub limits: Arc<Limits>,
+    /// The one pooled client every outbound call goes through.
+    pub http: reqwest::Client,
+    /// Woken when an event for a merchant is written, so it goes out at once.
+    pub webhooks_due: tokio::sync::Notify,
 }
 
 impl Deref for AppState {
@@ -66,7 +70,8 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
     _reloaders: Vec<reload::Reloader>,
-    /// The idle-key evictor, the reconciler and the metrics listener: stopped with the daemon.
+    /// The idle-key evictor, webhook delivery, the reconciler and the metrics listener: stopped
+    /// with the daemon.
     background: Vec<JoinHandle<()>>,
 }
 
@@ -137,7 +142,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
     // With port 0 the real port is known only now; connectors hand out links with it.
-    let (registry, _) = config.registry(&public_url, http);
+    let (registry, _) = config.registry(&public_url, http.clone());
     let router = Arc::new(Router::new(&config.paths.routing, config.lua.limits()));
     router.reload();
     let scripts = router.scripts();
@@ -178,10 +183,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ids: IdMinter::new(&config.payments.cell_id),
         vault,
         limits,
+        http,
+        webhooks_due: tokio::sync::Notify::new(),
         store: store.clone(),
         config,
     }));
-    let mut background = vec![evictor];
+    let mut background = vec![evictor, crate::events::delivery::spawn(state.clone())];
     if state.config.reconciler.enabled {
         background.push(crate::payments::reconcile::spawn(state.clone()));
     }

@@ -33,6 +33,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub reconciler: ReconcilerConfig,
+    #[serde(default)]
+    pub outgoing_webhooks: OutgoingWebhooksConfig,
     /// The file this configuration was read from, which the daemon watches for new limits.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -194,6 +196,13 @@ pub struct ProfileConfig {
     /// Overrides `payments.session_expiry_secs` for this profile.
     #[serde(default)]
     pub session_expiry_secs: Option<u32>,
+    /// Where the merchant is told of each change of a payment's or refund's status; none, no
+    /// events are kept.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// What those webhooks are signed with (HMAC-SHA512 in `x-webhook-signature-512`).
+    #[serde(default)]
+    pub payment_response_hash_key: Option<SecretValue>,
 }
 
 fn yes() -> bool {
@@ -271,6 +280,38 @@ impl Default for ReconcilerConfig {
     }
 }
 
+/// Delivery of the events kept for merchants: each is posted to its profile's `webhook_url` until
+/// it is answered 2xx, in order per payment or refund.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutgoingWebhooksConfig {
+    /// How often the outbox is looked at, besides right after a change, in milliseconds.
+    pub every_ms: u64,
+    /// How long a merchant's endpoint may take to answer, in milliseconds.
+    pub timeout_ms: u64,
+    /// The wait before the first retry, in milliseconds; it doubles with each retry.
+    pub retry_base_ms: u64,
+    /// The longest wait between two tries, in milliseconds.
+    pub retry_max_ms: u64,
+    /// After this many tries an event is given up on, and the next of its payment may go.
+    pub max_attempts: u32,
+    /// How many events one round sends at most.
+    pub batch: u32,
+}
+
+impl Default for OutgoingWebhooksConfig {
+    fn default() -> Self {
+        Self {
+            every_ms: 1_000,
+            timeout_ms: 5_000,
+            retry_base_ms: 5_000,
+            retry_max_ms: 3_600_000,
+            max_attempts: 20,
+            batch: 32,
+        }
+    }
+}
+
 /// Rate limits on the API. Left out, a limit does not apply. Reloaded with the file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +372,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             metrics: MetricsConfig::default(),
             reconciler: ReconcilerConfig::default(),
+            outgoing_webhooks: OutgoingWebhooksConfig::default(),
             source: None,
             merchants: BTreeMap::new(),
         }
@@ -473,6 +515,16 @@ impl Config {
         if reconciler.every_ms == 0 || reconciler.batch == 0 {
             report("reconciler".into(), "every_ms and batch must be at least 1".into());
         }
+        let webhooks = &self.outgoing_webhooks;
+        if [webhooks.every_ms, webhooks.timeout_ms, webhooks.retry_base_ms].contains(&0)
+            || webhooks.max_attempts == 0
+            || webhooks.batch == 0
+        {
+            report(
+                "outgoing_webhooks".into(),
+                "every_ms, timeout_ms, retry_base_ms, max_attempts and batch must be at least 1".into(),
+            );
+        }
         if self.lua.time_budget_ms == 0 {
             report("lua.time_budget_ms".into(), "must be at least 1".into());
         }
@@ -500,6 +552,19 @@ impl Config {
             }
             for (profile_id, profile) in &merchant.profiles {
                 let at = format!("{at}.profiles.{profile_id}");
+                if let Some(url) = &profile.webhook_url {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        report(format!("{at}.webhook_url"), "must start with http:// or https://".into());
+                    }
+                    match profile.payment_response_hash_key.as_ref().map(SecretValue::resolve) {
+                        None => report(
+                            format!("{at}.payment_response_hash_key"),
+                            "is needed to sign the webhooks sent to webhook_url".into(),
+                        ),
+                        Some(Err(e)) => report(format!("{at}.payment_response_hash_key"), e),
+                        Some(Ok(_)) => {}
+                    }
+                }
                 let mut names = BTreeMap::new();
                 for (i, account) in profile.connector_accounts.iter().enumerate() {
                     let at = format!("{at}.connector_accounts[{i}]");

@@ -28,6 +28,10 @@ impl IdMinter {
         self.mint("ref")
     }
 
+    pub fn event(&self) -> String {
+        self.mint("evt")
+    }
+
     pub fn customer(&self) -> String {
         self.mint("cus")
     }

@@ -3,17 +3,19 @@
 //! A payment flows through the modules in this order: `api` (routes, auth, wire types) →
 //! `payments` (intent and attempt model, status machine, flows) → `routing` (which connector
 //! accounts to try) → `connectors` (the `Connector` trait and its implementations) → `store`
-//! (durable state). `customers` are whom payments belong to, and `payment_methods` the cards they
+//! (durable state) → `events` (what the merchant is told, by webhook). `customers` are whom payments belong to, and `payment_methods` the cards they
 //! saved, sealed in the `vault`. `config` and `merchants` describe
 //! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
 //! built from; `telemetry` is what operators watch.
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod card;
 pub mod config;
 pub mod connectors;
 pub mod customers;
+pub mod events;
 pub mod ids;
 pub mod limits;
 pub mod lua;

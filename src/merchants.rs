@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::api::auth::Keyring;
-use crate::config::Config;
+use crate::config::{Config, ProfileConfig};
 use crate::connectors::Account;
+use crate::secret::Secret;
 
 /// A business profile: the unit payments belong to, with its own connector accounts.
 #[derive(Debug, Clone)]
@@ -21,8 +22,25 @@ pub struct Profile {
     pub routing: Option<Arc<str>>,
     pub reject_expired_cards: bool,
     pub session_expiry_secs: u32,
+    /// Where the merchant is told of status changes, and the key that signs what is sent.
+    pub webhook: Option<WebhookTarget>,
     /// `switchyard_routing_decisions_total` for each account, registered on first use.
     pub decisions: OnceLock<Vec<metrics::Counter>>,
+}
+
+/// A profile's webhook endpoint and signing key.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub key: Secret<String>,
+}
+
+impl WebhookTarget {
+    /// The target a sound profile configures (`Config::check` reports one without a usable key).
+    fn from_config(p: &ProfileConfig) -> Option<Self> {
+        let key = p.payment_response_hash_key.as_ref()?.resolve().ok()?;
+        Some(Self { url: p.webhook_url.clone()?, key })
+    }
 }
 
 impl Profile {
@@ -78,6 +96,7 @@ impl Directory {
                     routing: p.routing.as_deref().map(Arc::from),
                     reject_expired_cards: p.reject_expired_cards,
                     session_expiry_secs: p.session_expiry_secs.unwrap_or(config.payments.session_expiry_secs),
+                    webhook: WebhookTarget::from_config(p),
                     decisions: OnceLock::new(),
                 };
                 profiles.insert((merchant_id.clone(), profile_id.clone()), Arc::new(profile));

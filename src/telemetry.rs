@@ -117,6 +117,13 @@ fn describe() {
         "switchyard_session_tokens_total",
         "Wallet session tokens asked for, by wallet and whether one was given."
     );
+    describe_counter!("switchyard_webhook_deliveries_total", "Tries at delivering events to merchants, by outcome.");
+    describe_histogram!(
+        "switchyard_webhook_delivery_duration_seconds",
+        Unit::Seconds,
+        "How long merchants' endpoints took to answer a webhook."
+    );
+    describe_gauge!("switchyard_webhook_events_pending", "Events waiting to be delivered to merchants.");
     describe_counter!(
         "switchyard_reconciler_checks_total",
         "Unsettled payments and refunds the reconciler asked a provider about, by kind and outcome."

@@ -94,11 +94,31 @@ async fn settles(app: &TestApp, path: &str, want: &str) -> serde_json::Value {
     body
 }
 
+/// A merchant endpoint that keeps the event types it is sent, in order.
+async fn merchant(told: Arc<Mutex<Vec<String>>>) -> MockServer {
+    let app = axum::Router::new().route(
+        "/hooks",
+        post(move |axum::Json(event): axum::Json<serde_json::Value>| {
+            let told = told.clone();
+            async move {
+                told.lock().unwrap().push(event["event_type"].as_str().unwrap_or_default().to_string());
+                json_answer(200, json!({}))
+            }
+        }),
+    );
+    MockServer::serve(app).await
+}
+
 #[tokio::test]
 async fn a_payment_with_no_clear_answer_is_settled_by_asking_the_provider() {
     let lossy = Shared::default();
     let ledger = provider(lossy.clone()).await;
-    let app = start(&ledger.url).await;
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = merchant(told.clone()).await;
+    let dir = TempDir::new().unwrap();
+    let mut config = config(dir.path(), &ledger.url, &dir.path().join("switchyard.db"));
+    send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whk_reconcile");
+    let app = TestApp::start_with(dir, config).await;
     let answered = pay(&app, payment("4242424242424242")).await;
     assert_eq!(answered["status"], "processing", "{answered}");
     let id = id_of(&answered);
@@ -109,6 +129,14 @@ async fn a_payment_with_no_clear_answer_is_settled_by_asking_the_provider() {
     assert_eq!(attempt["status"], "charged", "{body}");
     assert_eq!(body["connector_transaction_id"], format!("charges_{}", attempt["id"].as_str().unwrap()));
     assert_eq!(lossy.asked.lock().unwrap().get(attempt["id"].as_str().unwrap()), Some(&1));
+    // The merchant was told it was processing, then — by the reconciler's doing — that it succeeded.
+    for _ in 0..100 {
+        if told.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*told.lock().unwrap(), ["payment_processing", "payment_succeeded"]);
 }
 
 #[tokio::test]

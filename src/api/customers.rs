@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{check_metadata, fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
+use super::extract::{check_metadata, fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
@@ -20,8 +20,6 @@ use crate::payments::model::AddressDetails;
 
 /// The longest a customer's text field may be.
 const TEXT_MAX: usize = 255;
-const PAGE_DEFAULT: u32 = 20;
-const PAGE_MAX: u32 = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -249,10 +247,7 @@ async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::InvalidRequest(format!("limit: must be 1 to {PAGE_MAX}, got {limit}")));
-    }
+    let limit = page_limit(query.limit)?;
     let page = customers::list(&state, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
     Ok(Json(page.iter().map(CustomerResponse::of).collect::<Vec<_>>()).into_response())
 }

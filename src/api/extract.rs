@@ -63,6 +63,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The `limit` of a list: 20 unless asked, at most 100.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    const DEFAULT: u32 = 20;
+    const MAX: u32 = 100;
+    match limit.unwrap_or(DEFAULT) {
+        limit @ 1..=MAX => Ok(limit),
+        limit => Err(ApiError::InvalidRequest(format!("limit: must be 1 to {MAX}, got {limit}"))),
+    }
+}
+
 /// Decodes the fields of `T` from `body`, naming the field at fault when one is wrong.
 pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|e| {

@@ -3,6 +3,7 @@
 pub mod auth;
 mod customers;
 pub mod error;
+mod events;
 pub mod extract;
 mod payment_method_sessions;
 mod payment_methods;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
         .merge(customers::router())
+        .merge(events::router())
         .merge(sessions::router())
         .merge(payment_methods::router())
         .merge(payment_method_sessions::router())

@@ -18,6 +18,7 @@ use crate::connectors::{
     metered, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
     ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
 };
+use crate::events::{self, NewEvent};
 use crate::ids;
 use crate::merchants::Profile;
 use crate::money::Amount;
@@ -350,7 +351,7 @@ async fn authorize(
         }
         match result {
             Ok(outcome) => {
-                settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED).await?;
                 break;
             }
             Err(e @ ConnectorError::Ambiguous { .. }) => {
@@ -358,16 +359,17 @@ async fn authorize(
                 // pending until a sync settles it.
                 tracing::warn!(payment_id = %intent.id, account = %account.name, error = %e, "no clear answer; the attempt stays pending");
                 let outcome = call_failed(AttemptStatus::Pending, NO_CLEAR_ANSWER, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, None).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED).await?;
                 break;
             }
             Err(e) => {
                 tracing::info!(payment_id = %intent.id, account = %account.name, error = %e, "connector did not take the payment");
-                let last = i + 1 == candidates.len();
-                // The intent stays `processing` while another account is still to be tried.
-                let keep = (!last).then_some(IntentStatus::Processing);
+                let leaves = match i + 1 == candidates.len() {
+                    true => CONFIRMED,
+                    false => Leaves::UnderWay,
+                };
                 let outcome = call_failed(AttemptStatus::Failure, NOT_TAKEN, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, keep).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, leaves).await?;
             }
         }
     }
@@ -429,16 +431,29 @@ fn call_failed(status: AttemptStatus, code: &str, e: &ConnectorError) -> Payment
     }
 }
 
+/// Where a settled attempt leaves its payment.
+#[derive(Debug, Clone, Copy)]
+enum Leaves {
+    /// Where the outcome leads. The merchant last knew the payment as `was`; if it is now
+    /// otherwise, an event tells them.
+    Settled { was: IntentStatus },
+    /// Still `processing`: another account is to be tried, and there is nothing to tell yet.
+    UnderWay,
+}
+
+/// A confirmation's outcome: the merchant last knew the payment unconfirmed.
+const CONFIRMED: Leaves = Leaves::Settled { was: IntentStatus::RequiresPaymentMethod };
+
 /// Stores a connector's answer on the attempt and moves the intent, which must still be
-/// `processing`, where the answer leads (or to `intent_status` when given). A charge captures the
-/// whole attempt unless `captured` says how much.
+/// `processing`, where `leaves` says, with the event for the merchant in the same write. A
+/// charge captures the whole attempt unless `captured` says how much.
 async fn settle(
     state: &AppState,
     intent: &mut PaymentIntent,
     attempt: &mut PaymentAttempt,
     outcome: PaymentOutcome,
     captured: Option<i64>,
-    intent_status: Option<IntentStatus>,
+    leaves: Leaves,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
     if outcome.status == AttemptStatus::AuthenticationPending {
@@ -465,10 +480,30 @@ async fn settle(
     attempt.next_action = outcome.next_action;
     attempt.error = outcome.error;
     attempt.modified_at = now;
-    let status = intent_status.unwrap_or(charged.intent_status());
+    let (status, was) = match leaves {
+        Leaves::Settled { was } => (charged.intent_status(), Some(was)),
+        Leaves::UnderWay => (IntentStatus::Processing, None),
+    };
     let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
-    if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update).await? {
+    let event = match was {
+        Some(was) if was != status && events::wanted(state, intent, status) => {
+            let mut after = intent.clone();
+            after.status = status;
+            after.amount_captured = amount_captured.unwrap_or(after.amount_captured);
+            after.modified_at = now;
+            let mut attempts = state.store.attempts(&intent.id).await?;
+            attempts.retain(|a| a.id != attempt.id);
+            attempts.push(attempt.clone());
+            attempts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            NewEvent::payment(state, &PaymentView { intent: after, attempts })
+        }
+        _ => None,
+    };
+    if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update, event.as_ref()).await? {
         return Err(changed_underneath(intent));
+    }
+    if event.is_some() {
+        state.webhooks_due.notify_one();
     }
     if status != IntentStatus::Processing {
         // Each payment counts once for each status it reaches.
@@ -592,15 +627,33 @@ async fn load(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Pay
         .find_intent(payment_id, &caller.merchant_id, &caller.profile_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
-    let now = Utc::now();
-    if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(now) {
-        let update = IntentUpdate::status(IntentStatus::Expired, now);
-        if state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
-            intent.status = IntentStatus::Expired;
-            intent.modified_at = now;
+    if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(Utc::now()) {
+        if let Some(expired) = end_unconfirmed(state, &intent, IntentStatus::Expired).await? {
+            intent = expired;
         }
     }
     Ok(intent)
+}
+
+/// Moves an intent that was never confirmed to `status`, with the event that tells the
+/// merchant. The intent as it now is, or none when another request moved it first.
+async fn end_unconfirmed(
+    state: &AppState,
+    intent: &PaymentIntent,
+    status: IntentStatus,
+) -> Result<Option<PaymentIntent>, ApiError> {
+    let now = Utc::now();
+    let after = PaymentIntent { status, modified_at: now, ..intent.clone() };
+    let event = NewEvent::payment(state, &PaymentView { intent: after.clone(), attempts: Vec::new() });
+    let update = IntentUpdate::status(status, now);
+    let from = [IntentStatus::RequiresPaymentMethod];
+    if !state.store.transition_intent(&intent.id, &from, &update, event.as_ref()).await? {
+        return Ok(None);
+    }
+    if event.is_some() {
+        state.webhooks_due.notify_one();
+    }
+    Ok(Some(after))
 }
 
 async fn view(state: &AppState, intent: PaymentIntent) -> Result<PaymentView, ApiError> {
@@ -651,7 +704,7 @@ where
     }
     let before = view.intent.status;
     let claim = IntentUpdate::status(IntentStatus::Processing, Utc::now());
-    if !state.store.transition_intent(&view.intent.id, &[before], &claim).await? {
+    if !state.store.transition_intent(&view.intent.id, &[before], &claim, None).await? {
         return Err(ApiError::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
     }
     match call(connector, account, &attempt).await {
@@ -659,7 +712,7 @@ where
             if cancellation_reason.is_some() {
                 attempt.cancellation_reason = cancellation_reason;
             }
-            settle(state, &mut view.intent, &mut attempt, outcome, captured, None).await?;
+            settle(state, &mut view.intent, &mut attempt, outcome, captured, Leaves::Settled { was: before }).await?;
             self::view(state, view.intent).await
         }
         Err(ConnectorError::Ambiguous { reason, .. }) => {
@@ -669,7 +722,7 @@ where
         }
         Err(e) => {
             let back = IntentUpdate::status(before, Utc::now());
-            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back).await?;
+            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back, None).await?;
             tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector did not do it");
             Err(match e {
                 ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
@@ -758,11 +811,10 @@ pub async fn cancel(
     require(&intent, Operation::Cancel)?;
     if intent.status == IntentStatus::RequiresPaymentMethod {
         // Nothing reached a connector yet: cancelling is only a change of status.
-        let update = IntentUpdate::status(IntentStatus::Cancelled, Utc::now());
-        if !state.store.transition_intent(&intent.id, &[IntentStatus::RequiresPaymentMethod], &update).await? {
-            return Err(lost_race(state, caller, payment_id, Operation::Cancel).await);
-        }
-        return retrieve(state, caller, payment_id).await;
+        return match end_unconfirmed(state, &intent, IntentStatus::Cancelled).await? {
+            Some(cancelled) => Ok(PaymentView { intent: cancelled, attempts: Vec::new() }),
+            None => Err(lost_race(state, caller, payment_id, Operation::Cancel).await),
+        };
     }
     let for_connector = reason.clone();
     on_active_attempt(state, intent, Operation::Cancel, reason, move |connector, account, attempt| {

@@ -16,7 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::api::auth::Caller;
 use crate::app::AppState;
-use crate::config::ReconcilerConfig;
+use crate::backoff::{doubling, millis};
 use crate::payments::status::{IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
 use crate::store::{Recheck, Unsettled};
@@ -40,7 +40,7 @@ pub async fn run(state: &AppState) -> usize {
     let mut checks = JoinSet::new();
     for kind in [Unsettled::Payments, Unsettled::Refunds] {
         let now = Utc::now();
-        let quiet_since = now - chrono::Duration::milliseconds(millis(config.after_ms));
+        let quiet_since = now - millis(config.after_ms);
         let records = match state.store.unsettled(kind, quiet_since, now, config.batch).await {
             Ok(records) => records,
             Err(e) => {
@@ -49,7 +49,8 @@ pub async fn run(state: &AppState) -> usize {
             }
         };
         for record in records {
-            let until = now + chrono::Duration::milliseconds(millis(backoff(config, record.rechecks)));
+            // Left alone for `after_ms` after its first look, twice that after its second, …
+            let until = now + doubling(config.after_ms, config.max_backoff_ms, record.rechecks);
             match state.store.lease(kind, &record, until).await {
                 Ok(true) => drop(checks.spawn(check(state.clone(), kind, record))),
                 Ok(false) => {}
@@ -84,28 +85,4 @@ async fn check(state: AppState, kind: Unsettled, record: Recheck) -> bool {
     }
     metrics::counter!("switchyard_reconciler_checks_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
     result.unwrap_or(false)
-}
-
-/// How long a record is left alone after its `rechecks`-th look: `after_ms`, doubling each time,
-/// up to `max_backoff_ms`.
-fn backoff(config: &ReconcilerConfig, rechecks: i64) -> u64 {
-    let doublings = u32::try_from(rechecks.clamp(0, 32)).unwrap_or(32);
-    config.after_ms.saturating_mul(1u64 << doublings).min(config.max_backoff_ms.max(config.after_ms))
-}
-
-fn millis(ms: u64) -> i64 {
-    i64::try_from(ms).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_wait_doubles_up_to_the_ceiling() {
-        let config = ReconcilerConfig { after_ms: 1_000, max_backoff_ms: 10_000, ..ReconcilerConfig::default() };
-        let waits: Vec<u64> = (0..6).map(|n| backoff(&config, n)).collect();
-        assert_eq!(waits, [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
-        assert_eq!(backoff(&config, i64::MAX), 10_000);
-    }
 }

@@ -7,6 +7,7 @@ use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::{metered, ConnectorError, RefundRequest, RefundSyncRequest};
+use crate::events::NewEvent;
 use crate::money::Amount;
 use crate::payments::flow;
 use crate::payments::model::{PaymentError, Refund};
@@ -105,10 +106,21 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
     }
     refund.modified_at = Utc::now();
     // Only a webhook could have settled it while the call was under way; what it stored stands.
-    if !state.store.settle_refund(&refund).await? {
+    if !settle(state, &refund).await? {
         return retrieve(state, caller, &refund.id).await;
     }
     Ok(refund)
+}
+
+/// Stores a refund's outcome with the event that tells the merchant, if it is settled; false
+/// when it was settled already.
+pub(crate) async fn settle(state: &AppState, refund: &Refund) -> Result<bool, ApiError> {
+    let event = NewEvent::refund(state, refund);
+    let settled = state.store.settle_refund(refund, event.as_ref()).await?;
+    if settled && event.is_some() {
+        state.webhooks_due.notify_one();
+    }
+    Ok(settled)
 }
 
 pub async fn retrieve(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
@@ -142,7 +154,7 @@ pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<
             refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
             refund.error = outcome.error;
             refund.modified_at = Utc::now();
-            if !state.store.settle_refund(&refund).await? {
+            if !settle(state, &refund).await? {
                 return retrieve(state, caller, refund_id).await;
             }
             Ok(refund)

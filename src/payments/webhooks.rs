@@ -9,9 +9,9 @@ use crate::app::AppState;
 use crate::connectors::{
     Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
 };
-use crate::payments::flow;
 use crate::payments::model::{PaymentAttempt, PaymentIntent};
 use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::payments::{flow, refunds};
 use crate::store::AttemptKey;
 
 /// What became of a notification.
@@ -119,7 +119,7 @@ async fn refund(
     refund.status = outcome.status;
     refund.error = outcome.error;
     refund.modified_at = Utc::now();
-    Ok(match state.store.settle_refund(&refund).await? {
+    Ok(match refunds::settle(state, &refund).await? {
         true => Applied::Changed,
         false => Applied::AlreadyKnown,
     })

@@ -206,6 +206,7 @@ mod tests {
             routing: Some(script.into()),
             reject_expired_cards: true,
             session_expiry_secs: 900,
+            webhook: None,
             decisions: Default::default(),
         })
     }

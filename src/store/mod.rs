@@ -11,6 +11,7 @@
 //! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
 
 mod customers;
+mod events;
 mod payment_method_sessions;
 mod payment_methods;
 mod payments;
@@ -26,6 +27,7 @@ use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
 pub use rechecks::{Recheck, Unsettled};
 

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::events::insert_event;
 use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use crate::events::NewEvent;
 use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
 use crate::routing::Decision;
@@ -163,12 +165,14 @@ impl Store {
         Ok(true)
     }
 
-    /// Stores a connector's answer: the attempt as it now stands and the intent it settles.
+    /// Stores a connector's answer: the attempt as it now stands and the intent it settles, and
+    /// the event that tells the merchant, all or nothing.
     pub async fn settle_attempt(
         &self,
         attempt: &PaymentAttempt,
         from: &[IntentStatus],
         update: &IntentUpdate,
+        event: Option<&NewEvent>,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
@@ -190,20 +194,27 @@ impl Store {
         if !update_intent(&mut tx, &attempt.payment_id, from, update).await? {
             return Ok(false);
         }
+        if let Some(event) = event {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
     /// Changes an intent's status without an attempt (cancelling an unconfirmed intent, or
-    /// marking one whose session ran out).
+    /// marking one whose session ran out), with the event that tells the merchant, if any.
     pub async fn transition_intent(
         &self,
         payment_id: &str,
         from: &[IntentStatus],
         update: &IntentUpdate,
+        event: Option<&NewEvent>,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         let moved = update_intent(&mut tx, payment_id, from, update).await?;
+        if let (true, Some(event)) = (moved, event) {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(moved)
     }

@@ -4,8 +4,10 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::events::insert_event;
 use super::payments::placeholders;
 use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use crate::events::NewEvent;
 use crate::money::{Amount, Currency};
 use crate::payments::model::Refund;
 use crate::payments::status::{Operation, RefundStatus};
@@ -72,7 +74,7 @@ impl Store {
     /// Stores the connector's answer to a refund that is still pending; a failed refund gives its
     /// amount back to the payment's refundable balance. False, changing nothing, when the refund
     /// was settled already (a webhook and a sync racing): the amount is given back only once.
-    pub async fn settle_refund(&self, refund: &Refund) -> Result<bool> {
+    pub async fn settle_refund(&self, refund: &Refund, event: Option<&NewEvent>) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         let settled = sqlx::query(
             "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 \
@@ -95,6 +97,9 @@ impl Store {
                 .bind(refund.amount.minor())
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(event) = event {
+            insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(true)

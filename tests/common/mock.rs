@@ -14,7 +14,13 @@ pub struct MockServer {
 
 impl MockServer {
     pub async fn serve(app: Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        Self::serve_on(std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port"), app).await
+    }
+
+    /// Serves on a listener bound already (a port chosen before the server could start).
+    pub async fn serve_on(listener: std::net::TcpListener, app: Router) -> Self {
+        listener.set_nonblocking(true).expect("a non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("mock serves");

@@ -47,6 +47,8 @@ fn profile() -> ProfileConfig {
         fallback: vec![],
         reject_expired_cards: true,
         session_expiry_secs: None,
+        webhook_url: None,
+        payment_response_hash_key: None,
     }
 }
 
@@ -413,6 +415,13 @@ pub fn config_routed(
     config.lua.time_budget_ms = 1000;
     config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some(name.into());
     config
+}
+
+/// Has acme/web tell its merchant of every change at `url`, signed with `key`.
+pub fn send_webhooks(config: &mut Config, url: &str, key: &str) {
+    let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
+    web.webhook_url = Some(url.into());
+    web.payment_response_hash_key = Some(SecretValue::Literal(key.into()));
 }
 
 pub async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> TestApp {

@@ -1,0 +1,188 @@
+//! The outbox of events for merchants and the record of every try to deliver them.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Store};
+use crate::events::{Delivery, Event, EventStatus, NewEvent};
+
+const EVENT_COLUMNS: &str = "id, merchant_id, profile_id, object_id, event_class, event_type, body, status, attempts, \
+    next_attempt_at, created_at";
+
+/// Which of a profile's events to list.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    pub object_id: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// What becomes of an event after a try.
+#[derive(Debug, Clone, Copy)]
+pub enum AfterTry {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    GiveUp,
+}
+
+/// Writes `event` as part of the change it reports.
+pub(super) async fn insert_event(tx: &mut Transaction<'_, Any>, event: &NewEvent) -> Result<()> {
+    sqlx::query(&format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)"))
+        .bind(&event.id)
+        .bind(&event.merchant_id)
+        .bind(&event.profile_id)
+        .bind(&event.object_id)
+        .bind(event.class)
+        .bind(event.event_type)
+        .bind(&event.body)
+        .bind(EventStatus::Pending.as_str())
+        .bind(millis(event.created_at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Up to `batch` events due at `now`, each the oldest still pending of its object, so that a
+    /// payment's events go out in the order its changes happened.
+    pub async fn due_events(&self, now: DateTime<Utc>, batch: u32) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE status = $1 AND next_attempt_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM events o WHERE o.object_id = e.object_id AND o.status = $1 \
+                 AND (o.created_at < e.created_at OR (o.created_at = e.created_at AND o.id < e.id))) \
+             ORDER BY created_at, id LIMIT $3"
+        ))
+        .bind(EventStatus::Pending.as_str())
+        .bind(millis(now))
+        .bind(i64::from(batch))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Takes `event` on until `until`; false when another daemon took it first.
+    pub async fn lease_event(&self, event: &Event, until: DateTime<Utc>) -> Result<bool> {
+        let taken = sqlx::query(
+            "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
+        )
+        .bind(&event.id)
+        .bind(millis(until))
+        .bind(EventStatus::Pending.as_str())
+        .bind(event.next_attempt_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Keeps a try and moves its event on, together.
+    pub async fn record_delivery(&self, delivery: &Delivery, after: AfterTry) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO event_deliveries (id, event_id, attempt, request_headers, status_code, response_body, \
+             error_message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&delivery.id)
+        .bind(&delivery.event_id)
+        .bind(delivery.attempt)
+        .bind(to_json(&delivery.request_headers))
+        .bind(delivery.status_code.map(i64::from))
+        .bind(&delivery.response_body)
+        .bind(&delivery.error_message)
+        .bind(millis(delivery.created_at))
+        .execute(&mut *tx)
+        .await?;
+        let (status, next) = match after {
+            AfterTry::Delivered => (EventStatus::Delivered, delivery.created_at),
+            AfterTry::RetryAt(at) => (EventStatus::Pending, at),
+            AfterTry::GiveUp => (EventStatus::Failed, delivery.created_at),
+        };
+        sqlx::query("UPDATE events SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1")
+            .bind(&delivery.event_id)
+            .bind(status.as_str())
+            .bind(delivery.attempt)
+            .bind(millis(next))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A profile's events, newest first.
+    pub async fn events(&self, merchant_id: &str, profile_id: &str, filter: &EventFilter) -> Result<Vec<Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND profile_id = $2 \
+             AND ($3 IS NULL OR object_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(merchant_id)
+        .bind(profile_id)
+        .bind(&filter.object_id)
+        .bind(i64::from(filter.limit))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    pub async fn find_event(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Event>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+        ))
+        .bind(id)
+        .bind(merchant_id)
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    /// The tries at delivering an event, first first.
+    pub async fn deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, attempt, request_headers, status_code, response_body, error_message, created_at \
+             FROM event_deliveries WHERE event_id = $1 ORDER BY attempt",
+        )
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status_code: Option<i64> = row.try_get("status_code")?;
+                Ok(Delivery {
+                    id: row.try_get("id")?,
+                    event_id: row.try_get("event_id")?,
+                    attempt: row.try_get("attempt")?,
+                    request_headers: json_col(row, "request_headers")?.unwrap_or_default(),
+                    status_code: status_code.and_then(|c| u16::try_from(c).ok()),
+                    response_body: row.try_get("response_body")?,
+                    error_message: row.try_get("error_message")?,
+                    created_at: time_col(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many events wait to be delivered.
+    pub async fn pending_events(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE status = $1")
+            .bind(EventStatus::Pending.as_str())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: row.try_get("id")?,
+        merchant_id: row.try_get("merchant_id")?,
+        profile_id: row.try_get("profile_id")?,
+        object_id: row.try_get("object_id")?,
+        class: row.try_get("event_class")?,
+        event_type: row.try_get("event_type")?,
+        body: row.try_get("body")?,
+        status: parse_col(row, "status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
