@@ -653,9 +653,6 @@ async fn routes_between_stripe_fintecture_and_adyen(bank_payment: Value) {
         &[],
     );
     config.paths.routing = routing;
-    // Routing, not the Lua budget, is under test here: an unoptimised test build takes tens of
-    // milliseconds to sign Fintecture's calls with RSA, past the default 5 ms.
-    config.lua.time_budget_ms = 1000;
     config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some("three_ways".into());
     let app = TestApp::start_with(dir, config).await;
 

@@ -65,7 +65,6 @@ fn config(dir: &Path, provider: &str, db: &Path) -> Config {
     let mut config = config_with(dir, vec![ledger_account(provider)], &["ledger"]);
     config.database.url = format!("sqlite://{}", db.display());
     config.paths.plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins");
-    config.lua.time_budget_ms = 1000;
     config.payments.attempt_timeout_ms = 300;
     config.payments.budget_ms = 500;
     config.reconciler.after_ms = 1000;

@@ -62,12 +62,7 @@ async fn app_with(accounts: Vec<ConnectorAccountConfig>, script: Option<&str>) -
     let dir = TempDir::new().expect("temp dir");
     let config = match script {
         Some(source) => config_routed(dir.path(), accounts, &[], "wallets", source),
-        None => {
-            // Choices, not the Lua budget, are under test: plugins run under it too.
-            let mut config = config_with(dir.path(), accounts, &[]);
-            config.lua.time_budget_ms = 1000;
-            config
-        }
+        None => config_with(dir.path(), accounts, &[]),
     };
     TestApp::start_with(dir, config).await
 }

@@ -388,18 +388,19 @@ pub async fn pay(app: &TestApp, body: Value) -> Value {
     body
 }
 
-/// The test configuration with acme/web routing to `accounts`, tried in the order of `fallback`.
+/// The test configuration with acme/web routing to `accounts`, tried in the order of `fallback`,
+/// under a Lua budget generous enough for an unoptimised build on a loaded machine (plugins sign
+/// with RSA and run under it): what such tests look at is choices and calls, not the budget.
 pub fn config_with(dir: &std::path::Path, accounts: Vec<ConnectorAccountConfig>, fallback: &[&str]) -> Config {
     let mut config = config(dir);
+    config.lua.time_budget_ms = 1000;
     let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
     web.connector_accounts = accounts;
     web.fallback = fallback.iter().map(|s| s.to_string()).collect();
     config
 }
 
-/// `config_with`, and acme/web routed by the script `source` (saved as `<dir>/routing/<name>.lua`),
-/// under a Lua budget generous enough for an unoptimised build on a loaded machine: choices, not
-/// the budget, are what such tests look at.
+/// `config_with`, and acme/web routed by the script `source` (saved as `<dir>/routing/<name>.lua`).
 pub fn config_routed(
     dir: &std::path::Path,
     accounts: Vec<ConnectorAccountConfig>,
@@ -412,7 +413,6 @@ pub fn config_routed(
     std::fs::write(routing.join(format!("{name}.lua")), source).expect("routing script");
     let mut config = config_with(dir, accounts, fallback);
     config.paths.routing = routing;
-    config.lua.time_budget_ms = 1000;
     config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap().routing = Some(name.into());
     config
 }
