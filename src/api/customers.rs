@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -23,6 +24,19 @@ const TEXT_MAX: usize = 255;
 const PAGE_DEFAULT: u32 = 20;
 const PAGE_MAX: u32 = 100;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, retrieve, update, delete))]
+pub(super) struct Doc;
+
+/// `id`, the customer's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct CustomerPathId {
+    /// The customer's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/customers", post(create))
@@ -34,23 +48,32 @@ pub fn router() -> Router<AppState> {
 
 /// The fields a create and an update share; each request adds its own (`CreateExtras`,
 /// `UpdateExtras`), decoded part by part from one body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CustomerFields {
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     name: String,
+    /// An email address: one `@` between a local part and a dotted domain, no spaces.
+    #[schema(max_length = 255, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
     email: String,
     #[serde(default)]
+    #[schema(max_length = 255)]
     phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     phone_country_code: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     tax_registration_id: Option<String>,
     #[serde(default)]
     default_billing_address: Option<AddressDetails>,
     #[serde(default)]
     default_shipping_address: Option<AddressDetails>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::metadata)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -91,13 +114,14 @@ impl CustomerFields {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CreateExtras {
     #[serde(default)]
+    #[schema(inline)]
     merchant_reference_id: Option<CustomerId>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct UpdateExtras {
     #[serde(default)]
     default_payment_method_id: Option<String>,
@@ -108,6 +132,12 @@ struct CustomerRequest {
     merchant_reference_id: Option<CustomerId>,
     details: CustomerDetails,
 }
+
+super::openapi::flat_request!(
+    CustomerRequest as "CustomerRequest",
+    "Create a customer.",
+    [CustomerFields, CreateExtras]
+);
 
 impl FromBody for CustomerRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
@@ -120,6 +150,12 @@ impl FromBody for CustomerRequest {
 
 /// `PUT /v2/customers/{id}`.
 struct CustomerUpdateRequest(CustomerUpdate);
+
+super::openapi::flat_request!(
+    CustomerUpdateRequest as "CustomerUpdateRequest",
+    "Replace a customer's details.",
+    [CustomerFields, UpdateExtras]
+);
 
 impl FromBody for CustomerUpdateRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
@@ -142,18 +178,22 @@ fn looks_like_email(s: &str) -> bool {
 }
 
 /// `?limit=&offset=` for the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// How many customers to list, 20 unless given.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// How many to skip.
     #[serde(default)]
     offset: Option<u32>,
 }
 
 // ---- responses ------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerResponse<'a> {
     id: &'a str,
     merchant_reference_id: &'a str,
@@ -195,7 +235,7 @@ impl<'a> CustomerResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerDeleteResponse<'a> {
     id: &'a str,
     merchant_reference_id: &'a str,
@@ -206,6 +246,16 @@ pub struct CustomerDeleteResponse<'a> {
 
 // ---- handlers -------------------------------------------------------------------------------
 
+/// Customers - Create
+#[utoipa::path(
+    post,
+    path = "/v2/customers",
+    tag = "Customers",
+    operation_id = "Create a Customer",
+    request_body = CustomerRequest,
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -216,11 +266,32 @@ async fn create(
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Retrieve
+#[utoipa::path(
+    get,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Retrieve a Customer",
+    params(CustomerPathId),
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::retrieve(&state, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Update
+#[utoipa::path(
+    put,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Update a Customer",
+    params(CustomerPathId),
+    request_body = CustomerUpdateRequest,
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,6 +302,18 @@ async fn update(
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Delete
+///
+/// Deletes the customer and its saved payment methods.
+#[utoipa::path(
+    delete,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Delete a Customer",
+    params(CustomerPathId),
+    responses((status = 200, description = "Deleted", body = CustomerDeleteResponse)),
+    security(("api_key" = []))
+)]
 async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::delete(&state, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerDeleteResponse {
@@ -244,6 +327,16 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     .into_response())
 }
 
+/// Customers - List
+#[utoipa::path(
+    get,
+    path = "/v2/customers/list",
+    tag = "Customers",
+    operation_id = "List all Customers for a Merchant",
+    params(ListQuery),
+    responses((status = 200, description = "The merchant's customers, newest first", body = Vec<CustomerResponse>)),
+    security(("api_key" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,

@@ -82,8 +82,8 @@ pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
     }
 }
 
-const METADATA_KEYS_MAX: usize = 50;
-const METADATA_KEY_MAX: usize = 40;
+pub(crate) const METADATA_KEYS_MAX: usize = 50;
+pub(crate) const METADATA_KEY_MAX: usize = 40;
 const METADATA_VALUE_MAX: usize = 500;
 
 /// Metadata as Hyperswitch bounds it: at most 50 keys of 40 characters, values of 500.
