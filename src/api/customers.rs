@@ -252,7 +252,10 @@ pub struct CustomerDeleteResponse<'a> {
     path = "/v2/customers",
     tag = "Customers",
     operation_id = "Create a Customer",
-    request_body = CustomerRequest,
+    request_body(content = CustomerRequest, example = json!({
+        "name": "John Doe", "email": "john@example.com", "phone": "9123456789", "phone_country_code": "+1",
+        "description": "First customer", "merchant_reference_id": "customer_1001"
+    })),
     responses((status = 200, description = "The customer", body = CustomerResponse)),
     security(("api_key" = []))
 )]
@@ -288,7 +291,9 @@ async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<
     tag = "Customers",
     operation_id = "Update a Customer",
     params(CustomerPathId),
-    request_body = CustomerUpdateRequest,
+    request_body(content = CustomerUpdateRequest, example = json!({
+        "name": "John Doe", "email": "john.doe@example.com", "description": "Moved house"
+    })),
     responses((status = 200, description = "The customer", body = CustomerResponse)),
     security(("api_key" = []))
 )]
@@ -348,4 +353,13 @@ async fn list(
     }
     let page = customers::list(&state, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
     Ok(Json(page.iter().map(CustomerResponse::of).collect::<Vec<_>>()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_are_documented_as_decoded() {
+        crate::api::openapi::assert_flat::<super::CustomerRequest>();
+        crate::api::openapi::assert_flat::<super::CustomerUpdateRequest>();
+    }
 }

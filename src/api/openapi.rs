@@ -343,10 +343,134 @@ macro_rules! flat_request {
                 $(<$part as utoipa::ToSchema>::schemas(schemas);)+
             }
         }
+
+        // The document names exactly the fields the decoder takes (`extract::only_fields`).
+        #[cfg(test)]
+        impl $crate::api::openapi::FlatRequest for $t {
+            fn documented_and_decoded() -> (Vec<String>, Vec<&'static str>) {
+                let documented = match <$t as utoipa::PartialSchema>::schema() {
+                    utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) => {
+                        o.properties.keys().cloned().collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let decoded = [$($crate::api::extract::fields_of::<$part>()),+].concat();
+                (documented, decoded)
+            }
+        }
     };
+}
+
+/// A request documented with `flat_request!`: its documented properties, and the fields its
+/// decoder takes.
+#[cfg(test)]
+pub(crate) trait FlatRequest {
+    fn documented_and_decoded() -> (Vec<String>, Vec<&'static str>);
+}
+
+/// Asserts that a flat request's document names exactly the fields its decoder takes.
+#[cfg(test)]
+pub(crate) fn assert_flat<T: FlatRequest>() {
+    use std::collections::BTreeSet;
+    let (documented, decoded) = T::documented_and_decoded();
+    let documented: BTreeSet<&str> = documented.iter().map(String::as_str).collect();
+    let decoded: BTreeSet<&str> = decoded.into_iter().collect();
+    assert_eq!(documented, decoded, "{}", std::any::type_name::<T>());
 }
 pub(crate) use flat_request;
 
 pub(crate) fn object_of_part<T: ToSchema>() -> Object {
     object_of::<T>()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use axum::http::StatusCode;
+
+    use super::*;
+    use crate::api::error::ApiError;
+
+    #[test]
+    fn flat_requests_document_exactly_the_fields_their_decoders_take() {
+        use crate::api::types::{ConfirmIntentRequest, CreateIntentRequest, PaymentsRequest};
+        assert_flat::<PaymentsRequest>();
+        assert_flat::<CreateIntentRequest>();
+        assert_flat::<ConfirmIntentRequest>();
+    }
+
+    #[test]
+    fn aliases_are_documented_beside_their_fields() {
+        let doc = document();
+        let documented: BTreeSet<String> =
+            doc["components"]["schemas"]["AmountDetails"]["properties"].as_object().unwrap().keys().cloned().collect();
+        let decoded: BTreeSet<String> = crate::api::extract::fields_of::<crate::payments::model::AmountDetails>()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        assert_eq!(documented, decoded);
+    }
+
+    #[test]
+    fn every_error_is_documented_with_its_status_and_code() {
+        let refused = crate::limits::Refused { scope: "api key", retry_after: std::time::Duration::from_secs(1) };
+        let errors = [
+            ApiError::Unauthorized,
+            ApiError::MissingHeader("X-Profile-Id"),
+            ApiError::MissingField("f".into()),
+            ApiError::InvalidRequest("f".into()),
+            ApiError::MalformedJson("f".into()),
+            ApiError::UnsupportedMediaType,
+            ApiError::BodyTooLarge(1),
+            ApiError::ClientSecretInvalid("f".into()),
+            ApiError::ClientSecretMismatch("payment"),
+            ApiError::NotFound("f".into()),
+            ApiError::Duplicate("f".into()),
+            ApiError::InvalidState("f".into()),
+            ApiError::NotSupported("f".into()),
+            ApiError::ConnectorRefused("f".into()),
+            ApiError::WebhookRejected("f".into()),
+            ApiError::ConnectorUnavailable("f".into()),
+            ApiError::RateLimited(refused),
+            ApiError::NoRoute { method: "GET".into(), path: "/".into() },
+        ];
+        for error in errors {
+            let (status, _, code) = error.parts();
+            assert!(
+                ERRORS.iter().any(|(s, c, _)| *s == status.as_u16() && *c == code),
+                "{error:?} answers {status} {code}, which ERRORS does not list"
+            );
+        }
+        // Server errors are bugs: the document promises none.
+        let (status, ..) = ApiError::Internal("x".into()).parts();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(ERRORS.iter().all(|(s, ..)| *s < 500 || *s == 503));
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_operation_answers_errors_in_the_error_body() {
+        let doc = document();
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let name = target.strip_prefix("#/components/schemas/").expect("a schema reference");
+            assert!(doc["components"]["schemas"][name].is_object(), "{target} resolves");
+        }
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(responses.contains_key("200"), "{method} {path} answers 200");
+                // `/health` answers 503 with its own body.
+                let errors = responses.iter().filter(|(s, _)| s.as_str() >= "400" && path != "/health");
+                for (status, response) in errors {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/ErrorResponse", "{method} {path} {status}");
+                }
+                if operation["security"].is_array() {
+                    assert!(responses.contains_key("401"), "{method} {path} answers 401");
+                }
+            }
+        }
+    }
 }

@@ -245,7 +245,10 @@ async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, 
     path = "/v2/payment-method-sessions",
     tag = "Payment Method Session",
     operation_id = "Create a payment method session",
-    request_body = PaymentMethodSessionRequest,
+    request_body(content = PaymentMethodSessionRequest, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "storage_type": "volatile",
+        "return_url": "https://shop.example/saved", "expires_in": 600
+    })),
     responses((status = 200, description = "The session, with its client secret", body = PaymentMethodSessionResponse)),
     security(("api_key" = []))
 )]
@@ -282,7 +285,13 @@ async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<
     tag = "Payment Method Session",
     operation_id = "Confirm the payment method session",
     params(SessionPathId),
-    request_body = SessionConfirmRequest,
+    request_body(content = SessionConfirmRequest, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } },
+        "payment_method_type": "card", "payment_method_subtype": "credit"
+    })),
     responses(
         (status = 200, description = "The session, with the card saved", body = PaymentMethodSessionResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
@@ -359,4 +368,12 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     sessions::delete(&state, &caller.merchant_id, &caller.client_secret, &id).await?;
     Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_are_documented_as_decoded() {
+        crate::api::openapi::assert_flat::<super::SessionConfirmRequest>();
+    }
 }

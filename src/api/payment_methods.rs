@@ -408,7 +408,9 @@ struct CustomerPaymentMethodsListResponse<'a> {
     path = "/v2/payment-methods/create-intent",
     tag = "Payment Methods",
     operation_id = "Create Payment Method Intent",
-    request_body = PaymentMethodIntentCreate,
+    request_body(content = PaymentMethodIntentCreate, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "metadata": {}
+    })),
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]
@@ -432,7 +434,13 @@ async fn create_intent(
     tag = "Payment Methods",
     operation_id = "Confirm Payment Method Intent",
     params(PaymentMethodPathId),
-    request_body = PaymentMethodIntentConfirm,
+    request_body(content = PaymentMethodIntentConfirm, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } },
+        "payment_method_type": "card", "payment_method_subtype": "credit"
+    })),
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]
@@ -455,7 +463,13 @@ async fn confirm_intent(
     path = "/v2/payment-methods",
     tag = "Payment Methods",
     operation_id = "Create Payment Method",
-    request_body = PaymentMethodCreate,
+    request_body(content = PaymentMethodCreate, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "payment_method_type": "card",
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } }, "storage_type": "persistent"
+    })),
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]

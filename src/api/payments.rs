@@ -41,7 +41,14 @@ pub(super) struct PaymentId {
     path = "/v2/payments",
     tag = "Payments",
     operation_id = "Create and Confirm Payment Intent",
-    request_body = PaymentsRequest,
+    request_body(content = PaymentsRequest, example = json!({
+        "amount_details": { "currency": "USD", "order_amount": 6540 },
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "35",
+            "card_holder_name": "joseph Doe", "card_cvc": "123"
+        } },
+        "payment_method_subtype": "credit", "payment_method_type": "card"
+    })),
     responses(
         (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
@@ -102,7 +109,10 @@ async fn used(state: &AppState, saved: Option<String>) {
     path = "/v2/payments/create-intent",
     tag = "Payments",
     operation_id = "Create a Payment Intent",
-    request_body = CreateIntentRequest,
+    request_body(content = CreateIntentRequest, example = json!({
+        "amount_details": { "currency": "USD", "order_amount": 2500 },
+        "capture_method": "manual", "merchant_reference_id": "order_1001"
+    })),
     responses((status = 200, description = "The intent", body = PaymentsIntentResponse)),
     security(("api_key" = []))
 )]
@@ -124,7 +134,13 @@ pub async fn create_intent(
     tag = "Payments",
     operation_id = "Confirm Payment Intent",
     params(PaymentId),
-    request_body = ConfirmIntentRequest,
+    request_body(content = ConfirmIntentRequest, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "35",
+            "card_holder_name": "joseph Doe", "card_cvc": "123"
+        } },
+        "payment_method_subtype": "credit", "payment_method_type": "card"
+    })),
     responses(
         (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
@@ -215,7 +231,11 @@ pub async fn get_intent(
     tag = "Payments",
     operation_id = "Capture a Payment",
     params(PaymentId),
-    request_body(content = Option<CaptureRequest>, description = "May be left out: captures the full amount"),
+    request_body(
+        content = Option<CaptureRequest>,
+        description = "May be left out: captures the full amount",
+        example = json!({ "amount_to_capture": 3000 })
+    ),
     responses(
         (status = 200, description = "The payment", body = PaymentsResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
@@ -241,7 +261,11 @@ pub async fn capture(
     tag = "Payments",
     operation_id = "Cancel a Payment",
     params(PaymentId),
-    request_body(content = Option<CancelRequest>, description = "May be left out"),
+    request_body(
+        content = Option<CancelRequest>,
+        description = "May be left out",
+        example = json!({ "cancellation_reason": "order abandoned" })
+    ),
     responses(
         (status = 200, description = "The payment", body = PaymentsResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),

@@ -35,7 +35,10 @@ struct RefundId {
     path = "/v2/refunds",
     tag = "Refunds",
     operation_id = "Create a Refund",
-    request_body = RefundsCreateRequest,
+    request_body(content = RefundsCreateRequest, example = json!({
+        "payment_id": "sy_pay_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "merchant_reference_id": "refund_1",
+        "amount": 1000, "reason": "damaged item"
+    })),
     responses(
         (status = 200, description = "The refund", body = RefundResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),

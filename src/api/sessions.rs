@@ -245,7 +245,10 @@ struct PaymentsSessionResponse {
     path = "/payments/session_tokens",
     tag = "Payments",
     operation_id = "Create Session tokens for a Payment",
-    request_body = PaymentsSessionRequest,
+    request_body(content = PaymentsSessionRequest, example = json!({
+        "payment_id": "sy_pay_0196b3f0c7d07a41b5c1e2f3a4b5c6d7",
+        "client_secret": "cs_0f1e2d3c4b5a69788796a5b4c3d2e1f0", "wallets": ["google_pay", "apple_pay"]
+    })),
     responses((status = 200, description = "A token for each wallet asked for", body = PaymentsSessionResponse)),
     security(("publishable_key" = []))
 )]

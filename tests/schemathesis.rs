@@ -1,0 +1,209 @@
+//! schemathesis (from PyPI, pinned) against a daemon on loopback, driven by the daemon's own
+//! `/openapi.json`: every operation, with generated valid and invalid requests, must answer
+//! without a server error, with a status code, content type, headers and body the document
+//! gives for it.
+//!
+//! The daemon runs the test configuration (sandbox connectors). Before the run, the test makes
+//! objects of every kind (customers, payments, refunds, saved cards, payment-method sessions)
+//! and hands their ids to schemathesis as dictionaries, so that generated requests reach past
+//! "not found" into the flows; each security scheme gets its key, and payment-method-session
+//! calls the client secret of a session. The run is bounded: a fixed number of cases per
+//! operation and phase, a fixed seed.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// The pinned version: the checks and options below were written against it.
+const VERSION: &str = "4.32.5";
+/// The venv schemathesis goes in, apart from the other test peers.
+const VENV: &str = "test-venv-schemathesis";
+/// Cases per operation in each generating phase (about a minute on the CI machine), and the
+/// seed; `SCHEMATHESIS_MAX_EXAMPLES` and `SCHEMATHESIS_SEED` change them for a longer hunt.
+const MAX_EXAMPLES: u32 = 40;
+const SEED: u32 = 20261121;
+/// The run is stopped past this, and the test fails.
+const TIME_LIMIT: Duration = Duration::from_secs(8 * 60);
+
+/// What every response is checked for.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_headers_conformance,response_schema_conformance";
+
+const CARD: &str = "4242424242424242";
+
+/// Ids of objects made before the run, by kind.
+#[derive(Default)]
+struct Seeds {
+    payments: Vec<String>,
+    refunds: Vec<String>,
+    customers: Vec<String>,
+    payment_methods: Vec<String>,
+    method_sessions: Vec<String>,
+    client_secrets: Vec<String>,
+    /// What the delete operations may delete, apart from the above.
+    doomed_customers: Vec<String>,
+    doomed_payment_methods: Vec<String>,
+    /// Sessions the client secret given is not for.
+    other_sessions: Vec<String>,
+}
+
+async fn made(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, answer) = app.post(path, body).await;
+    assert_eq!(status, 200, "POST {path}: {answer}");
+    answer
+}
+
+async fn seed(app: &TestApp) -> Seeds {
+    let mut seeds = Seeds::default();
+    for (i, capture) in ["automatic", "manual", "manual"].iter().enumerate() {
+        let body =
+            with(payment(CARD), json!({ "capture_method": capture, "merchant_reference_id": format!("seed_{i}") }));
+        seeds.payments.push(id_of(&made(app, "/v2/payments", body).await));
+    }
+    let intent = json!({ "amount_details": { "currency": "EUR", "order_amount": 1200 } });
+    seeds.payments.push(id_of(&made(app, "/v2/payments/create-intent", intent).await));
+    let refund = json!({ "payment_id": seeds.payments[0], "merchant_reference_id": "seed_refund", "amount": 100 });
+    seeds.refunds.push(id_of(&made(app, "/v2/refunds", refund).await));
+    for name in ["Ada", "Grace", "Hedy"] {
+        let customer = json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) });
+        seeds.customers.push(id_of(&made(app, "/v2/customers", customer).await));
+    }
+    seeds.doomed_customers.push(seeds.customers.pop().expect("three customers"));
+    let card = json!({ "card_number": CARD, "card_exp_month": "10", "card_exp_year": "2035",
+                       "card_holder_name": "Ada Lovelace", "card_cvc": "123" });
+    let method = json!({ "customer_id": seeds.customers[0], "payment_method_type": "card",
+                         "payment_method_data": { "card": card }, "storage_type": "persistent" });
+    seeds.payment_methods.push(id_of(&made(app, "/v2/payment-methods", method.clone()).await));
+    seeds.doomed_payment_methods.push(id_of(&made(app, "/v2/payment-methods", method).await));
+    let intent = json!({ "customer_id": seeds.customers[1] });
+    seeds.payment_methods.push(id_of(&made(app, "/v2/payment-methods/create-intent", intent).await));
+    let session = json!({ "customer_id": seeds.customers[0], "storage_type": "volatile", "expires_in": 3600 });
+    let first = made(app, "/v2/payment-method-sessions", session.clone()).await;
+    seeds.method_sessions.push(id_of(&first));
+    seeds.client_secrets.push(str_of(&first, "/client_secret").to_string());
+    seeds.other_sessions.push(id_of(&made(app, "/v2/payment-method-sessions", session).await));
+    seeds
+}
+
+/// A TOML array of strings.
+fn toml_list(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The schemathesis configuration: keys for each security scheme, the seeds as dictionaries,
+/// and which operations draw their ids from which.
+fn config(seeds: &Seeds) -> String {
+    let mut toml = String::new();
+    let secret = &seeds.client_secrets[0];
+    writeln!(
+        toml,
+        r#"headers = {{ "X-Profile-Id" = "web" }}
+
+[generation]
+database = "none"
+
+[auth.openapi.api_key]
+api_key = "{ACME_KEY}"
+
+[auth.openapi.publishable_key]
+api_key = "{ACME_PK}"
+
+[auth.openapi.publishable_key__client_secret]
+api_key = "publishable-key={ACME_PK},client-secret={secret}"
+
+[phases.fuzzing.extra-data-sources]
+responses = true
+
+[phases.coverage.extra-data-sources]
+responses = true
+"#
+    )
+    .unwrap();
+    let dictionaries = [
+        ("payments", &seeds.payments),
+        ("refunds", &seeds.refunds),
+        ("customers", &seeds.customers),
+        ("payment_methods", &seeds.payment_methods),
+        ("method_sessions", &seeds.method_sessions),
+        ("doomed_customers", &seeds.doomed_customers),
+        ("doomed_payment_methods", &seeds.doomed_payment_methods),
+        ("other_sessions", &seeds.other_sessions),
+    ];
+    for (name, values) in dictionaries {
+        writeln!(toml, "[dictionaries.{name}]\nvalues = {}\n", toml_list(values)).unwrap();
+    }
+    // Most cases name a seed; the rest are generated, to reach "not found" too.
+    // Operations by name (`METHOD /path`); the deletes have seeds of their own.
+    let bindings = [
+        (r"^DELETE /v2/customers/\{id\}$", "path.id", "doomed_customers"),
+        (r"^DELETE /v2/payment-methods/\{id\}$", "path.id", "doomed_payment_methods"),
+        (r"^DELETE /v2/payment-method-sessions/\{id\}$", "path.id", "other_sessions"),
+        (r"^(GET|POST) /v2/payments/\{id\}", "path.id", "payments"),
+        (r"^POST /v2/refunds$", "body.payment_id", "payments"),
+        (r"^POST /payments/session_tokens$", "body.payment_id", "payments"),
+        (r"^GET /v2/refunds/\{id\}$", "path.id", "refunds"),
+        (r"^(GET|PUT) /v2/customers/\{id\}", "path.id", "customers"),
+        (r"^POST /v2/payment-methods$", "body.customer_id", "customers"),
+        (r"^POST /v2/payment-methods/create-intent$", "body.customer_id", "customers"),
+        (r"^POST /v2/payment-method-sessions$", "body.customer_id", "customers"),
+        (r"^(GET|POST) /v2/payment-methods/\{id\}", "path.id", "payment_methods"),
+        (r"^(GET|POST) /v2/payment-method-sessions/\{id\}", "path.id", "method_sessions"),
+    ];
+    for (name, parameter, dictionary) in bindings {
+        writeln!(
+            toml,
+            "[[operations]]\ninclude-name-regex = '{name}'\nparameters = {{ \"{parameter}\" = {{ dictionary = \"{dictionary}\", probability = 0.8 }} }}\n"
+        )
+        .unwrap();
+    }
+    toml
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_keeps_to_its_own_document() {
+    tokio::task::spawn_blocking(|| {
+        venv::ensure_in(VENV, "import schemathesis", &format!("schemathesis=={VERSION}"));
+    })
+    .await
+    .expect("schemathesis installs");
+    let app = TestApp::start().await;
+    let seeds = seed(&app).await;
+    let dir = app.dir.path();
+    let config_path = dir.join("schemathesis.toml");
+    std::fs::write(&config_path, config(&seeds)).expect("config written");
+    let out = run(dir, &config_path, &format!("{}/openapi.json", app.base)).await;
+    let report = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "schemathesis found failures ({:?}):\n{report}", out.status.code());
+    // A run that tested nothing would pass too.
+    assert!(report.contains("Tested: "), "no summary from schemathesis:\n{report}");
+    println!("{report}");
+    app.stop().await;
+}
+
+fn setting(name: &str, default: u32) -> u32 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn run(dir: &Path, config: &Path, schema: &str) -> std::process::Output {
+    let mut command = tokio::process::Command::new(venv::bin_in(VENV, "schemathesis"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .arg("--config-file")
+        .arg(config)
+        .args(["run", schema, "--checks", CHECKS, "--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--max-examples", &setting("SCHEMATHESIS_MAX_EXAMPLES", MAX_EXAMPLES).to_string()])
+        .args(["--seed", &setting("SCHEMATHESIS_SEED", SEED).to_string()])
+        .args(["--workers", "2", "--continue-on-failure", "--request-timeout", "30"])
+        .kill_on_drop(true);
+    match tokio::time::timeout(TIME_LIMIT, command.output()).await {
+        Ok(out) => out.expect("schemathesis runs"),
+        Err(_) => panic!("schemathesis ran longer than {TIME_LIMIT:?}"),
+    }
+}
