@@ -30,7 +30,8 @@ const SEED: u32 = 20261121;
 /// The run is stopped past this, and the test fails.
 const TIME_LIMIT: Duration = Duration::from_secs(8 * 60);
 
-/// What every response is checked for.
+/// What every response is checked for. For a hunt, `SCHEMATHESIS_CHECKS` asks for others and
+/// `SCHEMATHESIS_ARGS` adds options (`--report har`, say).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_headers_conformance,response_schema_conformance";
 
@@ -197,7 +198,9 @@ async fn run(dir: &Path, config: &Path, schema: &str) -> std::process::Output {
         .env("NO_COLOR", "1")
         .arg("--config-file")
         .arg(config)
-        .args(["run", schema, "--checks", CHECKS, "--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["run", schema, "--checks", &std::env::var("SCHEMATHESIS_CHECKS").unwrap_or(CHECKS.into())])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(std::env::var("SCHEMATHESIS_ARGS").unwrap_or_default().split_whitespace())
         .args(["--max-examples", &setting("SCHEMATHESIS_MAX_EXAMPLES", MAX_EXAMPLES).to_string()])
         .args(["--seed", &setting("SCHEMATHESIS_SEED", SEED).to_string()])
         .args(["--workers", "2", "--continue-on-failure", "--request-timeout", "30"])

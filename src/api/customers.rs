@@ -188,6 +188,7 @@ pub struct ListQuery {
     limit: Option<u32>,
     /// How many to skip.
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     offset: Option<u32>,
 }
 

@@ -65,7 +65,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 /// Decodes the fields of `T` from `body`, naming the field at fault when one is wrong.
 pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
+    serde_path_to_error::deserialize(super::strict::Strict(body)).map_err(|e| {
         let path = e.path().to_string();
         classify(&path, &e.into_inner().to_string())
     })

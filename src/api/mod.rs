@@ -11,6 +11,7 @@ pub mod payments;
 pub mod redirection;
 mod refunds;
 mod sessions;
+mod strict;
 pub mod types;
 mod webhooks;
 

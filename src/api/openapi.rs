@@ -73,10 +73,16 @@ pub fn document() -> Value {
     }
     let mut doc = serde_json::to_value(doc).expect("the document serializes");
     for (schema, field, alias) in ALIASES {
-        let properties = &mut doc["components"]["schemas"][schema]["properties"];
-        let documented = properties[field].clone();
-        assert!(!documented.is_null(), "{schema}.{field} is documented");
-        properties[alias] = documented;
+        let schema = &mut doc["components"]["schemas"][schema];
+        let documented = schema["properties"][field].clone();
+        assert!(!documented.is_null(), "{field} is documented");
+        schema["properties"][alias] = documented;
+        // One name or the other: serde refuses both as a duplicate field.
+        let one_of_them = json!({ "not": { "required": [field, alias] } });
+        match schema["allOf"].as_array_mut() {
+            Some(all) => all.push(one_of_them),
+            None => schema["allOf"] = json!([one_of_them]),
+        }
     }
     if let Some(paths) = doc["paths"].as_object_mut() {
         for operations in paths.values_mut().filter_map(Value::as_object_mut) {

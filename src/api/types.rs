@@ -48,7 +48,9 @@ pub struct IntentFields {
     #[serde(default)]
     #[schema(inline)]
     pub customer_id: Option<CustomerId>,
+    /// Seconds the intent may wait to be confirmed: the profile's own unless given.
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     pub session_expiry: Option<u32>,
 }
 
@@ -382,7 +384,23 @@ macro_rules! whole_body {
         }
     )+};
 }
-whole_body!(CaptureRequest, CancelRequest, RefundsCreateRequest);
+whole_body!(RefundsCreateRequest);
+
+/// Requests whose body may be left out: a JSON `null` body is left out too, as the document's
+/// optional request body has it.
+macro_rules! optional_body {
+    ($($t:ty),+) => {$(
+        impl FromBody for $t {
+            fn from_body(body: &Value) -> Result<Self, ApiError> {
+                match body {
+                    Value::Null => part(&Value::Object(Default::default())),
+                    body => part(body),
+                }
+            }
+        }
+    )+};
+}
+optional_body!(CaptureRequest, CancelRequest);
 
 // ---- responses ------------------------------------------------------------------------------
 
