@@ -161,6 +161,66 @@ async fn operations_say_how_they_authenticate_and_how_they_fail() {
     assert!(responses["401"]["description"].as_str().unwrap().contains("IR_01"));
 }
 
+/// Found by schemathesis: a Google Pay session token answered `wallet_name` beside the fields of
+/// `GooglePaySession`, whose schema (from `deny_unknown_fields`, there for reading account
+/// metadata) refused any other property, so no token answer fitted the document.
+#[tokio::test(flavor = "multi_thread")]
+async fn session_token_answers_fit_their_schemas() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut wallets = localstripe::stripe_account("wallets", "http://127.0.0.1:9");
+    let metadata = serde_json::json!({
+        "publishable_key": "pk_test_openapi", "country_code": "FR",
+        "google_pay": { "merchant_info": { "merchant_name": "Acme Shop" } },
+        "apple_pay": { "payment_request_data": { "label": "Acme Shop", "merchant_identifier": "merchant.com.acme" } }
+    });
+    wallets.metadata = metadata.as_object().cloned().unwrap();
+    let config = config_with(dir.path(), vec![sandbox_account("sandbox"), wallets], &["sandbox", "wallets"]);
+    let app = TestApp::start_with(dir, config).await;
+    let doc = document(&app).await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let intent = serde_json::json!({ "amount_details": { "currency": "EUR", "order_amount": 1200 } });
+    let (status, intent) = app.post("/v2/payments/create-intent", intent).await;
+    assert_eq!(status, 200, "{intent}");
+    let body = serde_json::json!({ "payment_id": intent["id"], "client_secret": intent["client_secret"],
+                                   "wallets": ["google_pay", "apple_pay"] });
+    let (status, answer) = app.call(Method::POST, "/payments/session_tokens", Some(ACME_PK), None, Some(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let tokens = answer["session_token"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "{answer}");
+    let branches = schemas["SessionToken"]["oneOf"].as_array().unwrap();
+    for token in tokens {
+        let wallet = &token["wallet_name"];
+        let branch = branches
+            .iter()
+            .find(|b| properties_of_branch(b).1 == Some(wallet.clone()))
+            .unwrap_or_else(|| panic!("no SessionToken branch for {wallet}"));
+        let (parts, _) = properties_of_branch(branch);
+        let mut allowed = BTreeSet::new();
+        for part in parts {
+            let part = match part["$ref"].as_str() {
+                Some(r) => &schemas[r.strip_prefix("#/components/schemas/").unwrap()],
+                None => part,
+            };
+            assert_ne!(part["additionalProperties"], false, "{wallet}: a part refuses the others' properties");
+            allowed.extend(part["properties"].as_object().unwrap().keys().cloned());
+        }
+        for field in token.as_object().unwrap().keys() {
+            assert!(allowed.contains(field), "{wallet}: `{field}` is not in the document");
+        }
+    }
+    app.stop().await;
+}
+
+/// A `oneOf` branch of an internally tagged enum: its `allOf` parts, and the tag value.
+fn properties_of_branch(branch: &Value) -> (Vec<&Value>, Option<Value>) {
+    let parts: Vec<&Value> = match branch["allOf"].as_array() {
+        Some(parts) => parts.iter().collect(),
+        None => vec![branch],
+    };
+    let tag = parts.iter().find_map(|p| p["properties"]["wallet_name"]["enum"][0].as_str()).map(Value::from);
+    (parts, tag)
+}
+
 /// The property names of an object schema, with those of the schemas it is `allOf` (serde's
 /// `flatten`).
 fn properties(schemas: &serde_json::Map<String, Value>, schema: &Value) -> BTreeSet<String> {

@@ -3,7 +3,9 @@
 //! without a server error, with a status code, content type, headers and body the document
 //! gives for it.
 //!
-//! The daemon runs the test configuration (sandbox connectors). Before the run, the test makes
+//! The daemon runs the test configuration: acme/web pays through the sandbox connector, and
+//! has a Stripe account whose metadata sets up Google Pay and Apple Pay, so that session tokens
+//! are answered (tokens need no call; payments that fall through to it get 503). Before the run, the test makes
 //! objects of every kind (customers, payments, refunds, saved cards, payment-method sessions)
 //! and hands their ids to schemathesis as dictionaries, so that generated requests reach past
 //! "not found" into the flows; each security scheme gets its key, and payment-method-session
@@ -37,12 +39,26 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
 
 const CARD: &str = "4242424242424242";
 
+/// A Stripe account set up for both wallets, at an address where nothing listens.
+fn wallets_account() -> switchyard::config::ConnectorAccountConfig {
+    let mut account = localstripe::stripe_account("wallets", "http://127.0.0.1:9");
+    let metadata = json!({
+        "publishable_key": "pk_test_schemathesis",
+        "country_code": "FR",
+        "google_pay": { "merchant_info": { "merchant_name": "Acme Shop", "merchant_id": "BCR2DN4T0001" } },
+        "apple_pay": { "payment_request_data": { "label": "Acme Shop", "merchant_identifier": "merchant.com.acme" } }
+    });
+    account.metadata = metadata.as_object().cloned().expect("an object");
+    account
+}
+
 /// Ids of objects made before the run, by kind.
 #[derive(Default)]
 struct Seeds {
     payments: Vec<String>,
-    /// The payments' client secrets, for session tokens.
-    payment_secrets: Vec<String>,
+    /// The intent awaiting its payment method, and its client secret, for session tokens.
+    intents: Vec<String>,
+    intent_secrets: Vec<String>,
     refunds: Vec<String>,
     customers: Vec<String>,
     payment_methods: Vec<String>,
@@ -69,12 +85,10 @@ async fn seed(app: &TestApp) -> Seeds {
         seeds.payments.push(id_of(&made(app, "/v2/payments", body).await));
     }
     let intent = json!({ "amount_details": { "currency": "EUR", "order_amount": 1200 } });
-    seeds.payments.push(id_of(&made(app, "/v2/payments/create-intent", intent).await));
-    for id in &seeds.payments {
-        let (status, intent) = app.get(&format!("/v2/payments/{id}/get-intent")).await;
-        assert_eq!(status, 200, "{intent}");
-        seeds.payment_secrets.push(str_of(&intent, "/client_secret").to_string());
-    }
+    let intent = made(app, "/v2/payments/create-intent", intent).await;
+    seeds.payments.push(id_of(&intent));
+    seeds.intents.push(id_of(&intent));
+    seeds.intent_secrets.push(str_of(&intent, "/client_secret").to_string());
     let refund = json!({ "payment_id": seeds.payments[0], "merchant_reference_id": "seed_refund", "amount": 100 });
     seeds.refunds.push(id_of(&made(app, "/v2/refunds", refund).await));
     for name in ["Ada", "Grace", "Hedy"] {
@@ -106,7 +120,7 @@ fn toml_list(values: &[String]) -> String {
 
 /// The schemathesis configuration: keys for each security scheme, the seeds as dictionaries,
 /// and which operations draw their ids from which.
-fn config(seeds: &Seeds) -> String {
+fn schemathesis_config(seeds: &Seeds) -> String {
     let mut toml = String::new();
     let secret = &seeds.client_secrets[0];
     writeln!(
@@ -135,7 +149,8 @@ responses = true
     .unwrap();
     let dictionaries = [
         ("payments", &seeds.payments),
-        ("payment_secrets", &seeds.payment_secrets),
+        ("intents", &seeds.intents),
+        ("intent_secrets", &seeds.intent_secrets),
         ("merchants", &vec!["acme".to_string()]),
         ("accounts", &vec!["sandbox".to_string()]),
         ("refunds", &seeds.refunds),
@@ -157,8 +172,8 @@ responses = true
         (r"^DELETE /v2/payment-method-sessions/\{id\}$", "path.id", "other_sessions"),
         (r"^(GET|POST) /v2/payments/\{id\}", "path.id", "payments"),
         (r"^POST /v2/refunds$", "body.payment_id", "payments"),
-        (r"^POST /payments/session_tokens$", "body.payment_id", "payments"),
-        (r"^POST /payments/session_tokens$", "body.client_secret", "payment_secrets"),
+        (r"^POST /payments/session_tokens$", "body.payment_id", "intents"),
+        (r"^POST /payments/session_tokens$", "body.client_secret", "intent_secrets"),
         (r"^POST /v2/webhooks/", "path.merchant_id", "merchants"),
         (r"^POST /v2/webhooks/", "path.account", "accounts"),
         (r"^GET /v2/refunds/\{id\}$", "path.id", "refunds"),
@@ -192,11 +207,14 @@ async fn the_api_keeps_to_its_own_document() {
     })
     .await
     .expect("schemathesis installs");
-    let app = TestApp::start().await;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let accounts = vec![sandbox_account("sandbox"), wallets_account()];
+    let daemon_config = config_with(dir.path(), accounts, &["sandbox", "wallets"]);
+    let app = TestApp::start_with(dir, daemon_config).await;
     let seeds = seed(&app).await;
     let dir = app.dir.path();
     let config_path = dir.join("schemathesis.toml");
-    std::fs::write(&config_path, config(&seeds)).expect("config written");
+    std::fs::write(&config_path, schemathesis_config(&seeds)).expect("config written");
     let out = run(dir, &config_path, &format!("{}/openapi.json", app.base)).await;
     let report = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "schemathesis found failures ({:?}):\n{report}", out.status.code());

@@ -84,6 +84,14 @@ pub fn document() -> Value {
             None => schema["allOf"] = json!([one_of_them]),
         }
     }
+    // A schema that is one part of an `allOf` (serde's `flatten`, an internally tagged enum's
+    // variant with its tag beside it) cannot refuse the other parts' properties: its
+    // `additionalProperties: false`, from `deny_unknown_fields`, would refuse every answer.
+    for name in composed(&doc) {
+        if let Some(schema) = doc["components"]["schemas"][&name].as_object_mut() {
+            schema.remove("additionalProperties");
+        }
+    }
     if let Some(paths) = doc["paths"].as_object_mut() {
         for operations in paths.values_mut().filter_map(Value::as_object_mut) {
             for operation in operations.values_mut().filter_map(Value::as_object_mut) {
@@ -92,6 +100,27 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// The schemas an `allOf` refers to.
+fn composed(doc: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![doc];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for part in map.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(name) = part["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+                        names.push(name.to_string());
+                    }
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    names
 }
 
 /// `GET /openapi.json`.

@@ -120,9 +120,11 @@ impl FromBody for NewSession {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = PaymentMethodSessionConfirmExtras)]
 struct ConfirmExtras {
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "return_url")]
     _return_url: Option<IgnoredAny>,
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "customer_acceptance")]
     _customer_acceptance: Option<IgnoredAny>,

@@ -99,12 +99,15 @@ pub struct CardDetail {
     #[schema(max_length = 64)]
     nick_name: Option<String>,
     // Derived from the number instead.
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_network")]
     _card_network: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuer")]
     _card_issuer: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_type")]
     _card_type: Option<IgnoredAny>,

@@ -93,24 +93,30 @@ pub struct CardRequest {
     pub card_holder_name: String,
     pub card_cvc: Cvc,
     // Documented fields the network and issuer are derived from the number instead of.
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuer")]
     _card_issuer: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_network")]
     _card_network: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_type")]
     _card_type: Option<IgnoredAny>,
     /// Passed on to routing scripts as `card.issuing_country`.
     #[serde(default)]
     pub card_issuing_country: Option<CountryCode>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuing_country_code")]
     _card_issuing_country_code: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "bank_code")]
     _bank_code: Option<IgnoredAny>,
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "nick_name")]
     _nick_name: Option<IgnoredAny>,
@@ -281,9 +287,11 @@ impl CreateIntentRequest {
 pub struct ConfirmExtras {
     #[serde(default)]
     pub return_url: Option<String>,
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "browser_info")]
     _browser_info: Option<IgnoredAny>,
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "customer_acceptance")]
     _customer_acceptance: Option<IgnoredAny>,
@@ -347,6 +355,7 @@ pub struct RefundsCreateRequest {
     pub amount: Option<Amount>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Accepted and ignored.
     #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "refund_type")]
     _refund_type: Option<IgnoredAny>,
