@@ -14,6 +14,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -52,24 +53,8 @@ fn wallets_account() -> switchyard::config::ConnectorAccountConfig {
     account
 }
 
-/// Ids of objects made before the run, by kind.
-#[derive(Default)]
-struct Seeds {
-    payments: Vec<String>,
-    /// The intent awaiting its payment method, and its client secret, for session tokens.
-    intents: Vec<String>,
-    intent_secrets: Vec<String>,
-    refunds: Vec<String>,
-    customers: Vec<String>,
-    payment_methods: Vec<String>,
-    method_sessions: Vec<String>,
-    client_secrets: Vec<String>,
-    /// What the delete operations may delete, apart from the above.
-    doomed_customers: Vec<String>,
-    doomed_payment_methods: Vec<String>,
-    /// Sessions the client secret given is not for.
-    other_sessions: Vec<String>,
-}
+/// Ids of objects made before the run, as schemathesis dictionaries: name, ids.
+type Seeds = BTreeMap<&'static str, Vec<String>>;
 
 async fn made(app: &TestApp, path: &str, body: Value) -> Value {
     let (status, answer) = app.post(path, body).await;
@@ -78,37 +63,62 @@ async fn made(app: &TestApp, path: &str, body: Value) -> Value {
 }
 
 async fn seed(app: &TestApp) -> Seeds {
-    let mut seeds = Seeds::default();
-    for (i, capture) in ["automatic", "manual", "manual"].iter().enumerate() {
-        let body =
-            with(payment(CARD), json!({ "capture_method": capture, "merchant_reference_id": format!("seed_{i}") }));
-        seeds.payments.push(id_of(&made(app, "/v2/payments", body).await));
+    let mut seeds = Seeds::new();
+    let mut add = |dictionary: &'static str, id: &str| seeds.entry(dictionary).or_default().push(id.to_string());
+    // Payments: one to read and refund, one each to capture and to cancel, intents to confirm
+    // and to ask session tokens for (with their client secrets).
+    for (dictionary, capture) in [("payments", "automatic"), ("capturable", "manual"), ("cancellable", "manual")] {
+        let body = with(payment(CARD), json!({ "capture_method": capture }));
+        let id = id_of(&made(app, "/v2/payments", body).await);
+        add("payments", &id);
+        add(dictionary, &id);
     }
-    let intent = json!({ "amount_details": { "currency": "EUR", "order_amount": 1200 } });
-    let intent = made(app, "/v2/payments/create-intent", intent).await;
-    seeds.payments.push(id_of(&intent));
-    seeds.intents.push(id_of(&intent));
-    seeds.intent_secrets.push(str_of(&intent, "/client_secret").to_string());
-    let refund = json!({ "payment_id": seeds.payments[0], "merchant_reference_id": "seed_refund", "amount": 100 });
-    seeds.refunds.push(id_of(&made(app, "/v2/refunds", refund).await));
-    for name in ["Ada", "Grace", "Hedy"] {
+    for dictionary in ["intents", "intents", "token_intents"] {
+        let intent = json!({ "amount_details": { "currency": "EUR", "order_amount": 1200 } });
+        let intent = made(app, "/v2/payments/create-intent", intent).await;
+        add("payments", &id_of(&intent));
+        add(dictionary, &id_of(&intent));
+        if dictionary == "token_intents" {
+            add("token_secrets", str_of(&intent, "/client_secret"));
+        }
+    }
+    let paid = seeds["payments"][0].clone();
+    let refund = json!({ "payment_id": paid, "merchant_reference_id": "seed_refund", "amount": 100 });
+    let refund = made(app, "/v2/refunds", refund).await;
+    let mut add = |dictionary: &'static str, id: &str| seeds.entry(dictionary).or_default().push(id.to_string());
+    add("refunds", &id_of(&refund));
+    add("refundable", &paid);
+    // Customers, with saved cards, card intents and a payment-method session; the deletes get
+    // objects of their own.
+    let mut customers = Vec::new();
+    for (dictionary, name) in [("customers", "Ada"), ("customers", "Grace"), ("doomed_customers", "Hedy")] {
         let customer = json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) });
-        seeds.customers.push(id_of(&made(app, "/v2/customers", customer).await));
+        let id = id_of(&made(app, "/v2/customers", customer).await);
+        add(dictionary, &id);
+        customers.push(id);
     }
-    seeds.doomed_customers.push(seeds.customers.pop().expect("three customers"));
     let card = json!({ "card_number": CARD, "card_exp_month": "10", "card_exp_year": "2035",
                        "card_holder_name": "Ada Lovelace", "card_cvc": "123" });
-    let method = json!({ "customer_id": seeds.customers[0], "payment_method_type": "card",
+    let method = json!({ "customer_id": customers[0], "payment_method_type": "card",
                          "payment_method_data": { "card": card }, "storage_type": "persistent" });
-    seeds.payment_methods.push(id_of(&made(app, "/v2/payment-methods", method.clone()).await));
-    seeds.doomed_payment_methods.push(id_of(&made(app, "/v2/payment-methods", method).await));
-    let intent = json!({ "customer_id": seeds.customers[1] });
-    seeds.payment_methods.push(id_of(&made(app, "/v2/payment-methods/create-intent", intent).await));
-    let session = json!({ "customer_id": seeds.customers[0], "storage_type": "volatile", "expires_in": 3600 });
-    let first = made(app, "/v2/payment-method-sessions", session.clone()).await;
-    seeds.method_sessions.push(id_of(&first));
-    seeds.client_secrets.push(str_of(&first, "/client_secret").to_string());
-    seeds.other_sessions.push(id_of(&made(app, "/v2/payment-method-sessions", session).await));
+    for dictionary in ["payment_methods", "doomed_payment_methods"] {
+        add(dictionary, &id_of(&made(app, "/v2/payment-methods", method.clone()).await));
+    }
+    for customer in &customers[..2] {
+        let intent = made(app, "/v2/payment-methods/create-intent", json!({ "customer_id": customer })).await;
+        add("method_intents", &id_of(&intent));
+    }
+    let session = json!({ "customer_id": customers[0], "storage_type": "volatile", "expires_in": 3600 });
+    // The first session's client secret is the one schemathesis is given; the second's is not.
+    for dictionary in ["method_sessions", "other_sessions"] {
+        let made = made(app, "/v2/payment-method-sessions", session.clone()).await;
+        add(dictionary, &id_of(&made));
+        if dictionary == "method_sessions" {
+            add("method_session_secret", str_of(&made, "/client_secret"));
+        }
+    }
+    add("merchants", "acme");
+    add("accounts", "sandbox");
     seeds
 }
 
@@ -122,7 +132,7 @@ fn toml_list(values: &[String]) -> String {
 /// and which operations draw their ids from which.
 fn schemathesis_config(seeds: &Seeds) -> String {
     let mut toml = String::new();
-    let secret = &seeds.client_secrets[0];
+    let secret = &seeds["method_session_secret"][0];
     writeln!(
         toml,
         r#"headers = {{ "X-Profile-Id" = "web" }}
@@ -147,55 +157,52 @@ responses = true
 "#
     )
     .unwrap();
-    let dictionaries = [
-        ("payments", &seeds.payments),
-        ("intents", &seeds.intents),
-        ("intent_secrets", &seeds.intent_secrets),
-        ("merchants", &vec!["acme".to_string()]),
-        ("accounts", &vec!["sandbox".to_string()]),
-        ("refunds", &seeds.refunds),
-        ("customers", &seeds.customers),
-        ("payment_methods", &seeds.payment_methods),
-        ("method_sessions", &seeds.method_sessions),
-        ("doomed_customers", &seeds.doomed_customers),
-        ("doomed_payment_methods", &seeds.doomed_payment_methods),
-        ("other_sessions", &seeds.other_sessions),
-    ];
-    for (name, values) in dictionaries {
+    for (name, values) in seeds {
         writeln!(toml, "[dictionaries.{name}]\nvalues = {}\n", toml_list(values)).unwrap();
     }
-    // Most cases name a seed; the rest are generated, to reach "not found" too.
-    // Operations by name (`METHOD /path`); the deletes have seeds of their own.
+    // Most cases name a seed; the rest are generated, to reach "not found" too. Operations by
+    // name (`METHOD /path`).
     let bindings = [
         (r"^DELETE /v2/customers/\{id\}$", "path.id", "doomed_customers"),
         (r"^DELETE /v2/payment-methods/\{id\}$", "path.id", "doomed_payment_methods"),
         (r"^DELETE /v2/payment-method-sessions/\{id\}$", "path.id", "other_sessions"),
-        (r"^(GET|POST) /v2/payments/\{id\}", "path.id", "payments"),
-        (r"^POST /v2/refunds$", "body.payment_id", "payments"),
-        (r"^POST /payments/session_tokens$", "body.payment_id", "intents"),
-        (r"^POST /payments/session_tokens$", "body.client_secret", "intent_secrets"),
-        (r"^POST /v2/webhooks/", "path.merchant_id", "merchants"),
-        (r"^POST /v2/webhooks/", "path.account", "accounts"),
+        (r"^GET /v2/payments/\{id\}", "path.id", "payments"),
+        (r"^POST /v2/payments/\{id\}/capture$", "path.id", "capturable"),
+        (r"^POST /v2/payments/\{id\}/cancel$", "path.id", "cancellable"),
+        (r"^POST /v2/payments/\{id\}/confirm-intent$", "path.id", "intents"),
+        (r"^POST /v2/refunds$", "body.payment_id", "refundable"),
+        (r"^POST /payments/session_tokens$", "body.payment_id", "token_intents"),
+        (r"^POST /payments/session_tokens$", "body.client_secret", "token_secrets"),
         (r"^GET /v2/refunds/\{id\}$", "path.id", "refunds"),
         (r"^(GET|PUT) /v2/customers/\{id\}", "path.id", "customers"),
         (r"^POST /v2/payment-methods$", "body.customer_id", "customers"),
         (r"^POST /v2/payment-methods/create-intent$", "body.customer_id", "customers"),
         (r"^POST /v2/payment-method-sessions$", "body.customer_id", "customers"),
-        (r"^(GET|POST) /v2/payment-methods/\{id\}", "path.id", "payment_methods"),
+        (r"^GET /v2/payment-methods/\{id\}$", "path.id", "payment_methods"),
+        (r"^POST /v2/payment-methods/\{id\}/confirm-intent$", "path.id", "method_intents"),
         (r"^(GET|POST) /v2/payment-method-sessions/\{id\}", "path.id", "method_sessions"),
+        (r"^POST /v2/webhooks/", "path.merchant_id", "merchants"),
+        (r"^POST /v2/webhooks/", "path.account", "accounts"),
     ];
     // One table per operation, with all of its bindings.
     let mut operations: Vec<(&str, Vec<String>)> = Vec::new();
     for (name, parameter, dictionary) in bindings {
-        let binding = format!("\"{parameter}\" = {{ dictionary = \"{dictionary}\", probability = 0.8 }}");
+        // A delete only ever names its own seeds, so the others live through the run.
+        let probability = if name.starts_with("^DELETE") { "1.0" } else { "0.8" };
+        let binding = format!("\"{parameter}\" = {{ dictionary = \"{dictionary}\", probability = {probability} }}");
         match operations.iter_mut().find(|(n, _)| *n == name) {
             Some((_, all)) => all.push(binding),
             None => operations.push((name, vec![binding])),
         }
     }
     for (name, parameters) in operations {
-        writeln!(toml, "[[operations]]\ninclude-name-regex = '{name}'\nparameters = {{ {} }}\n", parameters.join(", "))
+        writeln!(toml, "[[operations]]\ninclude-name-regex = '{name}'\nparameters = {{ {} }}", parameters.join(", "))
             .unwrap();
+        if name.starts_with("^DELETE") {
+            // The examples phase fills ids from earlier answers, not from the dictionaries.
+            writeln!(toml, "phases = {{ examples = {{ enabled = false }} }}").unwrap();
+        }
+        writeln!(toml).unwrap();
     }
     toml
 }
