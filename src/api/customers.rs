@@ -50,11 +50,9 @@ pub fn router() -> Router<AppState> {
 /// `UpdateExtras`), decoded part by part from one body.
 #[derive(Debug, Deserialize, ToSchema)]
 struct CustomerFields {
-    /// Not blank.
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    #[schema(schema_with = name_schema)]
     name: String,
-    /// An email address: one `@` between a local part and a dotted domain, no spaces.
-    #[schema(max_length = 255, pattern = "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$")]
+    #[schema(schema_with = email_schema)]
     email: String,
     #[serde(default)]
     #[schema(max_length = 255)]
@@ -167,6 +165,20 @@ impl FromBody for CustomerUpdateRequest {
             default_payment_method_id: extras.default_payment_method_id,
         }))
     }
+}
+
+/// What `char::is_whitespace` (Unicode's White_Space) takes, as a regular expression class.
+const WHITE_SPACE: &str = r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+fn name_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let pattern = format!("[^{WHITE_SPACE}]");
+    super::openapi::string("Not blank.", 1, Some(TEXT_MAX), Some(&pattern))
+}
+
+fn email_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let pattern = format!("^[^@{WHITE_SPACE}]+@[^@.{WHITE_SPACE}]+(\\.[^@.{WHITE_SPACE}]+)+$");
+    let what = "An email address: one `@` between a local part and a dotted domain, no white space.";
+    super::openapi::string(what, 0, Some(TEXT_MAX), Some(&pattern))
 }
 
 /// One `@` between a non-empty local part and a dotted domain, no spaces: enough to catch a
