@@ -58,6 +58,7 @@ fn confirm() -> SdkNextAction {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GpaySessionTokenResponse)]
 pub struct GooglePaySession {
     pub merchant_info: GpayMerchantInfo,
     #[serde(default)]
@@ -133,6 +134,7 @@ pub struct GpayTransactionInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplepaySessionTokenResponse)]
 pub struct ApplePaySession {
     /// Apple's merchant session, when the connector validated the merchant with Apple already.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +177,7 @@ pub struct AmountInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OpenBankingSessionToken)]
 pub struct OpenBankingSession {
     /// Where the payer chooses their bank and approves the payment.
     pub open_banking_session_token: String,
