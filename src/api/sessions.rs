@@ -163,7 +163,9 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct PaymentsSessionRequest {
     payment_id: String,
+    /// The payment's client secret: left out, the call is refused (`IR_08`).
     #[serde(default)]
+    #[schema(required = true, value_type = String)]
     client_secret: Option<String>,
     #[schema(schema_with = wallets_schema)]
     wallets: Vec<String>,
