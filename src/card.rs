@@ -12,7 +12,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::secret::Secret;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CardNetwork {
     Visa,
     Mastercard,
@@ -251,6 +251,37 @@ impl CardSummary {
         }
     }
 }
+
+// The schemas say what the decoders above accept, short of the Luhn check and the month range
+// a pattern states only loosely.
+macro_rules! string_schema {
+    ($t:ty, $what:literal, $min:literal, $max:expr, $pattern:literal) => {
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::api::openapi::string($what, $min, $max, Some($pattern))
+            }
+        }
+
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
+string_schema!(
+    CardNumber,
+    "The card number: 12 to 19 digits, spaces allowed between them, passing the Luhn check.",
+    12,
+    None,
+    "^ *([0-9] *){12,19}$"
+);
+string_schema!(Cvc, "The card security code: 3 or 4 digits.", 3, Some(4), "^[0-9]{3,4}$");
+string_schema!(
+    ExpiryMonth,
+    "The expiry month: 1 to 12, with or without a leading zero.",
+    1,
+    Some(2),
+    "^(0?[1-9]|1[0-2])$"
+);
+string_schema!(ExpiryYear, "The expiry year: YY, or YYYY from 2000.", 2, Some(4), "^([0-9]{2}|[2-9][0-9]{3})$");
 
 #[cfg(test)]
 mod tests {

@@ -94,6 +94,20 @@ impl<'de, const MIN: usize, const MAX: usize> Deserialize<'de> for Identifier<MI
 }
 
 /// The merchant's own reference for a payment, unique per profile.
+/// Inlined where used (`#[schema(inline)]`): one schema per pair of bounds.
+impl<const MIN: usize, const MAX: usize> utoipa::PartialSchema for Identifier<MIN, MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let what = format!("{MIN} to {MAX} letters, digits, `_` or `-`.");
+        crate::api::openapi::string(&what, MIN, Some(MAX), Some("^[A-Za-z0-9_-]+$"))
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> utoipa::ToSchema for Identifier<MIN, MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("Identifier_{MIN}_{MAX}").into()
+    }
+}
+
 pub type MerchantReferenceId = Identifier<1, 30>;
 /// The merchant's own reference for a refund, unique per profile.
 pub type RefundReferenceId = Identifier<1, 64>;

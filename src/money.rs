@@ -136,6 +136,35 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::api::openapi::integer(
+            "An amount in the currency's minor units (cents for USD), more than zero.",
+            1,
+            MAX_AMOUNT,
+            6540,
+        )
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
+
+impl utoipa::PartialSchema for MinorUnit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::api::openapi::integer("An amount in the currency's minor units that may be zero.", 0, MAX_AMOUNT, 500)
+    }
+}
+
+impl utoipa::ToSchema for MinorUnit {}
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::api::openapi::string_enum("The three-letter ISO 4217 currency code.", &CODES)
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,21 @@ async fn create_refused(app: &TestApp, body: &Value, code: &str) -> String {
 
 // ---- create ---------------------------------------------------------------------------------
 
+/// Found by schemathesis: `"default_shipping_address": [null, null]` was read as an address by
+/// position and stored as `{}`; an address is an object.
+#[tokio::test]
+async fn an_address_given_as_an_array_is_refused() {
+    let app = TestApp::start().await;
+    let body = with(customer(), json!({ "default_shipping_address": [null, null] }));
+    let message = create_refused(&app, &body, "IR_06").await;
+    assert!(message.starts_with("default_shipping_address: invalid type: sequence"), "{message}");
+    let id = id_of(&create(&app, customer()).await);
+    let (status, answer) = update(&app, &id, body).await;
+    let message = assert_refused(status, &answer, "IR_06");
+    assert!(message.starts_with("default_shipping_address: invalid type: sequence"), "{message}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn creating_a_customer_answers_every_field_it_was_given() {
     let app = TestApp::start().await;

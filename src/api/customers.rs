@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -21,6 +22,19 @@ use crate::payments::model::AddressDetails;
 /// The longest a customer's text field may be.
 const TEXT_MAX: usize = 255;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, retrieve, update, delete))]
+pub(super) struct Doc;
+
+/// `id`, the customer's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct CustomerPathId {
+    /// The customer's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/customers", post(create))
@@ -32,23 +46,30 @@ pub fn router() -> Router<AppState> {
 
 /// The fields a create and an update share; each request adds its own (`CreateExtras`,
 /// `UpdateExtras`), decoded part by part from one body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CustomerFields {
+    #[schema(schema_with = name_schema)]
     name: String,
+    #[schema(schema_with = email_schema)]
     email: String,
     #[serde(default)]
+    #[schema(max_length = 255)]
     phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     phone_country_code: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255)]
     tax_registration_id: Option<String>,
     #[serde(default)]
     default_billing_address: Option<AddressDetails>,
     #[serde(default)]
     default_shipping_address: Option<AddressDetails>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::metadata)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -89,13 +110,14 @@ impl CustomerFields {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CreateExtras {
     #[serde(default)]
+    #[schema(inline)]
     merchant_reference_id: Option<CustomerId>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct UpdateExtras {
     #[serde(default)]
     default_payment_method_id: Option<String>,
@@ -106,6 +128,12 @@ struct CustomerRequest {
     merchant_reference_id: Option<CustomerId>,
     details: CustomerDetails,
 }
+
+super::openapi::flat_request!(
+    CustomerRequest as "CustomerRequest",
+    "Create a customer.",
+    [CustomerFields, CreateExtras]
+);
 
 impl FromBody for CustomerRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
@@ -119,6 +147,12 @@ impl FromBody for CustomerRequest {
 /// `PUT /v2/customers/{id}`.
 struct CustomerUpdateRequest(CustomerUpdate);
 
+super::openapi::flat_request!(
+    CustomerUpdateRequest as "CustomerUpdateRequest",
+    "Replace a customer's details.",
+    [CustomerFields, UpdateExtras]
+);
+
 impl FromBody for CustomerUpdateRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<CustomerFields>(), fields_of::<UpdateExtras>()])?;
@@ -131,6 +165,20 @@ impl FromBody for CustomerUpdateRequest {
     }
 }
 
+/// What `char::is_whitespace` (Unicode's White_Space) takes, as a regular expression class.
+const WHITE_SPACE: &str = r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+fn name_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let pattern = format!("[^{WHITE_SPACE}]");
+    super::openapi::string("Not blank.", 1, Some(TEXT_MAX), Some(&pattern))
+}
+
+fn email_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let pattern = format!("^[^@{WHITE_SPACE}]+@[^@.{WHITE_SPACE}]+(\\.[^@.{WHITE_SPACE}]+)+$");
+    let what = "An email address: one `@` between a local part and a dotted domain, no white space.";
+    super::openapi::string(what, 0, Some(TEXT_MAX), Some(&pattern))
+}
+
 /// One `@` between a non-empty local part and a dotted domain, no spaces: enough to catch a
 /// value in the wrong field without refusing real addresses.
 fn looks_like_email(s: &str) -> bool {
@@ -140,18 +188,23 @@ fn looks_like_email(s: &str) -> bool {
 }
 
 /// `?limit=&offset=` for the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// How many customers to list, 20 unless given.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// How many to skip.
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     offset: Option<u32>,
 }
 
 // ---- responses ------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerResponse<'a> {
     id: &'a str,
     merchant_reference_id: &'a str,
@@ -193,7 +246,7 @@ impl<'a> CustomerResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerDeleteResponse<'a> {
     id: &'a str,
     merchant_reference_id: &'a str,
@@ -204,6 +257,19 @@ pub struct CustomerDeleteResponse<'a> {
 
 // ---- handlers -------------------------------------------------------------------------------
 
+/// Customers - Create
+#[utoipa::path(
+    post,
+    path = "/v2/customers",
+    tag = "Customers",
+    operation_id = "Create a Customer",
+    request_body(content = CustomerRequest, example = json!({
+        "name": "John Doe", "email": "john@example.com", "phone": "9123456789", "phone_country_code": "+1",
+        "description": "First customer", "merchant_reference_id": "customer_1001"
+    })),
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,11 +280,34 @@ async fn create(
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Retrieve
+#[utoipa::path(
+    get,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Retrieve a Customer",
+    params(CustomerPathId),
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::retrieve(&state, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Update
+#[utoipa::path(
+    put,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Update a Customer",
+    params(CustomerPathId),
+    request_body(content = CustomerUpdateRequest, example = json!({
+        "name": "John Doe", "email": "john.doe@example.com", "description": "Moved house"
+    })),
+    responses((status = 200, description = "The customer", body = CustomerResponse)),
+    security(("api_key" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,6 +318,18 @@ async fn update(
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
+/// Customers - Delete
+///
+/// Deletes the customer and its saved payment methods.
+#[utoipa::path(
+    delete,
+    path = "/v2/customers/{id}",
+    tag = "Customers",
+    operation_id = "Delete a Customer",
+    params(CustomerPathId),
+    responses((status = 200, description = "Deleted", body = CustomerDeleteResponse)),
+    security(("api_key" = []))
+)]
 async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::delete(&state, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerDeleteResponse {
@@ -242,6 +343,16 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     .into_response())
 }
 
+/// Customers - List
+#[utoipa::path(
+    get,
+    path = "/v2/customers/list",
+    tag = "Customers",
+    operation_id = "List all Customers for a Merchant",
+    params(ListQuery),
+    responses((status = 200, description = "The merchant's customers, newest first", body = Vec<CustomerResponse>)),
+    security(("api_key" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,4 +361,13 @@ async fn list(
     let limit = page_limit(query.limit)?;
     let page = customers::list(&state, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
     Ok(Json(page.iter().map(CustomerResponse::of).collect::<Vec<_>>()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_are_documented_as_decoded() {
+        crate::api::openapi::assert_flat::<super::CustomerRequest>();
+        crate::api::openapi::assert_flat::<super::CustomerUpdateRequest>();
+    }
 }

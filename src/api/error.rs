@@ -3,7 +3,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
@@ -54,27 +55,60 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The body of every error answer, as Hyperswitch's: `{"error":{"type","message","code"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiErrorBody)]
+pub struct ErrorBody {
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// What went wrong, for people: names the field at fault when there is one.
+    pub message: String,
+    /// What went wrong, for programs (`IR_04`, `HE_02`, …).
+    #[schema(examples("IR_06"))]
+    pub code: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request is at fault.
+    InvalidRequest,
+    /// The payment provider refused, or could not be reached.
+    Connector,
+    /// Too many requests for a key, a merchant, or a connector account.
+    RateLimited,
+    /// The daemon failed.
+    Api,
+}
+
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The status code, error type and error code this error answers with.
+    pub fn parts(&self) -> (StatusCode, ErrorType, &'static str) {
         use ApiError::*;
+        use ErrorType::{Api, Connector, InvalidRequest as Invalid, RateLimited as Limited};
         match self {
-            Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request", "IR_01"),
-            MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_04"),
-            MalformedJson(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_06"),
-            InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "IR_06"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "IR_06"),
-            BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "IR_06"),
-            ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_08"),
-            ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_09"),
-            InvalidState(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_14"),
-            NotSupported(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_20"),
-            NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, "invalid_request", "HE_02"),
-            Duplicate(_) => (StatusCode::BAD_REQUEST, "invalid_request", "HE_01"),
-            WebhookRejected(_) => (StatusCode::UNAUTHORIZED, "invalid_request", "WE_01"),
-            ConnectorRefused(_) => (StatusCode::BAD_REQUEST, "connector", "CE_00"),
-            ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "connector", "CE_01"),
-            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "RL_01"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),
+            Unauthorized => (StatusCode::UNAUTHORIZED, Invalid, "IR_01"),
+            MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_04"),
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
+            InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Invalid, "IR_06"),
+            BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Invalid, "IR_06"),
+            ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_08"),
+            ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_09"),
+            InvalidState(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_14"),
+            NotSupported(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_20"),
+            NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, Invalid, "HE_02"),
+            Duplicate(_) => (StatusCode::BAD_REQUEST, Invalid, "HE_01"),
+            WebhookRejected(_) => (StatusCode::UNAUTHORIZED, Invalid, "WE_01"),
+            ConnectorRefused(_) => (StatusCode::BAD_REQUEST, Connector, "CE_00"),
+            ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, Connector, "CE_01"),
+            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, Limited, "RL_01"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Api, "HE_00"),
         }
     }
 }
@@ -99,7 +133,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(source) = &self {
             tracing::error!(error = %source, "internal error");
         }
-        let body = json!({ "error": { "type": kind, "message": self.to_string(), "code": code } });
+        let body = ErrorResponse { error: ErrorBody { kind, message: self.to_string(), code } };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("api-key"));

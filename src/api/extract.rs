@@ -75,7 +75,7 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 /// Decodes the fields of `T` from `body`, naming the field at fault when one is wrong.
 pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
+    serde_path_to_error::deserialize(super::strict::Strict(body)).map_err(|e| {
         let path = e.path().to_string();
         classify(&path, &e.into_inner().to_string())
     })
@@ -92,8 +92,8 @@ pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
     }
 }
 
-const METADATA_KEYS_MAX: usize = 50;
-const METADATA_KEY_MAX: usize = 40;
+pub(crate) const METADATA_KEYS_MAX: usize = 50;
+pub(crate) const METADATA_KEY_MAX: usize = 40;
 const METADATA_VALUE_MAX: usize = 500;
 
 /// Metadata as Hyperswitch bounds it: at most 50 keys of 40 characters, values of 500.

@@ -5,12 +5,14 @@ mod customers;
 pub mod error;
 mod events;
 pub mod extract;
+pub mod openapi;
 mod payment_method_sessions;
 mod payment_methods;
 pub mod payments;
 pub mod redirection;
 mod refunds;
 mod sessions;
+mod strict;
 pub mod types;
 mod webhooks;
 
@@ -18,9 +20,12 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::connectors::health::Circuit;
 use crate::connectors::sandbox;
 use error::ApiError;
 
@@ -40,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
         .merge(customers::router())
         .merge(events::router())
         .merge(sessions::router())
@@ -57,29 +63,64 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+struct HealthResponse {
+    /// `ok`, or `unavailable` when the database is unreachable (with status 503).
+    #[schema(examples("ok"))]
+    status: &'static str,
+    /// `ok` or `unreachable`.
+    #[schema(examples("ok"))]
+    database: &'static str,
+    /// Each connector account, by `merchant/profile/account`.
+    connectors: BTreeMap<String, ConnectorHealth>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ConnectorHealth {
+    circuit: Circuit,
+    /// Calls in the current window.
+    calls: usize,
+    success_rate: f64,
+    /// The 95th percentile of call times, in milliseconds.
+    p95_ms: f64,
+}
+
+/// Health
+///
 /// Liveness, the database, and each connector account's circuit as routing sees it.
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let connectors: serde_json::Map<String, serde_json::Value> = state
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "Operations",
+    operation_id = "Health",
+    responses(
+        (status = 200, description = "Up, with the database reachable", body = HealthResponse),
+        (status = 503, description = "The database is unreachable", body = HealthResponse),
+    )
+)]
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let connectors: BTreeMap<String, ConnectorHealth> = state
         .directory
         .profiles()
         .flat_map(|p| {
             p.accounts.iter().map(move |a| {
                 let h = a.health.snapshot();
-                let details = json!({
-                    "circuit": h.circuit.as_str(),
-                    "calls": h.calls,
-                    "success_rate": h.success_rate,
-                    "p95_ms": h.p95.as_secs_f64() * 1000.0,
-                });
+                let details = ConnectorHealth {
+                    circuit: h.circuit,
+                    calls: h.calls,
+                    success_rate: h.success_rate,
+                    p95_ms: h.p95.as_secs_f64() * 1000.0,
+                };
                 (format!("{}/{}/{}", p.merchant_id, p.id, a.name), details)
             })
         })
         .collect();
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok", "connectors": connectors }))),
+        Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ok", database: "ok", connectors })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            let body = json!({ "status": "unavailable", "database": "unreachable", "connectors": connectors });
+            let body = HealthResponse { status: "unavailable", database: "unreachable", connectors };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }

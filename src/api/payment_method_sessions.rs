@@ -11,13 +11,15 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::{Caller, ClientSecretCaller};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
-    CardCvcTokenStorage, CardFields, PaymentMethodData, PaymentMethodResponse, PaymentMethodResponseItem,
+    CardCvcTokenStorage, CardFields, PaymentMethodData, PaymentMethodDeleteResponse, PaymentMethodResponse,
+    PaymentMethodResponseItem,
 };
 use super::types::time;
 use crate::app::AppState;
@@ -30,6 +32,19 @@ use crate::payments::model::Address;
 const EXPIRES_IN_DEFAULT: u32 = 900;
 const EXPIRES_IN_MAX: u32 = 86_400;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, retrieve, delete, confirm, list_payment_methods))]
+pub(super) struct Doc;
+
+/// `id`, a payment method session's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct SessionPathId {
+    /// The session's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/payment-method-sessions", post(create))
@@ -40,24 +55,31 @@ pub fn router() -> Router<AppState> {
 
 // ---- requests -------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentMethodSessionRequest {
+    #[schema(inline)]
     customer_id: MintedId,
     storage_type: StorageType,
     #[serde(default)]
     billing: Option<Address>,
+    /// An http(s) URL.
     #[serde(default)]
+    #[schema(pattern = "^https?://")]
     return_url: Option<String>,
+    /// Seconds the session lasts: 900 unless given, at most a day.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 86400)]
     expires_in: Option<u32>,
     #[serde(default)]
     psp_tokenization: Option<PspTokenization>,
     #[serde(default)]
     keep_alive: Option<bool>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
     network_tokenization: Option<IgnoredAny>,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
     tokenization_data: Option<IgnoredAny>,
 }
 
@@ -95,15 +117,26 @@ impl FromBody for NewSession {
 }
 
 /// What `PaymentMethodSessionConfirmRequest` adds to the card fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PaymentMethodSessionConfirmExtras)]
 struct ConfirmExtras {
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "return_url")]
     _return_url: Option<IgnoredAny>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "customer_acceptance")]
     _customer_acceptance: Option<IgnoredAny>,
 }
 
 struct SessionConfirmRequest(payment_methods::NewCard);
+
+super::openapi::flat_request!(
+    SessionConfirmRequest as "PaymentMethodSessionConfirmRequest",
+    "The card to save for the session's customer.",
+    [CardFields, ConfirmExtras]
+);
 
 impl FromBody for SessionConfirmRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
@@ -116,19 +149,19 @@ impl FromBody for SessionConfirmRequest {
 
 // ---- responses ------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodToken<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     data: &'a str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct AssociatedPaymentMethod<'a> {
     payment_method_token: PaymentMethodToken<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodSessionResponse<'a> {
     id: &'a str,
     customer_id: &'a str,
@@ -185,14 +218,15 @@ impl<'a> PaymentMethodSessionResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ResponsePaymentMethodTypes)]
 struct ResponsePaymentMethodType {
     payment_method_type: String,
     payment_method_subtype: String,
     required_fields: Vec<Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodListResponseForSession<'a> {
     payment_methods_enabled: Vec<ResponsePaymentMethodType>,
     customer_payment_methods: Vec<PaymentMethodResponseItem<'a>>,
@@ -205,6 +239,21 @@ async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, 
     Ok(Json(PaymentMethodSessionResponse::of(state, session, saved.as_ref())).into_response())
 }
 
+/// Payment Method Session - Create
+///
+/// A session in which client-side code saves a card for a customer.
+#[utoipa::path(
+    post,
+    path = "/v2/payment-method-sessions",
+    tag = "Payment Method Session",
+    operation_id = "Create a payment method session",
+    request_body(content = PaymentMethodSessionRequest, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "storage_type": "volatile",
+        "return_url": "https://shop.example/saved", "expires_in": 600
+    })),
+    responses((status = 200, description = "The session, with its client secret", body = PaymentMethodSessionResponse)),
+    security(("api_key" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,11 +263,43 @@ async fn create(
     respond(&state, &session).await
 }
 
+/// Payment Method Session - Retrieve
+#[utoipa::path(
+    get,
+    path = "/v2/payment-method-sessions/{id}",
+    tag = "Payment Method Session",
+    operation_id = "Retrieve the payment method session",
+    params(SessionPathId),
+    responses((status = 200, description = "The session", body = PaymentMethodSessionResponse)),
+    security(("api_key" = []))
+)]
 async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let session = sessions::retrieve(&state, &caller, &id).await?;
     respond(&state, &session).await
 }
 
+/// Payment Method Session - Confirm
+///
+/// Saves a card for the session's customer, and tokenizes it at the session's PSP if it names one.
+#[utoipa::path(
+    post,
+    path = "/v2/payment-method-sessions/{id}/confirm",
+    tag = "Payment Method Session",
+    operation_id = "Confirm the payment method session",
+    params(SessionPathId),
+    request_body(content = SessionConfirmRequest, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } },
+        "payment_method_type": "card", "payment_method_subtype": "credit"
+    })),
+    responses(
+        (status = 200, description = "The session, with the card saved", body = PaymentMethodSessionResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("publishable_key__client_secret" = []))
+)]
 async fn confirm(
     State(state): State<AppState>,
     caller: ClientSecretCaller,
@@ -229,6 +310,18 @@ async fn confirm(
     Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
 }
 
+/// Payment Method Session - List Payment Methods
+///
+/// The payment methods the session's profile takes, and the customer's saved ones.
+#[utoipa::path(
+    get,
+    path = "/v2/payment-method-sessions/{id}/list-payment-methods",
+    tag = "Payment Method Session",
+    operation_id = "List Payment methods for a Payment Method Session",
+    params(SessionPathId),
+    responses((status = 200, description = "The payment methods", body = PaymentMethodListResponseForSession)),
+    security(("publishable_key__client_secret" = []))
+)]
 async fn list_payment_methods(
     State(state): State<AppState>,
     caller: ClientSecretCaller,
@@ -260,11 +353,29 @@ async fn list_payment_methods(
     .into_response())
 }
 
+/// Payment Method Session - Delete
+#[utoipa::path(
+    delete,
+    path = "/v2/payment-method-sessions/{id}",
+    tag = "Payment Method Session",
+    operation_id = "Delete a payment method session",
+    params(SessionPathId),
+    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
+    security(("publishable_key__client_secret" = []))
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: ClientSecretCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     sessions::delete(&state, &caller.merchant_id, &caller.client_secret, &id).await?;
-    Ok(Json(json!({ "id": id })).into_response())
+    Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_are_documented_as_decoded() {
+        crate::api::openapi::assert_flat::<super::SessionConfirmRequest>();
+    }
 }

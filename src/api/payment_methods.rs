@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -22,6 +23,33 @@ use crate::ids::MintedId;
 use crate::payment_methods::{self, MethodOwner, NewCard, SavedMethod, StorageType};
 use crate::payments::model::{Address, CountryCode};
 use crate::vault::VaultCard;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, create_intent, confirm_intent, retrieve, delete, saved))]
+pub(super) struct Doc;
+
+/// `id`, a saved payment method's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct PaymentMethodPathId {
+    /// The payment method's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// `id`, a customer's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct CustomerPathId {
+    /// The customer's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// A card's subtype: `credit` unless given.
+pub(super) fn card_subtype() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    super::openapi::nullable_string_enum("`credit` unless given.", &["credit", "debit"])
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,11 +63,13 @@ pub fn router() -> Router<AppState> {
 // ---- requests -------------------------------------------------------------------------------
 
 /// `POST /v2/payment-methods/create-intent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentMethodIntentCreate {
+    #[schema(inline)]
     customer_id: MintedId,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::metadata)]
     metadata: Option<Map<String, Value>>,
     #[serde(default)]
     billing: Option<Address>,
@@ -54,7 +84,7 @@ impl FromBody for PaymentMethodIntentCreate {
 }
 
 /// A card handed over to be saved (Hyperswitch's `CardDetail`); the code is optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardDetail {
     card_number: CardNumber,
@@ -66,35 +96,45 @@ pub struct CardDetail {
     #[serde(default)]
     card_issuing_country: Option<CountryCode>,
     #[serde(default)]
+    #[schema(max_length = 64)]
     nick_name: Option<String>,
     // Derived from the number instead.
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_network")]
     _card_network: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuer")]
     _card_issuer: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_type")]
     _card_type: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PaymentMethodCreateData)]
 struct PaymentMethodCreateData {
     card: CardDetail,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
+/// Only cards can be saved.
 enum PaymentMethodKind {
     Card,
 }
 
 /// The card fields confirm-intent, create and a session's confirm share.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct CardFields {
     payment_method_data: PaymentMethodCreateData,
     #[serde(rename = "payment_method_type")]
     _payment_method_type: PaymentMethodKind,
     #[serde(default)]
+    #[schema(schema_with = card_subtype)]
     payment_method_subtype: Option<String>,
 }
 
@@ -129,7 +169,7 @@ impl CardFields {
 }
 
 /// `POST /v2/payment-methods/{id}/confirm-intent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentMethodIntentConfirm {
     #[serde(default)]
@@ -137,6 +177,7 @@ struct PaymentMethodIntentConfirm {
     payment_method_data: PaymentMethodCreateData,
     payment_method_type: PaymentMethodKind,
     #[serde(default)]
+    #[schema(schema_with = card_subtype)]
     payment_method_subtype: Option<String>,
 }
 
@@ -158,16 +199,19 @@ impl FromBody for ConfirmRequest {
 }
 
 /// `POST /v2/payment-methods`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentMethodCreate {
+    #[schema(inline)]
     customer_id: MintedId,
     payment_method_type: PaymentMethodKind,
     #[serde(default)]
+    #[schema(schema_with = card_subtype)]
     payment_method_subtype: Option<String>,
     payment_method_data: PaymentMethodCreateData,
     storage_type: StorageType,
     #[serde(default)]
+    #[schema(schema_with = super::openapi::metadata)]
     metadata: Option<Map<String, Value>>,
     #[serde(default)]
     billing: Option<Address>,
@@ -210,7 +254,7 @@ fn optional_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok
 }
 
 /// Hyperswitch's `CardDetailFromLocker`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CardDetailFromLocker<'a> {
     issuer_country: Option<&'a str>,
     last4_digits: &'a str,
@@ -226,25 +270,27 @@ struct CardDetailFromLocker<'a> {
     saved_to_locker: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentMethodResponseData)]
 pub(super) struct PaymentMethodData<'a> {
     card: CardDetailFromLocker<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ConnectorTokenDetails<'a> {
     token: &'a str,
     connector_token_request_reference_id: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CardCVCTokenStorageDetails)]
 pub(super) struct CardCvcTokenStorage {
     is_stored: bool,
     #[serde(serialize_with = "optional_time")]
     expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentMethodResponse<'a> {
     id: &'a str,
     merchant_id: &'a str,
@@ -319,7 +365,7 @@ impl<'a> PaymentMethodResponse<'a> {
 }
 
 /// One saved method in a customer's list (Hyperswitch's `PaymentMethodResponseItem`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct PaymentMethodResponseItem<'a> {
     #[serde(flatten)]
     method: PaymentMethodResponse<'a>,
@@ -344,13 +390,33 @@ impl<'a> PaymentMethodResponseItem<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// What a delete answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct PaymentMethodDeleteResponse {
+    pub(super) id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 struct CustomerPaymentMethodsListResponse<'a> {
     customer_payment_methods: Vec<PaymentMethodResponseItem<'a>>,
 }
 
 // ---- handlers -------------------------------------------------------------------------------
 
+/// Payment Method - Create Intent
+///
+/// A payment method for a customer, without its card yet: confirm-intent gives the card.
+#[utoipa::path(
+    post,
+    path = "/v2/payment-methods/create-intent",
+    tag = "Payment Methods",
+    operation_id = "Create Payment Method Intent",
+    request_body(content = PaymentMethodIntentCreate, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "metadata": {}
+    })),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
 async fn create_intent(
     State(state): State<AppState>,
     caller: Caller,
@@ -362,6 +428,25 @@ async fn create_intent(
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
+/// Payment Method - Confirm Intent
+///
+/// Gives a payment method made with create-intent its card.
+#[utoipa::path(
+    post,
+    path = "/v2/payment-methods/{id}/confirm-intent",
+    tag = "Payment Methods",
+    operation_id = "Confirm Payment Method Intent",
+    params(PaymentMethodPathId),
+    request_body(content = PaymentMethodIntentConfirm, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } },
+        "payment_method_type": "card", "payment_method_subtype": "credit"
+    })),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
 async fn confirm_intent(
     State(state): State<AppState>,
     caller: Caller,
@@ -373,6 +458,24 @@ async fn confirm_intent(
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
+/// Payment Method - Create
+///
+/// Saves a card for a customer, in one call.
+#[utoipa::path(
+    post,
+    path = "/v2/payment-methods",
+    tag = "Payment Methods",
+    operation_id = "Create Payment Method",
+    request_body(content = PaymentMethodCreate, example = json!({
+        "customer_id": "sy_cus_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "payment_method_type": "card",
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035",
+            "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
+        } }, "storage_type": "persistent"
+    })),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -383,16 +486,46 @@ async fn create(
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
+/// Payment Method - Retrieve
+#[utoipa::path(
+    get,
+    path = "/v2/payment-methods/{id}",
+    tag = "Payment Methods",
+    operation_id = "Retrieve Payment Method",
+    params(PaymentMethodPathId),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
 async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let method = payment_methods::retrieve(&state, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
+/// Payment Method - Delete
+#[utoipa::path(
+    delete,
+    path = "/v2/payment-methods/{id}",
+    tag = "Payment Methods",
+    operation_id = "Delete Payment Method",
+    params(PaymentMethodPathId),
+    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
+    security(("api_key" = []))
+)]
 async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     payment_methods::delete(&state, &caller.merchant_id, &id).await?;
-    Ok(Json(serde_json::json!({ "id": id })).into_response())
+    Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
 }
 
+/// Payment Method - List Customer Saved Payment Methods
+#[utoipa::path(
+    get,
+    path = "/v2/customers/{id}/saved-payment-methods",
+    tag = "Payment Methods",
+    operation_id = "List Customer Saved Payment Methods",
+    params(CustomerPathId),
+    responses((status = 200, description = "The customer's saved payment methods", body = CustomerPaymentMethodsListResponse)),
+    security(("api_key" = []))
+)]
 async fn saved(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (methods, default) = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
     let items = PaymentMethodResponseItem::list(&state, &methods, default.as_deref());

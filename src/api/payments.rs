@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
     CancelRequest, CaptureRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsIntentResponse,
@@ -18,6 +19,42 @@ use crate::connectors::PaymentMethod;
 use crate::payment_methods;
 use crate::payments::flow::{self, Confirmation};
 
+#[derive(OpenApi)]
+#[openapi(paths(create_and_confirm, create_intent, retrieve, get_intent, confirm_intent, capture, cancel))]
+pub(super) struct Doc;
+
+/// `id`, the payment's id, in a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct PaymentId {
+    /// The payment's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// Payments - Create and Confirm Intent
+///
+/// Creates a payment intent and confirms it with the payment method given: routing picks the
+/// connector accounts to try.
+#[utoipa::path(
+    post,
+    path = "/v2/payments",
+    tag = "Payments",
+    operation_id = "Create and Confirm Payment Intent",
+    request_body(content = PaymentsRequest, example = json!({
+        "amount_details": { "currency": "USD", "order_amount": 6540 },
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "35",
+            "card_holder_name": "joseph Doe", "card_cvc": "123"
+        } },
+        "payment_method_subtype": "credit", "payment_method_type": "card"
+    })),
+    responses(
+        (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn create_and_confirm(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,6 +101,21 @@ async fn used(state: &AppState, saved: Option<String>) {
     }
 }
 
+/// Payments - Create Intent
+///
+/// Creates a payment intent, to be confirmed later with a payment method.
+#[utoipa::path(
+    post,
+    path = "/v2/payments/create-intent",
+    tag = "Payments",
+    operation_id = "Create a Payment Intent",
+    request_body(content = CreateIntentRequest, example = json!({
+        "amount_details": { "currency": "USD", "order_amount": 2500 },
+        "capture_method": "manual", "merchant_reference_id": "order_1001"
+    })),
+    responses((status = 200, description = "The intent", body = PaymentsIntentResponse)),
+    security(("api_key" = []))
+)]
 pub async fn create_intent(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,6 +125,28 @@ pub async fn create_intent(
     Ok((StatusCode::OK, Json(PaymentsIntentResponse::of(&intent))).into_response())
 }
 
+/// Payments - Confirm Intent
+///
+/// Confirms a payment intent with a payment method: routing picks the connector accounts to try.
+#[utoipa::path(
+    post,
+    path = "/v2/payments/{id}/confirm-intent",
+    tag = "Payments",
+    operation_id = "Confirm Payment Intent",
+    params(PaymentId),
+    request_body(content = ConfirmIntentRequest, example = json!({
+        "payment_method_data": { "card": {
+            "card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "35",
+            "card_holder_name": "joseph Doe", "card_cvc": "123"
+        } },
+        "payment_method_subtype": "credit", "payment_method_type": "card"
+    })),
+    responses(
+        (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn confirm_intent(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,12 +165,29 @@ pub async fn confirm_intent(
 }
 
 /// `?force_sync=true` asks the connector first, as Hyperswitch's retrieve does.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncQuery {
+    /// Ask the connector for the latest status before answering.
     #[serde(default)]
     pub force_sync: bool,
 }
 
+/// Payments - Get
+///
+/// The payment with its attempts; `force_sync=true` asks the connector for news first.
+#[utoipa::path(
+    get,
+    path = "/v2/payments/{id}",
+    tag = "Payments",
+    operation_id = "Retrieve a Payment",
+    params(PaymentId, SyncQuery),
+    responses(
+        (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,6 +201,18 @@ pub async fn retrieve(
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
+/// Payments - Get Intent
+///
+/// The payment intent alone.
+#[utoipa::path(
+    get,
+    path = "/v2/payments/{id}/get-intent",
+    tag = "Payments",
+    operation_id = "Get the Payment Intent details",
+    params(PaymentId),
+    responses((status = 200, description = "The intent", body = PaymentsIntentResponse)),
+    security(("api_key" = []))
+)]
 pub async fn get_intent(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +222,26 @@ pub async fn get_intent(
     Ok(Json(PaymentsIntentResponse::of(&intent)).into_response())
 }
 
+/// Payments - Capture
+///
+/// Captures an authorized payment, in full or in part.
+#[utoipa::path(
+    post,
+    path = "/v2/payments/{id}/capture",
+    tag = "Payments",
+    operation_id = "Capture a Payment",
+    params(PaymentId),
+    request_body(
+        content = Option<CaptureRequest>,
+        description = "May be left out: captures the full amount",
+        example = json!({ "amount_to_capture": 3000 })
+    ),
+    responses(
+        (status = 200, description = "The payment", body = PaymentsResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn capture(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,6 +252,26 @@ pub async fn capture(
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
+/// Payments - Cancel
+///
+/// Cancels a payment that has not been captured.
+#[utoipa::path(
+    post,
+    path = "/v2/payments/{id}/cancel",
+    tag = "Payments",
+    operation_id = "Cancel a Payment",
+    params(PaymentId),
+    request_body(
+        content = Option<CancelRequest>,
+        description = "May be left out",
+        example = json!({ "cancellation_reason": "order abandoned" })
+    ),
+    responses(
+        (status = 200, description = "The payment", body = PaymentsResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,

@@ -6,6 +6,7 @@ use axum::Json;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::extract::ApiJson;
 use super::extract::ApiQuery;
 use super::payments::SyncQuery;
@@ -13,6 +14,37 @@ use super::types::{RefundResponse, RefundsCreateRequest};
 use crate::app::AppState;
 use crate::payments::refunds;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, retrieve))]
+pub(super) struct Doc;
+
+/// `id`, the refund's id, in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct RefundId {
+    /// The refund's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// Refunds - Create
+///
+/// Refunds a captured payment, in full or in part.
+#[utoipa::path(
+    post,
+    path = "/v2/refunds",
+    tag = "Refunds",
+    operation_id = "Create a Refund",
+    request_body(content = RefundsCreateRequest, example = json!({
+        "payment_id": "sy_pay_0196b3f0c7d07a41b5c1e2f3a4b5c6d7", "merchant_reference_id": "refund_1",
+        "amount": 1000, "reason": "damaged item"
+    })),
+    responses(
+        (status = 200, description = "The refund", body = RefundResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -22,6 +54,21 @@ pub async fn create(
     Ok(Json(RefundResponse::of(&refund)).into_response())
 }
 
+/// Refunds - Retrieve
+///
+/// The refund; `force_sync=true` asks the connector for news first.
+#[utoipa::path(
+    get,
+    path = "/v2/refunds/{id}",
+    tag = "Refunds",
+    operation_id = "Retrieve a Refund",
+    params(RefundId, SyncQuery),
+    responses(
+        (status = 200, description = "The refund", body = RefundResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::auth::ClientCaller;
 use super::error::ApiError;
@@ -142,22 +143,37 @@ const PAYMENT_METHOD_TYPES: &[&str] = &[
     "network_token",
 ];
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(session_tokens))]
+pub(super) struct Doc;
+
+/// At least one of Hyperswitch's payment method types.
+fn wallets_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(super::openapi::string_enum("A payment method type.", PAYMENT_METHOD_TYPES))
+        .min_items(Some(1))
+        .into()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/payments/session_tokens", post(session_tokens))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentsSessionRequest {
     payment_id: String,
+    /// The payment's client secret: left out, the call is refused (`IR_08`).
     #[serde(default)]
+    #[schema(required = true, value_type = String)]
     client_secret: Option<String>,
+    #[schema(schema_with = wallets_schema)]
     wallets: Vec<String>,
     #[serde(default)]
     merchant_connector_details: Option<MerchantConnectorDetailsWrap>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MerchantConnectorDetailsWrap {
     /// Names the credentials for the caller's own bookkeeping: required, checked, not used.
@@ -167,10 +183,12 @@ struct MerchantConnectorDetailsWrap {
     encoded_data: Option<MerchantConnectorDetails>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MerchantConnectorDetails {
+    /// Credentials, each a string.
     #[serde(default)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     connector_account_details: Option<Map<String, Value>>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
@@ -213,13 +231,29 @@ impl FromBody for SessionTokensRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PaymentsSessionResponse {
     payment_id: String,
     client_secret: String,
     session_token: Vec<SessionToken>,
 }
 
+/// Payments - Session token
+///
+/// Wallet session tokens for a payment, for client-side code: the body names the payment and
+/// its client secret.
+#[utoipa::path(
+    post,
+    path = "/payments/session_tokens",
+    tag = "Payments",
+    operation_id = "Create Session tokens for a Payment",
+    request_body(content = PaymentsSessionRequest, example = json!({
+        "payment_id": "sy_pay_0196b3f0c7d07a41b5c1e2f3a4b5c6d7",
+        "client_secret": "cs_0f1e2d3c4b5a69788796a5b4c3d2e1f0", "wallets": ["google_pay", "apple_pay"]
+    })),
+    responses((status = 200, description = "A token for each wallet asked for", body = PaymentsSessionResponse)),
+    security(("publishable_key" = []))
+)]
 async fn session_tokens(
     State(state): State<AppState>,
     caller: ClientCaller,

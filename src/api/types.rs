@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, FromBody};
@@ -34,18 +35,22 @@ pub(crate) fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 // ---- requests -------------------------------------------------------------------------------
 
 /// The fields that define an intent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct IntentFields {
     pub amount_details: AmountDetails,
     #[serde(default)]
+    #[schema(inline)]
     pub merchant_reference_id: Option<MerchantReferenceId>,
     #[serde(default)]
     pub capture_method: Option<CaptureMethod>,
     #[serde(default)]
     pub authentication_type: Option<AuthenticationType>,
     #[serde(default)]
+    #[schema(inline)]
     pub customer_id: Option<CustomerId>,
+    /// Seconds the intent may wait to be confirmed: the profile's own unless given.
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     pub session_expiry: Option<u32>,
 }
 
@@ -70,15 +75,17 @@ impl IntentFields {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PaymentMethod)]
 pub enum PaymentMethodType {
     Card,
     OpenBanking,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Card)]
 pub struct CardRequest {
     pub card_number: CardNumber,
     pub card_exp_month: ExpiryMonth,
@@ -86,25 +93,38 @@ pub struct CardRequest {
     pub card_holder_name: String,
     pub card_cvc: Cvc,
     // Documented fields the network and issuer are derived from the number instead of.
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuer")]
     _card_issuer: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_network")]
     _card_network: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_type")]
     _card_type: Option<IgnoredAny>,
     /// Passed on to routing scripts as `card.issuing_country`.
     #[serde(default)]
     pub card_issuing_country: Option<CountryCode>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "card_issuing_country_code")]
     _card_issuing_country_code: Option<IgnoredAny>,
+    /// Accepted and ignored: derived from the card number.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "bank_code")]
     _bank_code: Option<IgnoredAny>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "nick_name")]
     _nick_name: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PaymentMethodData)]
 pub struct PaymentMethodDataRequest {
     #[serde(default)]
     pub card: Option<CardRequest>,
@@ -116,7 +136,7 @@ pub struct PaymentMethodDataRequest {
 }
 
 /// The fields that say how the customer pays: with the method's data, or with a saved method.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MethodFields {
     #[serde(default)]
     pub payment_method_data: Option<PaymentMethodDataRequest>,
@@ -224,6 +244,12 @@ impl FromBody for PaymentsRequest {
     }
 }
 
+super::openapi::flat_request!(
+    PaymentsRequest as "PaymentsRequest",
+    "Create and confirm a payment: the intent's fields and how the customer pays.",
+    [IntentFields, MethodFields, IntentDetails]
+);
+
 impl PaymentsRequest {
     pub fn into_parts(self) -> Result<(NewIntent, MethodChoice), ApiError> {
         let choice = self.method.into_choice(self.details.return_url.clone())?;
@@ -245,18 +271,28 @@ impl FromBody for CreateIntentRequest {
     }
 }
 
+super::openapi::flat_request!(
+    CreateIntentRequest as "PaymentsCreateIntentRequest",
+    "Create a payment intent, to be confirmed later.",
+    [IntentFields, IntentDetails]
+);
+
 impl CreateIntentRequest {
     pub fn into_new_intent(self) -> Result<NewIntent, ApiError> {
         self.intent.into_new_intent(self.details)
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ConfirmExtras {
     #[serde(default)]
     pub return_url: Option<String>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "browser_info")]
     _browser_info: Option<IgnoredAny>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "customer_acceptance")]
     _customer_acceptance: Option<IgnoredAny>,
 }
@@ -275,14 +311,21 @@ impl FromBody for ConfirmIntentRequest {
     }
 }
 
+super::openapi::flat_request!(
+    ConfirmIntentRequest as "PaymentsConfirmIntentRequest",
+    "Confirm a payment intent with how the customer pays.",
+    [MethodFields, ConfirmExtras]
+);
+
 impl ConfirmIntentRequest {
     pub fn into_choice(self) -> Result<MethodChoice, ApiError> {
         self.method.into_choice(self.extras.return_url)
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PaymentsCaptureRequest)]
 pub struct CaptureRequest {
     #[serde(default)]
     pub amount_to_capture: Option<Amount>,
@@ -290,8 +333,9 @@ pub struct CaptureRequest {
     _return_raw_connector_response: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PaymentsCancelRequest)]
 pub struct CancelRequest {
     #[serde(default)]
     pub cancellation_reason: Option<String>,
@@ -299,10 +343,11 @@ pub struct CancelRequest {
     _return_raw_connector_response: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundsCreateRequest {
     pub payment_id: String,
+    #[schema(inline)]
     pub merchant_reference_id: RefundReferenceId,
     #[serde(default)]
     pub merchant_id: Option<String>,
@@ -310,6 +355,8 @@ pub struct RefundsCreateRequest {
     pub amount: Option<Amount>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Value>)]
     #[serde(default, rename = "refund_type")]
     _refund_type: Option<IgnoredAny>,
     #[serde(default)]
@@ -346,11 +393,28 @@ macro_rules! whole_body {
         }
     )+};
 }
-whole_body!(CaptureRequest, CancelRequest, RefundsCreateRequest);
+whole_body!(RefundsCreateRequest);
+
+/// Requests whose body may be left out: a JSON `null` body is left out too, as the document's
+/// optional request body has it.
+macro_rules! optional_body {
+    ($($t:ty),+) => {$(
+        impl FromBody for $t {
+            fn from_body(body: &Value) -> Result<Self, ApiError> {
+                match body {
+                    Value::Null => part(&Value::Object(Default::default())),
+                    body => part(body),
+                }
+            }
+        }
+    )+};
+}
+optional_body!(CaptureRequest, CancelRequest);
 
 // ---- responses ------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentAmountDetailsResponse)]
 pub struct AmountResponse {
     pub order_amount: Amount,
     pub currency: Currency,
@@ -388,7 +452,7 @@ impl AmountResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CardResponse<'a> {
     pub last4: &'a str,
     pub card_network: Option<CardNetwork>,
@@ -398,7 +462,8 @@ pub struct CardResponse<'a> {
     pub card_holder_name: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentMethodDataResponseWithBilling)]
 pub struct PaymentMethodDataResponse<'a> {
     pub card: CardResponse<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -422,14 +487,16 @@ impl<'a> PaymentMethodDataResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentAttemptAmountDetails)]
 pub struct AttemptAmountResponse {
     pub net_amount: i64,
     pub amount_capturable: i64,
     pub amount_captured: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentAttemptResponse)]
 pub struct AttemptResponse<'a> {
     pub id: &'a str,
     pub status: AttemptStatus,
@@ -452,7 +519,8 @@ pub struct AttemptResponse<'a> {
 }
 
 /// How routing chose an attempt's account (switchyard's own addition to the attempt).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RoutingDecision)]
 pub struct RoutingResponse<'a> {
     pub script: Option<&'a str>,
     pub script_hash: Option<&'a str>,
@@ -476,7 +544,7 @@ impl<'a> RoutingResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentsResponse<'a> {
     pub id: &'a str,
     pub status: IntentStatus,
@@ -580,7 +648,7 @@ impl<'a> AttemptResponse<'a> {
 }
 
 /// `PaymentsIntentResponse`: an intent as create-intent and get-intent show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentsIntentResponse<'a> {
     pub id: &'a str,
     pub status: IntentStatus,
@@ -618,7 +686,7 @@ impl<'a> PaymentsIntentResponse<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RefundResponse<'a> {
     pub id: &'a str,
     pub payment_id: &'a str,

@@ -7,17 +7,61 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use crate::app::AppState;
 use crate::connectors::WebhookRequest;
 use crate::payments::webhooks::{self, Applied};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(receive))]
+pub(super) struct Doc;
+
+/// What a notification did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct WebhookResponse {
+    received: bool,
+    outcome: Outcome,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    /// The payment or refund changed.
+    Applied,
+    /// Nothing new.
+    AlreadyKnown,
+    /// About nothing switchyard keeps.
+    NotTracked,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v2/webhooks/{merchant_id}/{account}", post(receive))
 }
 
+/// Webhooks - Receive
+///
+/// Where a connector account's provider sends notifications. The body is the provider's own,
+/// taken as raw bytes: its signature covers them.
+#[utoipa::path(
+    post,
+    path = "/v2/webhooks/{merchant_id}/{account}",
+    tag = "Webhooks",
+    operation_id = "Receive a Webhook",
+    params(
+        ("merchant_id" = String, Path, description = "The merchant"),
+        ("account" = String, Path, description = "The connector account, by name"),
+    ),
+    request_body(content = Object, description = "The provider's notification, as it sends it", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Taken", body = WebhookResponse),
+        (status = 400, description = "`IR_20` the connector takes no notifications", body = ErrorResponse),
+        (status = 401, description = "`WE_01` a notification whose signature does not verify", body = ErrorResponse),
+        (status = 404, description = "`HE_02` no such merchant, account, payment or refund", body = ErrorResponse),
+        (status = 422, description = "`IR_06` a notification the connector cannot read", body = ErrorResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+    )
+)]
 async fn receive(
     State(state): State<AppState>,
     Path((merchant_id, account)): Path<(String, String)>,
@@ -29,9 +73,9 @@ async fn receive(
     let applied =
         webhooks::receive(&state, &merchant_id, &account, &WebhookRequest { headers: &headers, body: &body }).await?;
     let outcome = match applied {
-        Applied::Changed => "applied",
-        Applied::AlreadyKnown => "already_known",
-        Applied::NotTracked => "not_tracked",
+        Applied::Changed => Outcome::Applied,
+        Applied::AlreadyKnown => Outcome::AlreadyKnown,
+        Applied::NotTracked => Outcome::NotTracked,
     };
-    Ok(Json(json!({ "received": true, "outcome": outcome })).into_response())
+    Ok(Json(WebhookResponse { received: true, outcome }).into_response())
 }

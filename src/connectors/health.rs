@@ -26,7 +26,8 @@ const SLOW: Duration = Duration::from_secs(5);
 const COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// Whether an account takes calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Circuit {
     Closed,
     /// Failing: no calls until the cool-down has passed.

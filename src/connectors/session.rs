@@ -25,7 +25,7 @@ pub struct SessionTokenRequest<'a> {
 }
 
 /// One wallet's session token, as the response lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "wallet_name", rename_all = "snake_case")]
 pub enum SessionToken {
     GooglePay(GooglePaySession),
@@ -36,12 +36,12 @@ pub enum SessionToken {
 }
 
 /// What the client SDK should call once the payer has used the wallet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SdkNextAction {
     pub next_action: NextActionCall,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NextActionCall {
     /// Confirm the payment with the wallet's data.
@@ -56,8 +56,9 @@ fn confirm() -> SdkNextAction {
     SdkNextAction::CONFIRM
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GpaySessionTokenResponse)]
 pub struct GooglePaySession {
     pub merchant_info: GpayMerchantInfo,
     #[serde(default)]
@@ -77,7 +78,7 @@ pub struct GooglePaySession {
     pub sdk_next_action: SdkNextAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpayMerchantInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,13 +86,13 @@ pub struct GpayMerchantInfo {
     pub merchant_name: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpayShippingAddressParameters {
     pub phone_number_required: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpayAllowedPaymentMethod {
     #[serde(rename = "type")]
@@ -102,7 +103,7 @@ pub struct GpayAllowedPaymentMethod {
     pub tokenization_specification: Option<GpayTokenizationSpecification>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GpayMethodParameters {
     pub allowed_auth_methods: Vec<String>,
     pub allowed_card_networks: Vec<String>,
@@ -111,7 +112,7 @@ pub struct GpayMethodParameters {
     pub options: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpayTokenizationSpecification {
     /// `PAYMENT_GATEWAY` when a processor decrypts the token.
@@ -121,7 +122,7 @@ pub struct GpayTokenizationSpecification {
     pub parameters: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpayTransactionInfo {
     pub country_code: String,
@@ -131,8 +132,9 @@ pub struct GpayTransactionInfo {
     pub total_price: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplepaySessionTokenResponse)]
 pub struct ApplePaySession {
     /// Apple's merchant session, when the connector validated the merchant with Apple already.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,7 +152,7 @@ pub struct ApplePaySession {
     pub connector_merchant_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplePayPaymentRequest {
     pub country_code: String,
     pub currency_code: String,
@@ -163,7 +165,7 @@ pub struct ApplePayPaymentRequest {
     pub merchant_identifier: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AmountInfo {
     /// The merchant's name, as the payment sheet shows it.
     pub label: String,
@@ -173,8 +175,9 @@ pub struct AmountInfo {
     pub amount: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OpenBankingSessionToken)]
 pub struct OpenBankingSession {
     /// Where the payer chooses their bank and approves the payment.
     pub open_banking_session_token: String,

@@ -20,7 +20,7 @@ use crate::customers;
 use crate::payments::model::Address;
 use crate::vault::{VaultCard, VaultError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StorageType {
     /// Kept until deleted; the security code is not kept at all.

@@ -15,7 +15,7 @@ use crate::customers;
 use crate::ids;
 use crate::payments::model::Address;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenizationType {
     SingleUse,
@@ -23,7 +23,7 @@ pub enum TokenizationType {
 }
 
 /// Where a session's cards are also tokenized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PspTokenization {
     pub tokenization_type: TokenizationType,

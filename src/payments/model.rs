@@ -11,7 +11,7 @@ use crate::money::{Amount, Currency, MinorUnit};
 use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
 use crate::routing::Decision;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CalculationOverride {
     #[default]
@@ -20,7 +20,7 @@ pub enum CalculationOverride {
 }
 
 /// The amounts of a payment. The request names the overrides `skip_…`; responses drop the prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmountDetails {
     pub order_amount: Amount,
@@ -48,7 +48,7 @@ impl AmountDetails {
 }
 
 /// A postal address with contact details, as Hyperswitch's `Address`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct Address {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,8 +84,9 @@ pub struct AddressDetails {
     pub origin_zip: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PhoneDetails)]
 pub struct Phone {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
@@ -104,6 +105,18 @@ impl CountryCode {
     }
 }
 
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::api::openapi::string("An ISO 3166-1 alpha-2 country code.", 2, Some(2), Some("^[A-Z]{2}$"))
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CountryAlpha2".into()
+    }
+}
+
 impl<'de> Deserialize<'de> for CountryCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -117,7 +130,7 @@ impl<'de> Deserialize<'de> for CountryCode {
 
 /// What the merchant told us about a payment that switchyard keeps and shows back but does not
 /// act on itself (connectors may read it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IntentDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing: Option<Address>,
@@ -192,8 +205,9 @@ impl PaymentIntent {
 }
 
 /// What a connector asks the customer to do before the payment can go on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = NextActionData)]
 pub enum NextAction {
     RedirectToUrl {
         redirect_to_url: String,
@@ -206,7 +220,8 @@ pub enum NextAction {
 }
 
 /// Why an attempt failed, as the connector said it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetails)]
 pub struct PaymentError {
     pub code: String,
     pub message: String,

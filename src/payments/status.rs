@@ -19,6 +19,14 @@ macro_rules! wire_enum {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::api::openapi::string_enum("", &[$($wire),+])
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {

@@ -1,5 +1,7 @@
-//! One Python venv under the target folder for the test peers and references that come from
-//! PyPI (localstripe, Fintecture's SDK), installed the first time a test process needs a package.
+//! Python venvs under the target folder for the test peers and references that come from PyPI:
+//! `test-venv` for localstripe and Fintecture's SDK, one of its own for a tool whose
+//! dependencies should not meet theirs (schemathesis). A package is installed the first time a
+//! test process needs it.
 //! Test processes run in parallel: installs take a lock (a file made with `create_new`), and a
 //! lock older than five minutes is taken over as abandoned.
 
@@ -20,17 +22,25 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-fn venv_dir() -> PathBuf {
-    target_dir().join("test-venv")
+/// The shared venv, `test-venv`.
+const SHARED: &str = "test-venv";
+
+fn venv_dir(name: &str) -> PathBuf {
+    target_dir().join(name)
 }
 
 pub fn python() -> PathBuf {
-    venv_dir().join("bin").join("python")
+    bin_in(SHARED, "python")
+}
+
+/// A program the venv `name` installed (`schemathesis`, …).
+pub fn bin_in(name: &str, program: &str) -> PathBuf {
+    venv_dir(name).join("bin").join(program)
 }
 
 /// Whether the venv's Python runs `check` without error.
-fn passes(check: &str) -> bool {
-    Command::new(python())
+fn passes(name: &str, check: &str) -> bool {
+    Command::new(bin_in(name, "python"))
         .args(["-c", check])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -38,19 +48,24 @@ fn passes(check: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Makes sure the venv passes `check` (an import, say), pip-installing `requirement` under the
-/// lock if it does not.
+/// Makes sure the shared venv passes `check` (an import, say), pip-installing `requirement`
+/// under the lock if it does not.
 pub fn ensure(check: &str, requirement: &str) {
-    if passes(check) {
+    ensure_in(SHARED, check, requirement)
+}
+
+/// `ensure`, in the venv `name` (made if absent).
+pub fn ensure_in(name: &str, check: &str, requirement: &str) {
+    if passes(name, check) {
         return;
     }
     std::fs::create_dir_all(target_dir()).expect("target folder");
-    let _lock = Lock::take(target_dir().join("test-venv.lock"));
+    let _lock = Lock::take(target_dir().join(format!("{name}.lock")));
     // Another process may have installed it while this one waited.
-    if passes(check) {
+    if passes(name, check) {
         return;
     }
-    let venv = venv_dir();
+    let venv = venv_dir(name);
     if !venv.join("bin").join("pip").exists() {
         // Absent, or left half-made by a process that died.
         let _ = std::fs::remove_dir_all(&venv);
@@ -65,7 +80,7 @@ pub fn ensure(check: &str, requirement: &str) {
         ]),
         &format!("pip install {requirement}"),
     );
-    assert!(passes(check), "{requirement} installed in {} but `{check}` fails", venv.display());
+    assert!(passes(name, check), "{requirement} installed in {} but `{check}` fails", venv.display());
 }
 
 pub fn run(command: &mut Command, what: &str) {

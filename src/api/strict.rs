@@ -1,0 +1,238 @@
+//! The deserializer request bodies are decoded through (`extract::part`), over the parsed JSON.
+//! It differs from serde_json's own in two ways, both so that the decoders take exactly what
+//! the OpenAPI document says (`type: object`, `type: integer`):
+//!
+//! - a struct is read only from a JSON object: serde's derive also reads one from an array, by
+//!   position, so `"billing": [null]` was an empty address;
+//! - an integer may be written with a zero fraction (`600.0`), which JSON Schema counts as an
+//!   integer; any other fraction is still refused.
+
+use serde::de::value::BorrowedStrDeserializer;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde_json::{Number, Value};
+
+type Error = serde_json::Error;
+
+/// A JSON value to decode strictly.
+pub struct Strict<'a>(pub &'a Value);
+
+fn unexpected(value: &Value) -> Unexpected<'_> {
+    match value {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), ..) => Unexpected::Unsigned(u),
+            (_, Some(i), _) => Unexpected::Signed(i),
+            (.., f) => Unexpected::Float(f.unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
+/// A number with a zero fraction, as an integer; within 2^53, where a float is exact.
+fn whole(value: &Value) -> Option<Value> {
+    let f = value.as_number().filter(|n| n.is_f64())?.as_f64()?;
+    if f.fract() != 0.0 || f.abs() >= 9_007_199_254_740_992.0 {
+        return None;
+    }
+    Some(Value::Number(if f < 0.0 { Number::from(f as i64) } else { Number::from(f as u64) }))
+}
+
+macro_rules! integers {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match whole(self.0) {
+                Some(n) => n.$method(visitor),
+                None => self.0.$method(visitor),
+            }
+        }
+    )*};
+}
+
+macro_rules! delegate {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            self.0.$method(visitor)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for Strict<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(Items(items.iter())),
+            Value::Object(map) => visitor.visit_map(Entries { entries: map.iter(), value: None }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Object(map) => visitor.visit_map(Entries { entries: map.iter(), value: None }),
+            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(Items(items.iter())),
+            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    /// Request enums are names (`"manual"`), with nothing inside to be strict about.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    integers! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+    }
+
+    delegate! {
+        deserialize_bool deserialize_f32 deserialize_f64 deserialize_char deserialize_str deserialize_string
+        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_identifier
+    }
+}
+
+struct Items<'a>(std::slice::Iter<'a, Value>);
+
+impl<'de> SeqAccess<'de> for Items<'de> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+        self.0.next().map(|item| seed.deserialize(Strict(item))).transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct Entries<'a> {
+    entries: serde_json::map::Iter<'a>,
+    value: Option<&'a Value>,
+}
+
+impl<'de> MapAccess<'de> for Entries<'de> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+        let Some((key, value)) = self.entries.next() else { return Ok(None) };
+        self.value = Some(value);
+        seed.deserialize(BorrowedStrDeserializer::<Error>::new(key)).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+        let value = self.value.take().expect("a key before its value");
+        seed.deserialize(Strict(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        #[serde(default)]
+        city: Option<String>,
+        #[serde(default)]
+        zip: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Outer {
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(default)]
+        count: Option<u32>,
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        any: Option<Value>,
+    }
+
+    fn decode(v: Value) -> Result<Outer, String> {
+        Outer::deserialize(Strict(&v)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn structs_come_only_from_objects() {
+        assert!(serde_json::from_value::<Outer>(json!({ "inner": [null, null] })).is_ok(), "serde's own takes it");
+        let e = decode(json!({ "inner": [null, null] })).unwrap_err();
+        assert!(e.contains("invalid type: sequence, expected struct Inner"), "{e}");
+        assert!(decode(json!([null, null, [], null])).is_err());
+        let ok = decode(json!({ "inner": { "city": "Paris" }, "tags": ["a"], "any": [1, { "b": [] }] })).unwrap();
+        assert_eq!(ok.inner, Some(Inner { city: Some("Paris".into()), zip: None }));
+        assert_eq!(ok.any, Some(json!([1, { "b": [] }])));
+        assert!(decode(json!({ "inner": { "town": "Paris" } })).unwrap_err().contains("unknown field `town`"));
+    }
+
+    #[test]
+    fn integers_may_have_a_zero_fraction() {
+        assert_eq!(decode(json!({ "count": 600.0 })).unwrap().count, Some(600));
+        assert!(decode(json!({ "count": 600.5 })).is_err());
+        assert!(decode(json!({ "count": -1.0 })).is_err());
+        assert!(decode(json!({ "count": 1e300 })).is_err());
+    }
+}
