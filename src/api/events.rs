@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -17,6 +18,10 @@ use crate::app::AppState;
 use crate::events::{Delivery, Event, EventStatus};
 use crate::store::EventFilter;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, retrieve, attempts))]
+pub(super) struct Doc;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/events", get(list))
@@ -24,25 +29,43 @@ pub fn router() -> Router<AppState> {
         .route("/v2/events/{id}/attempts", get(attempts))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?object_id=&limit=&offset=` for the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Only the events of this payment or refund.
     #[serde(default)]
     object_id: Option<String>,
+    /// How many events to list, 20 unless given.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// How many to skip.
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     offset: Option<u32>,
 }
 
-/// `EventListItemResponse`.
-#[derive(Debug, Serialize)]
+/// `id`, the event's id, in a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct EventId {
+    /// The event's id.
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// An event the merchant was sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EventListItemResponse)]
 struct EventListItem<'a> {
     event_id: &'a str,
     merchant_id: &'a str,
     profile_id: &'a str,
     object_id: &'a str,
     event_type: &'a str,
+    /// `payments` or `refunds`.
     event_class: &'a str,
     /// Unknown (null) while tries go on.
     is_delivery_successful: Option<bool>,
@@ -71,8 +94,9 @@ impl<'a> EventListItem<'a> {
     }
 }
 
-/// `EventRetrieveResponse`: the event, the request sent and what came back.
-#[derive(Debug, Serialize)]
+/// An event, the request sent and what came back.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EventRetrieveResponse)]
 struct EventAttempt<'a> {
     #[serde(flatten)]
     event: EventListItem<'a>,
@@ -80,20 +104,33 @@ struct EventAttempt<'a> {
     attempt_id: &'a str,
     request: Request<'a>,
     response: Answer<'a>,
-    delivery_attempt: Option<&'static str>,
+    /// None while it has not been tried.
+    delivery_attempt: Option<DeliveryAttempt>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = WebhookDeliveryAttempt)]
+enum DeliveryAttempt {
+    InitialAttempt,
+    AutomaticRetry,
+}
+
+/// The request sent: the body, exactly, and its headers as name and value pairs.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutgoingWebhookRequestContent)]
 struct Request<'a> {
     body: &'a str,
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: &'a [(String, String)],
 }
 
-#[derive(Debug, Serialize)]
+/// What the merchant's endpoint answered, or why there was no answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutgoingWebhookResponseContent)]
 struct Answer<'a> {
     status_code: Option<u16>,
     body: Option<&'a str>,
-    headers: Option<()>,
     error_message: Option<&'a str>,
 }
 
@@ -106,17 +143,28 @@ impl<'a> EventAttempt<'a> {
             response: Answer {
                 status_code: delivery.and_then(|d| d.status_code),
                 body: delivery.and_then(|d| d.response_body.as_deref()),
-                headers: None,
                 error_message: delivery.and_then(|d| d.error_message.as_deref()),
             },
             delivery_attempt: delivery.map(|d| match d.attempt {
-                1 => "initial_attempt",
-                _ => "automatic_retry",
+                1 => DeliveryAttempt::InitialAttempt,
+                _ => DeliveryAttempt::AutomaticRetry,
             }),
         }
     }
 }
 
+/// Events - List
+///
+/// The events the profile's merchant was sent by webhook, newest first.
+#[utoipa::path(
+    get,
+    path = "/v2/events",
+    tag = "Events",
+    operation_id = "List Events",
+    params(ListQuery),
+    responses((status = 200, description = "The profile's events, newest first", body = Vec<EventListItem>)),
+    security(("api_key" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,11 +186,35 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<(Event, Vec
     Ok((event, deliveries))
 }
 
+/// Events - Retrieve
+///
+/// One event, with the request sent and the last answer.
+#[utoipa::path(
+    get,
+    path = "/v2/events/{id}",
+    tag = "Events",
+    operation_id = "Retrieve an Event",
+    params(EventId),
+    responses((status = 200, description = "The event and its last try", body = EventAttempt)),
+    security(("api_key" = []))
+)]
 async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     Ok(Json(EventAttempt::of(&event, deliveries.last())).into_response())
 }
 
+/// Events - Delivery Attempts
+///
+/// Every try at delivering an event, first first.
+#[utoipa::path(
+    get,
+    path = "/v2/events/{id}/attempts",
+    tag = "Events",
+    operation_id = "List Delivery Attempts of an Event",
+    params(EventId),
+    responses((status = 200, description = "Every try, first first", body = Vec<EventAttempt>)),
+    security(("api_key" = []))
+)]
 async fn attempts(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     let tries: Vec<EventAttempt<'_>> = deliveries.iter().map(|d| EventAttempt::of(&event, Some(d))).collect();

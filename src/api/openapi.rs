@@ -47,6 +47,7 @@ use super::error::ErrorResponse;
         (name = "Payment Methods", description = "Save customers' cards"),
         (name = "Payment Method Session", description = "Save a card from client-side code"),
         (name = "Webhooks", description = "Notifications from payment providers"),
+        (name = "Events", description = "Webhooks sent to the merchant, and every try at sending them"),
         (name = "Operations", description = "Health and this document"),
     )
 )]
@@ -59,6 +60,7 @@ pub fn document() -> Value {
         super::payments::Doc::openapi(),
         super::refunds::Doc::openapi(),
         super::customers::Doc::openapi(),
+        super::events::Doc::openapi(),
         super::sessions::Doc::openapi(),
         super::payment_methods::Doc::openapi(),
         super::payment_method_sessions::Doc::openapi(),
