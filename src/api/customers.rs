@@ -10,16 +10,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{check_metadata, fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
+use super::extract::{fields_of, only_fields, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
 use crate::ids::CustomerId;
 use crate::payments::model::AddressDetails;
 
-/// The longest a customer's text field may be.
-const TEXT_MAX: usize = 255;
 const PAGE_DEFAULT: u32 = 20;
 const PAGE_MAX: u32 = 100;
 
@@ -66,9 +65,7 @@ impl CustomerFields {
             .into_iter()
             .chain(optional.into_iter().filter_map(|(field, value)| value.as_ref().map(|v| (field, v))));
         for (field, value) in given {
-            if value.chars().count() > TEXT_MAX {
-                return Err(ApiError::InvalidRequest(format!("{field}: must be at most {TEXT_MAX} characters")));
-            }
+            bounds::text("", field, Some(value), TEXT_MAX)?;
         }
         if self.name.trim().is_empty() {
             return Err(ApiError::InvalidRequest("name: must not be empty".into()));
@@ -76,7 +73,9 @@ impl CustomerFields {
         if !looks_like_email(&self.email) {
             return Err(ApiError::InvalidRequest(format!("email: `{}` is not an email address", self.email)));
         }
-        check_metadata(self.metadata.as_ref())?;
+        bounds::address_details("default_billing_address.", self.default_billing_address.as_ref())?;
+        bounds::address_details("default_shipping_address.", self.default_shipping_address.as_ref())?;
+        bounds::metadata(self.metadata.as_ref())?;
         Ok(CustomerDetails {
             name: self.name,
             email: self.email,

@@ -19,10 +19,17 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    #[error("the body nests arrays and objects more than {0} deep")]
+    TooDeep(usize),
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds the limit of {0} bytes")]
     BodyTooLarge(usize),
+    #[error("the request body did not arrive within {} ms", .0.as_millis())]
+    BodyTimeout(std::time::Duration),
+    /// No answer within the request timeout; the request's work goes on and its outcome is stored.
+    #[error("no answer within {} ms; the request is still being processed: look up what it was to change before trying again", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// A client-side call without a usable client secret: none given, or one that has expired.
     #[error("{0}")]
     ClientSecretInvalid(String),
@@ -60,10 +67,11 @@ impl ApiError {
         match self {
             Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request", "IR_01"),
             MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_04"),
-            MalformedJson(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_06"),
+            MalformedJson(_) | TooDeep(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_06"),
             InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "IR_06"),
             BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "IR_06"),
+            BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "invalid_request", "IR_06"),
             ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_08"),
             ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_09"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, "invalid_request", "IR_14"),
@@ -75,6 +83,9 @@ impl ApiError {
             ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "connector", "CE_01"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "RL_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api", "HE_00"),
+            // A gateway's answer, not 408: a client may repeat a request after 408 unchanged, and a
+            // payment repeated blindly may charge twice.
+            Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "api", "HE_00"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The HTTP API: routes, authentication, request decoding, wire types and errors.
 
 pub mod auth;
+pub mod bounds;
 mod customers;
+pub mod deadline;
 pub mod error;
 pub mod extract;
 mod payment_method_sessions;
@@ -23,7 +25,11 @@ use crate::app::AppState;
 use crate::connectors::sandbox;
 use error::ApiError;
 
-pub fn router(state: AppState) -> Router {
+/// The API, its requests bounded in time by `server.request_timeout_ms`; `work` is held by each
+/// request's work until it ends, answered or not.
+pub fn router(state: AppState, work: deadline::Work) -> Router {
+    let limit = std::time::Duration::from_millis(state.config.server.request_timeout_ms);
+    let deadline = axum::middleware::from_fn_with_state(deadline::Deadline { limit, work }, deadline::bounded);
     let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
         true => crate::telemetry::metrics_router(),
         false => Router::new(),
@@ -49,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        .layer(deadline)
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::auth::{Caller, ClientSecretCaller};
+use super::bounds::{self, URL_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
@@ -64,6 +65,8 @@ struct PaymentMethodSessionRequest {
 impl FromBody for NewSession {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: PaymentMethodSessionRequest = part(body)?;
+        bounds::address("billing.", req.billing.as_ref())?;
+        bounds::text("", "return_url", req.return_url.as_deref(), URL_MAX)?;
         for (field, given) in [
             ("network_tokenization", req.network_tokenization.is_some()),
             ("tokenization_data", req.tokenization_data.is_some()),

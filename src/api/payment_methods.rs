@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{check_metadata, part, ApiJson, FromBody};
+use super::extract::{part, ApiJson, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -48,7 +49,8 @@ struct PaymentMethodIntentCreate {
 impl FromBody for PaymentMethodIntentCreate {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: Self = part(body)?;
-        check_metadata(req.metadata.as_ref())?;
+        bounds::metadata(req.metadata.as_ref())?;
+        bounds::address("billing.", req.billing.as_ref())?;
         Ok(req)
     }
 }
@@ -107,6 +109,7 @@ impl CardFields {
             )));
         }
         let card = self.payment_method_data.card;
+        bounds::text("payment_method_data.card.", "card_holder_name", Some(&card.card_holder_name), TEXT_MAX)?;
         let holder = card.card_holder_name.trim();
         if let Some(name) = card.nick_name.as_ref().filter(|n| n.chars().count() > 64) {
             return Err(ApiError::InvalidRequest(format!(
@@ -182,7 +185,8 @@ struct CreateRequest {
 impl FromBody for CreateRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: PaymentMethodCreate = part(body)?;
-        check_metadata(req.metadata.as_ref())?;
+        bounds::metadata(req.metadata.as_ref())?;
+        bounds::address("billing.", req.billing.as_ref())?;
         let card = CardFields {
             payment_method_data: req.payment_method_data,
             _payment_method_type: req.payment_method_type,

@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
@@ -135,9 +136,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Response, ApiError> {
-    if req.cancellation_reason.as_deref().is_some_and(|r| r.len() > 255) {
-        return Err(ApiError::InvalidRequest("cancellation_reason: must be at most 255 characters".into()));
-    }
+    bounds::text("", "cancellation_reason", req.cancellation_reason.as_deref(), TEXT_MAX)?;
     let view = flow::cancel(&state, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
