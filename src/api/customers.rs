@@ -103,7 +103,7 @@ struct UpdateExtras {
 }
 
 /// `POST /v2/customers`.
-struct CustomerRequest {
+pub(super) struct CustomerRequest {
     merchant_reference_id: Option<CustomerId>,
     details: CustomerDetails,
 }
@@ -118,7 +118,7 @@ impl FromBody for CustomerRequest {
 }
 
 /// `PUT /v2/customers/{id}`.
-struct CustomerUpdateRequest(CustomerUpdate);
+pub(super) struct CustomerUpdateRequest(CustomerUpdate);
 
 impl FromBody for CustomerUpdateRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {

@@ -6,6 +6,8 @@ mod customers;
 pub mod deadline;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod payment_method_sessions;
 mod payment_methods;
 pub mod payments;

@@ -106,7 +106,7 @@ struct ConfirmExtras {
     _customer_acceptance: Option<IgnoredAny>,
 }
 
-struct SessionConfirmRequest(payment_methods::NewCard);
+pub(super) struct SessionConfirmRequest(payment_methods::NewCard);
 
 impl FromBody for SessionConfirmRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {

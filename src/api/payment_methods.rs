@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 /// `POST /v2/payment-methods/create-intent`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PaymentMethodIntentCreate {
+pub(super) struct PaymentMethodIntentCreate {
     customer_id: MintedId,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
@@ -143,7 +143,7 @@ struct PaymentMethodIntentConfirm {
     payment_method_subtype: Option<String>,
 }
 
-struct ConfirmRequest {
+pub(super) struct ConfirmRequest {
     customer_id: Option<String>,
     card: NewCard,
 }
@@ -176,7 +176,7 @@ struct PaymentMethodCreate {
     billing: Option<Address>,
 }
 
-struct CreateRequest {
+pub(super) struct CreateRequest {
     owner: MethodOwner,
     card: NewCard,
     storage_type: StorageType,

@@ -7,7 +7,6 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::auth::Caller;
-use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
@@ -136,7 +135,6 @@ pub async fn cancel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Response, ApiError> {
-    bounds::text("", "cancellation_reason", req.cancellation_reason.as_deref(), TEXT_MAX)?;
     let view = flow::cancel(&state, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }

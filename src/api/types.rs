@@ -362,7 +362,15 @@ macro_rules! whole_body {
         }
     )+};
 }
-whole_body!(CaptureRequest, CancelRequest, RefundsCreateRequest);
+whole_body!(CaptureRequest, RefundsCreateRequest);
+
+impl FromBody for CancelRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        let request: Self = part(body)?;
+        bounds::text("", "cancellation_reason", request.cancellation_reason.as_deref(), TEXT_MAX)?;
+        Ok(request)
+    }
+}
 
 // ---- responses ------------------------------------------------------------------------------
 
