@@ -1,7 +1,7 @@
 //! The Rust↔Lua boundary of connector plugins: any call arguments through a plugin's `build`, any
 //! provider answer through its `parse`, any notification through `webhook`, for the shipped
 //! plugins and one that answers hostile values (`lua/hostile.lua`). Each call ends in a request,
-//! an outcome or an error; never a panic.
+//! an outcome or an error, never a panic, and an outcome's amounts are amounts.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -14,10 +14,11 @@ use switchyard::config::{Config, ConnectorAccountConfig, SecretValue};
 use switchyard::connectors::plugin::loader::{load_plugin, FLOWS};
 use switchyard::connectors::plugin::{Pins, PluginConnector};
 use switchyard::connectors::{Account, Connector, WebhookRequest};
-use switchyard_fuzz::{here, lua_limits, repo, JsonObject};
+use switchyard::money::MAX_AMOUNT;
+use switchyard_fuzz::{here, lua_limits, repo, Json, JsonObject};
 
 /// How many answers `lua/hostile.lua` picks among.
-const HOSTILE_ANSWERS: u8 = 19;
+const HOSTILE_ANSWERS: u8 = 20;
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -26,6 +27,7 @@ struct Input {
     call: Call,
     args: JsonObject,
     pick: u8,
+    value: Json,
     token: Option<String>,
     status: u16,
     headers: Vec<(String, String)>,
@@ -92,6 +94,7 @@ fuzz_target!(|input: Input| {
     let flow = FLOWS[input.flow % FLOWS.len()];
     let mut args = input.args.0;
     args.insert("pick".into(), json!(input.pick % HOSTILE_ANSWERS));
+    args.insert("value".into(), input.value.0);
     let args = Value::Object(args);
     // Requests, outcomes and errors are all answers; only a panic is a finding.
     match input.call {
@@ -107,7 +110,11 @@ fuzz_target!(|input: Input| {
                 "body": String::from_utf8_lossy(&input.body),
                 "json": serde_json::from_slice::<Value>(&input.body).unwrap_or(Value::Null),
             });
-            let _ = connector.parse_payment(account, flow, &args, &res);
+            if let Ok(outcome) = connector.parse_payment(account, flow, &args, &res) {
+                // What a plugin reports is stored on the payment: an amount captured must be one.
+                let captured = outcome.amount_captured.unwrap_or(0);
+                assert!((0..=MAX_AMOUNT).contains(&captured), "an outcome with {captured} captured");
+            }
         }
         Call::Webhook => {
             let request = WebhookRequest { headers: &input.headers, body: &input.body };

@@ -1,6 +1,7 @@
 //! The Rust↔Lua boundary of routing: any payment view, with any accounts and health, handed to
 //! every shipped routing script and to one that answers hostile values (`lua/hostile_routing.lua`).
-//! Each call ends in a routing choice or an error; never a panic.
+//! Each call ends in an error or a choice the payment can be routed by (enabled accounts, each
+//! once, a bounded reason); never a panic.
 #![no_main]
 
 use std::collections::HashMap;
@@ -100,6 +101,12 @@ fuzz_target!(|input: Input| {
         names.push(name.clone());
         health.insert(name, h.into());
     }
-    // A choice and an error are both answers; only a panic is a finding.
-    let _ = engine.evaluate(script, &Accounts::Fixed { names, health }, &input.view.into(), input.now);
+    let accounts = Accounts::Fixed { names: names.clone(), health };
+    // An error is an answer too; a choice must be one the payment can be routed by.
+    if let Ok(choice) = engine.evaluate(script, &accounts, &input.view.into(), input.now) {
+        let candidates = &choice.candidates;
+        assert!(!candidates.is_empty() && candidates.iter().all(|c| names.contains(c)), "{choice:?}");
+        assert!(candidates.iter().enumerate().all(|(i, c)| !candidates[..i].contains(c)), "{choice:?}");
+        assert!(choice.reason.as_ref().is_none_or(|r| r.chars().count() <= 200), "{choice:?}");
+    }
 });
