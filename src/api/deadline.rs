@@ -3,9 +3,9 @@
 //! A client waits at most `server.request_timeout_ms` for an answer; the request's work does not
 //! stop then. Every request is handled in a task of its own, so neither the timeout nor a client
 //! that hangs up can cut a payment off between the provider's answer and the database: what a
-//! provider was asked to do is always followed by its outcome being stored. The payment flows
-//! bound their own time (`payments.attempt_timeout_ms`, `budget_ms`, the HTTP client's timeouts),
-//! so such work ends by itself; the daemon's stop waits for it (`Drained`).
+//! provider was asked to do is always followed by its answer, or the lack of one, being stored.
+//! The payment flows bound their own time (`payments.attempt_timeout_ms`, `budget_ms`, the HTTP
+//! client's timeouts), so such work ends by itself; the daemon's stop waits for it (`Drained`).
 
 use std::time::Duration;
 
