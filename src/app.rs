@@ -202,14 +202,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         _ => None,
     };
-    let app = crate::api::router(state);
+    let (work, drained) = crate::api::deadline::tracker();
+    let server = state.config.server.clone();
+    let app = crate::api::router(state, work);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        crate::server::serve(listener, app, &server, drained, stopped).await
     });
     tracing::info!(%addr, "switchyard listening");
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);

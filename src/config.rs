@@ -53,14 +53,57 @@ pub struct ServerConfig {
     pub public_url: String,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The largest request head (request line and headers) accepted, in bytes; a larger one is
+    /// answered 431 by the HTTP layer.
+    #[serde(default = "max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// How deeply a JSON body may nest arrays and objects.
+    #[serde(default = "max_json_depth")]
+    pub max_json_depth: usize,
+    /// How long a client may take to send a request's head, from when its connection opened or
+    /// its previous answer was sent; past it the connection is closed. Idle connections go too.
+    #[serde(default = "header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// How long a client may take to send a request's body, in all.
+    #[serde(default = "body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// How long a client waits for an answer. Past it the request is answered 504 while its work
+    /// goes on: a payment under way is never cut off. Must exceed `payments.budget_ms`.
+    #[serde(default = "request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// On SIGTERM, how long requests under way may take to finish before the daemon exits anyway.
     #[serde(default = "shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
 }
 
+fn max_header_bytes() -> usize {
+    16 * 1024
+}
+
+fn max_json_depth() -> usize {
+    32
+}
+
+fn header_timeout_ms() -> u64 {
+    20_000
+}
+
+fn body_timeout_ms() -> u64 {
+    20_000
+}
+
+fn request_timeout_ms() -> u64 {
+    60_000
+}
+
 fn shutdown_grace_secs() -> u64 {
     10
 }
+
+/// The smallest request head limit that lets ordinary clients through.
+const MIN_HEADER_BYTES: usize = 1024;
+/// serde_json refuses deeper documents itself.
+const MAX_JSON_DEPTH: usize = 128;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -352,6 +395,11 @@ impl Default for Config {
                 listen: "127.0.0.1:8080".into(),
                 public_url: String::new(),
                 max_body_bytes: 64 * 1024,
+                max_header_bytes: max_header_bytes(),
+                max_json_depth: max_json_depth(),
+                header_timeout_ms: header_timeout_ms(),
+                body_timeout_ms: body_timeout_ms(),
+                request_timeout_ms: request_timeout_ms(),
                 shutdown_grace_secs: shutdown_grace_secs(),
             },
             database: DatabaseConfig { url: "sqlite://data/switchyard.db".into(), max_connections: 8 },
@@ -469,6 +517,39 @@ impl Config {
         problems
     }
 
+    /// Problems with the limits on requests, which must fit together: a body is read within the
+    /// request's time, and a payment's connector calls within it too.
+    fn check_server(&self, report: &mut impl FnMut(String, String)) {
+        let server = &self.server;
+        if server.max_body_bytes == 0 {
+            report("server.max_body_bytes".into(), "must be at least 1".into());
+        }
+        if server.max_header_bytes < MIN_HEADER_BYTES {
+            report("server.max_header_bytes".into(), format!("must be at least {MIN_HEADER_BYTES}"));
+        }
+        if !(1..=MAX_JSON_DEPTH).contains(&server.max_json_depth) {
+            report("server.max_json_depth".into(), format!("must be 1 to {MAX_JSON_DEPTH}"));
+        }
+        if server.header_timeout_ms == 0 || server.body_timeout_ms == 0 {
+            report("server".into(), "header_timeout_ms and body_timeout_ms must be at least 1 ms".into());
+        }
+        if server.body_timeout_ms >= server.request_timeout_ms {
+            report(
+                "server.body_timeout_ms".into(),
+                format!("must be less than server.request_timeout_ms ({} ms)", server.request_timeout_ms),
+            );
+        }
+        if server.request_timeout_ms <= self.payments.budget_ms {
+            report(
+                "server.request_timeout_ms".into(),
+                format!(
+                    "must be more than payments.budget_ms ({} ms): a payment's connector calls may take all of it",
+                    self.payments.budget_ms
+                ),
+            );
+        }
+    }
+
     /// Every problem in the configuration, each with its path; empty when it is sound.
     pub fn check(&self, registry: &Registry) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -481,6 +562,7 @@ impl Config {
         if !(public.starts_with("http://") || public.starts_with("https://")) {
             report("server.public_url".into(), "must start with http:// or https://".into());
         }
+        self.check_server(&mut report);
         if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| self.database.url.starts_with(s)) {
             report("database.url".into(), "must be a sqlite: or postgres: URL".into());
         }
@@ -683,6 +765,31 @@ mod tests {
     fn the_shipped_configuration_is_sound() {
         let shipped = include_str!("../config/switchyard.toml");
         assert_eq!(problems_of(shipped), Vec::<String>::new());
+    }
+
+    #[test]
+    fn request_limits_must_fit_together() {
+        let problems = problems_of(
+            r#"
+            [server]
+            max_header_bytes = 512
+            max_json_depth = 129
+            body_timeout_ms = 45000
+            request_timeout_ms = 45000
+            "#,
+        );
+        assert_eq!(
+            problems,
+            [
+                "server.max_header_bytes: must be at least 1024",
+                "server.max_json_depth: must be 1 to 128",
+                "server.body_timeout_ms: must be less than server.request_timeout_ms (45000 ms)",
+                "server.request_timeout_ms: must be more than payments.budget_ms (45000 ms): a payment's connector \
+                 calls may take all of it",
+            ]
+        );
+        let sound = "[server]\nrequest_timeout_ms = 45001\nbody_timeout_ms = 45000\n[payments]\nbudget_ms = 45000\n";
+        assert_eq!(problems_of(sound), Vec::<String>::new());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! (durable state) → `events` (what the merchant is told, by webhook). `customers` are whom payments belong to, and `payment_methods` the cards they
 //! saved, sealed in the `vault`. `config` and `merchants` describe
 //! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
-//! built from; `telemetry` is what operators watch.
+//! built from; `telemetry` is what operators watch. `app` starts a daemon and `server` serves its
+//! API over HTTP/1.
 
 pub mod api;
 pub mod app;
@@ -26,6 +27,7 @@ pub mod payments;
 pub mod reload;
 pub mod routing;
 pub mod secret;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod text;

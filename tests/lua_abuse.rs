@@ -63,6 +63,9 @@ return {
     parse = function(ctx, pay, res)
       if pay.description == "parse_loop" then while true do end end
       if pay.description == "parse_huge" then return { status = "failure", error = { code = string.rep("c", 1e5), message = string.rep("m", 1e6) } } end
+      -- Found by fuzzing (fuzz/, plugin_calls): a capture no payment could have.
+      if pay.description == "parse_capture_bomb" then return { status = "charged", amount_captured = 723401728380766730 } end
+      if pay.description == "parse_over_capture" then return { status = "charged", amount_captured = pay.amount * 100 } end
       return { status = "charged", connector_payment_id = "ab_" .. pay.attempt_id }
     end,
   },
@@ -166,6 +169,17 @@ async fn abusive_plugins_fail_only_their_call_and_report_boundedly() {
     let body = pay(&app, described("parse_loop")).await;
     assert_eq!(body["status"], "processing", "{body}");
     assert_eq!(attempts(&body).len(), 1, "{body}");
+    // An amount captured that is no amount leaves the outcome unclear; more than the payment's
+    // amount is not believed. Either way no refund can exceed what the payment was for.
+    let body = pay(&app, described("parse_capture_bomb")).await;
+    assert_eq!(body["status"], "processing", "{body}");
+    assert_eq!(body["amount"]["amount_captured"], 0, "{body}");
+    let body = pay(&app, described("parse_over_capture")).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+    assert_eq!(body["amount"]["amount_captured"], 6540, "{body}");
+    let refund = json!({ "payment_id": id_of(&body), "merchant_reference_id": "over", "amount": 6541 });
+    let (status, refused) = app.post("/v2/refunds", refund).await;
+    assert_error(status, &refused, 422, "IR_06");
     // A provider's (or plugin's) huge code and message are stored cut short.
     let body = pay(&app, described("parse_huge")).await;
     assert_eq!(body["status"], "failed", "{body}");

@@ -8,22 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::mock::{json_answer, MockServer};
+use common::mock::slow_stripe;
 use common::*;
-use serde_json::json;
-
-/// A Stripe that answers a payment intent after `delay`, the payment method at once.
-async fn slow_stripe(delay: Duration) -> MockServer {
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| async move {
-        if uri.path() == "/v1/payment_methods" {
-            return json_answer(200, json!({ "id": "pm_1", "object": "payment_method" }));
-        }
-        tokio::time::sleep(delay).await;
-        json_answer(200, json!({ "id": "pi_1", "object": "payment_intent", "status": "succeeded", "amount": 6540,
-            "amount_received": 6540, "capture_method": "automatic", "client_secret": "pi_1_secret", "next_action": null }))
-    });
-    MockServer::serve(app).await
-}
 
 struct Daemon {
     child: Child,
@@ -91,7 +77,7 @@ async fn pay_in_background(base: &str) -> tokio::task::JoinHandle<reqwest::Resul
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payment_under_way_finishes_and_no_new_one_is_taken() {
-    let stripe = slow_stripe(Duration::from_millis(1500)).await;
+    let stripe = slow_stripe(Duration::from_millis(1500), Duration::ZERO).await;
     let dir = tempfile::TempDir::new().unwrap();
     let mut daemon = Daemon::start(dir.path(), &stripe.url, 10).await;
     let under_way = pay_in_background(&daemon.base).await;
@@ -121,7 +107,7 @@ async fn a_payment_under_way_finishes_and_no_new_one_is_taken() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_grace_the_daemon_stops_anyway() {
-    let stripe = slow_stripe(Duration::from_secs(30)).await;
+    let stripe = slow_stripe(Duration::from_secs(30), Duration::ZERO).await;
     let dir = tempfile::TempDir::new().unwrap();
     let mut daemon = Daemon::start(dir.path(), &stripe.url, 1).await;
     let under_way = pay_in_background(&daemon.base).await;

@@ -11,16 +11,14 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{check_metadata, fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
+use super::extract::{fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
 use crate::ids::CustomerId;
 use crate::payments::model::AddressDetails;
-
-/// The longest a customer's text field may be.
-const TEXT_MAX: usize = 255;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(create, list, retrieve, update, delete))]
@@ -85,9 +83,7 @@ impl CustomerFields {
             .into_iter()
             .chain(optional.into_iter().filter_map(|(field, value)| value.as_ref().map(|v| (field, v))));
         for (field, value) in given {
-            if value.chars().count() > TEXT_MAX {
-                return Err(ApiError::InvalidRequest(format!("{field}: must be at most {TEXT_MAX} characters")));
-            }
+            bounds::text("", field, Some(value), TEXT_MAX)?;
         }
         if self.name.trim().is_empty() {
             return Err(ApiError::InvalidRequest("name: must not be empty".into()));
@@ -95,7 +91,9 @@ impl CustomerFields {
         if !looks_like_email(&self.email) {
             return Err(ApiError::InvalidRequest(format!("email: `{}` is not an email address", self.email)));
         }
-        check_metadata(self.metadata.as_ref())?;
+        bounds::address_details("default_billing_address.", self.default_billing_address.as_ref())?;
+        bounds::address_details("default_shipping_address.", self.default_shipping_address.as_ref())?;
+        bounds::metadata(self.metadata.as_ref())?;
         Ok(CustomerDetails {
             name: self.name,
             email: self.email,
@@ -124,7 +122,7 @@ struct UpdateExtras {
 }
 
 /// `POST /v2/customers`.
-struct CustomerRequest {
+pub(super) struct CustomerRequest {
     merchant_reference_id: Option<CustomerId>,
     details: CustomerDetails,
 }
@@ -145,7 +143,7 @@ impl FromBody for CustomerRequest {
 }
 
 /// `PUT /v2/customers/{id}`.
-struct CustomerUpdateRequest(CustomerUpdate);
+pub(super) struct CustomerUpdateRequest(CustomerUpdate);
 
 super::openapi::flat_request!(
     CustomerUpdateRequest as "CustomerUpdateRequest",

@@ -20,10 +20,17 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    #[error("the body nests arrays and objects more than {0} deep")]
+    TooDeep(usize),
     #[error("request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("request body exceeds the limit of {0} bytes")]
     BodyTooLarge(usize),
+    #[error("the request body did not arrive within {} ms", .0.as_millis())]
+    BodyTimeout(std::time::Duration),
+    /// No answer within the request timeout; the request's work goes on and its outcome is stored.
+    #[error("no answer within {} ms; the request is still being processed: look up what it was to change before trying again", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// A client-side call without a usable client secret: none given, or one that has expired.
     #[error("{0}")]
     ClientSecretInvalid(String),
@@ -94,10 +101,11 @@ impl ApiError {
         match self {
             Unauthorized => (StatusCode::UNAUTHORIZED, Invalid, "IR_01"),
             MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_04"),
-            MalformedJson(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
+            MalformedJson(_) | TooDeep(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
             InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Invalid, "IR_06"),
             BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Invalid, "IR_06"),
+            BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, Invalid, "IR_06"),
             ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_08"),
             ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_09"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_14"),
@@ -109,6 +117,9 @@ impl ApiError {
             ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, Connector, "CE_01"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, Limited, "RL_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Api, "HE_00"),
+            // A gateway's answer, not 408: a client may repeat a request after 408 unchanged, and a
+            // payment repeated blindly may charge twice.
+            Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Api, "HE_00"),
         }
     }
 }

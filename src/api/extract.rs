@@ -1,23 +1,28 @@
-//! `ApiJson`: the request-body extractor. It enforces the body limit and the JSON content type,
-//! and turns every decoding failure into an error that names the field at fault
+//! `ApiJson`: the request-body extractor. It enforces the body's size and the time a client may
+//! take to send it, the JSON content type and nesting depth, and turns every decoding failure
+//! into an error that names the field at fault
 //! (`payment_method_data.card.card_number: card number fails the Luhn check`). `ApiQuery` does
-//! the same for query strings.
+//! the same for query strings; `RawBody` takes a body as bytes under the same limits.
 //!
 //! Requests that share groups of fields (create-intent, confirm-intent, create-and-confirm) are
 //! decoded part by part from one parsed body (`part`), with `only_fields` refusing any top-level
 //! field no part knows. serde's `flatten` would share the fields too, but it loses the path of
 //! the field at fault.
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserializer;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::bounds::nests_deeper_than;
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::config::ServerConfig;
 
 /// A request body type, decoded from the parsed JSON.
 pub trait FromBody: Sized {
@@ -30,13 +35,12 @@ impl<T: FromBody> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.server.max_body_bytes;
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
+        let bytes = read_body(req.into_body(), &state.config.server).await?;
         // A body-less POST (capture everything, cancel without a reason) reads as `{}`.
         if bytes.iter().all(u8::is_ascii_whitespace) && !is_json {
             return T::from_body(&Value::Object(Default::default())).map(ApiJson);
@@ -44,8 +48,38 @@ impl<T: FromBody> FromRequest<AppState> for ApiJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let body: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        T::from_body(&body).map(ApiJson)
+        decode(&bytes, state.config.server.max_json_depth).map(ApiJson)
+    }
+}
+
+/// A JSON body decoded as `T`, its nesting depth checked before it is parsed: what `ApiJson`
+/// does once it has the bytes (public for the fuzz targets).
+pub fn decode<T: FromBody>(bytes: &[u8], max_depth: usize) -> Result<T, ApiError> {
+    if nests_deeper_than(bytes, max_depth) {
+        return Err(ApiError::TooDeep(max_depth));
+    }
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    T::from_body(&body)
+}
+
+/// A whole body, within the size limit and the time a client may take to send it: a client that
+/// dribbles its body is answered 408 rather than holding a request open.
+async fn read_body(body: Body, server: &ServerConfig) -> Result<Bytes, ApiError> {
+    let (limit, within) = (server.max_body_bytes, Duration::from_millis(server.body_timeout_ms));
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|_| ApiError::BodyTooLarge(limit)),
+        Err(_) => Err(ApiError::BodyTimeout(within)),
+    }
+}
+
+/// A body as bytes, for the callers whose signatures cover its exact bytes (webhooks).
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req.into_body(), &state.config.server).await.map(RawBody)
     }
 }
 
@@ -90,35 +124,6 @@ pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
         Some(field) => Err(ApiError::InvalidRequest(format!("{field}: unknown field"))),
         None => Ok(()),
     }
-}
-
-pub(crate) const METADATA_KEYS_MAX: usize = 50;
-pub(crate) const METADATA_KEY_MAX: usize = 40;
-const METADATA_VALUE_MAX: usize = 500;
-
-/// Metadata as Hyperswitch bounds it: at most 50 keys of 40 characters, values of 500.
-pub fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), ApiError> {
-    let Some(metadata) = metadata else { return Ok(()) };
-    if metadata.len() > METADATA_KEYS_MAX {
-        return Err(ApiError::InvalidRequest(format!("metadata: at most {METADATA_KEYS_MAX} keys")));
-    }
-    for (key, value) in metadata {
-        if key.chars().count() > METADATA_KEY_MAX {
-            return Err(ApiError::InvalidRequest(format!(
-                "metadata.{key}: keys are at most {METADATA_KEY_MAX} characters"
-            )));
-        }
-        let len = match value {
-            Value::String(s) => s.chars().count(),
-            other => other.to_string().chars().count(),
-        };
-        if len > METADATA_VALUE_MAX {
-            return Err(ApiError::InvalidRequest(format!(
-                "metadata.{key}: values are at most {METADATA_VALUE_MAX} characters"
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn classify(path: &str, message: &str) -> ApiError {

@@ -1,10 +1,14 @@
 //! The HTTP API: routes, authentication, request decoding, wire types and errors.
 
 pub mod auth;
+pub mod bounds;
 mod customers;
+pub mod deadline;
 pub mod error;
 mod events;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod openapi;
 mod payment_method_sessions;
 mod payment_methods;
@@ -29,7 +33,11 @@ use crate::connectors::health::Circuit;
 use crate::connectors::sandbox;
 use error::ApiError;
 
-pub fn router(state: AppState) -> Router {
+/// The API, its requests bounded in time by `server.request_timeout_ms`; `work` is held by each
+/// request's work until it ends, answered or not.
+pub fn router(state: AppState, work: deadline::Work) -> Router {
+    let limit = std::time::Duration::from_millis(state.config.server.request_timeout_ms);
+    let deadline = axum::middleware::from_fn_with_state(deadline::Deadline { limit, work }, deadline::bounded);
     let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
         true => crate::telemetry::metrics_router(),
         false => Router::new(),
@@ -57,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
+        .layer(deadline)
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))

@@ -171,7 +171,7 @@ const ALIASES: &[(&str, &str, &str)] = &[
 /// `ApiError` is here (see the test below).
 pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
     (400, "IR_04", "a required header or field is missing"),
-    (400, "IR_06", "the body is not valid JSON"),
+    (400, "IR_06", "the body is not valid JSON, or nested deeper than the configured limit"),
     (400, "IR_08", "no usable client secret (none given, or expired)"),
     (400, "IR_09", "the client secret of another object"),
     (400, "IR_14", "the object's state does not allow this"),
@@ -181,11 +181,13 @@ pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
     (401, "IR_01", "no API key, or not a valid one"),
     (401, "WE_01", "a notification whose signature does not verify"),
     (404, "HE_02", "no such object, profile or route"),
+    (408, "IR_06", "the body did not arrive within the configured time"),
     (413, "IR_06", "the body is larger than the configured limit"),
     (415, "IR_06", "a body that is not `application/json`"),
     (422, "IR_06", "a field, header or query parameter with a value that is not allowed; `message` names it"),
     (429, "RL_01", "a rate limit: of the API key, the merchant, or the connector accounts' quotas"),
     (503, "CE_01", "the payment provider could not be reached, or every account's circuit is open"),
+    (504, "HE_00", "no answer within the request timeout; the work goes on, so read the object before repeating"),
 ];
 
 /// Adds the error answers an operation can give, from what it takes: its security scheme
@@ -207,7 +209,8 @@ fn add_errors(operation: &mut Map<String, Value>) {
         operation.get("parameters").and_then(Value::as_array).is_some_and(|ps| ps.iter().any(|p| p["in"] == location))
     };
     let (has_path, has_query) = (has("path"), has("query"));
-    let mut statuses: Vec<u16> = Vec::new();
+    // Every request runs under the request timeout.
+    let mut statuses: Vec<u16> = vec![504];
     for scheme in &schemes {
         statuses.extend(match scheme.as_str() {
             // `Caller`: the key, then `X-Profile-Id` (missing: 400; not the merchant's: 404).
@@ -231,8 +234,9 @@ fn add_errors(operation: &mut Map<String, Value>) {
         }));
     }
     if operation.contains_key("requestBody") {
-        // `ApiJson`: not JSON (415), too large (413), malformed (400), a field at fault (422).
-        statuses.extend([400, 413, 415, 422]);
+        // `ApiJson`: not JSON (415), too large (413), too slow (408), malformed or too deep (400), a
+        // field at fault (422).
+        statuses.extend([400, 408, 413, 415, 422]);
     }
     if has_path {
         statuses.push(404);
@@ -311,7 +315,7 @@ pub(crate) fn nullable_string_enum(description: &str, values: &[&str]) -> RefOr<
         .into()
 }
 
-/// Metadata as `extract::check_metadata` bounds it, or null.
+/// Metadata as `bounds::check_metadata` bounds it, or null.
 pub(crate) fn metadata() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
@@ -319,9 +323,9 @@ pub(crate) fn metadata() -> RefOr<Schema> {
             "Anything the merchant wants kept: at most 50 keys of at most 40 characters, each value at most \
              500 characters (as JSON, unless a string).",
         ))
-        .max_properties(Some(super::extract::METADATA_KEYS_MAX))
+        .max_properties(Some(super::bounds::METADATA_KEYS_MAX))
         .property_names(Some(
-            ObjectBuilder::new().schema_type(Type::String).max_length(Some(super::extract::METADATA_KEY_MAX)),
+            ObjectBuilder::new().schema_type(Type::String).max_length(Some(super::bounds::METADATA_KEY_MAX)),
         ))
         .into()
 }
@@ -460,6 +464,9 @@ mod tests {
             ApiError::MalformedJson("f".into()),
             ApiError::UnsupportedMediaType,
             ApiError::BodyTooLarge(1),
+            ApiError::TooDeep(32),
+            ApiError::BodyTimeout(std::time::Duration::from_secs(1)),
+            ApiError::Timeout(std::time::Duration::from_secs(1)),
             ApiError::ClientSecretInvalid("f".into()),
             ApiError::ClientSecretMismatch("payment"),
             ApiError::NotFound("f".into()),
@@ -479,10 +486,11 @@ mod tests {
                 "{error:?} answers {status} {code}, which ERRORS does not list"
             );
         }
-        // Server errors are bugs: the document promises none.
+        // Server errors are bugs: the document promises none, but for a provider out of reach
+        // (503) and a request that outlived its timeout while its work goes on (504).
         let (status, ..) = ApiError::Internal("x".into()).parts();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(ERRORS.iter().all(|(s, ..)| *s < 500 || *s == 503));
+        assert!(ERRORS.iter().all(|(s, ..)| *s < 500 || *s == 503 || *s == 504));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::{Caller, ClientSecretCaller};
+use super::bounds::{self, URL_MAX};
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
@@ -86,6 +87,8 @@ struct PaymentMethodSessionRequest {
 impl FromBody for NewSession {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: PaymentMethodSessionRequest = part(body)?;
+        bounds::address("billing.", req.billing.as_ref())?;
+        bounds::text("", "return_url", req.return_url.as_deref(), URL_MAX)?;
         for (field, given) in [
             ("network_tokenization", req.network_tokenization.is_some()),
             ("tokenization_data", req.tokenization_data.is_some()),
@@ -130,7 +133,7 @@ struct ConfirmExtras {
     _customer_acceptance: Option<IgnoredAny>,
 }
 
-struct SessionConfirmRequest(payment_methods::NewCard);
+pub(super) struct SessionConfirmRequest(payment_methods::NewCard);
 
 super::openapi::flat_request!(
     SessionConfirmRequest as "PaymentMethodSessionConfirmRequest",

@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{check_metadata, part, ApiJson, FromBody};
+use super::extract::{part, ApiJson, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -65,7 +66,7 @@ pub fn router() -> Router<AppState> {
 /// `POST /v2/payment-methods/create-intent`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentMethodIntentCreate {
+pub(super) struct PaymentMethodIntentCreate {
     #[schema(inline)]
     customer_id: MintedId,
     #[serde(default)]
@@ -78,7 +79,8 @@ struct PaymentMethodIntentCreate {
 impl FromBody for PaymentMethodIntentCreate {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: Self = part(body)?;
-        check_metadata(req.metadata.as_ref())?;
+        bounds::metadata(req.metadata.as_ref())?;
+        bounds::address("billing.", req.billing.as_ref())?;
         Ok(req)
     }
 }
@@ -147,6 +149,7 @@ impl CardFields {
             )));
         }
         let card = self.payment_method_data.card;
+        bounds::text("payment_method_data.card.", "card_holder_name", Some(&card.card_holder_name), TEXT_MAX)?;
         let holder = card.card_holder_name.trim();
         if let Some(name) = card.nick_name.as_ref().filter(|n| n.chars().count() > 64) {
             return Err(ApiError::InvalidRequest(format!(
@@ -181,7 +184,7 @@ struct PaymentMethodIntentConfirm {
     payment_method_subtype: Option<String>,
 }
 
-struct ConfirmRequest {
+pub(super) struct ConfirmRequest {
     customer_id: Option<String>,
     card: NewCard,
 }
@@ -217,7 +220,7 @@ struct PaymentMethodCreate {
     billing: Option<Address>,
 }
 
-struct CreateRequest {
+pub(super) struct CreateRequest {
     owner: MethodOwner,
     card: NewCard,
     storage_type: StorageType,
@@ -226,7 +229,8 @@ struct CreateRequest {
 impl FromBody for CreateRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: PaymentMethodCreate = part(body)?;
-        check_metadata(req.metadata.as_ref())?;
+        bounds::metadata(req.metadata.as_ref())?;
+        bounds::address("billing.", req.billing.as_ref())?;
         let card = CardFields {
             payment_method_data: req.payment_method_data,
             _payment_method_type: req.payment_method_type,

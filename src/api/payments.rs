@@ -278,9 +278,6 @@ pub async fn cancel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Response, ApiError> {
-    if req.cancellation_reason.as_deref().is_some_and(|r| r.len() > 255) {
-        return Err(ApiError::InvalidRequest("cancellation_reason: must be at most 255 characters".into()));
-    }
     let view = flow::cancel(&state, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::bounds::{self, TEXT_MAX, URL_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, FromBody};
 use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -160,6 +161,14 @@ pub enum MethodChoice {
 }
 
 impl MethodFields {
+    /// The text a method brings: the card holder's name and the billing address.
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        let Some(data) = &self.payment_method_data else { return Ok(()) };
+        let holder = data.card.as_ref().map(|c| c.card_holder_name.as_str());
+        bounds::text("payment_method_data.card.", "card_holder_name", holder, TEXT_MAX)?;
+        bounds::address("payment_method_data.billing.", data.billing.as_ref())
+    }
+
     fn into_choice(self, return_url: Option<String>) -> Result<MethodChoice, ApiError> {
         let Some(payment_method_id) = self.payment_method_id else {
             return self.into_confirmation(return_url).map(MethodChoice::Given);
@@ -240,7 +249,10 @@ pub struct PaymentsRequest {
 impl FromBody for PaymentsRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentFields>(), fields_of::<MethodFields>(), fields_of::<IntentDetails>()])?;
-        Ok(Self { intent: part(body)?, method: part(body)?, details: part(body)? })
+        let request = Self { intent: part(body)?, method: part(body)?, details: part(body)? };
+        bounds::intent_details(&request.details)?;
+        request.method.check_bounds()?;
+        Ok(request)
     }
 }
 
@@ -267,7 +279,9 @@ pub struct CreateIntentRequest {
 impl FromBody for CreateIntentRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentFields>(), fields_of::<IntentDetails>()])?;
-        Ok(Self { intent: part(body)?, details: part(body)? })
+        let request = Self { intent: part(body)?, details: part(body)? };
+        bounds::intent_details(&request.details)?;
+        Ok(request)
     }
 }
 
@@ -307,7 +321,10 @@ pub struct ConfirmIntentRequest {
 impl FromBody for ConfirmIntentRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<MethodFields>(), fields_of::<ConfirmExtras>()])?;
-        Ok(Self { method: part(body)?, extras: part(body)? })
+        let request = Self { method: part(body)?, extras: part(body)? };
+        request.method.check_bounds()?;
+        bounds::text("", "return_url", request.extras.return_url.as_deref(), URL_MAX)?;
+        Ok(request)
     }
 }
 
@@ -370,9 +387,8 @@ impl RefundsCreateRequest {
         if self.merchant_id.as_deref().is_some_and(|m| m != merchant_id) {
             return Err(ApiError::InvalidRequest("merchant_id: does not match the API key's merchant".into()));
         }
-        if self.reason.as_deref().is_some_and(|r| r.len() > 255) {
-            return Err(ApiError::InvalidRequest("reason: must be at most 255 characters".into()));
-        }
+        bounds::text("", "reason", self.reason.as_deref(), TEXT_MAX)?;
+        bounds::metadata(self.metadata.as_ref())?;
         Ok(NewRefund {
             payment_id: self.payment_id,
             merchant_reference_id: self.merchant_reference_id.into_string(),
@@ -395,21 +411,28 @@ macro_rules! whole_body {
 }
 whole_body!(RefundsCreateRequest);
 
-/// Requests whose body may be left out: a JSON `null` body is left out too, as the document's
-/// optional request body has it.
-macro_rules! optional_body {
-    ($($t:ty),+) => {$(
-        impl FromBody for $t {
-            fn from_body(body: &Value) -> Result<Self, ApiError> {
-                match body {
-                    Value::Null => part(&Value::Object(Default::default())),
-                    body => part(body),
-                }
-            }
-        }
-    )+};
+/// A body that may be left out: a JSON `null` is left out too, as the document's optional
+/// request body has it.
+fn optional(body: &Value) -> Value {
+    match body {
+        Value::Null => Value::Object(Default::default()),
+        body => body.clone(),
+    }
 }
-optional_body!(CaptureRequest, CancelRequest);
+
+impl FromBody for CaptureRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        part(&optional(body))
+    }
+}
+
+impl FromBody for CancelRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        let request: Self = part(&optional(body))?;
+        bounds::text("", "cancellation_reason", request.cancellation_reason.as_deref(), TEXT_MAX)?;
+        Ok(request)
+    }
+}
 
 // ---- responses ------------------------------------------------------------------------------
 

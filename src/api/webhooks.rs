@@ -1,7 +1,6 @@
 //! `POST /v2/webhooks/{merchant_id}/{connector_account_id}`: where providers send notifications.
 //! The body is taken raw: signatures cover its exact bytes.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -9,6 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorResponse};
+use super::extract::RawBody;
 use crate::app::AppState;
 use crate::connectors::WebhookRequest;
 use crate::payments::webhooks::{self, Applied};
@@ -66,7 +66,7 @@ async fn receive(
     State(state): State<AppState>,
     Path((merchant_id, account)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let headers: Vec<(String, String)> =
         headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string()))).collect();

@@ -462,10 +462,12 @@ async fn settle(
     }
     // What is captured: what this call captured, else what the provider reports, else what is
     // already known (a sync that learns no amount must not forget a partial capture), else all.
+    // A report of more than the attempt's amount is not believed: refunds are bounded by it.
     let known = (intent.amount_captured > 0).then_some(intent.amount_captured);
+    let reported = outcome.amount_captured.filter(|c| (0..=attempt.net_amount).contains(c));
     let amount_captured = match outcome.status {
         AttemptStatus::Charged | AttemptStatus::PartialCharged => {
-            captured.or(outcome.amount_captured).or(known).or(Some(attempt.net_amount))
+            captured.or(reported).or(known).or(Some(attempt.net_amount))
         }
         _ => None,
     };

@@ -1,10 +1,13 @@
 //! Provider stand-ins served in-process on loopback, for the answers and faults a real peer
 //! cannot be made to give.
 
+use std::time::Duration;
+
 use axum::body::Body;
+use axum::http::Uri;
 use axum::response::Response;
 use axum::Router;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A router serving on a free loopback port until dropped.
 pub struct MockServer {
@@ -41,4 +44,30 @@ pub fn answer(status: u16, content_type: &str, body: impl Into<String>) -> Respo
 
 pub fn json_answer(status: u16, body: Value) -> Response {
     answer(status, "application/json", body.to_string())
+}
+
+/// A slow Stripe: a card payment is answered after `pay_delay` (authorized when its capture is
+/// manual, charged otherwise), a capture after `capture_delay`; the payment method at once.
+pub async fn slow_stripe(pay_delay: Duration, capture_delay: Duration) -> MockServer {
+    let intent = |status: &str, received: i64, capture: &str| {
+        json!({ "id": "pi_1", "object": "payment_intent", "status": status, "amount": 6540, "amount_received": received,
+            "capture_method": capture, "client_secret": "pi_1_secret", "next_action": null })
+    };
+    let app = Router::new().fallback(move |uri: Uri, form: String| async move {
+        match uri.path() {
+            "/v1/payment_methods" => json_answer(200, json!({ "id": "pm_1", "object": "payment_method" })),
+            "/v1/payment_intents/pi_1/capture" => {
+                tokio::time::sleep(capture_delay).await;
+                json_answer(200, intent("succeeded", 6540, "manual"))
+            }
+            _ => {
+                tokio::time::sleep(pay_delay).await;
+                match form.contains("capture_method=manual") {
+                    true => json_answer(200, intent("requires_capture", 0, "manual")),
+                    false => json_answer(200, intent("succeeded", 6540, "automatic")),
+                }
+            }
+        }
+    });
+    MockServer::serve(app).await
 }

@@ -33,7 +33,7 @@ use super::{
     VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
 use crate::lua::{Limits, Sandbox};
-use crate::money::Currency;
+use crate::money::{Currency, MAX_AMOUNT};
 use crate::payments::model::{NextAction, PaymentError};
 use crate::payments::status::{AttemptStatus, RefundStatus};
 
@@ -463,6 +463,9 @@ impl PluginConnector {
         if parsed.retryable {
             let reason = parsed.error.map(|e| e.message.unwrap_or(e.code)).unwrap_or_else(|| "retryable".into());
             return Err(unavailable(self.name, reason));
+        }
+        if let Some(captured) = parsed.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
+            return Err(ambiguous(self.name, format!("parse answered {captured} captured, which is no amount")));
         }
         let status: AttemptStatus = parsed
             .status

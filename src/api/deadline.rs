@@ -1,0 +1,66 @@
+//! The request timeout, and request work that outlives its request.
+//!
+//! A client waits at most `server.request_timeout_ms` for an answer; the request's work does not
+//! stop then. Every request is handled in a task of its own, so neither the timeout nor a client
+//! that hangs up can cut a payment off between the provider's answer and the database: what a
+//! provider was asked to do is always followed by its answer, or the lack of one, being stored.
+//! The payment flows bound their own time (`payments.attempt_timeout_ms`, `budget_ms`, the HTTP
+//! client's timeouts), so such work ends by itself; the daemon's stop waits for it (`Drained`).
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::error::ApiError;
+
+/// Held by every request's task while it runs; what it holds matters only by being dropped.
+#[derive(Clone)]
+pub struct Work {
+    _alive: watch::Receiver<()>,
+}
+
+/// Knows when no request work is left: every `Work` is gone.
+pub struct Drained(watch::Sender<()>);
+
+pub fn tracker() -> (Work, Drained) {
+    let (done, work) = watch::channel(());
+    (Work { _alive: work }, Drained(done))
+}
+
+impl Drained {
+    pub async fn wait(&self) {
+        self.0.closed().await;
+    }
+}
+
+/// What the middleware needs: the time a client waits, and the tracker its tasks hold.
+#[derive(Clone)]
+pub struct Deadline {
+    pub limit: Duration,
+    pub work: Work,
+}
+
+/// Runs the rest of the request in its own task and answers what it answers, or 504 once the
+/// limit has passed while the task goes on. A handler that panicked is answered 500.
+pub async fn bounded(State(deadline): State<Deadline>, request: Request, next: Next) -> Response {
+    let work = deadline.work;
+    let task = tokio::spawn(
+        async move {
+            let _held = work;
+            next.run(request).await
+        }
+        .instrument(tracing::Span::current()),
+    );
+    match tokio::time::timeout(deadline.limit, task).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(failed)) => ApiError::Internal(Box::new(failed)).into_response(),
+        Err(_) => {
+            tracing::warn!(limit = ?deadline.limit, "no answer within the request timeout; the request goes on");
+            ApiError::Timeout(deadline.limit).into_response()
+        }
+    }
+}

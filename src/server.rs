@@ -1,0 +1,86 @@
+//! The API's HTTP/1 server: the accept loop, with the limits that keep a slow or oversized client
+//! from holding the daemon, and a graceful stop.
+//!
+//! A request's head may be at most `server.max_header_bytes` (431 beyond it) and must arrive
+//! within `server.header_timeout_ms` of the connection opening or its previous answer: a client
+//! that dribbles its head, or holds a connection open without sending anything, is cut off. On
+//! stop no connection is taken any more; the loop waits for those open to finish their requests
+//! and for request work that outlived its connection (`api::deadline`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::api::deadline::Drained;
+use crate::config::ServerConfig;
+
+/// The smallest read buffer the HTTP/1 layer takes.
+const MIN_BUFFER: usize = 8192;
+
+/// How long to wait before accepting again after the process ran out of something (descriptors,
+/// memory): connections under way end meanwhile.
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+fn http1(config: &ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(config.header_timeout_ms))
+        .max_header_size(config.max_header_bytes)
+        // Room for a head somewhat over the limit, read whole and answered 431, rather than a
+        // connection cut off mid-read; and a bound on what a connection buffers before that.
+        .max_buf_size((2 * config.max_header_bytes).max(MIN_BUFFER));
+    builder
+}
+
+/// Serves `app` on `listener` until `stop` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    drained: Drained,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let builder = http1(config);
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept connections; trying again shortly");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // New connections are refused from here on.
+    drop(listener);
+    drop(app);
+    graceful.shutdown().await;
+    drained.wait().await;
+    Ok(())
+}
+
+/// Errors of one connection that went away before it was accepted, not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
+}
