@@ -184,6 +184,12 @@ impl Sandbox {
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.time_budget)));
         let result = f();
         DEADLINE.with(|d| d.set(None));
+        // What a failed or greedy call left behind is collected now, so that the next call on
+        // this state, another payment's, starts with the whole limit to itself: garbage the
+        // collector had not reached yet would otherwise count against it.
+        if result.is_err() || self.lua.used_memory() > self.limits.memory_bytes / 2 {
+            let _ = self.lua.gc_collect();
+        }
         result.map_err(|e| self.classify(e))
     }
 
