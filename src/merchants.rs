@@ -68,7 +68,8 @@ pub struct Directory {
     pub keyring: Keyring,
     /// Publishable key → merchant. These keys are public by design, so a plain lookup will do.
     publishable: HashMap<String, String>,
-    profiles: BTreeMap<(String, String), Arc<Profile>>,
+    /// By merchant, then profile: looked up by borrowed ids, with no key to build.
+    profiles: BTreeMap<String, BTreeMap<String, Arc<Profile>>>,
 }
 
 static SERIALS: AtomicU64 = AtomicU64::new(0);
@@ -99,7 +100,10 @@ impl Directory {
                     webhook: WebhookTarget::from_config(p),
                     decisions: OnceLock::new(),
                 };
-                profiles.insert((merchant_id.clone(), profile_id.clone()), Arc::new(profile));
+                profiles
+                    .entry(merchant_id.clone())
+                    .or_insert_with(BTreeMap::new)
+                    .insert(profile_id.clone(), Arc::new(profile));
             }
         }
         Self { keyring, publishable, profiles }
@@ -111,10 +115,10 @@ impl Directory {
     }
 
     pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
-        self.profiles.values()
+        self.profiles.values().flat_map(BTreeMap::values)
     }
 
     pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Arc<Profile>> {
-        self.profiles.get(&(merchant_id.to_string(), profile_id.to_string()))
+        self.profiles.get(merchant_id)?.get(profile_id)
     }
 }
