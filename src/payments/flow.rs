@@ -257,7 +257,9 @@ pub async fn create_and_confirm(
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     state.store.insert_intent(&intent, Some(&attempt)).await?;
-    authorize(state, intent, attempt, &candidates, &confirmation, &decision).await
+    // A new payment has no attempts but those made here: nothing to read back.
+    let (intent, attempts) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
+    Ok(PaymentView { intent, attempts })
 }
 
 pub async fn confirm(
@@ -287,12 +289,14 @@ pub async fn confirm(
     }
     intent.status = IntentStatus::Processing;
     intent.active_attempt_id = Some(attempt.id.clone());
-    authorize(state, intent, attempt, &candidates, &confirmation, &decision).await
+    let (intent, _) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
+    view(state, intent).await
 }
 
 /// Tries the routed accounts in order, `attempt` (already stored) with the first. An account that
 /// did not take the payment at all has charged nothing, so the next one may; any answer from a
-/// connector that took the payment, a decline included, is final.
+/// connector that took the payment, a decline included, is final. Gives back the intent and the
+/// attempts made, as stored.
 async fn authorize(
     state: &AppState,
     mut intent: PaymentIntent,
@@ -300,12 +304,13 @@ async fn authorize(
     candidates: &[&Account],
     confirmation: &Confirmation,
     decision: &Decision,
-) -> Result<PaymentView, ApiError> {
+) -> Result<(PaymentIntent, Vec<PaymentAttempt>), ApiError> {
+    let mut made = Vec::with_capacity(1);
     let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
     let budget_end = Instant::now() + std::time::Duration::from_millis(state.config.payments.budget_ms);
     for (i, account) in candidates.iter().enumerate() {
         if i > 0 {
-            attempt = new_attempt(state, &intent, account, confirmation, decision);
+            made.push(std::mem::replace(&mut attempt, new_attempt(state, &intent, account, confirmation, decision)));
             let update = IntentUpdate {
                 active_attempt_id: Some(attempt.id.clone()),
                 ..IntentUpdate::status(IntentStatus::Processing, attempt.created_at)
@@ -373,7 +378,8 @@ async fn authorize(
             }
         }
     }
-    view(state, intent).await
+    made.push(attempt);
+    Ok((intent, made))
 }
 
 /// One account's authorize, within the attempt's time and what is left of the payment's budget.

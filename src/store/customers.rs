@@ -20,15 +20,19 @@ impl Store {
         );
         let query =
             sqlx::query(&sql).bind(&customer.id).bind(&customer.merchant_id).bind(&customer.merchant_reference_id);
-        let inserted = bind_details(query, &customer.details)
-            .bind(millis(customer.created_at))
-            .bind(millis(customer.modified_at))
-            .bind(&customer.default_payment_method_id)
-            .execute(&self.writer)
+        let inserted = self
+            .execute(
+                bind_details(query, &customer.details)
+                    .bind(millis(customer.created_at))
+                    .bind(millis(customer.modified_at))
+                    .bind(&customer.default_payment_method_id),
+            )
             .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => Err(self.duplicate_customer_reference(customer).await),
-            Err(e) => Err(e.into()),
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                Err(self.duplicate_customer_reference(customer).await)
+            }
+            Err(e) => Err(e),
             Ok(_) => Ok(()),
         }
     }
@@ -60,10 +64,12 @@ impl Store {
         )
         .bind(&customer.id)
         .bind(&customer.merchant_id);
-        let updated = bind_details(query, &customer.details)
-            .bind(millis(customer.modified_at))
-            .bind(&customer.default_payment_method_id)
-            .execute(&self.writer)
+        let updated = self
+            .execute(
+                bind_details(query, &customer.details)
+                    .bind(millis(customer.modified_at))
+                    .bind(&customer.default_payment_method_id),
+            )
             .await?;
         Ok(updated.rows_affected() == 1)
     }
@@ -93,7 +99,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 

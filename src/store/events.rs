@@ -63,15 +63,17 @@ impl Store {
 
     /// Takes `event` on until `until`; false when another daemon took it first.
     pub async fn lease_event(&self, event: &Event, until: DateTime<Utc>) -> Result<bool> {
-        let taken = sqlx::query(
-            "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
-        )
-        .bind(&event.id)
-        .bind(millis(until))
-        .bind(EventStatus::Pending.as_str())
-        .bind(event.next_attempt_at)
-        .execute(&self.writer)
-        .await?;
+        let taken = self
+            .execute(
+                sqlx::query(
+                    "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
+                )
+                .bind(&event.id)
+                .bind(millis(until))
+                .bind(EventStatus::Pending.as_str())
+                .bind(event.next_attempt_at),
+            )
+            .await?;
         Ok(taken.rows_affected() == 1)
     }
 
@@ -104,7 +106,7 @@ impl Store {
             .bind(millis(next))
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -8,7 +8,8 @@
 //!
 //! SQLite takes one writer at a time and makes the others sleep and retry, which turns
 //! contention into long stalls; so on SQLite all writes go through one connection, where they
-//! queue in order, and reads use the rest. PostgreSQL writes through the whole pool.
+//! queue in order, and reads use the rest; commits reach the disk by group commit (`wal`).
+//! PostgreSQL writes through the whole pool.
 
 mod customers;
 mod events;
@@ -17,15 +18,18 @@ mod payment_methods;
 mod payments;
 mod rechecks;
 mod refunds;
+mod wal;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyQueryResult, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
@@ -53,6 +57,8 @@ pub struct Store {
     pool: AnyPool,
     /// Transactions that write.
     writer: AnyPool,
+    /// SQLite's write-ahead log, flushed after commits.
+    wal: Option<Arc<wal::WalSync>>,
 }
 
 impl Store {
@@ -60,17 +66,41 @@ impl Store {
     /// brings its schema up to date.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        let file = sqlite_file(url);
         let url = prepare_sqlite_location(url)?;
-        let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
-        let writer = if url.starts_with("sqlite:") {
+        let sqlite = url.starts_with("sqlite:");
+        // A SQLite connection is a thread of this process and cannot be lost on the way: checking
+        // it before each use would only cost one more round trip to that thread. Its connections
+        // are kept for the daemon's life, and with them the write-ahead log that `wal` flushes.
+        let options = || match sqlite {
+            true => AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            false => AnyPoolOptions::new(),
+        };
+        let pool = options().max_connections(max_connections).connect(&url).await?;
+        let writer = if sqlite {
             // WAL lets readers proceed while a payment is written; the mode sticks to the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-            AnyPoolOptions::new().max_connections(1).connect(&url).await?
+            options()
+                .max_connections(1)
+                .after_connect(|conn, _| {
+                    // Commits are flushed by group commit rather than one by one.
+                    Box::pin(async move {
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?
         } else {
             pool.clone()
         };
         sqlx::migrate!("./migrations").run(&writer).await?;
-        Ok(Self { pool, writer })
+        let wal = file.map(|file| wal::WalSync::open(Path::new(file))).transpose()?.map(Arc::new);
+        Ok(Self { pool, writer, wal })
     }
 
     /// Opens a database that must exist already, without migrating it; SQLite files are opened
@@ -83,7 +113,7 @@ impl Store {
             url.to_string()
         };
         let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
-        Ok(Self { writer: pool.clone(), pool })
+        Ok(Self { writer: pool.clone(), pool, wal: None })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -108,21 +138,44 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// Runs one write outside a transaction; it is on disk when this returns.
+    async fn execute<'q>(&self, query: Query<'q, Any, AnyArguments<'q>>) -> Result<AnyQueryResult> {
+        let done = query.execute(&self.writer).await?;
+        self.flushed().await?;
+        Ok(done)
+    }
+
+    /// Commits `tx`; it is on disk when this returns.
+    async fn commit(&self, tx: Transaction<'static, Any>) -> Result<()> {
+        tx.commit().await?;
+        self.flushed().await
+    }
+
+    async fn flushed(&self) -> Result<()> {
+        match &self.wal {
+            Some(wal) => Ok(wal.flushed().await?),
+            None => Ok(()),
+        }
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
     }
 }
 
+/// The file of a SQLite URL; none for other databases and SQLite's in-memory ones.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then_some(path)
+}
+
 /// SQLite wants the folder to exist and `mode=rwc` to create the file.
 fn prepare_sqlite_location(url: &str) -> Result<String> {
-    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+    let Some(path) = sqlite_file(url) else {
         return Ok(url.to_string());
     };
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(url.to_string());
-    }
     if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }

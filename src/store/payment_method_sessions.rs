@@ -11,24 +11,25 @@ const COLUMNS: &str = "id, merchant_id, profile_id, customer_id, client_secret, 
 
 impl Store {
     pub async fn insert_method_session(&self, s: &MethodSession) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO payment_method_sessions ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(&s.id)
-        .bind(&s.merchant_id)
-        .bind(&s.profile_id)
-        .bind(&s.customer_id)
-        .bind(&s.client_secret)
-        .bind(millis(s.expires_at))
-        .bind(s.storage_type.as_str())
-        .bind(s.billing.as_ref().map(to_json))
-        .bind(&s.return_url)
-        .bind(s.psp_tokenization.as_ref().map(to_json))
-        .bind(i64::from(s.keep_alive))
-        .bind(to_json(&s.payment_method_ids))
-        .bind(millis(s.created_at))
-        .execute(&self.writer)
+        self.execute(
+            sqlx::query(&format!(
+                "INSERT INTO payment_method_sessions ({COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ))
+            .bind(&s.id)
+            .bind(&s.merchant_id)
+            .bind(&s.profile_id)
+            .bind(&s.customer_id)
+            .bind(&s.client_secret)
+            .bind(millis(s.expires_at))
+            .bind(s.storage_type.as_str())
+            .bind(s.billing.as_ref().map(to_json))
+            .bind(&s.return_url)
+            .bind(s.psp_tokenization.as_ref().map(to_json))
+            .bind(i64::from(s.keep_alive))
+            .bind(to_json(&s.payment_method_ids))
+            .bind(millis(s.created_at)),
+        )
         .await?;
         Ok(())
     }
@@ -39,21 +40,22 @@ impl Store {
 
     /// Records the method a session saved; false when it has saved one already.
     pub async fn add_session_method(&self, id: &str, payment_method_id: &str) -> Result<bool> {
-        let updated = sqlx::query(
+        let updated = self.execute(sqlx::query(
             "UPDATE payment_method_sessions SET payment_method_ids = $2 WHERE id = $1 AND payment_method_ids = '[]'",
         )
         .bind(id)
-        .bind(to_json(&[payment_method_id]))
-        .execute(&self.writer)
+        .bind(to_json(&[payment_method_id])))
         .await?;
         Ok(updated.rows_affected() == 1)
     }
 
     pub async fn delete_method_session(&self, id: &str, merchant_id: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM payment_method_sessions WHERE id = $1 AND merchant_id = $2")
-            .bind(id)
-            .bind(merchant_id)
-            .execute(&self.writer)
+        let deleted = self
+            .execute(
+                sqlx::query("DELETE FROM payment_method_sessions WHERE id = $1 AND merchant_id = $2")
+                    .bind(id)
+                    .bind(merchant_id),
+            )
             .await?;
         Ok(deleted.rows_affected() == 1)
     }

@@ -38,7 +38,7 @@ impl Store {
         if let Some(sealed) = sealed {
             insert_sealed(&mut tx, &method.id, sealed).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -64,7 +64,7 @@ impl Store {
             return Ok(false);
         }
         insert_sealed(&mut tx, &method.id, sealed).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -111,16 +111,15 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
     pub async fn touch_payment_method(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
-        sqlx::query("UPDATE payment_methods SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(millis(at))
-            .execute(&self.writer)
-            .await?;
+        self.execute(
+            sqlx::query("UPDATE payment_methods SET last_used_at = $2 WHERE id = $1").bind(id).bind(millis(at)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -137,11 +136,12 @@ impl Store {
     }
 
     pub async fn insert_vault_key_check(&self, sealed: &Sealed) -> Result<()> {
-        sqlx::query("INSERT INTO vault_key_check (id, nonce, ciphertext) VALUES (1, $1, $2)")
-            .bind(&sealed.nonce)
-            .bind(&sealed.ciphertext)
-            .execute(&self.writer)
-            .await?;
+        self.execute(
+            sqlx::query("INSERT INTO vault_key_check (id, nonce, ciphertext) VALUES (1, $1, $2)")
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -86,7 +86,7 @@ impl Store {
         if let Some(attempt) = attempt {
             insert_attempt(&mut tx, attempt).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -161,7 +161,7 @@ impl Store {
         if let Some(attempt) = attempt {
             insert_attempt(&mut tx, attempt).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -197,7 +197,7 @@ impl Store {
         if let Some(event) = event {
             insert_event(&mut tx, event).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -215,7 +215,7 @@ impl Store {
         if let (true, Some(event)) = (moved, event) {
             insert_event(&mut tx, event).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(moved)
     }
 }

@@ -65,7 +65,7 @@ impl Store {
             ))),
             Err(e) => Err(e.into()),
             Ok(_) => {
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
         }
@@ -101,7 +101,7 @@ impl Store {
         if let Some(event) = event {
             insert_event(&mut tx, event).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
