@@ -1,115 +1,233 @@
 #!/usr/bin/env bash
-# Load test for switchyard: create-and-confirm payments against a release build.
+# Load benchmark: switchyard against nginx, the physical limit of this machine for a proxied call.
 #
-# Builds the release binary, starts it on a loopback port with a throwaway SQLite database,
-# waits for /health, warms it up, then drives POST /v2/payments with wrk (benches/seed.lua)
-# and prints requests/s, p50/p99 latency and the number of non-2xx answers. The daemon is
-# stopped and its files removed when the script exits, however it exits.
+# On loopback it starts nginx as a fake Stripe (fake-stripe.conf, canned answers), then measures
+# in one run
+#   (a) nginx passing POST /v2/payments to the fake Stripe (proxy.conf): the least one proxied
+#       request costs here;
+#   (b) switchyard taking the same request as a create-and-confirm payment, routed by the
+#       default script to its Stripe connector, which makes its two calls to the same fake
+#       Stripe; metrics and rate limits on, SQLite (switchyard.toml).
+# For each: requests/s, p50 and p99 at full load (wrk, closed loop), p99 at a fixed rate (oha,
+# open loop, latency counted from when each request was due), peak RSS (VmHWM, all of nginx's
+# processes together), and at full load the CPU time and context switches each request cost
+# the server (and the CPU it cost wrk and the fake Stripe, which share the machine); then the
+# ratio (b)/(a) and switchyard's time from exec to its first 200 on /health, over a new
+# database. Everything it starts is stopped, and its files
+# removed, however it exits.
+#
+# Needs nginx, wrk, curl, GNU time and python3 (installed from Debian's packages when missing) and oha
+# (built from crates.io into target/load-tools the first time).
 #
 # Settings (environment):
-#   DURATION=15s     length of the measured run
-#   WARMUP=3s        length of the warm-up run (not reported)
-#   THREADS=2        wrk threads
-#   CONNECTIONS=32   open connections
-#   PORT=…           loopback port for the daemon (default: a free one, else 18080)
-#   TELEMETRY=off    run without metrics and rate limits, to measure what they cost
-#   VERBOSE=1        also print wrk's own report
+#   DURATION=10s       each full-load run
+#   WARMUP=3s          before each full-load run (not reported)
+#   THREADS=2          wrk threads
+#   CONNECTIONS=32     open connections at full load
+#   RATE=1000          requests/s of the fixed-rate run
+#   RATE_DURATION=10s  the fixed-rate run
+#   TELEMETRY=off      switchyard without metrics and rate limits, to see what they cost
+#   DATABASE_URL=…     switchyard's database instead of a new SQLite file (e.g. postgres://…)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+here=benches/load
 
-DURATION="${DURATION:-15s}"
+DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-3s}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
-VERBOSE="${VERBOSE:-0}"
+RATE="${RATE:-1000}"
+RATE_DURATION="${RATE_DURATION:-10s}"
 TELEMETRY="${TELEMETRY:-on}"
 
 # --- tools ---------------------------------------------------------------------------------
 missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing ${missing[*]} with apt-get" >&2
-    $sudo apt-get update
-    $sudo apt-get install -y "${missing[@]}"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+
+target="${CARGO_TARGET_DIR:-target}"
+oha="$target/load-tools/bin/oha"
+if [ ! -x "$oha" ]; then
+    echo "building oha (fixed-rate load) into $target/load-tools" >&2
+    cargo install --quiet --locked oha --version 1.16.0 --root "$target/load-tools"
 fi
 
-# --- build ---------------------------------------------------------------------------------
-cargo build --release
-bin="${CARGO_TARGET_DIR:-target}/release/switchyard"
+cargo build --release --quiet
+bin="$target/release/switchyard"
 
-# --- port ----------------------------------------------------------------------------------
-if [ -z "${PORT:-}" ]; then
-    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
-fi
-base="http://127.0.0.1:${PORT}"
-curl_local() { curl --noproxy '*' -fsS -o /dev/null --max-time 1 "$@"; }
-if curl_local "$base/health" 2>/dev/null; then
-    echo "something already answers on 127.0.0.1:${PORT}; set PORT to a free port" >&2
-    exit 1
-fi
-
-# --- daemon --------------------------------------------------------------------------------
+# --- processes -----------------------------------------------------------------------------
 tmp=$(mktemp -d)
-pid=""
+pids=()
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    done
+    for pid in "${pids[@]}"; do
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# With TELEMETRY=off: the same configuration without its [limits] section, metrics disabled.
-config=config/switchyard.toml
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # URL: until it answers, 10 s at most
+    for _ in $(seq 1 200); do
+        curl --noproxy '*' -s -o /dev/null --max-time 1 "$1" && return 0
+        sleep 0.05
+    done
+    echo "nothing answers $1" >&2
+    exit 1
+}
+
+# nginx from one of the configurations here, in a folder of its own.
+start_nginx() { # NAME PORT UPSTREAM
+    local dir="$tmp/$1"
+    mkdir -p "$dir"
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$2|g" -e "s|@UPSTREAM@|${3:-}|g" "$here/$1.conf" >"$dir/nginx.conf"
+    "$nginx" -p "$dir" -c "$dir/nginx.conf" -g "user $(id -un);" 2>>"$dir/error.log" &
+    pids+=($!)
+    started=$!
+    wait_for "http://127.0.0.1:$2/"
+}
+
+# Peak resident memory of a process and its children, in MB.
+peak_rss() { # PID
+    local kb=0 pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        kb=$((kb + $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")))
+    done
+    echo "$((kb / 1024))"
+}
+
+stripe_port=$(free_port)
+start_nginx fake-stripe "$stripe_port"
+fake_stripe_pid=$started
+proxy_port=$(free_port)
+start_nginx proxy "$proxy_port" "$stripe_port"
+proxy_pid=$started
+
+config="$tmp/switchyard.toml"
+sed "s|@FAKE_STRIPE_PORT@|$stripe_port|" "$here/switchyard.toml" >"$config"
 metrics=true
 if [ "$TELEMETRY" = off ]; then
-    config="$tmp/switchyard.toml"
-    sed '/^\[limits\]/,/^\[/{/^\[limits\]/d;/^\[/!d}' config/switchyard.toml >"$config"
+    sed -i '/^\[limits\]/,/^\[/{/^\[limits\]/d;/^\[/!d}' "$config"
     metrics=false
 fi
-
-SWITCHYARD__DATABASE__URL="sqlite://${tmp}/bench.db" \
-SWITCHYARD__SERVER__LISTEN="127.0.0.1:${PORT}" \
-SWITCHYARD__LOG__LEVEL=warn \
-SWITCHYARD__METRICS__ENABLED="$metrics" \
-    "$bin" --config "$config" serve >"$tmp/daemon.log" 2>&1 &
-pid=$!
-
-# Wait up to 30 s for /health to answer 200.
-for _ in $(seq 1 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-        echo "switchyard exited before it was ready; its log:" >&2
-        cat "$tmp/daemon.log" >&2
-        exit 1
-    fi
-    curl_local "$base/health" 2>/dev/null && break
-    sleep 0.1
-done
-if ! curl_local "$base/health"; then
-    echo "switchyard did not answer $base/health within 30 s; its log:" >&2
-    tail -n 50 "$tmp/daemon.log" >&2
-    exit 1
-fi
+switchyard_port=$(free_port)
+read -r switchyard_pid startup_ms < <(
+    SWITCHYARD__DATABASE__URL="${DATABASE_URL:-sqlite://$tmp/switchyard/bench.db}" \
+    SWITCHYARD__SERVER__LISTEN="127.0.0.1:$switchyard_port" \
+    SWITCHYARD__METRICS__ENABLED="$metrics" \
+        python3 "$here/ready.py" "http://127.0.0.1:$switchyard_port/health" "$tmp/switchyard.log" \
+        "$bin" --config "$config" serve
+) || { echo "switchyard did not start; its log:" >&2; cat "$tmp/switchyard.log" >&2; exit 1; }
+pids+=("$switchyard_pid")
 
 # --- load ----------------------------------------------------------------------------------
-url="$base/v2/payments"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s benches/seed.lua "$url" >/dev/null
+# CPU seconds used so far by processes and their children (nginx's workers).
+cpu_seconds() { # PID...
+    local ticks=0 pid
+    for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
+        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$ticks $(getconf CLK_TCK)" | awk '{print $1 / $2}'
+}
 
-echo "switchyard $(git rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), metrics and limits $TELEMETRY"
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST $url (benches/seed.lua)"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/seed.lua "$url" >"$tmp/wrk.out"
-if [ "$VERBOSE" = 1 ]; then
-    sed '/^---- summary ----$/,$d' "$tmp/wrk.out"
-fi
-sed -n '/^---- summary ----$/,$p' "$tmp/wrk.out"
+# Context switches so far, voluntary or not, of every thread of processes and their children.
+switches() { # PID...
+    local pid
+    for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
+        cat /proc/"$pid"/task/*/status
+    done | awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n }'
+}
 
-if [ -s "$tmp/daemon.log" ]; then
-    echo "---- daemon warnings (last 20 lines) ----"
-    tail -n 20 "$tmp/daemon.log"
+# Full load, closed loop. Prints requests/s, p50 ms, p99 ms, the CPU µs each request took in the
+# server, in wrk and in the fake Stripe, and the server's context switches per request.
+full_load() { # URL SERVER_PID
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$here/payment.lua" "$1" >/dev/null
+    local server stripe switched
+    server=$(cpu_seconds "$2")
+    stripe=$(cpu_seconds "$fake_stripe_pid")
+    switched=$(switches "$2")
+    /usr/bin/time -f "wrk_cpu %U %S" -o "$tmp/wrk.time" \
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/payment.lua" "$1" >"$tmp/wrk.out"
+    {
+        echo "server_cpu $server $(cpu_seconds "$2")"
+        echo "stripe_cpu $stripe $(cpu_seconds "$fake_stripe_pid")"
+        echo "switches $switched $(switches "$2")"
+    } >>"$tmp/wrk.time"
+    awk -v seconds="${DURATION%s}" '
+        /^result / { rps = $2; p50 = $3; p99 = $4; bad = $5; status = $6; errors = $7 }
+        /^wrk_cpu / { wrk = $2 + $3 }
+        /^server_cpu / { server = $3 - $2 }
+        /^stripe_cpu / { stripe = $3 - $2 }
+        /^switches / { switched = $3 - $2 }
+        END {
+            if (bad > 0 || errors > 0)
+                printf "%d non-2xx answers (first: HTTP %d), %d socket errors\n", bad, status, errors > "/dev/stderr"
+            n = rps * seconds
+            printf "%s %s %s %.0f %.0f %.0f %.1f\n", rps, p50, p99, server * 1e6 / n, wrk * 1e6 / n, stripe * 1e6 / n, switched / n
+        }' "$tmp/wrk.out" "$tmp/wrk.time"
+}
+
+# A fixed rate, open loop: p99 ms, latency counted from when each request was due.
+fixed_rate() { # URL
+    "$oha" --no-tui --output-format json -z "$RATE_DURATION" -q "$RATE" --latency-correction \
+        -c "$CONNECTIONS" -m POST -T application/json -D "$here/payment.json" \
+        -H "api-key: sy_sk_EcUKnRGm9ycfbQOyR2PYq322lLfeY3hm" -H "X-Profile-Id: pro_demo" "$1" |
+        python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+codes = r.get("statusCodeDistribution", {})
+bad = sum(n for code, n in codes.items() if not code.startswith("2"))
+# Requests still under way when the run ends are cut off; they are not failures.
+errors = {e: n for e, n in r.get("errorDistribution", {}).items() if "deadline" not in e}
+if bad or errors:
+    print(bad, "non-2xx answers", codes, "errors", errors, file=sys.stderr)
+print(round(r["latencyPercentiles"]["p99"] * 1000, 2))'
+}
+
+echo "switchyard $(git rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "full load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION; fixed rate: oha -q $RATE -z $RATE_DURATION -c $CONNECTIONS; metrics and limits $TELEMETRY"
+
+read -r a_rps a_p50 a_p99 a_cpu a_wrk a_stripe a_switches < <(full_load "http://127.0.0.1:$proxy_port/v2/payments" "$proxy_pid")
+a_rate_p99=$(fixed_rate "http://127.0.0.1:$proxy_port/v2/payments")
+a_rss=$(peak_rss "$proxy_pid")
+
+read -r b_rps b_p50 b_p99 b_cpu b_wrk b_stripe b_switches < <(full_load "http://127.0.0.1:$switchyard_port/v2/payments" "$switchyard_pid")
+b_rate_p99=$(fixed_rate "http://127.0.0.1:$switchyard_port/v2/payments")
+b_rss=$(peak_rss "$switchyard_pid")
+
+row() { printf '| %-24s | %10s | %7s | %7s | %15s | %11s | %14s | %18s |\n' "$@"; }
+echo
+row "" "requests/s" "p50 ms" "p99 ms" "p99 ms @ $RATE/s" "peak RSS MB" "CPU µs/request" "switches/request"
+echo "|--------------------------|-----------:|--------:|--------:|----------------:|------------:|---------------:|-------------------:|"
+row "(a) nginx proxy_pass" "$a_rps" "$a_p50" "$a_p99" "$a_rate_p99" "$a_rss" "$a_cpu" "$a_switches"
+row "(b) switchyard, Stripe" "$b_rps" "$b_p50" "$b_p99" "$b_rate_p99" "$b_rss" "$b_cpu" "$b_switches"
+echo
+echo "ratio (b)/(a): $(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN {printf "%.3f", b / a}')"
+echo "switchyard start-up to ready: $startup_ms ms"
+# What the rest of the machine spends on each request at full load, on the same two cores: the
+# load generator, and the fake Stripe (one call per request in (a), two in (b)).
+echo "CPU µs/request elsewhere: (a) wrk $a_wrk, fake Stripe $a_stripe; (b) wrk $b_wrk, fake Stripe $b_stripe"
+
+if [ -s "$tmp/switchyard.log" ]; then
+    echo "---- switchyard's warnings (last 20 lines) ----"
+    tail -n 20 "$tmp/switchyard.log"
 fi
