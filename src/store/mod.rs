@@ -62,15 +62,37 @@ impl Store {
         sqlx::any::install_default_drivers();
         let url = prepare_sqlite_location(url)?;
         let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
-        let writer = if url.starts_with("sqlite:") {
-            // WAL lets readers proceed while a payment is written; the mode sticks to the file.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-            AnyPoolOptions::new().max_connections(1).connect(&url).await?
-        } else {
-            pool.clone()
+        let sqlite = url.starts_with("sqlite:");
+        let writer = match sqlite {
+            true => AnyPoolOptions::new().max_connections(1).connect(&url).await?,
+            false => pool.clone(),
         };
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        Ok(Self { pool, writer })
+        let store = Self { pool, writer };
+        // PostgreSQL keeps daemons that start together from migrating at once (sqlx holds an
+        // advisory lock); SQLite has no such lock, so a daemon starting beside another on a new
+        // file can find the other's tables made under it, or the file locked. It tries again,
+        // and finds the schema made.
+        let mut tries = 1;
+        loop {
+            match store.prepare(sqlite).await {
+                Err(e) if sqlite && tries < 10 => {
+                    tracing::debug!(error = %e, "preparing the database again");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+                    tries += 1;
+                }
+                prepared => return prepared.map(|()| store),
+            }
+        }
+    }
+
+    /// Brings the schema up to date.
+    async fn prepare(&self, sqlite: bool) -> Result<()> {
+        if sqlite {
+            // WAL lets readers proceed while a payment is written; the mode sticks to the file.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&self.pool).await?;
+        }
+        sqlx::migrate!("./migrations").run(&self.writer).await?;
+        Ok(())
     }
 
     /// Opens a database that must exist already, without migrating it; SQLite files are opened
