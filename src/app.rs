@@ -249,7 +249,14 @@ async fn open_vault(config: &Config, store: &Store) -> Result<Vault, StartError>
         }
     };
     let vault = Vault::new(key, config.vault.cvc_ttl_secs);
-    let check = store.vault_key_check().await?;
+    let check = match store.vault_key_check().await? {
+        // The first start with a key seals the check.
+        None if vault.has_key() => {
+            let sealed = vault.key_check().map_err(|e| StartError::Vault(e.to_string()))?;
+            Some(store.keep_vault_key_check(&sealed).await?)
+        }
+        check => check,
+    };
     match (vault.has_key(), check) {
         (false, _) if store.sealed_cards().await? > 0 => {
             Err(StartError::Vault("the database holds saved cards, but no vault.key is configured to open them".into()))
@@ -258,10 +265,6 @@ async fn open_vault(config: &Config, store: &Store) -> Result<Vault, StartError>
         (true, Some(check)) if !vault.opens_key_check(&check) => {
             Err(StartError::Vault("vault.key is not the key this database's saved cards are sealed with".into()))
         }
-        (true, Some(_)) => Ok(vault),
-        (true, None) => {
-            store.insert_vault_key_check(&vault.key_check().map_err(|e| StartError::Vault(e.to_string()))?).await?;
-            Ok(vault)
-        }
+        (true, _) => Ok(vault),
     }
 }

@@ -21,7 +21,6 @@ use common::mock::{json_answer, MockServer};
 use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 /// What the provider did: every charge it made or declined, in order.
 #[derive(Default)]
@@ -205,8 +204,7 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
 
     // The last restart, with no load: the reconciler settles whatever the crashes left.
     let _daemon = start(dir.path(), port).await;
-    let url = format!("sqlite://{}?mode=ro", dir.path().join("s.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.expect("the database opens");
+    let mut db = common::database::open(&database_url(dir.path())).await;
     let stored: Vec<(String, String)> =
         sqlx::query_as("SELECT id, status FROM payment_intents").fetch_all(&mut db).await.unwrap();
     let unanswered = stored.iter().filter(|(id, _)| !answered.contains_key(id)).count();

@@ -397,8 +397,7 @@ async fn a_client_that_hangs_up_does_not_cut_its_payment_off() {
     let started = std::time::Instant::now();
     let status = loop {
         use sqlx::Connection;
-        let url = format!("sqlite://{}?mode=ro", app.db_path().display());
-        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut db = common::database::open(app.database_url()).await;
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM payment_intents WHERE merchant_reference_id = 'hung_up'")
                 .fetch_optional(&mut db)

@@ -61,9 +61,8 @@ fn ledger_account(base_url: &str) -> ConnectorAccountConfig {
 
 /// acme/web paying through the ledger plugin, with short budgets and a reconciler that looks at
 /// what has been unsettled for a second, every 20 ms.
-fn config(dir: &Path, provider: &str, db: &Path) -> Config {
+fn config(dir: &Path, provider: &str) -> Config {
     let mut config = config_with(dir, vec![ledger_account(provider)], &["ledger"]);
-    config.database.url = format!("sqlite://{}", db.display());
     config.paths.plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins");
     config.payments.attempt_timeout_ms = 300;
     config.payments.budget_ms = 500;
@@ -74,7 +73,7 @@ fn config(dir: &Path, provider: &str, db: &Path) -> Config {
 
 async fn start(provider: &str) -> TestApp {
     let dir = TempDir::new().unwrap();
-    let config = config(dir.path(), provider, &dir.path().join("switchyard.db"));
+    let config = config(dir.path(), provider);
     TestApp::start_with(dir, config).await
 }
 
@@ -115,7 +114,7 @@ async fn a_payment_with_no_clear_answer_is_settled_by_asking_the_provider() {
     let told = Arc::new(Mutex::new(Vec::new()));
     let endpoint = merchant(told.clone()).await;
     let dir = TempDir::new().unwrap();
-    let mut config = config(dir.path(), &ledger.url, &dir.path().join("switchyard.db"));
+    let mut config = config(dir.path(), &ledger.url);
     send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whk_reconcile");
     let app = TestApp::start_with(dir, config).await;
     let answered = pay(&app, payment("4242424242424242")).await;
@@ -163,9 +162,7 @@ async fn two_daemons_on_one_database_ask_about_each_payment_once() {
     let lossy = Shared::default();
     let ledger = provider(lossy.clone()).await;
     let first = start(&ledger.url).await;
-    let other_dir = TempDir::new().unwrap();
-    let second =
-        TestApp::start_with(TempDir::new().unwrap(), config(other_dir.path(), &ledger.url, &first.db_path())).await;
+    let second = first.another().await;
 
     let mut ids = Vec::new();
     for n in 0..6 {

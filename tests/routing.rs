@@ -162,17 +162,6 @@ fn switchyard_budgeted(args: &[&str], env: &[(&str, &str)]) -> std::process::Out
     switchyard(args, &env)
 }
 
-/// Rows in a table of the SQLite file at `db`, opened read-only.
-async fn count_rows(db: &Path, table: &str) -> i64 {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}?mode=ro", db.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("database opens");
-    let n: i64 =
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
-    conn.close().await.ok();
-    n
-}
-
 // ---- the script decides ---------------------------------------------------------------------
 
 #[tokio::test]
@@ -1050,8 +1039,9 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
         let body = send_demo_payment(&client, &daemon.base).await;
         assert_eq!(routing(&body)["candidates"], json!(["sandbox"]), "{body}");
     }
-    let db = daemon.db_path();
-    let before = (count_rows(&db, "payment_intents").await, count_rows(&db, "payment_attempts").await);
+    let db = daemon.database_url.as_str();
+    let count = |table| database::count(db, table);
+    let before = (count("payment_intents").await, count("payment_attempts").await);
     assert_eq!(before, (20, 20));
 
     let scripts = TempDir::new().unwrap();
@@ -1059,8 +1049,7 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     std::fs::write(&same, "return function(p, ctx) return { \"sandbox\" }, \"same\" end\n").unwrap();
     let broken = scripts.path().join("broken.lua");
     std::fs::write(&broken, "return function(p, ctx) error(\"nope\") end\n").unwrap();
-    let url = format!("sqlite://{}", db.display());
-    let env = [("SWITCHYARD__DATABASE__URL", url.as_str())];
+    let env = [("SWITCHYARD__DATABASE__URL", db)];
 
     let out =
         switchyard_budgeted(&["route", "replay", "--profile", "pro_demo", "--script", same.to_str().unwrap()], &env);
@@ -1091,7 +1080,7 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(text(&out.stdout).starts_with("replayed 0 payments"), "{}", show(&out));
 
-    let after = (count_rows(&db, "payment_intents").await, count_rows(&db, "payment_attempts").await);
+    let after = (count("payment_intents").await, count("payment_attempts").await);
     assert_eq!(after, before, "replay wrote to the database");
     // The daemon still serves.
     send_demo_payment(&client, &daemon.base).await;

@@ -94,10 +94,8 @@ async fn a_payment_under_way_finishes_and_no_new_one_is_taken() {
     let (code, _) = daemon.exited(Duration::from_secs(10)).await;
     assert_eq!(code, Some(0));
     // What it answered is in the database the stopped daemon left.
-    use sqlx::Connection;
-    let url = format!("sqlite://{}?mode=ro", dir.path().join("s.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.expect("the database opens");
-    let status: String = sqlx::query_scalar("SELECT status FROM payment_intents WHERE id = ?")
+    let mut db = common::database::open(&database_url(dir.path())).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM payment_intents WHERE id = $1")
         .bind(body["id"].as_str().unwrap())
         .fetch_one(&mut db)
         .await

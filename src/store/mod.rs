@@ -81,26 +81,50 @@ impl Store {
             false => AnyPoolOptions::new(),
         };
         let pool = options().max_connections(max_connections).connect(&url).await?;
-        let writer = if sqlite {
-            // WAL lets readers proceed while a payment is written; the mode sticks to the file.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-            options()
-                .max_connections(1)
-                .after_connect(|conn, _| {
-                    // Commits are flushed by group commit rather than one by one.
-                    Box::pin(async move {
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        Ok(())
+        let writer = match sqlite {
+            true => {
+                options()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        // Commits are flushed by group commit rather than one by one.
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                            Ok(())
+                        })
                     })
-                })
-                .connect(&url)
-                .await?
-        } else {
-            pool.clone()
+                    .connect(&url)
+                    .await?
+            }
+            false => pool.clone(),
         };
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        let wal = file.map(|file| wal::WalSync::open(Path::new(file))).transpose()?.map(Arc::new);
-        Ok(Self { pool, writer, wal })
+        let mut store = Self { pool, writer, wal: None };
+        // PostgreSQL keeps daemons that start together from migrating at once (sqlx holds an
+        // advisory lock); SQLite has no such lock, so a daemon starting beside another on a new
+        // file can find the other's tables made under it, or the file locked. It tries again,
+        // and finds the schema made.
+        let mut tries = 1;
+        loop {
+            match store.prepare(sqlite).await {
+                Err(e) if sqlite && tries < 10 => {
+                    tracing::debug!(error = %e, "preparing the database again");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+                    tries += 1;
+                }
+                prepared => break prepared?,
+            }
+        }
+        store.wal = file.map(|file| wal::WalSync::open(Path::new(file))).transpose()?.map(Arc::new);
+        Ok(store)
+    }
+
+    /// Brings the schema up to date.
+    async fn prepare(&self, sqlite: bool) -> Result<()> {
+        if sqlite {
+            // WAL lets readers proceed while a payment is written; the mode sticks to the file.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&self.pool).await?;
+        }
+        sqlx::migrate!("./migrations").run(&self.writer).await?;
+        Ok(())
     }
 
     /// Opens a database that must exist already, without migrating it; SQLite files are opened

@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Store};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
 use crate::payment_methods::{MethodStatus, SavedMethod};
 use crate::vault::Sealed;
 
@@ -135,14 +135,19 @@ impl Store {
         row.map(|r| Ok(Sealed { nonce: r.try_get("nonce")?, ciphertext: r.try_get("ciphertext")? })).transpose()
     }
 
-    pub async fn insert_vault_key_check(&self, sealed: &Sealed) -> Result<()> {
+    /// Stores `sealed` as the vault's key check unless there is one, and returns the one there
+    /// is: of several daemons starting together on a new database, the first to store its check
+    /// wins, and the others must open the winner's.
+    pub async fn keep_vault_key_check(&self, sealed: &Sealed) -> Result<Sealed> {
         self.execute(
-            sqlx::query("INSERT INTO vault_key_check (id, nonce, ciphertext) VALUES (1, $1, $2)")
-                .bind(&sealed.nonce)
-                .bind(&sealed.ciphertext),
+            sqlx::query(
+                "INSERT INTO vault_key_check (id, nonce, ciphertext) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&sealed.nonce)
+            .bind(&sealed.ciphertext),
         )
         .await?;
-        Ok(())
+        self.vault_key_check().await?.ok_or_else(|| StoreError::Corrupt("the vault key check is gone".into()))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The harness every integration test uses: a daemon started in-process on a random loopback
-//! port over a SQLite file in a temporary folder, and a real HTTP client.
+//! port over a database of the test's own (a SQLite file in a temporary folder, or a PostgreSQL
+//! database: see `database`), and a real HTTP client.
 #![allow(dead_code)]
+pub mod database;
 pub mod fintecture_sdk;
 pub mod localstripe;
 pub mod mock;
@@ -9,6 +11,8 @@ pub mod venv;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+pub use database::database_url;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -64,23 +68,12 @@ fn merchant(key: &str, publishable: &str, profiles: &[&str]) -> MerchantConfig {
 pub fn config(dir: &std::path::Path) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".into();
-    config.database.url = format!("sqlite://{}", dir.join("switchyard.db").display());
+    config.database.url = database_url(dir);
     config.security.api_key_hash_secret = SecretValue::Literal(HASH_SECRET.into());
     config.vault.key = Some(SecretValue::Literal(VAULT_KEY.into()));
     config.merchants.insert("acme".into(), merchant(ACME_KEY, ACME_PK, &["web", "shop"]));
     config.merchants.insert("globex".into(), merchant(GLOBEX_KEY, GLOBEX_PK, &["web"]));
     config
-}
-
-fn assert_hold_none_of(paths: &[PathBuf], secrets: &[&str], when: &str) {
-    for path in paths {
-        // Absent files (no WAL yet) hold nothing.
-        let bytes = std::fs::read(path).unwrap_or_default();
-        for secret in secrets {
-            let held = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
-            assert!(!held, "{} holds a secret{when}: {}…", path.display(), &secret[..secret.len().min(6)]);
-        }
-    }
 }
 
 pub struct TestApp {
@@ -109,7 +102,7 @@ impl TestApp {
         }
     }
 
-    /// Stops the daemon and starts a new one on the same database file.
+    /// Stops the daemon and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.running.take().expect("running").stop().await;
         let config = self.config.clone();
@@ -117,8 +110,14 @@ impl TestApp {
         Self::start_with(dir, config).await
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("switchyard.db")
+    /// Another daemon with the same configuration, on the same database: what running several
+    /// instances behind a load balancer looks like.
+    pub async fn another(&self) -> Self {
+        Self::start_with(TempDir::new().expect("temp dir"), self.config.clone()).await
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self.config.database.url
     }
 
     /// Where `/metrics` is served when it has a listener of its own.
@@ -132,20 +131,22 @@ impl TestApp {
         }
     }
 
-    /// Asserts that no file of the daemon's holds any of `secrets`: the database and its WAL
-    /// while it runs, and every file in its folder once it has stopped and folded the WAL back.
+    /// Asserts that the daemon's database holds none of `secrets` while it runs (on SQLite the
+    /// file and its write-ahead log), and neither the database nor any file in its folder once
+    /// it has stopped (and SQLite has folded the log back).
     pub async fn stop_holding_none_of(mut self, secrets: &[&str]) {
-        let db = self.db_path();
-        assert!(db.exists(), "no database at {}", db.display());
-        let running = [db.clone(), PathBuf::from(format!("{}-wal", db.display()))];
-        assert_hold_none_of(&running, secrets, "");
+        let url = self.database_url().to_string();
+        database::assert_hold_none_of(&database::contents(&url).await, secrets, "");
         let dir = std::mem::replace(&mut self.dir, TempDir::new().expect("temp dir"));
         self.stop().await;
-        let stopped: Vec<PathBuf> = std::fs::read_dir(dir.path())
-            .expect("the daemon's folder")
-            .map(|entry| entry.expect("an entry").path())
-            .collect();
-        assert_hold_none_of(&stopped, secrets, " after a stop");
+        let mut stored = database::contents(&url).await;
+        for entry in std::fs::read_dir(dir.path()).expect("the daemon's folder") {
+            let path = entry.expect("an entry").path();
+            // Absent files hold nothing.
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            stored.push((path.display().to_string(), bytes));
+        }
+        database::assert_hold_none_of(&stored, secrets, " after a stop");
     }
 
     /// A request as merchant `key` acting for `profile`; either may be absent.
@@ -184,15 +185,9 @@ impl TestApp {
         self.call(reqwest::Method::GET, path, Some(ACME_KEY), Some("web"), None).await
     }
 
-    /// Rows in a table, read straight from the database file.
+    /// Rows in a table, read straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
-        use sqlx::Connection;
-        let url = format!("sqlite://{}?mode=ro", self.db_path().display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("database opens");
-        let n: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
-        conn.close().await.ok();
-        n
+        database::count(self.database_url(), table).await
     }
 }
 
@@ -268,7 +263,7 @@ public_url = ""
 max_body_bytes = 65536
 
 [database]
-url = "sqlite://{db}"
+url = "{db}"
 max_connections = 8
 
 [security]
@@ -297,7 +292,7 @@ api_keys = [
 
 {profiles}
 "#,
-        db = dir.join("s.db").display(),
+        db = database_url(dir),
         routing = routing.display(),
         hash = key_hash(secret.as_bytes(), ACME_KEY),
     );
@@ -311,6 +306,7 @@ pub struct Daemon {
     pub base: String,
     pub dir: TempDir,
     pub log: PathBuf,
+    pub database_url: String,
     child: std::process::Child,
 }
 
@@ -321,15 +317,16 @@ impl Daemon {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.path().join("daemon.log");
         let out = std::fs::File::create(&log).expect("log file");
+        let database_url = database_url(dir.path());
         let child = switchyard_command(&["--config", "config/switchyard.toml", "serve"], &[])
-            .env("SWITCHYARD__DATABASE__URL", format!("sqlite://{}", dir.path().join("switchyard.db").display()))
+            .env("SWITCHYARD__DATABASE__URL", &database_url)
             .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
             .expect("the switchyard binary starts");
-        let daemon = Self { base: format!("http://127.0.0.1:{port}"), dir, log, child };
+        let daemon = Self { base: format!("http://127.0.0.1:{port}"), dir, log, database_url, child };
         let client = reqwest::Client::new();
         for _ in 0..200 {
             if let Ok(res) = client.get(format!("{}/health", daemon.base)).send().await {
@@ -340,10 +337,6 @@ impl Daemon {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("switchyard did not answer /health: {}", std::fs::read_to_string(&daemon.log).unwrap_or_default());
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("switchyard.db")
     }
 
     pub fn pid(&self) -> u32 {
