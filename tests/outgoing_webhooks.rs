@@ -22,9 +22,10 @@ const VISA: &str = "4242424242424242";
 /// The status code the endpoint answers a body with, given how many requests came before it.
 type Answer = Box<dyn Fn(&Value, usize) -> u16 + Send + Sync>;
 
-/// What the merchant's endpoint got: each request's body, its signature, and the answer given.
+/// What the merchant's endpoint got: each request's body (parsed, and the bytes as received: a
+/// body parsed and written again need not be the same bytes), its signature, and the answer given.
 struct Endpoint {
-    received: Mutex<Vec<(Value, String, u16)>>,
+    received: Mutex<Vec<(Value, String, String, u16)>>,
     answer: Answer,
 }
 
@@ -38,8 +39,8 @@ impl Endpoint {
         let received = self.received.lock().unwrap();
         received
             .iter()
-            .filter(|(_, _, code)| *code < 300)
-            .map(|(body, _, _)| body["event_type"].as_str().unwrap().into())
+            .filter(|(_, _, _, code)| *code < 300)
+            .map(|(body, _, _, _)| body["event_type"].as_str().unwrap().into())
             .collect()
     }
 
@@ -61,12 +62,12 @@ async fn serve(endpoint: Arc<Endpoint>, listener: Option<std::net::TcpListener>)
         post(move |headers: HeaderMap, body: String| {
             let endpoint = endpoint.clone();
             async move {
-                let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
                 let signature =
                     headers.get("x-webhook-signature-512").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                 let mut received = endpoint.received.lock().unwrap();
-                let code = (endpoint.answer)(&body, received.len());
-                received.push((body, signature, code));
+                let code = (endpoint.answer)(&parsed, received.len());
+                received.push((parsed, body, signature, code));
                 json_answer(code, json!({ "received": code < 300 }))
             }
         }),
@@ -92,9 +93,9 @@ async fn start(webhook_url: &str) -> TestApp {
     TestApp::start_with(dir, config).await
 }
 
-fn signature(body: &Value) -> String {
+fn signature(body: &str) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(HASH_KEY.as_bytes()).unwrap();
-    mac.update(body.to_string().as_bytes());
+    mac.update(body.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
@@ -119,8 +120,8 @@ async fn a_succeeded_payment_is_told_to_the_merchant_signed_with_the_hash_key() 
     let id = id_of(&paid);
 
     assert_eq!(endpoint.until_delivered(1).await, ["payment_succeeded"]);
-    let (body, signed, _) = endpoint.received.lock().unwrap()[0].clone();
-    assert_eq!(signed, signature(&body), "the signature is HMAC-SHA512 of the body under the profile's key");
+    let (body, raw, signed, _) = endpoint.received.lock().unwrap()[0].clone();
+    assert_eq!(signed, signature(&raw), "the signature is HMAC-SHA512 of the body under the profile's key");
     assert_eq!(body["merchant_id"], "acme");
     assert_eq!(body["content"]["type"], "payment_details");
     let object = &body["content"]["object"];
@@ -138,7 +139,7 @@ async fn a_succeeded_payment_is_told_to_the_merchant_signed_with_the_hash_key() 
     assert_eq!(tried.len(), 1, "{tried:?}");
     assert_eq!(tried[0]["response"]["status_code"], 200);
     assert_eq!(tried[0]["delivery_attempt"], "initial_attempt");
-    assert_eq!(tried[0]["request"]["body"], body.to_string());
+    assert_eq!(tried[0]["request"]["body"], raw);
 
     // Another merchant sees none of it.
     let (status, theirs) = app
@@ -169,7 +170,7 @@ async fn a_failing_endpoint_is_retried_until_it_answers_2xx_and_events_keep_thei
         .lock()
         .unwrap()
         .iter()
-        .map(|(body, _, code)| (body["event_type"].as_str().unwrap().to_string(), *code))
+        .map(|(body, _, _, code)| (body["event_type"].as_str().unwrap().to_string(), *code))
         .collect();
     let first_success = sent.iter().position(|(_, code)| *code == 200).unwrap();
     assert!(sent[..first_success].iter().all(|(t, _)| t == "payment_authorized"), "{sent:?}");
@@ -232,7 +233,7 @@ async fn events_not_yet_delivered_survive_a_restart() {
     let listener = std::net::TcpListener::bind(url.trim_start_matches("http://").trim_end_matches("/hooks")).unwrap();
     let _server = serve(endpoint.clone(), Some(listener)).await;
     assert_eq!(endpoint.until_delivered(1).await, ["payment_succeeded"]);
-    let (body, _, _) = endpoint.received.lock().unwrap()[0].clone();
+    let (body, _, _, _) = endpoint.received.lock().unwrap()[0].clone();
     assert_eq!(body["content"]["object"]["id"], id.as_str());
     let listed = events_of(&app, &id).await;
     assert_eq!(listed[0]["is_delivery_successful"], true, "{listed:?}");
@@ -259,7 +260,7 @@ async fn refunds_and_cancellations_are_told_too() {
     delivered.sort();
     assert_eq!(delivered, ["payment_cancelled", "payment_succeeded", "refund_succeeded"]);
     let received = endpoint.received.lock().unwrap().clone();
-    let refunded = received.iter().find(|(b, _, _)| b["event_type"] == "refund_succeeded").unwrap();
+    let refunded = received.iter().find(|(b, _, _, _)| b["event_type"] == "refund_succeeded").unwrap();
     assert_eq!(refunded.0["content"]["type"], "refund_details");
     assert_eq!(refunded.0["content"]["object"]["id"], refund["id"]);
     assert_eq!(events_of(&app, refund["id"].as_str().unwrap()).await[0]["event_class"], "refunds");
