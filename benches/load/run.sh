@@ -28,6 +28,8 @@
 #   RATE_DURATION=10s  the fixed-rate run
 #   TELEMETRY=off      switchyard without metrics and rate limits, to see what they cost
 #   DATABASE_URL=…     switchyard's database instead of a new SQLite file (e.g. postgres://…)
+#   PROFILE=1          then profile switchyard under full load with perf (Debian's linux-perf):
+#                      where its CPU time goes, by thread and by function
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -226,6 +228,20 @@ echo "switchyard start-up to ready: $startup_ms ms"
 # What the rest of the machine spends on each request at full load, on the same two cores: the
 # load generator, and the fake Stripe (one call per request in (a), two in (b)).
 echo "CPU µs/request elsewhere: (a) wrk $a_wrk, fake Stripe $a_stripe; (b) wrk $b_wrk, fake Stripe $b_stripe"
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$here/payment.lua" \
+        "http://127.0.0.1:$switchyard_port/v2/payments" >/dev/null &
+    load=$!
+    sleep 1
+    perf record -q -F 999 -p "$switchyard_pid" -o "$tmp/perf.data" -- sleep "$((${DURATION%s} - 2))" 2>/dev/null
+    wait "$load"
+    echo "---- switchyard's CPU time under full load, by thread ----"
+    perf report -i "$tmp/perf.data" --no-children --sort comm --stdio 2>/dev/null | awk '/%/ && n++ < 5'
+    echo "---- and by function (kernel ones marked [k]) ----"
+    perf report -i "$tmp/perf.data" --no-children --sort sym --stdio 2>/dev/null | awk '/%/ && n++ < 20'
+fi
 
 if [ -s "$tmp/switchyard.log" ]; then
     echo "---- switchyard's warnings (last 20 lines) ----"
