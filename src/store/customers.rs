@@ -1,12 +1,10 @@
 //! Customers, one row each; the merchant's reference is unique per merchant by index.
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Row};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
-use super::{is_unique_violation, json_col, millis, time_col, to_json, Result, Store, StoreError};
+use super::{json_col, millis, time_col, to_json, Result, Statement, Store, StoreError, Write};
 use crate::customers::{Customer, CustomerDetails};
-
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 const CUSTOMER_COLUMNS: &str = "id, merchant_id, merchant_reference_id, name, email, phone, phone_country_code, \
     description, tax_registration_id, default_billing_address, default_shipping_address, metadata, created_at, \
@@ -18,22 +16,19 @@ impl Store {
             "INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         );
-        let query =
-            sqlx::query(&sql).bind(&customer.id).bind(&customer.merchant_id).bind(&customer.merchant_reference_id);
+        let insert =
+            Statement::new(sql).bind(&customer.id).bind(&customer.merchant_id).bind(&customer.merchant_reference_id);
         let inserted = self
-            .execute(
-                bind_details(query, &customer.details)
+            .write(Write::of(
+                bind_details(insert, &customer.details)
                     .bind(millis(customer.created_at))
                     .bind(millis(customer.modified_at))
                     .bind(&customer.default_payment_method_id),
-            )
+            ))
             .await;
         match inserted {
-            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                Err(self.duplicate_customer_reference(customer).await)
-            }
-            Err(e) => Err(e),
-            Ok(_) => Ok(()),
+            Err(e) if e.is_unique_violation() => Err(self.duplicate_customer_reference(customer).await),
+            other => other.map(drop),
         }
     }
 
@@ -57,50 +52,42 @@ impl Store {
 
     /// Writes a customer's details; false when it no longer exists.
     pub async fn update_customer(&self, customer: &Customer) -> Result<bool> {
-        let query = sqlx::query(
+        let update = Statement::new(
             "UPDATE customers SET name = $3, email = $4, phone = $5, phone_country_code = $6, description = $7, \
              tax_registration_id = $8, default_billing_address = $9, default_shipping_address = $10, \
              metadata = $11, modified_at = $12, default_payment_method_id = $13 WHERE id = $1 AND merchant_id = $2",
         )
         .bind(&customer.id)
         .bind(&customer.merchant_id);
-        let updated = self
-            .execute(
-                bind_details(query, &customer.details)
-                    .bind(millis(customer.modified_at))
-                    .bind(&customer.default_payment_method_id),
-            )
-            .await?;
-        Ok(updated.rows_affected() == 1)
+        self.write(Write::only(
+            bind_details(update, &customer.details)
+                .bind(millis(customer.modified_at))
+                .bind(&customer.default_payment_method_id),
+        ))
+        .await
     }
 
     /// Deletes a customer with their saved payment methods and sealed cards; false when there
     /// was none to delete.
     pub async fn delete_customer(&self, id: &str, merchant_id: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query("DELETE FROM customers WHERE id = $1 AND merchant_id = $2")
-            .bind(id)
-            .bind(merchant_id)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "DELETE FROM vault WHERE payment_method_id IN \
-             (SELECT id FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2)",
-        )
-        .bind(merchant_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2")
-            .bind(merchant_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        self.commit(tx).await?;
-        Ok(true)
+        let mut write = Write::only(
+            Statement::new("DELETE FROM customers WHERE id = $1 AND merchant_id = $2").bind(id).bind(merchant_id),
+        );
+        write
+            .then(
+                Statement::new(
+                    "DELETE FROM vault WHERE payment_method_id IN \
+                     (SELECT id FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2)",
+                )
+                .bind(merchant_id)
+                .bind(id),
+            )
+            .then(
+                Statement::new("DELETE FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2")
+                    .bind(merchant_id)
+                    .bind(id),
+            );
+        self.write(write).await
     }
 
     pub async fn find_customer(&self, id: &str, merchant_id: &str) -> Result<Option<Customer>> {
@@ -123,8 +110,8 @@ impl Store {
 }
 
 /// Binds a customer's details, in the order of `CUSTOMER_COLUMNS` from `name` to `metadata`.
-fn bind_details<'q>(query: AnyQuery<'q>, d: &'q CustomerDetails) -> AnyQuery<'q> {
-    query
+fn bind_details(statement: Statement, d: &CustomerDetails) -> Statement {
+    statement
         .bind(&d.name)
         .bind(&d.email)
         .bind(&d.phone)

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Store};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
 use crate::events::{Delivery, Event, EventStatus, NewEvent};
 
 const EVENT_COLUMNS: &str = "id, merchant_id, profile_id, object_id, event_class, event_type, body, status, attempts, \
@@ -27,8 +27,8 @@ pub enum AfterTry {
 }
 
 /// Writes `event` as part of the change it reports.
-pub(super) async fn insert_event(tx: &mut Transaction<'_, Any>, event: &NewEvent) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)"))
+pub(super) fn insert_event(event: &NewEvent) -> Statement {
+    Statement::new(format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)"))
         .bind(&event.id)
         .bind(&event.merchant_id)
         .bind(&event.profile_id)
@@ -38,9 +38,6 @@ pub(super) async fn insert_event(tx: &mut Transaction<'_, Any>, event: &NewEvent
         .bind(&event.body)
         .bind(EventStatus::Pending.as_str())
         .bind(millis(event.created_at))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 impl Store {
@@ -63,51 +60,47 @@ impl Store {
 
     /// Takes `event` on until `until`; false when another daemon took it first.
     pub async fn lease_event(&self, event: &Event, until: DateTime<Utc>) -> Result<bool> {
-        let taken = self
-            .execute(
-                sqlx::query(
-                    "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
-                )
-                .bind(&event.id)
-                .bind(millis(until))
-                .bind(EventStatus::Pending.as_str())
-                .bind(event.next_attempt_at),
+        self.write(Write::only(
+            Statement::new(
+                "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
             )
-            .await?;
-        Ok(taken.rows_affected() == 1)
+            .bind(&event.id)
+            .bind(millis(until))
+            .bind(EventStatus::Pending.as_str())
+            .bind(event.next_attempt_at),
+        ))
+        .await
     }
 
     /// Keeps a try and moves its event on, together.
     pub async fn record_delivery(&self, delivery: &Delivery, after: AfterTry) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO event_deliveries (id, event_id, attempt, request_headers, status_code, response_body, \
+        let mut write = Write::of(
+            Statement::new(
+                "INSERT INTO event_deliveries (id, event_id, attempt, request_headers, status_code, response_body, \
              error_message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&delivery.id)
-        .bind(&delivery.event_id)
-        .bind(delivery.attempt)
-        .bind(to_json(&delivery.request_headers))
-        .bind(delivery.status_code.map(i64::from))
-        .bind(&delivery.response_body)
-        .bind(&delivery.error_message)
-        .bind(millis(delivery.created_at))
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(&delivery.id)
+            .bind(&delivery.event_id)
+            .bind(delivery.attempt)
+            .bind(to_json(&delivery.request_headers))
+            .bind(delivery.status_code.map(i64::from))
+            .bind(&delivery.response_body)
+            .bind(&delivery.error_message)
+            .bind(millis(delivery.created_at)),
+        );
         let (status, next) = match after {
             AfterTry::Delivered => (EventStatus::Delivered, delivery.created_at),
             AfterTry::RetryAt(at) => (EventStatus::Pending, at),
             AfterTry::GiveUp => (EventStatus::Failed, delivery.created_at),
         };
-        sqlx::query("UPDATE events SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1")
-            .bind(&delivery.event_id)
-            .bind(status.as_str())
-            .bind(delivery.attempt)
-            .bind(millis(next))
-            .execute(&mut *tx)
-            .await?;
-        self.commit(tx).await?;
-        Ok(())
+        write.then(
+            Statement::new("UPDATE events SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1")
+                .bind(&delivery.event_id)
+                .bind(status.as_str())
+                .bind(delivery.attempt)
+                .bind(millis(next)),
+        );
+        self.write(write).await.map(drop)
     }
 
     /// A profile's events, newest first.

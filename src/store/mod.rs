@@ -6,9 +6,10 @@
 //! so two requests racing on one payment can never both win, on either database, without locks
 //! held across a connector call.
 //!
+//! Every write is one [`write::Write`]: its statements, as data, run as one transaction.
 //! SQLite takes one writer at a time and makes the others sleep and retry, which turns
-//! contention into long stalls; so on SQLite all writes go through one connection, where they
-//! queue in order, and reads use the rest; commits reach the disk by group commit (`wal`).
+//! contention into long stalls; so on SQLite all writes go to one thread with its own connection
+//! (`sqlite_writer`), where they queue in order and commit in groups, and reads use the pool.
 //! PostgreSQL writes through the whole pool.
 
 mod customers;
@@ -18,22 +19,23 @@ mod payment_methods;
 mod payments;
 mod rechecks;
 mod refunds;
-mod wal;
+mod sqlite_writer;
+mod write;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::any::{AnyArguments, AnyPoolOptions, AnyQueryResult, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
 pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
 pub use rechecks::{Recheck, Unsettled};
+use sqlite_writer::SqliteWriter;
+use write::{Statement, Write};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +43,10 @@ pub enum StoreError {
     Duplicate(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the store is closed")]
+    Closed,
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is unreadable: {0}")]
@@ -49,16 +55,30 @@ pub enum StoreError {
     Location(#[from] std::io::Error),
 }
 
+impl StoreError {
+    /// Whether a write broke a unique key.
+    fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                )
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
-    /// Reads.
+    /// Reads, and writes on PostgreSQL.
     pool: AnyPool,
-    /// Transactions that write.
-    writer: AnyPool,
-    /// SQLite's write-ahead log, flushed after commits.
-    wal: Option<Arc<wal::WalSync>>,
+    /// SQLite's writing thread.
+    sqlite_writer: Option<SqliteWriter>,
 }
 
 impl Store {
@@ -69,35 +89,19 @@ impl Store {
         let file = sqlite_file(url);
         let url = prepare_sqlite_location(url)?;
         let sqlite = url.starts_with("sqlite:");
+        if sqlite && file.is_none() {
+            return Err(StoreError::Location(std::io::Error::other(
+                "SQLite needs a database file (an in-memory database is not supported)",
+            )));
+        }
         // A SQLite connection is a thread of this process and cannot be lost on the way: checking
-        // it before each use would only cost one more round trip to that thread. Its connections
-        // are kept for the daemon's life, and with them the write-ahead log that `wal` flushes.
-        let options = || match sqlite {
-            true => AnyPoolOptions::new()
-                .test_before_acquire(false)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None),
+        // it before each use would only cost one more round trip to that thread.
+        let options = match sqlite {
+            true => AnyPoolOptions::new().test_before_acquire(false).min_connections(1).idle_timeout(None),
             false => AnyPoolOptions::new(),
         };
-        let pool = options().max_connections(max_connections).connect(&url).await?;
-        let writer = match sqlite {
-            true => {
-                options()
-                    .max_connections(1)
-                    .after_connect(|conn, _| {
-                        // Commits are flushed by group commit rather than one by one.
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?
-            }
-            false => pool.clone(),
-        };
-        let mut store = Self { pool, writer, wal: None };
+        let pool = options.max_connections(max_connections).connect(&url).await?;
+        let mut store = Self { pool, sqlite_writer: None };
         // PostgreSQL keeps daemons that start together from migrating at once (sqlx holds an
         // advisory lock); SQLite has no such lock, so a daemon starting beside another on a new
         // file can find the other's tables made under it, or the file locked. It tries again,
@@ -113,7 +117,7 @@ impl Store {
                 prepared => break prepared?,
             }
         }
-        store.wal = file.map(|file| wal::WalSync::open(Path::new(file))).transpose()?.map(Arc::new);
+        store.sqlite_writer = file.map(|file| SqliteWriter::open(Path::new(file))).transpose()?;
         Ok(store)
     }
 
@@ -123,7 +127,7 @@ impl Store {
             // WAL lets readers proceed while a payment is written; the mode sticks to the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&self.pool).await?;
         }
-        sqlx::migrate!("./migrations").run(&self.writer).await?;
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
         Ok(())
     }
 
@@ -137,7 +141,7 @@ impl Store {
             url.to_string()
         };
         let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
-        Ok(Self { writer: pool.clone(), pool, wal: None })
+        Ok(Self { pool, sqlite_writer: None })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -162,28 +166,19 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Runs one write outside a transaction; it is on disk when this returns.
-    async fn execute<'q>(&self, query: Query<'q, Any, AnyArguments<'q>>) -> Result<AnyQueryResult> {
-        let done = query.execute(&self.writer).await?;
-        self.flushed().await?;
-        Ok(done)
-    }
-
-    /// Commits `tx`; it is on disk when this returns.
-    async fn commit(&self, tx: Transaction<'static, Any>) -> Result<()> {
-        tx.commit().await?;
-        self.flushed().await
-    }
-
-    async fn flushed(&self) -> Result<()> {
-        match &self.wal {
-            Some(wal) => Ok(wal.flushed().await?),
-            None => Ok(()),
+    /// Runs `write` as one transaction; false when one of its conditions stopped it, leaving
+    /// nothing changed. It is on disk when this returns.
+    async fn write(&self, write: Write) -> Result<bool> {
+        match &self.sqlite_writer {
+            Some(writer) => writer.write(write).await,
+            None => write.run_in(&self.pool).await,
         }
     }
 
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }
@@ -233,8 +228,4 @@ pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<O
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("stored documents are plain data and always serialize")
-}
-
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }

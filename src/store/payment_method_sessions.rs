@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Store};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
 use crate::payment_methods::sessions::MethodSession;
 
 const COLUMNS: &str = "id, merchant_id, profile_id, customer_id, client_secret, expires_at, storage_type, billing, \
@@ -11,8 +11,8 @@ const COLUMNS: &str = "id, merchant_id, profile_id, customer_id, client_secret, 
 
 impl Store {
     pub async fn insert_method_session(&self, s: &MethodSession) -> Result<()> {
-        self.execute(
-            sqlx::query(&format!(
+        self.write(Write::of(
+            Statement::new(format!(
                 "INSERT INTO payment_method_sessions ({COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ))
@@ -29,9 +29,9 @@ impl Store {
             .bind(i64::from(s.keep_alive))
             .bind(to_json(&s.payment_method_ids))
             .bind(millis(s.created_at)),
-        )
-        .await?;
-        Ok(())
+        ))
+        .await
+        .map(drop)
     }
 
     pub async fn find_method_session(&self, id: &str, merchant_id: &str) -> Result<Option<MethodSession>> {
@@ -40,24 +40,23 @@ impl Store {
 
     /// Records the method a session saved; false when it has saved one already.
     pub async fn add_session_method(&self, id: &str, payment_method_id: &str) -> Result<bool> {
-        let updated = self.execute(sqlx::query(
-            "UPDATE payment_method_sessions SET payment_method_ids = $2 WHERE id = $1 AND payment_method_ids = '[]'",
-        )
-        .bind(id)
-        .bind(to_json(&[payment_method_id])))
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        self.write(Write::only(
+            Statement::new(
+                "UPDATE payment_method_sessions SET payment_method_ids = $2 WHERE id = $1 AND payment_method_ids = '[]'",
+            )
+            .bind(id)
+            .bind(to_json(&[payment_method_id])),
+        ))
+        .await
     }
 
     pub async fn delete_method_session(&self, id: &str, merchant_id: &str) -> Result<bool> {
-        let deleted = self
-            .execute(
-                sqlx::query("DELETE FROM payment_method_sessions WHERE id = $1 AND merchant_id = $2")
-                    .bind(id)
-                    .bind(merchant_id),
-            )
-            .await?;
-        Ok(deleted.rows_affected() == 1)
+        self.write(Write::only(
+            Statement::new("DELETE FROM payment_method_sessions WHERE id = $1 AND merchant_id = $2")
+                .bind(id)
+                .bind(merchant_id),
+        ))
+        .await
     }
 }
 

@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
 use crate::payment_methods::{MethodStatus, SavedMethod};
 use crate::vault::Sealed;
 
@@ -15,8 +15,7 @@ const COLUMNS: &str = "id, merchant_id, customer_id, status, payment_method_type
 impl Store {
     /// Stores a new method, with its sealed card when it has one.
     pub async fn insert_payment_method(&self, method: &SavedMethod, sealed: Option<&Sealed>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(&format!(
+        let mut write = Write::of(Statement::new(format!(
             "INSERT INTO payment_methods ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&method.id)
@@ -32,40 +31,32 @@ impl Store {
         .bind(to_json(&method.connector_tokens))
         .bind(millis(method.created_at))
         .bind(millis(method.modified_at))
-        .bind(method.last_used_at.map(millis))
-        .execute(&mut *tx)
-        .await?;
+        .bind(method.last_used_at.map(millis)));
         if let Some(sealed) = sealed {
-            insert_sealed(&mut tx, &method.id, sealed).await?;
+            write.then(insert_sealed(&method.id, sealed));
         }
-        self.commit(tx).await?;
-        Ok(())
+        self.write(write).await.map(drop)
     }
 
     /// Gives a method awaiting its data the card and what is shown of it; false when the method
     /// is no longer awaiting data (another request got there first).
     pub async fn activate_payment_method(&self, method: &SavedMethod, sealed: &Sealed) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE payment_methods SET status = $2, payment_method_type = $3, payment_method_subtype = $4, \
+        let mut write = Write::only(
+            Statement::new(
+                "UPDATE payment_methods SET status = $2, payment_method_type = $3, payment_method_subtype = $4, \
              storage_type = $5, card = $6, modified_at = $7 WHERE id = $1 AND status = $8",
-        )
-        .bind(&method.id)
-        .bind(method.status.as_str())
-        .bind(&method.payment_method_type)
-        .bind(&method.payment_method_subtype)
-        .bind(method.storage_type.as_str())
-        .bind(method.card.as_ref().map(to_json))
-        .bind(millis(method.modified_at))
-        .bind(MethodStatus::AwaitingData.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_sealed(&mut tx, &method.id, sealed).await?;
-        self.commit(tx).await?;
-        Ok(true)
+            )
+            .bind(&method.id)
+            .bind(method.status.as_str())
+            .bind(&method.payment_method_type)
+            .bind(&method.payment_method_subtype)
+            .bind(method.storage_type.as_str())
+            .bind(method.card.as_ref().map(to_json))
+            .bind(millis(method.modified_at))
+            .bind(MethodStatus::AwaitingData.as_str()),
+        );
+        write.then(insert_sealed(&method.id, sealed));
+        self.write(write).await
     }
 
     pub async fn find_payment_method(&self, id: &str, merchant_id: &str) -> Result<Option<SavedMethod>> {
@@ -97,30 +88,24 @@ impl Store {
 
     /// Deletes a method and its sealed card; false when there was none.
     pub async fn delete_payment_method(&self, id: &str, merchant_id: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query("DELETE FROM payment_methods WHERE id = $1 AND merchant_id = $2")
-            .bind(id)
-            .bind(merchant_id)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM vault WHERE payment_method_id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("UPDATE customers SET default_payment_method_id = NULL WHERE default_payment_method_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        self.commit(tx).await?;
-        Ok(true)
+        let mut write = Write::only(
+            Statement::new("DELETE FROM payment_methods WHERE id = $1 AND merchant_id = $2").bind(id).bind(merchant_id),
+        );
+        write.then(Statement::new("DELETE FROM vault WHERE payment_method_id = $1").bind(id)).then(
+            Statement::new(
+                "UPDATE customers SET default_payment_method_id = NULL WHERE default_payment_method_id = $1",
+            )
+            .bind(id),
+        );
+        self.write(write).await
     }
 
     pub async fn touch_payment_method(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
-        self.execute(
-            sqlx::query("UPDATE payment_methods SET last_used_at = $2 WHERE id = $1").bind(id).bind(millis(at)),
-        )
-        .await?;
-        Ok(())
+        self.write(Write::of(
+            Statement::new("UPDATE payment_methods SET last_used_at = $2 WHERE id = $1").bind(id).bind(millis(at)),
+        ))
+        .await
+        .map(drop)
     }
 
     /// How many sealed cards the vault holds.
@@ -139,26 +124,23 @@ impl Store {
     /// is: of several daemons starting together on a new database, the first to store its check
     /// wins, and the others must open the winner's.
     pub async fn keep_vault_key_check(&self, sealed: &Sealed) -> Result<Sealed> {
-        self.execute(
-            sqlx::query(
+        self.write(Write::of(
+            Statement::new(
                 "INSERT INTO vault_key_check (id, nonce, ciphertext) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&sealed.nonce)
             .bind(&sealed.ciphertext),
-        )
+        ))
         .await?;
         self.vault_key_check().await?.ok_or_else(|| StoreError::Corrupt("the vault key check is gone".into()))
     }
 }
 
-async fn insert_sealed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, sealed: &Sealed) -> Result<()> {
-    sqlx::query("INSERT INTO vault (payment_method_id, nonce, ciphertext) VALUES ($1, $2, $3)")
+fn insert_sealed(id: &str, sealed: &Sealed) -> Statement {
+    Statement::new("INSERT INTO vault (payment_method_id, nonce, ciphertext) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(&sealed.nonce)
         .bind(&sealed.ciphertext)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn method_from_row(row: &AnyRow) -> Result<SavedMethod> {

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::events::insert_event;
-use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
@@ -50,44 +50,38 @@ impl Store {
     /// Stores a new intent, and its first attempt when it is confirmed at once, in one
     /// transaction. A reused merchant reference stores nothing and names the payment that has it.
     pub async fn insert_intent(&self, intent: &PaymentIntent, attempt: Option<&PaymentAttempt>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
+        let mut write = Write::of(
+            Statement::new(format!(
+                "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ))
-        .bind(&intent.id)
-        .bind(&intent.merchant_id)
-        .bind(&intent.profile_id)
-        .bind(&intent.merchant_reference_id)
-        .bind(intent.status.as_str())
-        .bind(intent.amount.currency.code())
-        .bind(intent.amount.net_amount())
-        .bind(to_json(&intent.amount))
-        .bind(intent.capture_method.as_str())
-        .bind(intent.authentication_type.as_str())
-        .bind(&intent.customer_id)
-        .bind(&intent.client_secret)
-        .bind(millis(intent.expires_at))
-        .bind(intent.amount_captured)
-        .bind(intent.amount_refunded)
-        .bind(&intent.active_attempt_id)
-        .bind(to_json(&intent.details))
-        .bind(millis(intent.created_at))
-        .bind(millis(intent.modified_at))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                drop(tx);
-                return Err(self.duplicate_reference(intent).await);
-            }
-            other => other?,
-        };
+            ))
+            .bind(&intent.id)
+            .bind(&intent.merchant_id)
+            .bind(&intent.profile_id)
+            .bind(&intent.merchant_reference_id)
+            .bind(intent.status.as_str())
+            .bind(intent.amount.currency.code())
+            .bind(intent.amount.net_amount())
+            .bind(to_json(&intent.amount))
+            .bind(intent.capture_method.as_str())
+            .bind(intent.authentication_type.as_str())
+            .bind(&intent.customer_id)
+            .bind(&intent.client_secret)
+            .bind(millis(intent.expires_at))
+            .bind(intent.amount_captured)
+            .bind(intent.amount_refunded)
+            .bind(&intent.active_attempt_id)
+            .bind(to_json(&intent.details))
+            .bind(millis(intent.created_at))
+            .bind(millis(intent.modified_at)),
+        );
         if let Some(attempt) = attempt {
-            insert_attempt(&mut tx, attempt).await?;
+            write.then(insert_attempt(attempt));
         }
-        self.commit(tx).await?;
-        Ok(())
+        match self.write(write).await {
+            Err(e) if e.is_unique_violation() => Err(self.duplicate_reference(intent).await),
+            other => other.map(drop),
+        }
     }
 
     async fn duplicate_reference(&self, intent: &PaymentIntent) -> StoreError {
@@ -154,15 +148,11 @@ impl Store {
         update: &IntentUpdate,
         attempt: Option<&PaymentAttempt>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        if !update_intent(&mut tx, payment_id, from, update).await? {
-            return Ok(false);
-        }
+        let mut write = Write::only(update_intent(payment_id, from, update));
         if let Some(attempt) = attempt {
-            insert_attempt(&mut tx, attempt).await?;
+            write.then(insert_attempt(attempt));
         }
-        self.commit(tx).await?;
-        Ok(true)
+        self.write(write).await
     }
 
     /// Stores a connector's answer: the attempt as it now stands and the intent it settles, and
@@ -174,31 +164,27 @@ impl Store {
         update: &IntentUpdate,
         event: Option<&NewEvent>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE payment_attempts SET status = $2, connector_payment_id = $3, connector_reference_id = $4, \
+        let mut write = Write::of(
+            Statement::new(
+                "UPDATE payment_attempts SET status = $2, connector_payment_id = $3, connector_reference_id = $4, \
              next_action = $5, error = $6, cancellation_reason = $7, authentication_type = $8, modified_at = $9 \
              WHERE id = $1",
-        )
-        .bind(&attempt.id)
-        .bind(attempt.status.as_str())
-        .bind(&attempt.connector_payment_id)
-        .bind(&attempt.connector_reference_id)
-        .bind(attempt.next_action.as_ref().map(to_json))
-        .bind(attempt.error.as_ref().map(to_json))
-        .bind(&attempt.cancellation_reason)
-        .bind(attempt.authentication_type.as_str())
-        .bind(millis(attempt.modified_at))
-        .execute(&mut *tx)
-        .await?;
-        if !update_intent(&mut tx, &attempt.payment_id, from, update).await? {
-            return Ok(false);
-        }
+            )
+            .bind(&attempt.id)
+            .bind(attempt.status.as_str())
+            .bind(&attempt.connector_payment_id)
+            .bind(&attempt.connector_reference_id)
+            .bind(attempt.next_action.as_ref().map(to_json))
+            .bind(attempt.error.as_ref().map(to_json))
+            .bind(&attempt.cancellation_reason)
+            .bind(attempt.authentication_type.as_str())
+            .bind(millis(attempt.modified_at)),
+        );
+        write.only_if(update_intent(&attempt.payment_id, from, update));
         if let Some(event) = event {
-            insert_event(&mut tx, event).await?;
+            write.then(insert_event(event));
         }
-        self.commit(tx).await?;
-        Ok(true)
+        self.write(write).await
     }
 
     /// Changes an intent's status without an attempt (cancelling an unconfirmed intent, or
@@ -210,13 +196,11 @@ impl Store {
         update: &IntentUpdate,
         event: Option<&NewEvent>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let moved = update_intent(&mut tx, payment_id, from, update).await?;
-        if let (true, Some(event)) = (moved, event) {
-            insert_event(&mut tx, event).await?;
+        let mut write = Write::only(update_intent(payment_id, from, update));
+        if let Some(event) = event {
+            write.then(insert_event(event));
         }
-        self.commit(tx).await?;
-        Ok(moved)
+        self.write(write).await
     }
 }
 
@@ -280,8 +264,8 @@ impl Store {
     }
 }
 
-async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &PaymentAttempt) -> Result<()> {
-    sqlx::query(&format!(
+fn insert_attempt(a: &PaymentAttempt) -> Statement {
+    Statement::new(format!(
         "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     ))
@@ -304,36 +288,25 @@ async fn insert_attempt(tx: &mut Transaction<'_, Any>, a: &PaymentAttempt) -> Re
     .bind(a.routing.as_ref().map(to_json))
     .bind(millis(a.created_at))
     .bind(millis(a.modified_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The compare-and-set every intent change goes through: it applies only while the intent is
 /// still in one of the `from` statuses.
-async fn update_intent(
-    tx: &mut Transaction<'_, Any>,
-    payment_id: &str,
-    from: &[IntentStatus],
-    update: &IntentUpdate,
-) -> Result<bool> {
+fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate) -> Statement {
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
          active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6 \
          WHERE id = $1 AND status IN ({})",
         placeholders(7, from.len())
     );
-    let mut query = sqlx::query(&sql)
+    let statement = Statement::new(sql)
         .bind(payment_id)
         .bind(update.status.as_str())
         .bind(update.amount_captured)
         .bind(&update.active_attempt_id)
         .bind(update.details.as_ref().map(to_json))
         .bind(millis(update.modified_at));
-    for status in from {
-        query = query.bind(status.as_str());
-    }
-    Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
+    from.iter().fold(statement, |statement, status| statement.bind(status.as_str()))
 }
 
 /// `$first, $first+1, …`: the placeholders of a `status IN (…)` list.

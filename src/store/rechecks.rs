@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{millis, Result, Store};
+use super::{millis, Result, Statement, Store, Write};
 use crate::payments::status::{IntentStatus, RefundStatus};
 
 /// Which kind of record is left unsettled.
@@ -90,19 +90,17 @@ impl Store {
     /// daemon took it on since it was listed: a compare-and-set, so two reconcilers never ask a
     /// provider about the same payment at once.
     pub async fn lease(&self, kind: Unsettled, record: &Recheck, until: DateTime<Utc>) -> Result<bool> {
-        let taken = self
-            .execute(
-                sqlx::query(&format!(
-                    "UPDATE {} SET recheck_at = $2, rechecks = rechecks + 1 \
+        self.write(Write::only(
+            Statement::new(format!(
+                "UPDATE {} SET recheck_at = $2, rechecks = rechecks + 1 \
                      WHERE id = $1 AND status = $3 AND COALESCE(recheck_at, 0) = $4",
-                    kind.table()
-                ))
-                .bind(&record.id)
-                .bind(millis(until))
-                .bind(kind.status())
-                .bind(record.lease),
-            )
-            .await?;
-        Ok(taken.rows_affected() == 1)
+                kind.table()
+            ))
+            .bind(&record.id)
+            .bind(millis(until))
+            .bind(kind.status())
+            .bind(record.lease),
+        ))
+        .await
     }
 }

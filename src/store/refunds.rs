@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::payments::placeholders;
-use super::{is_unique_violation, json_col, millis, parse_col, time_col, to_json, Result, Store, StoreError};
+use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::money::{Amount, Currency};
 use crate::payments::model::Refund;
@@ -25,49 +25,38 @@ impl Store {
              WHERE id = $1 AND status IN ({}) AND amount_refunded + $2 <= amount_captured",
             placeholders(4, refundable.len())
         );
-        let mut query =
-            sqlx::query(&sql).bind(&refund.payment_id).bind(refund.amount.minor()).bind(millis(refund.created_at));
-        for status in refundable {
-            query = query.bind(status.as_str());
-        }
-        let mut tx = self.writer.begin().await?;
-        let reserved = query.execute(&mut *tx).await?.rows_affected() == 1;
-        if !reserved {
-            return Ok(false);
-        }
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES \
+        let reserve =
+            Statement::new(sql).bind(&refund.payment_id).bind(refund.amount.minor()).bind(millis(refund.created_at));
+        let mut write = Write::only(refundable.iter().fold(reserve, |reserve, status| reserve.bind(status.as_str())));
+        write.then(
+            Statement::new(format!(
+                "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ))
-        .bind(&refund.id)
-        .bind(&refund.payment_id)
-        .bind(&refund.attempt_id)
-        .bind(&refund.merchant_id)
-        .bind(&refund.profile_id)
-        .bind(&refund.merchant_reference_id)
-        .bind(refund.amount.minor())
-        .bind(refund.currency.code())
-        .bind(refund.status.as_str())
-        .bind(&refund.reason)
-        .bind(refund.metadata.as_ref().map(to_json))
-        .bind(&refund.connector)
-        .bind(&refund.connector_account)
-        .bind(&refund.connector_refund_id)
-        .bind(refund.error.as_ref().map(to_json))
-        .bind(millis(refund.created_at))
-        .bind(millis(refund.modified_at))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+            ))
+            .bind(&refund.id)
+            .bind(&refund.payment_id)
+            .bind(&refund.attempt_id)
+            .bind(&refund.merchant_id)
+            .bind(&refund.profile_id)
+            .bind(&refund.merchant_reference_id)
+            .bind(refund.amount.minor())
+            .bind(refund.currency.code())
+            .bind(refund.status.as_str())
+            .bind(&refund.reason)
+            .bind(refund.metadata.as_ref().map(to_json))
+            .bind(&refund.connector)
+            .bind(&refund.connector_account)
+            .bind(&refund.connector_refund_id)
+            .bind(refund.error.as_ref().map(to_json))
+            .bind(millis(refund.created_at))
+            .bind(millis(refund.modified_at)),
+        );
+        match self.write(write).await {
+            Err(e) if e.is_unique_violation() => Err(StoreError::Duplicate(format!(
                 "merchant_reference_id `{}` is already used by another refund in this profile",
                 refund.merchant_reference_id
             ))),
-            Err(e) => Err(e.into()),
-            Ok(_) => {
-                self.commit(tx).await?;
-                Ok(true)
-            }
+            reserved => reserved,
         }
     }
 
@@ -75,34 +64,29 @@ impl Store {
     /// amount back to the payment's refundable balance. False, changing nothing, when the refund
     /// was settled already (a webhook and a sync racing): the amount is given back only once.
     pub async fn settle_refund(&self, refund: &Refund, event: Option<&NewEvent>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let settled = sqlx::query(
-            "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 \
+        let mut write = Write::only(
+            Statement::new(
+                "UPDATE refunds SET status = $2, connector_refund_id = $3, error = $4, modified_at = $5 \
              WHERE id = $1 AND status = $6",
-        )
-        .bind(&refund.id)
-        .bind(refund.status.as_str())
-        .bind(&refund.connector_refund_id)
-        .bind(refund.error.as_ref().map(to_json))
-        .bind(millis(refund.modified_at))
-        .bind(RefundStatus::Pending.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if settled.rows_affected() == 0 {
-            return Ok(false);
-        }
+            )
+            .bind(&refund.id)
+            .bind(refund.status.as_str())
+            .bind(&refund.connector_refund_id)
+            .bind(refund.error.as_ref().map(to_json))
+            .bind(millis(refund.modified_at))
+            .bind(RefundStatus::Pending.as_str()),
+        );
         if refund.status == RefundStatus::Failed {
-            sqlx::query("UPDATE payment_intents SET amount_refunded = amount_refunded - $2 WHERE id = $1")
-                .bind(&refund.payment_id)
-                .bind(refund.amount.minor())
-                .execute(&mut *tx)
-                .await?;
+            write.then(
+                Statement::new("UPDATE payment_intents SET amount_refunded = amount_refunded - $2 WHERE id = $1")
+                    .bind(&refund.payment_id)
+                    .bind(refund.amount.minor()),
+            );
         }
         if let Some(event) = event {
-            insert_event(&mut tx, event).await?;
+            write.then(insert_event(event));
         }
-        self.commit(tx).await?;
-        Ok(true)
+        self.write(write).await
     }
 
     pub async fn find_refund(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Refund>> {

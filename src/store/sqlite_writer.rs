@@ -1,0 +1,284 @@
+//! The one thread that writes to a SQLite database. SQLite takes one writer at a time, so a
+//! write is sent here whole and runs on this thread's own connection: one hop between threads
+//! per write, rather than one per statement as through a pool.
+//!
+//! Writes that arrive while a commit is under way are committed together, in one transaction
+//! and so one flush of the write-ahead log (group commit), each inside a savepoint of its own:
+//! a write undone (a condition not met, a duplicate key) leaves the others. A write is answered
+//! once its transaction is on disk (`synchronous = FULL`).
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{ffi, Connection, OpenFlags, ToSql};
+use tokio::sync::oneshot;
+
+use super::write::{Value, Write};
+use super::{Result, StoreError};
+
+/// The most writes one transaction takes, so that a long queue is answered in steps.
+const MOST_PER_COMMIT: usize = 256;
+
+/// How long a write waits for another process holding the database's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Answer = oneshot::Sender<rusqlite::Result<bool>>;
+
+enum Command {
+    Write(Write, Answer),
+    /// Closes the connection, and so ends the thread, once the writes sent before are done.
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub(super) struct SqliteWriter {
+    commands: mpsc::Sender<Command>,
+}
+
+impl SqliteWriter {
+    /// Starts the writing thread for the SQLite file at `path`, which must exist, in WAL mode.
+    pub(super) fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let (commands, queue) = mpsc::channel();
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || serve(conn, queue))?;
+        Ok(Self { commands })
+    }
+
+    /// Runs `write`; false when one of its conditions stopped it. It runs to the end even if
+    /// the caller stops waiting.
+    pub(super) async fn write(&self, write: Write) -> Result<bool> {
+        let (answer, answered) = oneshot::channel();
+        self.commands.send(Command::Write(write, answer)).map_err(|_| StoreError::Closed)?;
+        Ok(answered.await.map_err(|_| StoreError::Closed)??)
+    }
+
+    /// Waits for the writes sent so far, then closes the connection.
+    pub(super) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.commands.send(Command::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+}
+
+fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
+    while let Ok(first) = queue.recv() {
+        let mut writes = Vec::new();
+        let mut close = None;
+        for command in std::iter::once(first).chain(queue.try_iter()) {
+            match command {
+                Command::Write(write, answer) => writes.push((write, answer)),
+                Command::Close(done) => {
+                    close = Some(done);
+                    break;
+                }
+            }
+            if writes.len() == MOST_PER_COMMIT {
+                break;
+            }
+        }
+        let outcomes = commit(&mut conn, writes.iter().map(|(write, _)| write));
+        for ((_, answer), outcome) in writes.into_iter().zip(outcomes) {
+            // A caller that stopped waiting has nothing to be told.
+            let _ = answer.send(outcome);
+        }
+        if let Some(done) = close {
+            drop(conn);
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Applies `writes` in one transaction and gives each its outcome.
+fn commit<'a>(conn: &mut Connection, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
+    let count = writes.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let failed = |e: &rusqlite::Error| (0..count).map(|_| Err(copy(e))).collect();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return failed(&e);
+    }
+    let mut outcomes = Vec::with_capacity(count);
+    for write in writes {
+        match apply(conn, write) {
+            // Some errors (a full disk, say) make SQLite roll the whole transaction back, and
+            // the writes before this one with it.
+            Ok(outcome) if !conn.is_autocommit() => outcomes.push(outcome),
+            Ok(Err(e)) | Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return failed(&e);
+            }
+            Ok(Ok(_)) => {
+                return failed(&rusqlite::Error::SqliteFailure(
+                    ffi::Error::new(ffi::SQLITE_ABORT),
+                    Some("the transaction was rolled back".into()),
+                ))
+            }
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => outcomes,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            failed(&e)
+        }
+    }
+}
+
+/// Applies one write inside a savepoint, undoing it unless it applied. The outer error is one
+/// the transaction cannot go on after.
+fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<rusqlite::Result<bool>> {
+    conn.execute_batch("SAVEPOINT write")?;
+    let outcome = run(conn, write);
+    if !matches!(outcome, Ok(true)) {
+        conn.execute_batch("ROLLBACK TO write")?;
+    }
+    conn.execute_batch("RELEASE write")?;
+    Ok(outcome)
+}
+
+fn run(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
+    for statement in &write.statements {
+        let mut prepared = conn.prepare_cached(&statement.sql)?;
+        for index in 1..=prepared.parameter_count() {
+            // SQLite numbers `$n` placeholders in the order they first appear, not by `n`.
+            let name = prepared.parameter_name(index).unwrap_or_default();
+            let value = name
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| statement.values.get(n.wrapping_sub(1)))
+                .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_string()))?;
+            prepared.raw_bind_parameter(index, value)?;
+        }
+        let changed = prepared.raw_execute()?;
+        if statement.guard && changed != 1 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The same error again, for each write of a transaction that failed as a whole.
+fn copy(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => rusqlite::Error::SqliteFailure(*code, message.clone()),
+        other => rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_ERROR), Some(other.to_string())),
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Text(Some(text)) => ValueRef::Text(text.as_bytes()),
+            Value::Int(Some(n)) => ValueRef::Integer(*n),
+            Value::Text(None) | Value::Int(None) => ValueRef::Null,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::write::Statement;
+
+    fn database() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, note TEXT)",
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    fn insert(id: &str, n: i64) -> Write {
+        Write::of(
+            Statement::new("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)").bind(id).bind(n).bind(None::<String>),
+        )
+    }
+
+    fn rows(conn: &Connection) -> Vec<(String, i64)> {
+        let mut select = conn.prepare("SELECT id, n FROM t ORDER BY id").unwrap();
+        select.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn writes_committed_together_keep_their_own_outcomes() {
+        let (_dir, mut conn) = database();
+        conn.execute("INSERT INTO t (id, n) VALUES ('a', 1)", []).unwrap();
+
+        // A compare-and-set that finds `a` at 1, one that does not find `a` at 5 (its insert is
+        // undone with it), a duplicate key, and a write after them all.
+        let mut moved = Write::only(
+            Statement::new("UPDATE t SET n = $2 WHERE id = $1 AND n = $3").bind("a").bind(2_i64).bind(1_i64),
+        );
+        moved.then(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("b"));
+        let mut stale = Write::only(
+            Statement::new("UPDATE t SET n = $2 WHERE id = $1 AND n = $3").bind("a").bind(9_i64).bind(5_i64),
+        );
+        stale.then(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("c"));
+        let writes = [moved, stale, insert("b", 7), insert("d", 4)];
+
+        let outcomes = commit(&mut conn, writes.iter());
+        assert!(matches!(outcomes[0], Ok(true)), "{:?}", outcomes[0]);
+        assert!(matches!(outcomes[1], Ok(false)), "{:?}", outcomes[1]);
+        let duplicate = outcomes[2].as_ref().unwrap_err();
+        assert!(StoreError::Sqlite(copy(duplicate)).is_unique_violation(), "{duplicate}");
+        assert!(matches!(outcomes[3], Ok(true)), "{:?}", outcomes[3]);
+        assert!(conn.is_autocommit(), "the transaction is over");
+        assert_eq!(rows(&conn), [("a".into(), 2), ("b".into(), 1), ("d".into(), 4)]);
+    }
+
+    #[test]
+    fn placeholders_take_their_values_by_number_not_by_order_of_appearance() {
+        let (_dir, mut conn) = database();
+        let write = Write::of(Statement::new("INSERT INTO t (n, id) VALUES ($2, $1)").bind("x").bind(3_i64));
+        assert!(matches!(commit(&mut conn, [write].iter())[0], Ok(true)));
+        assert_eq!(rows(&conn), [("x".into(), 3)]);
+    }
+
+    #[test]
+    fn a_transaction_that_cannot_begin_fails_every_write_in_it() {
+        let (dir, mut conn) = database();
+        conn.busy_timeout(Duration::ZERO).unwrap();
+        // Another connection holds the write lock.
+        let other = Connection::open(dir.path().join("w.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let writes = [insert("p", 1), insert("q", 2)];
+        let outcomes = commit(&mut conn, writes.iter());
+        assert!(outcomes.iter().all(|o| o.is_err()), "{outcomes:?}");
+        other.execute_batch("ROLLBACK").unwrap();
+        assert!(rows(&conn).is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_all_land_and_a_closed_writer_refuses_more() {
+        let (dir, _conn) = database();
+        let writer = SqliteWriter::open(&dir.path().join("w.db")).unwrap();
+        let sent: Vec<_> = (0..100)
+            .map(|i| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.write(insert(&format!("k{i:03}"), i)).await })
+            })
+            .collect();
+        for write in sent {
+            assert!(write.await.unwrap().unwrap());
+        }
+        writer.close().await;
+        assert!(matches!(writer.write(insert("late", 0)).await, Err(StoreError::Closed)));
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        let stored = rows(&conn);
+        assert_eq!(stored.len(), 100);
+        assert!(stored.iter().enumerate().all(|(i, (id, n))| *id == format!("k{i:03}") && *n == i as i64));
+    }
+}
