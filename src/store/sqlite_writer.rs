@@ -40,10 +40,8 @@ pub(super) struct SqliteWriter {
 impl SqliteWriter {
     /// Starts the writing thread for the SQLite file at `path`, which must exist, in WAL mode.
     pub(super) fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -274,11 +272,13 @@ mod tests {
         for write in sent {
             assert!(write.await.unwrap().unwrap());
         }
+        // A caller that stops waiting does not stop its write.
+        let _ = tokio::time::timeout(Duration::ZERO, writer.write(insert("k100", 100))).await;
         writer.close().await;
         assert!(matches!(writer.write(insert("late", 0)).await, Err(StoreError::Closed)));
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         let stored = rows(&conn);
-        assert_eq!(stored.len(), 100);
+        assert_eq!(stored.len(), 101);
         assert!(stored.iter().enumerate().all(|(i, (id, n))| *id == format!("k{i:03}") && *n == i as i64));
     }
 }
