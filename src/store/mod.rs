@@ -1,6 +1,7 @@
-//! Durable storage for payments, through sqlx's `Any` driver: one code path, SQLite (WAL) by
-//! default, PostgreSQL when the URL says so. Queries are checked at run time, so building needs
-//! no database.
+//! Durable storage for payments: SQLite (WAL) by default, PostgreSQL when the URL says so, with
+//! one code path for both. Reads go through sqlx's `Any` driver; writes are described once, as
+//! data, and run by either database's writer. Queries are checked at run time, so building
+//! needs no database.
 //!
 //! Every state change is a compare-and-set on the intent's status (or on its refunded amount),
 //! so two requests racing on one payment can never both win, on either database, without locks
