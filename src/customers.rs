@@ -110,7 +110,8 @@ pub async fn update(
     if !state.store.update_customer(&customer).await? {
         return Err(not_found(id));
     }
-    Ok(customer)
+    // Answered as stored: the default may have gone with its method meanwhile.
+    retrieve(state, merchant_id, id).await
 }
 
 pub async fn delete(state: &AppState, merchant_id: &str, id: &str) -> Result<Customer, ApiError> {

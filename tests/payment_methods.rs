@@ -472,3 +472,25 @@ async fn a_customers_default_method_is_one_of_their_saved_cards() {
     assert!(read["default_payment_method_id"].is_null(), "{read}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_method_deleted_while_it_is_made_the_default_leaves_no_default_behind() {
+    let app = TestApp::start().await;
+    let customer_id = customer(&app).await;
+    let path = format!("/v2/customers/{customer_id}");
+    for _ in 0..25 {
+        let id = saved_card(&app, &customer_id, VISA).await;
+        let put = json!({ "name": "John Doe", "email": "john@example.com", "default_payment_method_id": id });
+        let method_path = format!("/v2/payment-methods/{id}");
+        let (made_default, deleted) = tokio::join!(
+            app.call(Method::PUT, &path, Some(ACME_KEY), Some("web"), Some(&put)),
+            app.call(Method::DELETE, &method_path, Some(ACME_KEY), Some("web"), None),
+        );
+        assert_eq!(deleted.0, 200, "{}", deleted.1);
+        assert!(made_default.0 == 200 || made_default.0 == 404, "{made_default:?}");
+        // Whichever came first, the method is gone and cannot be the default.
+        let (_, read) = app.get(&path).await;
+        assert!(read["default_payment_method_id"].is_null(), "{read}");
+    }
+    app.stop().await;
+}

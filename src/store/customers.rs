@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::{json_col, millis, time_col, to_json, Result, Statement, Store, StoreError, Write};
 use crate::customers::{Customer, CustomerDetails};
+use crate::payment_methods::MethodStatus;
 
 const CUSTOMER_COLUMNS: &str = "id, merchant_id, merchant_reference_id, name, email, phone, phone_country_code, \
     description, tax_registration_id, default_billing_address, default_shipping_address, metadata, created_at, \
@@ -50,21 +51,39 @@ impl Store {
         }
     }
 
-    /// Writes a customer's details; false when it no longer exists.
+    /// Writes a customer's details; false when it no longer exists. Their default stays only
+    /// while it names an active saved method of theirs: a method deleted since the customer was
+    /// read does not come back as the default.
     pub async fn update_customer(&self, customer: &Customer) -> Result<bool> {
         let update = Statement::new(
             "UPDATE customers SET name = $3, email = $4, phone = $5, phone_country_code = $6, description = $7, \
              tax_registration_id = $8, default_billing_address = $9, default_shipping_address = $10, \
-             metadata = $11, modified_at = $12, default_payment_method_id = $13 WHERE id = $1 AND merchant_id = $2",
+             metadata = $11, modified_at = $12, \
+             default_payment_method_id = (SELECT m.id FROM payment_methods m \
+                 WHERE m.id = $13 AND m.merchant_id = $2 AND m.customer_id = $1 AND m.status = $14) \
+             WHERE id = $1 AND merchant_id = $2",
         )
         .bind(&customer.id)
         .bind(&customer.merchant_id);
-        self.write(Write::only(
+        let mut write = Write::new();
+        if let Some(method_id) = &customer.default_payment_method_id {
+            // Takes the method's row first, as deleting it does: a deletion under way is waited
+            // for and then seen as done; one that comes later waits, then clears the default.
+            write.then(
+                Statement::new(
+                    "UPDATE payment_methods SET modified_at = modified_at WHERE id = $1 AND merchant_id = $2",
+                )
+                .bind(method_id)
+                .bind(&customer.merchant_id),
+            );
+        }
+        write.only_if(
             bind_details(update, &customer.details)
                 .bind(millis(customer.modified_at))
-                .bind(&customer.default_payment_method_id),
-        ))
-        .await
+                .bind(&customer.default_payment_method_id)
+                .bind(MethodStatus::Active.as_str()),
+        );
+        self.write(write).await
     }
 
     /// Deletes a customer with their saved payment methods and sealed cards; false when there
