@@ -67,22 +67,35 @@ impl SqliteWriter {
     }
 }
 
-fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
-    while let Ok(first) = queue.recv() {
-        let mut writes = Vec::new();
-        let mut close = None;
-        for command in std::iter::once(first).chain(queue.try_iter()) {
-            match command {
-                Command::Write(write, answer) => writes.push((write, answer)),
-                Command::Close(done) => {
-                    close = Some(done);
-                    break;
-                }
-            }
-            if writes.len() == MOST_PER_COMMIT {
+/// What one turn of the writing thread does: writes to commit together, and perhaps then close.
+#[derive(Default)]
+struct Batch {
+    writes: Vec<(Write, Answer)>,
+    close: Option<oneshot::Sender<()>>,
+}
+
+/// Waits for a command, then takes every one already queued behind it, up to a close or to
+/// `MOST_PER_COMMIT` writes. None once every sender is gone.
+fn next_batch(queue: &mpsc::Receiver<Command>) -> Option<Batch> {
+    let first = queue.recv().ok()?;
+    let mut batch = Batch::default();
+    for command in std::iter::once(first).chain(queue.try_iter()) {
+        match command {
+            Command::Write(write, answer) => batch.writes.push((write, answer)),
+            Command::Close(done) => {
+                batch.close = Some(done);
                 break;
             }
         }
+        if batch.writes.len() == MOST_PER_COMMIT {
+            break;
+        }
+    }
+    Some(batch)
+}
+
+fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
+    while let Some(Batch { writes, close }) = next_batch(&queue) {
         let outcomes = commit(&mut conn, writes.iter().map(|(write, _)| write));
         for ((_, answer), outcome) in writes.into_iter().zip(outcomes) {
             // A caller that stopped waiting has nothing to be told.
@@ -257,6 +270,29 @@ mod tests {
         assert!(outcomes.iter().all(|o| o.is_err()), "{outcomes:?}");
         other.execute_batch("ROLLBACK").unwrap();
         assert!(rows(&conn).is_empty());
+    }
+
+    #[test]
+    fn writes_queued_behind_one_another_are_committed_together_up_to_a_bound() {
+        let (commands, queue) = mpsc::channel();
+        let send = |id: String| {
+            let (answer, _) = oneshot::channel();
+            commands.send(Command::Write(insert(&id, 0), answer)).unwrap();
+        };
+        (0..MOST_PER_COMMIT + 3).for_each(|i| send(format!("w{i}")));
+        let (done, _) = oneshot::channel();
+        commands.send(Command::Close(done)).unwrap();
+        send("after close".into());
+
+        let full = next_batch(&queue).unwrap();
+        assert_eq!((full.writes.len(), full.close.is_some()), (MOST_PER_COMMIT, false));
+        let rest = next_batch(&queue).unwrap();
+        assert_eq!((rest.writes.len(), rest.close.is_some()), (3, true), "the rest, then the close");
+        let first_of_rest = &rest.writes[0].0.statements[0].values[0];
+        assert!(matches!(first_of_rest, Value::Text(Some(id)) if id == "w256"), "{first_of_rest:?}");
+        drop(commands);
+        assert_eq!(next_batch(&queue).map(|b| b.writes.len()), Some(1));
+        assert!(next_batch(&queue).is_none(), "no sender is left");
     }
 
     #[tokio::test]
