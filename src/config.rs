@@ -74,6 +74,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long requests under way may take to finish before the daemon exits anyway.
     #[serde(default = "shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// The most client connections open at once; more wait in the listen queue until one closes.
+    #[serde(default = "max_client_connections")]
+    pub max_connections: usize,
 }
 
 fn max_header_bytes() -> usize {
@@ -98,6 +101,10 @@ fn request_timeout_ms() -> u64 {
 
 fn shutdown_grace_secs() -> u64 {
     10
+}
+
+fn max_client_connections() -> usize {
+    1024
 }
 
 /// The smallest request head limit that lets ordinary clients through.
@@ -401,6 +408,7 @@ impl Default for Config {
                 body_timeout_ms: body_timeout_ms(),
                 request_timeout_ms: request_timeout_ms(),
                 shutdown_grace_secs: shutdown_grace_secs(),
+                max_connections: max_client_connections(),
             },
             database: DatabaseConfig { url: "sqlite://data/switchyard.db".into(), max_connections: 8 },
             security: SecurityConfig {
@@ -529,6 +537,9 @@ impl Config {
         }
         if !(1..=MAX_JSON_DEPTH).contains(&server.max_json_depth) {
             report("server.max_json_depth".into(), format!("must be 1 to {MAX_JSON_DEPTH}"));
+        }
+        if server.max_connections == 0 {
+            report("server.max_connections".into(), "must be at least 1".into());
         }
         if server.header_timeout_ms == 0 || server.body_timeout_ms == 0 {
             report("server".into(), "header_timeout_ms and body_timeout_ms must be at least 1 ms".into());

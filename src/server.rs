@@ -3,11 +3,15 @@
 //!
 //! A request's head may be at most `server.max_header_bytes` (431 beyond it) and must arrive
 //! within `server.header_timeout_ms` of the connection opening or its previous answer: a client
-//! that dribbles its head, or holds a connection open without sending anything, is cut off. On
-//! stop no connection is taken any more; the loop waits for those open to finish their requests
-//! and for request work that outlived its connection (`api::deadline`).
+//! that dribbles its head, or holds a connection open without sending anything, is cut off. At
+//! most `server.max_connections` are open at once: past that the loop stops accepting, and the
+//! kernel's listen queue holds newcomers until a connection closes, so a flood of clients costs
+//! a bounded number of descriptors and tasks. On stop no connection is taken any more; the loop
+//! waits for those open to finish their requests and for request work that outlived its
+//! connection (`api::deadline`).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -15,7 +19,8 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api::deadline::Drained;
 use crate::config::ServerConfig;
@@ -49,11 +54,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let builder = http1(config);
     let graceful = GracefulShutdown::new();
+    let room = Arc::new(Semaphore::new(config.max_connections));
     let mut stop = std::pin::pin!(stop);
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+        let (stream, open) = tokio::select! {
+            accepted = accept(&listener, &room) => match accepted {
+                Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot accept connections; trying again shortly");
@@ -66,6 +72,7 @@ pub async fn serve(
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _open = open;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -77,6 +84,31 @@ pub async fn serve(
     graceful.shutdown().await;
     drained.wait().await;
     Ok(())
+}
+
+/// A connection open, holding its place among `server.max_connections`.
+struct Open {
+    _place: OwnedSemaphorePermit,
+}
+
+impl Open {
+    fn new(place: OwnedSemaphorePermit) -> Self {
+        metrics::gauge!("switchyard_http_connections").increment(1.0);
+        Self { _place: place }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics::gauge!("switchyard_http_connections").decrement(1.0);
+    }
+}
+
+/// The next connection, once there is room for it.
+async fn accept(listener: &TcpListener, room: &Arc<Semaphore>) -> std::io::Result<(TcpStream, Open)> {
+    let place = Arc::clone(room).acquire_owned().await.expect("the semaphore is never closed");
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, Open::new(place)))
 }
 
 /// Errors of one connection that went away before it was accepted, not of the listener.

@@ -143,6 +143,27 @@ async fn idle_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let app = app_with(|c| c.server.max_connections = 2).await;
+    let health = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        stream.write_all(health).await.unwrap();
+        assert_eq!(read_answer(&mut stream).await.0, 200);
+        held.push(stream);
+    }
+    // The kernel completes the handshake; the daemon does not take the connection up.
+    let mut waiting = connect(&app).await;
+    waiting.write_all(health).await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(300), read_answer(&mut waiting)).await;
+    assert!(early.is_err(), "a third connection was served while two were open: {early:?}");
+    drop(held.pop());
+    assert_eq!(read_answer(&mut waiting).await.0, 200, "the waiting connection is served once one closes");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_dribbles_its_body_is_answered_408_and_stores_nothing() {
     let app = app_with(|c| c.server.body_timeout_ms = 500).await;
     for path in ["/v2/payments", "/v2/webhooks/acme/sandbox"] {
