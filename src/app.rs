@@ -198,7 +198,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let addr = listener.local_addr()?;
             let app = crate::telemetry::metrics_router().with_state(state.clone());
             tracing::info!(%addr, "metrics listening");
-            Some((addr, tokio::spawn(async move { drop(axum::serve(listener, app).await) })))
+            // The same limits as the API's; it runs until the daemon stops and aborts it.
+            let server = state.config.server.clone();
+            let serving = async move {
+                let (_, drained) = crate::api::deadline::tracker();
+                let _ = crate::server::serve(listener, "metrics", app, &server, drained, std::future::pending()).await;
+            };
+            Some((addr, tokio::spawn(serving)))
         }
         _ => None,
     };
@@ -210,7 +216,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let stopped = async {
             let _ = stopped.await;
         };
-        crate::server::serve(listener, app, &server, drained, stopped).await
+        crate::server::serve(listener, "api", app, &server, drained, stopped).await
     });
     tracing::info!(%addr, "switchyard listening");
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);

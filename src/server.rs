@@ -1,5 +1,5 @@
-//! The API's HTTP/1 server: the accept loop, with the limits that keep a slow or oversized client
-//! from holding the daemon, and a graceful stop.
+//! The HTTP/1 server of the API's listener and of the metrics' own: the accept loop, with the
+//! limits that keep a slow or oversized client from holding the daemon, and a graceful stop.
 //!
 //! A request's head may be at most `server.max_header_bytes` (431 beyond it) and must arrive
 //! within `server.header_timeout_ms` of the connection opening or its previous answer: a client
@@ -19,6 +19,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use metrics::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -44,9 +45,11 @@ fn http1(config: &ServerConfig) -> http1::Builder {
     builder
 }
 
-/// Serves `app` on `listener` until `stop` resolves, then drains.
+/// Serves `app` on `listener` until `stop` resolves, then drains. `name` tells the listener's
+/// connections apart from another's in metrics.
 pub async fn serve(
     listener: TcpListener,
+    name: &'static str,
     app: Router,
     config: &ServerConfig,
     drained: Drained,
@@ -55,10 +58,11 @@ pub async fn serve(
     let builder = http1(config);
     let graceful = GracefulShutdown::new();
     let room = Arc::new(Semaphore::new(config.max_connections));
+    let connections = metrics::gauge!("switchyard_http_connections", "listener" => name);
     let mut stop = std::pin::pin!(stop);
     loop {
-        let (stream, open) = tokio::select! {
-            accepted = accept(&listener, &room) => match accepted {
+        let (stream, held) = tokio::select! {
+            accepted = accept(&listener, &room, &connections) => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
@@ -72,7 +76,7 @@ pub async fn serve(
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let _open = open;
+            let _held = held;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -86,29 +90,30 @@ pub async fn serve(
     Ok(())
 }
 
-/// A connection open, holding its place among `server.max_connections`.
+/// A connection open, holding its place among `server.max_connections` and counted in `gauge`.
 struct Open {
     _place: OwnedSemaphorePermit,
+    gauge: Gauge,
 }
 
 impl Open {
-    fn new(place: OwnedSemaphorePermit) -> Self {
-        metrics::gauge!("switchyard_http_connections").increment(1.0);
-        Self { _place: place }
+    fn new(place: OwnedSemaphorePermit, gauge: &Gauge) -> Self {
+        gauge.increment(1.0);
+        Self { _place: place, gauge: gauge.clone() }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        metrics::gauge!("switchyard_http_connections").decrement(1.0);
+        self.gauge.decrement(1.0);
     }
 }
 
 /// The next connection, once there is room for it.
-async fn accept(listener: &TcpListener, room: &Arc<Semaphore>) -> std::io::Result<(TcpStream, Open)> {
+async fn accept(listener: &TcpListener, room: &Arc<Semaphore>, gauge: &Gauge) -> std::io::Result<(TcpStream, Open)> {
     let place = Arc::clone(room).acquire_owned().await.expect("the semaphore is never closed");
     let (stream, _) = listener.accept().await?;
-    Ok((stream, Open::new(place)))
+    Ok((stream, Open::new(place, gauge)))
 }
 
 /// Errors of one connection that went away before it was accepted, not of the listener.

@@ -67,7 +67,7 @@ fn describe() {
     describe_gauge!("switchyard_build_info", "The running version, as a label; always 1.");
     describe_gauge!("switchyard_uptime_seconds", Unit::Seconds, "Time since the process started serving.");
     describe_counter!("switchyard_http_requests_total", "API requests by route template, method and status.");
-    describe_gauge!("switchyard_http_connections", "Client connections open on the API listener.");
+    describe_gauge!("switchyard_http_connections", "Client connections open, by listener (api, metrics).");
     describe_histogram!(
         "switchyard_http_request_duration_seconds",
         Unit::Seconds,

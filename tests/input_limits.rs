@@ -143,6 +143,20 @@ async fn idle_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn the_metrics_listener_closes_idle_connections_too() {
+    let app = app_with(|c| {
+        c.server.header_timeout_ms = 500;
+        c.metrics.listen = "127.0.0.1:0".into();
+    })
+    .await;
+    let admin = app.metrics_base().expect("an admin listener");
+    let stream = TcpStream::connect(admin.trim_start_matches("http://")).await.unwrap();
+    let (closed, received) = closed_while_dripping(stream, b"").await;
+    assert!(closed && received.is_empty(), "a silent connection to the metrics was kept for {PATIENCE:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let app = app_with(|c| c.server.max_connections = 2).await;
     let health = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";

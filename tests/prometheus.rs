@@ -182,7 +182,7 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
     // Prometheus's own connection is open while it scrapes.
-    prometheus.until("count(switchyard_http_connections >= 1)", "", &[("", 1.0)]).await;
+    prometheus.until("switchyard_http_connections >= 1", "listener", &[("api", 1.0)]).await;
 
     // Every query of the Grafana dashboard evaluates; those about payments see them.
     let dashboard: Value = serde_json::from_str(
