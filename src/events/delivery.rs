@@ -50,9 +50,12 @@ pub async fn run(state: &AppState) -> usize {
     // Held long enough for the try to end, so no other daemon takes the event meanwhile.
     let lease = now + millis(config.timeout_ms.saturating_mul(2));
     let mut tries = JoinSet::new();
-    for event in due {
+    for mut event in due {
         match state.store.lease_event(&event, lease).await {
-            Ok(true) => drop(tries.spawn(deliver(state.clone(), event))),
+            Ok(true) => {
+                event.next_attempt_at = lease.timestamp_millis();
+                drop(tries.spawn(deliver(state.clone(), event)));
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, event_id = %event.id, "cannot take an event on"),
         }
@@ -118,8 +121,10 @@ async fn deliver(state: AppState, event: Event) {
         error_message,
         created_at: now,
     };
-    if let Err(e) = state.store.record_delivery(&delivery, after).await {
+    match state.store.record_delivery(&delivery, event.next_attempt_at, after).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(event_id = %delivery.event_id, "a webhook try outlasted its lease; not recorded"),
         // The lease runs out and the event is tried again: a merchant may see it twice, never lose it.
-        tracing::warn!(error = %e, event_id = %delivery.event_id, "cannot record a webhook try");
+        Err(e) => tracing::warn!(error = %e, event_id = %delivery.event_id, "cannot record a webhook try"),
     }
 }

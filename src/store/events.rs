@@ -72,9 +72,28 @@ impl Store {
         .await
     }
 
-    /// Keeps a try and moves its event on, together.
-    pub async fn record_delivery(&self, delivery: &Delivery, after: AfterTry) -> Result<()> {
-        let mut write = Write::of(
+    /// Keeps a try and moves its event on, together, if the event is still held under the lease
+    /// the try was made under (`held_until`); false when the lease ran out and another try took
+    /// the event on, which then records its own.
+    pub async fn record_delivery(&self, delivery: &Delivery, held_until: i64, after: AfterTry) -> Result<bool> {
+        let (status, next) = match after {
+            AfterTry::Delivered => (EventStatus::Delivered, delivery.created_at),
+            AfterTry::RetryAt(at) => (EventStatus::Pending, at),
+            AfterTry::GiveUp => (EventStatus::Failed, delivery.created_at),
+        };
+        let mut write = Write::only(
+            Statement::new(
+                "UPDATE events SET status = $2, attempts = $3, next_attempt_at = $4 \
+                 WHERE id = $1 AND status = $5 AND next_attempt_at = $6",
+            )
+            .bind(&delivery.event_id)
+            .bind(status.as_str())
+            .bind(delivery.attempt)
+            .bind(millis(next))
+            .bind(EventStatus::Pending.as_str())
+            .bind(held_until),
+        );
+        write.then(
             Statement::new(
                 "INSERT INTO event_deliveries (id, event_id, attempt, request_headers, status_code, response_body, \
              error_message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -88,19 +107,7 @@ impl Store {
             .bind(&delivery.error_message)
             .bind(millis(delivery.created_at)),
         );
-        let (status, next) = match after {
-            AfterTry::Delivered => (EventStatus::Delivered, delivery.created_at),
-            AfterTry::RetryAt(at) => (EventStatus::Pending, at),
-            AfterTry::GiveUp => (EventStatus::Failed, delivery.created_at),
-        };
-        write.then(
-            Statement::new("UPDATE events SET status = $2, attempts = $3, next_attempt_at = $4 WHERE id = $1")
-                .bind(&delivery.event_id)
-                .bind(status.as_str())
-                .bind(delivery.attempt)
-                .bind(millis(next)),
-        );
-        self.write(write).await.map(drop)
+        self.write(write).await
     }
 
     /// A profile's events, newest first.
@@ -180,4 +187,60 @@ fn event_from_row(row: &AnyRow) -> Result<Event> {
         next_attempt_at: row.try_get("next_attempt_at")?,
         created_at: time_col(row, "created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(event_id: &str, attempt: i64) -> Delivery {
+        Delivery {
+            id: format!("try_{attempt}"),
+            event_id: event_id.into(),
+            attempt,
+            request_headers: Vec::new(),
+            status_code: Some(200),
+            response_body: None,
+            error_message: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_try_that_outlasted_its_lease_is_not_recorded_over_the_next_one() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("e.db").display()), 2).await.unwrap();
+        let new = NewEvent {
+            id: "evt_1".into(),
+            merchant_id: "m".into(),
+            profile_id: "p".into(),
+            object_id: "pay_1".into(),
+            class: "payments",
+            event_type: "payment_succeeded",
+            body: "{}".into(),
+            created_at: Utc::now(),
+        };
+        assert!(store.write(Write::of(insert_event(&new))).await.unwrap());
+        let event = store.due_events(Utc::now(), 10).await.unwrap().pop().expect("the event is due");
+
+        // One daemon takes it on; its lease runs out and another takes it on.
+        let first = Utc::now() + chrono::Duration::seconds(10);
+        assert!(store.lease_event(&event, first).await.unwrap());
+        let taken_again = store.due_events(first, 10).await.unwrap().pop().expect("due again once the lease ran out");
+        let second = first + chrono::Duration::seconds(10);
+        assert!(store.lease_event(&taken_again, second).await.unwrap());
+
+        // The first try ends late: it does not move the event on, nor keep its record.
+        let late = store.record_delivery(&delivery("evt_1", 1), first.timestamp_millis(), AfterTry::GiveUp).await;
+        assert!(!late.unwrap());
+        assert!(store.deliveries("evt_1").await.unwrap().is_empty());
+        assert_eq!(store.pending_events().await.unwrap(), 1);
+
+        // The second try, still within its lease, is recorded.
+        let held = store.record_delivery(&delivery("evt_1", 1), second.timestamp_millis(), AfterTry::Delivered).await;
+        assert!(held.unwrap());
+        assert_eq!(store.deliveries("evt_1").await.unwrap().len(), 1);
+        assert_eq!(store.pending_events().await.unwrap(), 0);
+        store.close().await;
+    }
 }
