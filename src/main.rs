@@ -178,6 +178,7 @@ fn serve(config: Config) -> ExitCode {
     } else {
         builder.init();
     }
+    switchyard::server::make_room_for(config.server.max_connections);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -116,6 +116,44 @@ async fn accept(listener: &TcpListener, room: &Arc<Semaphore>, gauge: &Gauge) ->
     Ok((stream, Open::new(place, gauge)))
 }
 
+/// Descriptors the daemon holds besides its client connections: the database, providers' pooled
+/// connections, the metrics listener, the runtime's own. A generous margin.
+const OTHER_DESCRIPTORS: u64 = 256;
+
+/// Makes room for `max_connections` open at once: raises the process's soft limit on open
+/// descriptors as far as they need, up to the hard limit (the usual soft default of 1,024 would
+/// have the listener fail to accept, and back off, well before the cap), and warns when even the
+/// hard limit leaves too few.
+#[cfg(unix)]
+pub fn make_room_for(max_connections: usize) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = (max_connections as u64).saturating_add(OTHER_DESCRIPTORS);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return;
+    }
+    let raised = limit.maximum.map_or(wanted, |hard| hard.min(wanted));
+    let soft = match raised > soft && setrlimit(Resource::Nofile, Rlimit { current: Some(raised), ..limit }).is_ok() {
+        true => {
+            tracing::info!(from = soft, to = raised, "raised the limit on open descriptors");
+            raised
+        }
+        false => soft,
+    };
+    if soft < wanted {
+        tracing::warn!(
+            descriptors = soft,
+            max_connections,
+            "the limit on open descriptors (ulimit -n) is too low for server.max_connections; \
+             raise it or lower max_connections"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+pub fn make_room_for(_max_connections: usize) {}
+
 /// Errors of one connection that went away before it was accepted, not of the listener.
 fn is_connection_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;

@@ -1,8 +1,9 @@
 //! Limits on what a client may send, and how slowly: the size of a request's head and the time to
 //! send it, the time to send its body, the time it waits for an answer, how deeply its JSON nests,
-//! and how long its text fields are. Each refusal that can be answered is in the wire format and
-//! stores nothing; a slow client is cut off without holding up anyone else; a request that runs
-//! past its time, or whose client hangs up, still finishes its work.
+//! and how long its text fields are; and on how many clients are connected at once. Each refusal
+//! that can be answered is in the wire format and stores nothing; a slow client is cut off without
+//! holding up anyone else; a request that runs past its time, or whose client hangs up, still
+//! finishes its work.
 
 mod common;
 
@@ -175,6 +176,34 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     drop(held.pop());
     assert_eq!(read_answer(&mut waiting).await.0, 200, "the waiting connection is served once one closes");
     app.stop().await;
+}
+
+/// The soft and hard limits on open descriptors of process `pid`.
+fn descriptor_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("Linux's /proc");
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("a line for open files");
+    let value = |v: &str| if v == "unlimited" { u64::MAX } else { v.parse().expect("a number") };
+    let values: Vec<u64> = line.split_whitespace().skip(3).take(2).map(value).collect();
+    (values[0], values[1])
+}
+
+#[tokio::test]
+async fn the_daemon_raises_its_descriptor_limit_to_fit_its_connections() {
+    // The daemon inherits this process's hard limit; it starts with a soft limit of 300.
+    let (_, hard) = descriptor_limits(std::process::id());
+    let daemon =
+        Daemon::spawn_under(&["prlimit", "--nofile=300:"], &[("SWITCHYARD__SERVER__MAX_CONNECTIONS", "600")]).await;
+    let (soft, _) = descriptor_limits(daemon.pid());
+    assert!(soft > 600 || soft == hard, "a soft limit of {soft} (hard {hard}) for 600 connections");
+    assert!(!std::fs::read_to_string(&daemon.log).unwrap().contains("too low"));
+}
+
+#[tokio::test]
+async fn a_descriptor_limit_too_low_for_the_connections_is_warned_of() {
+    let daemon = Daemon::spawn_under(&["prlimit", "--nofile=300:300"], &[]).await;
+    assert_eq!(descriptor_limits(daemon.pid()), (300, 300));
+    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(log.contains("WARN") && log.contains("too low for server.max_connections"), "{log}");
 }
 
 #[tokio::test]

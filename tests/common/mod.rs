@@ -227,7 +227,21 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
 /// The `switchyard` binary, to run from the repository root, with no configuration from the
 /// environment but `env`.
 pub fn switchyard_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    switchyard_command_under(&[], args, env)
+}
+
+/// `switchyard_command`, run by `wrapper` (a program and its arguments, e.g. `prlimit …`), which
+/// takes the binary's path and `args` after its own.
+pub fn switchyard_command_under(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let mut command = match wrapper.split_first() {
+        None => std::process::Command::new(binary),
+        Some((program, rest)) => {
+            let mut command = std::process::Command::new(program);
+            command.args(rest).arg(binary);
+            command
+        }
+    };
     command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
     for (name, _) in std::env::vars() {
         if name.starts_with("SWITCHYARD__") {
@@ -313,12 +327,17 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon with extra environment variables and waits until `/health` answers.
     pub async fn spawn(env: &[(&str, &str)]) -> Self {
+        Self::spawn_under(&[], env).await
+    }
+
+    /// `spawn`, run by `wrapper` (see `switchyard_command_under`).
+    pub async fn spawn_under(wrapper: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.path().join("daemon.log");
         let out = std::fs::File::create(&log).expect("log file");
         let database_url = database_url(dir.path());
-        let child = switchyard_command(&["--config", "config/switchyard.toml", "serve"], &[])
+        let child = switchyard_command_under(wrapper, &["--config", "config/switchyard.toml", "serve"], &[])
             .env("SWITCHYARD__DATABASE__URL", &database_url)
             .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())
