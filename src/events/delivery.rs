@@ -51,11 +51,8 @@ pub async fn run(state: &AppState) -> usize {
     let lease = now + millis(config.timeout_ms.saturating_mul(2));
     let mut tries = JoinSet::new();
     for mut event in due {
-        match state.store.lease_event(&event, lease).await {
-            Ok(true) => {
-                event.next_attempt_at = lease.timestamp_millis();
-                drop(tries.spawn(deliver(state.clone(), event)));
-            }
+        match state.store.lease_event(&mut event, lease).await {
+            Ok(true) => drop(tries.spawn(deliver(state.clone(), event))),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, event_id = %event.id, "cannot take an event on"),
         }

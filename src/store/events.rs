@@ -58,18 +58,24 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
-    /// Takes `event` on until `until`; false when another daemon took it first.
-    pub async fn lease_event(&self, event: &Event, until: DateTime<Utc>) -> Result<bool> {
-        self.write(Write::only(
-            Statement::new(
-                "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
-            )
-            .bind(&event.id)
-            .bind(millis(until))
-            .bind(EventStatus::Pending.as_str())
-            .bind(event.next_attempt_at),
-        ))
-        .await
+    /// Takes `event` on until `until`, which it then holds as its `next_attempt_at`; false when
+    /// another daemon took it first.
+    pub async fn lease_event(&self, event: &mut Event, until: DateTime<Utc>) -> Result<bool> {
+        let taken = self
+            .write(Write::only(
+                Statement::new(
+                    "UPDATE events SET next_attempt_at = $2 WHERE id = $1 AND status = $3 AND next_attempt_at = $4",
+                )
+                .bind(&event.id)
+                .bind(millis(until))
+                .bind(EventStatus::Pending.as_str())
+                .bind(event.next_attempt_at),
+            ))
+            .await?;
+        if taken {
+            event.next_attempt_at = millis(until);
+        }
+        Ok(taken)
     }
 
     /// Keeps a try and moves its event on, together, if the event is still held under the lease
@@ -221,23 +227,25 @@ mod tests {
             created_at: Utc::now(),
         };
         assert!(store.write(Write::of(insert_event(&new))).await.unwrap());
-        let event = store.due_events(Utc::now(), 10).await.unwrap().pop().expect("the event is due");
+        let mut event = store.due_events(Utc::now(), 10).await.unwrap().pop().expect("the event is due");
 
         // One daemon takes it on; its lease runs out and another takes it on.
         let first = Utc::now() + chrono::Duration::seconds(10);
-        assert!(store.lease_event(&event, first).await.unwrap());
-        let taken_again = store.due_events(first, 10).await.unwrap().pop().expect("due again once the lease ran out");
+        assert!(store.lease_event(&mut event, first).await.unwrap());
+        let mut taken_again =
+            store.due_events(first, 10).await.unwrap().pop().expect("due again once the lease ran out");
         let second = first + chrono::Duration::seconds(10);
-        assert!(store.lease_event(&taken_again, second).await.unwrap());
+        assert!(store.lease_event(&mut taken_again, second).await.unwrap());
+        assert!(!store.lease_event(&mut event.clone(), second).await.unwrap(), "held by the other");
 
         // The first try ends late: it does not move the event on, nor keep its record.
-        let late = store.record_delivery(&delivery("evt_1", 1), first.timestamp_millis(), AfterTry::GiveUp).await;
+        let late = store.record_delivery(&delivery("evt_1", 1), event.next_attempt_at, AfterTry::GiveUp).await;
         assert!(!late.unwrap());
         assert!(store.deliveries("evt_1").await.unwrap().is_empty());
         assert_eq!(store.pending_events().await.unwrap(), 1);
 
         // The second try, still within its lease, is recorded.
-        let held = store.record_delivery(&delivery("evt_1", 1), second.timestamp_millis(), AfterTry::Delivered).await;
+        let held = store.record_delivery(&delivery("evt_1", 1), taken_again.next_attempt_at, AfterTry::Delivered).await;
         assert!(held.unwrap());
         assert_eq!(store.deliveries("evt_1").await.unwrap().len(), 1);
         assert_eq!(store.pending_events().await.unwrap(), 0);
