@@ -197,12 +197,13 @@ fn serve(config: Config) -> ExitCode {
         };
         let stop = running.stopper();
         let (signalled, on_signal) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: no new connections; requests under way may finish");
+        if let Err(e) = watch_signals(grace, move || {
             let _ = stop.send(());
             let _ = signalled.send(());
-        });
+        }) {
+            eprintln!("cannot watch for signals: {e}");
+            return ExitCode::FAILURE;
+        }
         match running.wait(on_signal, grace).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -211,6 +212,26 @@ fn serve(config: Config) -> ExitCode {
             }
         }
     })
+}
+
+/// How long past the grace the process may take to close its store before it exits regardless.
+const CLOSING_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for SIGTERM or Ctrl-C on a thread of its own, so that a signal is seen even when every
+/// worker of the runtime is busy; then calls `stopping` and, should the process still be running
+/// when the grace and a margin for closing the store have passed, exits it: a stop is always
+/// bounded, whatever holds the workers.
+fn watch_signals(grace: std::time::Duration, stopping: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let signals = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        signals.block_on(shutdown_signal());
+        tracing::info!("shutting down: no new connections; requests under way may finish");
+        stopping();
+        std::thread::sleep(grace + CLOSING_MARGIN);
+        tracing::error!(?grace, "still running past the shutdown grace; exiting now");
+        std::process::exit(1);
+    })?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -16,8 +16,19 @@ use tempfile::TempDir;
 const BOUND: usize = 1200;
 
 const ROUTING: &str = r#"
+local calls = 0
 return function(p, ctx)
   local case = p.metadata and p.metadata.case
+  if case == "pcall_loop" then while true do pcall(function() while true do end end) end end
+  if case == "xpcall_loop" then
+    while true do xpcall(function() while true do end end, function() while true do end end) end
+  end
+  if case == "carry" then
+    -- Only the first call on a worker would see 0, were the count kept between payments.
+    calls = calls + 1
+    if calls > 1 then return { "a" }, "carried over" end
+    return { "b" }, "ok"
+  end
   if case == "huge_error" then error(string.rep("x", 1e6)) end
   if case == "table_error" then error({ code = 1 }) end
   if case == "tostring_error" then error(setmetatable({}, { __tostring = function() while true do end end })) end
@@ -33,8 +44,15 @@ end
 "#;
 
 const PLUGIN: &str = r#"
+local calls = 0
+local seen = {}
+
 local function abuse(case)
   if case == "loop" then while true do end end
+  if case == "pcall_loop" then while true do pcall(function() while true do end end) end end
+  if case == "xpcall_loop" then while true do xpcall(function() while true do end end, function() while true do end end) end end
+  if case == "carry_local" then calls = calls + 1 if calls > 1 then error("a local from an earlier call is visible") end end
+  if case == "carry_table" then seen[#seen + 1] = case end
   if case == "recursion" then local function f(n) return f(n + 1) + 1 end return f(1) end
   if case == "memory" then local t = {} for i = 1, 1e8 do t[i] = i end end
   if case == "string_bomb" then local s = "x" for _ = 1, 40 do s = s .. s end return s end
@@ -89,8 +107,17 @@ async fn abusive_routing_scripts_fail_only_their_call_and_report_boundedly() {
     config.lua.time_budget_ms = 5;
     let app = TestApp::start_with(dir, config).await;
 
-    for case in ["huge_error", "table_error", "tostring_error", "yield", "coroutine_loop", "string_bomb", "huge_reason"]
-    {
+    for case in [
+        "huge_error",
+        "table_error",
+        "tostring_error",
+        "yield",
+        "coroutine_loop",
+        "string_bomb",
+        "huge_reason",
+        "pcall_loop",
+        "xpcall_loop",
+    ] {
         let body = pay(&app, with_case(case)).await;
         assert_eq!(body["status"], "succeeded", "{case}: {body}");
         let text = body.to_string();
@@ -101,6 +128,12 @@ async fn abusive_routing_scripts_fail_only_their_call_and_report_boundedly() {
             let fallback = routing["fallback"].as_str().unwrap_or_else(|| panic!("{case}: no fallback: {body}"));
             assert!(fallback.len() < BOUND, "{case}: a fallback reason of {} bytes", fallback.len());
         }
+    }
+    // Each payment starts from the script as loaded: a count kept in a top-level local is back
+    // to 0 for every one of them, on every worker.
+    for _ in 0..6 {
+        let body = pay(&app, with_case("carry")).await;
+        assert_eq!(body["attempts"][0]["routing"]["reason"], "ok", "{body}");
     }
     // The script still decides for a payment that does not abuse it.
     let body = pay(&app, payment("4242424242424242")).await;
@@ -129,6 +162,9 @@ async fn abusive_plugins_fail_only_their_call_and_report_boundedly() {
     // Before anything is sent: the next account takes the payment.
     let cases = [
         "loop",
+        "pcall_loop",
+        "xpcall_loop",
+        "carry_table",
         "recursion",
         "memory",
         "string_bomb",
@@ -163,6 +199,11 @@ async fn abusive_plugins_fail_only_their_call_and_report_boundedly() {
     let body = pay(&app, described("ok")).await;
     assert_eq!(body["merchant_connector_id"], "abusive", "{body}");
     assert_eq!(body["status"], "succeeded", "{body}");
+    // A top-level local assigned in one call is back to its loaded value in the next.
+    for _ in 0..6 {
+        let body = pay(&app, described("carry_local")).await;
+        assert_eq!(body["merchant_connector_id"], "abusive", "{body}");
+    }
 
     // After the provider has the request, a runaway `parse` leaves the outcome unclear: the
     // payment stays processing and no other account is tried.
@@ -190,4 +231,37 @@ async fn abusive_plugins_fail_only_their_call_and_report_boundedly() {
         body["error"]["message"].as_str().unwrap().len()
     );
     app.stop().await;
+}
+
+/// A script or plugin whose top level catches the budget error in a loop is refused within its
+/// budget, at start as at a reload; it never keeps the daemon from starting or answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_top_level_that_catches_the_budget_is_refused_at_load() {
+    const CATCHER: &str =
+        "while true do pcall(function() while true do end end) end\nreturn function() return { 'a' } end";
+    let dir = TempDir::new().unwrap();
+    let mut config = config_routed(dir.path(), vec![sandbox_account("a")], &["a"], "catcher", CATCHER);
+    config.lua.time_budget_ms = 5;
+    // The script is refused; the profile's payments follow its fallback list.
+    let app = TestApp::start_with(dir, config).await;
+    let body = pay(&app, payment("4242424242424242")).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+    let fallback = body["attempts"][0]["routing"]["fallback"].as_str().unwrap_or_default();
+    assert!(fallback.contains("catcher"), "{body}");
+    app.stop().await;
+
+    let dir = TempDir::new().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let plugin =
+        "while true do pcall(function() while true do end end) end\nreturn { name = 'catcher', api_version = 1 }";
+    std::fs::write(plugins.join("catcher.lua"), plugin).unwrap();
+    let mut config = config_with(dir.path(), vec![sandbox_account("sandbox")], &["sandbox"]);
+    config.paths.plugins = plugins;
+    config.lua.time_budget_ms = 5;
+    // The plugin is refused, with the reason; the start does not hang on it.
+    match switchyard::app::start(config).await {
+        Ok(running) => running.stop().await,
+        Err(e) => assert!(e.to_string().contains("time budget"), "{e}"),
+    }
 }

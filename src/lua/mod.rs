@@ -5,13 +5,23 @@
 //! Luau's interrupt (so a runaway loop fails its call, not the daemon) and the whole state under a
 //! memory limit. Scripts are compiled to bytecode once, off the request path (`compile`), and
 //! each loaded into its own environment, so scripts never see each other's globals.
+//!
+//! Two promises hold whatever a script does:
+//! - Past its deadline a call fails. Luau raises the budget as an ordinary error, which
+//!   `pcall` and `xpcall` can catch; so once the deadline has passed every interrupt raises it
+//!   again — at the next call or loop back-edge outside the catch — until the call has unwound.
+//! - A call starts from the script's loaded state. What a chunk leaves reachable when it has
+//!   loaded — its tables, the upvalues of its functions — is frozen or put back after each call
+//!   (`Fresh`), so nothing one payment does is seen by the next. A state whose memory ran out is
+//!   reported `spent`, and its owner builds a new one.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
 use mlua::chunk::{ChunkMode, Compiler};
-use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table};
+use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
 
 /// How long one call may run and how much memory one state may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +56,9 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Interrupts seen on this thread; the clock is read on every `CLOCK_EVERY`th.
     static TICKS: Cell<u32> = const { Cell::new(0) };
+    /// Set once the call running on this thread is past its deadline: from then on every
+    /// interrupt raises the budget error again, so catching it gains a script nothing.
+    static EXPIRED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Reading the clock costs more than a short script's whole body; a runaway loop still reaches
@@ -70,12 +83,16 @@ unsafe extern "C-unwind" fn interrupt(state: *mut ffi::lua_State, gc: c_int) {
     if gc >= 0 {
         return;
     }
+    if EXPIRED.with(Cell::get) {
+        ffi::luaL_error(state, TIMEOUT_MESSAGE.as_ptr());
+    }
     let tick = TICKS.with(|t| {
         let n = t.get().wrapping_add(1);
         t.set(n);
         n
     });
     if tick.is_multiple_of(CLOCK_EVERY) && DEADLINE.with(Cell::get).is_some_and(|at| Instant::now() >= at) {
+        EXPIRED.with(|e| e.set(true));
         ffi::luaL_error(state, TIMEOUT_MESSAGE.as_ptr());
     }
 }
@@ -92,7 +109,25 @@ pub fn compile(chunk_name: &str, source: &str) -> Result<Vec<u8>, ScriptError> {
 pub struct Sandbox {
     lua: Lua,
     limits: Limits,
+    /// A call ran out of memory: what holds the memory may be out of the collector's reach
+    /// (a script's upvalue, say), so the state is not trusted with another call.
+    spent: Cell<bool>,
 }
+
+/// A chunk as loaded: its environment (frozen), what it returned, and what must be put back
+/// after each call for the next to start from the loaded state.
+pub struct Loaded {
+    pub env: Table,
+    pub returned: Value,
+    pub fresh: Fresh,
+}
+
+/// The upvalues of every Luau function a loaded chunk left reachable, with their values at load.
+/// A call may assign to a script's top-level locals; `Sandbox::run_fresh` puts them back. Kept
+/// as one Lua table, `{ {n, f, v1, …, vn}, … }`, so putting them back costs one protected call
+/// and no allocation.
+#[derive(Clone)]
+pub struct Fresh(Option<Table>);
 
 impl Sandbox {
     pub fn new(limits: Limits) -> Result<Self, ScriptError> {
@@ -110,28 +145,28 @@ impl Sandbox {
             lua.exec_raw::<()>((), |state| (*ffi::lua_callbacks(state)).interrupt = Some(interrupt))
                 .map_err(runtime)?;
         }
-        Ok(Self { lua, limits })
+        Ok(Self { lua, limits, spent: Cell::new(false) })
     }
 
     pub fn lua(&self) -> &Lua {
         &self.lua
     }
 
+    /// True once a call on this state ran out of memory: its owner should build a new state.
+    pub fn spent(&self) -> bool {
+        self.spent.get()
+    }
+
     /// Loads compiled bytecode into a fresh environment that reads the (read-only) globals and
-    /// keeps the script's own globals to itself; runs the chunk and returns its environment and
-    /// whatever the chunk returned.
-    pub fn load(&self, chunk_name: &str, bytecode: &[u8]) -> Result<(Table, mlua::Value), ScriptError> {
+    /// keeps the script's own globals to itself; runs the chunk (under the time budget) and
+    /// returns its environment and whatever the chunk returned.
+    pub fn load(&self, chunk_name: &str, bytecode: &[u8]) -> Result<Loaded, ScriptError> {
         self.load_over(chunk_name, bytecode, &self.lua.globals())
     }
 
     /// Like `load`, with the environment reading through to `base` (which reads the globals in
     /// turn): how plugins see the host library. The environment is frozen once the chunk has run.
-    pub fn load_over(
-        &self,
-        chunk_name: &str,
-        bytecode: &[u8],
-        base: &Table,
-    ) -> Result<(Table, mlua::Value), ScriptError> {
+    pub fn load_over(&self, chunk_name: &str, bytecode: &[u8], base: &Table) -> Result<Loaded, ScriptError> {
         let env = self.lua.create_table().map_err(runtime)?;
         let meta = self.lua.create_table().map_err(runtime)?;
         meta.raw_set("__index", base).map_err(runtime)?;
@@ -145,11 +180,66 @@ impl Sandbox {
             .set_environment(env.clone())
             .into_function()
             .map_err(|e| ScriptError::Compile(e.to_string()))?;
-        let returned = self.run(|| chunk.call::<mlua::Value>(()))?;
+        let returned = self.run(|| chunk.call::<Value>(()))?;
         // What the chunk defined when it loaded stays; nothing a later call does can add to it,
         // so no call leaves state behind for the next payment to see.
-        env.set_readonly(true);
-        Ok((env, returned))
+        let fresh = self.settle(&[Value::Table(env.clone()), returned.clone()])?;
+        Ok(Loaded { env, returned, fresh })
+    }
+
+    /// Freezes every table reachable from `roots` and notes the upvalues of every Luau function
+    /// reachable from them. (No coroutine can be kept: the coroutine library is not loaded, and a
+    /// coroutine's progress could not be put back.)
+    fn settle(&self, roots: &[Value]) -> Result<Fresh, ScriptError> {
+        let globals = self.lua.globals();
+        let mut seen = HashSet::new();
+        let mut todo = roots.to_vec();
+        let mut upvalues = Vec::new();
+        while let Some(value) = todo.pop() {
+            if value.to_pointer().is_null() || !seen.insert(value.to_pointer()) {
+                continue;
+            }
+            match value {
+                // The globals are the host's, read-only already, and reach every library.
+                Value::Table(t) if t == globals => {}
+                Value::Table(t) => {
+                    t.for_each::<Value, Value>(|k, v| {
+                        todo.extend([k, v]);
+                        Ok(())
+                    })
+                    .map_err(runtime)?;
+                    todo.extend(t.metatable().map(Value::Table));
+                    t.set_readonly(true);
+                }
+                Value::Function(f) => {
+                    let values = function_upvalues(&self.lua, &f).map_err(runtime)?;
+                    if !values.is_empty() && f.info().what == "Lua" {
+                        upvalues.push((f, values.clone()));
+                    }
+                    todo.extend(values);
+                }
+                _ => {}
+            }
+        }
+        if upvalues.is_empty() {
+            return Ok(Fresh(None));
+        }
+        let table = self.unmetered(|lua| {
+            let table = lua.create_table_with_capacity(upvalues.len(), 0)?;
+            for (f, values) in upvalues {
+                let entry = lua.create_table_with_capacity(values.len() + 2, 0)?;
+                entry.raw_set(1, values.len())?;
+                entry.raw_set(2, f)?;
+                for (i, v) in values.into_iter().enumerate() {
+                    entry.raw_set(i + 3, v)?;
+                }
+                entry.set_readonly(true);
+                table.raw_push(entry)?;
+            }
+            table.set_readonly(true);
+            Ok(table)
+        })?;
+        Ok(Fresh(Some(table)))
     }
 
     /// A read-only table of `entries` that reads through to the globals, to load chunks over.
@@ -181,21 +271,72 @@ impl Sandbox {
 
     /// Runs `f` under the time budget; errors come back classified.
     pub fn run<R>(&self, f: impl FnOnce() -> mlua::Result<R>) -> Result<R, ScriptError> {
+        EXPIRED.with(|e| e.set(false));
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.time_budget)));
         let result = f();
         DEADLINE.with(|d| d.set(None));
+        EXPIRED.with(|e| e.set(false));
         // What a failed or greedy call left behind is collected now, so that the next call on
         // this state, another payment's, starts with the whole limit to itself: garbage the
         // collector had not reached yet would otherwise count against it.
         if result.is_err() || self.lua.used_memory() > self.limits.memory_bytes / 2 {
             let _ = self.lua.gc_collect();
         }
-        result.map_err(|e| self.classify(e))
+        result.map_err(|e| {
+            let e = self.classify(e);
+            if matches!(e, ScriptError::Memory(_)) {
+                self.spent.set(true);
+            }
+            e
+        })
+    }
+
+    /// Like `run`, then puts back what the call may have changed of a loaded chunk's state.
+    pub fn run_fresh<R>(&self, fresh: &Fresh, f: impl FnOnce() -> mlua::Result<R>) -> Result<R, ScriptError> {
+        let result = self.run(f);
+        if let Some(table) = &fresh.0 {
+            // SAFETY: `exec_raw` runs the closure as a protected C function with the table at
+            // index 1. The closure reads entries (no allocation), sets each upvalue back (which
+            // pops the value pushed for it) and leaves the stack as it found it.
+            let restored = unsafe {
+                self.lua.exec_raw::<()>(table, |state| {
+                    ffi::lua_checkstack(state, 4);
+                    let entries = ffi::lua_objlen(state, 1);
+                    for i in 1..=entries {
+                        ffi::lua_rawgeti(state, 1, i as _);
+                        ffi::lua_rawgeti(state, 2, 1);
+                        let count = ffi::lua_tointeger(state, 3);
+                        ffi::lua_settop(state, 2);
+                        ffi::lua_rawgeti(state, 2, 2);
+                        for n in 1..=count as c_int {
+                            ffi::lua_rawgeti(state, 2, (n + 2) as _);
+                            ffi::lua_setupvalue(state, 3, n);
+                        }
+                        ffi::lua_settop(state, 1);
+                    }
+                })
+            };
+            if restored.is_err() {
+                self.spent.set(true);
+            }
+        }
+        result
     }
 
     /// Calls a script function under the time budget.
     pub fn call<A: mlua::IntoLuaMulti, R: mlua::FromLuaMulti>(&self, f: &Function, args: A) -> Result<R, ScriptError> {
         self.run(|| f.call::<R>(args))
+    }
+
+    /// Calls a function of a loaded chunk under the time budget; the next call starts from the
+    /// chunk's loaded state.
+    pub fn call_fresh<A: mlua::IntoLuaMulti, R: mlua::FromLuaMulti>(
+        &self,
+        fresh: &Fresh,
+        f: &Function,
+        args: A,
+    ) -> Result<R, ScriptError> {
+        self.run_fresh(fresh, || f.call::<R>(args))
     }
 
     fn classify(&self, e: mlua::Error) -> ScriptError {
@@ -218,6 +359,23 @@ pub fn unmetered<R>(lua: &Lua, limit: usize, f: impl FnOnce() -> mlua::Result<R>
     let result = f();
     lua.set_memory_limit(limit)?;
     result
+}
+
+/// The upvalues of `f`, in order (a C function's too: they may hold what it closes over).
+fn function_upvalues(lua: &Lua, f: &Function) -> mlua::Result<Vec<Value>> {
+    // SAFETY: `exec_raw` runs the closure as a protected C function with `f` at index 1. The
+    // closure pushes each upvalue (checking room first) and removes `f`, so what is left on the
+    // stack is the upvalues, which `exec_raw` returns.
+    let values: mlua::MultiValue = unsafe {
+        lua.exec_raw(f, |state| {
+            let mut n = 1;
+            while ffi::lua_checkstack(state, 1) != 0 && !ffi::lua_getupvalue(state, 1, n).is_null() {
+                n += 1;
+            }
+            ffi::lua_remove(state, 1);
+        })?
+    };
+    Ok(values.into_vec())
 }
 
 fn is_memory_error(e: &mlua::Error) -> bool {
@@ -252,7 +410,7 @@ mod tests {
 
     fn eval(sb: &Sandbox, source: &str) -> Result<mlua::Value, ScriptError> {
         let bytecode = compile("test.lua", source)?;
-        sb.load("test.lua", &bytecode).map(|(_, v)| v)
+        sb.load("test.lua", &bytecode).map(|l| l.returned)
     }
 
     #[test]
@@ -293,6 +451,85 @@ mod tests {
             Err(ScriptError::Memory(_) | ScriptError::Timeout(_))
         ));
         assert_eq!(eval(&sb, "return 1 + 1").unwrap(), mlua::Value::Integer(2));
+    }
+
+    /// Luau raises the budget as an ordinary error; none of the ways of catching it keeps a
+    /// call (or a chunk's load) running past its deadline.
+    #[test]
+    fn the_budget_cannot_be_caught() {
+        let sb = sandbox();
+        let catchers = [
+            "while true do pcall(function() while true do end end) end",
+            "while true do xpcall(function() while true do end end, function(e) return e end) end",
+            "while true do xpcall(function() while true do end end, function() while true do end end) end",
+            "while true do pcall(pcall, function() while true do end end) end",
+            "while true do pcall(function() pcall(function() while true do end end) while true do end end) end",
+            "while true do pcall(error, 'x') end",
+            "local ok = pcall(function() while true do end end) while not ok do end",
+            "while true do pcall(string.rep, 'x', 10) end",
+        ];
+        for source in catchers {
+            // At the top level: the load itself is bounded.
+            assert_eq!(eval(&sb, source), Err(ScriptError::Timeout(Duration::from_millis(20))), "{source}");
+            // And in a call.
+            let loaded = sb.load("t", &compile("t", &format!("return function() {source} end")).unwrap()).unwrap();
+            let Value::Function(f) = loaded.returned else { panic!("{source}: no function") };
+            assert_eq!(
+                sb.call_fresh::<_, Value>(&loaded.fresh, &f, ()),
+                Err(ScriptError::Timeout(Duration::from_millis(20))),
+                "{source}"
+            );
+        }
+        // Errors that are not the budget are still caught, and the next call has its full budget.
+        assert_eq!(
+            eval(&sb, "local ok, e = pcall(error, 'boom', 0) return e").unwrap(),
+            Value::String(sb.lua().create_string("boom").unwrap())
+        );
+        assert_eq!(
+            eval(&sb, "local ok = xpcall(function() error('x') end, function() return 1 end) return ok").unwrap(),
+            Value::Boolean(false)
+        );
+    }
+
+    fn loaded_function(sb: &Sandbox, source: &str) -> (Function, Fresh) {
+        let loaded = sb.load("t", &compile("t", source).unwrap()).unwrap();
+        let Value::Function(f) = loaded.returned else { panic!("no function") };
+        (f, loaded.fresh)
+    }
+
+    #[test]
+    fn each_call_starts_from_the_loaded_state() {
+        let sb = sandbox();
+        // A top-level local assigned in a call is put back: every call sees the loaded value.
+        let (counter, fresh) = loaded_function(&sb, "local n = 0 return function() n = n + 1 return n end");
+        for _ in 0..3 {
+            assert_eq!(sb.call_fresh::<_, i64>(&fresh, &counter, ()).unwrap(), 1);
+        }
+        // Also when reached through another function, replaced by a new table, or the call failed.
+        let source = r#"
+            local seen = { count = 0 }
+            local function remember(x) seen = { count = seen.count + 1, last = x } end
+            return function(x) remember(x) if x == "fail" then error("after the change") end return seen.count end
+        "#;
+        let (f, fresh) = loaded_function(&sb, source);
+        assert!(sb.call_fresh::<_, i64>(&fresh, &f, "fail").is_err());
+        assert_eq!(sb.call_fresh::<_, i64>(&fresh, &f, "a").unwrap(), 1);
+        assert_eq!(sb.call_fresh::<_, i64>(&fresh, &f, "b").unwrap(), 1);
+        // Tables the chunk made are frozen: a call cannot fill them.
+        let (f, fresh) =
+            loaded_function(&sb, "local cache = { inner = {} } return function(k) cache.inner[k] = true end");
+        let err = sb.call_fresh::<_, ()>(&fresh, &f, "k").unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn a_state_whose_memory_ran_out_is_spent() {
+        let sb = sandbox();
+        let (f, fresh) = loaded_function(&sb, "return function(n) return #string.rep('x', n) end");
+        assert_eq!(sb.call_fresh::<_, i64>(&fresh, &f, 10).unwrap(), 10);
+        assert!(!sb.spent());
+        assert_eq!(sb.call_fresh::<_, i64>(&fresh, &f, 1 << 30), Err(ScriptError::Memory(4 << 20)));
+        assert!(sb.spent());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 use super::scripts::{Script, ScriptSet};
 use super::view::{Answer, PaymentView, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
-use crate::lua::{unmetered, Limits, Sandbox, ScriptError};
+use crate::lua::{unmetered, Fresh, Limits, Loaded, Sandbox, ScriptError};
 use crate::merchants::Profile;
 
 /// The accounts a script may choose from, with their health.
@@ -103,8 +103,16 @@ struct Evaluator {
     view: ViewCaller,
     scope: Rc<RefCell<Scope>>,
     helpers: Helpers,
-    loaded: FxHashMap<String, (Arc<str>, Function)>,
+    loaded: FxHashMap<String, LoadedScript>,
     contexts: FxHashMap<u64, Context>,
+}
+
+/// A script as loaded into one state: the version, its routing function, and what to put back
+/// after each call.
+struct LoadedScript {
+    hash: Arc<str>,
+    function: Function,
+    fresh: Fresh,
 }
 
 /// The host functions every `ctx` shares, and the Luau function that assembles a `ctx`.
@@ -206,7 +214,11 @@ impl Engine {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(Evaluator::new(self.limits)?),
             };
-            evaluator.evaluate(script, accounts, view, now)
+            let choice = evaluator.evaluate(script, accounts, view, now);
+            if evaluator.sandbox.spent() {
+                evaluators.remove(&self.id);
+            }
+            choice
         })
     }
 }
@@ -251,9 +263,9 @@ impl Evaluator {
         now: f64,
     ) -> Result<Choice, ScriptError> {
         let ctx = self.context(accounts)?;
-        let function = loaded_function(&self.sandbox, &mut self.loaded, script)?;
+        let script = loaded_function(&self.sandbox, &mut self.loaded, script)?;
         *self.scope.borrow_mut() = Scope { accounts: Some(accounts.clone()), now };
-        let answer = self.view.call(&self.sandbox, function, &ctx, p);
+        let answer = self.view.call(&self.sandbox, &script.function, &script.fresh, &ctx, p);
         self.scope.borrow_mut().accounts = None;
         choice(answer?, accounts)
     }
@@ -290,12 +302,12 @@ impl Evaluator {
 /// The script's function, loaded into this state once per version.
 fn loaded_function<'a>(
     sandbox: &Sandbox,
-    loaded: &'a mut FxHashMap<String, (Arc<str>, Function)>,
+    loaded: &'a mut FxHashMap<String, LoadedScript>,
     script: &Script,
-) -> Result<&'a Function, ScriptError> {
-    let current = loaded.get(&script.name).is_some_and(|(hash, _)| *hash == script.hash);
+) -> Result<&'a LoadedScript, ScriptError> {
+    let current = loaded.get(&script.name).is_some_and(|l| l.hash == script.hash);
     if !current {
-        let (env, returned) = sandbox.load(&script.name, &script.bytecode)?;
+        let Loaded { env, returned, fresh } = sandbox.load(&script.name, &script.bytecode)?;
         let f = match returned {
             Value::Function(f) => f,
             _ => match env.raw_get::<Value>("route").map_err(lua_err)? {
@@ -307,9 +319,9 @@ fn loaded_function<'a>(
                 }
             },
         };
-        loaded.insert(script.name.clone(), (script.hash.clone(), f));
+        loaded.insert(script.name.clone(), LoadedScript { hash: script.hash.clone(), function: f, fresh });
     }
-    Ok(&loaded[&script.name].1)
+    Ok(&loaded[&script.name])
 }
 
 /// Checks a script's answer: a non-empty list of distinct, enabled account names, and maybe a
@@ -365,7 +377,7 @@ fn helpers(sandbox: &Sandbox, scope: &Rc<RefCell<Scope>>, limit: usize) -> Resul
     let s = scope.clone();
     let now = lua.create_function(move |_, ()| Ok(s.borrow().now)).map_err(lua_err)?;
     let bytecode = crate::lua::compile("ctx", MAKE_CTX)?;
-    let Value::Function(make_ctx) = sandbox.load("ctx", &bytecode)?.1 else {
+    let Value::Function(make_ctx) = sandbox.load("ctx", &bytecode)?.returned else {
         return Err(ScriptError::BadResult("the ctx builder did not load".into()));
     };
     Ok(Helpers { make_ctx, split, health, now })

@@ -13,7 +13,7 @@ use std::os::raw::c_int;
 use mlua::{ffi, Function, Lua, Table, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::lua::{compile, Sandbox, ScriptError};
+use crate::lua::{compile, Fresh, Sandbox, ScriptError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -128,7 +128,7 @@ impl ViewCaller {
     /// behind it, so nothing carries over from one payment to the next.
     pub fn new(sandbox: &Sandbox) -> Result<Self, ScriptError> {
         let bytecode = compile("view", CALL_WITH_VIEW)?;
-        let Value::Function(factory) = sandbox.load("view", &bytecode)?.1 else {
+        let Value::Function(factory) = sandbox.load("view", &bytecode)?.returned else {
             return Err(ScriptError::BadResult("the view builder did not load".into()));
         };
         let tables = sandbox.unmetered(|lua| {
@@ -140,7 +140,7 @@ impl ViewCaller {
         Ok(Self { call_with_view })
     }
 
-    /// Calls `script(view, ctx)` for `p` under the sandbox's budget.
+    /// Calls `script(view, ctx)` for `p` under the sandbox's budget; `fresh` is put back after.
     ///
     /// The view's scalar fields go onto the Lua stack directly rather than through mlua values:
     /// each mlua value crossing costs more than the script itself (Luau interns strings, so a
@@ -149,6 +149,7 @@ impl ViewCaller {
         &self,
         sandbox: &Sandbox,
         script: &Function,
+        fresh: &Fresh,
         ctx: &Table,
         p: &PaymentView,
     ) -> Result<Answer, ScriptError> {
@@ -158,7 +159,7 @@ impl ViewCaller {
         };
         let card = p.card.as_ref();
         let mut answer = Answer::default();
-        sandbox.run(|| {
+        sandbox.run_fresh(fresh, || {
             // SAFETY: `exec_raw` runs the closure as a protected Lua C function whose stack holds
             // the four values passed (builder, script, ctx, metadata). The closure pushes thirteen
             // more (checked room), calls the builder, and leaves the stack empty. A Lua error can

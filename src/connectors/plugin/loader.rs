@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::host;
-use crate::lua::{compile, Limits, Sandbox};
+use crate::lua::{compile, Fresh, Limits, Sandbox};
 
 /// The plugin contract version this daemon speaks.
 pub const API_VERSION: u32 = 1;
@@ -56,10 +56,11 @@ pub struct Plugin {
 }
 
 /// Loads the host library and a plugin chunk into `sandbox`, returning the plugin's table.
-pub fn instantiate(sandbox: &Sandbox, name: &str, bytecode: &[u8]) -> Result<Table, String> {
+pub fn instantiate(sandbox: &Sandbox, name: &str, bytecode: &[u8]) -> Result<(Table, Fresh), String> {
     let base = sandbox.base_with(host::install).map_err(|e| e.to_string())?;
-    match sandbox.load_over(name, bytecode, &base).map_err(|e| e.to_string())?.1 {
-        Value::Table(t) => Ok(t),
+    let loaded = sandbox.load_over(name, bytecode, &base).map_err(|e| e.to_string())?;
+    match loaded.returned {
+        Value::Table(t) => Ok((t, loaded.fresh)),
         other => Err(format!("the plugin must return a table, not {}", other.type_name())),
     }
 }
@@ -70,7 +71,7 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
     let source = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
     let sandbox = Sandbox::new(limits).map_err(|e| format!("{shown}: {e}"))?;
-    let table = instantiate(&sandbox, &shown, &bytecode).map_err(|e| format!("{shown}: {e}"))?;
+    let (table, _) = instantiate(&sandbox, &shown, &bytecode).map_err(|e| format!("{shown}: {e}"))?;
     let lua = sandbox.lua();
     let declared: Value = lua
         .create_table_from(

@@ -32,7 +32,7 @@ use super::{
     ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
     VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
-use crate::lua::{Limits, Sandbox};
+use crate::lua::{Fresh, Limits, Sandbox};
 use crate::money::{Currency, MAX_AMOUNT};
 use crate::payments::model::{NextAction, PaymentError};
 use crate::payments::status::{AttemptStatus, RefundStatus};
@@ -143,7 +143,8 @@ thread_local! {
 
 struct Worker {
     sandbox: Sandbox,
-    loaded: Option<(String, Table)>,
+    /// The version loaded, its table, and what to put back after each call.
+    loaded: Option<(String, Table, Fresh)>,
 }
 
 pub struct PluginConnector {
@@ -238,17 +239,21 @@ impl PluginConnector {
     ) -> Result<Value, String> {
         WORKERS.with(|cell| {
             let mut workers = cell.borrow_mut();
+            // A state whose memory ran out in an earlier call is replaced by a new one.
+            if workers.get(&self.id).is_some_and(|w| w.sandbox.spent()) {
+                workers.remove(&self.id);
+            }
             let worker = match workers.entry(self.id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(Worker { sandbox: Sandbox::new(self.limits).map_err(|e| e.to_string())?, loaded: None })
                 }
             };
-            if worker.loaded.as_ref().is_none_or(|(hash, _)| *hash != plugin.hash) {
-                let table = instantiate(&worker.sandbox, self.name, &plugin.bytecode)?;
-                worker.loaded = Some((plugin.hash.clone(), table));
+            if worker.loaded.as_ref().is_none_or(|(hash, _, _)| *hash != plugin.hash) {
+                let (table, fresh) = instantiate(&worker.sandbox, self.name, &plugin.bytecode)?;
+                worker.loaded = Some((plugin.hash.clone(), table, fresh));
             }
-            let (_, table) = worker.loaded.as_ref().expect("loaded above");
+            let (_, table, fresh) = worker.loaded.as_ref().expect("loaded above");
             let function: Function = table
                 .raw_get::<Table>(flow)
                 .and_then(|t| t.raw_get::<Function>(step))
@@ -257,7 +262,8 @@ impl PluginConnector {
             let args = args.iter().map(|a| host::to_lua(lua, a)).collect::<mlua::Result<mlua::MultiValue>>();
             let args = args.map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let result = host::with_account(account, pins, || worker.sandbox.call::<_, Value>(&function, args));
+            let result =
+                host::with_account(account, pins, || worker.sandbox.call_fresh::<_, Value>(fresh, &function, args));
             metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => flow.to_string(),
                 "step" => step.to_string())
             .record(started.elapsed().as_secs_f64());
