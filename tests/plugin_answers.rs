@@ -81,6 +81,13 @@ return {
       return out
     end,
   },
+  webhook = {
+    verify = function(ctx, n) return true end,
+    parse = function(ctx, n)
+      local note = json.decode(n.body)
+      return { kind = "payment", connector_payment_id = note.id, attempt_id = note.attempt, status = "charged" }
+    end,
+  },
 }
 "#;
 
@@ -200,7 +207,7 @@ async fn stripes_messages_lose_card_numbers_and_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_plugins_ids_and_redirects_are_checked_before_they_are_kept() {
+async fn a_plugins_redirect_is_an_http_page_or_the_outcome_is_unclear() {
     let provider = echoing_provider().await;
     let app = start(&provider, TempDir::new().unwrap()).await;
 
@@ -216,6 +223,13 @@ async fn a_plugins_ids_and_redirects_are_checked_before_they_are_kept() {
         let text = body.to_string();
         assert!(!text.contains("javascript") && !text.contains("data:"), "{case}: {text}");
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugins_ids_are_refused_whole_when_unbounded_or_unprintable() {
+    let provider = echoing_provider().await;
+    let app = start(&provider, TempDir::new().unwrap()).await;
 
     // Ids are refused whole, never cut: a shortened id would find another payment, or none.
     for case in ["huge_id", "huge_reference", "control_id"] {
@@ -227,5 +241,14 @@ async fn a_plugins_ids_and_redirects_are_checked_before_they_are_kept() {
     }
     let stored: usize = contents(app.database_url()).await.iter().map(|(_, b)| b.len()).sum();
     assert!(stored < 4 * 1024 * 1024, "the database grew to {stored} bytes");
+
+    // A notification's ids are held to the same: refused as unreadable, nothing looked up.
+    for note in [json!({ "id": "w".repeat(129) }), json!({ "id": "ech_1", "attempt": "sy_att_\u{7}" })] {
+        let res = app.client.post(format!("{}/v2/webhooks/acme/echoing", app.base)).json(&note).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, 422, "{note}: {text}");
+        assert!(text.contains("webhook.parse returned a"), "{note}: {text}");
+    }
     app.stop().await;
 }
