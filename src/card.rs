@@ -382,20 +382,24 @@ mod tests {
         assert!(!err.contains("1234567"), "{err}");
     }
 
+    fn found(text: &str, is_card: impl Fn(&str) -> bool) -> Vec<&str> {
+        card_numbers_in(text, is_card).into_iter().map(|r| &text[r]).collect()
+    }
+
     #[test]
     fn card_numbers_are_found_in_text_whole_or_grouped() {
         let text = "card 4111111111111111, or 4111 1111 1111 1111, or 4111-1111-1111-1111; order 1234";
-        let found: Vec<&str> = card_numbers_in(text, looks_like_card_number).into_iter().map(|r| &text[r]).collect();
-        assert_eq!(found, ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111"]);
+        assert_eq!(
+            found(text, looks_like_card_number),
+            ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111"]
+        );
         // Amex's 4-6-5 grouping; a number inside a longer run of digits is no card number.
-        let text = "3782 822463 10005 and 004111111111111111";
-        let found: Vec<&str> = card_numbers_in(text, looks_like_card_number).into_iter().map(|r| &text[r]).collect();
-        assert_eq!(found, ["3782 822463 10005"]);
+        assert_eq!(found("3782 822463 10005 and 004111111111111111", looks_like_card_number), ["3782 822463 10005"]);
         // Failing Luhn, or no network's digits: not a card.
-        assert!(card_numbers_in("4111111111111112 and 1000000000000008", looks_like_card_number).is_empty());
+        assert!(found("4111111111111112 and 1000000000000008", looks_like_card_number).is_empty());
         // One exact number, however it is written.
         let is_it = |d: &str| d == "4000002760003184";
-        assert_eq!(card_numbers_in("x 4000 0027 6000 3184 y 4111111111111111", is_it), [2..21]);
+        assert_eq!(found("x 4000 0027 6000 3184 y 4111111111111111", is_it), ["4000 0027 6000 3184"]);
     }
 
     #[test]
