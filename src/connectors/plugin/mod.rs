@@ -5,6 +5,9 @@
 //! shared HTTP client, its timeouts, the access-token cache — and keeps every secret: plugins sign
 //! by credential name through the host library (`host`). Build and parse run on the calling
 //! worker's own Lua state, under the same time budget and memory limit as routing scripts.
+//! `parse` reads the provider's answer scrubbed of the call's card and secrets (`scrub`), and what
+//! it returns is checked before anything keeps it: texts scrubbed and bounded, ids and redirects
+//! refused whole when they are unbounded, unprintable, not http(s) or carry the call's values.
 
 mod host;
 pub mod loader;
