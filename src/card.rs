@@ -161,6 +161,58 @@ fn luhn_ok(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// Whether `digits` could be a card number: a length cards have, a network's leading digits and a
+/// passing Luhn check. One random digit string in ten passes Luhn, so this marks free text only,
+/// never an identifier a provider chose.
+pub fn looks_like_card_number(digits: &str) -> bool {
+    (13..=19).contains(&digits.len()) && CardNetwork::detect(digits).is_some() && luhn_ok(digits)
+}
+
+/// Where `text` writes a card number as `is_card` recognises one (given the bare digits): a run of
+/// 12 to 19 digits standing alone, whole or in groups split by single spaces or dashes
+/// (`4111 1111 1111 1111`, `4111-1111-1111-1111`). Of overlapping candidates the longest wins.
+pub fn card_numbers_in(text: &str, is_card: impl Fn(&str) -> bool) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    // Maximal runs of digits, and whether each continues the one before it after one separator.
+    let mut groups: Vec<(usize, usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let joined = groups.last().is_some_and(|&(_, end, _)| start == end + 1 && matches!(bytes[end], b' ' | b'-'));
+        groups.push((start, i, joined));
+    }
+    let mut found = Vec::new();
+    let mut first = 0;
+    while first < groups.len() {
+        let mut digits = String::new();
+        let mut longest = None;
+        for (last, &(start, end, joined)) in groups.iter().enumerate().skip(first) {
+            if (last > first && !joined) || digits.len() + (end - start) > 19 {
+                break;
+            }
+            digits.push_str(&text[start..end]);
+            if digits.len() >= 12 && is_card(&digits) {
+                longest = Some(last);
+            }
+        }
+        match longest {
+            Some(last) => {
+                found.push(groups[first].0..groups[last].1);
+                first = last + 1;
+            }
+            None => first += 1,
+        }
+    }
+    found
+}
+
 /// The card security code: three or four digits, never shown.
 #[derive(Debug, Clone)]
 pub struct Cvc(Secret<String>);
@@ -328,6 +380,26 @@ mod tests {
         assert!(!format!("{cvc:?}").contains("123"));
         let err = serde_json::from_str::<Cvc>("1234567").unwrap_err().to_string();
         assert!(!err.contains("1234567"), "{err}");
+    }
+
+    fn found(text: &str, is_card: impl Fn(&str) -> bool) -> Vec<&str> {
+        card_numbers_in(text, is_card).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn card_numbers_are_found_in_text_whole_or_grouped() {
+        let text = "card 4111111111111111, or 4111 1111 1111 1111, or 4111-1111-1111-1111; order 1234";
+        assert_eq!(
+            found(text, looks_like_card_number),
+            ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111"]
+        );
+        // Amex's 4-6-5 grouping; a number inside a longer run of digits is no card number.
+        assert_eq!(found("3782 822463 10005 and 004111111111111111", looks_like_card_number), ["3782 822463 10005"]);
+        // Failing Luhn, or no network's digits: not a card.
+        assert!(found("4111111111111112 and 1000000000000008", looks_like_card_number).is_empty());
+        // One exact number, however it is written.
+        let is_it = |d: &str| d == "4000002760003184";
+        assert_eq!(found("x 4000 0027 6000 3184 y 4111111111111111", is_it), ["4000 0027 6000 3184"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod http;
 pub mod plugin;
 mod registry;
 pub mod sandbox;
+pub mod scrub;
 pub mod session;
 pub mod stripe;
 
@@ -217,7 +218,9 @@ impl ConnectorError {
 
 /// Runs one call to `account`'s connector, counted and timed by connector, account, flow and
 /// outcome (`switchyard_connector_requests_total`, `switchyard_connector_request_duration_seconds`).
-pub async fn metered<T>(
+/// Every connector's answer passes here on its way to be stored, logged or answered, so here its
+/// texts lose the account's credentials and anything that looks like a card number.
+pub async fn metered<T: scrub::Scrub>(
     account: &Account,
     flow: &'static str,
     call: impl std::future::Future<Output = ConnectorResult<T>>,
@@ -235,7 +238,7 @@ pub async fn metered<T>(
     metrics::counter!("switchyard_connector_requests_total", labels.clone()).increment(1);
     metrics::histogram!("switchyard_connector_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
-    result
+    scrub::Scrub::scrub(result, &scrub::Scrubber::for_account(account))
 }
 
 /// A provider's notification as it arrived: headers (lowercase names) and the exact body.

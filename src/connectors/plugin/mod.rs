@@ -5,6 +5,9 @@
 //! shared HTTP client, its timeouts, the access-token cache — and keeps every secret: plugins sign
 //! by credential name through the host library (`host`). Build and parse run on the calling
 //! worker's own Lua state, under the same time budget and memory limit as routing scripts.
+//! `parse` reads the provider's answer scrubbed of the call's card and secrets (`scrub`), and what
+//! it returns is checked before anything keeps it: texts scrubbed and bounded, ids and redirects
+//! refused whole when they are unbounded, unprintable, not http(s) or carry the call's values.
 
 mod host;
 pub mod loader;
@@ -26,6 +29,7 @@ use serde_json::json;
 pub use host::Pins;
 use loader::{instantiate, Plugin};
 
+use super::scrub::{Scrub, Scrubber, REASON_MAX};
 use super::session::{SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
@@ -96,6 +100,12 @@ struct ParseError {
     message: Option<String>,
 }
 
+impl ParseError {
+    fn into_error(self) -> PaymentError {
+        PaymentError::new(&self.code, self.message.unwrap_or_else(|| self.code.clone()))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct RefundParse {
     status: String,
@@ -160,10 +170,6 @@ pub struct PluginConnector {
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Token>>>>>,
 }
 
-/// The longest reason a plugin's failure is reported with: what a plugin returns or raises can
-/// be of any size.
-const REASON_MAX: usize = 500;
-
 fn unavailable(connector: &str, reason: impl Into<String>) -> ConnectorError {
     ConnectorError::Unavailable { connector: connector.into(), reason: crate::text::clip(&reason.into(), REASON_MAX) }
 }
@@ -221,6 +227,19 @@ impl PluginConnector {
             "metadata": account.metadata,
             "access_token": token,
         })
+    }
+
+    /// What one call must not give back: the account's secrets (the credentials the plugin may
+    /// only name), the access token and the card.
+    fn scrubber(
+        &self,
+        plugin: &Plugin,
+        account: &Account,
+        token: Option<&str>,
+        card: Option<&CardDetails>,
+    ) -> Scrubber {
+        let secrets = plugin.declaration.secrets.iter().filter_map(|name| account.credentials.get(name));
+        Scrubber::default().secrets(secrets.map(|v| v.expose().as_str()).chain(token)).card(card)
     }
 
     fn base_url<'a>(&self, plugin: &'a Plugin, account: &'a Account) -> Option<&'a str> {
@@ -309,33 +328,40 @@ impl PluginConnector {
         })
     }
 
-    /// Runs one flow: the access token first if the plugin uses one, then the exchange.
-    async fn call_flow<T: for<'de> Deserialize<'de>>(
+    /// Runs one flow: the access token first if the plugin uses one, then the exchange, and
+    /// `finish` on what `parse` returned. What comes of it is scrubbed of the call's card and
+    /// secrets.
+    async fn call_flow<T: for<'de> Deserialize<'de>, O: Scrub>(
         &self,
         account: &Account,
         flow: &str,
         args: serde_json::Value,
-    ) -> ConnectorResult<T> {
-        self.call_flow_with(account, flow, args, None).await
+        finish: impl FnOnce(&Self, T, &Scrubber) -> ConnectorResult<O>,
+    ) -> ConnectorResult<O> {
+        self.call_flow_with(account, flow, args, None, finish).await
     }
 
     /// `call_flow` for a payment whose card goes into the request (`with_card`).
-    async fn call_flow_with<T: for<'de> Deserialize<'de>>(
+    async fn call_flow_with<T: for<'de> Deserialize<'de>, O: Scrub>(
         &self,
         account: &Account,
         flow: &str,
         args: serde_json::Value,
         card: Option<&CardDetails>,
-    ) -> ConnectorResult<T> {
+        finish: impl FnOnce(&Self, T, &Scrubber) -> ConnectorResult<O>,
+    ) -> ConnectorResult<O> {
         let plugin = self.current.load_full();
         if !plugin.flows.contains(flow) {
             return Err(self.not_supported(flow));
         }
         let token = self.token_for(&plugin, account).await?;
-        self.exchange(&plugin, account, flow, token, args, card).await
+        let scrubber = self.scrubber(&plugin, account, token.as_deref(), card);
+        let parsed = self.exchange(&plugin, account, flow, token, args, card, &scrubber).await;
+        parsed.and_then(|parsed| finish(self, parsed, &scrubber)).scrub(&scrubber)
     }
 
     /// Builds a flow's request, sends it and parses the answer.
+    #[allow(clippy::too_many_arguments)]
     async fn exchange<T: for<'de> Deserialize<'de>>(
         &self,
         plugin: &Plugin,
@@ -344,6 +370,7 @@ impl PluginConnector {
         token: Option<String>,
         args: serde_json::Value,
         card: Option<&CardDetails>,
+        scrubber: &Scrubber,
     ) -> ConnectorResult<T> {
         let pins = Pins::default();
         // Nothing has been sent yet: a plugin that cannot build a request charged nothing.
@@ -363,9 +390,14 @@ impl PluginConnector {
         let json_body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         let res = json!({ "status": status, "headers": headers, "body": text, "json": json_body });
         // The provider has the request now: an answer the plugin cannot read is unclear.
-        self.parse_with(plugin, account, flow, token.as_deref(), args, res).map_err(|e| ambiguous(self.name, e))
+        self.parse_with(plugin, account, flow, token.as_deref(), args, res, scrubber)
+            .map_err(|e| ambiguous(self.name, e))
     }
 
+    /// Runs `flow.parse` on `res`, which it sees scrubbed: a provider that echoes the request in
+    /// its answer would otherwise hand the plugin the card it was never given, and the plugin
+    /// could pass it on in a message.
+    #[allow(clippy::too_many_arguments)]
     fn parse_with<T: for<'de> Deserialize<'de>>(
         &self,
         plugin: &Plugin,
@@ -374,8 +406,10 @@ impl PluginConnector {
         token: Option<&str>,
         args: serde_json::Value,
         res: serde_json::Value,
+        scrubber: &Scrubber,
     ) -> Result<T, String> {
         let ctx = self.ctx(plugin, account, token);
+        let res = scrubber.json(res);
         let parsed = self.run_lua(plugin, account, &Pins::default(), flow, "parse", &[ctx, args, res])?;
         self.parse_as::<T>(flow, parsed)
     }
@@ -390,10 +424,9 @@ impl PluginConnector {
         res: &serde_json::Value,
     ) -> ConnectorResult<PaymentOutcome> {
         let plugin = self.current.load();
-        let parsed = self
-            .parse_with(&plugin, account, flow, None, args.clone(), res.clone())
-            .map_err(|e| ambiguous(self.name, e))?;
-        self.outcome(parsed)
+        let scrubber = self.scrubber(&plugin, account, None, None);
+        let parsed = self.parse_with(&plugin, account, flow, None, args.clone(), res.clone(), &scrubber);
+        parsed.map_err(|e| ambiguous(self.name, e)).and_then(|parsed| self.outcome(parsed, &scrubber)).scrub(&scrubber)
     }
 
     fn request(
@@ -454,7 +487,9 @@ impl PluginConnector {
             return Ok(Some(token.value.clone()));
         }
         // A token request moves no money: whatever became of it, the next account may try.
-        let fresh: TokenParse = match self.exchange(plugin, account, "access_token", None, json!({}), None).await {
+        let scrubber = self.scrubber(plugin, account, None, None);
+        let fresh = self.exchange(plugin, account, "access_token", None, json!({}), None, &scrubber).await;
+        let fresh: TokenParse = match fresh.map_err(|e| e.scrub(&scrubber)) {
             Err(ConnectorError::Ambiguous { connector, reason }) => {
                 return Err(ConnectorError::Unavailable { connector, reason })
             }
@@ -465,7 +500,36 @@ impl PluginConnector {
         Ok(Some(fresh.token))
     }
 
-    fn outcome(&self, parsed: PaymentParse) -> ConnectorResult<PaymentOutcome> {
+    /// A provider's id as `parse` reported it. It is stored and looked up whole, so one that is
+    /// unbounded, not printable ASCII, or carries the call's card or secrets is refused (the
+    /// call's outcome is then unclear), never cut or masked.
+    fn provider_id(&self, what: &str, id: Option<String>, scrubber: &Scrubber) -> ConnectorResult<Option<String>> {
+        match id.as_deref().and_then(|id| id_refused(id, scrubber)) {
+            Some(problem) => Err(ambiguous(self.name, format!("parse answered a {what} that {problem}"))),
+            None => Ok(id),
+        }
+    }
+
+    /// Where `parse` sends the payer: an http(s) page free of the call's card and secrets. A
+    /// `javascript:` or `data:` URL would run in the merchant's page or the payer's browser.
+    fn redirect(&self, url: Option<String>, scrubber: &Scrubber) -> ConnectorResult<Option<NextAction>> {
+        let Some(url) = url else { return Ok(None) };
+        if !crate::text::is_web_url(&url) {
+            return Err(ambiguous(
+                self.name,
+                "parse answered a redirect that is not an http(s) URL of at most 2048 bytes",
+            ));
+        }
+        if scrubber.finds(&url) {
+            return Err(ambiguous(self.name, "parse answered a redirect holding card data or a secret"));
+        }
+        Ok(Some(NextAction::RedirectToUrl { redirect_to_url: url }))
+    }
+
+    /// What `parse` returned, as the connector's outcome. `parse` runs once the provider has the
+    /// request, so what cannot be taken from it leaves the outcome unclear: the attempt waits
+    /// for a sync rather than being declared failed.
+    fn outcome(&self, parsed: PaymentParse, scrubber: &Scrubber) -> ConnectorResult<PaymentOutcome> {
         if parsed.retryable {
             let reason = parsed.error.map(|e| e.message.unwrap_or(e.code)).unwrap_or_else(|| "retryable".into());
             return Err(unavailable(self.name, reason));
@@ -480,14 +544,18 @@ impl PluginConnector {
         Ok(PaymentOutcome {
             status,
             amount_captured: parsed.amount_captured,
-            connector_payment_id: parsed.connector_payment_id,
-            connector_reference_id: parsed.connector_reference_id,
-            next_action: parsed.redirect_url.map(|redirect_to_url| NextAction::RedirectToUrl { redirect_to_url }),
-            error: parsed.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone()))),
+            connector_payment_id: self.provider_id("connector_payment_id", parsed.connector_payment_id, scrubber)?,
+            connector_reference_id: self.provider_id(
+                "connector_reference_id",
+                parsed.connector_reference_id,
+                scrubber,
+            )?,
+            next_action: self.redirect(parsed.redirect_url, scrubber)?,
+            error: parsed.error.map(ParseError::into_error),
         })
     }
 
-    fn refund_outcome(&self, parsed: RefundParse) -> ConnectorResult<RefundOutcome> {
+    fn refund_outcome(&self, parsed: RefundParse, scrubber: &Scrubber) -> ConnectorResult<RefundOutcome> {
         if parsed.retryable {
             return Err(unavailable(self.name, "the provider asked for a retry"));
         }
@@ -497,8 +565,8 @@ impl PluginConnector {
             .map_err(|e| ambiguous(self.name, format!("parse answered an unknown refund status: {e}")))?;
         Ok(RefundOutcome {
             status,
-            connector_refund_id: parsed.connector_refund_id,
-            error: parsed.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone()))),
+            connector_refund_id: self.provider_id("connector_refund_id", parsed.connector_refund_id, scrubber)?,
+            error: parsed.error.map(ParseError::into_error),
         })
     }
 
@@ -522,6 +590,11 @@ fn token_owner(plugin: &Plugin, account: &Account) -> String {
         hash.update(value.expose());
     }
     hex::encode(hash.finalize())
+}
+
+/// Why a provider's id cannot be kept, if it cannot (see `PluginConnector::provider_id`).
+fn id_refused(id: &str, scrubber: &Scrubber) -> Option<String> {
+    crate::text::id_problem(id).or_else(|| scrubber.finds(id).then(|| "holds card data or a secret".into()))
 }
 
 /// A payment method as plugins declare what they support: its type and subtype.
@@ -650,7 +723,7 @@ impl Connector for PluginConnector {
             "card": card_facts,
         });
         let args = with_money(args, req.amount.minor(), req.currency);
-        self.outcome(self.call_flow_with(account, "authorize", args, card).await?)
+        self.call_flow_with(account, "authorize", args, card, Self::outcome).await
     }
 
     async fn complete_authorize(
@@ -672,29 +745,29 @@ impl Connector for PluginConnector {
             "capture_method": req.capture_method.as_str(),
             "params": req.params,
         });
-        self.outcome(self.call_flow(account, "complete_authorize", args).await?)
+        self.call_flow(account, "complete_authorize", args, Self::outcome).await
     }
 
     async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id, "amount": req.amount });
-        self.outcome(self.call_flow(account, "sync", args).await?)
+        self.call_flow(account, "sync", args, Self::outcome).await
     }
 
     async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id });
         let args = with_money(args, req.amount_to_capture, req.currency);
-        self.outcome(self.call_flow(account, "capture", args).await?)
+        self.call_flow(account, "capture", args, Self::outcome).await
     }
 
     async fn void(&self, account: &Account, req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         let args = json!({ "attempt_id": req.attempt_id, "connector_payment_id": req.connector_payment_id, "reason": req.cancellation_reason });
-        self.outcome(self.call_flow(account, "void", args).await?)
+        self.call_flow(account, "void", args, Self::outcome).await
     }
 
     async fn refund(&self, account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
         let args = json!({ "refund_id": req.refund_id, "connector_payment_id": req.connector_payment_id, "reason": req.reason });
         let args = with_money(args, req.amount.minor(), req.currency);
-        self.refund_outcome(self.call_flow(account, "refund", args).await?)
+        self.call_flow(account, "refund", args, Self::refund_outcome).await
     }
 
     async fn webhook(&self, account: &Account, req: &WebhookRequest<'_>) -> Result<WebhookEvent, WebhookError> {
@@ -719,12 +792,24 @@ impl Connector for PluginConnector {
             return Ok(WebhookEvent::Ignored);
         }
         let event: WebhookParse = self.parse_as("webhook", parsed).map_err(WebhookError::Unreadable)?;
-        let error = event.error.map(|e| PaymentError::new(&e.code, e.message.unwrap_or_else(|| e.code.clone())));
+        // Held to what a flow's `parse` is held to; the notification itself is left as it came,
+        // since its signature covers it.
+        let scrubber = self.scrubber(&plugin, account, None, None);
+        let id = |what, id: Option<String>| match id.as_deref().and_then(|id| id_refused(id, &scrubber)) {
+            Some(problem) => Err(WebhookError::Unreadable(format!("webhook.parse returned a {what} that {problem}"))),
+            None => Ok(id),
+        };
+        let (payment_id, refund_id) = (
+            id("connector_payment_id", event.connector_payment_id)?,
+            id("connector_refund_id", event.connector_refund_id)?,
+        );
+        let attempt_id = id("attempt_id", event.attempt_id)?;
+        let error = event.error.map(ParseError::into_error);
         let unreadable = |e: String| WebhookError::Unreadable(e);
-        match (event.kind.as_str(), event.connector_payment_id, event.connector_refund_id) {
-            ("payment", Some(connector_payment_id), _) => Ok(WebhookEvent::Payment {
+        let event = match (event.kind.as_str(), payment_id, refund_id) {
+            ("payment", Some(connector_payment_id), _) => WebhookEvent::Payment {
                 connector_payment_id: connector_payment_id.clone(),
-                attempt_id: event.attempt_id,
+                attempt_id,
                 outcome: PaymentOutcome {
                     status: event.status.parse().map_err(unreadable)?,
                     amount_captured: None,
@@ -732,22 +817,27 @@ impl Connector for PluginConnector {
                     connector_reference_id: None,
                     next_action: None,
                     error,
-                },
-            }),
-            ("refund", _, Some(connector_refund_id)) => Ok(WebhookEvent::Refund {
+                }
+                .scrub(&scrubber),
+            },
+            ("refund", _, Some(connector_refund_id)) => WebhookEvent::Refund {
                 connector_refund_id: connector_refund_id.clone(),
                 outcome: RefundOutcome {
                     status: event.status.parse().map_err(unreadable)?,
                     connector_refund_id: Some(connector_refund_id),
                     error,
-                },
-            }),
-            (kind, ..) => Err(WebhookError::Unreadable(format!("webhook.parse returned kind `{kind}` without its id"))),
-        }
+                }
+                .scrub(&scrubber),
+            },
+            (kind, ..) => {
+                return Err(WebhookError::Unreadable(format!("webhook.parse returned kind `{kind}` without its id")))
+            }
+        };
+        Ok(event)
     }
 
     async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
         let args = json!({ "refund_id": req.refund_id, "connector_refund_id": req.connector_refund_id });
-        self.refund_outcome(self.call_flow(account, "refund_sync", args).await?)
+        self.call_flow(account, "refund_sync", args, Self::refund_outcome).await
     }
 }
