@@ -26,6 +26,7 @@ use super::{
     ConnectorResult, PaymentMethod, PaymentOutcome, ProviderToken, RefundOutcome, RefundRequest, RefundSyncRequest,
     SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
+use crate::payments::status::RefundStatus;
 use transformers::{
     CustomerResponse, ErrorBody, Failure, Form, List, PaymentIntent, PaymentMethodResponse, Refund, StripeError,
 };
@@ -305,7 +306,10 @@ impl Connector for Stripe {
         match self.intent_of_attempt(account, req.attempt_id, &window).await? {
             Some(intent) => Ok(intent.outcome()),
             None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::payment_not_received()),
-            None => Err(still_arriving("payment intent", &window)),
+            None => Err(ConnectorError::Ambiguous {
+                connector: NAME.into(),
+                reason: format!("no payment intent found yet; its call may arrive until {}", window.until + CLOCK_SKEW),
+            }),
         }
     }
 
@@ -369,15 +373,8 @@ impl Connector for Stripe {
         match self.find(account, "/v1/refunds", &of_intent, |r: &Refund| &r.id, carries).await? {
             Some(refund) => Ok(refund.outcome()),
             None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::refund_not_received()),
-            None => Err(still_arriving("refund", &window)),
+            // Its call may still arrive: pending, as it was.
+            None => Ok(RefundOutcome { status: RefundStatus::Pending, connector_refund_id: None, error: None }),
         }
-    }
-}
-
-/// Nothing found yet for a call that may still reach Stripe.
-fn still_arriving(what: &str, window: &CallWindow) -> ConnectorError {
-    ConnectorError::Ambiguous {
-        connector: NAME.into(),
-        reason: format!("no {what} found yet; its call may arrive until {}", window.until + CLOCK_SKEW),
     }
 }

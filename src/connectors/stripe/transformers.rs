@@ -358,8 +358,8 @@ pub enum Failure {
 }
 
 /// Classifies an answer with HTTP `status` (not 2xx) and the error its body carried, if any.
-/// Only a card error, or an invalid request answered 400, is a refusal: anything else Stripe
-/// may still be acting on.
+/// Only a card error, or an invalid request answered 400 (refused as asked) or 402 (valid, but
+/// failed), is a refusal: anything else Stripe may still be acting on.
 pub fn classify(status: u16, error: Option<StripeError>) -> Failure {
     let code = error.as_ref().and_then(|e| e.code.as_deref());
     let locked = matches!(code, Some("lock_timeout" | "idempotency_key_in_use"));
@@ -372,7 +372,7 @@ pub fn classify(status: u16, error: Option<StripeError>) -> Failure {
         (429, _) if !locked => Failure::NotTaken("rate limited".into()),
         (400..=499, Some(error)) if status != 409 && !locked => match error.kind {
             Some(ErrorType::CardError) => Failure::Refused(error),
-            Some(ErrorType::InvalidRequestError) if status == 400 => Failure::Refused(error),
+            Some(ErrorType::InvalidRequestError) if matches!(status, 400 | 402) => Failure::Refused(error),
             _ => Failure::Unclear(described(&error)),
         },
         (_, Some(error)) => Failure::Unclear(described(&error)),
@@ -475,6 +475,7 @@ mod tests {
         assert!(refused(402, error("card_error", Some("card_declined"))));
         assert!(refused(400, error("card_error", Some("incorrect_number"))));
         assert!(refused(400, error("invalid_request_error", Some("parameter_missing"))));
+        assert!(refused(402, error("invalid_request_error", Some("card_declined"))));
         // Another request with the same key is in flight: the charge may be under way.
         assert!(unclear(409, error("idempotency_error", None)));
         assert!(unclear(400, error("idempotency_error", None)));
