@@ -2,7 +2,10 @@
 //! refunds, declines, 3-D Secure and syncs against a real localstripe on loopback (whose own API
 //! is read back to see what the connector made there), and against an in-process mock Stripe the
 //! exact calls the connector sends and how it survives a provider that rate-limits, refuses the
-//! connection, fails, answers nonsense, answers too late or declines.
+//! connection, fails, answers nonsense, answers too late, declines or answers 409 to a repeat
+//! still in progress; attempts and refunds whose answer was lost (localstripe behind a proxy that
+//! loses refunds' answers) found by switchyard's own ids or concluded never received; and
+//! notifications that contradict a settled record, applied or raised.
 
 mod common;
 

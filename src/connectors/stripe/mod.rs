@@ -6,6 +6,10 @@
 //! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
 //! a failure before it leaves the next routed account free to try.
 //!
+//! An attempt or refund whose answer was lost before Stripe named it is looked up in Stripe's
+//! (strongly consistent) lists by the id switchyard put in its metadata, and taken as never
+//! received only once no call for it can still arrive.
+//!
 //! Google Pay and Apple Pay session tokens need no call: Stripe decrypts Google Pay tokens made
 //! with its publishable key (`metadata.publishable_key`), and the rest is the merchant's wallet
 //! set-up in the account's metadata.
