@@ -737,17 +737,22 @@ async fn a_malformed_answer_to_the_payment_intent_leaves_the_payment_processing(
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
-    let mock = MockStripe::start(Fault::Slow).await;
+/// `mock_then_sandbox`, whose calls get no answer after 500 ms.
+async fn impatient_mock_then_sandbox(url: &str) -> TestApp {
     let dir = TempDir::new().expect("temp dir");
     let mut config = config_with(
         dir.path(),
-        vec![stripe_account("mock_stripe", &mock.server.url), sandbox_account("sandbox")],
+        vec![stripe_account("mock_stripe", url), sandbox_account("sandbox")],
         &["mock_stripe", "sandbox"],
     );
     config.http.request_timeout_ms = 500;
-    let app = TestApp::start_with(dir, config).await;
+    TestApp::start_with(dir, config).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
+    let mock = MockStripe::start(Fault::Slow).await;
+    let app = impatient_mock_then_sandbox(&mock.server.url).await;
     // The mock would take the payment after 3 s: a payment left processing is the timeout's doing.
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
@@ -941,14 +946,7 @@ async fn notify_intent(app: &TestApp, pi: &str, status: &str, received: i64) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idempotency_conflict_leaves_the_payment_processing_until_stripe_says_what_it_did() {
     let mock = MockStripe::start(Fault::InFlight).await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = config_with(
-        dir.path(),
-        vec![stripe_account("mock_stripe", &mock.server.url), sandbox_account("sandbox")],
-        &["mock_stripe", "sandbox"],
-    );
-    config.http.request_timeout_ms = 500;
-    let app = TestApp::start_with(dir, config).await;
+    let app = impatient_mock_then_sandbox(&mock.server.url).await;
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
     intent_calls_repeated(&mock);
