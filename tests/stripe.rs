@@ -2,7 +2,10 @@
 //! refunds, declines, 3-D Secure and syncs against a real localstripe on loopback (whose own API
 //! is read back to see what the connector made there), and against an in-process mock Stripe the
 //! exact calls the connector sends and how it survives a provider that rate-limits, refuses the
-//! connection, fails, answers nonsense, answers too late or declines.
+//! connection, fails, answers nonsense, answers too late, declines or answers 409 to a repeat
+//! still in progress; attempts and refunds whose answer was lost (localstripe behind a proxy that
+//! loses refunds' answers) found by switchyard's own ids or concluded never received; and
+//! notifications that contradict a settled record, applied or raised.
 
 mod common;
 
@@ -331,6 +334,10 @@ enum Fault {
     Slow,
     /// 402 `card_declined` / `insufficient_funds`, leaving `pi_mock` behind.
     Declined,
+    /// The first call makes the intent but is answered only after 10 s; a repeat with the same
+    /// Idempotency-Key meanwhile gets 409 `idempotency_error`, as from Stripe while the first
+    /// is in progress.
+    InFlight,
 }
 
 #[derive(Clone)]
@@ -417,10 +424,14 @@ async fn mock_stripe(
             let capture_method = seen.field("capture_method").unwrap_or_else(|| "automatic".into());
             let ok = || {
                 let id = format!("pi_mock{number}");
-                state.keep(match capture_method.as_str() {
+                let mut made = match capture_method.as_str() {
                     "manual" => intent(&id, "requires_capture", "manual", amount, 0),
                     _ => intent(&id, "succeeded", "automatic", amount, amount),
-                })
+                };
+                made["metadata"] = json!({ "payment_id": seen.field("metadata[payment_id]"),
+                    "attempt_id": seen.field("metadata[attempt_id]") });
+                made["created"] = json!(chrono::Utc::now().timestamp());
+                state.keep(made)
             };
             match state.fault {
                 Fault::Works => ok(),
@@ -444,6 +455,17 @@ async fn mock_stripe(
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     ok()
                 }
+                Fault::InFlight if state.seen.all().iter().filter(|s| s.is("POST", "/v1/payment_intents")).count() == 1 => {
+                    let made = ok();
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    made
+                }
+                Fault::InFlight => stripe_error(
+                    409,
+                    "idempotency_error",
+                    "idempotency_key_in_use",
+                    "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through).",
+                ),
                 Fault::Declined => json_answer(
                     402,
                     json!({ "error": {
@@ -468,6 +490,15 @@ async fn mock_stripe(
             Some(held) => state.keep(intent(id, "canceled", "manual", held["amount"].as_i64().unwrap_or(0), 0)),
             None => no_such_intent(id),
         },
+        // The list, newest first, within `created[gte]`..`created[lte]` when given.
+        ("GET", ["v1", "payment_intents"]) => {
+            let bound = |name: &str| seen.param(name).and_then(|t| t.parse::<i64>().ok());
+            let (from, until) = (bound("created[gte]").unwrap_or(i64::MIN), bound("created[lte]").unwrap_or(i64::MAX));
+            let mut data: Vec<Value> = state.intents.lock().unwrap().values().cloned().collect();
+            data.retain(|i| i["created"].as_i64().is_some_and(|c| (from..=until).contains(&c)));
+            data.sort_by_key(|i| std::cmp::Reverse(i["created"].as_i64()));
+            json_answer(200, json!({ "object": "list", "data": data, "has_more": false }))
+        }
         ("GET", ["v1", "payment_intents", id]) => match state.intent(id) {
             Some(held) => json_answer(200, held),
             None => no_such_intent(id),
@@ -706,17 +737,22 @@ async fn a_malformed_answer_to_the_payment_intent_leaves_the_payment_processing(
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
-    let mock = MockStripe::start(Fault::Slow).await;
+/// `mock_then_sandbox`, whose calls get no answer after 500 ms.
+async fn impatient_mock_then_sandbox(url: &str) -> TestApp {
     let dir = TempDir::new().expect("temp dir");
     let mut config = config_with(
         dir.path(),
-        vec![stripe_account("mock_stripe", &mock.server.url), sandbox_account("sandbox")],
+        vec![stripe_account("mock_stripe", url), sandbox_account("sandbox")],
         &["mock_stripe", "sandbox"],
     );
     config.http.request_timeout_ms = 500;
-    let app = TestApp::start_with(dir, config).await;
+    TestApp::start_with(dir, config).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_later_than_the_timeout_leaves_the_payment_processing() {
+    let mock = MockStripe::start(Fault::Slow).await;
+    let app = impatient_mock_then_sandbox(&mock.server.url).await;
     // The mock would take the payment after 3 s: a payment left processing is the timeout's doing.
     let body = pay(&app, payment(VISA)).await;
     assert_left_processing(&body);
@@ -859,5 +895,235 @@ async fn a_notification_naming_the_attempt_settles_a_payment_whose_answer_was_lo
     let (status, body) =
         notify_account(&app, "mock_stripe", &stripe_signature(WEBHOOK_SECRET, &stranger), &stranger).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("not_tracked")), "{body}");
+    app.stop().await;
+}
+
+// ---- money truth: unclear answers, lost answers, contradicting notifications ----------------
+
+/// A Stripe account named `name` at `url` that takes notifications signed with WEBHOOK_SECRET.
+fn notified_account(name: &str, url: &str) -> switchyard::config::ConnectorAccountConfig {
+    let mut account = stripe_account(name, url);
+    account.credentials.insert("webhook_secret".into(), SecretValue::Literal(WEBHOOK_SECRET.into()));
+    account
+}
+
+/// Moves the record `id` of `table` an hour into the past, as if a crash had left it there long
+/// ago: past any time its calls could still arrive at Stripe.
+async fn backdate(app: &TestApp, table: &str, id: &str) {
+    use sqlx::Executor;
+    let mut db = common::database::connect(app.database_url()).await;
+    let sql = format!("UPDATE {table} SET created_at = created_at - 3600000 WHERE id = '{id}'");
+    assert_eq!(db.execute(sql.as_str()).await.expect("backdated").rows_affected(), 1, "{sql}");
+}
+
+/// The count of `switchyard_discrepancies_total` for `kind` and `action`, as `/metrics` shows it.
+async fn discrepancies(app: &TestApp, kind: &str, action: &str) -> f64 {
+    let exposition = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    exposition
+        .lines()
+        .filter(|l| l.starts_with("switchyard_discrepancies_total{"))
+        .filter(|l| l.contains(&format!("kind=\"{kind}\"")) && l.contains(&format!("action=\"{action}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A signed `payment_intent.*` notification of `mock_stripe` about intent `pi` now `status`.
+async fn notify_intent(app: &TestApp, pi: &str, status: &str, received: i64) -> Value {
+    let event = json!({
+        "id": format!("evt_{pi}_{status}"), "type": format!("payment_intent.{status}"),
+        "data": { "object": { "object": "payment_intent", "id": pi, "status": status, "amount": 6540,
+            "amount_received": received } }
+    })
+    .to_string();
+    let (status, body) = notify_account(app, "mock_stripe", &stripe_signature(WEBHOOK_SECRET, &event), &event).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Stripe's 409 to the repeat of a call still in progress (the first outlived the HTTP client's
+/// time but not the attempt's) says nothing of the first: the payment stays processing, and a
+/// sync finds the intent Stripe made by the attempt id it carries.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_conflict_leaves_the_payment_processing_until_stripe_says_what_it_did() {
+    let mock = MockStripe::start(Fault::InFlight).await;
+    let app = impatient_mock_then_sandbox(&mock.server.url).await;
+    let body = pay(&app, payment(VISA)).await;
+    assert_left_processing(&body);
+    intent_calls_repeated(&mock);
+    let attempt_id = attempts(&body)[0]["id"].as_str().unwrap().to_string();
+
+    let synced = retrieve(&app, &format!("/v2/payments/{}?force_sync=true", id_of(&body))).await;
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+    assert_eq!(synced["amount"]["amount_captured"], 6540, "{synced}");
+    let made = mock.seen.all().into_iter().find(|s| s.is("POST", "/v1/payment_intents")).unwrap();
+    assert!(str_of(&synced, "/connector_transaction_id").starts_with("pi_mock"), "{synced}");
+    assert_eq!(made.field("metadata[attempt_id]").as_deref(), Some(attempt_id.as_str()));
+    // The intent was looked for in a consistent list bounded by the attempt's time.
+    let listed = mock.seen.only("GET", "/v1/payment_intents");
+    let now = chrono::Utc::now().timestamp();
+    let bound = |name: &str| listed.param(name).and_then(|t| t.parse::<i64>().ok()).expect(name);
+    assert!(bound("created[gte]") < now && bound("created[lte]") > now, "{listed:#?}");
+    app.stop().await;
+}
+
+/// An attempt cut off before Stripe named an intent, which Stripe never received, settles as
+/// failed once no call for it can still arrive — and not before.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_stripe_never_received_fails_once_no_call_can_still_arrive() {
+    let mock = MockStripe::start(Fault::ServerError).await;
+    let app = start_with_accounts(vec![stripe_account("mock_stripe", &mock.server.url)], &["mock_stripe"]).await;
+    let body = pay(&app, payment(VISA)).await;
+    assert_left_processing(&body);
+    let (id, attempt_id) = (id_of(&body), attempts(&body)[0]["id"].as_str().unwrap().to_string());
+
+    // Its calls may still be arriving: nothing is concluded.
+    let early = retrieve(&app, &format!("/v2/payments/{id}?force_sync=true")).await;
+    assert_eq!(early["status"], "processing", "{early}");
+    assert!(mock.seen.all().iter().any(|s| s.is("GET", "/v1/payment_intents")), "Stripe was not asked");
+
+    backdate(&app, "payment_attempts", &attempt_id).await;
+    let settled = retrieve(&app, &format!("/v2/payments/{id}?force_sync=true")).await;
+    assert_eq!(settled["status"], "failed", "{settled}");
+    assert_eq!(attempts(&settled)[0]["status"], "failure", "{settled}");
+    assert_eq!(settled["error"]["code"], "not_received", "{settled}");
+    assert_eq!(settled["amount"]["amount_captured"], 0, "{settled}");
+    app.stop().await;
+}
+
+/// A payment recorded failed that Stripe says it charged: the money moved, so the record follows
+/// Stripe, and the correction is counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_that_stripe_charged_a_payment_recorded_failed_is_applied() {
+    let mock = MockStripe::start(Fault::Declined).await;
+    let app = start_with_accounts(vec![notified_account("mock_stripe", &mock.server.url)], &["mock_stripe"]).await;
+    let declined = pay(&app, payment(VISA)).await;
+    assert_eq!(declined["status"], "failed", "{declined}");
+    let before = discrepancies(&app, "payment_charged_recorded_failed", "applied").await;
+
+    let body = notify_intent(&app, "pi_mock", "succeeded", 6540).await;
+    assert_eq!(body["outcome"], "applied", "{body}");
+    let paid = retrieve(&app, &format!("/v2/payments/{}", id_of(&declined))).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(paid["amount"]["amount_captured"], 6540, "{paid}");
+    assert_eq!(attempts(&paid)[0]["status"], "charged", "{paid}");
+    assert_eq!(discrepancies(&app, "payment_charged_recorded_failed", "applied").await, before + 1.0);
+    app.stop().await;
+}
+
+/// A payment recorded charged that Stripe says it cancelled is left as recorded and raised: a
+/// person must look.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_contradicting_a_charge_is_raised_not_applied_nor_dropped() {
+    let mock = MockStripe::start(Fault::Works).await;
+    let app = start_with_accounts(vec![notified_account("mock_stripe", &mock.server.url)], &["mock_stripe"]).await;
+    let paid = pay(&app, payment(VISA)).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let before = discrepancies(&app, "payment_failed_recorded_charged", "raised").await;
+
+    let body = notify_intent(&app, str_of(&paid, "/connector_transaction_id"), "canceled", 0).await;
+    assert_eq!(body["outcome"], "discrepancy", "{body}");
+    let still = retrieve(&app, &format!("/v2/payments/{}", id_of(&paid))).await;
+    assert_eq!(still["status"], "succeeded", "{still}");
+    assert_eq!(discrepancies(&app, "payment_failed_recorded_charged", "raised").await, before + 1.0);
+    app.stop().await;
+}
+
+/// What a proxy in front of localstripe does with a refund's creation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RefundFault {
+    /// Passes it on, then loses localstripe's answer (500).
+    AnswerLost,
+    /// Answers 500 without passing it on: localstripe never hears of it.
+    NeverSent,
+}
+
+/// localstripe behind a proxy that passes every call on, except as `fault` says for a refund.
+async fn localstripe_losing_refunds(fault: RefundFault) -> MockServer {
+    let app =
+        axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| async move {
+            let lost = || stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.");
+            let creates_refund = method == Method::POST && uri.path() == "/v1/refunds";
+            if creates_refund && fault == RefundFault::NeverSent {
+                return lost();
+            }
+            let target = format!("{}{}", localstripe::url(), uri.path_and_query().map_or("", |p| p.as_str()));
+            let mut call = reqwest::Client::new().request(method, target).body(body);
+            for name in ["authorization", "content-type", "idempotency-key", "stripe-version"] {
+                if let Some(value) = headers.get(name) {
+                    call = call.header(name, value.as_bytes());
+                }
+            }
+            let res = call.send().await.expect("localstripe answers");
+            if creates_refund {
+                return lost();
+            }
+            let status = res.status().as_u16();
+            answer(status, "application/json", res.text().await.expect("localstripe's body"))
+        });
+    MockServer::serve(app).await
+}
+
+/// A succeeded payment of 6540 at localstripe, through `app`'s account `stripe`, and a refund
+/// of 1000 of it left pending (its answer lost or never given); their ids.
+async fn pending_refund(app: &TestApp, reference: &str) -> (String, String) {
+    let paid = pay(app, payment(VISA)).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let pending = refund(app, &id_of(&paid), reference, 1000).await;
+    assert_eq!(pending["status"], "pending", "{pending}");
+    assert!(pending["connector_refund_reference_id"].is_null(), "{pending}");
+    (id_of(&paid), id_of(&pending))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_whose_answer_was_lost_is_found_at_stripe_by_its_own_id_in_a_sync() {
+    let proxy = localstripe_losing_refunds(RefundFault::AnswerLost).await;
+    let app = start_with_accounts(vec![stripe_account("stripe", &proxy.url)], &["stripe"]).await;
+    let (_, refund_id) = pending_refund(&app, "lost-answer-sync").await;
+    let synced = retrieve(&app, &format!("/v2/refunds/{refund_id}?force_sync=true")).await;
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+    let re = str_of(&synced, "/connector_refund_reference_id");
+    assert_eq!(localstripe_get(&format!("/v1/refunds/{re}")).await["metadata"]["refund_id"], refund_id.as_str());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_whose_answer_was_lost_is_found_by_its_own_id_in_stripes_notification() {
+    let proxy = localstripe_losing_refunds(RefundFault::AnswerLost).await;
+    let app = start_with_accounts(vec![notified_account("stripe", &proxy.url)], &["stripe"]).await;
+    let (payment_id, refund_id) = pending_refund(&app, "lost-answer-notified").await;
+    let pi =
+        str_of(&retrieve(&app, &format!("/v2/payments/{payment_id}")).await, "/connector_transaction_id").to_string();
+    let listed = localstripe_get(&format!("/v1/refunds?payment_intent={pi}")).await;
+    let made = listed["data"].as_array().unwrap().iter().find(|r| r["metadata"]["refund_id"] == refund_id.as_str());
+    let made = made.unwrap_or_else(|| panic!("localstripe made no refund {refund_id}: {listed}")).clone();
+
+    let event = json!({ "id": "evt_refund", "type": "refund.updated", "data": { "object": made } }).to_string();
+    let (status, body) = notify(&app, &stripe_signature(WEBHOOK_SECRET, &event), &event).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    let settled = retrieve(&app, &format!("/v2/refunds/{refund_id}")).await;
+    assert_eq!(settled["status"], "succeeded", "{settled}");
+    assert_eq!(settled["connector_refund_reference_id"], made["id"], "{settled}");
+    app.stop().await;
+}
+
+/// A refund Stripe never received fails — its amount refundable again — once its call can no
+/// longer arrive, and not before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_stripe_never_received_fails_once_its_call_can_no_longer_arrive() {
+    let proxy = localstripe_losing_refunds(RefundFault::NeverSent).await;
+    let app = start_with_accounts(vec![stripe_account("stripe", &proxy.url)], &["stripe"]).await;
+    let (payment_id, refund_id) = pending_refund(&app, "never-sent").await;
+    let early = retrieve(&app, &format!("/v2/refunds/{refund_id}?force_sync=true")).await;
+    assert_eq!(early["status"], "pending", "{early}");
+
+    backdate(&app, "refunds", &refund_id).await;
+    let settled = retrieve(&app, &format!("/v2/refunds/{refund_id}?force_sync=true")).await;
+    assert_eq!(settled["status"], "failed", "{settled}");
+    assert_eq!(settled["error_details"]["code"], "not_received", "{settled}");
+    // Its amount is given back: the whole payment can be refunded.
+    let (status, body) = app
+        .post("/v2/refunds", json!({ "payment_id": payment_id, "merchant_reference_id": "all", "amount": 6540 }))
+        .await;
+    assert_eq!(status, 200, "{body}");
     app.stop().await;
 }

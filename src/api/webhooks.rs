@@ -33,6 +33,8 @@ enum Outcome {
     AlreadyKnown,
     /// About nothing switchyard keeps.
     NotTracked,
+    /// It contradicts what is recorded and was not applied: raised for a person to settle.
+    Discrepancy,
 }
 
 pub fn router() -> Router<AppState> {
@@ -76,6 +78,7 @@ async fn receive(
         Applied::Changed => Outcome::Applied,
         Applied::AlreadyKnown => Outcome::AlreadyKnown,
         Applied::NotTracked => Outcome::NotTracked,
+        Applied::Discrepancy => Outcome::Discrepancy,
     };
     Ok(Json(WebhookResponse { received: true, outcome }).into_response())
 }

@@ -122,6 +122,25 @@ pub struct SyncRequest<'a> {
     pub attempt_id: &'a str,
     pub connector_payment_id: Option<&'a str>,
     pub amount: i64,
+    /// When the attempt's calls can have reached the provider, when known: a connector that
+    /// looks the attempt up by its own id may conclude it never arrived once this is over.
+    pub window: Option<CallWindow>,
+}
+
+/// From when until when the calls made for an attempt or refund can have reached the provider:
+/// from its creation until its last call's time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallWindow {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub until: chrono::DateTime<chrono::Utc>,
+}
+
+impl CallWindow {
+    /// The window of calls made from `from` on, none lasting beyond `lasting_ms` after it.
+    pub fn new(from: chrono::DateTime<chrono::Utc>, lasting_ms: u64) -> Self {
+        let lasting = chrono::Duration::milliseconds(i64::try_from(lasting_ms).unwrap_or(i64::MAX));
+        Self { from, until: from.checked_add_signed(lasting).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC) }
+    }
 }
 
 #[derive(Debug)]
@@ -175,6 +194,10 @@ pub struct PaymentOutcome {
 pub struct RefundSyncRequest<'a> {
     pub refund_id: &'a str,
     pub connector_refund_id: Option<&'a str>,
+    /// The provider's id of the payment refunded, among whose refunds it can be looked for.
+    pub connector_payment_id: Option<&'a str>,
+    /// When the refund's call can have reached the provider.
+    pub window: Option<CallWindow>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +289,9 @@ pub enum WebhookEvent {
     },
     Refund {
         connector_refund_id: String,
+        /// The refund id the provider was given, when the notification carries it back: it finds
+        /// a refund whose answer, and so the provider's id for it, was lost.
+        refund_id: Option<String>,
         outcome: RefundOutcome,
     },
     /// Verified, but about nothing switchyard tracks.

@@ -15,8 +15,8 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
-    metered, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
-    ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
+    metered, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest, Connector,
+    ConnectorError, ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
 };
 use crate::events::{self, NewEvent};
 use crate::ids;
@@ -759,12 +759,15 @@ pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result
     if !intent.status.allows(Operation::Sync) {
         return view(state, intent).await;
     }
+    // An attempt's calls, its repeat included, end within its time.
+    let lasting_ms = state.config.payments.attempt_timeout_ms;
     let synced = on_active_attempt(state, intent, Operation::Sync, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = SyncRequest {
                 attempt_id: &attempt.id,
                 connector_payment_id: attempt.connector_payment_id.as_deref(),
                 amount: attempt.net_amount,
+                window: Some(CallWindow::new(attempt.created_at, lasting_ms)),
             };
             metered(account, "sync", connector.sync(account, &request)).await.map(|outcome| (outcome, None))
         })

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::connectors::{metered, ConnectorError, RefundRequest, RefundSyncRequest};
+use crate::connectors::{metered, CallWindow, ConnectorError, RefundRequest, RefundSyncRequest};
 use crate::events::NewEvent;
 use crate::money::Amount;
 use crate::payments::flow;
@@ -133,7 +133,8 @@ pub async fn retrieve(state: &AppState, caller: &Caller, refund_id: &str) -> Res
 
 /// Asks the connector where a pending refund stands and stores its answer
 /// (`GET /v2/refunds/{id}?force_sync=true`). Settled refunds, and connectors that cannot say,
-/// leave it as stored.
+/// leave it as stored. A refund whose answer was lost is looked up by its own id, which the
+/// connector may find at the provider or say never arrived.
 pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
     let mut refund = retrieve(state, caller, refund_id).await?;
     if refund.status != RefundStatus::Pending {
@@ -146,8 +147,13 @@ pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<
         .find(|a| a.id == refund.attempt_id)
         .ok_or_else(|| ApiError::Internal(format!("refund {refund_id} names no attempt of its payment").into()))?;
     let (account, connector) = flow::attempt_connector(state, &payment.intent, attempt)?;
-    let request =
-        RefundSyncRequest { refund_id: &refund.id, connector_refund_id: refund.connector_refund_id.as_deref() };
+    let request = RefundSyncRequest {
+        refund_id: &refund.id,
+        connector_refund_id: refund.connector_refund_id.as_deref(),
+        connector_payment_id: attempt.connector_payment_id.as_deref(),
+        // The refund's one call is bounded by the HTTP client's time.
+        window: Some(CallWindow::new(refund.created_at, state.config.http.request_timeout_ms)),
+    };
     match metered(account, "refund_sync", connector.refund_sync(account, &request)).await {
         Ok(outcome) if outcome.status != RefundStatus::Pending => {
             refund.status = outcome.status;

@@ -1,6 +1,11 @@
 //! Notifications from providers: verified by the account's connector, then applied to the attempt
 //! or refund they are about, through the same compare-and-set as any other change. A notification
 //! repeated, or about a payment that has already moved past it, changes nothing.
+//!
+//! One that contradicts a settled record is never dropped. Where the provider is the authority on
+//! the money — it says it charged (or holds) money for the attempt a payment counts, which is
+//! recorded as having none — the record follows it. Any other contradiction is raised: counted in
+//! `switchyard_discrepancies_total` and logged as an error, for a person to settle.
 
 use chrono::Utc;
 
@@ -9,10 +14,10 @@ use crate::app::AppState;
 use crate::connectors::{
     Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
 };
-use crate::payments::model::{PaymentAttempt, PaymentIntent};
-use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::payments::model::{PaymentAttempt, PaymentIntent, Refund};
+use crate::payments::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
-use crate::store::AttemptKey;
+use crate::store::{AttemptKey, RefundKey};
 
 /// What became of a notification.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,6 +25,78 @@ pub enum Applied {
     Changed,
     AlreadyKnown,
     NotTracked,
+    /// It contradicts the record, which it was not allowed to change: raised for a person.
+    Discrepancy,
+}
+
+/// A notification that contradicts a settled record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discrepancy {
+    /// The provider charged or holds money for the attempt the payment counts, recorded as
+    /// having none (failed, cancelled). Applied: the money moved.
+    ChargedRecordedFailed,
+    /// The provider charged or holds money for an attempt the payment does not count (another
+    /// attempt is the payment's). Raised: the customer may have paid twice.
+    ChargedOtherAttempt,
+    /// The provider says an attempt recorded as charged did not charge. Raised.
+    FailedRecordedCharged,
+    /// The provider made a refund recorded as failed, whose amount was given back. Raised: the
+    /// payment may since have been refunded again from that amount.
+    RefundSucceededRecordedFailed,
+    /// The provider failed a refund recorded as made. Raised.
+    RefundFailedRecordedSucceeded,
+}
+
+impl Discrepancy {
+    fn kind(self) -> &'static str {
+        match self {
+            Discrepancy::ChargedRecordedFailed => "payment_charged_recorded_failed",
+            Discrepancy::ChargedOtherAttempt => "payment_charged_other_attempt",
+            Discrepancy::FailedRecordedCharged => "payment_failed_recorded_charged",
+            Discrepancy::RefundSucceededRecordedFailed => "refund_succeeded_recorded_failed",
+            Discrepancy::RefundFailedRecordedSucceeded => "refund_failed_recorded_succeeded",
+        }
+    }
+
+    fn applied(self) -> bool {
+        self == Discrepancy::ChargedRecordedFailed
+    }
+
+    /// Counts and logs it; `id` is the payment or refund, `recorded` and `reported` its status
+    /// in the record and at the provider.
+    fn report(self, account: &Account, id: &str, recorded: &str, reported: &str) {
+        let action = if self.applied() { "applied" } else { "raised" };
+        metrics::counter!("switchyard_discrepancies_total", "connector" => account.connector.clone(),
+            "kind" => self.kind(), "action" => action)
+        .increment(1);
+        if self.applied() {
+            tracing::warn!(id, account = %account.name, kind = self.kind(), recorded, reported,
+                "the provider contradicts a settled record; the record follows the provider");
+        } else {
+            tracing::error!(id, account = %account.name, kind = self.kind(), recorded, reported,
+                "the provider contradicts a settled record; left as recorded, to be settled by hand");
+        }
+    }
+}
+
+/// Whether an attempt's status says money was charged or is held at the provider.
+fn holds_money(status: AttemptStatus) -> bool {
+    matches!(status, AttemptStatus::Authorized | AttemptStatus::Charged | AttemptStatus::PartialCharged)
+}
+
+/// What a provider's report about a settled attempt (or one the payment no longer counts) means:
+/// nothing new, or a discrepancy. `counted` is whether it is the attempt its payment counts.
+fn judge(recorded: AttemptStatus, reported: AttemptStatus, counted: bool) -> Option<Discrepancy> {
+    use AttemptStatus::{AuthenticationPending, Authorized, Charged, PartialCharged, Pending, Voided};
+    match (recorded, reported) {
+        // A step on the way, reported late: the record is past it.
+        (_, Pending | AuthenticationPending) => None,
+        (Charged | PartialCharged | Voided, Authorized) => None,
+        _ if recorded == reported || holds_money(recorded) == holds_money(reported) => None,
+        _ if holds_money(reported) && counted => Some(Discrepancy::ChargedRecordedFailed),
+        _ if holds_money(reported) => Some(Discrepancy::ChargedOtherAttempt),
+        _ => Some(Discrepancy::FailedRecordedCharged),
+    }
 }
 
 /// The merchant's connector account named `account_name` (the first profile that has one).
@@ -69,33 +146,52 @@ pub async fn receive(
                 }
                 (found, _) => found,
             };
-            payment(state, found, outcome).await
+            payment(state, account, found, outcome).await
         }
-        WebhookEvent::Refund { connector_refund_id, outcome } => {
-            refund(state, merchant_id, account, &connector_refund_id, outcome).await
+        WebhookEvent::Refund { connector_refund_id, refund_id, outcome } => {
+            let store = &state.store;
+            let key = RefundKey::ConnectorRefundId(&connector_refund_id);
+            let found = match (store.find_account_refund(merchant_id, &account.name, key).await?, refund_id) {
+                (None, Some(id)) => {
+                    store.find_account_refund(merchant_id, &account.name, RefundKey::RefundId(&id)).await?
+                }
+                (found, _) => found,
+            };
+            refund(state, account, found, outcome).await
         }
         WebhookEvent::Ignored => Ok(Applied::NotTracked),
     }
 }
 
 /// Applies a payment notification to the attempt it names, if that attempt is still the one
-/// that counts and has not moved past it.
+/// that counts and has not settled; judges it against the record otherwise.
 async fn payment(
     state: &AppState,
+    account: &Account,
     found: Option<(PaymentIntent, PaymentAttempt)>,
     outcome: PaymentOutcome,
 ) -> Result<Applied, ApiError> {
     let Some((intent, attempt)) = found else {
         return Ok(Applied::NotTracked);
     };
-    let settled = intent.active_attempt_id.as_deref() != Some(attempt.id.as_str())
-        || attempt.status == outcome.status
-        || !matches!(
-            intent.status,
-            IntentStatus::Processing | IntentStatus::RequiresCustomerAction | IntentStatus::RequiresCapture
-        );
-    if settled {
+    let counted = intent.active_attempt_id.as_deref() == Some(attempt.id.as_str());
+    let open = matches!(
+        intent.status,
+        IntentStatus::Processing | IntentStatus::RequiresCustomerAction | IntentStatus::RequiresCapture
+    );
+    if counted && open {
+        if attempt.status == outcome.status {
+            return Ok(Applied::AlreadyKnown);
+        }
+        flow::apply_outcome(state, intent, outcome).await?;
+        return Ok(Applied::Changed);
+    }
+    let Some(discrepancy) = judge(attempt.status, outcome.status, counted) else {
         return Ok(Applied::AlreadyKnown);
+    };
+    discrepancy.report(account, &intent.id, attempt.status.as_str(), outcome.status.as_str());
+    if !discrepancy.applied() {
+        return Ok(Applied::Discrepancy);
     }
     flow::apply_outcome(state, intent, outcome).await?;
     Ok(Applied::Changed)
@@ -103,24 +199,61 @@ async fn payment(
 
 async fn refund(
     state: &AppState,
-    merchant_id: &str,
     account: &Account,
-    connector_refund_id: &str,
+    found: Option<Refund>,
     outcome: RefundOutcome,
 ) -> Result<Applied, ApiError> {
-    let Some(mut refund) =
-        state.store.find_refund_by_connector_id(merchant_id, &account.name, connector_refund_id).await?
-    else {
+    let Some(mut refund) = found else {
         return Ok(Applied::NotTracked);
     };
-    if refund.status != RefundStatus::Pending || outcome.status == RefundStatus::Pending {
+    if outcome.status == RefundStatus::Pending || outcome.status == refund.status {
         return Ok(Applied::AlreadyKnown);
     }
+    if refund.status != RefundStatus::Pending {
+        let discrepancy = match outcome.status {
+            RefundStatus::Succeeded => Discrepancy::RefundSucceededRecordedFailed,
+            _ => Discrepancy::RefundFailedRecordedSucceeded,
+        };
+        discrepancy.report(account, &refund.id, refund.status.as_str(), outcome.status.as_str());
+        return Ok(Applied::Discrepancy);
+    }
     refund.status = outcome.status;
+    refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
     refund.error = outcome.error;
     refund.modified_at = Utc::now();
     Ok(match refunds::settle(state, &refund).await? {
         true => Applied::Changed,
         false => Applied::AlreadyKnown,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AttemptStatus::*;
+
+    #[test]
+    fn money_the_provider_moved_for_the_counted_attempt_is_applied_and_other_contradictions_raised() {
+        assert_eq!(judge(Failure, Charged, true), Some(Discrepancy::ChargedRecordedFailed));
+        assert_eq!(judge(Failure, Authorized, true), Some(Discrepancy::ChargedRecordedFailed));
+        assert_eq!(judge(Voided, Charged, true), Some(Discrepancy::ChargedRecordedFailed));
+        assert!(Discrepancy::ChargedRecordedFailed.applied());
+        assert_eq!(judge(Failure, Charged, false), Some(Discrepancy::ChargedOtherAttempt));
+        assert_eq!(judge(Charged, Failure, true), Some(Discrepancy::FailedRecordedCharged));
+        assert_eq!(judge(Charged, Voided, true), Some(Discrepancy::FailedRecordedCharged));
+        for raised in [Discrepancy::ChargedOtherAttempt, Discrepancy::FailedRecordedCharged] {
+            assert!(!raised.applied());
+        }
+    }
+
+    #[test]
+    fn late_steps_and_agreeing_reports_are_nothing_new() {
+        assert_eq!(judge(Charged, Pending, true), None);
+        assert_eq!(judge(Failure, AuthenticationPending, true), None);
+        assert_eq!(judge(Charged, Authorized, true), None, "the authorization came before its capture");
+        assert_eq!(judge(Voided, Authorized, true), None, "the authorization came before its void");
+        assert_eq!(judge(Charged, PartialCharged, true), None);
+        assert_eq!(judge(Failure, Voided, false), None);
+        assert_eq!(judge(Failure, Failure, false), None);
+    }
 }

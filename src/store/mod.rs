@@ -35,6 +35,7 @@ use sqlx::{AnyPool, Row};
 pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
 pub use rechecks::{Recheck, Unsettled};
+pub use refunds::RefundKey;
 use sqlite_writer::SqliteWriter;
 use write::{Statement, Write};
 

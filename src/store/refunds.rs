@@ -102,20 +102,33 @@ impl Store {
     }
 }
 
+/// How a notification names a refund.
+#[derive(Debug, Clone, Copy)]
+pub enum RefundKey<'a> {
+    /// By the provider's own id for it.
+    ConnectorRefundId(&'a str),
+    /// By the id switchyard gave it, which the provider echoes back.
+    RefundId(&'a str),
+}
+
 impl Store {
-    /// The refund a merchant's connector account knows as `connector_refund_id`.
-    pub async fn find_refund_by_connector_id(
+    /// The refund a merchant's connector account knows by `key`.
+    pub async fn find_account_refund(
         &self,
         merchant_id: &str,
         connector_account: &str,
-        connector_refund_id: &str,
+        key: RefundKey<'_>,
     ) -> Result<Option<Refund>> {
+        let (column, value) = match key {
+            RefundKey::ConnectorRefundId(id) => ("connector_refund_id", id),
+            RefundKey::RefundId(id) => ("id", id),
+        };
         let row = sqlx::query(&format!(
-            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND connector_account = $2 AND connector_refund_id = $3"
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND connector_account = $2 AND {column} = $3"
         ))
         .bind(merchant_id)
         .bind(connector_account)
-        .bind(connector_refund_id)
+        .bind(value)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(refund_from_row).transpose()

@@ -734,8 +734,12 @@ impl Connector for PluginConnector {
         // The payer is back. A plugin that needs what the provider sent back with them (Adyen's
         // `redirectResult`) defines `complete_authorize`; otherwise the provider is asked.
         if !self.current.load().flows.contains("complete_authorize") {
-            let sync =
-                SyncRequest { attempt_id: req.attempt_id, connector_payment_id: req.connector_payment_id, amount: 0 };
+            let sync = SyncRequest {
+                attempt_id: req.attempt_id,
+                connector_payment_id: req.connector_payment_id,
+                amount: 0,
+                window: None,
+            };
             return self.sync(account, &sync).await;
         }
         let args = json!({
@@ -822,6 +826,7 @@ impl Connector for PluginConnector {
             },
             ("refund", _, Some(connector_refund_id)) => WebhookEvent::Refund {
                 connector_refund_id: connector_refund_id.clone(),
+                refund_id: None,
                 outcome: RefundOutcome {
                     status: event.status.parse().map_err(unreadable)?,
                     connector_refund_id: Some(connector_refund_id),

@@ -6,6 +6,10 @@
 //! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
 //! a failure before it leaves the next routed account free to try.
 //!
+//! An attempt or refund whose answer was lost before Stripe named it is looked up in Stripe's
+//! (strongly consistent) lists by the id switchyard put in its metadata, and taken as never
+//! received only once no call for it can still arrive.
+//!
 //! Google Pay and Apple Pay session tokens need no call: Stripe decrypts Google Pay tokens made
 //! with its publishable key (`metadata.publishable_key`), and the rest is the merchant's wallet
 //! set-up in the account's metadata.
@@ -14,6 +18,7 @@ pub mod transformers;
 mod webhook;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use reqwest::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 
@@ -21,16 +26,27 @@ use std::collections::BTreeMap;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
 use super::{
-    http, Account, AuthorizeRequest, CaptureRequest, CardDetails, Connector, ConnectorError, ConnectorResult,
-    PaymentMethod, PaymentOutcome, ProviderToken, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
-    TokenizeRequest, VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
+    http, Account, AuthorizeRequest, CallWindow, CaptureRequest, CardDetails, Connector, ConnectorError,
+    ConnectorResult, PaymentMethod, PaymentOutcome, ProviderToken, RefundOutcome, RefundRequest, RefundSyncRequest,
+    SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
-use transformers::{CustomerResponse, ErrorBody, Form, PaymentIntent, PaymentMethodResponse, Refund, StripeError};
+use crate::payments::status::RefundStatus;
+use transformers::{
+    CustomerResponse, ErrorBody, Failure, Form, List, PaymentIntent, PaymentMethodResponse, Refund, StripeError,
+};
 
 const NAME: &str = "stripe";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 /// The API version the mappings in `transformers` are written against.
 const API_VERSION: &str = "2024-06-20";
+/// How far Stripe's clock (which sets `created`) may be from ours, and how long after a call's
+/// end Stripe may still be making what it asked for. A lookup by switchyard's ids concludes
+/// "never received" only once this much has passed after the call's time ran out.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+/// Objects per page of a list, Stripe's most.
+const PAGE: usize = 100;
+/// How many pages a lookup reads before it gives up (and says nothing).
+const MAX_PAGES: usize = 200;
 
 pub struct Stripe {
     http: Client,
@@ -74,33 +90,90 @@ impl Stripe {
         self.authorized(account, self.http.get(Self::url(account, path)))
     }
 
-    /// Sends a call and reads the answer. Rate limits and refused credentials mean Stripe did
-    /// nothing; server errors and unreadable answers may hide a charge.
+    /// Sends a call and reads the answer. Only a definite refusal is a `Refused` reply; rate
+    /// limits and refused credentials mean Stripe did nothing; anything else that is not a
+    /// readable success may hide a charge (see [`transformers::classify`]).
     async fn call<T: DeserializeOwned>(&self, request: ConnectorResult<RequestBuilder>) -> ConnectorResult<Reply<T>> {
         let response = http::send(NAME, request?).await?;
         let status = response.status().as_u16();
         let ambiguous = |reason: String| ConnectorError::Ambiguous { connector: NAME.into(), reason };
         let body = response.bytes().await.map_err(|e| ambiguous(format!("the answer was cut off: {e}")))?;
-        match status {
-            200..=299 => {
-                serde_json::from_slice(&body).map(Reply::Done).map_err(|e| ambiguous(format!("unreadable answer: {e}")))
-            }
-            401 | 403 | 429 => Err(ConnectorError::Unavailable {
-                connector: NAME.into(),
-                reason: if status == 429 { "rate limited".into() } else { format!("credentials refused ({status})") },
-            }),
-            400..=499 => Ok(Reply::Refused(match serde_json::from_slice::<ErrorBody>(&body) {
-                Ok(b) => b.error,
-                Err(_) => StripeError {
-                    kind: Some("invalid_request_error".into()),
-                    code: None,
-                    decline_code: None,
-                    message: Some(format!("HTTP {status}")),
-                    payment_intent: None,
-                },
-            })),
-            _ => Err(ambiguous(format!("HTTP {status}"))),
+        if (200..=299).contains(&status) {
+            return serde_json::from_slice(&body)
+                .map(Reply::Done)
+                .map_err(|e| ambiguous(format!("unreadable answer: {e}")));
         }
+        let error = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
+        match transformers::classify(status, error) {
+            Failure::Refused(error) => Ok(Reply::Refused(error)),
+            Failure::NotTaken(reason) => Err(ConnectorError::Unavailable { connector: NAME.into(), reason }),
+            Failure::Unclear(reason) => Err(ambiguous(reason)),
+        }
+    }
+
+    /// Reads `what` at `path` (with `query`): a refusal to answer says nothing about the money.
+    async fn read<T: DeserializeOwned>(
+        &self,
+        account: &Account,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> ConnectorResult<T> {
+        match self.call::<T>(self.get(account, path).map(|r| r.query(query))).await? {
+            Reply::Done(found) => Ok(found),
+            Reply::Refused(error) => Err(ConnectorError::Ambiguous {
+                connector: NAME.into(),
+                reason: format!("could not read {what}: {}", error.to_payment_error().message),
+            }),
+        }
+    }
+
+    /// Pages through the list at `path` (newest first, as Stripe lists) for the first object
+    /// `wanted` picks. Stripe's lists are strongly consistent, unlike its search: an object not
+    /// listed does not exist.
+    async fn find<T: DeserializeOwned>(
+        &self,
+        account: &Account,
+        path: &str,
+        filters: &[(&str, String)],
+        id: impl Fn(&T) -> &str,
+        wanted: impl Fn(&T) -> bool,
+    ) -> ConnectorResult<Option<T>> {
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = filters.to_vec();
+            query.push(("limit", PAGE.to_string()));
+            query.extend(after.take().map(|last| ("starting_after", last)));
+            let page: List<T> = self.read(account, path, path, &query).await?;
+            let last = page.data.last().map(|o| id(o).to_string());
+            if let Some(found) = page.data.into_iter().find(&wanted) {
+                return Ok(Some(found));
+            }
+            match (page.has_more, last) {
+                (true, Some(last)) => after = Some(last),
+                _ => return Ok(None),
+            }
+        }
+        Err(ConnectorError::Ambiguous {
+            connector: NAME.into(),
+            reason: format!("{path} has more than {} objects to look through", MAX_PAGES * PAGE),
+        })
+    }
+
+    /// The payment intent Stripe made for an attempt whose answer was lost: one carrying its
+    /// `attempt_id`, created while its calls could reach Stripe (give or take [`CLOCK_SKEW`]).
+    async fn intent_of_attempt(
+        &self,
+        account: &Account,
+        attempt_id: &str,
+        window: &CallWindow,
+    ) -> ConnectorResult<Option<PaymentIntent>> {
+        let created = [
+            ("created[gte]", (window.from - CLOCK_SKEW).timestamp().to_string()),
+            ("created[lte]", (window.until + CLOCK_SKEW).timestamp().to_string()),
+        ];
+        let carries = |i: &PaymentIntent| transformers::carries(&i.metadata, "attempt_id", attempt_id);
+        self.find(account, "/v1/payment_intents", &created, |i: &PaymentIntent| &i.id, carries).await
     }
 
     /// `POST /v1/payment_methods`: the card as a Stripe payment method.
@@ -222,13 +295,24 @@ impl Connector for Stripe {
         }
     }
 
+    /// Reads the payment intent; one whose answer was lost before Stripe named it is looked for
+    /// by the attempt id it carries, and is "never received" (failed, nothing charged) only when
+    /// no intent carries it and no call for it can still arrive.
     async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
-        let id = self.intent_id(req.connector_payment_id)?;
-        match self.call::<PaymentIntent>(self.get(account, &format!("/v1/payment_intents/{id}"))).await? {
-            Reply::Done(intent) => Ok(intent.outcome()),
-            Reply::Refused(error) => Err(ConnectorError::Ambiguous {
+        if let Some(id) = req.connector_payment_id {
+            let path = format!("/v1/payment_intents/{id}");
+            return Ok(self
+                .read::<PaymentIntent>(account, &format!("payment intent {id}"), &path, &[])
+                .await?
+                .outcome());
+        }
+        let window = req.window.ok_or_else(|| self.not_supported("syncing an attempt Stripe never answered"))?;
+        match self.intent_of_attempt(account, req.attempt_id, &window).await? {
+            Some(intent) => Ok(intent.outcome()),
+            None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::payment_not_received()),
+            None => Err(ConnectorError::Ambiguous {
                 connector: NAME.into(),
-                reason: format!("could not read payment intent {id}: {}", error.to_payment_error().message),
+                reason: format!("no payment intent found yet; its call may arrive until {}", window.until + CLOCK_SKEW),
             }),
         }
     }
@@ -277,14 +361,24 @@ impl Connector for Stripe {
         webhook::event(req.body)
     }
 
+    /// Reads the refund; one whose answer was lost is looked for among the payment's refunds by
+    /// the refund id it carries, and is "never received" only when none carries it and its call
+    /// can no longer arrive.
     async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
-        let id = req.connector_refund_id.ok_or_else(|| self.not_supported("syncing a refund Stripe never answered"))?;
-        match self.call::<Refund>(self.get(account, &format!("/v1/refunds/{id}"))).await? {
-            Reply::Done(refund) => Ok(refund.outcome()),
-            Reply::Refused(error) => Err(ConnectorError::Ambiguous {
-                connector: NAME.into(),
-                reason: format!("could not read refund {id}: {}", error.to_payment_error().message),
-            }),
+        if let Some(id) = req.connector_refund_id {
+            let path = format!("/v1/refunds/{id}");
+            return Ok(self.read::<Refund>(account, &format!("refund {id}"), &path, &[]).await?.outcome());
+        }
+        let (Some(intent), Some(window)) = (req.connector_payment_id, req.window) else {
+            return Err(self.not_supported("syncing a refund Stripe never answered"));
+        };
+        let of_intent = [("payment_intent", intent.to_string())];
+        let carries = |r: &Refund| transformers::carries(&r.metadata, "refund_id", req.refund_id);
+        match self.find(account, "/v1/refunds", &of_intent, |r: &Refund| &r.id, carries).await? {
+            Some(refund) => Ok(refund.outcome()),
+            None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::refund_not_received()),
+            // Its call may still arrive: pending, as it was.
+            None => Ok(RefundOutcome { status: RefundStatus::Pending, connector_refund_id: None, error: None }),
         }
     }
 }

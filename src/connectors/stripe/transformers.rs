@@ -98,10 +98,76 @@ pub struct CustomerResponse {
     pub id: String,
 }
 
+/// Defines a Stripe enum read from its string, with `Other` for a value this version does not
+/// know (Stripe adds values without a new API version).
+macro_rules! stripe_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        #[serde(from = "String")]
+        pub enum $name {
+            $($variant,)+
+            Other(String),
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($wire => $name::$variant,)+
+                    _ => $name::Other(s),
+                }
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)+
+                    $name::Other(s) => s,
+                }
+            }
+        }
+    };
+}
+
+stripe_enum!(
+    /// A payment intent's `status`.
+    IntentStatus {
+        RequiresPaymentMethod = "requires_payment_method",
+        RequiresConfirmation = "requires_confirmation",
+        RequiresAction = "requires_action",
+        Processing = "processing",
+        RequiresCapture = "requires_capture",
+        Canceled = "canceled",
+        Succeeded = "succeeded",
+    }
+);
+
+stripe_enum!(
+    /// A refund's `status`.
+    RefundState {
+        Pending = "pending",
+        RequiresAction = "requires_action",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+    }
+);
+
+stripe_enum!(
+    /// An error's `type`.
+    ErrorType {
+        ApiError = "api_error",
+        CardError = "card_error",
+        IdempotencyError = "idempotency_error",
+        InvalidRequestError = "invalid_request_error",
+    }
+);
+
 #[derive(Debug, Deserialize)]
 pub struct PaymentIntent {
     pub id: String,
-    pub status: String,
+    pub status: IntentStatus,
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
@@ -123,9 +189,25 @@ pub struct PaymentIntent {
 #[derive(Debug, Deserialize)]
 pub struct Refund {
     pub id: String,
-    pub status: String,
+    pub status: RefundState,
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// What switchyard put there (`refund_id`).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, Value>,
+}
+
+/// One page of a list (`GET /v1/payment_intents`, `GET /v1/refunds`), newest first.
+#[derive(Debug, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// Whether `metadata` carries `key` = `value`, as switchyard sent it.
+pub fn carries(metadata: &BTreeMap<String, Value>, key: &str, value: &str) -> bool {
+    metadata.get(key).and_then(Value::as_str) == Some(value)
 }
 
 /// `{"error": {...}}`.
@@ -137,7 +219,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Deserialize)]
 pub struct StripeError {
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<ErrorType>,
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]
@@ -150,7 +232,11 @@ pub struct StripeError {
 
 impl StripeError {
     pub fn to_payment_error(&self) -> PaymentError {
-        let code = self.code.clone().or_else(|| self.kind.clone()).unwrap_or_else(|| "stripe_error".into());
+        let code = self
+            .code
+            .clone()
+            .or_else(|| self.kind.as_ref().map(|k| k.as_str().to_string()))
+            .unwrap_or_else(|| "stripe_error".into());
         let mut error = PaymentError::new(&code, self.message.clone().unwrap_or_else(|| code.clone()));
         error.reason = self.decline_code.as_deref().map(|r| crate::text::clip(r, 64));
         error
@@ -171,17 +257,19 @@ impl PaymentIntent {
 
     pub fn outcome(&self) -> PaymentOutcome {
         let captured = self.captured();
-        let status = match self.status.as_str() {
-            "succeeded" => match (captured, self.amount) {
+        let status = match self.status {
+            IntentStatus::Succeeded => match (captured, self.amount) {
                 (Some(c), Some(a)) if c < a => AttemptStatus::PartialCharged,
                 _ => AttemptStatus::Charged,
             },
-            "requires_capture" => AttemptStatus::Authorized,
-            "requires_action" => AttemptStatus::AuthenticationPending,
-            "canceled" => AttemptStatus::Voided,
-            "requires_payment_method" => AttemptStatus::Failure,
-            // processing, requires_confirmation, anything new: not settled yet.
-            _ => AttemptStatus::Pending,
+            IntentStatus::RequiresCapture => AttemptStatus::Authorized,
+            IntentStatus::RequiresAction => AttemptStatus::AuthenticationPending,
+            IntentStatus::Canceled => AttemptStatus::Voided,
+            IntentStatus::RequiresPaymentMethod => AttemptStatus::Failure,
+            // Not settled yet, or a status this version does not know: nothing is concluded.
+            IntentStatus::Processing | IntentStatus::RequiresConfirmation | IntentStatus::Other(_) => {
+                AttemptStatus::Pending
+            }
         };
         let error = match status {
             AttemptStatus::Failure => Some(
@@ -235,10 +323,10 @@ pub fn declined(error: &StripeError) -> PaymentOutcome {
 
 impl Refund {
     pub fn outcome(&self) -> RefundOutcome {
-        let status = match self.status.as_str() {
-            "succeeded" => RefundStatus::Succeeded,
-            "failed" | "canceled" => RefundStatus::Failed,
-            _ => RefundStatus::Pending,
+        let status = match self.status {
+            RefundState::Succeeded => RefundStatus::Succeeded,
+            RefundState::Failed | RefundState::Canceled => RefundStatus::Failed,
+            RefundState::Pending | RefundState::RequiresAction | RefundState::Other(_) => RefundStatus::Pending,
         };
         RefundOutcome {
             status,
@@ -253,6 +341,65 @@ impl Refund {
 
 pub fn refund_refused(error: &StripeError) -> RefundOutcome {
     RefundOutcome { status: RefundStatus::Failed, connector_refund_id: None, error: Some(error.to_payment_error()) }
+}
+
+/// What an answer other than 2xx says about the call it answers.
+#[derive(Debug)]
+pub enum Failure {
+    /// A definite refusal: Stripe looked at the call and did nothing (a declined card, a request
+    /// it found invalid).
+    Refused(StripeError),
+    /// Stripe did not take the call (rate limited, credentials refused): nothing was done.
+    NotTaken(String),
+    /// It may have been acted on, or may still be: another request with the same idempotency
+    /// key in progress (409, `idempotency_error`), an object locked (`lock_timeout`), a missing
+    /// object, a server error, an error Stripe does not document or a body that cannot be read.
+    Unclear(String),
+}
+
+/// Classifies an answer with HTTP `status` (not 2xx) and the error its body carried, if any.
+/// Only a card error, or an invalid request answered 400 (refused as asked) or 402 (valid, but
+/// failed), is a refusal: anything else Stripe may still be acting on.
+pub fn classify(status: u16, error: Option<StripeError>) -> Failure {
+    let code = error.as_ref().and_then(|e| e.code.as_deref());
+    let locked = matches!(code, Some("lock_timeout" | "idempotency_key_in_use"));
+    let described = |error: &StripeError| {
+        let kind = error.kind.as_ref().map_or("no error type", ErrorType::as_str);
+        format!("HTTP {status} {kind}: {}", error.to_payment_error().message)
+    };
+    match (status, error) {
+        (401 | 403, _) => Failure::NotTaken(format!("credentials refused ({status})")),
+        (429, _) if !locked => Failure::NotTaken("rate limited".into()),
+        (400..=499, Some(error)) if status != 409 && !locked => match error.kind {
+            Some(ErrorType::CardError) => Failure::Refused(error),
+            Some(ErrorType::InvalidRequestError) if matches!(status, 400 | 402) => Failure::Refused(error),
+            _ => Failure::Unclear(described(&error)),
+        },
+        (_, Some(error)) => Failure::Unclear(described(&error)),
+        (_, None) => Failure::Unclear(format!("HTTP {status}")),
+    }
+}
+
+/// The error of an attempt or refund Stripe never received: nothing was charged or refunded.
+fn not_received(what: &str) -> PaymentError {
+    PaymentError::new("not_received", format!("Stripe has no {what} made for it: it never arrived, and nothing moved."))
+}
+
+/// An attempt Stripe never received.
+pub fn payment_not_received() -> PaymentOutcome {
+    PaymentOutcome {
+        status: AttemptStatus::Failure,
+        amount_captured: None,
+        connector_payment_id: None,
+        connector_reference_id: None,
+        next_action: None,
+        error: Some(not_received("payment intent")),
+    }
+}
+
+/// A refund Stripe never received.
+pub fn refund_not_received() -> RefundOutcome {
+    RefundOutcome { status: RefundStatus::Failed, connector_refund_id: None, error: Some(not_received("refund")) }
 }
 
 #[cfg(test)]
@@ -314,5 +461,45 @@ mod tests {
         let sdk = intent(json!({"id": "pi_1", "status": "requires_action", "client_secret": "pi_1_secret",
             "next_action": {"type": "use_stripe_sdk"}}));
         assert!(matches!(sdk.outcome().next_action, Some(NextAction::InvokeSdkClient { .. })));
+    }
+
+    fn error(kind: &str, code: Option<&str>) -> Option<StripeError> {
+        serde_json::from_value(json!({"type": kind, "code": code, "message": "m"})).ok()
+    }
+
+    #[test]
+    fn only_card_errors_and_invalid_requests_are_refusals() {
+        let refused = |status, e| matches!(classify(status, e), Failure::Refused(_));
+        let unclear = |status, e| matches!(classify(status, e), Failure::Unclear(_));
+        let not_taken = |status, e| matches!(classify(status, e), Failure::NotTaken(_));
+        assert!(refused(402, error("card_error", Some("card_declined"))));
+        assert!(refused(400, error("card_error", Some("incorrect_number"))));
+        assert!(refused(400, error("invalid_request_error", Some("parameter_missing"))));
+        assert!(refused(402, error("invalid_request_error", Some("card_declined"))));
+        // Another request with the same key is in flight: the charge may be under way.
+        assert!(unclear(409, error("idempotency_error", None)));
+        assert!(unclear(400, error("idempotency_error", None)));
+        assert!(unclear(409, error("invalid_request_error", None)));
+        assert!(unclear(409, None));
+        assert!(unclear(429, error("invalid_request_error", Some("lock_timeout"))));
+        assert!(unclear(400, error("invalid_request_error", Some("idempotency_key_in_use"))));
+        assert!(unclear(404, error("invalid_request_error", Some("resource_missing"))));
+        assert!(unclear(402, error("some_new_error", None)));
+        assert!(unclear(400, None), "a 4xx that is not Stripe's");
+        assert!(unclear(500, error("api_error", None)));
+        assert!(not_taken(429, error("invalid_request_error", Some("rate_limit"))));
+        assert!(not_taken(401, None));
+        assert!(not_taken(403, error("invalid_request_error", None)));
+    }
+
+    #[test]
+    fn unknown_statuses_conclude_nothing() {
+        let unknown = intent(json!({"id": "pi_1", "status": "some_new_status"}));
+        assert_eq!(unknown.status, IntentStatus::Other("some_new_status".into()));
+        assert_eq!(unknown.outcome().status, AttemptStatus::Pending);
+        let refund: Refund = serde_json::from_value(json!({"id": "re_1", "status": "requires_action"})).unwrap();
+        assert_eq!(refund.outcome().status, RefundStatus::Pending);
+        let refund: Refund = serde_json::from_value(json!({"id": "re_1", "status": "canceled"})).unwrap();
+        assert_eq!(refund.outcome().status, RefundStatus::Failed);
     }
 }

@@ -66,7 +66,8 @@ pub fn event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         }
         Some("refund") => {
             let refund: Refund = serde_json::from_value(object).map_err(unreadable)?;
-            Ok(WebhookEvent::Refund { connector_refund_id: refund.id.clone(), outcome: refund.outcome() })
+            let refund_id = refund.metadata.get("refund_id").and_then(|v| v.as_str()).map(str::to_string);
+            Ok(WebhookEvent::Refund { connector_refund_id: refund.id.clone(), refund_id, outcome: refund.outcome() })
         }
         _ => Ok(WebhookEvent::Ignored),
     }
@@ -111,8 +112,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let body = br#"{"data":{"object":{"object":"refund","id":"re_1","status":"succeeded"}}}"#;
-        assert!(matches!(event(body).unwrap(), WebhookEvent::Refund { .. }));
+        let body = br#"{"data":{"object":{"object":"refund","id":"re_1","status":"succeeded","metadata":{"refund_id":"sy_ref_1"}}}}"#;
+        match event(body).unwrap() {
+            WebhookEvent::Refund { connector_refund_id, refund_id, outcome } => {
+                assert_eq!((connector_refund_id.as_str(), refund_id.as_deref()), ("re_1", Some("sy_ref_1")));
+                assert_eq!(outcome.status, crate::payments::status::RefundStatus::Succeeded);
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(event(br#"{"data":{"object":{"object":"charge"}}}"#).unwrap(), WebhookEvent::Ignored));
     }
 }
