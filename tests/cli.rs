@@ -67,6 +67,32 @@ connector = "nosuchpay"
 }
 
 #[test]
+fn check_refuses_a_reconciler_that_would_overtake_a_call_under_way() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[http]
+request_timeout_ms = 40000
+
+[reconciler]
+after_ms = 60000
+
+[merchants.acme.profiles.web]
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "sandbox"
+connector = "sandbox"
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let out = switchyard(&["--config", &path, "check"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let line = stdout.lines().find(|l| l.starts_with("reconciler.after_ms: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("http.request_timeout_ms"), "{line}");
+    let path = config_with(dir.path(), DEMO_SECRET, &profile.replace("60000", "90000"));
+    let out = switchyard(&["--config", &path, "check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
 fn check_reports_values_that_do_not_parse() {
     let dir = tempfile::TempDir::new().unwrap();
     // A misspelt key.
