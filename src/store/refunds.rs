@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::payments::placeholders;
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::money::{Amount, Currency};
 use crate::payments::model::Refund;
@@ -103,18 +103,19 @@ impl Store {
 }
 
 impl Store {
-    /// The refund a merchant's connector account knows as `connector_refund_id`.
+    /// The refund a profile's connector account knows as `connector_refund_id`.
     pub async fn find_refund_by_connector_id(
         &self,
-        merchant_id: &str,
-        connector_account: &str,
+        owner: &Owner<'_>,
         connector_refund_id: &str,
     ) -> Result<Option<Refund>> {
         let row = sqlx::query(&format!(
-            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND connector_account = $2 AND connector_refund_id = $3"
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND profile_id = $2 AND connector_account = $3 \
+             AND connector_refund_id = $4"
         ))
-        .bind(merchant_id)
-        .bind(connector_account)
+        .bind(owner.merchant_id)
+        .bind(owner.profile_id)
+        .bind(owner.connector_account)
         .bind(connector_refund_id)
         .fetch_optional(&self.pool)
         .await?;
