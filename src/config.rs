@@ -590,6 +590,16 @@ impl Config {
 
     /// Every problem in the configuration, each with its path; empty when it is sound.
     pub fn check(&self, registry: &Registry) -> Vec<Problem> {
+        let (mut problems, out_of_service) = self.check_start(registry);
+        problems.extend(out_of_service);
+        problems
+    }
+
+    /// What a start checks: the problems that keep the daemon from starting, and those that put
+    /// only some connector accounts out of service (their connector is a plugin whose file did
+    /// not load) while the daemon serves the rest.
+    pub fn check_start(&self, registry: &Registry) -> (Vec<Problem>, Vec<Problem>) {
+        let mut out_of_service = Vec::new();
         let mut problems = Vec::new();
         let mut report = |path: String, message: String| problems.push(Problem { path, message });
 
@@ -695,6 +705,16 @@ impl Config {
                         report(format!("{at}.name"), format!("`{}` is used by another account", account.name));
                     }
                     let Some(connector) = registry.get(&account.connector) else {
+                        if registry.is_broken(&account.connector) {
+                            out_of_service.push(Problem {
+                                path: format!("{at}.connector"),
+                                message: format!(
+                                    "connector plugin `{}` did not load: this account is out of service",
+                                    account.connector
+                                ),
+                            });
+                            continue;
+                        }
                         report(
                             format!("{at}.connector"),
                             format!(
@@ -710,10 +730,8 @@ impl Config {
                             report(format!("{at}.credentials.{name}"), e);
                         }
                     }
-                    for required in connector.required_credentials() {
-                        if !account.credentials.contains_key(required) {
-                            report(format!("{at}.credentials.{required}"), "missing".into());
-                        }
+                    for required in missing_credentials(account, connector.required_credentials()) {
+                        report(format!("{at}.credentials.{required}"), "missing".into());
                     }
                     if let Some(url) = &account.base_url {
                         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -735,8 +753,39 @@ impl Config {
                 }
             }
         }
+        (problems, out_of_service)
+    }
+
+    /// The problems a version of a plugin would bring to the accounts that use it: credentials
+    /// it needs that they do not have. A reload refuses such a version, as a start would.
+    pub fn plugin_problems(&self, declaration: &crate::connectors::plugin::loader::Declaration) -> Vec<String> {
+        let required: Vec<&str> = declaration.credentials.iter().map(String::as_str).collect();
+        let mut problems = Vec::new();
+        for (merchant_id, merchant) in &self.merchants {
+            for (profile_id, profile) in &merchant.profiles {
+                for (i, account) in profile.connector_accounts.iter().enumerate() {
+                    if account.connector != declaration.name {
+                        continue;
+                    }
+                    for missing in missing_credentials(account, required.iter().copied()) {
+                        problems.push(format!(
+                            "merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].credentials.{missing}: \
+                             missing"
+                        ));
+                    }
+                }
+            }
+        }
         problems
     }
+}
+
+/// The credentials among `required` an account does not have.
+fn missing_credentials<'a>(
+    account: &ConnectorAccountConfig,
+    required: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    required.into_iter().filter(|name| !account.credentials.contains_key(*name)).collect()
 }
 
 #[cfg(test)]
