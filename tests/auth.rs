@@ -358,15 +358,17 @@ async fn a_notification_reaches_only_the_profile_of_the_account_it_is_addressed_
     let running = TestApp::start_with(dir, config).await;
     let app = &running;
     let pending = |profile| async move {
-        let (status, body) =
-            app.call(Method::POST, "/v2/payments", Some(ACME_KEY), Some(profile), Some(&payment("4242424242424242"))).await;
+        let (status, body) = app
+            .call(Method::POST, "/v2/payments", Some(ACME_KEY), Some(profile), Some(&payment("4242424242424242")))
+            .await;
         assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("processing")), "{body}");
         (id_of(&body), str_of(&body, "/connector_transaction_id").to_string())
     };
     let (web_id, _) = pending("web").await;
     let (shop_id, shop_charge) = pending("shop").await;
     let notify = |path: String, token: &'static str, charge: String| {
-        let request = app.client.post(format!("{}{path}", app.base)).header("x-token", token).header("x-charge", charge);
+        let request =
+            app.client.post(format!("{}{path}", app.base)).header("x-token", token).header("x-charge", charge);
         async move {
             let res = request.body("{}").send().await.unwrap();
             (res.status(), res.json::<Value>().await.unwrap())

@@ -639,7 +639,8 @@ async fn return_urls_are_http_urls_without_control_characters_and_bounded() {
         .await;
     assert_eq!(status, 200, "{intent}");
     let confirm = format!("/v2/payments/{}/confirm-intent", id_of(&intent));
-    let (status, customer) = app.post("/v2/customers", json!({ "name": "John Doe", "email": "john@example.com" })).await;
+    let (status, customer) =
+        app.post("/v2/customers", json!({ "name": "John Doe", "email": "john@example.com" })).await;
     assert_eq!(status, 200, "{customer}");
     let session = json!({ "customer_id": id_of(&customer), "storage_type": "volatile" });
     let intent_body = json!({ "amount_details": { "currency": "USD", "order_amount": 500 } });
@@ -681,7 +682,9 @@ async fn an_object_with_a_key_twice_is_refused_at_any_depth() {
             .replace(r#""sku":"a""#, r#""sku":"a","sku":"b""#),
     ];
     for body in twice {
-        let req = acme(&app, Method::POST, "/v2/payments").header(header::CONTENT_TYPE, "application/json").body(body.clone());
+        let req = acme(&app, Method::POST, "/v2/payments")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone());
         let (status, answer) = refused(&app, req).await;
         let message = assert_error(status, &answer, 400, "IR_06");
         assert!(message.contains("appears twice in one object"), "{body}: {message}");
@@ -695,8 +698,15 @@ async fn an_object_with_a_key_twice_is_refused_at_any_depth() {
 #[tokio::test]
 async fn a_payment_for_a_customer_the_merchant_does_not_have_is_404() {
     let app = TestApp::start().await;
-    let (status, theirs) =
-        app.call(Method::POST, "/v2/customers", Some(GLOBEX_KEY), Some("web"), Some(&json!({ "name": "Jane", "email": "jane@example.com" }))).await;
+    let (status, theirs) = app
+        .call(
+            Method::POST,
+            "/v2/customers",
+            Some(GLOBEX_KEY),
+            Some("web"),
+            Some(&json!({ "name": "Jane", "email": "jane@example.com" })),
+        )
+        .await;
     assert_eq!(status, 200, "{theirs}");
     let intent = json!({ "amount_details": { "currency": "USD", "order_amount": 500 } });
     for customer in ["cus_nobody".to_string(), id_of(&theirs)] {

@@ -112,7 +112,10 @@ async fn a_plugin_that_does_not_load_puts_only_its_own_accounts_out_of_service()
     let mut config = config(dir.path());
     config.paths.plugins = plugins.clone();
     let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
-    web.connector_accounts = vec![ConnectorAccountConfig { connector: "echo".into(), ..sandbox_account("echo") }, sandbox_account("sandbox")];
+    web.connector_accounts = vec![
+        ConnectorAccountConfig { connector: "echo".into(), ..sandbox_account("echo") },
+        sandbox_account("sandbox"),
+    ];
     web.fallback = vec!["echo".into(), "sandbox".into()];
 
     // `check` names the account that is out; a start serves all the others.

@@ -43,9 +43,9 @@ pub fn url(at: &str, name: &str, value: Option<&str>) -> Result<(), ApiError> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return refuse("must not hold control characters or spaces");
     }
-    let rest = ["http://", "https://"]
-        .iter()
-        .find_map(|scheme| url.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..]));
+    let rest = ["http://", "https://"].iter().find_map(|scheme| {
+        url.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..])
+    });
     match rest {
         Some(rest) if !rest.is_empty() && !rest.starts_with(['/', '?', '#']) => Ok(()),
         Some(_) => refuse("must name a host"),

@@ -16,8 +16,8 @@ use super::types::{
 };
 use crate::app::AppState;
 use crate::connectors::PaymentMethod;
-use crate::{customers, payment_methods};
 use crate::payments::flow::{self, Confirmation};
+use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]
 #[openapi(paths(create_and_confirm, create_intent, retrieve, get_intent, confirm_intent, capture, cancel))]

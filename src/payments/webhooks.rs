@@ -9,10 +9,10 @@ use crate::app::AppState;
 use crate::connectors::{
     Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
 };
+use crate::merchants::{AccountLookup, Profile};
 use crate::payments::model::{PaymentAttempt, PaymentIntent};
 use crate::payments::status::{IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
-use crate::merchants::{AccountLookup, Profile};
 use crate::store::{AttemptKey, Owner};
 
 /// What became of a notification.
@@ -31,7 +31,9 @@ fn account<'a>(
     let Addressee { merchant_id, profile_id, account: name } = *to;
     let (profile, account) = state.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
         AccountLookup::NotFound => ApiError::NotFound(match profile_id {
-            Some(profile_id) => format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`"),
+            Some(profile_id) => {
+                format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`")
+            }
             None => format!("connector account `{name}` of merchant `{merchant_id}`"),
         }),
         AccountLookup::Ambiguous(profiles) => ApiError::InvalidRequest(format!(
@@ -67,16 +69,11 @@ pub async fn receive(state: &AppState, to: &Addressee<'_>, req: &WebhookRequest<
     })?;
     match event {
         WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
-            let found = state
-                .store
-                .find_account_attempt(&owner, AttemptKey::ConnectorPaymentId(&connector_payment_id))
-                .await?;
+            let found =
+                state.store.find_account_attempt(&owner, AttemptKey::ConnectorPaymentId(&connector_payment_id)).await?;
             let found = match (found, attempt_id) {
                 (None, Some(attempt_id)) => {
-                    state
-                        .store
-                        .find_account_attempt(&owner, AttemptKey::AttemptId(&attempt_id))
-                        .await?
+                    state.store.find_account_attempt(&owner, AttemptKey::AttemptId(&attempt_id)).await?
                 }
                 (found, _) => found,
             };
@@ -118,8 +115,7 @@ async fn refund(
     connector_refund_id: &str,
     outcome: RefundOutcome,
 ) -> Result<Applied, ApiError> {
-    let Some(mut refund) = state.store.find_refund_by_connector_id(owner, connector_refund_id).await?
-    else {
+    let Some(mut refund) = state.store.find_refund_by_connector_id(owner, connector_refund_id).await? else {
         return Ok(Applied::NotTracked);
     };
     if refund.status != RefundStatus::Pending || outcome.status == RefundStatus::Pending {
