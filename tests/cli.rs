@@ -16,6 +16,12 @@ fn config_with(dir: &Path, secret: &str, profile: &str) -> String {
     config_file(dir, secret, Path::new("routing"), profile)
 }
 
+/// `switchyard check` of a configuration with one merchant, whose profile is given as TOML.
+fn check(dir: &Path, profile: &str) -> std::process::Output {
+    let path = config_with(dir, DEMO_SECRET, profile);
+    switchyard(&["--config", &path, "check"], &[])
+}
+
 #[test]
 fn check_accepts_the_default_configuration() {
     let out = switchyard(&["--config", "config/switchyard.toml", "check"], &[]);
@@ -50,8 +56,7 @@ fallback = ["missing"]
 name = "main"
 connector = "nosuchpay"
 "#;
-    let path = config_with(dir.path(), DEMO_SECRET, profile);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let out = check(dir.path(), profile);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
@@ -81,14 +86,12 @@ after_ms = 60000
 name = "sandbox"
 connector = "sandbox"
 "#;
-    let path = config_with(dir.path(), DEMO_SECRET, profile);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let out = check(dir.path(), profile);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let line = stdout.lines().find(|l| l.starts_with("reconciler.after_ms: ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("http.request_timeout_ms"), "{line}");
-    let path = config_with(dir.path(), DEMO_SECRET, &profile.replace("60000", "90000"));
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let out = check(dir.path(), &profile.replace("60000", "90000"));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 

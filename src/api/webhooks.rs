@@ -14,7 +14,7 @@ use crate::connectors::WebhookRequest;
 use crate::payments::webhooks::{self, Addressee, Applied};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(receive, receive_for_profile))]
+#[openapi(paths(receive, receive_for_profile), components(schemas(WebhookResponse, Outcome)))]
 pub(super) struct Doc;
 
 /// What a notification did.
@@ -33,6 +33,28 @@ enum Outcome {
     AlreadyKnown,
     /// About nothing switchyard keeps.
     NotTracked,
+}
+
+/// What either address answers.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only documents the answers.
+enum Answers {
+    #[response(status = 200, description = "Taken")]
+    Taken(WebhookResponse),
+    #[response(status = 400, description = "`IR_20` the connector takes no notifications")]
+    NotSupported(ErrorResponse),
+    #[response(status = 401, description = "`WE_01` a notification whose signature does not verify")]
+    Forged(ErrorResponse),
+    #[response(status = 404, description = "`HE_02` no such merchant, profile, account, payment or refund")]
+    NotFound(ErrorResponse),
+    #[response(
+        status = 422,
+        description = "`IR_06` a notification the connector cannot read, or, without the profile, an account name \
+                       several profiles use"
+    )]
+    Unreadable(ErrorResponse),
+    #[response(status = 503, description = "`CE_01` the payment provider could not be reached")]
+    Unreachable(ErrorResponse),
 }
 
 pub fn router() -> Router<AppState> {
@@ -56,14 +78,7 @@ pub fn router() -> Router<AppState> {
         ("account" = String, Path, description = "The connector account, by name"),
     ),
     request_body(content = Object, description = "The provider's notification, as it sends it", content_type = "application/json"),
-    responses(
-        (status = 200, description = "Taken", body = WebhookResponse),
-        (status = 400, description = "`IR_20` the connector takes no notifications", body = ErrorResponse),
-        (status = 401, description = "`WE_01` a notification whose signature does not verify", body = ErrorResponse),
-        (status = 404, description = "`HE_02` no such merchant, account, payment or refund", body = ErrorResponse),
-        (status = 422, description = "`IR_06` a notification the connector cannot read, or an account name several profiles use", body = ErrorResponse),
-        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
-    )
+    responses(Answers)
 )]
 async fn receive(
     State(state): State<AppState>,
@@ -91,14 +106,7 @@ async fn receive(
         ("account" = String, Path, description = "The connector account, by name"),
     ),
     request_body(content = Object, description = "The provider's notification, as it sends it", content_type = "application/json"),
-    responses(
-        (status = 200, description = "Taken", body = WebhookResponse),
-        (status = 400, description = "`IR_20` the connector takes no notifications", body = ErrorResponse),
-        (status = 401, description = "`WE_01` a notification whose signature does not verify", body = ErrorResponse),
-        (status = 404, description = "`HE_02` no such merchant, profile, account, payment or refund", body = ErrorResponse),
-        (status = 422, description = "`IR_06` a notification the connector cannot read", body = ErrorResponse),
-        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
-    )
+    responses(Answers)
 )]
 async fn receive_for_profile(
     State(state): State<AppState>,
