@@ -106,6 +106,9 @@ async fn start(dir: &Path, port: u16) -> KillOnDrop {
             .env("SWITCHYARD__PATHS__PLUGINS", dir.join("plugins"))
             .env("SWITCHYARD__PAYMENTS__ATTEMPT_TIMEOUT_MS", "1000")
             .env("SWITCHYARD__PAYMENTS__BUDGET_MS", "1500")
+            // Short enough that no call can still be under way when the reconciler looks.
+            .env("SWITCHYARD__HTTP__REQUEST_TIMEOUT_MS", "700")
+            .env("SWITCHYARD__LUA__TIME_BUDGET_MS", "100")
             .env("SWITCHYARD__RECONCILER__AFTER_MS", "2000")
             .env("SWITCHYARD__RECONCILER__EVERY_MS", "200")
             .stdout(Stdio::null())

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::events::insert_event;
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
@@ -225,11 +225,10 @@ impl Store {
 }
 
 impl Store {
-    /// The attempt a merchant's connector account knows by `key`, with its intent.
+    /// The attempt a profile's connector account knows by `key`, with its intent.
     pub async fn find_account_attempt(
         &self,
-        merchant_id: &str,
-        connector_account: &str,
+        owner: &Owner<'_>,
         key: AttemptKey<'_>,
     ) -> Result<Option<(PaymentIntent, PaymentAttempt)>> {
         let columns: Vec<String> = ATTEMPT_COLUMNS.split(", ").map(|c| format!("a.{}", c.trim())).collect();
@@ -239,12 +238,13 @@ impl Store {
         };
         let row = sqlx::query(&format!(
             "SELECT {} FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
-             WHERE i.merchant_id = $1 AND a.connector_account = $2 AND a.{column} = $3 \
+             WHERE i.merchant_id = $1 AND i.profile_id = $2 AND a.connector_account = $3 AND a.{column} = $4 \
              ORDER BY a.created_at DESC LIMIT 1",
             columns.join(", ")
         ))
-        .bind(merchant_id)
-        .bind(connector_account)
+        .bind(owner.merchant_id)
+        .bind(owner.profile_id)
+        .bind(owner.connector_account)
         .bind(value)
         .fetch_optional(&self.pool)
         .await?;
