@@ -23,6 +23,15 @@ const SECRET_MIN: usize = 6;
 /// The longest reason a connector's failure is reported with.
 pub const REASON_MAX: usize = 500;
 
+/// What a masking looks for beyond the call's card number and secrets.
+#[derive(Debug, Clone, Copy)]
+struct Mask {
+    /// Any number that looks like a card's, not only the call's.
+    any_card: bool,
+    /// The call's security code where it stands alone.
+    cvc: bool,
+}
+
 /// The values one connector call must never give back.
 #[derive(Debug, Default)]
 pub struct Scrubber {
@@ -54,16 +63,27 @@ impl Scrubber {
         self
     }
 
-    /// `text` without this call's values: for an answer a plugin is yet to read, whose
-    /// identifiers must stay whole.
+    /// `text` without this call's card number and secrets: for identifiers and URLs, which must
+    /// stay whole. The security code is not looked for: its three or four digits stand alone in
+    /// many a provider's id (`ch_123`), which masking would make point elsewhere.
     pub fn exact(&self, text: &str) -> String {
-        self.masked(text, false)
+        self.masked(text, Mask { any_card: false, cvc: false })
     }
 
     /// `text` without this call's values or anything that looks like a card number: for
     /// messages, codes and reasons.
     pub fn text(&self, text: &str) -> String {
-        self.masked(text, true)
+        self.masked(text, Mask { any_card: true, cvc: true })
+    }
+
+    /// A string of a provider's answer: prose (it has white space) loses the call's values, the
+    /// security code included; a word (an id, a code) the card number and secrets, or all of it
+    /// when it is the security code.
+    fn answer_string(&self, text: &str) -> String {
+        if self.cvc.as_deref() == Some(text.trim()) {
+            return SECRET_MASK.into();
+        }
+        self.masked(text, Mask { any_card: false, cvc: text.contains(char::is_whitespace) })
     }
 
     /// Whether `text` holds one of this call's values: an identifier or URL that does is refused,
@@ -72,11 +92,12 @@ impl Scrubber {
         self.exact(text) != text
     }
 
-    /// `value` with `exact` applied to every string in it, keys included, and a number that is
-    /// the card number masked. Other numbers are left alone: amounts would match a security code.
+    /// `value` with every string in it masked (`answer_string`), keys included, and a number
+    /// that is the card number masked. Other numbers are left alone: amounts would match a
+    /// security code.
     pub fn json(&self, value: Value) -> Value {
         match value {
-            Value::String(s) => Value::String(self.exact(&s)),
+            Value::String(s) => Value::String(self.answer_string(&s)),
             Value::Number(n) if self.card_number.as_deref() == Some(n.to_string().as_str()) => CARD_MASK.into(),
             Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
             Value::Object(fields) => {
@@ -86,7 +107,7 @@ impl Scrubber {
         }
     }
 
-    fn masked(&self, text: &str, any_card: bool) -> String {
+    fn masked(&self, text: &str, Mask { any_card, cvc }: Mask) -> String {
         let mut text = text.to_string();
         for secret in &self.secrets {
             if text.contains(secret.as_str()) {
@@ -96,8 +117,8 @@ impl Scrubber {
         let is_card =
             |digits: &str| self.card_number.as_deref() == Some(digits) || (any_card && looks_like_card_number(digits));
         text = replace_ranges(&text, card_numbers_in(&text, is_card), CARD_MASK);
-        if let Some(cvc) = &self.cvc {
-            text = replace_ranges(&text, standalone(&text, cvc), SECRET_MASK);
+        if let Some(code) = self.cvc.as_ref().filter(|_| cvc) {
+            text = replace_ranges(&text, standalone(&text, code), SECRET_MASK);
         }
         text
     }
@@ -229,16 +250,18 @@ mod tests {
         let s = scrubber();
         let echoed = r#"bad request {"number":"4000002760003184","cvc":"987"} 4000 0027 6000 3184 4000-0027-6000-3184"#;
         assert_eq!(
-            s.exact(echoed),
+            s.text(echoed),
             r#"bad request {"number":"[card number]","cvc":"[redacted]"} [card number] [card number]"#
         );
         assert_eq!(s.exact("key sk_live_topsecret, token tok_abcdef123"), "key [redacted], token [redacted]");
         // Too short to be told from ordinary words.
         assert_eq!(s.exact("a short answer"), "a short answer");
-        // The security code only where it stands alone: an amount or id with it inside stays.
-        assert_eq!(s.exact("amount 19870, ref pi_9876, cvc=987."), "amount 19870, ref pi_9876, cvc=[redacted].");
+        // The security code only where it stands alone in text: an amount or id with it inside
+        // stays, and identifiers keep it whole.
+        assert_eq!(s.text("amount 19870, ref pi_9876, cvc=987."), "amount 19870, ref pi_9876, cvc=[redacted].");
+        assert_eq!(s.exact("ch_987"), "ch_987");
         assert!(s.finds("pi_4000002760003184") && s.finds("https://x.example/?k=sk_live_topsecret"));
-        assert!(!s.finds("pi_3Nq8abc"));
+        assert!(!s.finds("pi_3Nq8abc") && !s.finds("ch_987"));
     }
 
     #[test]
@@ -259,6 +282,7 @@ mod tests {
             "echo": [4000002760003184u64, 987, "987"],
             "4000002760003184": true,
             "amount": 987,
+            "id": "ch_987",
         });
         assert_eq!(
             s.json(answer),
@@ -267,6 +291,7 @@ mod tests {
                 "echo": ["[card number]", 987, "[redacted]"],
                 "[card number]": true,
                 "amount": 987,
+                "id": "ch_987",
             })
         );
     }
