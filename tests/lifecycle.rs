@@ -922,3 +922,19 @@ async fn a_payment_is_invisible_from_another_profile() {
     assert_eq!(app.count("refunds").await, 1);
     app.stop().await;
 }
+
+/// A payment whose connector account is gone from the configuration (or out of service) is not
+/// the client's fault nor a crash: its capture answers 503 `CE_01` and changes nothing.
+#[tokio::test]
+async fn a_payment_on_an_account_no_longer_configured_waits_for_it() {
+    let mut app = start_with_accounts(vec![sandbox_account("old")], &["old"]).await;
+    let id = authorized(&app).await;
+    let web = app.config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
+    web.connector_accounts = vec![sandbox_account("new")];
+    web.fallback = vec!["new".into()];
+    let app = app.restart().await;
+    let (status, body) = capture(&app, &id, json!({})).await;
+    assert_error(status, &body, 503, "CE_01");
+    assert_eq!(retrieve(&app, &id).await["status"], "requires_capture");
+    app.stop().await;
+}

@@ -631,16 +631,22 @@ pub(crate) fn attempt_connector<'a>(
 ) -> Result<(&'a Account, &'a dyn Connector), ApiError> {
     let profile = profile(state, &intent.merchant_id, &intent.profile_id)?;
     let account = profile.account(&attempt.connector_account).ok_or_else(|| {
-        ApiError::Internal(format!("connector account `{}` is no longer configured", attempt.connector_account).into())
+        ApiError::ConnectorUnavailable(format!(
+            "connector account `{}` of this payment is no longer configured",
+            attempt.connector_account
+        ))
     })?;
     Ok((account, connector_for(state, account)?))
 }
 
+/// An account whose connector is not registered (its plugin did not load) is out of service:
+/// its payments wait, unchanged, until it is back.
 fn connector_for<'a>(state: &'a AppState, account: &Account) -> Result<&'a dyn Connector, ApiError> {
     state.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
-        ApiError::Internal(
-            format!("connector `{}` of account `{}` is not registered", account.connector, account.name).into(),
-        )
+        ApiError::ConnectorUnavailable(format!(
+            "connector `{}` of account `{}` is out of service",
+            account.connector, account.name
+        ))
     })
 }
 
