@@ -814,7 +814,7 @@ enum Report {
     /// Ask the provider (a sync).
     Ask,
     /// The provider said it on its own (a notification).
-    Told(PaymentOutcome),
+    Told(Box<PaymentOutcome>),
 }
 
 /// Stores what the provider reports of the active attempt, without claiming the payment: the
@@ -826,7 +826,7 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
     let mut attempt = active_attempt(&view)?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
     let outcome = match report {
-        Report::Told(outcome) => outcome,
+        Report::Told(outcome) => *outcome,
         Report::Ask => {
             let request = SyncRequest {
                 attempt_id: &attempt.id,
@@ -862,7 +862,7 @@ pub(crate) async fn apply_outcome(
     intent: PaymentIntent,
     outcome: PaymentOutcome,
 ) -> Result<PaymentView, ApiError> {
-    resync(state, intent, Report::Told(outcome)).await
+    resync(state, intent, Report::Told(Box::new(outcome))).await
 }
 
 /// Asks the connector where the payment stands and stores its answer
