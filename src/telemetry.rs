@@ -133,6 +133,14 @@ fn describe() {
         "switchyard_rate_limited_total",
         "Requests and connector calls refused by a rate limit, by scope."
     );
+    describe_gauge!(
+        "switchyard_accounts_out_of_service",
+        "Connector accounts out of service because their plugin did not load."
+    );
+    describe_counter!(
+        "switchyard_discrepancies_total",
+        "Provider notifications contradicting a settled record, by connector, kind and action (applied, raised)."
+    );
 }
 
 /// Installs the exporter, if this process has none yet.
@@ -204,4 +212,37 @@ pub async fn observe(request: Request, next: Next) -> Response {
     metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route, "method" => method).record(took);
     response.headers_mut().insert(REQUEST_ID, id);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    /// Prometheus wants help text for every metric (promtool refuses one without): each name the
+    /// code records has its `describe_*` here.
+    #[test]
+    fn every_metric_the_code_records_is_described() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let described = std::fs::read_to_string(src.join("telemetry.rs")).unwrap();
+        let mut folders = vec![src];
+        let mut recorded = Vec::new();
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for macro_name in ["counter!(", "gauge!(", "histogram!("] {
+                    for (at, _) in text.match_indices(&format!("metrics::{macro_name}\"")) {
+                        let name = text[at + macro_name.len() + 10..].split('"').next().unwrap().to_string();
+                        recorded.push((name, path.display().to_string()));
+                    }
+                }
+            }
+        }
+        assert!(recorded.len() > 10, "the search found {} metrics", recorded.len());
+        for (name, path) in recorded {
+            assert!(described.contains(&format!("\"{name}\"")), "{name} (recorded in {path}) has no help text");
+        }
+    }
 }
