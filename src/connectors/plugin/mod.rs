@@ -134,6 +134,10 @@ struct WebhookParse {
     #[serde(default)]
     attempt_id: Option<String>,
     status: String,
+    /// What the payment has captured, for a notification of a capture: a partial one is
+    /// otherwise taken for the whole.
+    #[serde(default)]
+    amount_captured: Option<i64>,
     #[serde(default)]
     error: Option<ParseError>,
 }
@@ -808,6 +812,9 @@ impl Connector for PluginConnector {
             id("connector_refund_id", event.connector_refund_id)?,
         );
         let attempt_id = id("attempt_id", event.attempt_id)?;
+        if let Some(captured) = event.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
+            return Err(WebhookError::Unreadable(format!("webhook.parse returned {captured} captured, which is no amount")));
+        }
         let error = event.error.map(ParseError::into_error);
         let unreadable = |e: String| WebhookError::Unreadable(e);
         let event = match (event.kind.as_str(), payment_id, refund_id) {
@@ -816,7 +823,7 @@ impl Connector for PluginConnector {
                 attempt_id,
                 outcome: PaymentOutcome {
                     status: event.status.parse().map_err(unreadable)?,
-                    amount_captured: None,
+                    amount_captured: event.amount_captured,
                     connector_payment_id: Some(connector_payment_id),
                     connector_reference_id: None,
                     next_action: None,
