@@ -129,9 +129,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     for problem in &plugin_problems {
         tracing::error!(%problem, "connector plugin not loaded");
     }
-    let problems = config.check(&registry);
+    let (problems, out_of_service) = config.check_start(&registry);
     if !problems.is_empty() {
         return Err(StartError::Config(problems));
+    }
+    // One plugin that does not load takes only its own accounts out: the rest are served.
+    for problem in &out_of_service {
+        tracing::error!(account = %problem.path, problem = %problem.message, "connector account out of service");
+    }
+    if config.metrics.enabled {
+        metrics::gauge!("switchyard_accounts_out_of_service").set(out_of_service.len() as f64);
     }
     let addr = config
         .listen_addr()
@@ -156,10 +163,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let limits = Arc::new(Limits::new(&config));
     let reloaders = {
-        let (router, registry) = (router.clone(), registry.clone());
+        let (router, registry, accounts) = (router.clone(), registry.clone(), config.clone());
         let mut reloaders = vec![
             reload::start(&config.paths.routing, Arc::new(move || drop(router.reload()))),
-            reload::start(&config.paths.plugins, Arc::new(move || registry.reload_plugins())),
+            reload::start(
+                &config.paths.plugins,
+                Arc::new(move || registry.reload_plugins(&|plugin| accounts.plugin_problems(plugin))),
+            ),
         ];
         if let Some(file) = config.source.clone() {
             let folder = file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
@@ -179,7 +189,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState(Arc::new(Shared {
         router: router.clone(),
         registry,
-        directory: Directory::from_config(&config),
+        directory: Directory::from_config(&without(&config, &out_of_service)),
         ids: IdMinter::new(&config.payments.cell_id),
         vault,
         limits,
@@ -222,6 +232,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);
     background.extend(admin.map(|(_, task)| task));
     Ok(Running { addr, metrics_addr, router, stop, task, store, _reloaders: reloaders, background })
+}
+
+/// `config` with the accounts `out` names (by their `connector` path) disabled, so routing
+/// passes them over.
+fn without(config: &Config, out: &[Problem]) -> Config {
+    let mut config = config.clone();
+    for (merchant_id, merchant) in &mut config.merchants {
+        for (profile_id, profile) in &mut merchant.profiles {
+            for (i, account) in profile.connector_accounts.iter_mut().enumerate() {
+                let path = format!("merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].connector");
+                if out.iter().any(|p| p.path == path) {
+                    account.enabled = false;
+                }
+            }
+        }
+    }
+    config
 }
 
 /// How often rate limiters forget idle keys.

@@ -315,7 +315,8 @@ pub struct ReconcilerConfig {
     /// How often it looks for unsettled payments and refunds, in milliseconds.
     pub every_ms: u64,
     /// How long a payment or refund must have been unsettled before it is looked at, in
-    /// milliseconds. Longer than `payments.budget_ms`, so no call still under way is overtaken.
+    /// milliseconds. Longer than any connector call may take (`Config::longest_call`), so no call
+    /// still under way is overtaken.
     pub after_ms: u64,
     /// The longest wait between two looks at one that stays unsettled, in milliseconds; the wait
     /// doubles from `after_ms` up to this.
@@ -561,8 +562,44 @@ impl Config {
         }
     }
 
+    /// The longest a connector call may still be under way, in milliseconds, and what bounds it
+    /// (the setting, as a message names it). A payment's authorizations are cut off at
+    /// `payments.budget_ms` (each account's, like a capture or a cancel, at
+    /// `attempt_timeout_ms`); a refund or a sync by the HTTP client's timeout only, and a plugin
+    /// may make two such requests for one call (its access token, then the call), with a
+    /// `build` and a `parse` under the Lua budget around each.
+    pub fn longest_call(&self) -> (u64, String) {
+        let lua = self.lua.time_budget_ms;
+        let plugin_call = self.http.request_timeout_ms.saturating_add(lua.saturating_mul(2)).saturating_mul(2);
+        let bounds = [
+            (self.payments.budget_ms, format!("payments.budget_ms ({} ms)", self.payments.budget_ms)),
+            (
+                self.payments.attempt_timeout_ms,
+                format!("payments.attempt_timeout_ms ({} ms)", self.payments.attempt_timeout_ms),
+            ),
+            (
+                plugin_call,
+                format!(
+                    "twice http.request_timeout_ms and lua.time_budget_ms for a build and a parse ({plugin_call} \
+                     ms: a plugin's access-token request, then its call)"
+                ),
+            ),
+        ];
+        bounds.into_iter().max_by_key(|(ms, _)| *ms).expect("three bounds")
+    }
+
     /// Every problem in the configuration, each with its path; empty when it is sound.
     pub fn check(&self, registry: &Registry) -> Vec<Problem> {
+        let (mut problems, out_of_service) = self.check_start(registry);
+        problems.extend(out_of_service);
+        problems
+    }
+
+    /// What a start checks: the problems that keep the daemon from starting, and those that put
+    /// only some connector accounts out of service (their connector is a plugin whose file did
+    /// not load) while the daemon serves the rest.
+    pub fn check_start(&self, registry: &Registry) -> (Vec<Problem>, Vec<Problem>) {
+        let mut out_of_service = Vec::new();
         let mut problems = Vec::new();
         let mut report = |path: String, message: String| problems.push(Problem { path, message });
 
@@ -596,12 +633,13 @@ impl Config {
             report("http".into(), "timeouts must be at least 1 ms".into());
         }
         let reconciler = &self.reconciler;
-        if reconciler.after_ms <= self.payments.budget_ms {
+        let (longest, bound) = self.longest_call();
+        if reconciler.after_ms <= longest {
             report(
                 "reconciler.after_ms".into(),
                 format!(
-                    "must be longer than payments.budget_ms ({}): a payment under way would be overtaken",
-                    self.payments.budget_ms
+                    "must be longer than {bound}: a connector call may still be under way that long, and the \
+                     reconciler would overtake it"
                 ),
             );
         }
@@ -667,6 +705,16 @@ impl Config {
                         report(format!("{at}.name"), format!("`{}` is used by another account", account.name));
                     }
                     let Some(connector) = registry.get(&account.connector) else {
+                        if registry.is_broken(&account.connector) {
+                            out_of_service.push(Problem {
+                                path: format!("{at}.connector"),
+                                message: format!(
+                                    "connector plugin `{}` did not load: this account is out of service",
+                                    account.connector
+                                ),
+                            });
+                            continue;
+                        }
                         report(
                             format!("{at}.connector"),
                             format!(
@@ -682,10 +730,8 @@ impl Config {
                             report(format!("{at}.credentials.{name}"), e);
                         }
                     }
-                    for required in connector.required_credentials() {
-                        if !account.credentials.contains_key(required) {
-                            report(format!("{at}.credentials.{required}"), "missing".into());
-                        }
+                    for required in missing_credentials(account, connector.required_credentials()) {
+                        report(format!("{at}.credentials.{required}"), "missing".into());
                     }
                     if let Some(url) = &account.base_url {
                         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -707,8 +753,39 @@ impl Config {
                 }
             }
         }
+        (problems, out_of_service)
+    }
+
+    /// The problems a version of a plugin would bring to the accounts that use it: credentials
+    /// it needs that they do not have. A reload refuses such a version, as a start would.
+    pub fn plugin_problems(&self, declaration: &crate::connectors::plugin::loader::Declaration) -> Vec<String> {
+        let required: Vec<&str> = declaration.credentials.iter().map(String::as_str).collect();
+        let mut problems = Vec::new();
+        for (merchant_id, merchant) in &self.merchants {
+            for (profile_id, profile) in &merchant.profiles {
+                for (i, account) in profile.connector_accounts.iter().enumerate() {
+                    if account.connector != declaration.name {
+                        continue;
+                    }
+                    for missing in missing_credentials(account, required.iter().copied()) {
+                        problems.push(format!(
+                            "merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].credentials.{missing}: \
+                             missing"
+                        ));
+                    }
+                }
+            }
+        }
         problems
     }
+}
+
+/// The credentials among `required` an account does not have.
+fn missing_credentials<'a>(
+    account: &ConnectorAccountConfig,
+    required: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    required.into_iter().filter(|name| !account.credentials.contains_key(*name)).collect()
 }
 
 #[cfg(test)]
@@ -801,6 +878,30 @@ mod tests {
         );
         let sound = "[server]\nrequest_timeout_ms = 45001\nbody_timeout_ms = 45000\n[payments]\nbudget_ms = 45000\n";
         assert_eq!(problems_of(sound), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_reconciler_waits_longer_than_any_call_may_take() {
+        let overtaken = |toml: &str| {
+            problems_of(toml).into_iter().filter(|p| p.starts_with("reconciler.after_ms")).collect::<Vec<_>>()
+        };
+        // A capture is bounded only by the HTTP client's timeout: twice it, for a plugin that
+        // fetches its access token first.
+        let problems = overtaken("[http]\nrequest_timeout_ms = 40000\n[reconciler]\nafter_ms = 60000\n");
+        assert_eq!(
+            problems,
+            ["reconciler.after_ms: must be longer than twice http.request_timeout_ms and lua.time_budget_ms for a \
+              build and a parse (80020 ms: a plugin's access-token request, then its call): a connector call may \
+              still be under way that long, and the reconciler would overtake it"]
+        );
+        let problems = overtaken("[payments]\nattempt_timeout_ms = 70000\nbudget_ms = 50000\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("payments.attempt_timeout_ms (70000 ms)"), "{problems:?}");
+        let problems = overtaken("[reconciler]\nafter_ms = 45000\n");
+        assert!(problems[0].contains("payments.budget_ms (45000 ms)"), "{problems:?}");
+        let sound = "[http]\nrequest_timeout_ms = 29000\n[lua]\ntime_budget_ms = 10\n[reconciler]\nafter_ms = 58041\n";
+        assert_eq!(overtaken(sound), Vec::<String>::new());
+        assert_eq!(overtaken(&sound.replace("58041", "58040")).len(), 1);
     }
 
     #[test]

@@ -121,4 +121,36 @@ impl Directory {
     pub fn profile(&self, merchant_id: &str, profile_id: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(merchant_id)?.get(profile_id)
     }
+
+    /// The connector account a provider's notification is addressed to: by profile when the
+    /// address names one, else the one account of the merchant with that name. A name that
+    /// several profiles use is ambiguous without the profile: which account's secret verifies
+    /// a notification, and whose payments it may touch, must never be a guess.
+    pub fn notified_account(
+        &self,
+        merchant_id: &str,
+        profile_id: Option<&str>,
+        name: &str,
+    ) -> Result<(&Arc<Profile>, &Account), AccountLookup> {
+        let profiles = self.profiles.get(merchant_id).ok_or(AccountLookup::NotFound)?;
+        let mut found = profiles
+            .values()
+            .filter(|p| profile_id.is_none_or(|id| p.id == id))
+            .filter_map(|p| p.account(name).map(|a| (p, a)));
+        let first = found.next().ok_or(AccountLookup::NotFound)?;
+        match found.next() {
+            None => Ok(first),
+            Some(second) => Err(AccountLookup::Ambiguous(
+                [first, second].into_iter().chain(found).map(|(p, _)| p.id.clone()).collect(),
+            )),
+        }
+    }
+}
+
+/// Why a notification's account was not found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AccountLookup {
+    NotFound,
+    /// Several profiles have an account of that name (their ids).
+    Ambiguous(Vec<String>),
 }

@@ -314,3 +314,92 @@ async fn health_needs_no_key() {
     }
     app.stop().await;
 }
+
+/// A provider's plugin whose charges stay pending until a notification says how they ended. A
+/// notification is verified by the `token` of the account it is addressed to.
+const RELAY: &str = r#"
+return {
+  name = "relay", api_version = 1, supports = { card = {} }, credentials = { "token" },
+  authorize = {
+    build = function(ctx, pay) return { method = "POST", url = "/pay", body = "{}" } end,
+    parse = function(ctx, pay, res) return { status = "pending", connector_payment_id = "ch_" .. pay.attempt_id } end,
+  },
+  webhook = {
+    verify = function(ctx, req) return req.headers["x-token"] == ctx.credentials.token end,
+    parse = function(ctx, req)
+      return { kind = "payment", connector_payment_id = req.headers["x-charge"], status = "charged" }
+    end,
+  },
+}
+"#;
+
+#[tokio::test]
+async fn a_notification_reaches_only_the_profile_of_the_account_it_is_addressed_to() {
+    use axum::routing::post;
+    use switchyard::config::SecretValue;
+
+    let provider = mock::MockServer::serve(axum::Router::new().route("/pay", post(|| async { "{}" }))).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::write(plugins.join("relay.lua"), RELAY).unwrap();
+    let mut config = config(dir.path());
+    config.paths.plugins = plugins;
+    // Both profiles of acme have an account named `relay`, each with a token of its own.
+    for profile in ["web", "shop"] {
+        let p = config.merchants.get_mut("acme").unwrap().profiles.get_mut(profile).unwrap();
+        let mut relay = sandbox_account("relay");
+        relay.connector = "relay".into();
+        relay.base_url = Some(provider.url.clone());
+        relay.credentials.insert("token".into(), SecretValue::Literal(format!("token-of-{profile}")));
+        p.connector_accounts = vec![relay];
+        p.fallback = vec!["relay".into()];
+    }
+    let running = TestApp::start_with(dir, config).await;
+    let app = &running;
+    let pending = |profile| async move {
+        let (status, body) = app
+            .call(Method::POST, "/v2/payments", Some(ACME_KEY), Some(profile), Some(&payment("4242424242424242")))
+            .await;
+        assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("processing")), "{body}");
+        (id_of(&body), str_of(&body, "/connector_transaction_id").to_string())
+    };
+    let (web_id, _) = pending("web").await;
+    let (shop_id, shop_charge) = pending("shop").await;
+    let notify = |path: String, token: &'static str, charge: String| {
+        let request =
+            app.client.post(format!("{}{path}", app.base)).header("x-token", token).header("x-charge", charge);
+        async move {
+            let res = request.body("{}").send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let status_of = |id: String, profile| async move {
+        let (_, body) = app.call(Method::GET, &format!("/v2/payments/{id}"), Some(ACME_KEY), Some(profile), None).await;
+        body["status"].as_str().unwrap().to_string()
+    };
+
+    // The merchant-wide address does not say which `relay` it means: refused, nothing changes.
+    let (status, body) = notify("/v2/webhooks/acme/relay".into(), "token-of-web", shop_charge.clone()).await;
+    let message = assert_error(status, &body, 422, "IR_06");
+    assert!(message.contains("/v2/webhooks/acme/{profile_id}/relay"), "{message}");
+    // web's account, verified by web's token, knows nothing of shop's payment.
+    let (status, body) = notify("/v2/webhooks/acme/web/relay".into(), "token-of-web", shop_charge.clone()).await;
+    assert_eq!((status.as_u16(), body["outcome"].as_str()), (200, Some("not_tracked")), "{body}");
+    // shop's account does not take web's token.
+    let (status, body) = notify("/v2/webhooks/acme/shop/relay".into(), "token-of-web", shop_charge.clone()).await;
+    assert_error(status, &body, 401, "WE_01");
+    assert_eq!(status_of(shop_id.clone(), "shop").await, "processing");
+    assert_eq!(status_of(web_id.clone(), "web").await, "processing");
+
+    // shop's own notification, at shop's address, is applied.
+    let (status, body) = notify("/v2/webhooks/acme/shop/relay".into(), "token-of-shop", shop_charge).await;
+    assert_eq!((status.as_u16(), body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    assert_eq!(status_of(shop_id, "shop").await, "succeeded");
+    assert_eq!(status_of(web_id, "web").await, "processing");
+
+    // A profile that does not have the account named is answered like one that does not exist.
+    let (status, body) = notify("/v2/webhooks/acme/nope/relay".into(), "token-of-web", "ch_x".into()).await;
+    assert_error(status, &body, 404, "HE_02");
+    running.stop().await;
+}

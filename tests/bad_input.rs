@@ -474,11 +474,12 @@ async fn merchant_identifiers_and_addresses_are_checked() {
         assert!(message.starts_with(&format!("{field}: ")), "{message} (for {body})");
     }
 
-    // The longest identifiers accepted are accepted.
+    // The longest identifiers accepted are accepted (a customer id that long is looked for).
     let body = with(card(), "/merchant_reference_id", json!("a".repeat(30)));
-    let body = with(body, "/customer_id", json!("c".repeat(64)));
     let (status, body) = app.post("/v2/payments", body).await;
     assert_eq!(status, 200, "{body}");
+    let body = with(card(), "/customer_id", json!("c".repeat(64)));
+    post_refused(&app, "/v2/payments", &body, 404, "HE_02").await;
 
     // Refund references are bounded too.
     let (_, succeeded) = payments_to_act_on(&app).await;
@@ -612,5 +613,112 @@ async fn over_long_reasons_are_422() {
     assert!(message.starts_with("merchant_id: "), "{message}");
     let (_, body) = app.get(&format!("/v2/payments/{manual}")).await;
     assert_eq!(body["status"], "requires_capture");
+    app.stop().await;
+}
+
+/// Return URLs a payer's browser would be sent to as they are.
+fn bad_urls() -> Vec<(String, &'static str)> {
+    vec![
+        ("javascript:alert(document.cookie)".into(), "must be an http:// or https:// URL"),
+        ("data:text/html,<script>alert(1)</script>".into(), "must be an http:// or https:// URL"),
+        ("ftp://shop.example/back".into(), "must be an http:// or https:// URL"),
+        ("https://".into(), "must name a host"),
+        ("http:///back".into(), "must name a host"),
+        ("https://shop.example/back\r\nSet-Cookie: a=b".into(), "must not hold control characters or spaces"),
+        ("https://shop.example/\u{7}back".into(), "must not hold control characters or spaces"),
+        ("https://shop.example/a b".into(), "must not hold control characters or spaces"),
+        (format!("https://shop.example/{}", "a".repeat(2048)), "must be at most 2048 characters"),
+    ]
+}
+
+#[tokio::test]
+async fn return_urls_are_http_urls_without_control_characters_and_bounded() {
+    let app = TestApp::start().await;
+    let (status, intent) = app
+        .post("/v2/payments/create-intent", json!({ "amount_details": { "currency": "USD", "order_amount": 500 } }))
+        .await;
+    assert_eq!(status, 200, "{intent}");
+    let confirm = format!("/v2/payments/{}/confirm-intent", id_of(&intent));
+    let (status, customer) =
+        app.post("/v2/customers", json!({ "name": "John Doe", "email": "john@example.com" })).await;
+    assert_eq!(status, 200, "{customer}");
+    let session = json!({ "customer_id": id_of(&customer), "storage_type": "volatile" });
+    let intent_body = json!({ "amount_details": { "currency": "USD", "order_amount": 500 } });
+    let sessions = app.count("payment_method_sessions").await;
+    for (url, why) in bad_urls() {
+        for (path, body) in [
+            ("/v2/payments", card()),
+            ("/v2/payments/create-intent", intent_body.clone()),
+            (confirm.as_str(), card_method("4242424242424242")),
+            ("/v2/payment-method-sessions", session.clone()),
+        ] {
+            let body = with(body, "/return_url", json!(url));
+            let message = post_refused(&app, path, &body, 422, "IR_06").await;
+            assert_eq!(message, format!("return_url: {why}"), "{path} {url:?}");
+        }
+    }
+    assert_eq!(app.count("payment_method_sessions").await, sessions);
+    let (status, body) = app.get(&format!("/v2/payments/{}", id_of(&intent))).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("requires_payment_method")), "{body}");
+
+    // Any http(s) URL with a host is taken, the scheme in any case.
+    let paid = pay(&app, with(card(), "/return_url", json!("HTTPS://shop.example/back?order=1#done"))).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_object_with_a_key_twice_is_refused_at_any_depth() {
+    let app = TestApp::start().await;
+    let body = card().to_string();
+    let amount = r#""order_amount":6540"#;
+    assert!(body.contains(amount), "{body}");
+    let twice = [
+        // The amount a reader of the bytes sees first is not the one serde_json keeps.
+        body.replacen(amount, r#""order_amount":1,"order_amount":777"#, 1),
+        body.replacen('{', r#"{"capture_method":"manual","capture_method":"automatic","#, 1),
+        with(card(), "/metadata", json!({ "order": { "items": [{ "sku": "a" }] } }))
+            .to_string()
+            .replace(r#""sku":"a""#, r#""sku":"a","sku":"b""#),
+    ];
+    for body in twice {
+        let req = acme(&app, Method::POST, "/v2/payments")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone());
+        let (status, answer) = refused(&app, req).await;
+        let message = assert_error(status, &answer, 400, "IR_06");
+        assert!(message.contains("appears twice in one object"), "{body}: {message}");
+    }
+    // The same key in two different objects is no repeat.
+    let body = with(card(), "/metadata", json!({ "a": { "id": 1 }, "b": { "id": 2 } }));
+    assert_eq!(pay(&app, body).await["status"], "succeeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_for_a_customer_the_merchant_does_not_have_is_404() {
+    let app = TestApp::start().await;
+    let (status, theirs) = app
+        .call(
+            Method::POST,
+            "/v2/customers",
+            Some(GLOBEX_KEY),
+            Some("web"),
+            Some(&json!({ "name": "Jane", "email": "jane@example.com" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{theirs}");
+    let intent = json!({ "amount_details": { "currency": "USD", "order_amount": 500 } });
+    for customer in ["cus_nobody".to_string(), id_of(&theirs)] {
+        for (path, body) in [("/v2/payments", card()), ("/v2/payments/create-intent", intent.clone())] {
+            let body = with(body, "/customer_id", json!(customer));
+            let message = post_refused(&app, path, &body, 404, "HE_02").await;
+            assert_eq!(message, format!("customer `{customer}` not found"), "{path}");
+        }
+    }
+    let (status, ours) = app.post("/v2/customers", json!({ "name": "John", "email": "john@example.com" })).await;
+    assert_eq!(status, 200, "{ours}");
+    let paid = pay(&app, with(card(), "/customer_id", json!(id_of(&ours)))).await;
+    assert_eq!(paid["customer_id"], id_of(&ours).as_str(), "{paid}");
     app.stop().await;
 }

@@ -16,6 +16,12 @@ fn config_with(dir: &Path, secret: &str, profile: &str) -> String {
     config_file(dir, secret, Path::new("routing"), profile)
 }
 
+/// `switchyard check` of a configuration with one merchant, whose profile is given as TOML.
+fn check(dir: &Path, profile: &str) -> std::process::Output {
+    let path = config_with(dir, DEMO_SECRET, profile);
+    switchyard(&["--config", &path, "check"], &[])
+}
+
 #[test]
 fn check_accepts_the_default_configuration() {
     let out = switchyard(&["--config", "config/switchyard.toml", "check"], &[]);
@@ -50,8 +56,7 @@ fallback = ["missing"]
 name = "main"
 connector = "nosuchpay"
 "#;
-    let path = config_with(dir.path(), DEMO_SECRET, profile);
-    let out = switchyard(&["--config", &path, "check"], &[]);
+    let out = check(dir.path(), profile);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
@@ -64,6 +69,30 @@ connector = "nosuchpay"
     assert!(lines[0].contains("sandbox"), "the known connectors are listed: {stdout}");
     assert_eq!(lines[1], "merchants.acme.profiles.web.fallback[0]: no connector account is named `missing`");
     assert!(!stdout.contains("configuration is valid"));
+}
+
+#[test]
+fn check_refuses_a_reconciler_that_would_overtake_a_call_under_way() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[http]
+request_timeout_ms = 40000
+
+[reconciler]
+after_ms = 60000
+
+[merchants.acme.profiles.web]
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "sandbox"
+connector = "sandbox"
+"#;
+    let out = check(dir.path(), profile);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let line = stdout.lines().find(|l| l.starts_with("reconciler.after_ms: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("http.request_timeout_ms"), "{line}");
+    let out = check(dir.path(), &profile.replace("60000", "90000"));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]

@@ -103,6 +103,9 @@ async fn start(dir: &Path, port: u16) -> KillOnDrop {
         ("SWITCHYARD__PATHS__PLUGINS", plugins.as_str()),
         ("SWITCHYARD__PAYMENTS__ATTEMPT_TIMEOUT_MS", "1000"),
         ("SWITCHYARD__PAYMENTS__BUDGET_MS", "1500"),
+        // Short enough that no call can still be under way when the reconciler looks.
+        ("SWITCHYARD__HTTP__REQUEST_TIMEOUT_MS", "700"),
+        ("SWITCHYARD__LUA__TIME_BUDGET_MS", "100"),
         ("SWITCHYARD__RECONCILER__AFTER_MS", "2000"),
         ("SWITCHYARD__RECONCILER__EVERY_MS", "200"),
     ];

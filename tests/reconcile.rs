@@ -66,6 +66,9 @@ fn config(dir: &Path, provider: &str) -> Config {
     config.paths.plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins");
     config.payments.attempt_timeout_ms = 300;
     config.payments.budget_ms = 500;
+    // No call may still be under way when the reconciler looks (`Config::longest_call`).
+    config.http.request_timeout_ms = 300;
+    config.lua.time_budget_ms = 50;
     config.reconciler.after_ms = 1000;
     config.reconciler.every_ms = 20;
     config

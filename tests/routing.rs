@@ -238,9 +238,12 @@ end
 "#;
     let app = start_routed(source, vec![sandbox_account("a"), sandbox_account("b")], &["a"]).await;
 
+    let (status, customer) = app.post("/v2/customers", json!({ "name": "Gold", "email": "gold@example.com" })).await;
+    assert_eq!(status, 200, "{customer}");
+    let customer = id_of(&customer);
     let mut gold = with(
         payment_of("EUR", 1234),
-        json!({ "metadata": { "tier": "gold" }, "customer_id": "cus_routing_1", "payment_method_subtype": "debit" }),
+        json!({ "metadata": { "tier": "gold" }, "customer_id": customer, "payment_method_subtype": "debit" }),
     );
     gold["payment_method_data"]["billing"] = json!({ "address": { "country": "FR" } });
     gold["payment_method_data"]["card"]["card_issuing_country"] = json!("DE");
@@ -248,7 +251,7 @@ end
     let id = body["id"].as_str().unwrap();
     assert_eq!(
         reason(&body),
-        Some(format!("{id} 1234 EUR card debit Visa 424242 DE FR cus_routing_1 web gold 1").as_str())
+        Some(format!("{id} 1234 EUR card debit Visa 424242 DE FR {customer} web gold 1").as_str())
     );
     assert_eq!(body["merchant_connector_id"], "b", "{body}");
 

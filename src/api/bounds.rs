@@ -33,6 +33,26 @@ pub fn text(at: &str, name: &str, value: Option<&str>, max: usize) -> Result<(),
     }
 }
 
+/// Refuses a URL (the field `{at}{name}`) a browser is to be sent to unless it is `http(s)://` with
+/// a host, at most `URL_MAX` characters, with no control characters or spaces: anything else
+/// (`javascript:`, a header split by a line break) would be handed on to a payer as it is.
+pub fn url(at: &str, name: &str, value: Option<&str>) -> Result<(), ApiError> {
+    let Some(url) = value else { return Ok(()) };
+    text(at, name, value, URL_MAX)?;
+    let refuse = |why: &str| Err(ApiError::InvalidRequest(format!("{at}{name}: {why}")));
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return refuse("must not hold control characters or spaces");
+    }
+    let rest = ["http://", "https://"].iter().find_map(|scheme| {
+        url.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..])
+    });
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with(['/', '?', '#']) => Ok(()),
+        Some(_) => refuse("must name a host"),
+        None => refuse("must be an http:// or https:// URL"),
+    }
+}
+
 /// Metadata as Hyperswitch bounds it: at most 50 keys of 40 characters, values of 500 (a value
 /// that is not a string counts as its JSON text).
 pub fn metadata(metadata: Option<&Map<String, Value>>) -> Result<(), ApiError> {
@@ -90,7 +110,7 @@ pub fn address_details(at: &str, details: Option<&AddressDetails>) -> Result<(),
 /// What a payment intent keeps about itself besides its amounts and method.
 pub fn intent_details(d: &IntentDetails) -> Result<(), ApiError> {
     text("", "description", d.description.as_deref(), TEXT_MAX)?;
-    text("", "return_url", d.return_url.as_deref(), URL_MAX)?;
+    url("", "return_url", d.return_url.as_deref())?;
     text("", "statement_descriptor", d.statement_descriptor.as_deref(), STATEMENT_DESCRIPTOR_MAX)?;
     address("billing.", d.billing.as_ref())?;
     address("shipping.", d.shipping.as_ref())?;

@@ -58,7 +58,7 @@ pub fn decode<T: FromBody>(bytes: &[u8], max_depth: usize) -> Result<T, ApiError
     if nests_deeper_than(bytes, max_depth) {
         return Err(ApiError::TooDeep(max_depth));
     }
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let body = super::strict::parse(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     T::from_body(&body)
 }
 

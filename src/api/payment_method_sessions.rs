@@ -15,7 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::{Caller, ClientSecretCaller};
-use super::bounds::{self, URL_MAX};
+use super::bounds;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
@@ -88,7 +88,7 @@ impl FromBody for NewSession {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         let req: PaymentMethodSessionRequest = part(body)?;
         bounds::address("billing.", req.billing.as_ref())?;
-        bounds::text("", "return_url", req.return_url.as_deref(), URL_MAX)?;
+        bounds::url("", "return_url", req.return_url.as_deref())?;
         for (field, given) in [
             ("network_tokenization", req.network_tokenization.is_some()),
             ("tokenization_data", req.tokenization_data.is_some()),
@@ -102,10 +102,6 @@ impl FromBody for NewSession {
             return Err(ApiError::InvalidRequest(format!(
                 "expires_in: must be 1 to {EXPIRES_IN_MAX} seconds, got {expires_in}"
             )));
-        }
-        if let Some(url) = req.return_url.as_deref().filter(|u| !u.starts_with("https://") && !u.starts_with("http://"))
-        {
-            return Err(ApiError::InvalidRequest(format!("return_url: `{url}` is not an http(s) URL")));
         }
         Ok(NewSession {
             customer_id: req.customer_id.into_string(),

@@ -16,8 +16,8 @@ use super::types::{
 };
 use crate::app::AppState;
 use crate::connectors::PaymentMethod;
-use crate::payment_methods;
 use crate::payments::flow::{self, Confirmation};
+use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]
 #[openapi(paths(create_and_confirm, create_intent, retrieve, get_intent, confirm_intent, capture, cancel))]
@@ -61,10 +61,20 @@ pub async fn create_and_confirm(
     ApiJson(req): ApiJson<PaymentsRequest>,
 ) -> Result<Response, ApiError> {
     let (intent, choice) = req.into_parts()?;
+    known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
     let (confirmation, saved) = resolve(&state, &caller, choice, intent.customer_id.as_deref()).await?;
     let view = flow::create_and_confirm(&state, &caller, intent, confirmation).await?;
     used(&state, saved).await;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
+}
+
+/// A payment may name only a customer its merchant has (`HE_02` otherwise, as for any object
+/// that does not exist).
+async fn known_customer(state: &AppState, caller: &Caller, customer_id: Option<&str>) -> Result<(), ApiError> {
+    match customer_id {
+        Some(id) => customers::retrieve(state, &caller.merchant_id, id).await.map(drop),
+        None => Ok(()),
+    }
 }
 
 /// The confirmation a request's method choice stands for: a saved method's card comes out of
@@ -121,7 +131,9 @@ pub async fn create_intent(
     caller: Caller,
     ApiJson(req): ApiJson<CreateIntentRequest>,
 ) -> Result<Response, ApiError> {
-    let intent = flow::create_intent(&state, &caller, req.into_new_intent()?).await?;
+    let intent = req.into_new_intent()?;
+    known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
+    let intent = flow::create_intent(&state, &caller, intent).await?;
     Ok((StatusCode::OK, Json(PaymentsIntentResponse::of(&intent))).into_response())
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::bounds::{self, TEXT_MAX, URL_MAX};
+use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, FromBody};
 use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -323,7 +323,7 @@ impl FromBody for ConfirmIntentRequest {
         only_fields(body, &[fields_of::<MethodFields>(), fields_of::<ConfirmExtras>()])?;
         let request = Self { method: part(body)?, extras: part(body)? };
         request.method.check_bounds()?;
-        bounds::text("", "return_url", request.extras.return_url.as_deref(), URL_MAX)?;
+        bounds::url("", "return_url", request.extras.return_url.as_deref())?;
         Ok(request)
     }
 }

@@ -256,7 +256,7 @@ pub async fn create_and_confirm(
     let (decision, candidates) = route(state, profile, &intent, &confirmation)?;
     let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
-    state.store.insert_intent(&intent, Some(&attempt)).await?;
+    state.store.insert_intent(&intent, Some((&attempt, in_flight_lease(state)))).await?;
     // A new payment has no attempts but those made here: nothing to read back.
     let (intent, attempts) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
     Ok(PaymentView { intent, attempts })
@@ -283,6 +283,8 @@ pub async fn confirm(
         active_attempt_id: Some(attempt.id.clone()),
         details: confirmation.return_url.is_some().then(|| intent.details.clone()),
         modified_at: attempt.created_at,
+        in_flight_until: Some(in_flight_lease(state)),
+        unless_in_flight_at: None,
     };
     if !state.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
         return Err(lost_race(state, caller, payment_id, Operation::Confirm).await);
@@ -313,6 +315,7 @@ async fn authorize(
             made.push(std::mem::replace(&mut attempt, new_attempt(state, &intent, account, confirmation, decision)));
             let update = IntentUpdate {
                 active_attempt_id: Some(attempt.id.clone()),
+                in_flight_until: Some(in_flight_lease(state)),
                 ..IntentUpdate::status(IntentStatus::Processing, attempt.created_at)
             };
             if !state.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
@@ -356,7 +359,7 @@ async fn authorize(
         }
         match result {
             Ok(outcome) => {
-                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
                 break;
             }
             Err(e @ ConnectorError::Ambiguous { .. }) => {
@@ -364,7 +367,7 @@ async fn authorize(
                 // pending until a sync settles it.
                 tracing::warn!(payment_id = %intent.id, account = %account.name, error = %e, "no clear answer; the attempt stays pending");
                 let outcome = call_failed(AttemptStatus::Pending, NO_CLEAR_ANSWER, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
                 break;
             }
             Err(e) => {
@@ -374,7 +377,7 @@ async fn authorize(
                     false => Leaves::UnderWay,
                 };
                 let outcome = call_failed(AttemptStatus::Failure, NOT_TAKEN, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, leaves).await?;
+                settle(state, &mut intent, &mut attempt, outcome, None, leaves, Holder::ThisCall).await?;
             }
         }
     }
@@ -450,9 +453,33 @@ enum Leaves {
 /// A confirmation's outcome: the merchant last knew the payment unconfirmed.
 const CONFIRMED: Leaves = Leaves::Settled { was: IntentStatus::RequiresPaymentMethod };
 
-/// Stores a connector's answer on the attempt and moves the intent, which must still be
-/// `processing`, where `leaves` says, with the event for the merchant in the same write. A
-/// charge captures the whole attempt unless `captured` says how much.
+/// Whose a payment is when an outcome is stored.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    /// The call that reports it: it claimed the payment (`processing`) for its connector call.
+    ThisCall,
+    /// No call: a sync's or a notification's report, stored only if the payment is still as
+    /// it was read and no call holds it now — a call under way would otherwise be overtaken
+    /// by an answer given before it acted.
+    Nobody { read_as: IntentStatus },
+}
+
+/// Until when a connector call on a payment, begun now, may last: the attempt's time (every
+/// call is bounded by it), and a margin for storing its answer. Syncs, notifications and the
+/// reconciler leave the payment to the call till then.
+fn in_flight_lease(state: &AppState) -> chrono::DateTime<Utc> {
+    let attempt = i64::try_from(state.config.payments.attempt_timeout_ms).unwrap_or(i64::MAX / 2);
+    Utc::now() + Duration::milliseconds(attempt) + Duration::seconds(STORING_MARGIN_SECS)
+}
+
+/// How long a call's answer may take to be stored once the call has ended.
+pub const STORING_MARGIN_SECS: i64 = 5;
+
+/// Stores a connector's answer on the attempt and moves the intent where `leaves` says, with
+/// the event for the merchant in the same write. The intent must still be as `holder` expects
+/// (`processing` under this call, or as a sync read it and held by no call); when it is not,
+/// a sync's report is dropped (false) and this call's is an error. A charge captures the whole
+/// attempt unless `captured` says how much.
 async fn settle(
     state: &AppState,
     intent: &mut PaymentIntent,
@@ -460,7 +487,8 @@ async fn settle(
     outcome: PaymentOutcome,
     captured: Option<i64>,
     leaves: Leaves,
-) -> Result<(), ApiError> {
+    holder: Holder,
+) -> Result<bool, ApiError> {
     let now = Utc::now();
     if outcome.status == AttemptStatus::AuthenticationPending {
         // Whatever was asked for, the customer is being authenticated now.
@@ -492,7 +520,17 @@ async fn settle(
         Leaves::Settled { was } => (charged.intent_status(), Some(was)),
         Leaves::UnderWay => (IntentStatus::Processing, None),
     };
-    let update = IntentUpdate { amount_captured, ..IntentUpdate::status(status, now) };
+    let (from, unless_in_flight_at) = match holder {
+        Holder::ThisCall => (IntentStatus::Processing, None),
+        Holder::Nobody { read_as } => (read_as, Some(now)),
+    };
+    let update = IntentUpdate {
+        amount_captured,
+        // Another account is to be tried: the payment stays this call's.
+        in_flight_until: matches!(leaves, Leaves::UnderWay).then(|| in_flight_lease(state)),
+        unless_in_flight_at,
+        ..IntentUpdate::status(status, now)
+    };
     let event = match was {
         Some(was) if was != status && events::wanted(state, intent, status) => {
             let mut after = intent.clone();
@@ -507,8 +545,11 @@ async fn settle(
         }
         _ => None,
     };
-    if !state.store.settle_attempt(attempt, &[IntentStatus::Processing], &update, event.as_ref()).await? {
-        return Err(changed_underneath(intent));
+    if !state.store.settle_attempt(attempt, &[from], &update, event.as_ref()).await? {
+        return match holder {
+            Holder::ThisCall => Err(changed_underneath(intent)),
+            Holder::Nobody { .. } => Ok(false),
+        };
     }
     if event.is_some() {
         state.webhooks_due.notify_one();
@@ -525,7 +566,7 @@ async fn settle(
         intent.amount_captured = captured;
     }
     intent.modified_at = now;
-    Ok(())
+    Ok(true)
 }
 
 fn new_attempt(
@@ -683,9 +724,10 @@ pub async fn retrieve_intent(state: &AppState, caller: &Caller, payment_id: &str
 type ConnectorCall<'a> = Pin<Box<dyn Future<Output = ConnectorResult<(PaymentOutcome, Option<i64>)>> + Send + 'a>>;
 
 /// Runs one connector call on the active attempt of an intent claimed for `op`: the intent goes
-/// to `processing` for the length of the call and, if the connector cannot do it, back to where
-/// it was with nothing changed. A cancellation keeps its reason on the attempt.
-async fn on_active_attempt<F>(
+/// to `processing`, held by this call, for the length of the call (bounded by the attempt's
+/// time) and, if the connector cannot do it, back to where it was with nothing changed. A
+/// cancellation keeps its reason on the attempt. The answer is what is stored.
+async fn operate<F>(
     state: &AppState,
     intent: PaymentIntent,
     op: Operation,
@@ -696,10 +738,7 @@ where
     F: for<'a> FnOnce(&'a dyn Connector, &'a Account, &'a PaymentAttempt) -> ConnectorCall<'a>,
 {
     let mut view = view(state, intent).await?;
-    let mut attempt = view
-        .active_attempt()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))?;
+    let mut attempt = active_attempt(&view)?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
     // Captures and cancels draw on the account's quota; reads (syncs, the payer's return) do not,
     // so a payment can always learn where it stands.
@@ -711,22 +750,39 @@ where
             .map_err(ApiError::RateLimited)?;
     }
     let before = view.intent.status;
-    let claim = IntentUpdate::status(IntentStatus::Processing, Utc::now());
+    let claim = IntentUpdate {
+        in_flight_until: Some(in_flight_lease(state)),
+        ..IntentUpdate::status(IntentStatus::Processing, Utc::now())
+    };
     if !state.store.transition_intent(&view.intent.id, &[before], &claim, None).await? {
         return Err(ApiError::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
     }
-    match call(connector, account, &attempt).await {
+    view.intent.status = IntentStatus::Processing;
+    view.intent.modified_at = claim.modified_at;
+    let within = std::time::Duration::from_millis(state.config.payments.attempt_timeout_ms);
+    let result = tokio::time::timeout(within, call(connector, account, &attempt)).await.unwrap_or_else(|_| {
+        Err(ConnectorError::Ambiguous {
+            connector: account.connector.clone(),
+            reason: "no answer within the attempt's time".into(),
+        })
+    });
+    match result {
         Ok((outcome, captured)) => {
             if cancellation_reason.is_some() {
                 attempt.cancellation_reason = cancellation_reason;
             }
-            settle(state, &mut view.intent, &mut attempt, outcome, captured, Leaves::Settled { was: before }).await?;
+            let leaves = Leaves::Settled { was: before };
+            settle(state, &mut view.intent, &mut attempt, outcome, captured, leaves, Holder::ThisCall).await?;
             self::view(state, view.intent).await
         }
         Err(ConnectorError::Ambiguous { reason, .. }) => {
-            // The provider may have acted: the payment stays `processing` until a sync settles it.
+            // The provider may have acted: the payment stays `processing`, no longer held by
+            // this call, until a sync, a notification or the reconciler settles it.
             tracing::warn!(payment_id = %view.intent.id, operation = op.name(), %reason, "no clear answer; the payment stays processing");
-            self::view(state, view.intent).await
+            let release = IntentUpdate::status(IntentStatus::Processing, Utc::now());
+            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &release, None).await?;
+            view.intent.modified_at = release.modified_at;
+            Ok(view)
         }
         Err(e) => {
             let back = IntentUpdate::status(before, Utc::now());
@@ -741,6 +797,58 @@ where
     }
 }
 
+fn active_attempt(view: &PaymentView) -> Result<PaymentAttempt, ApiError> {
+    view.active_attempt()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))
+}
+
+/// Where a report on a payment comes from.
+enum Report {
+    /// Ask the provider (a sync).
+    Ask,
+    /// The provider said it on its own (a notification).
+    Told(PaymentOutcome),
+}
+
+/// Stores what the provider reports of the active attempt, without claiming the payment: the
+/// report applies only if the payment is still as it was read and no call is under way on it,
+/// so a sync never makes a concurrent capture or cancel fail, nor overtakes one. Gives back
+/// the payment as stored.
+async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<PaymentView, ApiError> {
+    let mut view = view(state, intent).await?;
+    let mut attempt = active_attempt(&view)?;
+    let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
+    let outcome = match report {
+        Report::Told(outcome) => outcome,
+        Report::Ask => {
+            let request = SyncRequest {
+                attempt_id: &attempt.id,
+                connector_payment_id: attempt.connector_payment_id.as_deref(),
+                amount: attempt.net_amount,
+                // An attempt's calls, its repeat included, end within its time.
+                window: Some(CallWindow::new(attempt.created_at, state.config.payments.attempt_timeout_ms)),
+            };
+            match metered(account, "sync", connector.sync(account, &request)).await {
+                Ok(outcome) => outcome,
+                // Nothing to learn now: the payment stays as stored.
+                Err(ConnectorError::NotSupported { .. } | ConnectorError::Ambiguous { .. }) => return Ok(view),
+                Err(e) => return Err(ApiError::ConnectorUnavailable(e.to_string())),
+            }
+        }
+    };
+    let read_as = view.intent.status;
+    let leaves = Leaves::Settled { was: read_as };
+    let holder = Holder::Nobody { read_as };
+    if settle(state, &mut view.intent, &mut attempt, outcome, None, leaves, holder).await? {
+        self::view(state, view.intent).await
+    } else {
+        // Another request or call moved it meanwhile: what it stored stands.
+        let intent = state.store.find_intent_by_id(&view.intent.id).await?;
+        self::view(state, intent.ok_or_else(|| ApiError::NotFound(format!("payment {}", view.intent.id)))?).await
+    }
+}
+
 /// Applies what a provider reported on its own (a webhook) to the intent's active attempt, as if
 /// a sync had just asked.
 pub(crate) async fn apply_outcome(
@@ -748,8 +856,7 @@ pub(crate) async fn apply_outcome(
     intent: PaymentIntent,
     outcome: PaymentOutcome,
 ) -> Result<PaymentView, ApiError> {
-    on_active_attempt(state, intent, Operation::Sync, None, move |_, _, _| Box::pin(async move { Ok((outcome, None)) }))
-        .await
+    resync(state, intent, Report::Told(outcome)).await
 }
 
 /// Asks the connector where the payment stands and stores its answer
@@ -759,24 +866,7 @@ pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result
     if !intent.status.allows(Operation::Sync) {
         return view(state, intent).await;
     }
-    // An attempt's calls, its repeat included, end within its time.
-    let lasting_ms = state.config.payments.attempt_timeout_ms;
-    let synced = on_active_attempt(state, intent, Operation::Sync, None, move |connector, account, attempt| {
-        Box::pin(async move {
-            let request = SyncRequest {
-                attempt_id: &attempt.id,
-                connector_payment_id: attempt.connector_payment_id.as_deref(),
-                amount: attempt.net_amount,
-                window: Some(CallWindow::new(attempt.created_at, lasting_ms)),
-            };
-            metered(account, "sync", connector.sync(account, &request)).await.map(|outcome| (outcome, None))
-        })
-    })
-    .await;
-    match synced {
-        Err(ApiError::NotSupported(_)) => retrieve(state, caller, payment_id).await,
-        other => other,
-    }
+    resync(state, intent, Report::Ask).await
 }
 
 pub async fn capture(
@@ -795,7 +885,7 @@ pub async fn capture(
         )));
     }
     let currency = intent.amount.currency;
-    on_active_attempt(state, intent, Operation::Capture, None, move |connector, account, attempt| {
+    operate(state, intent, Operation::Capture, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CaptureRequest {
                 attempt_id: &attempt.id,
@@ -828,7 +918,7 @@ pub async fn cancel(
         };
     }
     let for_connector = reason.clone();
-    on_active_attempt(state, intent, Operation::Cancel, reason, move |connector, account, attempt| {
+    operate(state, intent, Operation::Cancel, reason, move |connector, account, attempt| {
         Box::pin(async move {
             let request = VoidRequest {
                 attempt_id: &attempt.id,
@@ -857,7 +947,7 @@ pub async fn complete_authentication(
     require(&intent, Operation::CompleteAuthentication)?;
     let capture_method = intent.capture_method;
     let id = intent.id.clone();
-    on_active_attempt(state, intent, Operation::CompleteAuthentication, None, move |connector, account, attempt| {
+    operate(state, intent, Operation::CompleteAuthentication, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CompleteAuthorizeRequest {
                 payment_id: &id,

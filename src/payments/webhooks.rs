@@ -14,10 +14,11 @@ use crate::app::AppState;
 use crate::connectors::{
     Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
 };
+use crate::merchants::{AccountLookup, Profile};
 use crate::payments::model::{PaymentAttempt, PaymentIntent, Refund};
 use crate::payments::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
-use crate::store::{AttemptKey, RefundKey};
+use crate::store::{AttemptKey, Owner, RefundKey};
 
 /// What became of a notification.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,33 +100,45 @@ fn judge(recorded: AttemptStatus, reported: AttemptStatus, counted: bool) -> Opt
     }
 }
 
-/// The merchant's connector account named `account_name` (the first profile that has one).
+/// The connector account a notification is addressed to, with its profile.
 fn account<'a>(
     state: &'a AppState,
-    merchant_id: &str,
-    account_name: &str,
-) -> Result<(&'a Account, &'a dyn Connector), ApiError> {
-    let account = state
-        .directory
-        .profiles()
-        .filter(|p| p.merchant_id == merchant_id)
-        .find_map(|p| p.account(account_name))
-        .ok_or_else(|| ApiError::NotFound(format!("connector account `{account_name}` of merchant `{merchant_id}`")))?;
+    to: &Addressee<'_>,
+) -> Result<(&'a Profile, &'a Account, &'a dyn Connector), ApiError> {
+    let Addressee { merchant_id, profile_id, account: name } = *to;
+    let (profile, account) = state.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
+        AccountLookup::NotFound => ApiError::NotFound(match profile_id {
+            Some(profile_id) => {
+                format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`")
+            }
+            None => format!("connector account `{name}` of merchant `{merchant_id}`"),
+        }),
+        AccountLookup::Ambiguous(profiles) => ApiError::InvalidRequest(format!(
+            "profiles {} of merchant `{merchant_id}` each have a connector account `{name}`: its notifications \
+             go to /v2/webhooks/{merchant_id}/{{profile_id}}/{name}",
+            profiles.join(", ")
+        )),
+    })?;
     let connector = state
         .registry
         .get(&account.connector)
         .map(|c| c.as_ref())
         .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
-    Ok((account, connector))
+    Ok((profile, account, connector))
 }
 
-pub async fn receive(
-    state: &AppState,
-    merchant_id: &str,
-    account_name: &str,
-    req: &WebhookRequest<'_>,
-) -> Result<Applied, ApiError> {
-    let (account, connector) = account(state, merchant_id, account_name)?;
+/// Where a notification was sent: a merchant's connector account, by name, in the profile the
+/// address names (when it names one).
+#[derive(Debug, Clone, Copy)]
+pub struct Addressee<'a> {
+    pub merchant_id: &'a str,
+    pub profile_id: Option<&'a str>,
+    pub account: &'a str,
+}
+
+pub async fn receive(state: &AppState, to: &Addressee<'_>, req: &WebhookRequest<'_>) -> Result<Applied, ApiError> {
+    let (profile, account, connector) = account(state, to)?;
+    let owner = Owner { merchant_id: &profile.merchant_id, profile_id: &profile.id, connector_account: &account.name };
     let event = connector.webhook(account, req).await.map_err(|e| match e {
         WebhookError::NotSupported(_) => ApiError::NotSupported(e.to_string()),
         WebhookError::BadSignature(_) => ApiError::WebhookRejected(e.to_string()),
@@ -133,16 +146,11 @@ pub async fn receive(
     })?;
     match event {
         WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
-            let found = state
-                .store
-                .find_account_attempt(merchant_id, &account.name, AttemptKey::ConnectorPaymentId(&connector_payment_id))
-                .await?;
+            let found =
+                state.store.find_account_attempt(&owner, AttemptKey::ConnectorPaymentId(&connector_payment_id)).await?;
             let found = match (found, attempt_id) {
                 (None, Some(attempt_id)) => {
-                    state
-                        .store
-                        .find_account_attempt(merchant_id, &account.name, AttemptKey::AttemptId(&attempt_id))
-                        .await?
+                    state.store.find_account_attempt(&owner, AttemptKey::AttemptId(&attempt_id)).await?
                 }
                 (found, _) => found,
             };
@@ -151,10 +159,8 @@ pub async fn receive(
         WebhookEvent::Refund { connector_refund_id, refund_id, outcome } => {
             let store = &state.store;
             let key = RefundKey::ConnectorRefundId(&connector_refund_id);
-            let found = match (store.find_account_refund(merchant_id, &account.name, key).await?, refund_id) {
-                (None, Some(id)) => {
-                    store.find_account_refund(merchant_id, &account.name, RefundKey::RefundId(&id)).await?
-                }
+            let found = match (store.find_account_refund(&owner, key).await?, refund_id) {
+                (None, Some(id)) => store.find_account_refund(&owner, RefundKey::RefundId(&id)).await?,
                 (found, _) => found,
             };
             refund(state, account, found, outcome).await

@@ -36,6 +36,15 @@ pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
 pub use rechecks::{Recheck, Unsettled};
 pub use refunds::RefundKey;
+
+/// A connector account as the profile it belongs to has it: what a provider's notification is
+/// about is looked for among that account's own payments and refunds only.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub merchant_id: &'a str,
+    pub profile_id: &'a str,
+    pub connector_account: &'a str,
+}
 use sqlite_writer::SqliteWriter;
 use write::{Statement, Write};
 

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::events::insert_event;
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
 use crate::payments::status::IntentStatus;
@@ -20,12 +20,26 @@ pub struct IntentUpdate {
     /// Replaces the intent's details (a confirmation may bring a `return_url`).
     pub details: Option<IntentDetails>,
     pub modified_at: DateTime<Utc>,
+    /// Set while the writer's own connector call is under way (until when it may last);
+    /// cleared otherwise.
+    pub in_flight_until: Option<DateTime<Utc>>,
+    /// Applies only if no other call is under way at this time: how a sync or a notification
+    /// leaves a payment to the call that holds it.
+    pub unless_in_flight_at: Option<DateTime<Utc>>,
 }
 
 impl IntentUpdate {
     /// A change of status alone.
     pub fn status(status: IntentStatus, modified_at: DateTime<Utc>) -> Self {
-        Self { status, amount_captured: None, active_attempt_id: None, details: None, modified_at }
+        Self {
+            status,
+            amount_captured: None,
+            active_attempt_id: None,
+            details: None,
+            modified_at,
+            in_flight_until: None,
+            unless_in_flight_at: None,
+        }
     }
 }
 
@@ -49,11 +63,16 @@ const ATTEMPT_COLUMNS: &str = "id, payment_id, connector_account, connector, sta
 impl Store {
     /// Stores a new intent, and its first attempt when it is confirmed at once, in one
     /// transaction. A reused merchant reference stores nothing and names the payment that has it.
-    pub async fn insert_intent(&self, intent: &PaymentIntent, attempt: Option<&PaymentAttempt>) -> Result<()> {
+    /// A confirmed intent's attempt is under way from the start, `in_flight_until` then.
+    pub async fn insert_intent(
+        &self,
+        intent: &PaymentIntent,
+        attempt: Option<(&PaymentAttempt, DateTime<Utc>)>,
+    ) -> Result<()> {
         let mut write = Write::of(
             Statement::new(format!(
-                "INSERT INTO payment_intents ({INTENT_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                "INSERT INTO payment_intents ({INTENT_COLUMNS}, in_flight_until) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
             ))
             .bind(&intent.id)
             .bind(&intent.merchant_id)
@@ -73,9 +92,10 @@ impl Store {
             .bind(&intent.active_attempt_id)
             .bind(to_json(&intent.details))
             .bind(millis(intent.created_at))
-            .bind(millis(intent.modified_at)),
+            .bind(millis(intent.modified_at))
+            .bind(attempt.map(|(_, until)| millis(until))),
         );
-        if let Some(attempt) = attempt {
+        if let Some((attempt, _)) = attempt {
             write.then(insert_attempt(attempt));
         }
         match self.write(write).await {
@@ -205,11 +225,10 @@ impl Store {
 }
 
 impl Store {
-    /// The attempt a merchant's connector account knows by `key`, with its intent.
+    /// The attempt a profile's connector account knows by `key`, with its intent.
     pub async fn find_account_attempt(
         &self,
-        merchant_id: &str,
-        connector_account: &str,
+        owner: &Owner<'_>,
         key: AttemptKey<'_>,
     ) -> Result<Option<(PaymentIntent, PaymentAttempt)>> {
         let columns: Vec<String> = ATTEMPT_COLUMNS.split(", ").map(|c| format!("a.{}", c.trim())).collect();
@@ -219,12 +238,13 @@ impl Store {
         };
         let row = sqlx::query(&format!(
             "SELECT {} FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
-             WHERE i.merchant_id = $1 AND a.connector_account = $2 AND a.{column} = $3 \
+             WHERE i.merchant_id = $1 AND i.profile_id = $2 AND a.connector_account = $3 AND a.{column} = $4 \
              ORDER BY a.created_at DESC LIMIT 1",
             columns.join(", ")
         ))
-        .bind(merchant_id)
-        .bind(connector_account)
+        .bind(owner.merchant_id)
+        .bind(owner.profile_id)
+        .bind(owner.connector_account)
         .bind(value)
         .fetch_optional(&self.pool)
         .await?;
@@ -293,19 +313,28 @@ fn insert_attempt(a: &PaymentAttempt) -> Statement {
 /// The compare-and-set every intent change goes through: it applies only while the intent is
 /// still in one of the `from` statuses.
 fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate) -> Statement {
+    let idle = match update.unless_in_flight_at {
+        Some(_) => "AND COALESCE(in_flight_until, 0) <= $8",
+        None => "",
+    };
+    let first_status = if update.unless_in_flight_at.is_some() { 9 } else { 8 };
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
-         active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6 \
-         WHERE id = $1 AND status IN ({})",
-        placeholders(7, from.len())
+         active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6, \
+         in_flight_until = $7 WHERE id = $1 {idle} AND status IN ({})",
+        placeholders(first_status, from.len())
     );
-    let statement = Statement::new(sql)
+    let mut statement = Statement::new(sql)
         .bind(payment_id)
         .bind(update.status.as_str())
         .bind(update.amount_captured)
         .bind(&update.active_attempt_id)
         .bind(update.details.as_ref().map(to_json))
-        .bind(millis(update.modified_at));
+        .bind(millis(update.modified_at))
+        .bind(update.in_flight_until.map(millis));
+    if let Some(at) = update.unless_in_flight_at {
+        statement = statement.bind(millis(at));
+    }
     from.iter().fold(statement, |statement, status| statement.bind(status.as_str()))
 }
 

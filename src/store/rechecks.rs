@@ -32,6 +32,14 @@ impl Unsettled {
         }
     }
 
+    /// A payment whose own call is under way is that call's to settle.
+    fn idle(self) -> &'static str {
+        match self {
+            Unsettled::Payments => "AND COALESCE(in_flight_until, 0) <= $3",
+            Unsettled::Refunds => "",
+        }
+    }
+
     fn status(self) -> &'static str {
         match self {
             Unsettled::Payments => IntentStatus::Processing.as_str(),
@@ -64,8 +72,9 @@ impl Store {
     ) -> Result<Vec<Recheck>> {
         let rows = sqlx::query(&format!(
             "SELECT id, merchant_id, profile_id, rechecks, COALESCE(recheck_at, 0) AS lease FROM {} \
-             WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 ORDER BY modified_at LIMIT $4",
-            kind.table()
+             WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 {} ORDER BY modified_at LIMIT $4",
+            kind.table(),
+            kind.idle()
         ))
         .bind(kind.status())
         .bind(millis(quiet_since))

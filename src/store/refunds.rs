@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::payments::placeholders;
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::events::NewEvent;
 use crate::money::{Amount, Currency};
 use crate::payments::model::Refund;
@@ -112,22 +112,19 @@ pub enum RefundKey<'a> {
 }
 
 impl Store {
-    /// The refund a merchant's connector account knows by `key`.
-    pub async fn find_account_refund(
-        &self,
-        merchant_id: &str,
-        connector_account: &str,
-        key: RefundKey<'_>,
-    ) -> Result<Option<Refund>> {
+    /// The refund a profile's connector account knows by `key`.
+    pub async fn find_account_refund(&self, owner: &Owner<'_>, key: RefundKey<'_>) -> Result<Option<Refund>> {
         let (column, value) = match key {
             RefundKey::ConnectorRefundId(id) => ("connector_refund_id", id),
             RefundKey::RefundId(id) => ("id", id),
         };
         let row = sqlx::query(&format!(
-            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND connector_account = $2 AND {column} = $3"
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE merchant_id = $1 AND profile_id = $2 AND connector_account = $3 \
+             AND {column} = $4"
         ))
-        .bind(merchant_id)
-        .bind(connector_account)
+        .bind(owner.merchant_id)
+        .bind(owner.profile_id)
+        .bind(owner.connector_account)
         .bind(value)
         .fetch_optional(&self.pool)
         .await?;

@@ -152,8 +152,9 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
     Ok(Plugin { declaration, path: path.to_path_buf(), hash, bytecode, flows, has_webhook, session_wallets })
 }
 
-/// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not.
-pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<String>) {
+/// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not, each with
+/// the name its file gives it.
+pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<(String, String)>) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -168,7 +169,7 @@ pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<String>) {
     for path in files {
         match load_plugin(&path, limits) {
             Ok(p) => plugins.push(p),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push((path.file_stem().unwrap_or_default().to_string_lossy().into_owned(), e)),
         }
     }
     (plugins, errors)
