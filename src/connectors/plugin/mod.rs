@@ -29,7 +29,7 @@ use serde_json::json;
 pub use host::Pins;
 use loader::{instantiate, Plugin};
 
-use super::scrub::{Scrub, Scrubber, REASON_MAX};
+use super::scrub::{Scrub, Scrubber, REASON_MAX, SECRET_MASK};
 use super::session::{SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
@@ -524,7 +524,7 @@ impl PluginConnector {
                 "parse answered a redirect that is not an http(s) URL of at most 2048 bytes",
             ));
         }
-        if scrubber.finds(&url) {
+        if scrubber.finds(&url) || masked(&url) {
             return Err(ambiguous(self.name, "parse answered a redirect holding card data or a secret"));
         }
         Ok(Some(NextAction::RedirectToUrl { redirect_to_url: url }))
@@ -598,7 +598,16 @@ fn token_owner(plugin: &Plugin, account: &Account) -> String {
 
 /// Why a provider's id cannot be kept, if it cannot (see `PluginConnector::provider_id`).
 fn id_refused(id: &str, scrubber: &Scrubber) -> Option<String> {
-    crate::text::id_problem(id).or_else(|| scrubber.finds(id).then(|| "holds card data or a secret".into()))
+    crate::text::id_problem(id)
+        .or_else(|| scrubber.finds(id).then(|| "holds card data or a secret".into()))
+        .or_else(|| masked(id).then(|| "was masked in the answer parse read".into()))
+}
+
+/// Whether `text` holds what the host masks a security code or secret with: read from a scrubbed
+/// answer, it is not what the provider sent (the card number's mask holds a space, which no id or
+/// URL may).
+fn masked(text: &str) -> bool {
+    text.contains(SECRET_MASK)
 }
 
 /// A payment method as plugins declare what they support: its type and subtype.
