@@ -87,7 +87,9 @@ fn matrix() -> Vec<(i64, Op, Plan)> {
     for op in Op::ALL {
         let plan = |fault, notify| (op, Plan { call: op.call(), fault, notify });
         plans.extend(faults.map(|fault| plan(fault, Notify::Never)));
-        plans.extend([Notify::Prompt, Notify::Late, Notify::Twice, Notify::OutOfOrder].map(|n| plan(Fault::LoseAnswer, n)));
+        plans.extend(
+            [Notify::Prompt, Notify::Late, Notify::Twice, Notify::OutOfOrder].map(|n| plan(Fault::LoseAnswer, n)),
+        );
         plans.extend([Notify::Twice, Notify::OutOfOrder].map(|n| plan(Fault::None, n)));
     }
     plans.into_iter().enumerate().map(|(i, (op, plan))| (2000 + 10 * i as i64, op, plan)).collect()
@@ -152,7 +154,8 @@ impl Merchant {
     }
 
     async fn post(&self, path: &str, body: Value) -> Option<Value> {
-        let sent = self.http.post(format!("{}{path}", self.base)).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
+        let sent =
+            self.http.post(format!("{}{path}", self.base)).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
         let res = sent.json(&body).send().await.ok()?;
         if !res.status().is_success() {
             let error = res.json::<Value>().await.map(|e| e["error"]["code"].to_string()).unwrap_or_default();
@@ -163,7 +166,8 @@ impl Merchant {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let sent = self.http.get(format!("{}{path}", self.base)).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
+        let sent =
+            self.http.get(format!("{}{path}", self.base)).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
         let res = sent.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(res.status(), 200, "GET {path}");
         res.json().await.unwrap()
@@ -186,7 +190,8 @@ impl Merchant {
                 self.post(&format!("/v2/payments/{id}/cancel"), json!({})).await;
             }
             (Op::Refund, Some("succeeded")) => {
-                let refund = json!({ "payment_id": id, "merchant_reference_id": format!("r{amount}"), "amount": amount / 2 });
+                let refund =
+                    json!({ "payment_id": id, "merchant_reference_id": format!("r{amount}"), "amount": amount / 2 });
                 self.post("/v2/refunds", refund).await;
             }
             _ => {}
@@ -266,10 +271,14 @@ async fn differences(merchant: &Merchant, database: &str, double: &Double) -> (V
             Some(b) => {
                 let want_captured = if b.voided { 0 } else { b.captured };
                 if status != b.status() || (b.captured > 0 && *captured != want_captured) {
-                    wrong.push(format!("{id}: the ledger says {b:?} ({}), held {status} captured {captured}", b.status()));
+                    wrong.push(format!(
+                        "{id}: the ledger says {b:?} ({}), held {status} captured {captured}",
+                        b.status()
+                    ));
                 }
                 if held["connector_transaction_id"] != b.provider_id.as_str() {
-                    wrong.push(format!("{id}: provider's {}, held {}", b.provider_id, held["connector_transaction_id"]));
+                    wrong
+                        .push(format!("{id}: provider's {}, held {}", b.provider_id, held["connector_transaction_id"]));
                 }
             }
         }
@@ -282,7 +291,9 @@ async fn differences(merchant: &Merchant, database: &str, double: &Double) -> (V
             None if status == "failed" => {}
             None => wrong.push(format!("refund {id}: nothing at the provider, held {status}")),
             Some((amount, _)) if status == "succeeded" && held["amount"] == amount => {}
-            Some((amount, _)) => wrong.push(format!("refund {id}: {amount} refunded, held {status} {}", held["amount"])),
+            Some((amount, _)) => {
+                wrong.push(format!("refund {id}: {amount} refunded, held {status} {}", held["amount"]))
+            }
         }
     }
     wrong.extend(refunded.into_iter().map(|(id, r)| format!("a refund the daemon does not know: {id} {r:?}")));
@@ -300,8 +311,10 @@ async fn agreement(merchant: &Merchant, database: &str, double: &Double, what: &
             let on = if common::database::on_postgres() { "PostgreSQL" } else { "SQLite" };
             let refused = merchant.refused.lock().unwrap().len();
             eprintln!(
-                "{what} on {on}: {payments} payments and {refunds} refunds, {unsettled} of them unsettled when the \
-                 calls were over ({refused} calls answered an error), all agreeing with the ledger {:.1} s later",
+                "{what} on {on}: {} payments and {} refunds, {unsettled} of them unsettled when the calls were over \
+                 ({refused} calls answered an error), all agreeing with the ledger {:.1} s later",
+                agreed.payments,
+                agreed.refunds,
                 agreed.after.as_secs_f64()
             );
             return agreed;
@@ -332,7 +345,8 @@ async fn matrix_converges(shape: Shape) {
     for customer in customers {
         customer.await.unwrap();
     }
-    let agreed = agreement(&merchant, &database_url(setup.dir.path()), &setup.double, &format!("{shape:?} faults")).await;
+    let agreed =
+        agreement(&merchant, &database_url(setup.dir.path()), &setup.double, &format!("{shape:?} faults")).await;
     assert_eq!(agreed.payments, scenarios.len(), "one payment per scenario");
     assert!(agreed.unsettled > 0, "the faults left nothing to settle: the test proved nothing");
     // Whatever the provider did, a merchant's sound request is answered with where it stands.
@@ -366,7 +380,8 @@ async fn kills_converge(shape: Shape) {
         customer.abort();
     }
     let _daemon = setup.start().await;
-    let agreed = agreement(&merchant, &database_url(setup.dir.path()), &setup.double, &format!("{shape:?} kills")).await;
+    let agreed =
+        agreement(&merchant, &database_url(setup.dir.path()), &setup.double, &format!("{shape:?} kills")).await;
     assert!(agreed.payments > 0, "no payment was made");
 }
 

@@ -51,5 +51,8 @@ pub async fn start(dir: &Path, port: u16, env: &[(&str, &str)]) -> KillOnDrop {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the daemon did not become healthy: {}", std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default());
+    panic!(
+        "the daemon did not become healthy: {}",
+        std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+    );
 }

@@ -384,7 +384,14 @@ impl Double {
 
     // ---- the operations, the same for both shapes ------------------------------------------
 
-    fn create(&self, book: &mut Book, attempt_id: &str, payment_id: &str, amount: i64, manual: bool) -> (Answer, Vec<Event>) {
+    fn create(
+        &self,
+        book: &mut Book,
+        attempt_id: &str,
+        payment_id: &str,
+        amount: i64,
+        manual: bool,
+    ) -> (Answer, Vec<Event>) {
         let prefix = if self.0.shape == Shape::Stripe { "pi" } else { "pay" };
         let payment = Payment {
             id: format!("{prefix}_{}", book.payments.len() + 1),
@@ -507,7 +514,9 @@ impl Double {
             Shape::Stripe => {
                 let kind = match (event, kind) {
                     (Event::Refund(_), _) => "refund.updated",
-                    (Event::Payment(p), _) if p.state == Standing::Authorized => "payment_intent.amount_capturable_updated",
+                    (Event::Payment(p), _) if p.state == Standing::Authorized => {
+                        "payment_intent.amount_capturable_updated"
+                    }
                     (Event::Payment(p), _) if p.state == Standing::Voided => "payment_intent.canceled",
                     _ => "payment_intent.succeeded",
                 };
@@ -580,9 +589,12 @@ async fn stripe_payment_method(State(double): State<Double>) -> Response {
 async fn stripe_create(State(double): State<Double>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
     let amount: i64 = field(&form, "amount");
     let manual = form.get("capture_method").is_some_and(|m| m == "manual");
-    let (attempt, payment): (String, String) = (field(&form, "metadata[attempt_id]"), field(&form, "metadata[payment_id]"));
+    let (attempt, payment): (String, String) =
+        (field(&form, "metadata[attempt_id]"), field(&form, "metadata[payment_id]"));
     let d = double.clone();
-    double.run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual)).await
+    double
+        .run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual))
+        .await
 }
 
 async fn stripe_intents(State(double): State<Double>, Query(query): Query<Fields>) -> Response {
@@ -658,7 +670,9 @@ async fn plugin_create(State(double): State<Double>, headers: HeaderMap, Json(bo
     let text = |name: &str| body[name].as_str().unwrap_or_default().to_string();
     let (attempt, payment) = (text("reference"), text("payment_id"));
     let d = double.clone();
-    double.run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual)).await
+    double
+        .run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual))
+        .await
 }
 
 async fn plugin_payment_by_reference(State(double): State<Double>, Path(reference): Path<String>) -> Response {

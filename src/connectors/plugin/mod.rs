@@ -822,7 +822,9 @@ impl Connector for PluginConnector {
         );
         let attempt_id = id("attempt_id", event.attempt_id)?;
         if let Some(captured) = event.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
-            return Err(WebhookError::Unreadable(format!("webhook.parse returned {captured} captured, which is no amount")));
+            return Err(WebhookError::Unreadable(format!(
+                "webhook.parse returned {captured} captured, which is no amount"
+            )));
         }
         let error = event.error.map(ParseError::into_error);
         let unreadable = |e: String| WebhookError::Unreadable(e);
