@@ -1,8 +1,8 @@
 //! Crash safety of the real binary: payments under load while the daemon is killed (`kill -9`)
 //! at random points, several times over one database, against a provider that records every
 //! charge it makes. After the last restart the reconciler settles what the crashes left
-//! `processing`, and then: every payment the API answered reads back with the status it was
-//! answered with, no payment was charged twice, and every charge the provider made belongs to a
+//! `processing`, and then: every payment the API answered as settled reads back with the status
+//! it was answered with, no payment was charged twice, and every charge the provider made belongs to a
 //! payment the daemon holds as succeeded with that charge.
 
 mod common;
@@ -216,8 +216,9 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
             http.get(format!("{base}/v2/payments/{id}")).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
-    // Every answered payment reads back as it was answered.
-    for (id, body) in &answered {
+    // Every payment answered as settled reads back as it was answered (one answered
+    // `processing` was unclear, and has been settled since).
+    for (id, body) in answered.iter().filter(|(_, body)| body["status"] != "processing") {
         let now = read(id.clone()).await;
         assert_eq!(
             now["status"], body["status"],

@@ -459,6 +459,23 @@ impl Double {
         (Answer { status: 200, body: self.render_refund(&refund) }, vec![Event::Refund(refund)])
     }
 
+    async fn create_call(&self, headers: &HeaderMap, ids: (String, String), amount: i64, manual: bool) -> Response {
+        let (double, (attempt, payment)) = (self.clone(), ids);
+        let act = move |book: &mut Book| double.create(book, &attempt, &payment, amount, manual);
+        self.run(key_of(headers), amount, Call::Create, act).await
+    }
+
+    async fn capture_call(&self, headers: &HeaderMap, id: String, amount: i64) -> Response {
+        let (double, of) = (self.clone(), self.amount_of(&id));
+        self.run(key_of(headers), of, Call::Capture, move |book| double.capture(book, &id, amount)).await
+    }
+
+    async fn refund_call(&self, headers: &HeaderMap, payment: String, amount: i64, refund_id: String) -> Response {
+        let (double, of) = (self.clone(), self.amount_of(&payment));
+        let act = move |book: &mut Book| double.refund(book, &payment, amount, &refund_id);
+        self.run(key_of(headers), of, Call::Refund, act).await
+    }
+
     fn amount_of(&self, provider_id: &str) -> i64 {
         self.0.book.lock().unwrap().payment(provider_id).map_or(0, |p| p.amount)
     }
@@ -572,7 +589,7 @@ fn stripe_routes() -> Router<Double> {
         .route("/v1/payment_intents", post(stripe_create).get(stripe_intents))
         .route("/v1/payment_intents/{id}", get(stripe_intent))
         .route("/v1/payment_intents/{id}/capture", post(stripe_capture))
-        .route("/v1/payment_intents/{id}/cancel", post(stripe_cancel))
+        .route("/v1/payment_intents/{id}/cancel", post(cancel))
         .route("/v1/refunds", post(stripe_refund).get(stripe_refunds))
         .route("/v1/refunds/{id}", get(stripe_refund_get))
 }
@@ -587,14 +604,9 @@ async fn stripe_payment_method(State(double): State<Double>) -> Response {
 }
 
 async fn stripe_create(State(double): State<Double>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
-    let amount: i64 = field(&form, "amount");
     let manual = form.get("capture_method").is_some_and(|m| m == "manual");
-    let (attempt, payment): (String, String) =
-        (field(&form, "metadata[attempt_id]"), field(&form, "metadata[payment_id]"));
-    let d = double.clone();
-    double
-        .run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual))
-        .await
+    let ids = (field(&form, "metadata[attempt_id]"), field(&form, "metadata[payment_id]"));
+    double.create_call(&headers, ids, field(&form, "amount"), manual).await
 }
 
 async fn stripe_intents(State(double): State<Double>, Query(query): Query<Fields>) -> Response {
@@ -621,22 +633,18 @@ async fn stripe_capture(
     headers: HeaderMap,
     Form(form): Form<Fields>,
 ) -> Response {
-    let amount: i64 = field(&form, "amount_to_capture");
-    let d = double.clone();
-    double.run(key_of(&headers), double.amount_of(&id), Call::Capture, move |book| d.capture(book, &id, amount)).await
+    double.capture_call(&headers, id, field(&form, "amount_to_capture")).await
 }
 
-async fn stripe_cancel(State(double): State<Double>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+/// A cancel, the same in both shapes: its body says nothing.
+async fn cancel(State(double): State<Double>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let d = double.clone();
     double.run(key_of(&headers), double.amount_of(&id), Call::Cancel, move |book| d.cancel(book, &id)).await
 }
 
 async fn stripe_refund(State(double): State<Double>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
-    let (intent, amount): (String, i64) = (field(&form, "payment_intent"), field(&form, "amount"));
-    let refund_id: String = field(&form, "metadata[refund_id]");
-    let d = double.clone();
-    let of = double.amount_of(&intent);
-    double.run(key_of(&headers), of, Call::Refund, move |book| d.refund(book, &intent, amount, &refund_id)).await
+    let (intent, amount) = (field(&form, "payment_intent"), field(&form, "amount"));
+    double.refund_call(&headers, intent, amount, field(&form, "metadata[refund_id]")).await
 }
 
 async fn stripe_refunds(State(double): State<Double>, Query(query): Query<Fields>) -> Response {
@@ -659,20 +667,15 @@ fn plugin_routes() -> Router<Double> {
         .route("/payments", post(plugin_create))
         .route("/payments/by-reference/{reference}", get(plugin_payment_by_reference))
         .route("/payments/{id}/capture", post(plugin_capture))
-        .route("/payments/{id}/cancel", post(plugin_cancel))
+        .route("/payments/{id}/cancel", post(cancel))
         .route("/refunds", post(plugin_refund))
         .route("/refunds/by-reference/{reference}", get(plugin_refund_by_reference))
 }
 
 async fn plugin_create(State(double): State<Double>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let amount = body["amount"].as_i64().unwrap_or_default();
-    let manual = body["capture"] == "manual";
     let text = |name: &str| body[name].as_str().unwrap_or_default().to_string();
-    let (attempt, payment) = (text("reference"), text("payment_id"));
-    let d = double.clone();
-    double
-        .run(key_of(&headers), amount, Call::Create, move |book| d.create(book, &attempt, &payment, amount, manual))
-        .await
+    let (amount, manual) = (body["amount"].as_i64().unwrap_or_default(), body["capture"] == "manual");
+    double.create_call(&headers, (text("reference"), text("payment_id")), amount, manual).await
 }
 
 async fn plugin_payment_by_reference(State(double): State<Double>, Path(reference): Path<String>) -> Response {
@@ -687,23 +690,13 @@ async fn plugin_capture(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let amount = body["amount"].as_i64().unwrap_or_default();
-    let d = double.clone();
-    double.run(key_of(&headers), double.amount_of(&id), Call::Capture, move |book| d.capture(book, &id, amount)).await
-}
-
-async fn plugin_cancel(State(double): State<Double>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let d = double.clone();
-    double.run(key_of(&headers), double.amount_of(&id), Call::Cancel, move |book| d.cancel(book, &id)).await
+    double.capture_call(&headers, id, body["amount"].as_i64().unwrap_or_default()).await
 }
 
 async fn plugin_refund(State(double): State<Double>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let amount = body["amount"].as_i64().unwrap_or_default();
     let text = |name: &str| body[name].as_str().unwrap_or_default().to_string();
-    let (payment, refund_id) = (text("payment"), text("reference"));
-    let d = double.clone();
-    let of = double.amount_of(&payment);
-    double.run(key_of(&headers), of, Call::Refund, move |book| d.refund(book, &payment, amount, &refund_id)).await
+    let amount = body["amount"].as_i64().unwrap_or_default();
+    double.refund_call(&headers, text("payment"), amount, text("reference")).await
 }
 
 async fn plugin_refund_by_reference(State(double): State<Double>, Path(reference): Path<String>) -> Response {
