@@ -1,15 +1,14 @@
 //! Crash safety of the real binary: payments under load while the daemon is killed (`kill -9`)
 //! at random points, several times over one database, against a provider that records every
 //! charge it makes. After the last restart the reconciler settles what the crashes left
-//! `processing`, and then: every payment the API answered reads back with the status it was
-//! answered with, no payment was charged twice, and every charge the provider made belongs to a
+//! `processing`, and then: every payment the API answered as settled reads back with the status
+//! it was answered with, no payment was charged twice, and every charge the provider made belongs to a
 //! payment the daemon holds as succeeded with that charge.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Json;
+use common::binary::{free_port, KillOnDrop};
 use common::mock::{json_answer, MockServer};
 use common::*;
 use rand::{Rng, SeedableRng};
@@ -95,35 +95,21 @@ async fn provider(books: Books) -> MockServer {
     MockServer::serve(app).await
 }
 
-/// The daemon on `dir`'s database and config, with the ledger plugin, fast budgets and a
-/// reconciler that looks at payments unsettled for 2 s.
+/// The daemon with the ledger plugin, fast budgets and a reconciler that looks at payments
+/// unsettled for 2 s.
 async fn start(dir: &Path, port: u16) -> KillOnDrop {
-    let child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--config", &dir.join("switchyard.toml").display().to_string(), "serve"])
-            .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("SWITCHYARD__PATHS__PLUGINS", dir.join("plugins"))
-            .env("SWITCHYARD__PAYMENTS__ATTEMPT_TIMEOUT_MS", "1000")
-            .env("SWITCHYARD__PAYMENTS__BUDGET_MS", "1500")
-            // Short enough that no call can still be under way when the reconciler looks.
-            .env("SWITCHYARD__HTTP__REQUEST_TIMEOUT_MS", "700")
-            .env("SWITCHYARD__LUA__TIME_BUDGET_MS", "100")
-            .env("SWITCHYARD__RECONCILER__AFTER_MS", "2000")
-            .env("SWITCHYARD__RECONCILER__EVERY_MS", "200")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the daemon starts"),
-    );
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("http://127.0.0.1:{port}/health")).send().await.is_ok_and(|r| r.status() == 200) {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the daemon did not become healthy");
+    let plugins = dir.join("plugins").display().to_string();
+    let env = [
+        ("SWITCHYARD__PATHS__PLUGINS", plugins.as_str()),
+        ("SWITCHYARD__PAYMENTS__ATTEMPT_TIMEOUT_MS", "1000"),
+        ("SWITCHYARD__PAYMENTS__BUDGET_MS", "1500"),
+        // Short enough that no call can still be under way when the reconciler looks.
+        ("SWITCHYARD__HTTP__REQUEST_TIMEOUT_MS", "700"),
+        ("SWITCHYARD__LUA__TIME_BUDGET_MS", "100"),
+        ("SWITCHYARD__RECONCILER__AFTER_MS", "2000"),
+        ("SWITCHYARD__RECONCILER__EVERY_MS", "200"),
+    ];
+    common::binary::start(dir, port, &env).await
 }
 
 /// What the customers were answered: payments by id, and any answer that was not a payment.
@@ -186,7 +172,7 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
         ledger.url
     );
     config_file(dir.path(), HASH_SECRET, &dir.path().join("routing"), &profile);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
 
     let answers = Arc::new(Mutex::new(Answers::default()));
@@ -195,8 +181,7 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
     for _ in 0..4 {
         let mut daemon = start(dir.path(), port).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(300..1200))).await;
-        daemon.0.kill().expect("kill -9");
-        daemon.0.wait().unwrap();
+        daemon.kill();
     }
     for customer in &customers {
         customer.abort();
@@ -231,8 +216,9 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
             http.get(format!("{base}/v2/payments/{id}")).header("api-key", ACME_KEY).header("X-Profile-Id", "web");
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
-    // Every answered payment reads back as it was answered.
-    for (id, body) in &answered {
+    // Every payment answered as settled reads back as it was answered (one answered
+    // `processing` was unclear, and has been settled since).
+    for (id, body) in answered.iter().filter(|(_, body)| body["status"] != "processing") {
         let now = read(id.clone()).await;
         assert_eq!(
             now["status"], body["status"],
@@ -258,15 +244,5 @@ async fn kills_at_random_points_lose_nothing_and_charge_nothing_twice() {
     for (id, _) in succeeded {
         let now = read(id.clone()).await;
         assert_ne!(now["status"], "succeeded", "payment {id} is succeeded without a charge: {now}");
-    }
-}
-
-/// The daemon's process, killed when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

@@ -33,7 +33,8 @@ async fn echoing_provider() -> MockServer {
         "/pay/{case}",
         post(|Path(case): Path<String>, headers: HeaderMap, body: String| async move {
             if case != "echo" && case != "raise" {
-                return json_answer(200, json!({ "ok": true }));
+                // The provider's own id happens to hold the security code's digits.
+                return json_answer(200, json!({ "ok": true, "id": format!("pay_{CVC}") }));
             }
             let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             let mut res = json_answer(
@@ -78,6 +79,8 @@ return {
       if case == "huge_id" then out.connector_payment_id = string.rep("i", 4 * 1024 * 1024) end
       if case == "huge_reference" then out.connector_reference_id = string.rep("r", 129) end
       if case == "control_id" then out.connector_payment_id = "ech_1\n2" end
+      if case == "provider_id" then out.connector_payment_id = res.json.id end
+      if case == "redirect_provider_id" then out.status = "authentication_pending"; out.redirect_url = "https://pay.example/3ds/" .. res.json.id end
       return out
     end,
   },
@@ -216,7 +219,9 @@ async fn a_plugins_redirect_is_an_http_page_or_the_outcome_is_unclear() {
     let body = pay(&app, card_payment("redirect_https")).await;
     assert_eq!(body["status"], "requires_customer_action", "{body}");
     assert_eq!(body["next_action"]["redirect_to_url"], "https://pay.example/3ds?s=1", "{body}");
-    for case in ["redirect_javascript", "redirect_data", "redirect_hidden_scheme"] {
+    // A page whose address the answer's scrubbing changed (its digits taken for the security
+    // code) is not the provider's either.
+    for case in ["redirect_javascript", "redirect_data", "redirect_hidden_scheme", "redirect_provider_id"] {
         let body = pay(&app, card_payment(case)).await;
         assert_eq!(body["status"], "processing", "{case}: {body}");
         assert!(body["next_action"].is_null(), "{case}: {body}");
@@ -239,6 +244,11 @@ async fn a_plugins_ids_are_refused_whole_when_unbounded_or_unprintable() {
         assert!(text.len() < 10_000, "{case}: an answer of {} bytes", text.len());
         assert!(!text.contains("iiii") && !text.contains("rrrr") && !text.contains("ech_1\\n2"), "{case}: {text}");
     }
+    // Nor masked: an id whose digits the answer's scrubbing took for the security code is not
+    // the provider's, and a sync (which has no card to mask) learns the real one.
+    let body = pay(&app, card_payment("provider_id")).await;
+    assert_eq!(body["status"], "processing", "{body}");
+    assert!(body["connector_transaction_id"].is_null(), "{body}");
     let stored: usize = contents(app.database_url()).await.iter().map(|(_, b)| b.len()).sum();
     assert!(stored < 4 * 1024 * 1024, "the database grew to {stored} bytes");
 

@@ -2,7 +2,9 @@
 //! port over a database of the test's own (a SQLite file in a temporary folder, or a PostgreSQL
 //! database: see `database`), and a real HTTP client.
 #![allow(dead_code)]
+pub mod binary;
 pub mod database;
+pub mod double;
 pub mod fintecture_sdk;
 pub mod localstripe;
 pub mod mock;

@@ -29,7 +29,7 @@ use serde_json::json;
 pub use host::Pins;
 use loader::{instantiate, Plugin};
 
-use super::scrub::{Scrub, Scrubber, REASON_MAX};
+use super::scrub::{Scrub, Scrubber, REASON_MAX, SECRET_MASK};
 use super::session::{SessionToken, SessionTokenRequest};
 use super::{
     http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
@@ -134,6 +134,10 @@ struct WebhookParse {
     #[serde(default)]
     attempt_id: Option<String>,
     status: String,
+    /// What the payment has captured, for a notification of a capture: a partial one is
+    /// otherwise taken for the whole.
+    #[serde(default)]
+    amount_captured: Option<i64>,
     #[serde(default)]
     error: Option<ParseError>,
 }
@@ -520,7 +524,7 @@ impl PluginConnector {
                 "parse answered a redirect that is not an http(s) URL of at most 2048 bytes",
             ));
         }
-        if scrubber.finds(&url) {
+        if scrubber.finds(&url) || masked(&url) {
             return Err(ambiguous(self.name, "parse answered a redirect holding card data or a secret"));
         }
         Ok(Some(NextAction::RedirectToUrl { redirect_to_url: url }))
@@ -594,7 +598,16 @@ fn token_owner(plugin: &Plugin, account: &Account) -> String {
 
 /// Why a provider's id cannot be kept, if it cannot (see `PluginConnector::provider_id`).
 fn id_refused(id: &str, scrubber: &Scrubber) -> Option<String> {
-    crate::text::id_problem(id).or_else(|| scrubber.finds(id).then(|| "holds card data or a secret".into()))
+    crate::text::id_problem(id)
+        .or_else(|| scrubber.finds(id).then(|| "holds card data or a secret".into()))
+        .or_else(|| masked(id).then(|| "was masked in the answer parse read".into()))
+}
+
+/// Whether `text` holds what the host masks a security code or secret with: read from a scrubbed
+/// answer, it is not what the provider sent (the card number's mask holds a space, which no id or
+/// URL may).
+fn masked(text: &str) -> bool {
+    text.contains(SECRET_MASK)
 }
 
 /// A payment method as plugins declare what they support: its type and subtype.
@@ -808,6 +821,11 @@ impl Connector for PluginConnector {
             id("connector_refund_id", event.connector_refund_id)?,
         );
         let attempt_id = id("attempt_id", event.attempt_id)?;
+        if let Some(captured) = event.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
+            return Err(WebhookError::Unreadable(format!(
+                "webhook.parse returned {captured} captured, which is no amount"
+            )));
+        }
         let error = event.error.map(ParseError::into_error);
         let unreadable = |e: String| WebhookError::Unreadable(e);
         let event = match (event.kind.as_str(), payment_id, refund_id) {
@@ -816,7 +834,7 @@ impl Connector for PluginConnector {
                 attempt_id,
                 outcome: PaymentOutcome {
                     status: event.status.parse().map_err(unreadable)?,
-                    amount_captured: None,
+                    amount_captured: event.amount_captured,
                     connector_payment_id: Some(connector_payment_id),
                     connector_reference_id: None,
                     next_action: None,

@@ -40,9 +40,10 @@ const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 /// The API version the mappings in `transformers` are written against.
 const API_VERSION: &str = "2024-06-20";
 /// How far Stripe's clock (which sets `created`) may be from ours, and how long after a call's
-/// end Stripe may still be making what it asked for. A lookup by switchyard's ids concludes
-/// "never received" only once this much has passed after the call's time ran out.
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+/// end Stripe may still be making what it asked for, unless the account's
+/// `metadata.clock_skew_secs` says otherwise. A lookup by switchyard's ids concludes "never
+/// received" only once this much has passed after the call's time ran out.
+const CLOCK_SKEW_SECS: i64 = 300;
 /// Objects per page of a list, Stripe's most.
 const PAGE: usize = 100;
 /// How many pages a lookup reads before it gives up (and says nothing).
@@ -161,16 +162,17 @@ impl Stripe {
     }
 
     /// The payment intent Stripe made for an attempt whose answer was lost: one carrying its
-    /// `attempt_id`, created while its calls could reach Stripe (give or take [`CLOCK_SKEW`]).
+    /// `attempt_id`, created while its calls could reach Stripe (give or take the clock skew).
     async fn intent_of_attempt(
         &self,
         account: &Account,
         attempt_id: &str,
         window: &CallWindow,
     ) -> ConnectorResult<Option<PaymentIntent>> {
+        let skew = Self::clock_skew(account);
         let created = [
-            ("created[gte]", (window.from - CLOCK_SKEW).timestamp().to_string()),
-            ("created[lte]", (window.until + CLOCK_SKEW).timestamp().to_string()),
+            ("created[gte]", (window.from - skew).timestamp().to_string()),
+            ("created[lte]", (window.until + skew).timestamp().to_string()),
         ];
         let carries = |i: &PaymentIntent| transformers::carries(&i.metadata, "attempt_id", attempt_id);
         self.find(account, "/v1/payment_intents", &created, |i: &PaymentIntent| &i.id, carries).await
@@ -185,6 +187,12 @@ impl Stripe {
     ) -> ConnectorResult<Reply<PaymentMethodResponse>> {
         let form = transformers::payment_method(card);
         self.call::<PaymentMethodResponse>(self.post(account, "/v1/payment_methods", idempotency_key, &form)).await
+    }
+
+    /// The account's allowance for Stripe's clock (see [`CLOCK_SKEW_SECS`]).
+    fn clock_skew(account: &Account) -> chrono::Duration {
+        let secs = account.metadata.get("clock_skew_secs").and_then(serde_json::Value::as_i64);
+        chrono::Duration::seconds(secs.filter(|s| *s >= 0).unwrap_or(CLOCK_SKEW_SECS))
     }
 
     fn intent_id<'a>(&self, id: Option<&'a str>) -> ConnectorResult<&'a str> {
@@ -307,12 +315,13 @@ impl Connector for Stripe {
                 .outcome());
         }
         let window = req.window.ok_or_else(|| self.not_supported("syncing an attempt Stripe never answered"))?;
+        let settled = window.until + Self::clock_skew(account);
         match self.intent_of_attempt(account, req.attempt_id, &window).await? {
             Some(intent) => Ok(intent.outcome()),
-            None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::payment_not_received()),
+            None if Utc::now() > settled => Ok(transformers::payment_not_received()),
             None => Err(ConnectorError::Ambiguous {
                 connector: NAME.into(),
-                reason: format!("no payment intent found yet; its call may arrive until {}", window.until + CLOCK_SKEW),
+                reason: format!("no payment intent found yet; its call may arrive until {settled}"),
             }),
         }
     }
@@ -376,7 +385,7 @@ impl Connector for Stripe {
         let carries = |r: &Refund| transformers::carries(&r.metadata, "refund_id", req.refund_id);
         match self.find(account, "/v1/refunds", &of_intent, |r: &Refund| &r.id, carries).await? {
             Some(refund) => Ok(refund.outcome()),
-            None if Utc::now() > window.until + CLOCK_SKEW => Ok(transformers::refund_not_received()),
+            None if Utc::now() > window.until + Self::clock_skew(account) => Ok(transformers::refund_not_received()),
             // Its call may still arrive: pending, as it was.
             None => Ok(RefundOutcome { status: RefundStatus::Pending, connector_refund_id: None, error: None }),
         }
