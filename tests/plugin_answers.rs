@@ -219,9 +219,12 @@ async fn a_plugins_redirect_is_an_http_page_or_the_outcome_is_unclear() {
     let body = pay(&app, card_payment("redirect_https")).await;
     assert_eq!(body["status"], "requires_customer_action", "{body}");
     assert_eq!(body["next_action"]["redirect_to_url"], "https://pay.example/3ds?s=1", "{body}");
-    // A page whose address the answer's scrubbing changed (its digits taken for the security
-    // code) is not the provider's either.
-    for case in ["redirect_javascript", "redirect_data", "redirect_hidden_scheme", "redirect_provider_id"] {
+    // A page whose address holds the security code's digits (in the provider's id) is the
+    // provider's, whole.
+    let body = pay(&app, card_payment("redirect_provider_id")).await;
+    assert_eq!(body["status"], "requires_customer_action", "{body}");
+    assert_eq!(body["next_action"]["redirect_to_url"], format!("https://pay.example/3ds/pay_{CVC}"), "{body}");
+    for case in ["redirect_javascript", "redirect_data", "redirect_hidden_scheme"] {
         let body = pay(&app, card_payment(case)).await;
         assert_eq!(body["status"], "processing", "{case}: {body}");
         assert!(body["next_action"].is_null(), "{case}: {body}");
@@ -244,11 +247,11 @@ async fn a_plugins_ids_are_refused_whole_when_unbounded_or_unprintable() {
         assert!(text.len() < 10_000, "{case}: an answer of {} bytes", text.len());
         assert!(!text.contains("iiii") && !text.contains("rrrr") && !text.contains("ech_1\\n2"), "{case}: {text}");
     }
-    // Nor masked: an id whose digits the answer's scrubbing took for the security code is not
-    // the provider's, and a sync (which has no card to mask) learns the real one.
+    // Nor masked: an id whose digits are those of the security code is the provider's, and is
+    // kept whole — masked, it would point nowhere.
     let body = pay(&app, card_payment("provider_id")).await;
-    assert_eq!(body["status"], "processing", "{body}");
-    assert!(body["connector_transaction_id"].is_null(), "{body}");
+    assert_eq!(body["status"], "succeeded", "{body}");
+    assert_eq!(body["connector_transaction_id"], format!("pay_{CVC}"), "{body}");
     let stored: usize = contents(app.database_url()).await.iter().map(|(_, b)| b.len()).sum();
     assert!(stored < 4 * 1024 * 1024, "the database grew to {stored} bytes");
 
