@@ -36,9 +36,27 @@ pub const URL_MAX: usize = 2048;
 /// and without control characters or spaces (URL parsers drop some of them, which would turn
 /// `java\nscript:` into `javascript:`).
 pub fn is_web_url(url: &str) -> bool {
-    url.len() <= URL_MAX
-        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
-        && reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    web_url_problem(url).is_none()
+}
+
+/// What keeps `url` from being one a payer's browser may be sent to (see `is_web_url`).
+pub fn web_url_problem(url: &str) -> Option<&'static str> {
+    let rest = ["http://", "https://"].iter().find_map(|scheme| {
+        url.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..])
+    });
+    if url.len() > URL_MAX {
+        return Some("must be at most 2048 bytes");
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Some("must not hold control characters or spaces");
+    }
+    // A parser makes a host of what follows `http:///`; a browser may not.
+    match rest {
+        None => Some("must be an http:// or https:// URL"),
+        Some(rest) if rest.is_empty() || rest.starts_with(['/', '?', '#', '\\']) => Some("must name a host"),
+        Some(_) if !reqwest::Url::parse(url).is_ok_and(|u| u.host().is_some()) => Some("must name a host"),
+        Some(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +94,9 @@ mod tests {
             " https://pay.example/",
             "/relative/path",
             "https://",
+            "http:///back",
+            "https://?q",
+            "https:\\\\evil.example",
             "ftp://files.example/x",
         ] {
             assert!(!is_web_url(bad), "{bad:?}");

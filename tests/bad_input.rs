@@ -722,3 +722,41 @@ async fn a_payment_for_a_customer_the_merchant_does_not_have_is_404() {
     assert_eq!(paid["customer_id"], id_of(&ours).as_str(), "{paid}");
     app.stop().await;
 }
+
+/// A return address stored before addresses were checked, and no page a browser can be sent to,
+/// shows the payer the daemon's own page rather than an error.
+#[tokio::test]
+async fn a_stored_return_url_that_is_no_page_shows_the_payers_page_instead() {
+    let app = TestApp::start().await;
+    let body =
+        pay(&app, common::with(payment("4000002760003184"), json!({ "return_url": "https://merchant.example/done" })))
+            .await;
+    assert_eq!(body["status"], "requires_customer_action", "{body}");
+    let id = id_of(&body);
+    let mut db = common::database::connect(app.database_url()).await;
+    let details: String = sqlx::query_scalar("SELECT details FROM payment_intents WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let details = details.replace("https://merchant.example/done", "https://merchant.example/\\r\\nSet-Cookie: x=1");
+    sqlx::query("UPDATE payment_intents SET details = $1 WHERE id = $2")
+        .bind(&details)
+        .bind(&id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/v2/payments/{id}/return", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get(header::LOCATION).is_none());
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&id), "{page}");
+    app.stop().await;
+}

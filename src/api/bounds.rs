@@ -39,17 +39,9 @@ pub fn text(at: &str, name: &str, value: Option<&str>, max: usize) -> Result<(),
 pub fn url(at: &str, name: &str, value: Option<&str>) -> Result<(), ApiError> {
     let Some(url) = value else { return Ok(()) };
     text(at, name, value, URL_MAX)?;
-    let refuse = |why: &str| Err(ApiError::InvalidRequest(format!("{at}{name}: {why}")));
-    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return refuse("must not hold control characters or spaces");
-    }
-    let rest = ["http://", "https://"].iter().find_map(|scheme| {
-        url.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..])
-    });
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with(['/', '?', '#']) => Ok(()),
-        Some(_) => refuse("must name a host"),
-        None => refuse("must be an http:// or https:// URL"),
+    match crate::text::web_url_problem(url) {
+        Some(why) => Err(ApiError::InvalidRequest(format!("{at}{name}: {why}"))),
+        None => Ok(()),
     }
 }
 

@@ -48,7 +48,9 @@ pub async fn finish(
 
 fn send_on(intent: &PaymentIntent) -> Response {
     let status = intent.status;
-    match intent.details.return_url.as_deref() {
+    // A return address stored before addresses were checked may be no page to send a browser
+    // to: the payer then sees the page below instead.
+    match intent.details.return_url.as_deref().filter(|url| crate::text::is_web_url(url)) {
         Some(url) => {
             let sep = if url.contains('?') { '&' } else { '?' };
             Redirect::to(&format!("{url}{sep}id={}&status={status}", intent.id)).into_response()
