@@ -132,8 +132,13 @@ impl Setup {
     }
 
     async fn start(&self) -> KillOnDrop {
+        self.start_with(&[]).await
+    }
+
+    async fn start_with(&self, extra: &[(&str, &str)]) -> KillOnDrop {
         let mut env = TIMINGS.to_vec();
         env.push(("SWITCHYARD__PATHS__PLUGINS", &self.plugins));
+        env.extend_from_slice(extra);
         start(self.dir.path(), self.port, &env).await
     }
 }
@@ -354,6 +359,30 @@ async fn matrix_converges(shape: Shape) {
     assert!(refused.is_empty(), "calls were answered with errors: {refused:?}");
 }
 
+/// Every operation whose answer is lost, with the provider's notification alone to tell (the
+/// reconciler is off): the notification finds the payment or refund by switchyard's own id,
+/// which the provider echoes, and settles it.
+async fn notifications_alone_converge(shape: Shape) {
+    let setup = Setup::new(shape).await;
+    let scenarios: Vec<_> = Op::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &op)| {
+            (5000 + 10 * i as i64, op, Plan { call: op.call(), fault: Fault::LoseAnswer, notify: Notify::Prompt })
+        })
+        .collect();
+    for (amount, _, plan) in &scenarios {
+        setup.double.plan(*amount, *plan);
+    }
+    let _daemon = setup.start_with(&[("SWITCHYARD__RECONCILER__ENABLED", "false")]).await;
+    let merchant = Merchant::new(setup.base());
+    for &(amount, op, _) in &scenarios {
+        merchant.act(amount, op).await;
+    }
+    let what = format!("{shape:?} notifications alone");
+    agreement(&merchant, &database_url(setup.dir.path()), &setup.double, &what).await;
+}
+
 /// Customers paying, capturing, cancelling and refunding while the daemon is killed at random
 /// points; then the last start, with no load, must come to agree with the ledger.
 async fn kills_converge(shape: Shape) {
@@ -403,4 +432,14 @@ async fn stripe_kills_converge_to_the_ledger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plugin_kills_converge_to_the_ledger() {
     kills_converge(Shape::Plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stripe_notifications_alone_settle_lost_answers() {
+    notifications_alone_converge(Shape::Stripe).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_notifications_alone_settle_lost_answers() {
+    notifications_alone_converge(Shape::Plugin).await;
 }

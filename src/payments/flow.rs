@@ -820,8 +820,8 @@ enum Report {
 /// Stores what the provider reports of the active attempt, without claiming the payment: the
 /// report applies only if the payment is still as it was read and no call is under way on it,
 /// so a sync never makes a concurrent capture or cancel fail, nor overtakes one. Gives back
-/// the payment as stored.
-async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<PaymentView, ApiError> {
+/// the payment as stored, and whether a report was stored.
+async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<(PaymentView, bool), ApiError> {
     let mut view = view(state, intent).await?;
     let mut attempt = active_attempt(&view)?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
@@ -838,7 +838,9 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
             match metered(account, "sync", connector.sync(account, &request)).await {
                 Ok(outcome) => outcome,
                 // Nothing to learn now: the payment stays as stored.
-                Err(ConnectorError::NotSupported { .. } | ConnectorError::Ambiguous { .. }) => return Ok(view),
+                Err(ConnectorError::NotSupported { .. } | ConnectorError::Ambiguous { .. }) => {
+                    return Ok((view, false))
+                }
                 Err(e) => return Err(ApiError::ConnectorUnavailable(e.to_string())),
             }
         }
@@ -847,22 +849,31 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
     let leaves = Leaves::Settled { was: read_as };
     let holder = Holder::Nobody { read_as };
     if settle(state, &mut view.intent, &mut attempt, outcome, None, leaves, holder).await? {
-        self::view(state, view.intent).await
+        Ok((self::view(state, view.intent).await?, true))
     } else {
         // Another request or call moved it meanwhile: what it stored stands.
         let intent = state.store.find_intent_by_id(&view.intent.id).await?;
-        self::view(state, intent.ok_or_else(|| ApiError::NotFound(format!("payment {}", view.intent.id)))?).await
+        let intent = intent.ok_or_else(|| ApiError::NotFound(format!("payment {}", view.intent.id)))?;
+        Ok((self::view(state, intent).await?, false))
     }
 }
 
 /// Applies what a provider reported on its own (a webhook) to the intent's active attempt, as if
-/// a sync had just asked.
+/// a sync had just asked. A report the payment could not take now — a call under way holds it,
+/// or it moved meanwhile — is refused, so that the provider sends it again: the call may end
+/// without learning what the notification says.
 pub(crate) async fn apply_outcome(
     state: &AppState,
     intent: PaymentIntent,
     outcome: PaymentOutcome,
 ) -> Result<PaymentView, ApiError> {
-    resync(state, intent, Report::Told(Box::new(outcome))).await
+    let id = intent.id.clone();
+    match resync(state, intent, Report::Told(Box::new(outcome))).await? {
+        (view, true) => Ok(view),
+        (_, false) => Err(ApiError::InvalidState(format!(
+            "payment {id} is being changed by a call under way: the notification was not applied; send it again"
+        ))),
+    }
 }
 
 /// Asks the connector where the payment stands and stores its answer
@@ -872,7 +883,7 @@ pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result
     if !intent.status.allows(Operation::Sync) {
         return view(state, intent).await;
     }
-    resync(state, intent, Report::Ask).await
+    resync(state, intent, Report::Ask).await.map(|(view, _)| view)
 }
 
 pub async fn capture(

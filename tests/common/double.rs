@@ -26,6 +26,16 @@ use sha2::Sha256;
 
 use super::mock::{json_answer, MockServer};
 
+/// The waits between a notification's tries while the daemon does not take it.
+const RETRIES: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::ZERO,
+];
+
 /// What the double is asked to do, as the connector sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Call {
@@ -483,7 +493,8 @@ impl Double {
     // ---- notifications ----------------------------------------------------------------------
 
     /// Sends `events` to the daemon as `notify` says, each from a task of its own; one the
-    /// daemon does not take (it is down) is lost, as a provider's would be after its retries.
+    /// daemon does not take (it is down, or answers an error) is sent again, as a provider's
+    /// would be, a few times over some seconds, then lost.
     fn send(&self, events: Vec<Event>, notify: Notify) {
         let Some(url) = self.0.notify_to.lock().unwrap().clone() else { return };
         for event in events {
@@ -502,9 +513,15 @@ impl Double {
                 let (double, url, body) = (self.clone(), url.clone(), body.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let (name, value) = double.signature(&body);
-                    let sent = double.0.http.post(&url).header(name, value).header("content-type", "application/json");
-                    let _ = sent.body(body).send().await;
+                    for retry in RETRIES {
+                        let (name, value) = double.signature(&body);
+                        let sent =
+                            double.0.http.post(&url).header(name, value).header("content-type", "application/json");
+                        if sent.body(body.clone()).send().await.is_ok_and(|res| res.status().is_success()) {
+                            break;
+                        }
+                        tokio::time::sleep(retry).await;
+                    }
                 });
             }
         }

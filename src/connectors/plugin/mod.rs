@@ -133,6 +133,10 @@ struct WebhookParse {
     connector_refund_id: Option<String>,
     #[serde(default)]
     attempt_id: Option<String>,
+    /// Switchyard's id of the refund, as the provider echoes it: finds a refund whose answer
+    /// (and so the provider's id for it) was lost.
+    #[serde(default)]
+    refund_id: Option<String>,
     status: String,
     /// What the payment has captured, for a notification of a capture: a partial one is
     /// otherwise taken for the whole.
@@ -821,6 +825,7 @@ impl Connector for PluginConnector {
             id("connector_refund_id", event.connector_refund_id)?,
         );
         let attempt_id = id("attempt_id", event.attempt_id)?;
+        let own_refund_id = id("refund_id", event.refund_id)?;
         if let Some(captured) = event.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
             return Err(WebhookError::Unreadable(format!(
                 "webhook.parse returned {captured} captured, which is no amount"
@@ -844,7 +849,7 @@ impl Connector for PluginConnector {
             },
             ("refund", _, Some(connector_refund_id)) => WebhookEvent::Refund {
                 connector_refund_id: connector_refund_id.clone(),
-                refund_id: None,
+                refund_id: own_refund_id,
                 outcome: RefundOutcome {
                     status: event.status.parse().map_err(unreadable)?,
                     connector_refund_id: Some(connector_refund_id),
