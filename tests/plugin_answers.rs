@@ -80,6 +80,8 @@ return {
       if case == "huge_reference" then out.connector_reference_id = string.rep("r", 129) end
       if case == "control_id" then out.connector_payment_id = "ech_1\n2" end
       if case == "provider_id" then out.connector_payment_id = res.json.id end
+      if case == "partial_no_amount" then out.status = "partial_charged" end
+      if case == "partial_of_100" then out.status = "partial_charged"; out.amount_captured = 100 end
       if case == "redirect_provider_id" then out.status = "authentication_pending"; out.redirect_url = "https://pay.example/3ds/" .. res.json.id end
       return out
     end,
@@ -247,6 +249,13 @@ async fn a_plugins_ids_are_refused_whole_when_unbounded_or_unprintable() {
         assert!(text.len() < 10_000, "{case}: an answer of {} bytes", text.len());
         assert!(!text.contains("iiii") && !text.contains("rrrr") && !text.contains("ech_1\\n2"), "{case}: {text}");
     }
+    // A partial charge is of a known amount, or no answer about the money yet.
+    let body = pay(&app, card_payment("partial_no_amount")).await;
+    assert_eq!(body["status"], "processing", "{body}");
+    assert_eq!(body["amount"]["amount_captured"], 0, "{body}");
+    let body = pay(&app, card_payment("partial_of_100")).await;
+    assert_eq!(body["status"], "partially_captured", "{body}");
+    assert_eq!(body["amount"]["amount_captured"], 100, "{body}");
     // Nor masked: an id whose digits are those of the security code is the provider's, and is
     // kept whole — masked, it would point nowhere.
     let body = pay(&app, card_payment("provider_id")).await;

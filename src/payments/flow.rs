@@ -499,10 +499,19 @@ async fn settle(
     // A report of more than the attempt's amount is not believed: refunds are bounded by it.
     let known = (intent.amount_captured > 0).then_some(intent.amount_captured);
     let reported = outcome.amount_captured.filter(|c| (0..=attempt.net_amount).contains(c));
+    let partial_amount = captured.or(reported).or(known);
+    // A partial charge of an amount nobody knows is no answer about the money: the payment
+    // stays `processing` until a sync or notification says how much.
+    let outcome = match outcome.status {
+        AttemptStatus::PartialCharged if partial_amount.is_none() => PaymentOutcome {
+            status: AttemptStatus::Pending,
+            error: Some(PaymentError::new(NO_CLEAR_ANSWER, "a partial charge was reported without its amount")),
+            ..outcome
+        },
+        _ => outcome,
+    };
     let amount_captured = match outcome.status {
-        AttemptStatus::Charged | AttemptStatus::PartialCharged => {
-            captured.or(reported).or(known).or(Some(attempt.net_amount))
-        }
+        AttemptStatus::Charged | AttemptStatus::PartialCharged => partial_amount.or(Some(attempt.net_amount)),
         _ => None,
     };
     // Less than the whole amount captured is a partial charge, whoever reports it.
