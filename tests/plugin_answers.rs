@@ -189,11 +189,11 @@ async fn a_provider_echoing_the_card_through_a_plugin_leaves_it_nowhere() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn stripes_messages_lose_card_numbers_and_the_key() {
+async fn stripes_messages_lose_the_card_and_the_key() {
     let logs = logs();
     // A Stripe double that echoes the card and the key in its decline.
     let stripe = MockServer::serve(axum::Router::new().fallback(|| async {
-        let message = format!("Your card number {PAN_SPACED} was declined (key {API_KEY}).");
+        let message = format!("Your card number {PAN_SPACED} with code {CVC} was declined (key {API_KEY}).");
         let error = json!({ "error": { "type": "card_error", "code": "card_declined", "message": message } });
         answer(402, "application/json", error.to_string())
     }))
@@ -205,7 +205,7 @@ async fn stripes_messages_lose_card_numbers_and_the_key() {
     let body = pay(&app, card_payment("stripe")).await;
     assert_eq!(body["status"], "failed", "{body}");
     let message = str_of(&body, "/error/message");
-    assert_eq!(message, "Your card number [card number] was declined (key [redacted]).", "{body}");
+    assert_eq!(message, "Your card number [card number] with code [redacted] was declined (key [redacted]).", "{body}");
     assert_clean("the answer", body.to_string().as_bytes());
     app.stop_holding_none_of(&FORBIDDEN).await;
     assert_clean("the logs", &logs.lock().unwrap());

@@ -248,6 +248,17 @@ pub async fn metered<T: scrub::Scrub>(
     flow: &'static str,
     call: impl std::future::Future<Output = ConnectorResult<T>>,
 ) -> ConnectorResult<T> {
+    metered_with_card(account, flow, None, call).await
+}
+
+/// `metered` for a call that carries a card: its texts lose that card's number and security
+/// code too (a provider may echo them in an error).
+pub async fn metered_with_card<T: scrub::Scrub>(
+    account: &Account,
+    flow: &'static str,
+    card: Option<&CardDetails>,
+    call: impl std::future::Future<Output = ConnectorResult<T>>,
+) -> ConnectorResult<T> {
     let started = std::time::Instant::now();
     let result = call.await;
     let outcome = result.as_ref().map_or_else(ConnectorError::outcome, |_| "ok");
@@ -261,7 +272,7 @@ pub async fn metered<T: scrub::Scrub>(
     metrics::counter!("switchyard_connector_requests_total", labels.clone()).increment(1);
     metrics::histogram!("switchyard_connector_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
-    scrub::Scrub::scrub(result, &scrub::Scrubber::for_account(account))
+    scrub::Scrub::scrub(result, &scrub::Scrubber::for_account(account).card(card))
 }
 
 /// A provider's notification as it arrived: headers (lowercase names) and the exact body.

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::{CardSummary, Cvc};
-use crate::connectors::{metered, Account, CardDetails, ConnectorError, ProviderToken, TokenizeRequest};
+use crate::connectors::{metered_with_card, Account, CardDetails, ConnectorError, ProviderToken, TokenizeRequest};
 use crate::customers;
 use crate::payments::model::Address;
 use crate::vault::{VaultCard, VaultError};
@@ -236,13 +236,15 @@ async fn tokenize(
         connector_tokens: Default::default(),
     };
     let request = TokenizeRequest { payment_method_id: id, card: &card, reusable };
-    metered(account, "tokenize", connector.tokenize(account, &request)).await.map_err(|e| match e {
-        ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
-        ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
-        ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {
-            ApiError::ConnectorUnavailable(e.to_string())
-        }
-    })
+    metered_with_card(account, "tokenize", Some(request.card), connector.tokenize(account, &request)).await.map_err(
+        |e| match e {
+            ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
+            ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
+            ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {
+                ApiError::ConnectorUnavailable(e.to_string())
+            }
+        },
+    )
 }
 
 /// Gives a method created by `create_intent` its card.

@@ -15,8 +15,8 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
-    metered, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest, Connector,
-    ConnectorError, ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
+    metered, metered_with_card, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest,
+    Connector, ConnectorError, ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
 };
 use crate::events::{self, NewEvent};
 use crate::ids;
@@ -403,7 +403,11 @@ async fn call_authorize(
     };
     let call = || async {
         let within = attempt_end.saturating_duration_since(Instant::now());
-        let authorize = metered(account, "authorize", connector.authorize(account, request));
+        let card = match request.payment_method {
+            PaymentMethod::Card(card) => Some(card),
+            PaymentMethod::OpenBanking => None,
+        };
+        let authorize = metered_with_card(account, "authorize", card, connector.authorize(account, request));
         tokio::time::timeout(within, authorize).await.unwrap_or_else(|_| {
             // The request may have been sent: what became of it is unclear.
             Err(ConnectorError::Ambiguous {
