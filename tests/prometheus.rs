@@ -1,5 +1,5 @@
-//! switchyard's `/metrics` scraped by a real Prometheus (Debian's `prometheus`, installed by
-//! `.ci/run`), started on loopback scraping the daemon every second. A known mix of payments is
+//! switchyard's `/metrics` scraped by a real Prometheus (Debian's `prometheus`, installed by the
+//! test when the machine has none), started on loopback scraping the daemon every second. A known mix of payments is
 //! driven through two accounts, and Prometheus's query API must count what was sent; then
 //! `promtool check metrics` must accept the exposition.
 //!
@@ -24,11 +24,33 @@ return function(p, ctx)
 end
 "#;
 
-fn tool(name: &str) -> String {
+fn which(name: &str) -> Option<String> {
     let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().expect("sh runs");
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    assert!(!path.is_empty(), "`{name}` is not installed: `apt-get install prometheus` (.ci/run does)");
-    path
+    Some(String::from_utf8_lossy(&found.stdout).trim().to_string()).filter(|path| !path.is_empty())
+}
+
+/// Where `name` (`prometheus` or `promtool`) is; Debian's `prometheus` package is installed
+/// first when the machine has none, as `scripts/with-postgres` installs PostgreSQL, so the
+/// test needs nothing installed beforehand.
+fn tool(name: &str) -> String {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    if which(name).is_none() {
+        INSTALLED.call_once(|| {
+            let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+            let as_root = |args: &[&str]| {
+                let mut command = Command::new(if root { args[0] } else { "sudo" });
+                command.args(if root { &args[1..] } else { args }).env("DEBIAN_FRONTEND", "noninteractive");
+                command
+            };
+            common::venv::run(&mut as_root(&["apt-get", "update", "-qq"]), "apt-get update");
+            common::venv::run(
+                &mut as_root(&["apt-get", "install", "-y", "-qq", "prometheus"]),
+                "apt-get install prometheus",
+            );
+        });
+    }
+    which(name)
+        .unwrap_or_else(|| panic!("`{name}` is not installed, and installing Debian's prometheus did not bring it"))
 }
 
 struct Prometheus {
