@@ -272,6 +272,9 @@ pub async fn metered_with_card<T: scrub::Scrub>(
     metrics::counter!("switchyard_connector_requests_total", labels.clone()).increment(1);
     metrics::histogram!("switchyard_connector_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
+    if !scrub::Scrub::has_text(&result) {
+        return result;
+    }
     scrub::Scrub::scrub(result, &scrub::Scrubber::for_account(account).card(card))
 }
 

@@ -165,11 +165,21 @@ fn replace_ranges(text: &str, ranges: Vec<std::ops::Range<usize>>, mask: &str) -
 /// What a connector call gives back, scrubbed of one call's values before anything keeps it.
 pub trait Scrub {
     fn scrub(self, scrubber: &Scrubber) -> Self;
+
+    /// Whether it holds any text to scrub: most answers (a charge, a token) hold none, and
+    /// need no scrubber made for them.
+    fn has_text(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Scrub> Scrub for ConnectorResult<T> {
     fn scrub(self, scrubber: &Scrubber) -> Self {
         self.map(|t| t.scrub(scrubber)).map_err(|e| e.scrub(scrubber))
+    }
+
+    fn has_text(&self) -> bool {
+        self.as_ref().map_or(true, Scrub::has_text)
     }
 }
 
@@ -197,11 +207,19 @@ impl Scrub for PaymentOutcome {
     fn scrub(self, scrubber: &Scrubber) -> Self {
         Self { error: self.error.map(|e| scrubber.error(e)), ..self }
     }
+
+    fn has_text(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 impl Scrub for RefundOutcome {
     fn scrub(self, scrubber: &Scrubber) -> Self {
         Self { error: self.error.map(|e| scrubber.error(e)), ..self }
+    }
+
+    fn has_text(&self) -> bool {
+        self.error.is_some()
     }
 }
 
@@ -210,6 +228,10 @@ impl Scrub for ProviderToken {
     fn scrub(self, _: &Scrubber) -> Self {
         self
     }
+
+    fn has_text(&self) -> bool {
+        false
+    }
 }
 
 /// Session tokens are made by the connector from the account and the payment, for the payer's
@@ -217,6 +239,10 @@ impl Scrub for ProviderToken {
 impl Scrub for super::session::SessionToken {
     fn scrub(self, _: &Scrubber) -> Self {
         self
+    }
+
+    fn has_text(&self) -> bool {
+        false
     }
 }
 

@@ -477,7 +477,7 @@ fn in_flight_lease(state: &AppState) -> chrono::DateTime<Utc> {
 }
 
 /// How long a call's answer may take to be stored once the call has ended.
-pub const STORING_MARGIN_SECS: i64 = 5;
+const STORING_MARGIN_SECS: i64 = 5;
 
 /// Stores a connector's answer on the attempt and moves the intent where `leaves` says, with
 /// the event for the merchant in the same write. The intent must still be as `holder` expects
