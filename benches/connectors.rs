@@ -10,9 +10,10 @@ use switchyard::card::{CardNumber, Cvc, Expiry};
 use switchyard::config::{ConnectorAccountConfig, SecretValue};
 use switchyard::connectors::plugin::{loader, Pins, PluginConnector};
 use switchyard::connectors::stripe::transformers;
-use switchyard::connectors::{Account, CardDetails};
+use switchyard::connectors::Account;
+use switchyard::domain::payment_method::CardDetails;
+use switchyard::domain::status::CaptureMethod;
 use switchyard::lua::Limits;
-use switchyard::payments::status::CaptureMethod;
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);

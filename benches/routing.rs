@@ -10,9 +10,10 @@ use std::time::Instant;
 use chrono::Utc;
 use switchyard::config::ConnectorAccountConfig;
 use switchyard::connectors::Account;
+use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard::lua::Limits;
 use switchyard::merchants::Profile;
-use switchyard::routing::{CardView, PaymentView, Router};
+use switchyard::routing::Router;
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200_000);
@@ -44,7 +45,7 @@ fn main() {
         webhook: None,
         decisions: Default::default(),
     });
-    let view = PaymentView {
+    let view = RoutingView {
         id: "sy_pay_01926c58bc6e77c09e809964e72af8c8".into(),
         amount: 6540,
         currency: "USD".into(),

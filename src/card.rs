@@ -310,7 +310,7 @@ macro_rules! string_schema {
     ($t:ty, $what:literal, $min:literal, $max:expr, $pattern:literal) => {
         impl utoipa::PartialSchema for $t {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                crate::api::openapi::string($what, $min, $max, Some($pattern))
+                crate::schema::string($what, $min, $max, Some($pattern))
             }
         }
 

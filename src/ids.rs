@@ -98,7 +98,7 @@ impl<'de, const MIN: usize, const MAX: usize> Deserialize<'de> for Identifier<MI
 impl<const MIN: usize, const MAX: usize> utoipa::PartialSchema for Identifier<MIN, MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         let what = format!("{MIN} to {MAX} letters, digits, `_` or `-`.");
-        crate::api::openapi::string(&what, MIN, Some(MAX), Some("^[A-Za-z0-9_-]+$"))
+        crate::schema::string(&what, MIN, Some(MAX), Some("^[A-Za-z0-9_-]+$"))
     }
 }
 

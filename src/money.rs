@@ -138,7 +138,7 @@ impl<'de> Deserialize<'de> for Currency {
 
 impl utoipa::PartialSchema for Amount {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::api::openapi::integer(
+        crate::schema::integer(
             "An amount in the currency's minor units (cents for USD), more than zero.",
             1,
             MAX_AMOUNT,
@@ -151,7 +151,7 @@ impl utoipa::ToSchema for Amount {}
 
 impl utoipa::PartialSchema for MinorUnit {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::api::openapi::integer("An amount in the currency's minor units that may be zero.", 0, MAX_AMOUNT, 500)
+        crate::schema::integer("An amount in the currency's minor units that may be zero.", 0, MAX_AMOUNT, 500)
     }
 }
 
@@ -159,7 +159,7 @@ impl utoipa::ToSchema for MinorUnit {}
 
 impl utoipa::PartialSchema for Currency {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::api::openapi::string_enum("The three-letter ISO 4217 currency code.", &CODES)
+        crate::schema::string_enum("The three-letter ISO 4217 currency code.", &CODES)
     }
 }
 

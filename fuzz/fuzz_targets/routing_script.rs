@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use switchyard::connectors::health::{Circuit, HealthSnapshot};
 use switchyard::routing::engine::{Accounts, Engine};
 use switchyard::routing::scripts::{load_script, Script};
-use switchyard::routing::{CardView, PaymentView};
+use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard_fuzz::{here, lua_limits, repo, JsonObject};
 
 /// Account names the shipped scripts route to; the input adds its own.
@@ -50,9 +50,9 @@ struct Health {
     circuit: u8,
 }
 
-impl From<View> for PaymentView {
+impl From<View> for RoutingView {
     fn from(v: View) -> Self {
-        PaymentView {
+        RoutingView {
             id: v.id,
             amount: v.amount,
             currency: v.currency,

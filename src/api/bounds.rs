@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::payments::model::{Address, AddressDetails, IntentDetails};
+use crate::domain::payment::{Address, AddressDetails, IntentDetails};
 
 /// The longest text field the document leaves unbounded, in characters.
 pub const TEXT_MAX: usize = 255;

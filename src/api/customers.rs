@@ -16,9 +16,10 @@ use super::error::ApiError;
 use super::extract::{fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
 use crate::app::AppState;
-use crate::customers::{self, Customer, CustomerDetails, CustomerUpdate};
+use crate::customers;
+use crate::domain::customer::{Customer, CustomerDetails, CustomerUpdate};
+use crate::domain::payment::AddressDetails;
 use crate::ids::CustomerId;
-use crate::payments::model::AddressDetails;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(create, list, retrieve, update, delete))]
@@ -168,13 +169,13 @@ const WHITE_SPACE: &str = r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u2
 
 fn name_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     let pattern = format!("[^{WHITE_SPACE}]");
-    super::openapi::string("Not blank.", 1, Some(TEXT_MAX), Some(&pattern))
+    crate::schema::string("Not blank.", 1, Some(TEXT_MAX), Some(&pattern))
 }
 
 fn email_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     let pattern = format!("^[^@{WHITE_SPACE}]+@[^@.{WHITE_SPACE}]+(\\.[^@.{WHITE_SPACE}]+)+$");
     let what = "An email address: one `@` between a local part and a dotted domain, no white space.";
-    super::openapi::string(what, 0, Some(TEXT_MAX), Some(&pattern))
+    crate::schema::string(what, 0, Some(TEXT_MAX), Some(&pattern))
 }
 
 /// One `@` between a non-empty local part and a dotted domain, no spaces: enough to catch a

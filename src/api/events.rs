@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{page_limit, ApiQuery};
 use super::types::time;
 use crate::app::AppState;
-use crate::events::{Delivery, Event, EventStatus};
+use crate::domain::event::{Delivery, Event, EventStatus};
 use crate::store::EventFilter;
 
 #[derive(utoipa::OpenApi)]

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, ToSchema};
@@ -274,47 +274,6 @@ fn add_errors(operation: &mut Map<String, Value>) {
 
 // ---- schemas for hand-checked values --------------------------------------------------------
 
-/// A string with the bounds its decoder checks.
-pub(crate) fn string(description: &str, min: usize, max: Option<usize>, pattern: Option<&str>) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .min_length(Some(min))
-        .max_length(max)
-        .pattern(pattern)
-        .into()
-}
-
-/// An integer with the bounds its decoder checks.
-pub(crate) fn integer(description: &str, min: i64, max: i64, example: i64) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .description(Some(description))
-        .minimum(Some(min))
-        .maximum(Some(max))
-        .examples([example])
-        .into()
-}
-
-/// One of a fixed set of strings (described unless `description` is empty).
-pub(crate) fn string_enum(description: &str, values: &[&str]) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description((!description.is_empty()).then_some(description))
-        .enum_values(Some(values.iter().copied()))
-        .into()
-}
-
-/// One of a fixed set of strings, or null (an `Option` the decoder checks).
-pub(crate) fn nullable_string_enum(description: &str, values: &[&str]) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
-        .description(Some(description))
-        .enum_values(Some(values.iter().map(|v| Value::from(*v)).chain([Value::Null])))
-        .into()
-}
-
 /// Metadata as `bounds::check_metadata` bounds it, or null.
 pub(crate) fn metadata() -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -446,7 +405,7 @@ mod tests {
         let doc = document();
         let documented: BTreeSet<String> =
             doc["components"]["schemas"]["AmountDetails"]["properties"].as_object().unwrap().keys().cloned().collect();
-        let decoded: BTreeSet<String> = crate::api::extract::fields_of::<crate::payments::model::AmountDetails>()
+        let decoded: BTreeSet<String> = crate::api::extract::fields_of::<crate::domain::payment::AmountDetails>()
             .iter()
             .map(|f| f.to_string())
             .collect();

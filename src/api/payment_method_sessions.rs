@@ -24,10 +24,13 @@ use super::payment_methods::{
 };
 use super::types::time;
 use crate::app::AppState;
+use crate::domain::payment::Address;
+use crate::domain::payment_method::{MethodSession, PspTokenization};
+use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
-use crate::payment_methods::sessions::{self, MethodSession, NewSession, PspTokenization};
-use crate::payment_methods::{self, SavedMethod, StorageType};
-use crate::payments::model::Address;
+use crate::payment_methods;
+use crate::payment_methods::sessions;
+use crate::payment_methods::sessions::NewSession;
 
 /// A session lasts 15 minutes unless the request says otherwise, and at most a day.
 const EXPIRES_IN_DEFAULT: u32 = 900;

@@ -20,9 +20,11 @@ use super::extract::{part, ApiJson, FromBody};
 use super::types::time;
 use crate::app::AppState;
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
+use crate::domain::payment::{Address, CountryCode};
+use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
-use crate::payment_methods::{self, MethodOwner, NewCard, SavedMethod, StorageType};
-use crate::payments::model::{Address, CountryCode};
+use crate::payment_methods;
+use crate::payment_methods::{MethodOwner, NewCard};
 use crate::vault::VaultCard;
 
 #[derive(utoipa::OpenApi)]
@@ -49,7 +51,7 @@ struct CustomerPathId {
 
 /// A card's subtype: `credit` unless given.
 pub(super) fn card_subtype() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    super::openapi::nullable_string_enum("`credit` unless given.", &["credit", "debit"])
+    crate::schema::nullable_string_enum("`credit` unless given.", &["credit", "debit"])
 }
 
 pub fn router() -> Router<AppState> {

@@ -15,7 +15,7 @@ use super::types::{
     PaymentsRequest, PaymentsResponse,
 };
 use crate::app::AppState;
-use crate::connectors::PaymentMethod;
+use crate::domain::payment_method::PaymentMethod;
 use crate::payments::flow::{self, Confirmation};
 use crate::{customers, payment_methods};
 

@@ -11,8 +11,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::domain::payment::PaymentIntent;
 use crate::payments::flow;
-use crate::payments::model::PaymentIntent;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v2/payments/{id}/return", get(returned))

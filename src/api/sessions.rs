@@ -150,7 +150,7 @@ pub(super) struct Doc;
 /// At least one of Hyperswitch's payment method types.
 fn wallets_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::schema::ArrayBuilder::new()
-        .items(super::openapi::string_enum("A payment method type.", PAYMENT_METHOD_TYPES))
+        .items(crate::schema::string_enum("A payment method type.", PAYMENT_METHOD_TYPES))
         .min_items(Some(1))
         .into()
 }

@@ -15,17 +15,18 @@ use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, FromBody};
 use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
-use crate::connectors::{CardDetails, PaymentMethod};
-use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
-use crate::money::{Amount, Currency, MAX_AMOUNT};
-use crate::payments::flow::{Confirmation, NewIntent, PaymentView};
-use crate::payments::model::{
+use crate::domain::decision::Decision;
+use crate::domain::payment::Payment;
+use crate::domain::payment::{
     Address, AmountDetails, CalculationOverride, CountryCode, IntentDetails, NextAction, PaymentAttempt, PaymentError,
     PaymentIntent, Refund,
 };
+use crate::domain::payment_method::{CardDetails, PaymentMethod};
+use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
+use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
+use crate::money::{Amount, Currency, MAX_AMOUNT};
+use crate::payments::flow::{Confirmation, NewIntent};
 use crate::payments::refunds::NewRefund;
-use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
-use crate::routing::Decision;
 
 /// Times go out to the millisecond, as the store keeps them, so an answer and every later read
 /// of the same object agree.
@@ -600,7 +601,7 @@ pub struct PaymentsResponse<'a> {
 }
 
 impl<'a> PaymentsResponse<'a> {
-    pub fn of(view: &'a PaymentView) -> Self {
+    pub fn of(view: &'a Payment) -> Self {
         let intent = &view.intent;
         let active = view.active_attempt();
         let applied = active.filter(|a| a.status != AttemptStatus::Pending).map(|a| {

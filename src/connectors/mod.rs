@@ -19,11 +19,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::card::{CardNumber, Cvc, Expiry};
 use crate::config::ConnectorAccountConfig;
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::Address;
+use crate::domain::payment_method::{CardDetails, PaymentMethod, ProviderToken};
+use crate::domain::status::{AuthenticationType, CaptureMethod};
 use crate::money::{Amount, Currency};
-use crate::payments::model::{Address, NextAction, PaymentError};
-use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
 use crate::secret::Secret;
 
 pub use registry::Registry;
@@ -58,38 +59,6 @@ impl Account {
             health: Arc::default(),
         }
     }
-}
-
-/// The card as it travels to a connector: in memory only, for the length of one call.
-#[derive(Debug, Clone)]
-pub struct CardDetails {
-    pub number: CardNumber,
-    /// None for a saved card whose code is no longer held: providers charge it without one.
-    pub cvc: Option<Cvc>,
-    pub expiry: Expiry,
-    pub holder_name: Option<String>,
-    /// As the merchant sent it; routing may use it.
-    pub issuing_country: Option<String>,
-    /// A saved card's tokens at providers, by connector account: the account charges its token
-    /// instead of the card.
-    pub connector_tokens: BTreeMap<String, ProviderToken>,
-}
-
-/// A card as a provider keeps it for reuse.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProviderToken {
-    /// The provider's payment method (Stripe's `pm_…`).
-    pub token: String,
-    /// The provider's customer it is attached to, when reuse requires one (Stripe's `cus_…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum PaymentMethod {
-    Card(CardDetails),
-    /// Pay by bank: the payer chooses and authorises on the provider's page.
-    OpenBanking,
 }
 
 #[derive(Debug)]
@@ -178,18 +147,6 @@ pub struct RefundRequest<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// What a connector answered about a payment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PaymentOutcome {
-    pub status: AttemptStatus,
-    /// What the provider says is captured, when it says so (a sync after a partial capture).
-    pub amount_captured: Option<i64>,
-    pub connector_payment_id: Option<String>,
-    pub connector_reference_id: Option<String>,
-    pub next_action: Option<NextAction>,
-    pub error: Option<PaymentError>,
-}
-
 #[derive(Debug)]
 pub struct RefundSyncRequest<'a> {
     pub refund_id: &'a str,
@@ -198,13 +155,6 @@ pub struct RefundSyncRequest<'a> {
     pub connector_payment_id: Option<&'a str>,
     /// When the refund's call can have reached the provider.
     pub window: Option<CallWindow>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefundOutcome {
-    pub status: RefundStatus,
-    pub connector_refund_id: Option<String>,
-    pub error: Option<PaymentError>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,9 +9,11 @@
 
 use serde_json::Value;
 
-use super::{Account, CardDetails, ConnectorError, ConnectorResult, PaymentOutcome, ProviderToken, RefundOutcome};
 use crate::card::{card_numbers_in, looks_like_card_number};
-use crate::payments::model::PaymentError;
+use crate::connectors::{Account, ConnectorError, ConnectorResult};
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::PaymentError;
+use crate::domain::payment_method::{CardDetails, ProviderToken};
 
 /// What stands where a card number was.
 pub const CARD_MASK: &str = "[card number]";
@@ -326,7 +328,7 @@ mod tests {
     fn outcomes_and_errors_are_scrubbed_and_reasons_bounded() {
         let s = scrubber();
         let outcome = PaymentOutcome {
-            status: crate::payments::status::AttemptStatus::Failure,
+            status: crate::domain::status::AttemptStatus::Failure,
             amount_captured: None,
             connector_payment_id: Some("pi_1".into()),
             connector_reference_id: None,

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{sign, Delivery, Event, SIGNATURE_HEADER};
 use crate::app::AppState;
 use crate::backoff::{doubling, millis};
+use crate::domain::event::{sign, Delivery, Event, SIGNATURE_HEADER};
 use crate::store::AfterTry;
 use crate::text::clip;
 

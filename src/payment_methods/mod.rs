@@ -6,113 +6,22 @@
 
 pub mod sessions;
 
-use std::str::FromStr;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::card::{CardSummary, Cvc};
-use crate::connectors::{metered_with_card, Account, CardDetails, ConnectorError, ProviderToken, TokenizeRequest};
+use crate::connectors::{metered_with_card, Account, ConnectorError, TokenizeRequest};
 use crate::customers;
-use crate::payments::model::Address;
+use crate::domain::payment::Address;
+use crate::domain::payment_method::ConnectorToken;
+use crate::domain::payment_method::MethodStatus;
+use crate::domain::payment_method::SavedCard;
+use crate::domain::payment_method::SavedMethod;
+use crate::domain::payment_method::StorageType;
+use crate::domain::payment_method::{CardDetails, ProviderToken};
 use crate::vault::{VaultCard, VaultError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StorageType {
-    /// Kept until deleted; the security code is not kept at all.
-    Persistent,
-    /// The security code is kept too, in memory, until `card_cvc_token_storage.expires_at`.
-    Volatile,
-}
-
-impl StorageType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StorageType::Persistent => "persistent",
-            StorageType::Volatile => "volatile",
-        }
-    }
-}
-
-impl FromStr for StorageType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "persistent" => Ok(StorageType::Persistent),
-            "volatile" => Ok(StorageType::Volatile),
-            other => Err(format!("unknown storage type `{other}`")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MethodStatus {
-    /// Created by `create-intent`; no card yet.
-    AwaitingData,
-    Active,
-}
-
-impl MethodStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MethodStatus::AwaitingData => "awaiting_data",
-            MethodStatus::Active => "active",
-        }
-    }
-}
-
-impl FromStr for MethodStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "awaiting_data" => Ok(MethodStatus::AwaitingData),
-            "active" => Ok(MethodStatus::Active),
-            other => Err(format!("unknown payment method status `{other}`")),
-        }
-    }
-}
-
-/// What may be stored and shown of a saved card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedCard {
-    #[serde(flatten)]
-    pub summary: CardSummary,
-    pub issuer_country: Option<String>,
-    pub nick_name: Option<String>,
-}
-
-/// A provider's own token for the card (a Stripe payment method), to charge it there directly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectorToken {
-    /// The connector account that made it.
-    pub account: String,
-    #[serde(flatten)]
-    pub token: ProviderToken,
-}
-
-#[derive(Debug, Clone)]
-pub struct SavedMethod {
-    pub id: String,
-    pub merchant_id: String,
-    pub customer_id: String,
-    pub status: MethodStatus,
-    pub payment_method_type: Option<String>,
-    pub payment_method_subtype: Option<String>,
-    pub storage_type: StorageType,
-    pub card: Option<SavedCard>,
-    pub billing: Option<Address>,
-    pub metadata: Option<Map<String, Value>>,
-    pub connector_tokens: Vec<ConnectorToken>,
-    pub created_at: DateTime<Utc>,
-    pub modified_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
 
 /// A card as a customer hands it over to be saved.
 #[derive(Debug)]

@@ -3,57 +3,20 @@
 //! until the session expires. With `psp_tokenization`, the card also becomes a payment method at
 //! the named connector account (a Stripe payment method), kept as the saved method's token.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{Duration, Utc};
 
-use super::{MethodOwner, NewCard, SavedMethod, StorageType};
 use crate::api::auth::{self, Caller};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::Account;
 use crate::customers;
+use crate::domain::payment::Address;
+use crate::domain::payment_method::MethodSession;
+use crate::domain::payment_method::PspTokenization;
+use crate::domain::payment_method::TokenizationType;
+use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids;
-use crate::payments::model::Address;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenizationType {
-    SingleUse,
-    MultiUse,
-}
-
-/// Where a session's cards are also tokenized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PspTokenization {
-    pub tokenization_type: TokenizationType,
-    /// The connector account, by name.
-    pub connector_id: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct MethodSession {
-    pub id: String,
-    pub merchant_id: String,
-    pub profile_id: String,
-    pub customer_id: String,
-    pub client_secret: String,
-    pub expires_at: DateTime<Utc>,
-    pub storage_type: StorageType,
-    pub billing: Option<Address>,
-    pub return_url: Option<String>,
-    pub psp_tokenization: Option<PspTokenization>,
-    pub keep_alive: bool,
-    /// The methods saved through the session.
-    pub payment_method_ids: Vec<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl MethodSession {
-    fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        now >= self.expires_at
-    }
-}
+use crate::payment_methods::{MethodOwner, NewCard};
 
 #[derive(Debug)]
 pub struct NewSession {

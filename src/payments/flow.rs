@@ -16,15 +16,19 @@ use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
     metered, metered_with_card, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest,
-    Connector, ConnectorError, ConnectorResult, PaymentMethod, PaymentOutcome, SyncRequest, VoidRequest,
+    Connector, ConnectorError, ConnectorResult, SyncRequest, VoidRequest,
 };
-use crate::events::{self, NewEvent};
+use crate::domain::decision::{CardView, Decision, RoutingView};
+use crate::domain::event::NewEvent;
+use crate::domain::outcome::PaymentOutcome;
+use crate::domain::payment::Payment;
+use crate::domain::payment::{Address, AmountDetails, IntentDetails, PaymentAttempt, PaymentError, PaymentIntent};
+use crate::domain::payment_method::PaymentMethod;
+use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, Operation};
+use crate::events;
 use crate::ids;
 use crate::merchants::Profile;
 use crate::money::Amount;
-use crate::payments::model::{Address, AmountDetails, IntentDetails, PaymentAttempt, PaymentError, PaymentIntent};
-use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, Operation};
-use crate::routing::{CardView, Decision, PaymentView as RoutingView};
 use crate::store::IntentUpdate;
 
 /// A payment as the merchant asked for it, validated.
@@ -47,20 +51,6 @@ pub struct Confirmation {
     pub payment_method_subtype: Option<String>,
     pub billing: Option<Address>,
     pub return_url: Option<String>,
-}
-
-/// An intent with its attempts, oldest first.
-#[derive(Debug)]
-pub struct PaymentView {
-    pub intent: PaymentIntent,
-    pub attempts: Vec<PaymentAttempt>,
-}
-
-impl PaymentView {
-    pub fn active_attempt(&self) -> Option<&PaymentAttempt> {
-        let id = self.intent.active_attempt_id.as_deref()?;
-        self.attempts.iter().find(|a| a.id == id)
-    }
 }
 
 /// The error code of an attempt or refund a connector did not take at all.
@@ -246,7 +236,7 @@ pub async fn create_and_confirm(
     caller: &Caller,
     new: NewIntent,
     confirmation: Confirmation,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
     check_payment_method(profile, &confirmation)?;
     let mut intent = new_intent(state, caller, profile, new, IntentStatus::Processing);
@@ -259,7 +249,7 @@ pub async fn create_and_confirm(
     state.store.insert_intent(&intent, Some((&attempt, in_flight_lease(state)))).await?;
     // A new payment has no attempts but those made here: nothing to read back.
     let (intent, attempts) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
-    Ok(PaymentView { intent, attempts })
+    Ok(Payment { intent, attempts })
 }
 
 pub async fn confirm(
@@ -267,7 +257,7 @@ pub async fn confirm(
     caller: &Caller,
     payment_id: &str,
     confirmation: Confirmation,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
     check_payment_method(profile, &confirmation)?;
     let mut intent = load(state, caller, payment_id).await?;
@@ -554,7 +544,7 @@ async fn settle(
             attempts.retain(|a| a.id != attempt.id);
             attempts.push(attempt.clone());
             attempts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            NewEvent::payment(state, &PaymentView { intent: after, attempts })
+            NewEvent::payment(state, &Payment { intent: after, attempts })
         }
         _ => None,
     };
@@ -712,7 +702,7 @@ async fn end_unconfirmed(
 ) -> Result<Option<PaymentIntent>, ApiError> {
     let now = Utc::now();
     let after = PaymentIntent { status, modified_at: now, ..intent.clone() };
-    let event = NewEvent::payment(state, &PaymentView { intent: after.clone(), attempts: Vec::new() });
+    let event = NewEvent::payment(state, &Payment { intent: after.clone(), attempts: Vec::new() });
     let update = IntentUpdate::status(status, now);
     let from = [IntentStatus::RequiresPaymentMethod];
     if !state.store.transition_intent(&intent.id, &from, &update, event.as_ref()).await? {
@@ -724,12 +714,12 @@ async fn end_unconfirmed(
     Ok(Some(after))
 }
 
-async fn view(state: &AppState, intent: PaymentIntent) -> Result<PaymentView, ApiError> {
+async fn view(state: &AppState, intent: PaymentIntent) -> Result<Payment, ApiError> {
     let attempts = state.store.attempts(&intent.id).await?;
-    Ok(PaymentView { intent, attempts })
+    Ok(Payment { intent, attempts })
 }
 
-pub async fn retrieve(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentView, ApiError> {
+pub async fn retrieve(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Payment, ApiError> {
     let intent = load(state, caller, payment_id).await?;
     view(state, intent).await
 }
@@ -752,7 +742,7 @@ async fn operate<F>(
     op: Operation,
     cancellation_reason: Option<String>,
     call: F,
-) -> Result<PaymentView, ApiError>
+) -> Result<Payment, ApiError>
 where
     F: for<'a> FnOnce(&'a dyn Connector, &'a Account, &'a PaymentAttempt) -> ConnectorCall<'a>,
 {
@@ -816,7 +806,7 @@ where
     }
 }
 
-fn active_attempt(view: &PaymentView) -> Result<PaymentAttempt, ApiError> {
+fn active_attempt(view: &Payment) -> Result<PaymentAttempt, ApiError> {
     view.active_attempt()
         .cloned()
         .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))
@@ -834,7 +824,7 @@ enum Report {
 /// report applies only if the payment is still as it was read and no call is under way on it,
 /// so a sync never makes a concurrent capture or cancel fail, nor overtakes one. Gives back
 /// the payment as stored, and whether a report was stored.
-async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<(PaymentView, bool), ApiError> {
+async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<(Payment, bool), ApiError> {
     let mut view = view(state, intent).await?;
     let mut attempt = active_attempt(&view)?;
     let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
@@ -879,7 +869,7 @@ pub(crate) async fn apply_outcome(
     state: &AppState,
     intent: PaymentIntent,
     outcome: PaymentOutcome,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let id = intent.id.clone();
     match resync(state, intent, Report::Told(Box::new(outcome))).await? {
         (view, true) => Ok(view),
@@ -891,7 +881,7 @@ pub(crate) async fn apply_outcome(
 
 /// Asks the connector where the payment stands and stores its answer
 /// (`GET /v2/payments/{id}?force_sync=true`). A connector that cannot say leaves it as stored.
-pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentView, ApiError> {
+pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Payment, ApiError> {
     let intent = load(state, caller, payment_id).await?;
     if !intent.status.allows(Operation::Sync) {
         return view(state, intent).await;
@@ -904,7 +894,7 @@ pub async fn capture(
     caller: &Caller,
     payment_id: &str,
     amount_to_capture: Option<Amount>,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let intent = load(state, caller, payment_id).await?;
     require(&intent, Operation::Capture)?;
     let capturable = intent.amount_capturable();
@@ -937,13 +927,13 @@ pub async fn cancel(
     caller: &Caller,
     payment_id: &str,
     reason: Option<String>,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let intent = load(state, caller, payment_id).await?;
     require(&intent, Operation::Cancel)?;
     if intent.status == IntentStatus::RequiresPaymentMethod {
         // Nothing reached a connector yet: cancelling is only a change of status.
         return match end_unconfirmed(state, &intent, IntentStatus::Cancelled).await? {
-            Some(cancelled) => Ok(PaymentView { intent: cancelled, attempts: Vec::new() }),
+            Some(cancelled) => Ok(Payment { intent: cancelled, attempts: Vec::new() }),
             None => Err(lost_race(state, caller, payment_id, Operation::Cancel).await),
         };
     }
@@ -968,7 +958,7 @@ pub async fn complete_authentication(
     state: &AppState,
     payment_id: &str,
     params: BTreeMap<String, String>,
-) -> Result<PaymentView, ApiError> {
+) -> Result<Payment, ApiError> {
     let intent = state
         .store
         .find_intent_by_id(payment_id)

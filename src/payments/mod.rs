@@ -3,9 +3,7 @@
 //! what a crash left unsettled, and the wallet session tokens a checkout page asks for first.
 
 pub mod flow;
-pub mod model;
 pub mod reconcile;
 pub mod refunds;
 pub mod sessions;
-pub mod status;
 pub mod webhooks;

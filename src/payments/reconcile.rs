@@ -17,7 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::api::auth::Caller;
 use crate::app::AppState;
 use crate::backoff::{doubling, millis};
-use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::domain::status::{IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
 use crate::store::{Recheck, Unsettled};
 

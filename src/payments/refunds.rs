@@ -7,11 +7,11 @@ use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::{metered, CallWindow, ConnectorError, RefundRequest, RefundSyncRequest};
-use crate::events::NewEvent;
+use crate::domain::event::NewEvent;
+use crate::domain::payment::{PaymentError, Refund};
+use crate::domain::status::{Operation, RefundStatus};
 use crate::money::Amount;
 use crate::payments::flow;
-use crate::payments::model::{PaymentError, Refund};
-use crate::payments::status::{Operation, RefundStatus};
 
 #[derive(Debug)]
 pub struct NewRefund {

@@ -17,12 +17,13 @@ use crate::api::auth::{self, Caller};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::connectors::session::{OpenBankingSession, SessionToken, SessionTokenRequest};
-use crate::connectors::{metered, Account, PaymentMethod};
+use crate::connectors::{metered, Account};
+use crate::domain::payment::{NextAction, PaymentIntent};
+use crate::domain::payment_method::PaymentMethod;
+use crate::domain::status::IntentStatus;
 use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::flow::{self, Confirmation};
-use crate::payments::model::{NextAction, PaymentIntent};
-use crate::payments::status::IntentStatus;
 use crate::secret::Secret;
 
 /// The wallet names that ask for a pay-by-bank session.

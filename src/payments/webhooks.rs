@@ -11,12 +11,11 @@ use chrono::Utc;
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::connectors::{
-    Account, Connector, PaymentOutcome, RefundOutcome, WebhookError, WebhookEvent, WebhookRequest,
-};
+use crate::connectors::{Account, Connector, WebhookError, WebhookEvent, WebhookRequest};
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::{PaymentAttempt, PaymentIntent, Refund};
+use crate::domain::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::merchants::{AccountLookup, Profile};
-use crate::payments::model::{PaymentAttempt, PaymentIntent, Refund};
-use crate::payments::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::payments::{flow, refunds};
 use crate::store::{AttemptKey, Owner, RefundKey};
 

@@ -18,8 +18,9 @@ use mlua::{Function, Lua, Table, Value};
 use rustc_hash::FxHashMap;
 
 use super::scripts::{Script, ScriptSet};
-use super::view::{Answer, PaymentView, ViewCaller};
+use super::view::{Answer, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
+use crate::domain::decision::RoutingView;
 use crate::lua::{unmetered, Fresh, Limits, Loaded, Sandbox, ScriptError};
 use crate::merchants::Profile;
 
@@ -205,7 +206,7 @@ impl Engine {
         &self,
         script: &Script,
         accounts: &Accounts,
-        view: &PaymentView,
+        view: &RoutingView,
         now: f64,
     ) -> Result<Choice, ScriptError> {
         EVALUATORS.with(|cell| {
@@ -236,7 +237,7 @@ pub fn evaluate_alone(
     limits: Limits,
     script: &Script,
     accounts: &Accounts,
-    view: &PaymentView,
+    view: &RoutingView,
     now: f64,
 ) -> Result<Choice, ScriptError> {
     Evaluator::new(limits)?.evaluate(script, accounts, view, now)
@@ -259,7 +260,7 @@ impl Evaluator {
         &mut self,
         script: &Script,
         accounts: &Accounts,
-        p: &PaymentView,
+        p: &RoutingView,
         now: f64,
     ) -> Result<Choice, ScriptError> {
         let ctx = self.context(accounts)?;
@@ -451,7 +452,7 @@ mod tests {
         Accounts::Fixed { names: names.iter().map(|s| s.to_string()).collect(), health: HashMap::new() }
     }
 
-    fn run(source: &str, view: &PaymentView) -> Result<Choice, ScriptError> {
+    fn run(source: &str, view: &RoutingView) -> Result<Choice, ScriptError> {
         evaluate_alone(LIMITS, &script(source), &fixed(&["a", "b", "c"]), view, 0.0)
     }
 
@@ -461,7 +462,7 @@ mod tests {
         let s = script("return function(p, ctx) return ctx.split(p.id, { a = 70, b = 20, c = 10 }) end");
         let accounts = fixed(&["a", "b", "c"]);
         let mut counts: HashMap<String, usize> = HashMap::new();
-        let mut view = PaymentView::default();
+        let mut view = RoutingView::default();
         for i in 0..10_000 {
             view.id = format!("sy_pay_{i:032x}");
             let first = engine.evaluate(&s, &accounts, &view, 0.0).unwrap();
@@ -478,7 +479,7 @@ mod tests {
 
     #[test]
     fn fallbacks_after_the_chosen_account_follow_by_weight() {
-        let view = PaymentView { id: "x".into(), ..PaymentView::default() };
+        let view = RoutingView { id: "x".into(), ..RoutingView::default() };
         let choice = run("return function(p, ctx) return ctx.split(p.id, { a = 1, b = 5, c = 3 }) end", &view).unwrap();
         let rest: Vec<&str> = choice.candidates[1..].iter().map(String::as_str).collect();
         let expected: Vec<&str> = ["b", "c", "a"].into_iter().filter(|n| *n != choice.candidates[0]).collect();
@@ -487,7 +488,7 @@ mod tests {
 
     #[test]
     fn answers_that_are_not_lists_of_enabled_accounts_are_refused() {
-        let view = PaymentView::default();
+        let view = RoutingView::default();
         for (source, why) in [
             ("return function() return 42 end", "instead of a list"),
             ("return function() return {} end", "empty"),
@@ -506,16 +507,16 @@ mod tests {
 
     #[test]
     fn a_route_function_works_like_a_returned_one_and_sees_the_view() {
-        let view = PaymentView {
+        let view = RoutingView {
             currency: "EUR".into(),
             amount: 150_000,
-            card: Some(super::super::view::CardView {
+            card: Some(crate::domain::decision::CardView {
                 network: Some("Visa".into()),
                 bin: Some("424242".into()),
                 issuing_country: None,
             }),
             metadata: serde_json::json!({"tier": "gold"}).as_object().cloned(),
-            ..PaymentView::default()
+            ..RoutingView::default()
         };
         let source = r#"
             function route(p, ctx)
@@ -539,15 +540,15 @@ mod tests {
                end"#,
         );
         let accounts = fixed(&["a", "b"]);
-        let first = PaymentView { id: "first".into(), ..PaymentView::default() };
-        let second = PaymentView { id: "second".into(), ..PaymentView::default() };
+        let first = RoutingView { id: "first".into(), ..RoutingView::default() };
+        let second = RoutingView { id: "second".into(), ..RoutingView::default() };
         assert_eq!(engine.evaluate(&s, &accounts, &first, 0.0).unwrap().candidates, ["a"]);
         assert_eq!(engine.evaluate(&s, &accounts, &second, 0.0).unwrap().candidates, ["a"]);
     }
 
     #[test]
     fn the_clock_is_the_one_given() {
-        let choice = run("return function(p, ctx) return { 'a' }, tostring(ctx.now()) end", &PaymentView::default());
+        let choice = run("return function(p, ctx) return { 'a' }, tostring(ctx.now()) end", &RoutingView::default());
         assert_eq!(choice.unwrap().reason.as_deref(), Some("0"));
     }
 }

@@ -20,30 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::connectors::Account;
+use crate::domain::decision::Decision;
+use crate::domain::decision::RoutingView;
 use crate::lua::{Limits, ScriptError};
 use crate::merchants::Profile;
 use engine::{Accounts, Choice, Engine};
 use scripts::{load_dir, LoadResult};
-pub use view::{CardView, PaymentView};
-
-/// How a payment was routed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// The script that decided, and its version; none when the profile has no script.
-    pub script: Option<Arc<str>>,
-    pub script_hash: Option<Arc<str>>,
-    pub candidates: Vec<String>,
-    pub reason: Option<String>,
-    /// Why the static fallback list decided instead of the script.
-    pub fallback: Option<String>,
-    pub duration_us: f64,
-    pub decided_at: DateTime<Utc>,
-    /// What the script was shown.
-    pub view: PaymentView,
-}
 
 /// The order of accounts when no script decides: the profile's `fallback` list, or every
 /// enabled account in the order configured. Disabled accounts are never tried.
@@ -115,7 +99,7 @@ impl Router {
     }
 
     /// Decides the accounts `view` tries, for `profile`, at `now`.
-    pub fn decide(&self, profile: &Arc<Profile>, view: PaymentView, now: DateTime<Utc>) -> Decision {
+    pub fn decide(&self, profile: &Arc<Profile>, view: RoutingView, now: DateTime<Utc>) -> Decision {
         self.decide_among(profile, None, view, now)
     }
 
@@ -125,7 +109,7 @@ impl Router {
         &self,
         profile: &Arc<Profile>,
         only: Option<&[&Account]>,
-        view: PaymentView,
+        view: RoutingView,
         now: DateTime<Utc>,
     ) -> Decision {
         let started = Instant::now();
@@ -240,7 +224,7 @@ mod tests {
             assert!(report
                 .iter()
                 .any(|(n, r)| n == "broken" && matches!(r, LoadResult::Refused(e) if e.contains("broken.lua:1"))));
-            let decision = router.decide(&profile("boom"), PaymentView::default(), Utc::now());
+            let decision = router.decide(&profile("boom"), RoutingView::default(), Utc::now());
             assert_eq!(decision.candidates, ["a"], "the fallback list decides");
             assert!(decision.fallback.as_deref().is_some_and(|f| f.contains("boom")), "{decision:?}");
             assert_eq!(decision.script_hash.as_deref().map(str::len), Some(12));

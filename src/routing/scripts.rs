@@ -10,8 +10,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::engine::{check_loads, evaluate_alone, Accounts};
-use super::view::PaymentView;
 use crate::connectors::health::{Circuit, HealthSnapshot};
+use crate::domain::decision::RoutingView;
 use crate::lua::{compile, Limits};
 
 /// One compiled version of a script.
@@ -59,7 +59,7 @@ pub struct GoldenCase {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
-    pub payment: PaymentView,
+    pub payment: RoutingView,
     /// The enabled accounts; by default every name the file's cases expect.
     #[serde(default)]
     pub accounts: Option<Vec<String>>,

@@ -11,12 +11,13 @@ use chrono::{DateTime, Utc};
 
 use super::engine::{evaluate_alone, Accounts};
 use super::scripts::{load_script, Script, ScriptSet};
-use super::{static_order, unix_seconds, Decision, PaymentView, Router};
 use crate::api::extract::FromBody;
 use crate::api::types::{MethodChoice, PaymentsRequest};
 use crate::config::Config;
+use crate::domain::decision::{Decision, RoutingView};
 use crate::merchants::{Directory, Profile};
 use crate::payments::flow::routing_view;
+use crate::routing::{static_order, unix_seconds, Router};
 use crate::store::Store;
 
 /// A profile named as `merchant/profile`, or by its id alone when that is unambiguous.
@@ -34,7 +35,7 @@ pub fn find_profile(directory: &Directory, name: &str) -> Result<Arc<Profile>, S
 
 /// Reads a payment for a dry run: a payments request (as sent to `POST /v2/payments`) or a
 /// routing view (as in golden cases).
-pub fn read_payment(path: &Path, profile: &Profile) -> Result<PaymentView, String> {
+pub fn read_payment(path: &Path, profile: &Profile) -> Result<RoutingView, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if json.get("amount_details").is_some() {
@@ -47,7 +48,7 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<PaymentView, Strin
         let id = "pay_dry_run";
         Ok(routing_view(id, &profile.id, &intent.amount, intent.customer_id.as_deref(), &intent.details, &confirmation))
     } else {
-        let mut view: PaymentView = serde_json::from_value(json).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut view: RoutingView = serde_json::from_value(json).map_err(|e| format!("{}: {e}", path.display()))?;
         view.profile_id = profile.id.clone();
         Ok(view)
     }

@@ -11,52 +11,9 @@
 use std::os::raw::c_int;
 
 use mlua::{ffi, Function, Lua, Table, Value};
-use serde::{Deserialize, Serialize};
 
+use crate::domain::decision::RoutingView;
 use crate::lua::{compile, Fresh, Sandbox, ScriptError};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CardView {
-    pub network: Option<String>,
-    pub bin: Option<String>,
-    pub issuing_country: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PaymentView {
-    pub id: String,
-    pub amount: i64,
-    pub currency: String,
-    pub payment_method_type: String,
-    pub payment_method_subtype: Option<String>,
-    pub card: Option<CardView>,
-    pub billing_country: Option<String>,
-    pub customer_id: Option<String>,
-    pub profile_id: String,
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
-    pub attempt: u32,
-}
-
-impl Default for PaymentView {
-    /// What a golden case leaves out: a card payment of 10.00 USD, first attempt.
-    fn default() -> Self {
-        Self {
-            id: "pay_case".into(),
-            amount: 1000,
-            currency: "USD".into(),
-            payment_method_type: "card".into(),
-            payment_method_subtype: None,
-            card: None,
-            billing_country: None,
-            customer_id: None,
-            profile_id: String::new(),
-            metadata: None,
-            attempt: 1,
-        }
-    }
-}
 
 /// Builds the view inside the VM and calls the script with it and `ctx`.
 const CALL_WITH_VIEW: &str = r#"
@@ -151,7 +108,7 @@ impl ViewCaller {
         script: &Function,
         fresh: &Fresh,
         ctx: &Table,
-        p: &PaymentView,
+        p: &RoutingView,
     ) -> Result<Answer, ScriptError> {
         let metadata = match &p.metadata {
             Some(m) => Value::Table(sandbox.unmetered(|lua| json_table(lua, m, METADATA_DEPTH))?),

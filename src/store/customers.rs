@@ -4,8 +4,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{json_col, millis, time_col, to_json, Result, Statement, Store, StoreError, Write};
-use crate::customers::{Customer, CustomerDetails};
-use crate::payment_methods::MethodStatus;
+use crate::domain::customer::{Customer, CustomerDetails};
+use crate::domain::payment_method::MethodStatus;
 
 const CUSTOMER_COLUMNS: &str = "id, merchant_id, merchant_reference_id, name, email, phone, phone_country_code, \
     description, tax_registration_id, default_billing_address, default_shipping_address, metadata, created_at, \

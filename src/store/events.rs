@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
-use crate::events::{Delivery, Event, EventStatus, NewEvent};
+use crate::domain::event::{Delivery, Event, EventStatus, NewEvent};
 
 const EVENT_COLUMNS: &str = "id, merchant_id, profile_id, object_id, event_class, event_type, body, status, attempts, \
     next_attempt_at, created_at";

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
-use crate::payment_methods::sessions::MethodSession;
+use crate::domain::payment_method::MethodSession;
 
 const COLUMNS: &str = "id, merchant_id, profile_id, customer_id, client_secret, expires_at, storage_type, billing, \
     return_url, psp_tokenization, keep_alive, payment_method_ids, created_at";

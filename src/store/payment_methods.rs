@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
-use crate::payment_methods::{MethodStatus, SavedMethod};
+use crate::domain::payment_method::{MethodStatus, SavedMethod};
 use crate::vault::Sealed;
 
 const COLUMNS: &str = "id, merchant_id, customer_id, status, payment_method_type, payment_method_subtype, \

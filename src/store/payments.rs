@@ -6,10 +6,10 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
-use crate::events::NewEvent;
-use crate::payments::model::{IntentDetails, PaymentAttempt, PaymentIntent};
-use crate::payments::status::IntentStatus;
-use crate::routing::Decision;
+use crate::domain::decision::Decision;
+use crate::domain::event::NewEvent;
+use crate::domain::payment::{IntentDetails, PaymentAttempt, PaymentIntent};
+use crate::domain::status::IntentStatus;
 
 /// The changes an intent undergoes when one of its operations settles.
 #[derive(Debug, Clone)]

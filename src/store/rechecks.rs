@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{millis, Result, Statement, Store, Write};
-use crate::payments::status::{IntentStatus, RefundStatus};
+use crate::domain::status::{IntentStatus, RefundStatus};
 
 /// Which kind of record is left unsettled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

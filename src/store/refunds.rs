@@ -7,10 +7,10 @@ use sqlx::Row;
 use super::events::insert_event;
 use super::payments::placeholders;
 use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
-use crate::events::NewEvent;
+use crate::domain::event::NewEvent;
+use crate::domain::payment::Refund;
+use crate::domain::status::{Operation, RefundStatus};
 use crate::money::{Amount, Currency};
-use crate::payments::model::Refund;
-use crate::payments::status::{Operation, RefundStatus};
 
 const REFUND_COLUMNS: &str = "id, payment_id, attempt_id, merchant_id, profile_id, merchant_reference_id, amount, \
     currency, status, reason, metadata, connector, connector_account, connector_refund_id, error, created_at, modified_at";

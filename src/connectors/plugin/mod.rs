@@ -31,15 +31,17 @@ use loader::{instantiate, Plugin};
 
 use super::scrub::{Scrub, Scrubber, REASON_MAX, SECRET_MASK};
 use super::session::{SessionToken, SessionTokenRequest};
-use super::{
-    http, Account, AuthorizeRequest, CaptureRequest, CardDetails, CompleteAuthorizeRequest, Connector, ConnectorError,
-    ConnectorResult, PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, RefundSyncRequest, SyncRequest,
-    VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
+use crate::connectors::{
+    http, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
+    ConnectorResult, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest, WebhookError, WebhookEvent,
+    WebhookRequest,
 };
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::{NextAction, PaymentError};
+use crate::domain::payment_method::{CardDetails, PaymentMethod};
+use crate::domain::status::{AttemptStatus, RefundStatus};
 use crate::lua::{Fresh, Limits, Sandbox};
 use crate::money::{Currency, MAX_AMOUNT};
-use crate::payments::model::{NextAction, PaymentError};
-use crate::payments::status::{AttemptStatus, RefundStatus};
 
 /// How long before its expiry a cached access token is replaced.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);

@@ -16,12 +16,14 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
-use super::{
+use crate::connectors::{
     Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
-    PaymentMethod, PaymentOutcome, RefundOutcome, RefundRequest, VoidRequest,
+    RefundRequest, VoidRequest,
 };
-use crate::payments::model::{NextAction, PaymentError};
-use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::{NextAction, PaymentError};
+use crate::domain::payment_method::PaymentMethod;
+use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
 
 /// Card numbers the sandbox declines, with the code and message it declines them with.
 const DECLINES: [(&str, &str, &str); 4] = [

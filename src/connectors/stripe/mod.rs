@@ -25,12 +25,14 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
-use super::{
-    http, Account, AuthorizeRequest, CallWindow, CaptureRequest, CardDetails, Connector, ConnectorError,
-    ConnectorResult, PaymentMethod, PaymentOutcome, ProviderToken, RefundOutcome, RefundRequest, RefundSyncRequest,
-    SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent, WebhookRequest,
+use crate::connectors::{
+    http, Account, AuthorizeRequest, CallWindow, CaptureRequest, Connector, ConnectorError, ConnectorResult,
+    RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent,
+    WebhookRequest,
 };
-use crate::payments::status::RefundStatus;
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment_method::{CardDetails, PaymentMethod, ProviderToken};
+use crate::domain::status::RefundStatus;
 use transformers::{
     CustomerResponse, ErrorBody, Failure, Form, List, PaymentIntent, PaymentMethodResponse, Refund, StripeError,
 };

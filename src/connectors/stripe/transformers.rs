@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::card::Expiry;
-use crate::connectors::{CardDetails, PaymentOutcome, RefundOutcome};
-use crate::payments::model::{NextAction, PaymentError};
-use crate::payments::status::{AttemptStatus, CaptureMethod, RefundStatus};
+use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
+use crate::domain::payment::{NextAction, PaymentError};
+use crate::domain::payment_method::CardDetails;
+use crate::domain::status::{AttemptStatus, CaptureMethod, RefundStatus};
 
 /// A form body: Stripe takes `application/x-www-form-urlencoded`, nested keys as `a[b]`.
 pub type Form = Vec<(String, String)>;

@@ -108,7 +108,7 @@ mod tests {
             WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
                 assert_eq!(connector_payment_id, "pi_1");
                 assert_eq!(attempt_id.as_deref(), Some("sy_att_1"));
-                assert_eq!(outcome.status, crate::payments::status::AttemptStatus::Charged);
+                assert_eq!(outcome.status, crate::domain::status::AttemptStatus::Charged);
             }
             other => panic!("{other:?}"),
         }
@@ -116,7 +116,7 @@ mod tests {
         match event(body).unwrap() {
             WebhookEvent::Refund { connector_refund_id, refund_id, outcome } => {
                 assert_eq!((connector_refund_id.as_str(), refund_id.as_deref()), ("re_1", Some("sy_ref_1")));
-                assert_eq!(outcome.status, crate::payments::status::RefundStatus::Succeeded);
+                assert_eq!(outcome.status, crate::domain::status::RefundStatus::Succeeded);
             }
             other => panic!("{other:?}"),
         }

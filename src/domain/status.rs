@@ -21,7 +21,7 @@ macro_rules! wire_enum {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                crate::api::openapi::string_enum("", &[$($wire),+])
+                crate::schema::string_enum("", &[$($wire),+])
             }
         }
 

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::card::CardSummary;
+use crate::domain::decision::Decision;
+use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
 use crate::money::{Amount, Currency, MinorUnit};
-use crate::payments::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
-use crate::routing::Decision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -107,7 +107,7 @@ impl CountryCode {
 
 impl utoipa::PartialSchema for CountryCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::api::openapi::string("An ISO 3166-1 alpha-2 country code.", 2, Some(2), Some("^[A-Z]{2}$"))
+        crate::schema::string("An ISO 3166-1 alpha-2 country code.", 2, Some(2), Some("^[A-Z]{2}$"))
     }
 }
 
@@ -295,4 +295,18 @@ pub struct Refund {
     pub error: Option<PaymentError>,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
+}
+
+/// An intent with its attempts, oldest first.
+#[derive(Debug)]
+pub struct Payment {
+    pub intent: PaymentIntent,
+    pub attempts: Vec<PaymentAttempt>,
+}
+
+impl Payment {
+    pub fn active_attempt(&self) -> Option<&PaymentAttempt> {
+        let id = self.intent.active_attempt_id.as_deref()?;
+        self.attempts.iter().find(|a| a.id == id)
+    }
 }
