@@ -13,7 +13,7 @@ use switchyard::connectors::stripe::transformers;
 use switchyard::connectors::Account;
 use switchyard::domain::payment_method::CardDetails;
 use switchyard::domain::status::CaptureMethod;
-use switchyard::lua::Limits;
+use switchyard::lua::Budget;
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);
@@ -40,7 +40,7 @@ fn main() {
         std::hint::black_box((method, body, parsed.outcome()));
     });
 
-    let limits = Limits { time_budget: Duration::from_millis(50), memory_bytes: 16 << 20 };
+    let limits = Budget { time_budget: Duration::from_millis(50), memory_bytes: 16 << 20 };
     let plugin =
         loader::load_plugin(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/adyen.lua"), limits)
             .expect("the Adyen plugin loads");

@@ -19,6 +19,7 @@ pub mod customers;
 pub mod domain;
 pub mod events;
 pub mod ids;
+pub mod keys;
 pub mod limits;
 pub mod lua;
 pub mod merchants;

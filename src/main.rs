@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard::api::auth::{key_hash, new_publishable_key, new_secret_key};
+use switchyard::app::check;
 use switchyard::config::Config;
+use switchyard::keys::{key_hash, new_publishable_key, new_secret_key};
 use switchyard::routing;
 use tracing_subscriber::EnvFilter;
 
@@ -96,9 +97,9 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Check => {
-            let (registry, mut problems) = config.registry(&config.public_url(), reqwest::Client::new());
-            problems.extend(config.check(&registry));
-            problems.extend(config.check_scripts());
+            let (registry, mut problems) = check::registry(&config, &config.public_url(), reqwest::Client::new());
+            problems.extend(check::all(&config, &registry));
+            problems.extend(check::scripts(&config));
             for p in &problems {
                 println!("{p}");
             }

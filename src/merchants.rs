@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::api::auth::Keyring;
 use crate::config::{Config, ProfileConfig};
 use crate::connectors::Account;
+use crate::keys::Keyring;
 use crate::secret::Secret;
 
 /// A business profile: the unit payments belong to, with its own connector accounts.

@@ -7,7 +7,7 @@ use std::path::Path;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
-use switchyard::api::auth::key_hash;
+use switchyard::keys::key_hash;
 
 const DEMO_SECRET: &str = "demo-only-9dVeeqxhkp0IXdA3aaRalOUU";
 

@@ -185,9 +185,9 @@ fn key_lines() -> Vec<String> {
 // ---- the signature, byte for byte against the official SDK -----------------------------------
 
 fn plugin_connector() -> PluginConnector {
-    let limits = Config::default().lua.limits();
+    let limits = switchyard::lua::Budget::of(&Config::default().lua);
     // Room for a debug build's RSA signature; the budget itself is not what is tested here.
-    let limits = switchyard::lua::Limits { time_budget: Duration::from_secs(5), ..limits };
+    let limits = switchyard::lua::Budget { time_budget: Duration::from_secs(5), ..limits };
     let plugin = load_plugin(&plugins_dir().join("fintecture.lua"), limits).expect("the plugin loads");
     PluginConnector::new(plugin, limits, reqwest::Client::new(), "http://127.0.0.1:8080")
 }

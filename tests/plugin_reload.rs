@@ -119,8 +119,9 @@ async fn a_plugin_that_does_not_load_puts_only_its_own_accounts_out_of_service()
     web.fallback = vec!["echo".into(), "sandbox".into()];
 
     // `check` names the account that is out; a start serves all the others.
-    let (registry, _) = config.registry("http://127.0.0.1:8080", reqwest::Client::new());
-    let problems: Vec<String> = config.check(&registry).iter().map(ToString::to_string).collect();
+    let (registry, _) = switchyard::app::check::registry(&config, "http://127.0.0.1:8080", reqwest::Client::new());
+    let problems: Vec<String> =
+        switchyard::app::check::all(&config, &registry).iter().map(ToString::to_string).collect();
     assert_eq!(
         problems,
         ["merchants.acme.profiles.web.connector_accounts[0].connector: connector plugin `echo` did not load: this \

@@ -65,8 +65,8 @@ fn object(u: &mut Unstructured, depth: usize) -> Result<Map<String, Value>> {
 }
 
 /// The daemon's Lua limits, with a time budget that an instrumented build still keeps within.
-pub fn lua_limits() -> switchyard::lua::Limits {
-    switchyard::lua::Limits { time_budget: Duration::from_millis(50), memory_bytes: 16 << 20 }
+pub fn lua_limits() -> switchyard::lua::Budget {
+    switchyard::lua::Budget { time_budget: Duration::from_millis(50), memory_bytes: 16 << 20 }
 }
 
 /// A path in the repository, from its root.

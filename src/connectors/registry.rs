@@ -9,13 +9,13 @@ use super::plugin::PluginConnector;
 use super::sandbox::Sandbox;
 use super::stripe::Stripe;
 use super::Connector;
-use crate::lua::Limits;
+use crate::lua::Budget;
 
 #[derive(Clone)]
 pub struct Registry {
     connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
     plugins: Vec<Arc<PluginConnector>>,
-    plugin_dir: Option<(PathBuf, Limits)>,
+    plugin_dir: Option<(PathBuf, Budget)>,
     /// The plugins whose files did not load: the accounts that use one are out of service.
     broken: BTreeSet<String>,
 }
@@ -40,7 +40,7 @@ impl Registry {
     pub fn with_plugins(
         mut self,
         dir: &Path,
-        limits: Limits,
+        limits: Budget,
         http: reqwest::Client,
         public_url: &str,
     ) -> (Self, Vec<String>) {

@@ -25,9 +25,19 @@ use mlua::{ffi, Function, Lua, LuaOptions, StdLib, Table, Value};
 
 /// How long one call may run and how much memory one state may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct Budget {
     pub time_budget: Duration,
     pub memory_bytes: usize,
+}
+
+impl Budget {
+    /// The budget the `[lua]` settings give every script and plugin call.
+    pub fn of(settings: &crate::config::LuaConfig) -> Self {
+        Self {
+            time_budget: Duration::from_millis(settings.time_budget_ms),
+            memory_bytes: settings.memory_limit_mb << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,7 +118,7 @@ pub fn compile(chunk_name: &str, source: &str) -> Result<Vec<u8>, ScriptError> {
 
 pub struct Sandbox {
     lua: Lua,
-    limits: Limits,
+    limits: Budget,
     /// A call ran out of memory: what holds the memory may be out of the collector's reach
     /// (a script's upvalue, say), so the state is not trusted with another call.
     spent: Cell<bool>,
@@ -130,7 +140,7 @@ pub struct Loaded {
 pub struct Fresh(Option<Table>);
 
 impl Sandbox {
-    pub fn new(limits: Limits) -> Result<Self, ScriptError> {
+    pub fn new(limits: Budget) -> Result<Self, ScriptError> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::BIT | StdLib::UTF8;
         let lua = Lua::new_with(libs, LuaOptions::default()).map_err(runtime)?;
         let globals = lua.globals();
@@ -405,7 +415,7 @@ mod tests {
     use super::*;
 
     fn sandbox() -> Sandbox {
-        Sandbox::new(Limits { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 }).unwrap()
+        Sandbox::new(Budget { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 }).unwrap()
     }
 
     fn eval(sb: &Sandbox, source: &str) -> Result<mlua::Value, ScriptError> {

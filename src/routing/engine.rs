@@ -21,7 +21,7 @@ use super::scripts::{Script, ScriptSet};
 use super::view::{Answer, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
 use crate::domain::decision::RoutingView;
-use crate::lua::{unmetered, Fresh, Limits, Loaded, Sandbox, ScriptError};
+use crate::lua::{unmetered, Budget, Fresh, Loaded, Sandbox, ScriptError};
 use crate::merchants::Profile;
 
 /// The accounts a script may choose from, with their health.
@@ -178,16 +178,16 @@ thread_local! {
 
 pub struct Engine {
     id: u64,
-    limits: Limits,
+    limits: Budget,
     set: ArcSwap<ScriptSet>,
 }
 
 impl Engine {
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: Budget) -> Self {
         Self { id: ENGINES.fetch_add(1, Ordering::Relaxed), limits, set: ArcSwap::from_pointee(ScriptSet::default()) }
     }
 
-    pub fn limits(&self) -> Limits {
+    pub fn limits(&self) -> Budget {
         self.limits
     }
 
@@ -226,7 +226,7 @@ impl Engine {
 
 /// Loads `script` on a state of its own and checks that it yields a routing function, so a file
 /// that compiles but defines nothing is refused at load rather than failing every payment.
-pub fn check_loads(limits: Limits, script: &Script) -> Result<(), ScriptError> {
+pub fn check_loads(limits: Budget, script: &Script) -> Result<(), ScriptError> {
     let sandbox = Sandbox::new(limits)?;
     loaded_function(&sandbox, &mut FxHashMap::default(), script).map(|_| ())
 }
@@ -234,7 +234,7 @@ pub fn check_loads(limits: Limits, script: &Script) -> Result<(), ScriptError> {
 /// Evaluates `script` on a state of its own, as golden cases and dry runs do: nothing is shared
 /// with the workers serving requests.
 pub fn evaluate_alone(
-    limits: Limits,
+    limits: Budget,
     script: &Script,
     accounts: &Accounts,
     view: &RoutingView,
@@ -248,7 +248,7 @@ fn lua_err(e: mlua::Error) -> ScriptError {
 }
 
 impl Evaluator {
-    fn new(limits: Limits) -> Result<Self, ScriptError> {
+    fn new(limits: Budget) -> Result<Self, ScriptError> {
         let sandbox = Sandbox::new(limits)?;
         let scope = Rc::new(RefCell::new(Scope { accounts: None, now: 0.0 }));
         let view = ViewCaller::new(&sandbox)?;
@@ -442,7 +442,7 @@ mod tests {
     use super::*;
     use crate::lua::compile;
 
-    const LIMITS: Limits = Limits { time_budget: Duration::from_millis(50), memory_bytes: 8 << 20 };
+    const LIMITS: Budget = Budget { time_budget: Duration::from_millis(50), memory_bytes: 8 << 20 };
 
     fn script(source: &str) -> Script {
         Script::new("t".into(), "t.lua".into(), "000000000000".into(), compile("t.lua", source).unwrap())

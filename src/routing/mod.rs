@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use crate::connectors::Account;
 use crate::domain::decision::Decision;
 use crate::domain::decision::RoutingView;
-use crate::lua::{Limits, ScriptError};
+use crate::lua::{Budget, ScriptError};
 use crate::merchants::Profile;
 use engine::{Accounts, Choice, Engine};
 use scripts::{load_dir, LoadResult};
@@ -52,7 +52,7 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(dir: &Path, limits: Limits) -> Self {
+    pub fn new(dir: &Path, limits: Budget) -> Self {
         Self { engine: Engine::new(limits), dir: dir.to_path_buf(), reloading: Mutex::new(()) }
     }
 
@@ -216,7 +216,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::write(dir.path().join("boom.lua"), "return function() error('boom') end").unwrap();
         std::fs::write(dir.path().join("broken.lua"), "return function(").unwrap();
-        let limits = Limits { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 };
+        let limits = Budget { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 };
         let recorder = DebuggingRecorder::new();
         metrics::with_local_recorder(&recorder, || {
             let router = Router::new(dir.path(), limits);

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::engine::{check_loads, evaluate_alone, Accounts};
 use crate::connectors::health::{Circuit, HealthSnapshot};
 use crate::domain::decision::RoutingView;
-use crate::lua::{compile, Limits};
+use crate::lua::{compile, Budget};
 
 /// One compiled version of a script.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ pub enum LoadResult {
 }
 
 /// Compiles a script file and runs its golden cases (`<name>.cases.json` beside it).
-pub fn load_script(path: &Path, limits: Limits) -> Result<Script, String> {
+pub fn load_script(path: &Path, limits: Budget) -> Result<Script, String> {
     let shown = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
@@ -119,7 +119,7 @@ fn cases_path(script: &Path) -> PathBuf {
     script.with_extension("cases.json")
 }
 
-fn run_cases(script: &Script, limits: Limits) -> Result<(), String> {
+fn run_cases(script: &Script, limits: Budget) -> Result<(), String> {
     let path = cases_path(&script.path);
     if !path.exists() {
         return Ok(());
@@ -170,7 +170,7 @@ fn run_cases(script: &Script, limits: Limits) -> Result<(), String> {
 
 /// Loads every `*.lua` in `dir`, keeping `previous` versions of files that fail. Returns the new
 /// set and what happened to each file.
-pub fn load_dir(dir: &Path, limits: Limits, previous: &ScriptSet) -> (ScriptSet, Vec<(String, LoadResult)>) {
+pub fn load_dir(dir: &Path, limits: Budget, previous: &ScriptSet) -> (ScriptSet, Vec<(String, LoadResult)>) {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))

@@ -56,7 +56,7 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<RoutingView, Strin
 
 /// A router for one profile: its configured script, or the file given instead.
 fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Result<(Router, Arc<Profile>), String> {
-    let limits = config.lua.limits();
+    let limits = crate::lua::Budget::of(&config.lua);
     let router = Router::new(&config.paths.routing, limits);
     let mut profile = profile.clone();
     match script {
@@ -137,7 +137,7 @@ pub struct Replay {
 
 /// Asks `script` about every decision stored for `profile` since `since`, with the clock pinned
 /// to each payment's own decision time.
-pub fn replay(script: &Script, limits: crate::lua::Limits, profile: &Arc<Profile>, decisions: &[Decision]) -> Replay {
+pub fn replay(script: &Script, limits: crate::lua::Budget, profile: &Arc<Profile>, decisions: &[Decision]) -> Replay {
     let accounts = Accounts::Profile(profile.clone());
     let mut out = Replay::default();
     for old in decisions {
@@ -166,7 +166,7 @@ pub async fn replay_stored(config: &Config, profile: &str, script: &Path, since:
     let since = Utc::now() - parse_since(since)?;
     let directory = Directory::from_config(config);
     let profile = find_profile(&directory, profile)?;
-    let limits = config.lua.limits();
+    let limits = crate::lua::Budget::of(&config.lua);
     let script = load_script(script, limits)?;
     let store = Store::open_existing(&config.database.url).await.map_err(|e| e.to_string())?;
     let decisions = store.decisions_since(&profile.merchant_id, &profile.id, since).await.map_err(|e| e.to_string());

@@ -18,9 +18,9 @@ pub use database::database_url;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchyard::api::auth::key_hash;
 use switchyard::app::{start, Running};
 use switchyard::config::{ApiKeyConfig, Config, ConnectorAccountConfig, MerchantConfig, ProfileConfig, SecretValue};
+use switchyard::keys::key_hash;
 use tempfile::TempDir;
 
 pub const HASH_SECRET: &str = "test-hash-secret-0123456789";

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::host;
-use crate::lua::{compile, Fresh, Limits, Sandbox};
+use crate::lua::{compile, Budget, Fresh, Sandbox};
 
 /// The plugin contract version this daemon speaks.
 pub const API_VERSION: u32 = 1;
@@ -66,7 +66,7 @@ pub fn instantiate(sandbox: &Sandbox, name: &str, bytecode: &[u8]) -> Result<(Ta
 }
 
 /// Compiles and checks one plugin file.
-pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
+pub fn load_plugin(path: &Path, limits: Budget) -> Result<Plugin, String> {
     let shown = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let bytecode = compile(&shown, &source).map_err(|e| e.to_string())?;
@@ -154,7 +154,7 @@ pub fn load_plugin(path: &Path, limits: Limits) -> Result<Plugin, String> {
 
 /// Every `*.lua` in `dir`: the plugins that load, and the errors of those that do not, each with
 /// the name its file gives it.
-pub fn load_dir(dir: &Path, limits: Limits) -> (Vec<Plugin>, Vec<(String, String)>) {
+pub fn load_dir(dir: &Path, limits: Budget) -> (Vec<Plugin>, Vec<(String, String)>) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -183,7 +183,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("wallets.lua");
         std::fs::write(&path, source).unwrap();
-        let limits = Limits { time_budget: std::time::Duration::from_secs(1), memory_bytes: 16 << 20 };
+        let limits = Budget { time_budget: std::time::Duration::from_secs(1), memory_bytes: 16 << 20 };
         load_plugin(&path, limits)
     }
 

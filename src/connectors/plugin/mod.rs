@@ -40,7 +40,7 @@ use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment::{NextAction, PaymentError};
 use crate::domain::payment_method::{CardDetails, PaymentMethod};
 use crate::domain::status::{AttemptStatus, RefundStatus};
-use crate::lua::{Fresh, Limits, Sandbox};
+use crate::lua::{Budget, Fresh, Sandbox};
 use crate::money::{Currency, MAX_AMOUNT};
 
 /// How long before its expiry a cached access token is replaced.
@@ -172,7 +172,7 @@ pub struct PluginConnector {
     name: &'static str,
     required: Vec<String>,
     current: ArcSwap<Plugin>,
-    limits: Limits,
+    limits: Budget,
     http: Client,
     public_url: String,
     /// Per application (see `token_owner`): the token, behind a lock that makes concurrent
@@ -189,7 +189,7 @@ fn ambiguous(connector: &str, reason: impl Into<String>) -> ConnectorError {
 }
 
 impl PluginConnector {
-    pub fn new(plugin: Plugin, limits: Limits, http: Client, public_url: &str) -> Self {
+    pub fn new(plugin: Plugin, limits: Budget, http: Client, public_url: &str) -> Self {
         // Registered plugins live as long as the daemon; their names are few.
         let name: &'static str = Box::leak(plugin.declaration.name.clone().into_boxed_str());
         Self {

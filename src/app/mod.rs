@@ -1,5 +1,7 @@
 //! The running daemon: shared state, the listener, and a clean stop.
 
+pub mod check;
+
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -125,11 +127,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         crate::telemetry::install();
     }
     let http = crate::connectors::http::client(&config.http)?;
-    let (registry, plugin_problems) = config.registry(&config.public_url(), http.clone());
+    let (registry, plugin_problems) = check::registry(&config, &config.public_url(), http.clone());
     for problem in &plugin_problems {
         tracing::error!(%problem, "connector plugin not loaded");
     }
-    let (problems, out_of_service) = config.check_start(&registry);
+    let (problems, out_of_service) = check::start(&config, &registry);
     if !problems.is_empty() {
         return Err(StartError::Config(problems));
     }
@@ -149,8 +151,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
     // With port 0 the real port is known only now; connectors hand out links with it.
-    let (registry, _) = config.registry(&public_url, http.clone());
-    let router = Arc::new(Router::new(&config.paths.routing, config.lua.limits()));
+    let (registry, _) = check::registry(&config, &public_url, http.clone());
+    let router = Arc::new(Router::new(&config.paths.routing, crate::lua::Budget::of(&config.lua)));
     router.reload();
     let scripts = router.scripts();
     for (merchant_id, merchant) in &config.merchants {
@@ -168,7 +170,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             reload::start(&config.paths.routing, Arc::new(move || drop(router.reload()))),
             reload::start(
                 &config.paths.plugins,
-                Arc::new(move || registry.reload_plugins(&|plugin| accounts.plugin_problems(plugin))),
+                Arc::new(move || registry.reload_plugins(&|plugin| check::plugin_problems(&accounts, plugin))),
             ),
         ];
         if let Some(file) = config.source.clone() {
