@@ -10,10 +10,11 @@ use switchyard::card::{CardNumber, Cvc, Expiry};
 use switchyard::config::{ConnectorAccountConfig, SecretValue};
 use switchyard::connectors::plugin::{loader, Pins, PluginConnector};
 use switchyard::connectors::stripe::transformers;
-use switchyard::connectors::Account;
-use switchyard::domain::payment_method::CardDetails;
-use switchyard::domain::status::CaptureMethod;
+use switchyard::connectors::{Account, AuthorizeRequest};
+use switchyard::domain::payment_method::{CardDetails, PaymentMethod};
+use switchyard::domain::status::{AuthenticationType, CaptureMethod};
 use switchyard::lua::Budget;
+use switchyard::money::{Amount, Currency};
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);
@@ -32,10 +33,22 @@ fn main() {
     let intent =
         br#"{"id":"pi_3Pq","object":"payment_intent","status":"succeeded","amount":6540,"amount_received":6540,
         "currency":"usd","latest_charge":"ch_3Pq","client_secret":"pi_3Pq_secret_x","next_action":null}"#;
+    let paying = PaymentMethod::Card(card.clone());
+    let request = AuthorizeRequest {
+        payment_id: "sy_pay_1",
+        attempt_id: "sy_att_1",
+        amount: Amount::new(6540).unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        capture_method: CaptureMethod::Automatic,
+        authentication_type: AuthenticationType::NoThreeDs,
+        payment_method: &paying,
+        return_url: None,
+        description: None,
+        billing: None,
+    };
     let native = measure(rounds, || {
-        let method = transformers::payment_method(&card);
-        let body =
-            transformers::payment_intent(6540, "USD", "pm_1", None, CaptureMethod::Automatic, "sy_pay_1", "sy_att_1");
+        let method = serde_urlencoded::to_string(transformers::PaymentMethodForm::new(&card)).unwrap();
+        let body = serde_urlencoded::to_string(transformers::PaymentIntentForm::new(&request, "pm_1", None)).unwrap();
         let parsed: transformers::PaymentIntent = serde_json::from_slice(intent).unwrap();
         std::hint::black_box((method, body, parsed.outcome()));
     });

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use reqwest::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,8 @@ use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment_method::{CardDetails, PaymentMethod, ProviderToken};
 use crate::domain::status::RefundStatus;
 use transformers::{
-    CustomerResponse, ErrorBody, Failure, Form, List, PaymentIntent, PaymentMethodResponse, Refund, StripeError,
+    AttachForm, CancelForm, CaptureForm, CustomerForm, CustomerResponse, ErrorBody, Failure, List, PaymentIntent,
+    PaymentIntentForm, PaymentMethodForm, PaymentMethodResponse, Refund, RefundForm, StripeError,
 };
 
 const NAME: &str = "stripe";
@@ -78,12 +80,14 @@ impl Stripe {
         Ok(request.header("Authorization", format!("Bearer {}", key.expose())).header("Stripe-Version", API_VERSION))
     }
 
-    fn post(
+    /// A POST of `form` as a form body. A form that cannot be encoded fails the build of the
+    /// request, so [`http::send`] knows it was never sent.
+    fn post<T: Serialize + ?Sized>(
         &self,
         account: &Account,
         path: &str,
         idempotency_key: &str,
-        form: &Form,
+        form: &T,
     ) -> ConnectorResult<RequestBuilder> {
         let request = self.http.post(Self::url(account, path)).header("Idempotency-Key", idempotency_key).form(form);
         self.authorized(account, request)
@@ -187,7 +191,7 @@ impl Stripe {
         card: &CardDetails,
         idempotency_key: &str,
     ) -> ConnectorResult<Reply<PaymentMethodResponse>> {
-        let form = transformers::payment_method(card);
+        let form = PaymentMethodForm::new(card);
         self.call::<PaymentMethodResponse>(self.post(account, "/v1/payment_methods", idempotency_key, &form)).await
     }
 
@@ -262,15 +266,7 @@ impl Connector for Stripe {
                 Err(e) => return Err(e),
             },
         };
-        let form = transformers::payment_intent(
-            req.amount.minor(),
-            req.currency.code(),
-            &method,
-            customer,
-            req.capture_method,
-            req.payment_id,
-            req.attempt_id,
-        );
+        let form = PaymentIntentForm::new(req, &method, customer);
         let key = format!("{}:payment_intent", req.attempt_id);
         Ok(match self.call::<PaymentIntent>(self.post(account, "/v1/payment_intents", &key, &form)).await? {
             Reply::Done(intent) => intent.outcome(),
@@ -289,7 +285,7 @@ impl Connector for Stripe {
         if !req.reusable {
             return Ok(ProviderToken { token: method, customer: None });
         }
-        let form = transformers::customer(id);
+        let form = CustomerForm::new(req);
         let customer = match self
             .call::<CustomerResponse>(self.post(account, "/v1/customers", &format!("{id}:customer"), &form))
             .await?
@@ -298,7 +294,7 @@ impl Connector for Stripe {
             Reply::Refused(error) => return Err(Self::refused(&error)),
         };
         let path = format!("/v1/payment_methods/{method}/attach");
-        let form = transformers::attach(&customer);
+        let form = AttachForm::new(&customer);
         match self.call::<PaymentMethodResponse>(self.post(account, &path, &format!("{id}:attach"), &form)).await? {
             Reply::Done(_) => Ok(ProviderToken { token: method, customer: Some(customer) }),
             Reply::Refused(error) => Err(Self::refused(&error)),
@@ -332,10 +328,7 @@ impl Connector for Stripe {
         let id = self.intent_id(req.connector_payment_id)?;
         let key = format!("{}:capture:{}", req.attempt_id, req.amount_to_capture);
         let path = format!("/v1/payment_intents/{id}/capture");
-        match self
-            .call::<PaymentIntent>(self.post(account, &path, &key, &transformers::capture(req.amount_to_capture)))
-            .await?
-        {
+        match self.call::<PaymentIntent>(self.post(account, &path, &key, &CaptureForm::new(req))).await? {
             Reply::Done(intent) => Ok(intent.outcome()),
             Reply::Refused(error) => Err(Self::refused(&error)),
         }
@@ -344,11 +337,8 @@ impl Connector for Stripe {
     async fn void(&self, account: &Account, req: &VoidRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         let id = self.intent_id(req.connector_payment_id)?;
         let key = format!("{}:void", req.attempt_id);
-        // Stripe takes only its own list of reasons; the merchant's stays with the attempt.
-        match self
-            .call::<PaymentIntent>(self.post(account, &format!("/v1/payment_intents/{id}/cancel"), &key, &Form::new()))
-            .await?
-        {
+        let path = format!("/v1/payment_intents/{id}/cancel");
+        match self.call::<PaymentIntent>(self.post(account, &path, &key, &CancelForm)).await? {
             Reply::Done(intent) => Ok(intent.outcome()),
             Reply::Refused(error) => Err(Self::refused(&error)),
         }
@@ -356,7 +346,7 @@ impl Connector for Stripe {
 
     async fn refund(&self, account: &Account, req: &RefundRequest<'_>) -> ConnectorResult<RefundOutcome> {
         let id = self.intent_id(req.connector_payment_id)?;
-        let form = transformers::refund(id, req.amount.minor(), req.refund_id);
+        let form = RefundForm::new(req, id);
         Ok(match self.call::<Refund>(self.post(account, "/v1/refunds", req.refund_id, &form)).await? {
             Reply::Done(refund) => refund.outcome(),
             Reply::Refused(error) => transformers::refund_refused(&error),

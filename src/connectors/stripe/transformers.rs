@@ -1,97 +1,199 @@
-//! Stripe's wire format: the form bodies switchyard sends and the objects Stripe answers, and
-//! how they map to attempt and refund outcomes. Parsing is lenient about what Stripe (or a test
-//! double of it) leaves out.
+//! Stripe's wire format: the requests switchyard sends, typed and encoded as form bodies, and the
+//! objects Stripe answers, and how they map to attempt and refund outcomes. Parsing is lenient
+//! about what Stripe (or a test double of it) leaves out.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 
-use crate::card::Expiry;
+use crate::card::{CardNumber, Cvc};
+use crate::connectors::{AuthorizeRequest, CaptureRequest, RefundRequest, TokenizeRequest};
 use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment::{NextAction, PaymentError};
 use crate::domain::payment_method::CardDetails;
 use crate::domain::status::{AttemptStatus, CaptureMethod, RefundStatus};
 
-/// A form body: Stripe takes `application/x-www-form-urlencoded`, nested keys as `a[b]`.
-pub type Form = Vec<(String, String)>;
+// ---- requests ---------------------------------------------------------------------------------
+//
+// Stripe takes `application/x-www-form-urlencoded` bodies with nested keys written `a[b]`: each
+// request is a flat struct whose fields are renamed to those keys, so the set of parameters sent
+// is fixed by its type and the encoding is `serde_urlencoded`'s (what `RequestBuilder::form`
+// uses).
 
-fn field(form: &mut Form, key: &str, value: impl ToString) {
-    form.push((key.to_string(), value.to_string()));
+/// A payment method's `type`, and the one entry of a payment intent's `payment_method_types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethodType {
+    Card,
+}
+
+/// A payment intent's `capture_method`: Stripe's own names, so a renamed value in switchyard's
+/// API cannot change what Stripe is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentCaptureMethod {
+    Automatic,
+    Manual,
+}
+
+impl From<CaptureMethod> for IntentCaptureMethod {
+    fn from(method: CaptureMethod) -> Self {
+        match method {
+            CaptureMethod::Automatic => IntentCaptureMethod::Automatic,
+            CaptureMethod::Manual => IntentCaptureMethod::Manual,
+        }
+    }
 }
 
 /// `POST /v1/payment_methods`: the card becomes a payment method. The only body that carries the
-/// card number; it is never logged.
-pub fn payment_method(card: &CardDetails) -> Form {
-    let mut form = Form::new();
-    field(&mut form, "type", "card");
-    field(&mut form, "card[number]", card.number.expose());
-    field(&mut form, "card[exp_month]", card.expiry.month_str());
-    field(&mut form, "card[exp_year]", Expiry::year_str(&card.expiry));
-    if let Some(cvc) = &card.cvc {
-        field(&mut form, "card[cvc]", cvc.expose());
-    }
-    if let Some(name) = &card.holder_name {
-        field(&mut form, "billing_details[name]", name);
-    }
-    form
+/// card number and security code, which it borrows and exposes only while being encoded. It has
+/// no `Debug`, so it cannot end up in a log line.
+#[derive(Serialize)]
+pub struct PaymentMethodForm<'a> {
+    #[serde(rename = "type")]
+    kind: PaymentMethodType,
+    #[serde(rename = "card[number]", serialize_with = "exposed_number")]
+    number: &'a CardNumber,
+    #[serde(rename = "card[exp_month]")]
+    exp_month: String,
+    #[serde(rename = "card[exp_year]")]
+    exp_year: String,
+    #[serde(rename = "card[cvc]", skip_serializing_if = "Option::is_none", serialize_with = "exposed_cvc")]
+    cvc: Option<&'a Cvc>,
+    #[serde(rename = "billing_details[name]", skip_serializing_if = "Option::is_none")]
+    holder_name: Option<&'a str>,
 }
 
-/// `POST /v1/payment_intents`, confirmed at once.
-pub fn payment_intent(
+impl<'a> PaymentMethodForm<'a> {
+    pub fn new(card: &'a CardDetails) -> Self {
+        Self {
+            kind: PaymentMethodType::Card,
+            number: &card.number,
+            exp_month: card.expiry.month_str(),
+            exp_year: card.expiry.year_str(),
+            cvc: card.cvc.as_ref(),
+            holder_name: card.holder_name.as_deref(),
+        }
+    }
+}
+
+fn exposed_number<S: Serializer>(number: &&CardNumber, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(number.expose())
+}
+
+fn exposed_cvc<S: Serializer>(cvc: &Option<&Cvc>, s: S) -> Result<S::Ok, S::Error> {
+    match cvc {
+        Some(cvc) => s.serialize_str(cvc.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+/// `POST /v1/payment_intents`, confirmed at once. The metadata is what finds the intent again
+/// when its answer is lost.
+#[derive(Debug, Serialize)]
+pub struct PaymentIntentForm<'a> {
     amount: i64,
-    currency: &str,
-    payment_method: &str,
-    customer: Option<&str>,
-    capture_method: CaptureMethod,
-    payment_id: &str,
-    attempt_id: &str,
-) -> Form {
-    let mut form = Form::new();
-    field(&mut form, "amount", amount);
-    field(&mut form, "currency", currency.to_ascii_lowercase());
-    field(&mut form, "payment_method", payment_method);
-    if let Some(customer) = customer {
-        field(&mut form, "customer", customer);
+    /// Stripe's currencies are lowercase ISO codes.
+    currency: String,
+    payment_method: &'a str,
+    /// A saved card's payment method can be used only with the customer it is attached to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<&'a str>,
+    confirm: bool,
+    capture_method: IntentCaptureMethod,
+    /// The card alone: without it Stripe enables the payment methods set in its dashboard, some of
+    /// which need a redirect this intent has no return URL for.
+    #[serde(rename = "payment_method_types[0]")]
+    payment_method_type: PaymentMethodType,
+    #[serde(rename = "metadata[payment_id]")]
+    payment_id: &'a str,
+    #[serde(rename = "metadata[attempt_id]")]
+    attempt_id: &'a str,
+}
+
+impl<'a> PaymentIntentForm<'a> {
+    /// The intent charging `payment_method` (with the `customer` it is attached to, if any) for
+    /// the attempt.
+    pub fn new(req: &AuthorizeRequest<'a>, payment_method: &'a str, customer: Option<&'a str>) -> Self {
+        Self {
+            amount: req.amount.minor(),
+            currency: req.currency.code().to_ascii_lowercase(),
+            payment_method,
+            customer,
+            confirm: true,
+            capture_method: req.capture_method.into(),
+            payment_method_type: PaymentMethodType::Card,
+            payment_id: req.payment_id,
+            attempt_id: req.attempt_id,
+        }
     }
-    field(&mut form, "confirm", "true");
-    field(&mut form, "capture_method", capture_method.as_str());
-    field(&mut form, "payment_method_types[0]", "card");
-    field(&mut form, "metadata[payment_id]", payment_id);
-    field(&mut form, "metadata[attempt_id]", attempt_id);
-    form
 }
 
-pub fn capture(amount: i64) -> Form {
-    vec![("amount_to_capture".into(), amount.to_string())]
+/// `POST /v1/payment_intents/{id}/capture`.
+#[derive(Debug, Serialize)]
+pub struct CaptureForm {
+    amount_to_capture: i64,
 }
 
-pub fn refund(payment_intent: &str, amount: i64, refund_id: &str) -> Form {
-    let mut form = Form::new();
-    field(&mut form, "payment_intent", payment_intent);
-    field(&mut form, "amount", amount);
-    field(&mut form, "metadata[refund_id]", refund_id);
-    form
+impl CaptureForm {
+    pub fn new(req: &CaptureRequest<'_>) -> Self {
+        Self { amount_to_capture: req.amount_to_capture }
+    }
 }
+
+/// `POST /v1/payment_intents/{id}/cancel`, with no parameters: Stripe takes only its own list of
+/// reasons, so the merchant's stays with the attempt.
+#[derive(Debug, Serialize)]
+pub struct CancelForm;
+
+/// `POST /v1/refunds`. The metadata is what finds the refund again when its answer is lost.
+#[derive(Debug, Serialize)]
+pub struct RefundForm<'a> {
+    payment_intent: &'a str,
+    amount: i64,
+    #[serde(rename = "metadata[refund_id]")]
+    refund_id: &'a str,
+}
+
+impl<'a> RefundForm<'a> {
+    /// A refund of `payment_intent`, the intent `req` names.
+    pub fn new(req: &RefundRequest<'a>, payment_intent: &'a str) -> Self {
+        Self { payment_intent, amount: req.amount.minor(), refund_id: req.refund_id }
+    }
+}
+
+/// `POST /v1/customers`: a customer to hold a saved card, which Stripe lets only a customer
+/// reuse. The saved payment method's id ties it to switchyard's record.
+#[derive(Debug, Serialize)]
+pub struct CustomerForm<'a> {
+    #[serde(rename = "metadata[payment_method_id]")]
+    payment_method_id: &'a str,
+}
+
+impl<'a> CustomerForm<'a> {
+    pub fn new(req: &TokenizeRequest<'a>) -> Self {
+        Self { payment_method_id: req.payment_method_id }
+    }
+}
+
+/// `POST /v1/payment_methods/{id}/attach`.
+#[derive(Debug, Serialize)]
+pub struct AttachForm<'a> {
+    customer: &'a str,
+}
+
+impl<'a> AttachForm<'a> {
+    pub fn new(customer: &'a str) -> Self {
+        Self { customer }
+    }
+}
+
+// ---- answers ----------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
 pub struct PaymentMethodResponse {
     pub id: String,
-}
-
-/// `POST /v1/customers`: a customer to hold a saved card, which Stripe lets only a customer
-/// reuse.
-pub fn customer(payment_method_id: &str) -> Form {
-    let mut form = Form::new();
-    field(&mut form, "metadata[payment_method_id]", payment_method_id);
-    form
-}
-
-/// `POST /v1/payment_methods/{id}/attach`.
-pub fn attach(customer: &str) -> Form {
-    let mut form = Form::new();
-    field(&mut form, "customer", customer);
-    form
 }
 
 #[derive(Debug, Deserialize)]
@@ -406,6 +508,193 @@ pub fn refund_not_received() -> RefundOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::card::Expiry;
+    use crate::connectors::PaymentMethod;
+    use crate::domain::status::AuthenticationType;
+    use crate::money::{Amount, Currency};
+
+    /// The body's pairs as Stripe decodes them, in a fixed order: Stripe does not read the order.
+    fn pairs(form: &impl Serialize) -> Vec<(String, String)> {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+        pairs.sort();
+        pairs
+    }
+
+    fn expected(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut pairs: Vec<_> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        pairs.sort();
+        pairs
+    }
+
+    fn card(cvc: Option<&str>, holder_name: Option<&str>) -> CardDetails {
+        CardDetails {
+            number: CardNumber::parse("4242424242424242").unwrap(),
+            cvc: cvc.map(|c| serde_json::from_value(json!(c)).unwrap()),
+            expiry: Expiry {
+                month: serde_json::from_value(json!("3")).unwrap(),
+                year: serde_json::from_value(json!("35")).unwrap(),
+            },
+            holder_name: holder_name.map(str::to_string),
+            issuing_country: None,
+            connector_tokens: Default::default(),
+        }
+    }
+
+    fn authorize<'a>(method: &'a PaymentMethod, capture_method: CaptureMethod) -> AuthorizeRequest<'a> {
+        AuthorizeRequest {
+            payment_id: "sy_pay_1",
+            attempt_id: "sy_att_1",
+            amount: Amount::new(1000).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            capture_method,
+            authentication_type: AuthenticationType::NoThreeDs,
+            payment_method: method,
+            return_url: Some("https://shop.example/back"),
+            description: Some("an order"),
+            billing: None,
+        }
+    }
+
+    #[test]
+    fn a_payment_method_carries_the_card_under_stripes_keys() {
+        let card = card(Some("123"), Some("Joseph Doe"));
+        assert_eq!(
+            pairs(&PaymentMethodForm::new(&card)),
+            expected(&[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "03"),
+                ("card[exp_year]", "2035"),
+                ("card[cvc]", "123"),
+                ("billing_details[name]", "Joseph Doe"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_payment_method_leaves_out_a_code_and_a_name_it_does_not_have() {
+        let card = card(None, None);
+        assert_eq!(
+            pairs(&PaymentMethodForm::new(&card)),
+            expected(&[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "03"),
+                ("card[exp_year]", "2035"),
+            ])
+        );
+    }
+
+    /// Whether a type implements `Debug`, told apart by method resolution: the impl on `Probe<T>`
+    /// is found before the one on `&Probe<T>`, but exists only when `T: Debug`.
+    macro_rules! has_debug {
+        ($t:ty) => {
+            (&Probe::<$t>(std::marker::PhantomData)).has_debug()
+        };
+    }
+    struct Probe<T>(std::marker::PhantomData<T>);
+    trait HasDebug {
+        fn has_debug(&self) -> bool {
+            true
+        }
+    }
+    impl<T: std::fmt::Debug> HasDebug for Probe<T> {}
+    trait LacksDebug {
+        fn has_debug(&self) -> bool {
+            false
+        }
+    }
+    impl<T> LacksDebug for &Probe<T> {}
+
+    #[test]
+    fn only_the_payment_method_holds_the_card_and_it_cannot_be_debug_printed() {
+        assert!(!has_debug!(PaymentMethodForm<'_>));
+        assert!(has_debug!(PaymentIntentForm<'_>), "the probe tells a Debug type");
+        let method = PaymentMethod::Card(card(Some("123"), None));
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), "pm_x", None);
+        let body = serde_urlencoded::to_string(&form).unwrap();
+        let debug = format!("{form:?}");
+        for text in [body, debug] {
+            assert!(!text.contains("4242424242424242") && !text.contains("123"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_payment_intent_is_confirmed_at_once_with_switchyards_ids() {
+        let method = PaymentMethod::Card(card(Some("123"), None));
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Manual), "pm_x", Some("cus_x"));
+        assert_eq!(
+            pairs(&form),
+            expected(&[
+                ("amount", "1000"),
+                ("currency", "eur"),
+                ("payment_method", "pm_x"),
+                ("customer", "cus_x"),
+                ("confirm", "true"),
+                ("capture_method", "manual"),
+                ("payment_method_types[0]", "card"),
+                ("metadata[payment_id]", "sy_pay_1"),
+                ("metadata[attempt_id]", "sy_att_1"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_payment_intent_without_a_customer_names_none() {
+        let method = PaymentMethod::Card(card(Some("123"), None));
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), "pm_x", None);
+        assert_eq!(
+            pairs(&form),
+            expected(&[
+                ("amount", "1000"),
+                ("currency", "eur"),
+                ("payment_method", "pm_x"),
+                ("confirm", "true"),
+                ("capture_method", "automatic"),
+                ("payment_method_types[0]", "card"),
+                ("metadata[payment_id]", "sy_pay_1"),
+                ("metadata[attempt_id]", "sy_att_1"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_capture_names_the_amount_and_a_cancel_nothing() {
+        let req = CaptureRequest {
+            attempt_id: "sy_att_1",
+            connector_payment_id: Some("pi_1"),
+            amount_authorized: 1000,
+            amount_to_capture: 600,
+            currency: Currency::parse("EUR").unwrap(),
+        };
+        assert_eq!(pairs(&CaptureForm::new(&req)), expected(&[("amount_to_capture", "600")]));
+        assert_eq!(serde_urlencoded::to_string(CancelForm).unwrap(), "");
+    }
+
+    #[test]
+    fn a_refund_names_the_intent_the_amount_and_switchyards_id() {
+        let req = RefundRequest {
+            refund_id: "sy_ref_1",
+            connector_payment_id: Some("pi_1"),
+            amount: Amount::new(250).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            reason: Some("returned"),
+        };
+        assert_eq!(
+            pairs(&RefundForm::new(&req, "pi_1")),
+            expected(&[("payment_intent", "pi_1"), ("amount", "250"), ("metadata[refund_id]", "sy_ref_1")])
+        );
+    }
+
+    #[test]
+    fn a_saved_cards_customer_carries_its_id_and_the_attach_names_the_customer() {
+        let card = card(Some("123"), None);
+        let req = TokenizeRequest { payment_method_id: "sy_pm_1", card: &card, reusable: true };
+        assert_eq!(pairs(&CustomerForm::new(&req)), expected(&[("metadata[payment_method_id]", "sy_pm_1")]));
+        assert_eq!(pairs(&AttachForm::new("cus_x")), expected(&[("customer", "cus_x")]));
+    }
 
     fn intent(v: Value) -> PaymentIntent {
         serde_json::from_value(v).unwrap()
