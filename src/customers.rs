@@ -4,22 +4,22 @@
 
 use chrono::Utc;
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::domain::customer::Customer;
 use crate::domain::customer::CustomerDetails;
 use crate::domain::customer::CustomerUpdate;
 use crate::domain::payment_method::MethodStatus;
+use crate::payments::Context;
+use crate::payments::Error;
 
 pub async fn create(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     merchant_reference_id: Option<String>,
     details: CustomerDetails,
-) -> Result<Customer, ApiError> {
+) -> Result<Customer, Error> {
     let now = Utc::now();
     let customer = Customer {
-        id: state.ids.customer(),
+        id: cx.ids.customer(),
         merchant_id: merchant_id.to_string(),
         merchant_reference_id: merchant_reference_id.unwrap_or_else(crate::ids::customer_reference),
         details,
@@ -27,27 +27,23 @@ pub async fn create(
         created_at: now,
         modified_at: now,
     };
-    state.store.insert_customer(&customer).await?;
+    cx.store.insert_customer(&customer).await?;
     Ok(customer)
 }
 
 /// The merchant's customer `id`; another merchant's is answered like one that does not exist.
-pub async fn retrieve(state: &AppState, merchant_id: &str, id: &str) -> Result<Customer, ApiError> {
-    state.store.find_customer(id, merchant_id).await?.ok_or_else(|| not_found(id))
+pub async fn retrieve(cx: &Context, merchant_id: &str, id: &str) -> Result<Customer, Error> {
+    cx.store.find_customer(id, merchant_id).await?.ok_or_else(|| not_found(id))
 }
 
-pub async fn update(
-    state: &AppState,
-    merchant_id: &str,
-    id: &str,
-    update: CustomerUpdate,
-) -> Result<Customer, ApiError> {
-    let mut customer = retrieve(state, merchant_id, id).await?;
+pub async fn update(cx: &Context, merchant_id: &str, id: &str, update: CustomerUpdate) -> Result<Customer, Error> {
+    let mut customer = retrieve(cx, merchant_id, id).await?;
     if let Some(method_id) = &update.default_payment_method_id {
         // Only a saved card of this customer can be their default.
-        let method = crate::payment_methods::retrieve(state, merchant_id, method_id).await?;
+        let method = cx.store.find_payment_method(method_id, merchant_id).await?;
+        let method = method.ok_or_else(|| Error::NotFound(format!("payment method `{method_id}`")))?;
         if method.customer_id != customer.id || method.status != MethodStatus::Active {
-            return Err(ApiError::InvalidRequest(format!(
+            return Err(Error::InvalidRequest(format!(
                 "default_payment_method_id: {method_id} is not a saved payment method of this customer"
             )));
         }
@@ -55,25 +51,25 @@ pub async fn update(
     }
     update.apply(&mut customer.details);
     customer.modified_at = Utc::now();
-    if !state.store.update_customer(&customer).await? {
+    if !cx.store.update_customer(&customer).await? {
         return Err(not_found(id));
     }
     // Answered as stored: the default may have gone with its method meanwhile.
-    retrieve(state, merchant_id, id).await
+    retrieve(cx, merchant_id, id).await
 }
 
-pub async fn delete(state: &AppState, merchant_id: &str, id: &str) -> Result<Customer, ApiError> {
-    let customer = retrieve(state, merchant_id, id).await?;
-    if !state.store.delete_customer(id, merchant_id).await? {
+pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<Customer, Error> {
+    let customer = retrieve(cx, merchant_id, id).await?;
+    if !cx.store.delete_customer(id, merchant_id).await? {
         return Err(not_found(id));
     }
     Ok(customer)
 }
 
-pub async fn list(state: &AppState, merchant_id: &str, limit: u32, offset: u32) -> Result<Vec<Customer>, ApiError> {
-    Ok(state.store.list_customers(merchant_id, limit, offset).await?)
+pub async fn list(cx: &Context, merchant_id: &str, limit: u32, offset: u32) -> Result<Vec<Customer>, Error> {
+    Ok(cx.store.list_customers(merchant_id, limit, offset).await?)
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("customer `{id}`"))
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("customer `{id}`"))
 }

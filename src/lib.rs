@@ -13,6 +13,7 @@ pub mod api;
 pub mod app;
 pub mod backoff;
 pub mod card;
+pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod customers;

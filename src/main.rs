@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 use switchyard::app::check;
 use switchyard::config::Config;
 use switchyard::keys::{key_hash, new_publishable_key, new_secret_key};
-use switchyard::routing;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -114,12 +113,12 @@ fn main() -> ExitCode {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             let result = runtime
                 .map_err(|e| e.to_string())
-                .and_then(|rt| rt.block_on(routing::tools::replay_stored(&config, &profile, &script, &since)));
+                .and_then(|rt| rt.block_on(switchyard::cli::route::replay_stored(&config, &profile, &script, &since)));
             print_result(result)
         }
         Command::Route { replay: None, profile, payment, script } => match (profile, payment) {
             (Some(profile), Some(payment)) => {
-                print_result(routing::tools::dry_run(&config, &profile, &payment, script.as_deref()))
+                print_result(switchyard::cli::route::dry_run(&config, &profile, &payment, script.as_deref()))
             }
             _ => {
                 eprintln!("route needs --profile and --payment (or: route replay --profile P --script FILE)");

@@ -7,18 +7,18 @@
 //! are bounded: route templates, never raw paths; account and connector names from config; never
 //! ids or card data.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::app::AppState;
 use crate::connectors::health::Circuit;
+use crate::merchants::Directory;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -156,8 +156,8 @@ pub fn render() -> String {
 }
 
 /// Answers `GET /metrics`, with each connector account's health as of now.
-pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
-    for profile in state.directory.profiles() {
+pub fn metrics_endpoint(directory: &Directory) -> Response {
+    for profile in directory.profiles() {
         for account in &profile.accounts {
             let health = account.health.snapshot();
             let labels = [("profile", profile.id.clone()), ("account", account.name.clone())];
@@ -178,8 +178,8 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`, for the API listener or an admin listener of its own.
-pub fn metrics_router() -> axum::Router<AppState> {
-    axum::Router::new().route("/metrics", axum::routing::get(metrics_endpoint))
+pub fn metrics_router<S: Clone + Send + Sync + 'static>(directory: Arc<Directory>) -> axum::Router<S> {
+    axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(metrics_endpoint(&directory))))
 }
 
 /// A request id: the caller's, when it sent a sane one, else a fresh one.

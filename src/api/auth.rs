@@ -1,31 +1,28 @@
 //! Who is calling: the `api-key` header names a merchant, `X-Profile-Id` one of its profiles.
 //! Client-side code calls with the merchant's publishable key instead, which opens only what a
-//! client secret opens too (`client_secret`).
-//! Keys are recognised by `keys`.
+//! client secret opens too. Keys are recognised by `keys`; a secret key's call acts in the
+//! payment core's `Scope` of that merchant and profile.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::{DateTime, Utc};
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::api::state::AppState;
+use crate::payments::Scope;
 
 /// An authenticated caller: a merchant, acting for one of its profiles.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub merchant_id: String,
-    pub profile_id: String,
-}
-
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<AppState> for Scope {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let (index, merchant_id) = state.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
+        let (index, merchant_id) = state.core.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
         // Limited by which configured key it is: the key itself is never held.
-        state.limits.check_api(&format!("sk:{merchant_id}:{index}"), merchant_id).map_err(ApiError::RateLimited)?;
+        state
+            .core
+            .limits
+            .check_api(&format!("sk:{merchant_id}:{index}"), merchant_id)
+            .map_err(ApiError::RateLimited)?;
         let profile_id = parts
             .headers
             .get("x-profile-id")
@@ -34,10 +31,11 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::MissingHeader("X-Profile-Id"))?;
         // Another merchant's profile is answered exactly like one that does not exist.
         state
+            .core
             .directory
             .profile(merchant_id, profile_id)
             .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))?;
-        Ok(Caller { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
+        Ok(Scope { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
     }
 }
 
@@ -52,8 +50,8 @@ impl FromRequestParts<AppState> for ClientCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        state.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        let merchant_id = state.core.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        state.core.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         Ok(ClientCaller { merchant_id: merchant_id.to_string() })
     }
 }
@@ -76,32 +74,11 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
             header.split(',').filter_map(|part| part.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
         };
         let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
-        let merchant_id = state.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        state.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        let merchant_id = state.core.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        state.core.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         let client_secret = field("client-secret")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;
         Ok(ClientSecretCaller { merchant_id: merchant_id.to_string(), client_secret: client_secret.to_string() })
     }
-}
-
-/// Checks the client secret a client presented for an object (`what`: "payment", …) whose
-/// secret is `expected` and lapses at `expires_at`. Compared in constant time: a secret is the
-/// only thing standing between a publishable key and the object.
-pub fn client_secret(
-    presented: Option<&str>,
-    expected: &str,
-    expires_at: DateTime<Utc>,
-    what: &'static str,
-) -> Result<(), ApiError> {
-    let presented = presented
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;
-    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        return Err(ApiError::ClientSecretMismatch(what));
-    }
-    if Utc::now() >= expires_at {
-        return Err(ApiError::ClientSecretInvalid(format!("the client_secret of this {what} has expired")));
-    }
-    Ok(())
 }

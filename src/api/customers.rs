@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::auth::Caller;
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::customers;
 use crate::domain::customer::{Customer, CustomerDetails, CustomerUpdate};
 use crate::domain::payment::AddressDetails;
 use crate::ids::CustomerId;
+use crate::payments::Scope;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(create, list, retrieve, update, delete))]
@@ -271,11 +271,11 @@ pub struct CustomerDeleteResponse<'a> {
 )]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<CustomerRequest>,
 ) -> Result<Response, ApiError> {
     let reference = req.merchant_reference_id.map(CustomerId::into_string);
-    let customer = customers::create(&state, &caller.merchant_id, reference, req.details).await?;
+    let customer = customers::create(&state.core, &caller.merchant_id, reference, req.details).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
@@ -289,8 +289,8 @@ async fn create(
     responses((status = 200, description = "The customer", body = CustomerResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let customer = customers::retrieve(&state, &caller.merchant_id, &id).await?;
+async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let customer = customers::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
@@ -309,11 +309,11 @@ async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<
 )]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiJson(CustomerUpdateRequest(update)): ApiJson<CustomerUpdateRequest>,
 ) -> Result<Response, ApiError> {
-    let customer = customers::update(&state, &caller.merchant_id, &id, update).await?;
+    let customer = customers::update(&state.core, &caller.merchant_id, &id, update).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
 
@@ -329,8 +329,8 @@ async fn update(
     responses((status = 200, description = "Deleted", body = CustomerDeleteResponse)),
     security(("api_key" = []))
 )]
-async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let customer = customers::delete(&state, &caller.merchant_id, &id).await?;
+async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let customer = customers::delete(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerDeleteResponse {
         id: &customer.id,
         merchant_reference_id: &customer.merchant_reference_id,
@@ -354,11 +354,11 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 )]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit)?;
-    let page = customers::list(&state, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
+    let page = customers::list(&state.core, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
     Ok(Json(page.iter().map(CustomerResponse::of).collect::<Vec<_>>()).into_response())
 }
 

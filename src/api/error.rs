@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::payments;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,27 @@ impl ApiError {
 /// Whole seconds, rounded up: a client that waits this long finds a token.
 fn retry_after_secs(refused: &crate::limits::Refused) -> u64 {
     refused.retry_after.as_secs() + u64::from(refused.retry_after.subsec_nanos() > 0)
+}
+
+/// The payment core's errors, as the API answers them.
+impl From<payments::Error> for ApiError {
+    fn from(e: payments::Error) -> Self {
+        use payments::Error as Core;
+        match e {
+            Core::NotFound(what) => ApiError::NotFound(what),
+            Core::InvalidRequest(m) => ApiError::InvalidRequest(m),
+            Core::Duplicate(m) => ApiError::Duplicate(m),
+            Core::InvalidState(m) => ApiError::InvalidState(m),
+            Core::NotSupported(m) => ApiError::NotSupported(m),
+            Core::ClientSecretInvalid(m) => ApiError::ClientSecretInvalid(m),
+            Core::ClientSecretMismatch(what) => ApiError::ClientSecretMismatch(what),
+            Core::ConnectorRefused(m) => ApiError::ConnectorRefused(m),
+            Core::ConnectorUnavailable(m) => ApiError::ConnectorUnavailable(m),
+            Core::WebhookRejected(m) => ApiError::WebhookRejected(m),
+            Core::RateLimited(refused) => ApiError::RateLimited(refused),
+            Core::Internal(source) => ApiError::Internal(source),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

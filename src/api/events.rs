@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{page_limit, ApiQuery};
 use super::types::time;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::domain::event::{Delivery, Event, EventStatus};
+use crate::payments::Scope;
 use crate::store::EventFilter;
 
 #[derive(utoipa::OpenApi)]
@@ -167,22 +167,23 @@ impl<'a> EventAttempt<'a> {
 )]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let filter =
         EventFilter { object_id: query.object_id, limit: page_limit(query.limit)?, offset: query.offset.unwrap_or(0) };
-    let events = state.store.events(&caller.merchant_id, &caller.profile_id, &filter).await?;
+    let events = state.core.store.events(&caller.merchant_id, &caller.profile_id, &filter).await?;
     Ok(Json(events.iter().map(EventListItem::of).collect::<Vec<_>>()).into_response())
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<(Event, Vec<Delivery>), ApiError> {
+async fn find(state: &AppState, caller: &Scope, id: &str) -> Result<(Event, Vec<Delivery>), ApiError> {
     let event = state
+        .core
         .store
         .find_event(id, &caller.merchant_id, &caller.profile_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {id}")))?;
-    let deliveries = state.store.deliveries(id).await?;
+    let deliveries = state.core.store.deliveries(id).await?;
     Ok((event, deliveries))
 }
 
@@ -198,7 +199,7 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<(Event, Vec
     responses((status = 200, description = "The event and its last try", body = EventAttempt)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     Ok(Json(EventAttempt::of(&event, deliveries.last())).into_response())
 }
@@ -215,7 +216,7 @@ async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<
     responses((status = 200, description = "Every try, first first", body = Vec<EventAttempt>)),
     security(("api_key" = []))
 )]
-async fn attempts(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn attempts(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     let tries: Vec<EventAttempt<'_>> = deliveries.iter().map(|d| EventAttempt::of(&event, Some(d))).collect();
     Ok(Json(tries).into_response())

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::bounds::nests_deeper_than;
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::config::ServerConfig;
 
 /// A request body type, decoded from the parsed JSON.

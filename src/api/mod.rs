@@ -15,7 +15,9 @@ mod payment_methods;
 pub mod payments;
 pub mod redirection;
 mod refunds;
+mod sandbox;
 mod sessions;
+pub mod state;
 mod strict;
 pub mod types;
 mod webhooks;
@@ -28,9 +30,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::connectors::health::Circuit;
-use crate::connectors::sandbox;
 use error::ApiError;
 
 /// The API, its requests bounded in time by `server.request_timeout_ms`; `work` is held by each
@@ -39,7 +40,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
     let limit = std::time::Duration::from_millis(state.config.server.request_timeout_ms);
     let deadline = axum::middleware::from_fn_with_state(deadline::Deadline { limit, work }, deadline::bounded);
     let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
-        true => crate::telemetry::metrics_router(),
+        true => crate::telemetry::metrics_router(state.core.directory.clone()),
         false => Router::new(),
     };
     Router::new()
@@ -61,7 +62,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .merge(payment_method_sessions::router())
         .merge(redirection::router())
         .merge(webhooks::router())
-        .merge(sandbox::page::router())
+        .merge(sandbox::router())
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
@@ -110,6 +111,7 @@ struct ConnectorHealth {
 )]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let connectors: BTreeMap<String, ConnectorHealth> = state
+        .core
         .directory
         .profiles()
         .flat_map(|p| {
@@ -125,7 +127,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRespon
             })
         })
         .collect();
-    match state.store.ping().await {
+    match state.core.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ok", database: "ok", connectors })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");

@@ -213,7 +213,7 @@ fn add_errors(operation: &mut Map<String, Value>) {
     let mut statuses: Vec<u16> = vec![504];
     for scheme in &schemes {
         statuses.extend(match scheme.as_str() {
-            // `Caller`: the key, then `X-Profile-Id` (missing: 400; not the merchant's: 404).
+            // `Scope`: the key, then `X-Profile-Id` (missing: 400; not the merchant's: 404).
             "api_key" => &[400, 401, 404, 429][..],
             // `ClientCaller`: the key; the body names the object (404) and its secret (400).
             "publishable_key" => &[400, 401, 404, 429][..],

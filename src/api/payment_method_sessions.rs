@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::{Caller, ClientSecretCaller};
+use super::auth::ClientSecretCaller;
 use super::bounds;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
@@ -23,7 +23,7 @@ use super::payment_methods::{
     PaymentMethodResponseItem,
 };
 use super::types::time;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::domain::payment::Address;
 use crate::domain::payment_method::{MethodSession, PspTokenization};
 use crate::domain::payment_method::{SavedMethod, StorageType};
@@ -31,6 +31,7 @@ use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::sessions;
 use crate::payment_methods::sessions::NewSession;
+use crate::payments::Scope;
 
 /// A session lasts 15 minutes unless the request says otherwise, and at most a day.
 const EXPIRES_IN_DEFAULT: u32 = 900;
@@ -237,7 +238,7 @@ struct PaymentMethodListResponseForSession<'a> {
 // ---- handlers -------------------------------------------------------------------------------
 
 async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, ApiError> {
-    let saved = sessions::saved(state, session).await?;
+    let saved = sessions::saved(&state.core, session).await?;
     Ok(Json(PaymentMethodSessionResponse::of(state, session, saved.as_ref())).into_response())
 }
 
@@ -258,10 +259,10 @@ async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, 
 )]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(new): ApiJson<NewSession>,
 ) -> Result<Response, ApiError> {
-    let session = sessions::create(&state, &caller, new).await?;
+    let session = sessions::create(&state.core, &caller, new).await?;
     respond(&state, &session).await
 }
 
@@ -275,8 +276,8 @@ async fn create(
     responses((status = 200, description = "The session", body = PaymentMethodSessionResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let session = sessions::retrieve(&state, &caller, &id).await?;
+async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = sessions::retrieve(&state.core, &caller, &id).await?;
     respond(&state, &session).await
 }
 
@@ -308,7 +309,8 @@ async fn confirm(
     Path(id): Path<String>,
     ApiJson(SessionConfirmRequest(card)): ApiJson<SessionConfirmRequest>,
 ) -> Result<Response, ApiError> {
-    let (session, method) = sessions::confirm(&state, &caller.merchant_id, &caller.client_secret, &id, card).await?;
+    let (session, method) =
+        sessions::confirm(&state.core, &caller.merchant_id, &caller.client_secret, &id, card).await?;
     Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
 }
 
@@ -329,18 +331,19 @@ async fn list_payment_methods(
     caller: ClientSecretCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let session = sessions::open(&state, &caller.merchant_id, &caller.client_secret, &id).await?;
+    let session = sessions::open(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
     let mut enabled: Vec<(String, String)> = Vec::new();
-    if let Some(profile) = state.directory.profile(&session.merchant_id, &session.profile_id) {
+    if let Some(profile) = state.core.directory.profile(&session.merchant_id, &session.profile_id) {
         for account in profile.accounts.iter().filter(|a| a.enabled) {
-            for pair in state.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default() {
+            for pair in state.core.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default() {
                 if !enabled.contains(&pair) {
                     enabled.push(pair);
                 }
             }
         }
     }
-    let (saved, default) = payment_methods::for_customer(&state, &session.merchant_id, &session.customer_id).await?;
+    let (saved, default) =
+        payment_methods::for_customer(&state.core, &session.merchant_id, &session.customer_id).await?;
     Ok(Json(PaymentMethodListResponseForSession {
         payment_methods_enabled: enabled
             .into_iter()
@@ -370,7 +373,7 @@ async fn delete(
     caller: ClientSecretCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    sessions::delete(&state, &caller.merchant_id, &caller.client_secret, &id).await?;
+    sessions::delete(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
     Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
 }
 

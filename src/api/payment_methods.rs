@@ -13,18 +13,18 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::auth::Caller;
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{part, ApiJson, FromBody};
 use super::types::time;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
 use crate::domain::payment::{Address, CountryCode};
 use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::{MethodOwner, NewCard};
+use crate::payments::Scope;
 use crate::vault::VaultCard;
 
 #[derive(utoipa::OpenApi)]
@@ -340,7 +340,7 @@ impl<'a> PaymentMethodResponse<'a> {
         let cvc = match m.storage_type {
             StorageType::Persistent => None,
             StorageType::Volatile => {
-                let kept = state.vault.cvc(&m.id, Utc::now()).map(|(_, until)| until);
+                let kept = state.core.vault.cvc(&m.id, Utc::now()).map(|(_, until)| until);
                 Some(CardCvcTokenStorage { is_stored: kept.is_some(), expires_at: kept })
             }
         };
@@ -425,12 +425,12 @@ struct CustomerPaymentMethodsListResponse<'a> {
 )]
 async fn create_intent(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<PaymentMethodIntentCreate>,
 ) -> Result<Response, ApiError> {
     let owner =
         MethodOwner { customer_id: req.customer_id.into_string(), billing: req.billing, metadata: req.metadata };
-    let method = payment_methods::create_intent(&state, &caller.merchant_id, owner).await?;
+    let method = payment_methods::create_intent(&state.core, &caller.merchant_id, owner).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
@@ -455,12 +455,13 @@ async fn create_intent(
 )]
 async fn confirm_intent(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> Result<Response, ApiError> {
     let method =
-        payment_methods::confirm_intent(&state, &caller.merchant_id, &id, req.customer_id.as_deref(), req.card).await?;
+        payment_methods::confirm_intent(&state.core, &caller.merchant_id, &id, req.customer_id.as_deref(), req.card)
+            .await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
@@ -484,11 +485,11 @@ async fn confirm_intent(
 )]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
     let method =
-        payment_methods::create(&state, &caller.merchant_id, req.owner, req.card, req.storage_type, None).await?;
+        payment_methods::create(&state.core, &caller.merchant_id, req.owner, req.card, req.storage_type, None).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
@@ -502,8 +503,8 @@ async fn create(
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let method = payment_methods::retrieve(&state, &caller.merchant_id, &id).await?;
+async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
 
@@ -517,8 +518,8 @@ async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<
     responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
     security(("api_key" = []))
 )]
-async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    payment_methods::delete(&state, &caller.merchant_id, &id).await?;
+async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    payment_methods::delete(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
 }
 
@@ -532,8 +533,8 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     responses((status = 200, description = "The customer's saved payment methods", body = CustomerPaymentMethodsListResponse)),
     security(("api_key" = []))
 )]
-async fn saved(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (methods, default) = payment_methods::for_customer(&state, &caller.merchant_id, &id).await?;
+async fn saved(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (methods, default) = payment_methods::for_customer(&state.core, &caller.merchant_id, &id).await?;
     let items = PaymentMethodResponseItem::list(&state, &methods, default.as_deref());
     Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())
 }

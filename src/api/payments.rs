@@ -7,16 +7,16 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
-use super::auth::Caller;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
     CancelRequest, CaptureRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsIntentResponse,
     PaymentsRequest, PaymentsResponse,
 };
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::domain::payment_method::PaymentMethod;
 use crate::payments::flow::{self, Confirmation};
+use crate::payments::Scope;
 use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]
@@ -57,22 +57,22 @@ pub(super) struct PaymentId {
 )]
 pub async fn create_and_confirm(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<PaymentsRequest>,
 ) -> Result<Response, ApiError> {
     let (intent, choice) = req.into_parts()?;
     known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
     let (confirmation, saved) = resolve(&state, &caller, choice, intent.customer_id.as_deref()).await?;
-    let view = flow::create_and_confirm(&state, &caller, intent, confirmation).await?;
+    let view = flow::create_and_confirm(&state.core, &caller, intent, confirmation).await?;
     used(&state, saved).await;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
 /// A payment may name only a customer its merchant has (`HE_02` otherwise, as for any object
 /// that does not exist).
-async fn known_customer(state: &AppState, caller: &Caller, customer_id: Option<&str>) -> Result<(), ApiError> {
+async fn known_customer(state: &AppState, caller: &Scope, customer_id: Option<&str>) -> Result<(), ApiError> {
     match customer_id {
-        Some(id) => customers::retrieve(state, &caller.merchant_id, id).await.map(drop),
+        Some(id) => Ok(customers::retrieve(&state.core, &caller.merchant_id, id).await.map(drop)?),
         None => Ok(()),
     }
 }
@@ -81,7 +81,7 @@ async fn known_customer(state: &AppState, caller: &Caller, customer_id: Option<&
 /// the vault, for the payment's own customer only. Answers the saved method's id too.
 async fn resolve(
     state: &AppState,
-    caller: &Caller,
+    caller: &Scope,
     choice: MethodChoice,
     customer_id: Option<&str>,
 ) -> Result<(Confirmation, Option<String>), ApiError> {
@@ -89,7 +89,8 @@ async fn resolve(
         MethodChoice::Given(confirmation) => Ok((confirmation, None)),
         MethodChoice::Saved { payment_method_id, billing, return_url } => {
             let (method, card) =
-                payment_methods::card_for_payment(state, &caller.merchant_id, &payment_method_id, customer_id).await?;
+                payment_methods::card_for_payment(&state.core, &caller.merchant_id, &payment_method_id, customer_id)
+                    .await?;
             let confirmation = Confirmation {
                 payment_method: PaymentMethod::Card(card),
                 payment_method_type: "card".into(),
@@ -105,7 +106,7 @@ async fn resolve(
 /// Marks a saved method as just used; the payment stands whether or not this is written.
 async fn used(state: &AppState, saved: Option<String>) {
     if let Some(id) = saved {
-        if let Err(e) = state.store.touch_payment_method(&id, chrono::Utc::now()).await {
+        if let Err(e) = state.core.store.touch_payment_method(&id, chrono::Utc::now()).await {
             tracing::warn!(payment_method_id = %id, error = %e, "could not record the use of a saved payment method");
         }
     }
@@ -128,12 +129,12 @@ async fn used(state: &AppState, saved: Option<String>) {
 )]
 pub async fn create_intent(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<CreateIntentRequest>,
 ) -> Result<Response, ApiError> {
     let intent = req.into_new_intent()?;
     known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
-    let intent = flow::create_intent(&state, &caller, intent).await?;
+    let intent = flow::create_intent(&state.core, &caller, intent).await?;
     Ok((StatusCode::OK, Json(PaymentsIntentResponse::of(&intent))).into_response())
 }
 
@@ -161,17 +162,17 @@ pub async fn create_intent(
 )]
 pub async fn confirm_intent(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmIntentRequest>,
 ) -> Result<Response, ApiError> {
     let choice = req.into_choice()?;
     let customer_id = match &choice {
-        MethodChoice::Saved { .. } => flow::retrieve_intent(&state, &caller, &id).await?.customer_id,
+        MethodChoice::Saved { .. } => flow::retrieve_intent(&state.core, &caller, &id).await?.customer_id,
         MethodChoice::Given(_) => None,
     };
     let (confirmation, saved) = resolve(&state, &caller, choice, customer_id.as_deref()).await?;
-    let view = flow::confirm(&state, &caller, &id, confirmation).await?;
+    let view = flow::confirm(&state.core, &caller, &id, confirmation).await?;
     used(&state, saved).await;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
@@ -202,13 +203,13 @@ pub struct SyncQuery {
 )]
 pub async fn retrieve(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let view = match query.force_sync {
-        true => flow::sync(&state, &caller, &id).await?,
-        false => flow::retrieve(&state, &caller, &id).await?,
+        true => flow::sync(&state.core, &caller, &id).await?,
+        false => flow::retrieve(&state.core, &caller, &id).await?,
     };
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
@@ -227,10 +228,10 @@ pub async fn retrieve(
 )]
 pub async fn get_intent(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let intent = flow::retrieve_intent(&state, &caller, &id).await?;
+    let intent = flow::retrieve_intent(&state.core, &caller, &id).await?;
     Ok(Json(PaymentsIntentResponse::of(&intent)).into_response())
 }
 
@@ -256,11 +257,11 @@ pub async fn get_intent(
 )]
 pub async fn capture(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CaptureRequest>,
 ) -> Result<Response, ApiError> {
-    let view = flow::capture(&state, &caller, &id, req.amount_to_capture).await?;
+    let view = flow::capture(&state.core, &caller, &id, req.amount_to_capture).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
@@ -286,10 +287,10 @@ pub async fn capture(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Response, ApiError> {
-    let view = flow::cancel(&state, &caller, &id, req.cancellation_reason).await?;
+    let view = flow::cancel(&state.core, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::domain::payment::PaymentIntent;
 use crate::payments::flow;
 
@@ -34,14 +34,15 @@ pub async fn finish(
     payment_id: &str,
     params: BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let intent = match flow::complete_authentication(state, payment_id, params).await {
+    let intent = match flow::complete_authentication(&state.core, payment_id, params).await {
         Ok(view) => view.intent,
-        Err(ApiError::InvalidState(_)) => state
+        Err(crate::payments::Error::InvalidState(_)) => state
+            .core
             .store
             .find_intent_by_id(payment_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?,
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     Ok(send_on(&intent))
 }

@@ -4,15 +4,15 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::error::ErrorResponse;
 use super::extract::ApiJson;
 use super::extract::ApiQuery;
 use super::payments::SyncQuery;
 use super::types::{RefundResponse, RefundsCreateRequest};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::payments::refunds;
+use crate::payments::Scope;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(create, retrieve))]
@@ -47,10 +47,10 @@ struct RefundId {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     ApiJson(req): ApiJson<RefundsCreateRequest>,
 ) -> Result<Response, ApiError> {
-    let refund = refunds::create(&state, &caller, req.into_new_refund(&caller.merchant_id)?).await?;
+    let refund = refunds::create(&state.core, &caller, req.into_new_refund(&caller.merchant_id)?).await?;
     Ok(Json(RefundResponse::of(&refund)).into_response())
 }
 
@@ -71,13 +71,13 @@ pub async fn create(
 )]
 pub async fn retrieve(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Scope,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let refund = match query.force_sync {
-        true => refunds::sync(&state, &caller, &id).await?,
-        false => refunds::retrieve(&state, &caller, &id).await?,
+        true => refunds::sync(&state.core, &caller, &id).await?,
+        false => refunds::retrieve(&state.core, &caller, &id).await?,
     };
     Ok(Json(RefundResponse::of(&refund)).into_response())
 }

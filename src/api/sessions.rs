@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::auth::ClientCaller;
 use super::error::ApiError;
 use super::extract::{part, ApiJson, FromBody};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::connectors::session::SessionToken;
 use crate::payments::sessions::{self, ConnectorOverride, SessionTokensRequest};
 use crate::secret::Secret;
@@ -259,7 +259,7 @@ async fn session_tokens(
     caller: ClientCaller,
     ApiJson(req): ApiJson<SessionTokensRequest>,
 ) -> Result<Json<PaymentsSessionResponse>, ApiError> {
-    let (intent, tokens) = sessions::session_tokens(&state, &caller.merchant_id, &req).await?;
+    let (intent, tokens) = sessions::session_tokens(&state.core, &caller.merchant_id, &req).await?;
     Ok(Json(PaymentsSessionResponse {
         payment_id: intent.id,
         client_secret: intent.client_secret,

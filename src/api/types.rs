@@ -23,6 +23,7 @@ use crate::domain::payment::{
 };
 use crate::domain::payment_method::{CardDetails, PaymentMethod};
 use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
+use crate::events::Renderers;
 use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
 use crate::money::{Amount, Currency, MAX_AMOUNT};
 use crate::payments::flow::{Confirmation, NewIntent};
@@ -752,3 +753,9 @@ impl<'a> RefundResponse<'a> {
         }
     }
 }
+
+/// How events show a payment and a refund: as the API does.
+pub const EVENT_BODIES: Renderers = Renderers {
+    payment: |payment| serde_json::json!(PaymentsResponse::of(payment)),
+    refund: |refund| serde_json::json!(RefundResponse::of(refund)),
+};

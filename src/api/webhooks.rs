@@ -9,7 +9,7 @@ use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorResponse};
 use super::extract::RawBody;
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::connectors::WebhookRequest;
 use crate::payments::webhooks::{self, Addressee, Applied};
 
@@ -123,7 +123,7 @@ async fn receive_for_profile(
 async fn apply(state: &AppState, to: &Addressee<'_>, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let headers: Vec<(String, String)> =
         headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string()))).collect();
-    let applied = webhooks::receive(state, to, &WebhookRequest { headers: &headers, body }).await?;
+    let applied = webhooks::receive(&state.core, to, &WebhookRequest { headers: &headers, body }).await?;
     let outcome = match applied {
         Applied::Changed => Outcome::Applied,
         Applied::AlreadyKnown => Outcome::AlreadyKnown,

@@ -3,49 +3,24 @@
 pub mod check;
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api::state::AppState;
 use crate::config::{Config, Problem};
-use crate::connectors::Registry;
+use crate::events::delivery::Courier;
+use crate::events::Outbox;
 use crate::ids::IdMinter;
 use crate::limits::Limits;
 use crate::merchants::Directory;
+use crate::payments::Context;
 use crate::reload;
 use crate::routing::Router;
 use crate::store::{Store, StoreError};
 use crate::vault::Vault;
-
-/// What every request handler shares. Cloning it clones one `Arc`.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-pub struct Shared {
-    pub config: Config,
-    pub store: Store,
-    pub registry: Registry,
-    pub directory: Directory,
-    pub router: Arc<Router>,
-    pub ids: IdMinter,
-    pub vault: Vault,
-    pub limits: Arc<Limits>,
-    /// The one pooled client every outbound call goes through.
-    pub http: reqwest::Client,
-    /// Woken when an event for a merchant is written, so it goes out at once.
-    pub webhooks_due: tokio::sync::Notify,
-}
-
-impl Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -188,27 +163,38 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         })
     };
-    let state = AppState(Arc::new(Shared {
-        router: router.clone(),
-        registry,
-        directory: Directory::from_config(&without(&config, &out_of_service)),
-        ids: IdMinter::new(&config.payments.cell_id),
-        vault,
-        limits,
-        http,
-        webhooks_due: tokio::sync::Notify::new(),
+    let directory = Arc::new(Directory::from_config(&without(&config, &out_of_service)));
+    let ids = IdMinter::new(&config.payments.cell_id);
+    let due = Arc::new(tokio::sync::Notify::new());
+    let core = Arc::new(Context {
         store: store.clone(),
-        config,
-    }));
-    let mut background = vec![evictor, crate::events::delivery::spawn(state.clone())];
-    if state.config.reconciler.enabled {
-        background.push(crate::payments::reconcile::spawn(state.clone()));
+        registry,
+        directory: directory.clone(),
+        router: router.clone(),
+        limits,
+        ids: ids.clone(),
+        vault,
+        events: Outbox::new(directory.clone(), ids, crate::api::types::EVENT_BODIES, due.clone()),
+        settings: config.payments.clone(),
+        call_timeout_ms: config.http.request_timeout_ms,
+    });
+    let courier = Courier {
+        store: store.clone(),
+        directory: directory.clone(),
+        http,
+        settings: config.outgoing_webhooks.clone(),
+        due,
+    };
+    let mut background = vec![evictor, crate::events::delivery::spawn(Arc::new(courier))];
+    if config.reconciler.enabled {
+        background.push(crate::payments::reconcile::spawn(core.clone(), config.reconciler.clone()));
     }
+    let state = AppState::new(core, config);
     let admin = match (state.config.metrics.enabled, state.config.metrics.listen.as_str()) {
         (true, listen) if !listen.is_empty() => {
             let listener = TcpListener::bind(listen).await?;
             let addr = listener.local_addr()?;
-            let app = crate::telemetry::metrics_router().with_state(state.clone());
+            let app = crate::telemetry::metrics_router(directory.clone());
             tracing::info!(%addr, "metrics listening");
             // The same limits as the API's; it runs until the daemon stops and aborts it.
             let server = state.config.server.clone();

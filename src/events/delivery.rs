@@ -5,31 +5,46 @@
 //! event of a payment or refund is ever sent, so a merchant sees its changes in order. Every try
 //! is kept, and each event is taken on under a lease, so daemons sharing a database send it once.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::app::AppState;
 use crate::backoff::{doubling, millis};
+use crate::config::OutgoingWebhooksConfig;
 use crate::domain::event::{sign, Delivery, Event, SIGNATURE_HEADER};
+use crate::merchants::Directory;
 use crate::store::AfterTry;
+use crate::store::Store;
 use crate::text::clip;
 
 /// How much of a merchant's answer is kept with a try.
 const KEPT_ANSWER: usize = 1000;
 
+/// What delivery works with.
+pub struct Courier {
+    pub store: Store,
+    pub directory: Arc<Directory>,
+    /// The daemon's one pooled client.
+    pub http: reqwest::Client,
+    pub settings: OutgoingWebhooksConfig,
+    /// Woken when an event is written, so it goes out at once.
+    pub due: Arc<Notify>,
+}
+
 /// Sends due events until none is left, then waits for a new one (or `every_ms`), until aborted.
-pub fn spawn(state: AppState) -> JoinHandle<()> {
+pub fn spawn(courier: Arc<Courier>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let every = Duration::from_millis(state.config.outgoing_webhooks.every_ms);
+        let every = Duration::from_millis(courier.settings.every_ms);
         loop {
             // A delivered event may make the next one of its payment due at once.
-            if run(&state).await > 0 {
+            if run(&courier).await > 0 {
                 continue;
             }
             tokio::select! {
-                () = state.webhooks_due.notified() => {}
+                () = courier.due.notified() => {}
                 () = tokio::time::sleep(every) => {}
             }
         }
@@ -37,10 +52,10 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 }
 
 /// One round: takes on the due events and tries each once, all at once. Returns how many it tried.
-pub async fn run(state: &AppState) -> usize {
-    let config = &state.config.outgoing_webhooks;
+pub async fn run(courier: &Arc<Courier>) -> usize {
+    let config = &courier.settings;
     let now = Utc::now();
-    let due = match state.store.due_events(now, config.batch).await {
+    let due = match courier.store.due_events(now, config.batch).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the webhook outbox");
@@ -51,30 +66,30 @@ pub async fn run(state: &AppState) -> usize {
     let lease = now + millis(config.timeout_ms.saturating_mul(2));
     let mut tries = JoinSet::new();
     for mut event in due {
-        match state.store.lease_event(&mut event, lease).await {
-            Ok(true) => drop(tries.spawn(deliver(state.clone(), event))),
+        match courier.store.lease_event(&mut event, lease).await {
+            Ok(true) => drop(tries.spawn(deliver(courier.clone(), event))),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, event_id = %event.id, "cannot take an event on"),
         }
     }
     let tried = tries.join_all().await.len();
-    if let Ok(pending) = state.store.pending_events().await {
+    if let Ok(pending) = courier.store.pending_events().await {
         metrics::gauge!("switchyard_webhook_events_pending").set(pending as f64);
     }
     tried
 }
 
 /// One try at one event, kept with what became of it.
-async fn deliver(state: AppState, event: Event) {
-    let config = &state.config.outgoing_webhooks;
+async fn deliver(courier: Arc<Courier>, event: Event) {
+    let config = &courier.settings;
     let attempt = event.attempts + 1;
-    let target = state.directory.profile(&event.merchant_id, &event.profile_id).and_then(|p| p.webhook.clone());
+    let target = courier.directory.profile(&event.merchant_id, &event.profile_id).and_then(|p| p.webhook.clone());
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     let answer = match &target {
         None => Err("the profile has no webhook_url any more".to_string()),
         Some(target) => {
             headers.push((SIGNATURE_HEADER.into(), sign(target.key.expose().as_bytes(), event.body.as_bytes())));
-            let mut request = state.http.post(&target.url).timeout(Duration::from_millis(config.timeout_ms));
+            let mut request = courier.http.post(&target.url).timeout(Duration::from_millis(config.timeout_ms));
             for (name, value) in &headers {
                 request = request.header(name, value);
             }
@@ -118,7 +133,7 @@ async fn deliver(state: AppState, event: Event) {
         error_message,
         created_at: now,
     };
-    match state.store.record_delivery(&delivery, event.next_attempt_at, after).await {
+    match courier.store.record_delivery(&delivery, event.next_attempt_at, after).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(event_id = %delivery.event_id, "a webhook try outlasted its lease; not recorded"),
         // The lease runs out and the event is tried again: a merchant may see it twice, never lose it.

@@ -1,24 +1,37 @@
 //! Outgoing webhooks: which changes a merchant is told of, and the event that tells it — the
 //! payment or refund as the API shows it at that moment, in Hyperswitch's `OutgoingWebhook`
 //! envelope, written in the same transaction as the change. `delivery` posts it.
+//!
+//! The body is the API's rendering of the object; the API hands its renderers in
+//! (`Renderers`), so this layer never knows the wire format.
 
 pub mod delivery;
 
-use chrono::{SecondsFormat, Utc};
-use serde::Serialize;
-use serde_json::json;
+use std::sync::Arc;
 
-use crate::api::types::{PaymentsResponse, RefundResponse};
-use crate::app::AppState;
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
 use crate::domain::event::{payment_event_type, refund_event_type, NewEvent};
 use crate::domain::payment::{Payment, PaymentIntent, Refund};
 use crate::domain::status::IntentStatus;
+use crate::ids::IdMinter;
+use crate::merchants::Directory;
 
-/// Whether a payment reaching `status` is something its merchant is told of: a status with an
-/// event type, in a profile with a webhook URL.
-pub fn wanted(state: &AppState, intent: &PaymentIntent, status: IntentStatus) -> bool {
-    payment_event_type(status).is_some()
-        && state.directory.profile(&intent.merchant_id, &intent.profile_id).is_some_and(|p| p.webhook.is_some())
+/// How a payment and a refund look in an event's `content.object`.
+#[derive(Clone, Copy)]
+pub struct Renderers {
+    pub payment: fn(&Payment) -> Value,
+    pub refund: fn(&Refund) -> Value,
+}
+
+/// Makes the events of changes, and wakes delivery when one is written.
+pub struct Outbox {
+    directory: Arc<Directory>,
+    ids: IdMinter,
+    render: Renderers,
+    due: Arc<Notify>,
 }
 
 /// What an event is about, and how its content is labelled.
@@ -31,10 +44,21 @@ struct Subject<'a> {
     content_type: &'static str,
 }
 
-impl NewEvent {
+impl Outbox {
+    pub fn new(directory: Arc<Directory>, ids: IdMinter, render: Renderers, due: Arc<Notify>) -> Self {
+        Self { directory, ids, render, due }
+    }
+
+    /// Whether a payment reaching `status` is something its merchant is told of: a status with
+    /// an event type, in a profile with a webhook URL.
+    pub fn wanted(&self, intent: &PaymentIntent, status: IntentStatus) -> bool {
+        payment_event_type(status).is_some()
+            && self.directory.profile(&intent.merchant_id, &intent.profile_id).is_some_and(|p| p.webhook.is_some())
+    }
+
     /// The event for a payment now as `view` shows it, if its profile takes webhooks and its
     /// status is one merchants are told of.
-    pub fn payment(state: &AppState, view: &Payment) -> Option<Self> {
+    pub fn payment(&self, view: &Payment) -> Option<NewEvent> {
         let intent = &view.intent;
         let subject = Subject {
             merchant_id: &intent.merchant_id,
@@ -44,10 +68,10 @@ impl NewEvent {
             event_type: payment_event_type(intent.status)?,
             content_type: "payment_details",
         };
-        Self::new(state, subject, PaymentsResponse::of(view))
+        self.event(subject, || (self.render.payment)(view))
     }
 
-    pub fn refund(state: &AppState, refund: &Refund) -> Option<Self> {
+    pub fn refund(&self, refund: &Refund) -> Option<NewEvent> {
         let subject = Subject {
             merchant_id: &refund.merchant_id,
             profile_id: &refund.profile_id,
@@ -56,22 +80,27 @@ impl NewEvent {
             event_type: refund_event_type(refund.status)?,
             content_type: "refund_details",
         };
-        Self::new(state, subject, RefundResponse::of(refund))
+        self.event(subject, || (self.render.refund)(refund))
     }
 
-    fn new(state: &AppState, about: Subject<'_>, object: impl Serialize) -> Option<Self> {
-        state.directory.profile(about.merchant_id, about.profile_id)?.webhook.as_ref()?;
-        let id = state.ids.event();
+    /// An event was written: delivery goes out at once rather than at its next round.
+    pub fn written(&self) {
+        self.due.notify_one();
+    }
+
+    fn event(&self, about: Subject<'_>, object: impl FnOnce() -> Value) -> Option<NewEvent> {
+        self.directory.profile(about.merchant_id, about.profile_id)?.webhook.as_ref()?;
+        let id = self.ids.event();
         let created_at = Utc::now();
         let body = json!({
             "merchant_id": about.merchant_id,
             "event_id": id,
             "event_type": about.event_type,
-            "content": { "type": about.content_type, "object": object },
+            "content": { "type": about.content_type, "object": object() },
             "timestamp": created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         })
         .to_string();
-        Some(Self {
+        Some(NewEvent {
             id,
             merchant_id: about.merchant_id.to_string(),
             profile_id: about.profile_id.to_string(),

@@ -9,8 +9,6 @@ pub mod sessions;
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::card::{CardSummary, Cvc};
 use crate::connectors::{metered_with_card, Account, ConnectorError, TokenizeRequest};
 use crate::customers;
@@ -21,7 +19,9 @@ use crate::domain::payment_method::SavedCard;
 use crate::domain::payment_method::SavedMethod;
 use crate::domain::payment_method::StorageType;
 use crate::domain::payment_method::{CardDetails, ProviderToken};
-use crate::vault::{VaultCard, VaultError};
+use crate::payments::Context;
+use crate::payments::Error;
+use crate::vault::VaultCard;
 
 /// A card as a customer hands it over to be saved.
 #[derive(Debug)]
@@ -42,23 +42,14 @@ pub struct MethodOwner {
     pub metadata: Option<Map<String, Value>>,
 }
 
-impl From<VaultError> for ApiError {
-    fn from(e: VaultError) -> Self {
-        match e {
-            VaultError::NoKey => ApiError::NotSupported(e.to_string()),
-            VaultError::Unopenable => ApiError::Internal(Box::new(e)),
-        }
-    }
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("payment method `{id}`"))
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("payment method `{id}`"))
-}
-
-fn new_method(state: &AppState, merchant_id: &str, owner: MethodOwner, storage_type: StorageType) -> SavedMethod {
+fn new_method(cx: &Context, merchant_id: &str, owner: MethodOwner, storage_type: StorageType) -> SavedMethod {
     let now = Utc::now();
     SavedMethod {
-        id: state.ids.payment_method(),
+        id: cx.ids.payment_method(),
         merchant_id: merchant_id.to_string(),
         customer_id: owner.customer_id,
         status: MethodStatus::AwaitingData,
@@ -76,7 +67,7 @@ fn new_method(state: &AppState, merchant_id: &str, owner: MethodOwner, storage_t
 }
 
 /// Gives `method` the card: what is shown of it, and its code when the method is volatile.
-fn fill(state: &AppState, method: &mut SavedMethod, new: &NewCard, storage_type: StorageType) {
+fn fill(cx: &Context, method: &mut SavedMethod, new: &NewCard, storage_type: StorageType) {
     let card = &new.card;
     method.status = MethodStatus::Active;
     method.payment_method_type = Some("card".into());
@@ -89,15 +80,15 @@ fn fill(state: &AppState, method: &mut SavedMethod, new: &NewCard, storage_type:
     });
     method.modified_at = Utc::now();
     if let (StorageType::Volatile, Some(cvc)) = (storage_type, &new.cvc) {
-        state.vault.keep_cvc(&method.id, cvc.clone(), method.modified_at);
+        cx.vault.keep_cvc(&method.id, cvc.clone(), method.modified_at);
     }
 }
 
 /// A method awaiting its card, for an existing customer of the merchant.
-pub async fn create_intent(state: &AppState, merchant_id: &str, owner: MethodOwner) -> Result<SavedMethod, ApiError> {
-    customers::retrieve(state, merchant_id, &owner.customer_id).await?;
-    let method = new_method(state, merchant_id, owner, StorageType::Persistent);
-    state.store.insert_payment_method(&method, None).await?;
+pub async fn create_intent(cx: &Context, merchant_id: &str, owner: MethodOwner) -> Result<SavedMethod, Error> {
+    customers::retrieve(cx, merchant_id, &owner.customer_id).await?;
+    let method = new_method(cx, merchant_id, owner, StorageType::Persistent);
+    cx.store.insert_payment_method(&method, None).await?;
     Ok(method)
 }
 
@@ -106,36 +97,36 @@ pub async fn create_intent(state: &AppState, merchant_id: &str, owner: MethodOwn
 /// token later payments through the account charge; if the provider does not take it, nothing is
 /// saved.
 pub async fn create(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     owner: MethodOwner,
     new: NewCard,
     storage_type: StorageType,
     tokenize_at: Option<(&Account, bool)>,
-) -> Result<SavedMethod, ApiError> {
-    customers::retrieve(state, merchant_id, &owner.customer_id).await?;
-    let mut method = new_method(state, merchant_id, owner, storage_type);
-    let sealed = state.vault.seal(&method.id, &new.card)?;
+) -> Result<SavedMethod, Error> {
+    customers::retrieve(cx, merchant_id, &owner.customer_id).await?;
+    let mut method = new_method(cx, merchant_id, owner, storage_type);
+    let sealed = cx.vault.seal(&method.id, &new.card)?;
     if let Some((account, reusable)) = tokenize_at {
-        let token = tokenize(state, account, &method.id, &new, reusable).await?;
+        let token = tokenize(cx, account, &method.id, &new, reusable).await?;
         method.connector_tokens.push(ConnectorToken { account: account.name.clone(), token });
     }
-    fill(state, &mut method, &new, storage_type);
-    state.store.insert_payment_method(&method, Some(&sealed)).await?;
+    fill(cx, &mut method, &new, storage_type);
+    cx.store.insert_payment_method(&method, Some(&sealed)).await?;
     Ok(method)
 }
 
 async fn tokenize(
-    state: &AppState,
+    cx: &Context,
     account: &Account,
     id: &str,
     new: &NewCard,
     reusable: bool,
-) -> Result<ProviderToken, ApiError> {
-    let connector = state
+) -> Result<ProviderToken, Error> {
+    let connector = cx
         .registry
         .get(&account.connector)
-        .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
+        .ok_or_else(|| Error::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
     let card = CardDetails {
         number: new.card.number.clone(),
         cvc: new.cvc.clone(),
@@ -147,10 +138,10 @@ async fn tokenize(
     let request = TokenizeRequest { payment_method_id: id, card: &card, reusable };
     metered_with_card(account, "tokenize", Some(request.card), connector.tokenize(account, &request)).await.map_err(
         |e| match e {
-            ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
-            ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
+            ConnectorError::NotSupported { .. } => Error::NotSupported(e.to_string()),
+            ConnectorError::Refused { .. } => Error::ConnectorRefused(e.to_string()),
             ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {
-                ApiError::ConnectorUnavailable(e.to_string())
+                Error::ConnectorUnavailable(e.to_string())
             }
         },
     )
@@ -158,77 +149,77 @@ async fn tokenize(
 
 /// Gives a method created by `create_intent` its card.
 pub async fn confirm_intent(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     id: &str,
     customer_id: Option<&str>,
     new: NewCard,
-) -> Result<SavedMethod, ApiError> {
-    let mut method = retrieve(state, merchant_id, id).await?;
+) -> Result<SavedMethod, Error> {
+    let mut method = retrieve(cx, merchant_id, id).await?;
     if customer_id.is_some_and(|c| c != method.customer_id) {
-        return Err(ApiError::InvalidRequest(format!("customer_id: payment method {id} belongs to another customer")));
+        return Err(Error::InvalidRequest(format!("customer_id: payment method {id} belongs to another customer")));
     }
     if method.status != MethodStatus::AwaitingData {
-        return Err(ApiError::InvalidState(format!("payment method {id} has its data already")));
+        return Err(Error::InvalidState(format!("payment method {id} has its data already")));
     }
-    let sealed = state.vault.seal(&method.id, &new.card)?;
+    let sealed = cx.vault.seal(&method.id, &new.card)?;
     let storage_type = method.storage_type;
-    fill(state, &mut method, &new, storage_type);
-    if !state.store.activate_payment_method(&method, &sealed).await? {
-        state.vault.forget_cvc(&method.id);
-        return Err(ApiError::InvalidState(format!("payment method {id} has its data already")));
+    fill(cx, &mut method, &new, storage_type);
+    if !cx.store.activate_payment_method(&method, &sealed).await? {
+        cx.vault.forget_cvc(&method.id);
+        return Err(Error::InvalidState(format!("payment method {id} has its data already")));
     }
     Ok(method)
 }
 
 /// The merchant's payment method `id`; another merchant's is answered like one that does not exist.
-pub async fn retrieve(state: &AppState, merchant_id: &str, id: &str) -> Result<SavedMethod, ApiError> {
-    state.store.find_payment_method(id, merchant_id).await?.ok_or_else(|| not_found(id))
+pub async fn retrieve(cx: &Context, merchant_id: &str, id: &str) -> Result<SavedMethod, Error> {
+    cx.store.find_payment_method(id, merchant_id).await?.ok_or_else(|| not_found(id))
 }
 
-pub async fn delete(state: &AppState, merchant_id: &str, id: &str) -> Result<(), ApiError> {
-    if !state.store.delete_payment_method(id, merchant_id).await? {
+pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<(), Error> {
+    if !cx.store.delete_payment_method(id, merchant_id).await? {
         return Err(not_found(id));
     }
-    state.vault.forget_cvc(id);
+    cx.vault.forget_cvc(id);
     Ok(())
 }
 
 /// A customer's saved methods, newest first, and which is their default.
 pub async fn for_customer(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     customer_id: &str,
-) -> Result<(Vec<SavedMethod>, Option<String>), ApiError> {
-    let customer = customers::retrieve(state, merchant_id, customer_id).await?;
-    let methods = state.store.customer_payment_methods(merchant_id, customer_id).await?;
+) -> Result<(Vec<SavedMethod>, Option<String>), Error> {
+    let customer = customers::retrieve(cx, merchant_id, customer_id).await?;
+    let methods = cx.store.customer_payment_methods(merchant_id, customer_id).await?;
     Ok((methods, customer.default_payment_method_id))
 }
 
 /// The card of a saved method, for a payment of `customer_id`: it must be that customer's, and
 /// have its card. Its security code comes along while a volatile method still holds it.
 pub async fn card_for_payment(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     id: &str,
     customer_id: Option<&str>,
-) -> Result<(SavedMethod, CardDetails), ApiError> {
+) -> Result<(SavedMethod, CardDetails), Error> {
     let Some(customer_id) = customer_id else {
-        return Err(ApiError::InvalidRequest(
+        return Err(Error::InvalidRequest(
             "customer_id: a payment with a saved payment_method_id must name the customer it belongs to".into(),
         ));
     };
-    let method = retrieve(state, merchant_id, id).await?;
+    let method = retrieve(cx, merchant_id, id).await?;
     if method.customer_id != customer_id {
         // Another customer's method is as good as none to this payment.
         return Err(not_found(id));
     }
     if method.status != MethodStatus::Active {
-        return Err(ApiError::InvalidState(format!("payment method {id} has no card yet")));
+        return Err(Error::InvalidState(format!("payment method {id} has no card yet")));
     }
-    let sealed = state.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
-    let card = state.vault.open(id, &sealed)?;
-    let cvc = state.vault.cvc(id, Utc::now()).map(|(cvc, _)| cvc);
+    let sealed = cx.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
+    let card = cx.vault.open(id, &sealed)?;
+    let cvc = cx.vault.cvc(id, Utc::now()).map(|(cvc, _)| cvc);
     let issuing_country = method.card.as_ref().and_then(|c| c.issuer_country.clone());
     let details = CardDetails {
         number: card.number,

@@ -10,25 +10,23 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 
-use crate::api::auth::Caller;
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::card::CardSummary;
 use crate::connectors::{
     metered, metered_with_card, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest,
     Connector, ConnectorError, ConnectorResult, SyncRequest, VoidRequest,
 };
 use crate::domain::decision::{CardView, Decision, RoutingView};
-use crate::domain::event::NewEvent;
 use crate::domain::outcome::PaymentOutcome;
 use crate::domain::payment::Payment;
 use crate::domain::payment::{Address, AmountDetails, IntentDetails, PaymentAttempt, PaymentError, PaymentIntent};
 use crate::domain::payment_method::PaymentMethod;
 use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, Operation};
-use crate::events;
 use crate::ids;
 use crate::merchants::Profile;
 use crate::money::Amount;
+use crate::payments::Context;
+use crate::payments::Error;
+use crate::payments::Scope;
 use crate::store::IntentUpdate;
 
 /// A payment as the merchant asked for it, validated.
@@ -58,26 +56,17 @@ pub(crate) const NOT_TAKEN: &str = "connector_not_taken";
 /// The error code of an attempt or refund whose outcome the connector left unclear.
 pub(crate) const NO_CLEAR_ANSWER: &str = "connector_no_clear_answer";
 
-fn profile<'a>(state: &'a AppState, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, ApiError> {
-    state
-        .directory
-        .profile(merchant_id, profile_id)
-        .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))
+fn profile<'a>(cx: &'a Context, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, Error> {
+    cx.directory.profile(merchant_id, profile_id).ok_or_else(|| Error::NotFound(format!("profile `{profile_id}`")))
 }
 
-fn new_intent(
-    state: &AppState,
-    caller: &Caller,
-    profile: &Profile,
-    new: NewIntent,
-    status: IntentStatus,
-) -> PaymentIntent {
+fn new_intent(cx: &Context, scope: &Scope, profile: &Profile, new: NewIntent, status: IntentStatus) -> PaymentIntent {
     let now = Utc::now();
     let expiry = new.session_expiry_secs.unwrap_or(profile.session_expiry_secs);
     PaymentIntent {
-        id: state.ids.payment(),
-        merchant_id: caller.merchant_id.clone(),
-        profile_id: caller.profile_id.clone(),
+        id: cx.ids.payment(),
+        merchant_id: scope.merchant_id.clone(),
+        profile_id: scope.profile_id.clone(),
         merchant_reference_id: new.merchant_reference_id,
         status,
         amount: new.amount,
@@ -95,10 +84,10 @@ fn new_intent(
     }
 }
 
-pub async fn create_intent(state: &AppState, caller: &Caller, new: NewIntent) -> Result<PaymentIntent, ApiError> {
-    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
-    let intent = new_intent(state, caller, profile, new, IntentStatus::RequiresPaymentMethod);
-    state.store.insert_intent(&intent, None).await?;
+pub async fn create_intent(cx: &Context, scope: &Scope, new: NewIntent) -> Result<PaymentIntent, Error> {
+    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
+    let intent = new_intent(cx, scope, profile, new, IntentStatus::RequiresPaymentMethod);
+    cx.store.insert_intent(&intent, None).await?;
     Ok(intent)
 }
 
@@ -169,14 +158,14 @@ fn intent_view(intent: &PaymentIntent, c: &Confirmation) -> RoutingView {
 /// Asks routing which accounts to try, in order, keeping those whose connector takes the
 /// payment's method and currency.
 fn route<'a>(
-    state: &AppState,
+    cx: &Context,
     profile: &'a Arc<Profile>,
     intent: &PaymentIntent,
     confirmation: &Confirmation,
-) -> Result<(Decision, Vec<&'a Account>), ApiError> {
-    let decision = state.router.decide(profile, intent_view(intent, confirmation), Utc::now());
+) -> Result<(Decision, Vec<&'a Account>), Error> {
+    let decision = cx.router.decide(profile, intent_view(intent, confirmation), Utc::now());
     let takes = |a: &&Account| {
-        state.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
+        cx.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
     };
     let mut accounts: Vec<&Account> =
         decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
@@ -185,7 +174,7 @@ fn route<'a>(
     // reaches them.
     let (mut circuit_open, mut out_of_quota) = (false, None);
     while let Some(first) = accounts.first() {
-        match barred(state, &profile.merchant_id, &profile.id, first) {
+        match barred(cx, &profile.merchant_id, &profile.id, first) {
             None => break,
             Some(Barred::CircuitOpen) => circuit_open = true,
             Some(Barred::OutOfQuota(refused)) => out_of_quota = Some(refused),
@@ -193,15 +182,15 @@ fn route<'a>(
         accounts.remove(0);
     }
     if let (true, Some(refused)) = (accounts.is_empty(), out_of_quota) {
-        return Err(ApiError::RateLimited(refused));
+        return Err(Error::RateLimited(refused));
     }
     if accounts.is_empty() && circuit_open {
-        return Err(ApiError::ConnectorUnavailable(
+        return Err(Error::ConnectorUnavailable(
             "every connector account that could take this payment is failing (circuit open); nothing was stored".into(),
         ));
     }
     if accounts.is_empty() {
-        return Err(ApiError::NotSupported("no enabled connector account can take this payment".into()));
+        return Err(Error::NotSupported("no enabled connector account can take this payment".into()));
     }
     Ok((decision, accounts))
 }
@@ -223,66 +212,66 @@ impl std::fmt::Display for Barred {
 
 /// Whether `account` takes a payment now: its circuit lets a call through and its quota has one
 /// left (which the call then takes).
-fn barred(state: &AppState, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
+fn barred(cx: &Context, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
     if !account.health.allow() {
         return Some(Barred::CircuitOpen);
     }
-    state.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
+    cx.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
 }
 
 /// Create and confirm in one call: the intent and its first attempt are stored together.
 pub async fn create_and_confirm(
-    state: &AppState,
-    caller: &Caller,
+    cx: &Context,
+    scope: &Scope,
     new: NewIntent,
     confirmation: Confirmation,
-) -> Result<Payment, ApiError> {
-    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
+) -> Result<Payment, Error> {
+    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
     check_payment_method(profile, &confirmation)?;
-    let mut intent = new_intent(state, caller, profile, new, IntentStatus::Processing);
+    let mut intent = new_intent(cx, scope, profile, new, IntentStatus::Processing);
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, &intent, &confirmation)?;
-    let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
-    state.store.insert_intent(&intent, Some((&attempt, in_flight_lease(state)))).await?;
+    cx.store.insert_intent(&intent, Some((&attempt, in_flight_lease(cx)))).await?;
     // A new payment has no attempts but those made here: nothing to read back.
-    let (intent, attempts) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
+    let (intent, attempts) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
     Ok(Payment { intent, attempts })
 }
 
 pub async fn confirm(
-    state: &AppState,
-    caller: &Caller,
+    cx: &Context,
+    scope: &Scope,
     payment_id: &str,
     confirmation: Confirmation,
-) -> Result<Payment, ApiError> {
-    let profile = profile(state, &caller.merchant_id, &caller.profile_id)?;
+) -> Result<Payment, Error> {
+    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
     check_payment_method(profile, &confirmation)?;
-    let mut intent = load(state, caller, payment_id).await?;
+    let mut intent = load(cx, scope, payment_id).await?;
     require(&intent, Operation::Confirm)?;
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(state, profile, &intent, &confirmation)?;
-    let attempt = new_attempt(state, &intent, candidates[0], &confirmation, &decision);
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
     let update = IntentUpdate {
         status: IntentStatus::Processing,
         amount_captured: None,
         active_attempt_id: Some(attempt.id.clone()),
         details: confirmation.return_url.is_some().then(|| intent.details.clone()),
         modified_at: attempt.created_at,
-        in_flight_until: Some(in_flight_lease(state)),
+        in_flight_until: Some(in_flight_lease(cx)),
         unless_in_flight_at: None,
     };
-    if !state.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
-        return Err(lost_race(state, caller, payment_id, Operation::Confirm).await);
+    if !cx.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
+        return Err(lost_race(cx, scope, payment_id, Operation::Confirm).await);
     }
     intent.status = IntentStatus::Processing;
     intent.active_attempt_id = Some(attempt.id.clone());
-    let (intent, _) = authorize(state, intent, attempt, &candidates, &confirmation, &decision).await?;
-    view(state, intent).await
+    let (intent, _) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
+    view(cx, intent).await
 }
 
 /// Tries the routed accounts in order, `attempt` (already stored) with the first. An account that
@@ -290,25 +279,25 @@ pub async fn confirm(
 /// connector that took the payment, a decline included, is final. Gives back the intent and the
 /// attempts made, as stored.
 async fn authorize(
-    state: &AppState,
+    cx: &Context,
     mut intent: PaymentIntent,
     mut attempt: PaymentAttempt,
     candidates: &[&Account],
     confirmation: &Confirmation,
     decision: &Decision,
-) -> Result<(PaymentIntent, Vec<PaymentAttempt>), ApiError> {
+) -> Result<(PaymentIntent, Vec<PaymentAttempt>), Error> {
     let mut made = Vec::with_capacity(1);
-    let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
-    let budget_end = Instant::now() + std::time::Duration::from_millis(state.config.payments.budget_ms);
+    let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
+    let budget_end = Instant::now() + std::time::Duration::from_millis(cx.settings.budget_ms);
     for (i, account) in candidates.iter().enumerate() {
         if i > 0 {
-            made.push(std::mem::replace(&mut attempt, new_attempt(state, &intent, account, confirmation, decision)));
+            made.push(std::mem::replace(&mut attempt, new_attempt(cx, &intent, account, confirmation, decision)));
             let update = IntentUpdate {
                 active_attempt_id: Some(attempt.id.clone()),
-                in_flight_until: Some(in_flight_lease(state)),
+                in_flight_until: Some(in_flight_lease(cx)),
                 ..IntentUpdate::status(IntentStatus::Processing, attempt.created_at)
             };
-            if !state.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
+            if !cx.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
                 return Err(changed_underneath(&intent));
             }
             intent.active_attempt_id = Some(attempt.id.clone());
@@ -330,11 +319,11 @@ async fn authorize(
         let barred = match i {
             0 => None,
             _ if started >= budget_end => Some("the payment's time budget is spent".to_string()),
-            _ => barred(state, &intent.merchant_id, &intent.profile_id, account).map(|b| b.to_string()),
+            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).map(|b| b.to_string()),
         };
         let called = barred.is_none();
         let result = match barred {
-            None => call_authorize(state, account, &request, budget_end).await?,
+            None => call_authorize(cx, account, &request, budget_end).await?,
             // Nothing is sent: as if the provider had refused the call, the next account may try.
             Some(reason) => Err(ConnectorError::Unavailable {
                 connector: account.connector.clone(),
@@ -349,7 +338,7 @@ async fn authorize(
         }
         match result {
             Ok(outcome) => {
-                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
+                settle(cx, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
                 break;
             }
             Err(e @ ConnectorError::Ambiguous { .. }) => {
@@ -357,7 +346,7 @@ async fn authorize(
                 // pending until a sync settles it.
                 tracing::warn!(payment_id = %intent.id, account = %account.name, error = %e, "no clear answer; the attempt stays pending");
                 let outcome = call_failed(AttemptStatus::Pending, NO_CLEAR_ANSWER, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
+                settle(cx, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
                 break;
             }
             Err(e) => {
@@ -367,7 +356,7 @@ async fn authorize(
                     false => Leaves::UnderWay,
                 };
                 let outcome = call_failed(AttemptStatus::Failure, NOT_TAKEN, &e);
-                settle(state, &mut intent, &mut attempt, outcome, None, leaves, Holder::ThisCall).await?;
+                settle(cx, &mut intent, &mut attempt, outcome, None, leaves, Holder::ThisCall).await?;
             }
         }
     }
@@ -380,13 +369,13 @@ async fn authorize(
 /// idempotency keys), when the connector deduplicates by them: the provider then answers what
 /// became of the first call, and the payment need not wait for a sync.
 async fn call_authorize(
-    state: &AppState,
+    cx: &Context,
     account: &Account,
     request: &AuthorizeRequest<'_>,
     budget_end: Instant,
-) -> Result<ConnectorResult<PaymentOutcome>, ApiError> {
-    let connector = connector_for(state, account)?;
-    let attempt_timeout = std::time::Duration::from_millis(state.config.payments.attempt_timeout_ms);
+) -> Result<ConnectorResult<PaymentOutcome>, Error> {
+    let connector = connector_for(cx, account)?;
+    let attempt_timeout = std::time::Duration::from_millis(cx.settings.attempt_timeout_ms);
     let (attempt_end, limit) = match Instant::now() + attempt_timeout {
         end if end <= budget_end => (end, "the attempt's time"),
         _ => (budget_end, "the payment's time budget"),
@@ -461,8 +450,8 @@ enum Holder {
 /// Until when a connector call on a payment, begun now, may last: the attempt's time (every
 /// call is bounded by it), and a margin for storing its answer. Syncs, notifications and the
 /// reconciler leave the payment to the call till then.
-fn in_flight_lease(state: &AppState) -> chrono::DateTime<Utc> {
-    let attempt = i64::try_from(state.config.payments.attempt_timeout_ms).unwrap_or(i64::MAX / 2);
+fn in_flight_lease(cx: &Context) -> chrono::DateTime<Utc> {
+    let attempt = i64::try_from(cx.settings.attempt_timeout_ms).unwrap_or(i64::MAX / 2);
     Utc::now() + Duration::milliseconds(attempt) + Duration::seconds(STORING_MARGIN_SECS)
 }
 
@@ -475,14 +464,14 @@ const STORING_MARGIN_SECS: i64 = 5;
 /// a sync's report is dropped (false) and this call's is an error. A charge captures the whole
 /// attempt unless `captured` says how much.
 async fn settle(
-    state: &AppState,
+    cx: &Context,
     intent: &mut PaymentIntent,
     attempt: &mut PaymentAttempt,
     outcome: PaymentOutcome,
     captured: Option<i64>,
     leaves: Leaves,
     holder: Holder,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let now = Utc::now();
     if outcome.status == AttemptStatus::AuthenticationPending {
         // Whatever was asked for, the customer is being authenticated now.
@@ -530,32 +519,32 @@ async fn settle(
     let update = IntentUpdate {
         amount_captured,
         // Another account is to be tried: the payment stays this call's.
-        in_flight_until: matches!(leaves, Leaves::UnderWay).then(|| in_flight_lease(state)),
+        in_flight_until: matches!(leaves, Leaves::UnderWay).then(|| in_flight_lease(cx)),
         unless_in_flight_at,
         ..IntentUpdate::status(status, now)
     };
     let event = match was {
-        Some(was) if was != status && events::wanted(state, intent, status) => {
+        Some(was) if was != status && cx.events.wanted(intent, status) => {
             let mut after = intent.clone();
             after.status = status;
             after.amount_captured = amount_captured.unwrap_or(after.amount_captured);
             after.modified_at = now;
-            let mut attempts = state.store.attempts(&intent.id).await?;
+            let mut attempts = cx.store.attempts(&intent.id).await?;
             attempts.retain(|a| a.id != attempt.id);
             attempts.push(attempt.clone());
             attempts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            NewEvent::payment(state, &Payment { intent: after, attempts })
+            cx.events.payment(&Payment { intent: after, attempts })
         }
         _ => None,
     };
-    if !state.store.settle_attempt(attempt, &[from], &update, event.as_ref()).await? {
+    if !cx.store.settle_attempt(attempt, &[from], &update, event.as_ref()).await? {
         return match holder {
             Holder::ThisCall => Err(changed_underneath(intent)),
             Holder::Nobody { .. } => Ok(false),
         };
     }
     if event.is_some() {
-        state.webhooks_due.notify_one();
+        cx.events.written();
     }
     if status != IntentStatus::Processing {
         // Each payment counts once for each status it reaches.
@@ -573,7 +562,7 @@ async fn settle(
 }
 
 fn new_attempt(
-    state: &AppState,
+    cx: &Context,
     intent: &PaymentIntent,
     account: &Account,
     c: &Confirmation,
@@ -581,7 +570,7 @@ fn new_attempt(
 ) -> PaymentAttempt {
     let now = Utc::now();
     PaymentAttempt {
-        id: state.ids.attempt(),
+        id: cx.ids.attempt(),
         payment_id: intent.id.clone(),
         connector_account: account.name.clone(),
         connector: account.connector.clone(),
@@ -607,10 +596,10 @@ fn new_attempt(
 }
 
 /// Checks that depend on the profile rather than on the request's shape.
-fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), ApiError> {
+fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), Error> {
     let PaymentMethod::Card(card) = &c.payment_method else { return Ok(()) };
     if profile.reject_expired_cards && card.expiry.is_expired(Utc::now().date_naive()) {
-        return Err(ApiError::InvalidRequest(format!(
+        return Err(Error::InvalidRequest(format!(
             "payment_method_data.card.card_exp_year: the card expired at the end of {}/{}",
             card.expiry.month_str(),
             card.expiry.year_str()
@@ -619,46 +608,43 @@ fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), ApiEr
     Ok(())
 }
 
-fn changed_underneath(intent: &PaymentIntent) -> ApiError {
-    ApiError::InvalidState(format!(
-        "payment {} was changed by another request while its connector was called",
-        intent.id
-    ))
+fn changed_underneath(intent: &PaymentIntent) -> Error {
+    Error::InvalidState(format!("payment {} was changed by another request while its connector was called", intent.id))
 }
 
 /// The account and connector an existing attempt went through, for the calls that follow it.
 pub(crate) fn attempt_connector<'a>(
-    state: &'a AppState,
+    cx: &'a Context,
     intent: &PaymentIntent,
     attempt: &PaymentAttempt,
-) -> Result<(&'a Account, &'a dyn Connector), ApiError> {
-    let profile = profile(state, &intent.merchant_id, &intent.profile_id)?;
+) -> Result<(&'a Account, &'a dyn Connector), Error> {
+    let profile = profile(cx, &intent.merchant_id, &intent.profile_id)?;
     let account = profile.account(&attempt.connector_account).ok_or_else(|| {
-        ApiError::ConnectorUnavailable(format!(
+        Error::ConnectorUnavailable(format!(
             "connector account `{}` of this payment is no longer configured",
             attempt.connector_account
         ))
     })?;
-    Ok((account, connector_for(state, account)?))
+    Ok((account, connector_for(cx, account)?))
 }
 
 /// An account whose connector is not registered (its plugin did not load) is out of service:
 /// its payments wait, unchanged, until it is back.
-fn connector_for<'a>(state: &'a AppState, account: &Account) -> Result<&'a dyn Connector, ApiError> {
-    state.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
-        ApiError::ConnectorUnavailable(format!(
+fn connector_for<'a>(cx: &'a Context, account: &Account) -> Result<&'a dyn Connector, Error> {
+    cx.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
+        Error::ConnectorUnavailable(format!(
             "connector `{}` of account `{}` is out of service",
             account.connector, account.name
         ))
     })
 }
 
-fn require(intent: &PaymentIntent, op: Operation) -> Result<(), ApiError> {
+fn require(intent: &PaymentIntent, op: Operation) -> Result<(), Error> {
     if intent.status.allows(op) {
         return Ok(());
     }
     let allowed: Vec<&str> = op.allowed_from().iter().map(|s| s.as_str()).collect();
-    Err(ApiError::InvalidState(format!(
+    Err(Error::InvalidState(format!(
         "payment {} cannot be {} while its status is `{}` (it must be {})",
         intent.id,
         op.name(),
@@ -668,25 +654,25 @@ fn require(intent: &PaymentIntent, op: Operation) -> Result<(), ApiError> {
 }
 
 /// The answer when another request moved the intent between our read and our write.
-async fn lost_race(state: &AppState, caller: &Caller, payment_id: &str, op: Operation) -> ApiError {
-    match load(state, caller, payment_id).await {
+async fn lost_race(cx: &Context, scope: &Scope, payment_id: &str, op: Operation) -> Error {
+    match load(cx, scope, payment_id).await {
         Ok(intent) => require(&intent, op).err().unwrap_or_else(|| {
-            ApiError::InvalidState(format!("payment {payment_id} is being changed by another request"))
+            Error::InvalidState(format!("payment {payment_id} is being changed by another request"))
         }),
         Err(e) => e,
     }
 }
 
-/// An intent the caller owns. One whose session ran out before it was confirmed is marked
+/// An intent the scope owns. One whose session ran out before it was confirmed is marked
 /// expired here, the first time anyone looks.
-async fn load(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentIntent, ApiError> {
-    let mut intent = state
+async fn load(cx: &Context, scope: &Scope, payment_id: &str) -> Result<PaymentIntent, Error> {
+    let mut intent = cx
         .store
-        .find_intent(payment_id, &caller.merchant_id, &caller.profile_id)
+        .find_intent(payment_id, &scope.merchant_id, &scope.profile_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
+        .ok_or_else(|| Error::NotFound(format!("payment {payment_id}")))?;
     if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(Utc::now()) {
-        if let Some(expired) = end_unconfirmed(state, &intent, IntentStatus::Expired).await? {
+        if let Some(expired) = end_unconfirmed(cx, &intent, IntentStatus::Expired).await? {
             intent = expired;
         }
     }
@@ -696,36 +682,36 @@ async fn load(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Pay
 /// Moves an intent that was never confirmed to `status`, with the event that tells the
 /// merchant. The intent as it now is, or none when another request moved it first.
 async fn end_unconfirmed(
-    state: &AppState,
+    cx: &Context,
     intent: &PaymentIntent,
     status: IntentStatus,
-) -> Result<Option<PaymentIntent>, ApiError> {
+) -> Result<Option<PaymentIntent>, Error> {
     let now = Utc::now();
     let after = PaymentIntent { status, modified_at: now, ..intent.clone() };
-    let event = NewEvent::payment(state, &Payment { intent: after.clone(), attempts: Vec::new() });
+    let event = cx.events.payment(&Payment { intent: after.clone(), attempts: Vec::new() });
     let update = IntentUpdate::status(status, now);
     let from = [IntentStatus::RequiresPaymentMethod];
-    if !state.store.transition_intent(&intent.id, &from, &update, event.as_ref()).await? {
+    if !cx.store.transition_intent(&intent.id, &from, &update, event.as_ref()).await? {
         return Ok(None);
     }
     if event.is_some() {
-        state.webhooks_due.notify_one();
+        cx.events.written();
     }
     Ok(Some(after))
 }
 
-async fn view(state: &AppState, intent: PaymentIntent) -> Result<Payment, ApiError> {
-    let attempts = state.store.attempts(&intent.id).await?;
+async fn view(cx: &Context, intent: PaymentIntent) -> Result<Payment, Error> {
+    let attempts = cx.store.attempts(&intent.id).await?;
     Ok(Payment { intent, attempts })
 }
 
-pub async fn retrieve(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Payment, ApiError> {
-    let intent = load(state, caller, payment_id).await?;
-    view(state, intent).await
+pub async fn retrieve(cx: &Context, scope: &Scope, payment_id: &str) -> Result<Payment, Error> {
+    let intent = load(cx, scope, payment_id).await?;
+    view(cx, intent).await
 }
 
-pub async fn retrieve_intent(state: &AppState, caller: &Caller, payment_id: &str) -> Result<PaymentIntent, ApiError> {
-    load(state, caller, payment_id).await
+pub async fn retrieve_intent(cx: &Context, scope: &Scope, payment_id: &str) -> Result<PaymentIntent, Error> {
+    load(cx, scope, payment_id).await
 }
 
 /// What a connector call on an active attempt gives back: the outcome and, for captures, the
@@ -737,38 +723,35 @@ type ConnectorCall<'a> = Pin<Box<dyn Future<Output = ConnectorResult<(PaymentOut
 /// time) and, if the connector cannot do it, back to where it was with nothing changed. A
 /// cancellation keeps its reason on the attempt. The answer is what is stored.
 async fn operate<F>(
-    state: &AppState,
+    cx: &Context,
     intent: PaymentIntent,
     op: Operation,
     cancellation_reason: Option<String>,
     call: F,
-) -> Result<Payment, ApiError>
+) -> Result<Payment, Error>
 where
     F: for<'a> FnOnce(&'a dyn Connector, &'a Account, &'a PaymentAttempt) -> ConnectorCall<'a>,
 {
-    let mut view = view(state, intent).await?;
+    let mut view = view(cx, intent).await?;
     let mut attempt = active_attempt(&view)?;
-    let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
+    let (account, connector) = attempt_connector(cx, &view.intent, &attempt)?;
     // Captures and cancels draw on the account's quota; reads (syncs, the payer's return) do not,
     // so a payment can always learn where it stands.
     if matches!(op, Operation::Capture | Operation::Cancel) {
         let intent = &view.intent;
-        state
-            .limits
-            .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
-            .map_err(ApiError::RateLimited)?;
+        cx.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name).map_err(Error::RateLimited)?;
     }
     let before = view.intent.status;
     let claim = IntentUpdate {
-        in_flight_until: Some(in_flight_lease(state)),
+        in_flight_until: Some(in_flight_lease(cx)),
         ..IntentUpdate::status(IntentStatus::Processing, Utc::now())
     };
-    if !state.store.transition_intent(&view.intent.id, &[before], &claim, None).await? {
-        return Err(ApiError::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
+    if !cx.store.transition_intent(&view.intent.id, &[before], &claim, None).await? {
+        return Err(Error::InvalidState(format!("payment {} is being changed by another request", view.intent.id)));
     }
     view.intent.status = IntentStatus::Processing;
     view.intent.modified_at = claim.modified_at;
-    let within = std::time::Duration::from_millis(state.config.payments.attempt_timeout_ms);
+    let within = std::time::Duration::from_millis(cx.settings.attempt_timeout_ms);
     let result = tokio::time::timeout(within, call(connector, account, &attempt)).await.unwrap_or_else(|_| {
         Err(ConnectorError::Ambiguous {
             connector: account.connector.clone(),
@@ -781,35 +764,35 @@ where
                 attempt.cancellation_reason = cancellation_reason;
             }
             let leaves = Leaves::Settled { was: before };
-            settle(state, &mut view.intent, &mut attempt, outcome, captured, leaves, Holder::ThisCall).await?;
-            self::view(state, view.intent).await
+            settle(cx, &mut view.intent, &mut attempt, outcome, captured, leaves, Holder::ThisCall).await?;
+            self::view(cx, view.intent).await
         }
         Err(ConnectorError::Ambiguous { reason, .. }) => {
             // The provider may have acted: the payment stays `processing`, no longer held by
             // this call, until a sync, a notification or the reconciler settles it.
             tracing::warn!(payment_id = %view.intent.id, operation = op.name(), %reason, "no clear answer; the payment stays processing");
             let release = IntentUpdate::status(IntentStatus::Processing, Utc::now());
-            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &release, None).await?;
+            cx.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &release, None).await?;
             view.intent.modified_at = release.modified_at;
             Ok(view)
         }
         Err(e) => {
             let back = IntentUpdate::status(before, Utc::now());
-            state.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back, None).await?;
+            cx.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back, None).await?;
             tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector did not do it");
             Err(match e {
-                ConnectorError::NotSupported { .. } => ApiError::NotSupported(e.to_string()),
-                ConnectorError::Refused { .. } => ApiError::ConnectorRefused(e.to_string()),
-                _ => ApiError::ConnectorUnavailable(e.to_string()),
+                ConnectorError::NotSupported { .. } => Error::NotSupported(e.to_string()),
+                ConnectorError::Refused { .. } => Error::ConnectorRefused(e.to_string()),
+                _ => Error::ConnectorUnavailable(e.to_string()),
             })
         }
     }
 }
 
-fn active_attempt(view: &Payment) -> Result<PaymentAttempt, ApiError> {
+fn active_attempt(view: &Payment) -> Result<PaymentAttempt, Error> {
     view.active_attempt()
         .cloned()
-        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", view.intent.id).into()))
+        .ok_or_else(|| Error::Internal(format!("payment {} has no active attempt", view.intent.id).into()))
 }
 
 /// Where a report on a payment comes from.
@@ -824,10 +807,10 @@ enum Report {
 /// report applies only if the payment is still as it was read and no call is under way on it,
 /// so a sync never makes a concurrent capture or cancel fail, nor overtakes one. Gives back
 /// the payment as stored, and whether a report was stored.
-async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Result<(Payment, bool), ApiError> {
-    let mut view = view(state, intent).await?;
+async fn resync(cx: &Context, intent: PaymentIntent, report: Report) -> Result<(Payment, bool), Error> {
+    let mut view = view(cx, intent).await?;
     let mut attempt = active_attempt(&view)?;
-    let (account, connector) = attempt_connector(state, &view.intent, &attempt)?;
+    let (account, connector) = attempt_connector(cx, &view.intent, &attempt)?;
     let outcome = match report {
         Report::Told(outcome) => *outcome,
         Report::Ask => {
@@ -836,7 +819,7 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
                 connector_payment_id: attempt.connector_payment_id.as_deref(),
                 amount: attempt.net_amount,
                 // An attempt's calls, its repeat included, end within its time.
-                window: Some(CallWindow::new(attempt.created_at, state.config.payments.attempt_timeout_ms)),
+                window: Some(CallWindow::new(attempt.created_at, cx.settings.attempt_timeout_ms)),
             };
             match metered(account, "sync", connector.sync(account, &request)).await {
                 Ok(outcome) => outcome,
@@ -844,20 +827,20 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
                 Err(ConnectorError::NotSupported { .. } | ConnectorError::Ambiguous { .. }) => {
                     return Ok((view, false))
                 }
-                Err(e) => return Err(ApiError::ConnectorUnavailable(e.to_string())),
+                Err(e) => return Err(Error::ConnectorUnavailable(e.to_string())),
             }
         }
     };
     let read_as = view.intent.status;
     let leaves = Leaves::Settled { was: read_as };
     let holder = Holder::Nobody { read_as };
-    if settle(state, &mut view.intent, &mut attempt, outcome, None, leaves, holder).await? {
-        Ok((self::view(state, view.intent).await?, true))
+    if settle(cx, &mut view.intent, &mut attempt, outcome, None, leaves, holder).await? {
+        Ok((self::view(cx, view.intent).await?, true))
     } else {
         // Another request or call moved it meanwhile: what it stored stands.
-        let intent = state.store.find_intent_by_id(&view.intent.id).await?;
-        let intent = intent.ok_or_else(|| ApiError::NotFound(format!("payment {}", view.intent.id)))?;
-        Ok((self::view(state, intent).await?, false))
+        let intent = cx.store.find_intent_by_id(&view.intent.id).await?;
+        let intent = intent.ok_or_else(|| Error::NotFound(format!("payment {}", view.intent.id)))?;
+        Ok((self::view(cx, intent).await?, false))
     }
 }
 
@@ -866,14 +849,14 @@ async fn resync(state: &AppState, intent: PaymentIntent, report: Report) -> Resu
 /// or it moved meanwhile — is refused, so that the provider sends it again: the call may end
 /// without learning what the notification says.
 pub(crate) async fn apply_outcome(
-    state: &AppState,
+    cx: &Context,
     intent: PaymentIntent,
     outcome: PaymentOutcome,
-) -> Result<Payment, ApiError> {
+) -> Result<Payment, Error> {
     let id = intent.id.clone();
-    match resync(state, intent, Report::Told(Box::new(outcome))).await? {
+    match resync(cx, intent, Report::Told(Box::new(outcome))).await? {
         (view, true) => Ok(view),
-        (_, false) => Err(ApiError::InvalidState(format!(
+        (_, false) => Err(Error::InvalidState(format!(
             "payment {id} is being changed by a call under way: the notification was not applied; send it again"
         ))),
     }
@@ -881,31 +864,31 @@ pub(crate) async fn apply_outcome(
 
 /// Asks the connector where the payment stands and stores its answer
 /// (`GET /v2/payments/{id}?force_sync=true`). A connector that cannot say leaves it as stored.
-pub async fn sync(state: &AppState, caller: &Caller, payment_id: &str) -> Result<Payment, ApiError> {
-    let intent = load(state, caller, payment_id).await?;
+pub async fn sync(cx: &Context, scope: &Scope, payment_id: &str) -> Result<Payment, Error> {
+    let intent = load(cx, scope, payment_id).await?;
     if !intent.status.allows(Operation::Sync) {
-        return view(state, intent).await;
+        return view(cx, intent).await;
     }
-    resync(state, intent, Report::Ask).await.map(|(view, _)| view)
+    resync(cx, intent, Report::Ask).await.map(|(view, _)| view)
 }
 
 pub async fn capture(
-    state: &AppState,
-    caller: &Caller,
+    cx: &Context,
+    scope: &Scope,
     payment_id: &str,
     amount_to_capture: Option<Amount>,
-) -> Result<Payment, ApiError> {
-    let intent = load(state, caller, payment_id).await?;
+) -> Result<Payment, Error> {
+    let intent = load(cx, scope, payment_id).await?;
     require(&intent, Operation::Capture)?;
     let capturable = intent.amount_capturable();
     let amount = amount_to_capture.map_or(capturable, Amount::minor);
     if amount > capturable {
-        return Err(ApiError::InvalidRequest(format!(
+        return Err(Error::InvalidRequest(format!(
             "amount_to_capture: {amount} exceeds the amount capturable, {capturable}"
         )));
     }
     let currency = intent.amount.currency;
-    operate(state, intent, Operation::Capture, None, move |connector, account, attempt| {
+    operate(cx, intent, Operation::Capture, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CaptureRequest {
                 attempt_id: &attempt.id,
@@ -922,23 +905,18 @@ pub async fn capture(
     .await
 }
 
-pub async fn cancel(
-    state: &AppState,
-    caller: &Caller,
-    payment_id: &str,
-    reason: Option<String>,
-) -> Result<Payment, ApiError> {
-    let intent = load(state, caller, payment_id).await?;
+pub async fn cancel(cx: &Context, scope: &Scope, payment_id: &str, reason: Option<String>) -> Result<Payment, Error> {
+    let intent = load(cx, scope, payment_id).await?;
     require(&intent, Operation::Cancel)?;
     if intent.status == IntentStatus::RequiresPaymentMethod {
         // Nothing reached a connector yet: cancelling is only a change of status.
-        return match end_unconfirmed(state, &intent, IntentStatus::Cancelled).await? {
+        return match end_unconfirmed(cx, &intent, IntentStatus::Cancelled).await? {
             Some(cancelled) => Ok(Payment { intent: cancelled, attempts: Vec::new() }),
-            None => Err(lost_race(state, caller, payment_id, Operation::Cancel).await),
+            None => Err(lost_race(cx, scope, payment_id, Operation::Cancel).await),
         };
     }
     let for_connector = reason.clone();
-    operate(state, intent, Operation::Cancel, reason, move |connector, account, attempt| {
+    operate(cx, intent, Operation::Cancel, reason, move |connector, account, attempt| {
         Box::pin(async move {
             let request = VoidRequest {
                 attempt_id: &attempt.id,
@@ -951,23 +929,23 @@ pub async fn cancel(
     .await
 }
 
-/// The customer is back from the page a connector sent them to. The caller is the customer's
+/// The customer is back from the page a connector sent them to. The scope is the customer's
 /// browser, not the merchant: the payment id is the daemon's own, and the connector decides
 /// from its parameters (or by asking the provider) how the authentication went.
 pub async fn complete_authentication(
-    state: &AppState,
+    cx: &Context,
     payment_id: &str,
     params: BTreeMap<String, String>,
-) -> Result<Payment, ApiError> {
-    let intent = state
+) -> Result<Payment, Error> {
+    let intent = cx
         .store
         .find_intent_by_id(payment_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id}")))?;
+        .ok_or_else(|| Error::NotFound(format!("payment {payment_id}")))?;
     require(&intent, Operation::CompleteAuthentication)?;
     let capture_method = intent.capture_method;
     let id = intent.id.clone();
-    operate(state, intent, Operation::CompleteAuthentication, None, move |connector, account, attempt| {
+    operate(cx, intent, Operation::CompleteAuthentication, None, move |connector, account, attempt| {
         Box::pin(async move {
             let request = CompleteAuthorizeRequest {
                 payment_id: &id,

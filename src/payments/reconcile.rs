@@ -9,39 +9,40 @@
 //! ask about the same payment at once; one that stays unsettled is looked at again after a wait
 //! that doubles each time, up to `max_backoff_ms`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::api::auth::Caller;
-use crate::app::AppState;
 use crate::backoff::{doubling, millis};
+use crate::config::ReconcilerConfig;
 use crate::domain::status::{IntentStatus, RefundStatus};
+use crate::payments::Context;
+use crate::payments::Scope;
 use crate::payments::{flow, refunds};
 use crate::store::{Recheck, Unsettled};
 
 /// Runs the reconciler every `every_ms` until aborted.
-pub fn spawn(state: AppState) -> JoinHandle<()> {
+pub fn spawn(cx: Arc<Context>, settings: ReconcilerConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_millis(state.config.reconciler.every_ms));
+        let mut ticks = tokio::time::interval(Duration::from_millis(settings.every_ms));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            run(&state).await;
+            run(&cx, &settings).await;
         }
     })
 }
 
 /// One round: takes on what is unsettled and syncs it, all of a round at once. Returns how many
 /// it settled.
-pub async fn run(state: &AppState) -> usize {
-    let config = &state.config.reconciler;
+pub async fn run(cx: &Arc<Context>, config: &ReconcilerConfig) -> usize {
     let mut checks = JoinSet::new();
     for kind in [Unsettled::Payments, Unsettled::Refunds] {
         let now = Utc::now();
         let quiet_since = now - millis(config.after_ms);
-        let records = match state.store.unsettled(kind, quiet_since, now, config.batch).await {
+        let records = match cx.store.unsettled(kind, quiet_since, now, config.batch).await {
             Ok(records) => records,
             Err(e) => {
                 tracing::warn!(error = %e, kind = kind.as_str(), "reconciler cannot list unsettled records");
@@ -51,8 +52,8 @@ pub async fn run(state: &AppState) -> usize {
         for record in records {
             // Left alone for `after_ms` after its first look, twice that after its second, …
             let until = now + doubling(config.after_ms, config.max_backoff_ms, record.rechecks);
-            match state.store.lease(kind, &record, until).await {
-                Ok(true) => drop(checks.spawn(check(state.clone(), kind, record))),
+            match cx.store.lease(kind, &record, until).await {
+                Ok(true) => drop(checks.spawn(check(cx.clone(), kind, record))),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, id = %record.id, "reconciler cannot take a record on"),
             }
@@ -62,15 +63,14 @@ pub async fn run(state: &AppState) -> usize {
 }
 
 /// Syncs one record with its provider; true when that settled it.
-async fn check(state: AppState, kind: Unsettled, record: Recheck) -> bool {
-    let caller = Caller { merchant_id: record.merchant_id, profile_id: record.profile_id };
+async fn check(cx: Arc<Context>, kind: Unsettled, record: Recheck) -> bool {
+    // The record's own merchant and profile: the reconciler acts for whoever owns the payment.
+    let scope = Scope::new(record.merchant_id, record.profile_id);
     let result = match kind {
         Unsettled::Payments => {
-            flow::sync(&state, &caller, &record.id).await.map(|p| p.intent.status != IntentStatus::Processing)
+            flow::sync(&cx, &scope, &record.id).await.map(|p| p.intent.status != IntentStatus::Processing)
         }
-        Unsettled::Refunds => {
-            refunds::sync(&state, &caller, &record.id).await.map(|r| r.status != RefundStatus::Pending)
-        }
+        Unsettled::Refunds => refunds::sync(&cx, &scope, &record.id).await.map(|r| r.status != RefundStatus::Pending),
     };
     let outcome = match &result {
         Ok(true) => "settled",

@@ -3,15 +3,14 @@
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::api::auth::Caller;
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::connectors::{metered, CallWindow, ConnectorError, RefundRequest, RefundSyncRequest};
-use crate::domain::event::NewEvent;
 use crate::domain::payment::{PaymentError, Refund};
 use crate::domain::status::{Operation, RefundStatus};
 use crate::money::Amount;
 use crate::payments::flow;
+use crate::payments::Context;
+use crate::payments::Error;
+use crate::payments::Scope;
 
 #[derive(Debug)]
 pub struct NewRefund {
@@ -22,11 +21,11 @@ pub struct NewRefund {
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
-pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result<Refund, ApiError> {
-    let payment = flow::retrieve(state, caller, &new.payment_id).await?;
+pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refund, Error> {
+    let payment = flow::retrieve(cx, scope, &new.payment_id).await?;
     let intent = &payment.intent;
     if !intent.status.allows(Operation::Refund) {
-        return Err(ApiError::InvalidState(format!(
+        return Err(Error::InvalidState(format!(
             "payment {} cannot be refunded while its status is `{}` (it must be succeeded or partially_captured)",
             intent.id, intent.status
         )));
@@ -35,10 +34,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
     let amount = match new.amount {
         Some(amount) => amount,
         None => Amount::new(refundable)
-            .map_err(|_| ApiError::InvalidRequest(format!("payment {} has nothing left to refund", intent.id)))?,
+            .map_err(|_| Error::InvalidRequest(format!("payment {} has nothing left to refund", intent.id)))?,
     };
     if amount.minor() > refundable {
-        return Err(ApiError::InvalidRequest(format!(
+        return Err(Error::InvalidRequest(format!(
             "amount: {} exceeds what is left to refund on payment {}, {refundable}",
             amount.minor(),
             intent.id
@@ -46,21 +45,18 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
     }
     let attempt = payment
         .active_attempt()
-        .ok_or_else(|| ApiError::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
-    let (account, connector) = flow::attempt_connector(state, intent, attempt)?;
+        .ok_or_else(|| Error::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
+    let (account, connector) = flow::attempt_connector(cx, intent, attempt)?;
     // A refund is a call to the provider, within the account's quota; refused, nothing is stored.
-    state
-        .limits
-        .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
-        .map_err(ApiError::RateLimited)?;
+    cx.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name).map_err(Error::RateLimited)?;
 
     let now = Utc::now();
     let mut refund = Refund {
-        id: state.ids.refund(),
+        id: cx.ids.refund(),
         payment_id: intent.id.clone(),
         attempt_id: attempt.id.clone(),
-        merchant_id: caller.merchant_id.clone(),
-        profile_id: caller.profile_id.clone(),
+        merchant_id: scope.merchant_id.clone(),
+        profile_id: scope.profile_id.clone(),
         merchant_reference_id: new.merchant_reference_id,
         amount,
         currency: intent.amount.currency,
@@ -74,9 +70,9 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
         created_at: now,
         modified_at: now,
     };
-    if !state.store.reserve_refund(&refund).await? {
+    if !cx.store.reserve_refund(&refund).await? {
         // Another refund took the balance between our read and this write.
-        return Err(ApiError::InvalidRequest(format!(
+        return Err(Error::InvalidRequest(format!(
             "amount: {} exceeds what is left to refund on payment {}",
             amount.minor(),
             intent.id
@@ -106,53 +102,52 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRefund) -> Result
     }
     refund.modified_at = Utc::now();
     // Only a webhook could have settled it while the call was under way; what it stored stands.
-    if !settle(state, &refund).await? {
-        return retrieve(state, caller, &refund.id).await;
+    if !settle(cx, &refund).await? {
+        return retrieve(cx, scope, &refund.id).await;
     }
     Ok(refund)
 }
 
 /// Stores a refund's outcome with the event that tells the merchant, if it is settled; false
 /// when it was settled already.
-pub(crate) async fn settle(state: &AppState, refund: &Refund) -> Result<bool, ApiError> {
-    let event = NewEvent::refund(state, refund);
-    let settled = state.store.settle_refund(refund, event.as_ref()).await?;
+pub(crate) async fn settle(cx: &Context, refund: &Refund) -> Result<bool, Error> {
+    let event = cx.events.refund(refund);
+    let settled = cx.store.settle_refund(refund, event.as_ref()).await?;
     if settled && event.is_some() {
-        state.webhooks_due.notify_one();
+        cx.events.written();
     }
     Ok(settled)
 }
 
-pub async fn retrieve(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
-    state
-        .store
-        .find_refund(refund_id, &caller.merchant_id, &caller.profile_id)
+pub async fn retrieve(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund, Error> {
+    cx.store
+        .find_refund(refund_id, &scope.merchant_id, &scope.profile_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("refund {refund_id}")))
+        .ok_or_else(|| Error::NotFound(format!("refund {refund_id}")))
 }
 
 /// Asks the connector where a pending refund stands and stores its answer
 /// (`GET /v2/refunds/{id}?force_sync=true`). Settled refunds, and connectors that cannot say,
 /// leave it as stored. A refund whose answer was lost is looked up by its own id, which the
 /// connector may find at the provider or say never arrived.
-pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<Refund, ApiError> {
-    let mut refund = retrieve(state, caller, refund_id).await?;
+pub async fn sync(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund, Error> {
+    let mut refund = retrieve(cx, scope, refund_id).await?;
     if refund.status != RefundStatus::Pending {
         return Ok(refund);
     }
-    let payment = flow::retrieve(state, caller, &refund.payment_id).await?;
+    let payment = flow::retrieve(cx, scope, &refund.payment_id).await?;
     let attempt = payment
         .attempts
         .iter()
         .find(|a| a.id == refund.attempt_id)
-        .ok_or_else(|| ApiError::Internal(format!("refund {refund_id} names no attempt of its payment").into()))?;
-    let (account, connector) = flow::attempt_connector(state, &payment.intent, attempt)?;
+        .ok_or_else(|| Error::Internal(format!("refund {refund_id} names no attempt of its payment").into()))?;
+    let (account, connector) = flow::attempt_connector(cx, &payment.intent, attempt)?;
     let request = RefundSyncRequest {
         refund_id: &refund.id,
         connector_refund_id: refund.connector_refund_id.as_deref(),
         connector_payment_id: attempt.connector_payment_id.as_deref(),
         // The refund's one call is bounded by the HTTP client's time.
-        window: Some(CallWindow::new(refund.created_at, state.config.http.request_timeout_ms)),
+        window: Some(CallWindow::new(refund.created_at, cx.call_timeout_ms)),
     };
     match metered(account, "refund_sync", connector.refund_sync(account, &request)).await {
         Ok(outcome) if outcome.status != RefundStatus::Pending => {
@@ -160,12 +155,12 @@ pub async fn sync(state: &AppState, caller: &Caller, refund_id: &str) -> Result<
             refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
             refund.error = outcome.error;
             refund.modified_at = Utc::now();
-            if !settle(state, &refund).await? {
-                return retrieve(state, caller, refund_id).await;
+            if !settle(cx, &refund).await? {
+                return retrieve(cx, scope, refund_id).await;
             }
             Ok(refund)
         }
         Ok(_) | Err(ConnectorError::NotSupported { .. }) => Ok(refund),
-        Err(e) => Err(ApiError::ConnectorUnavailable(e.to_string())),
+        Err(e) => Err(Error::ConnectorUnavailable(e.to_string())),
     }
 }

@@ -13,9 +13,6 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use crate::api::auth::{self, Caller};
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::connectors::session::{OpenBankingSession, SessionToken, SessionTokenRequest};
 use crate::connectors::{metered, Account};
 use crate::domain::payment::{NextAction, PaymentIntent};
@@ -24,12 +21,15 @@ use crate::domain::status::IntentStatus;
 use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::flow::{self, Confirmation};
+use crate::payments::Context;
+use crate::payments::Error;
+use crate::payments::Scope;
 use crate::secret::Secret;
 
 /// The wallet names that ask for a pay-by-bank session.
 const OPEN_BANKING: [&str; 2] = ["open_banking", "open_banking_pis"];
 
-/// Credentials and metadata the caller sends for this call only, over those configured.
+/// Credentials and metadata the scope sends for this call only, over those configured.
 #[derive(Debug, Default)]
 pub struct ConnectorOverride {
     pub credentials: BTreeMap<String, Secret<String>>,
@@ -57,28 +57,33 @@ pub struct SessionTokensRequest {
 /// The tokens for `req.wallets`, one per wallet, in order; `no_session_token_received` for a
 /// wallet no account could give.
 pub async fn session_tokens(
-    state: &AppState,
+    cx: &Context,
     merchant_id: &str,
     req: &SessionTokensRequest,
-) -> Result<(PaymentIntent, Vec<SessionToken>), ApiError> {
+) -> Result<(PaymentIntent, Vec<SessionToken>), Error> {
     // Another merchant's payment is answered exactly like one that does not exist.
-    let intent = state
+    let intent = cx
         .store
         .find_intent_by_id(&req.payment_id)
         .await?
         .filter(|i| i.merchant_id == merchant_id)
-        .ok_or_else(|| ApiError::NotFound(format!("payment {}", req.payment_id)))?;
-    auth::client_secret(req.client_secret.as_deref(), &intent.client_secret, intent.expires_at, "payment")?;
+        .ok_or_else(|| Error::NotFound(format!("payment {}", req.payment_id)))?;
+    crate::payments::context::client_secret(
+        req.client_secret.as_deref(),
+        &intent.client_secret,
+        intent.expires_at,
+        "payment",
+    )?;
     if intent.status != IntentStatus::RequiresPaymentMethod {
-        return Err(ApiError::InvalidState(format!(
+        return Err(Error::InvalidState(format!(
             "payment {} has no session tokens while its status is `{}` (it must be requires_payment_method)",
             intent.id, intent.status
         )));
     }
-    let profile = state
+    let profile = cx
         .directory
         .profile(&intent.merchant_id, &intent.profile_id)
-        .ok_or_else(|| ApiError::NotFound(format!("profile `{}`", intent.profile_id)))?;
+        .ok_or_else(|| Error::NotFound(format!("profile `{}`", intent.profile_id)))?;
     let overrides = req.connector_override.as_ref();
     let mut tokens = Vec::with_capacity(req.wallets.len());
     let mut opened_by_bank = false;
@@ -86,9 +91,9 @@ pub async fn session_tokens(
         let token = match OPEN_BANKING.contains(&wallet.as_str()) {
             true => {
                 opened_by_bank = true;
-                open_banking(state, &intent).await?
+                open_banking(cx, &intent).await?
             }
-            false => wallet_token(state, profile, &intent, wallet, overrides).await?,
+            false => wallet_token(cx, profile, &intent, wallet, overrides).await?,
         };
         let outcome = if token.is_some() { "given" } else { "none" };
         metrics::counter!("switchyard_session_tokens_total", "wallet" => wallet.clone(), "outcome" => outcome)
@@ -97,37 +102,37 @@ pub async fn session_tokens(
     }
     // Confirming by bank moved the payment on: the answer shows it as it is now.
     let intent = match opened_by_bank {
-        true => flow::retrieve_intent(state, &caller(&intent), &intent.id).await?,
+        true => flow::retrieve_intent(cx, &scope(&intent), &intent.id).await?,
         false => intent,
     };
     Ok((intent, tokens))
 }
 
-fn caller(intent: &PaymentIntent) -> Caller {
-    Caller { merchant_id: intent.merchant_id.clone(), profile_id: intent.profile_id.clone() }
+fn scope(intent: &PaymentIntent) -> Scope {
+    Scope { merchant_id: intent.merchant_id.clone(), profile_id: intent.profile_id.clone() }
 }
 
 /// The first token the routed accounts give for `wallet`.
 async fn wallet_token(
-    state: &AppState,
+    cx: &Context,
     profile: &std::sync::Arc<Profile>,
     intent: &PaymentIntent,
     wallet: &str,
     overrides: Option<&ConnectorOverride>,
-) -> Result<Option<SessionToken>, ApiError> {
+) -> Result<Option<SessionToken>, Error> {
     let gives = |a: &&Account| {
-        a.enabled && state.registry.get(&a.connector).is_some_and(|c| c.session_wallets().iter().any(|w| w == wallet))
+        a.enabled && cx.registry.get(&a.connector).is_some_and(|c| c.session_wallets().iter().any(|w| w == wallet))
     };
     let able: Vec<&Account> = profile.accounts.iter().filter(gives).collect();
     if able.is_empty() {
         return Ok(None);
     }
-    let decision = state.router.decide_among(profile, Some(&able), flow::wallet_view(intent, wallet), Utc::now());
-    let amount = Amount::new(intent.amount.net_amount()).map_err(ApiError::InvalidRequest)?;
+    let decision = cx.router.decide_among(profile, Some(&able), flow::wallet_view(intent, wallet), Utc::now());
+    let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
     let request = SessionTokenRequest { payment_id: &intent.id, wallet, amount, currency: intent.amount.currency };
     for name in &decision.candidates {
         let Some(configured) = profile.account(name) else { continue };
-        let Some(connector) = state.registry.get(&configured.connector) else { continue };
+        let Some(connector) = cx.registry.get(&configured.connector) else { continue };
         let account = match overrides {
             Some(o) => o.apply(configured),
             None => configured.clone(),
@@ -141,7 +146,7 @@ async fn wallet_token(
 }
 
 /// Confirms the payment by bank and answers the page the payer picks their bank on.
-async fn open_banking(state: &AppState, intent: &PaymentIntent) -> Result<Option<SessionToken>, ApiError> {
+async fn open_banking(cx: &Context, intent: &PaymentIntent) -> Result<Option<SessionToken>, Error> {
     let confirmation = Confirmation {
         payment_method: PaymentMethod::OpenBanking,
         payment_method_type: "open_banking".into(),
@@ -149,11 +154,11 @@ async fn open_banking(state: &AppState, intent: &PaymentIntent) -> Result<Option
         billing: None,
         return_url: None,
     };
-    let view = match flow::confirm(state, &caller(intent), &intent.id, confirmation).await {
+    let view = match flow::confirm(cx, &scope(intent), &intent.id, confirmation).await {
         Ok(view) => view,
         // No account takes payments by bank, or the payment has moved on (a second ask in the
         // same request): there is no page to give, and nothing changed.
-        Err(ApiError::NotSupported(reason) | ApiError::InvalidState(reason)) => {
+        Err(Error::NotSupported(reason) | Error::InvalidState(reason)) => {
             tracing::info!(payment_id = %intent.id, %reason, "no open banking session");
             return Ok(None);
         }

@@ -9,13 +9,13 @@
 
 use chrono::Utc;
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::connectors::{Account, Connector, WebhookError, WebhookEvent, WebhookRequest};
 use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment::{PaymentAttempt, PaymentIntent, Refund};
 use crate::domain::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::merchants::{AccountLookup, Profile};
+use crate::payments::Context;
+use crate::payments::Error;
 use crate::payments::{flow, refunds};
 use crate::store::{AttemptKey, Owner, RefundKey};
 
@@ -100,29 +100,26 @@ fn judge(recorded: AttemptStatus, reported: AttemptStatus, counted: bool) -> Opt
 }
 
 /// The connector account a notification is addressed to, with its profile.
-fn account<'a>(
-    state: &'a AppState,
-    to: &Addressee<'_>,
-) -> Result<(&'a Profile, &'a Account, &'a dyn Connector), ApiError> {
+fn account<'a>(cx: &'a Context, to: &Addressee<'_>) -> Result<(&'a Profile, &'a Account, &'a dyn Connector), Error> {
     let Addressee { merchant_id, profile_id, account: name } = *to;
-    let (profile, account) = state.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
-        AccountLookup::NotFound => ApiError::NotFound(match profile_id {
+    let (profile, account) = cx.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
+        AccountLookup::NotFound => Error::NotFound(match profile_id {
             Some(profile_id) => {
                 format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`")
             }
             None => format!("connector account `{name}` of merchant `{merchant_id}`"),
         }),
-        AccountLookup::Ambiguous(profiles) => ApiError::InvalidRequest(format!(
+        AccountLookup::Ambiguous(profiles) => Error::InvalidRequest(format!(
             "profiles {} of merchant `{merchant_id}` each have a connector account `{name}`: its notifications \
              go to /v2/webhooks/{merchant_id}/{{profile_id}}/{name}",
             profiles.join(", ")
         )),
     })?;
-    let connector = state
+    let connector = cx
         .registry
         .get(&account.connector)
         .map(|c| c.as_ref())
-        .ok_or_else(|| ApiError::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
+        .ok_or_else(|| Error::Internal(format!("connector `{}` is not registered", account.connector).into()))?;
     Ok((profile, account, connector))
 }
 
@@ -135,34 +132,34 @@ pub struct Addressee<'a> {
     pub account: &'a str,
 }
 
-pub async fn receive(state: &AppState, to: &Addressee<'_>, req: &WebhookRequest<'_>) -> Result<Applied, ApiError> {
-    let (profile, account, connector) = account(state, to)?;
+pub async fn receive(cx: &Context, to: &Addressee<'_>, req: &WebhookRequest<'_>) -> Result<Applied, Error> {
+    let (profile, account, connector) = account(cx, to)?;
     let owner = Owner { merchant_id: &profile.merchant_id, profile_id: &profile.id, connector_account: &account.name };
     let event = connector.webhook(account, req).await.map_err(|e| match e {
-        WebhookError::NotSupported(_) => ApiError::NotSupported(e.to_string()),
-        WebhookError::BadSignature(_) => ApiError::WebhookRejected(e.to_string()),
-        WebhookError::Unreadable(_) => ApiError::InvalidRequest(e.to_string()),
+        WebhookError::NotSupported(_) => Error::NotSupported(e.to_string()),
+        WebhookError::BadSignature(_) => Error::WebhookRejected(e.to_string()),
+        WebhookError::Unreadable(_) => Error::InvalidRequest(e.to_string()),
     })?;
     match event {
         WebhookEvent::Payment { connector_payment_id, attempt_id, outcome } => {
             let found =
-                state.store.find_account_attempt(&owner, AttemptKey::ConnectorPaymentId(&connector_payment_id)).await?;
+                cx.store.find_account_attempt(&owner, AttemptKey::ConnectorPaymentId(&connector_payment_id)).await?;
             let found = match (found, attempt_id) {
                 (None, Some(attempt_id)) => {
-                    state.store.find_account_attempt(&owner, AttemptKey::AttemptId(&attempt_id)).await?
+                    cx.store.find_account_attempt(&owner, AttemptKey::AttemptId(&attempt_id)).await?
                 }
                 (found, _) => found,
             };
-            payment(state, account, found, outcome).await
+            payment(cx, account, found, outcome).await
         }
         WebhookEvent::Refund { connector_refund_id, refund_id, outcome } => {
-            let store = &state.store;
+            let store = &cx.store;
             let key = RefundKey::ConnectorRefundId(&connector_refund_id);
             let found = match (store.find_account_refund(&owner, key).await?, refund_id) {
                 (None, Some(id)) => store.find_account_refund(&owner, RefundKey::RefundId(&id)).await?,
                 (found, _) => found,
             };
-            refund(state, account, found, outcome).await
+            refund(cx, account, found, outcome).await
         }
         WebhookEvent::Ignored => Ok(Applied::NotTracked),
     }
@@ -171,11 +168,11 @@ pub async fn receive(state: &AppState, to: &Addressee<'_>, req: &WebhookRequest<
 /// Applies a payment notification to the attempt it names, if that attempt is still the one
 /// that counts and has not settled; judges it against the record otherwise.
 async fn payment(
-    state: &AppState,
+    cx: &Context,
     account: &Account,
     found: Option<(PaymentIntent, PaymentAttempt)>,
     outcome: PaymentOutcome,
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, Error> {
     let Some((intent, attempt)) = found else {
         return Ok(Applied::NotTracked);
     };
@@ -188,7 +185,7 @@ async fn payment(
         if attempt.status == outcome.status {
             return Ok(Applied::AlreadyKnown);
         }
-        flow::apply_outcome(state, intent, outcome).await?;
+        flow::apply_outcome(cx, intent, outcome).await?;
         return Ok(Applied::Changed);
     }
     let Some(discrepancy) = judge(attempt.status, outcome.status, counted) else {
@@ -198,16 +195,16 @@ async fn payment(
     if !discrepancy.applied() {
         return Ok(Applied::Discrepancy);
     }
-    flow::apply_outcome(state, intent, outcome).await?;
+    flow::apply_outcome(cx, intent, outcome).await?;
     Ok(Applied::Changed)
 }
 
 async fn refund(
-    state: &AppState,
+    cx: &Context,
     account: &Account,
     found: Option<Refund>,
     outcome: RefundOutcome,
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, Error> {
     let Some(mut refund) = found else {
         return Ok(Applied::NotTracked);
     };
@@ -226,7 +223,7 @@ async fn refund(
     refund.connector_refund_id = outcome.connector_refund_id.or(refund.connector_refund_id.take());
     refund.error = outcome.error;
     refund.modified_at = Utc::now();
-    Ok(match refunds::settle(state, &refund).await? {
+    Ok(match refunds::settle(cx, &refund).await? {
         true => Applied::Changed,
         false => Applied::AlreadyKnown,
     })

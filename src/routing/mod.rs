@@ -12,7 +12,6 @@
 
 pub mod engine;
 pub mod scripts;
-pub mod tools;
 pub mod view;
 
 use std::path::{Path, PathBuf};

@@ -9,8 +9,6 @@
 //! It gives Google Pay and Apple Pay session tokens from its metadata like any connector, naming
 //! Google's test gateway (`example`), so a checkout page can be built against the demo set-up.
 
-pub mod page;
-
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

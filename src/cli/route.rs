@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::engine::{evaluate_alone, Accounts};
-use super::scripts::{load_script, Script, ScriptSet};
 use crate::api::extract::FromBody;
 use crate::api::types::{MethodChoice, PaymentsRequest};
 use crate::config::Config;
 use crate::domain::decision::{Decision, RoutingView};
 use crate::merchants::{Directory, Profile};
 use crate::payments::flow::routing_view;
+use crate::routing::engine::{evaluate_alone, Accounts};
+use crate::routing::scripts::{load_script, Script, ScriptSet};
 use crate::routing::{static_order, unix_seconds, Router};
 use crate::store::Store;
 
@@ -69,7 +69,7 @@ fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Resu
         }
         None => {
             for (name, result) in router.reload() {
-                if let super::scripts::LoadResult::Refused(e) = result {
+                if let crate::routing::scripts::LoadResult::Refused(e) = result {
                     if profile.routing.as_deref() == Some(name.as_str()) {
                         return Err(e);
                     }

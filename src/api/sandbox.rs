@@ -12,7 +12,7 @@ use axum::Router;
 
 use crate::api::error::ApiError;
 use crate::api::redirection::{self, escape};
-use crate::app::AppState;
+use crate::api::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sandbox/authenticate/{payment_id}", get(show).post(submit))
