@@ -11,9 +11,9 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use switchyard::connectors::health::{Circuit, HealthSnapshot};
+use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard::routing::engine::{Accounts, Engine};
 use switchyard::routing::scripts::{load_script, Script};
-use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard_fuzz::{here, lua_limits, repo, JsonObject};
 
 /// Account names the shipped scripts route to; the input adds its own.

@@ -15,8 +15,8 @@ use super::types::{
 };
 use crate::api::state::AppState;
 use crate::domain::payment_method::PaymentMethod;
-use crate::payments::flow::{self, Confirmation};
 use crate::payments::Scope;
+use crate::payments::{self, Confirmation};
 use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]
@@ -63,7 +63,7 @@ pub async fn create_and_confirm(
     let (intent, choice) = req.into_parts()?;
     known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
     let (confirmation, saved) = resolve(&state, &caller, choice, intent.customer_id.as_deref()).await?;
-    let view = flow::create_and_confirm(&state.core, &caller, intent, confirmation).await?;
+    let view = payments::create_and_confirm(&state.core, &caller, intent, confirmation).await?;
     used(&state, saved).await;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
@@ -134,7 +134,7 @@ pub async fn create_intent(
 ) -> Result<Response, ApiError> {
     let intent = req.into_new_intent()?;
     known_customer(&state, &caller, intent.customer_id.as_deref()).await?;
-    let intent = flow::create_intent(&state.core, &caller, intent).await?;
+    let intent = payments::create_intent(&state.core, &caller, intent).await?;
     Ok((StatusCode::OK, Json(PaymentsIntentResponse::of(&intent))).into_response())
 }
 
@@ -168,11 +168,11 @@ pub async fn confirm_intent(
 ) -> Result<Response, ApiError> {
     let choice = req.into_choice()?;
     let customer_id = match &choice {
-        MethodChoice::Saved { .. } => flow::retrieve_intent(&state.core, &caller, &id).await?.customer_id,
+        MethodChoice::Saved { .. } => payments::retrieve_intent(&state.core, &caller, &id).await?.customer_id,
         MethodChoice::Given(_) => None,
     };
     let (confirmation, saved) = resolve(&state, &caller, choice, customer_id.as_deref()).await?;
-    let view = flow::confirm(&state.core, &caller, &id, confirmation).await?;
+    let view = payments::confirm(&state.core, &caller, &id, confirmation).await?;
     used(&state, saved).await;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
@@ -208,8 +208,8 @@ pub async fn retrieve(
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Response, ApiError> {
     let view = match query.force_sync {
-        true => flow::sync(&state.core, &caller, &id).await?,
-        false => flow::retrieve(&state.core, &caller, &id).await?,
+        true => payments::sync(&state.core, &caller, &id).await?,
+        false => payments::retrieve(&state.core, &caller, &id).await?,
     };
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
@@ -231,7 +231,7 @@ pub async fn get_intent(
     caller: Scope,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let intent = flow::retrieve_intent(&state.core, &caller, &id).await?;
+    let intent = payments::retrieve_intent(&state.core, &caller, &id).await?;
     Ok(Json(PaymentsIntentResponse::of(&intent)).into_response())
 }
 
@@ -261,7 +261,7 @@ pub async fn capture(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CaptureRequest>,
 ) -> Result<Response, ApiError> {
-    let view = flow::capture(&state.core, &caller, &id, req.amount_to_capture).await?;
+    let view = payments::capture(&state.core, &caller, &id, req.amount_to_capture).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }
 
@@ -291,6 +291,6 @@ pub async fn cancel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Response, ApiError> {
-    let view = flow::cancel(&state.core, &caller, &id, req.cancellation_reason).await?;
+    let view = payments::cancel(&state.core, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
 }

@@ -12,7 +12,7 @@ use axum::Router;
 use super::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::payment::PaymentIntent;
-use crate::payments::flow;
+use crate::payments;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v2/payments/{id}/return", get(returned))
@@ -34,7 +34,7 @@ pub async fn finish(
     payment_id: &str,
     params: BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let intent = match flow::complete_authentication(&state.core, payment_id, params).await {
+    let intent = match payments::complete_authentication(&state.core, payment_id, params).await {
         Ok(view) => view.intent,
         Err(crate::payments::Error::InvalidState(_)) => state
             .core

@@ -26,8 +26,8 @@ use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, In
 use crate::events::Renderers;
 use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
 use crate::money::{Amount, Currency, MAX_AMOUNT};
-use crate::payments::flow::{Confirmation, NewIntent};
 use crate::payments::refunds::NewRefund;
+use crate::payments::{Confirmation, NewIntent};
 
 /// Times go out to the millisecond, as the store keeps them, so an answer and every later read
 /// of the same object agree.

@@ -14,7 +14,7 @@ use crate::api::types::{MethodChoice, PaymentsRequest};
 use crate::config::Config;
 use crate::domain::decision::{Decision, RoutingView};
 use crate::merchants::{Directory, Profile};
-use crate::payments::flow::routing_view;
+use crate::payments::routing_view::routing_view;
 use crate::routing::engine::{evaluate_alone, Accounts};
 use crate::routing::scripts::{load_script, Script, ScriptSet};
 use crate::routing::{static_order, unix_seconds, Router};

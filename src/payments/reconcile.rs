@@ -20,7 +20,7 @@ use crate::config::ReconcilerConfig;
 use crate::domain::status::{IntentStatus, RefundStatus};
 use crate::payments::Context;
 use crate::payments::Scope;
-use crate::payments::{flow, refunds};
+use crate::payments::{self, refunds};
 use crate::store::{Recheck, Unsettled};
 
 /// Runs the reconciler every `every_ms` until aborted.
@@ -68,7 +68,7 @@ async fn check(cx: Arc<Context>, kind: Unsettled, record: Recheck) -> bool {
     let scope = Scope::new(record.merchant_id, record.profile_id);
     let result = match kind {
         Unsettled::Payments => {
-            flow::sync(&cx, &scope, &record.id).await.map(|p| p.intent.status != IntentStatus::Processing)
+            payments::sync(&cx, &scope, &record.id).await.map(|p| p.intent.status != IntentStatus::Processing)
         }
         Unsettled::Refunds => refunds::sync(&cx, &scope, &record.id).await.map(|r| r.status != RefundStatus::Pending),
     };

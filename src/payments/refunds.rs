@@ -7,7 +7,9 @@ use crate::connectors::{metered, CallWindow, ConnectorError, RefundRequest, Refu
 use crate::domain::payment::{PaymentError, Refund};
 use crate::domain::status::{Operation, RefundStatus};
 use crate::money::Amount;
-use crate::payments::flow;
+use crate::payments;
+use crate::payments::selection::attempt_connector;
+use crate::payments::settle::{NOT_TAKEN, NO_CLEAR_ANSWER};
 use crate::payments::Context;
 use crate::payments::Error;
 use crate::payments::Scope;
@@ -22,7 +24,7 @@ pub struct NewRefund {
 }
 
 pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refund, Error> {
-    let payment = flow::retrieve(cx, scope, &new.payment_id).await?;
+    let payment = payments::retrieve(cx, scope, &new.payment_id).await?;
     let intent = &payment.intent;
     if !intent.status.allows(Operation::Refund) {
         return Err(Error::InvalidState(format!(
@@ -46,7 +48,7 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
     let attempt = payment
         .active_attempt()
         .ok_or_else(|| Error::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
-    let (account, connector) = flow::attempt_connector(cx, intent, attempt)?;
+    let (account, connector) = attempt_connector(cx, intent, attempt)?;
     // A refund is a call to the provider, within the account's quota; refused, nothing is stored.
     cx.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name).map_err(Error::RateLimited)?;
 
@@ -93,11 +95,11 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
         }
         // The money may be moving: the refund stays pending, its amount reserved, until a sync.
         Err(e @ ConnectorError::Ambiguous { .. }) => {
-            refund.error = Some(PaymentError::new(flow::NO_CLEAR_ANSWER, e.to_string()));
+            refund.error = Some(PaymentError::new(NO_CLEAR_ANSWER, e.to_string()));
         }
         Err(e) => {
             refund.status = RefundStatus::Failed;
-            refund.error = Some(PaymentError::new(flow::NOT_TAKEN, e.to_string()));
+            refund.error = Some(PaymentError::new(NOT_TAKEN, e.to_string()));
         }
     }
     refund.modified_at = Utc::now();
@@ -135,13 +137,13 @@ pub async fn sync(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund
     if refund.status != RefundStatus::Pending {
         return Ok(refund);
     }
-    let payment = flow::retrieve(cx, scope, &refund.payment_id).await?;
+    let payment = payments::retrieve(cx, scope, &refund.payment_id).await?;
     let attempt = payment
         .attempts
         .iter()
         .find(|a| a.id == refund.attempt_id)
         .ok_or_else(|| Error::Internal(format!("refund {refund_id} names no attempt of its payment").into()))?;
-    let (account, connector) = flow::attempt_connector(cx, &payment.intent, attempt)?;
+    let (account, connector) = attempt_connector(cx, &payment.intent, attempt)?;
     let request = RefundSyncRequest {
         refund_id: &refund.id,
         connector_refund_id: refund.connector_refund_id.as_deref(),

@@ -20,10 +20,11 @@ use crate::domain::payment_method::PaymentMethod;
 use crate::domain::status::IntentStatus;
 use crate::merchants::Profile;
 use crate::money::Amount;
-use crate::payments::flow::{self, Confirmation};
+use crate::payments::routing_view::wallet_view;
 use crate::payments::Context;
 use crate::payments::Error;
 use crate::payments::Scope;
+use crate::payments::{self, Confirmation};
 use crate::secret::Secret;
 
 /// The wallet names that ask for a pay-by-bank session.
@@ -102,7 +103,7 @@ pub async fn session_tokens(
     }
     // Confirming by bank moved the payment on: the answer shows it as it is now.
     let intent = match opened_by_bank {
-        true => flow::retrieve_intent(cx, &scope(&intent), &intent.id).await?,
+        true => payments::retrieve_intent(cx, &scope(&intent), &intent.id).await?,
         false => intent,
     };
     Ok((intent, tokens))
@@ -127,7 +128,7 @@ async fn wallet_token(
     if able.is_empty() {
         return Ok(None);
     }
-    let decision = cx.router.decide_among(profile, Some(&able), flow::wallet_view(intent, wallet), Utc::now());
+    let decision = cx.router.decide_among(profile, Some(&able), wallet_view(intent, wallet), Utc::now());
     let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
     let request = SessionTokenRequest { payment_id: &intent.id, wallet, amount, currency: intent.amount.currency };
     for name in &decision.candidates {
@@ -154,7 +155,7 @@ async fn open_banking(cx: &Context, intent: &PaymentIntent) -> Result<Option<Ses
         billing: None,
         return_url: None,
     };
-    let view = match flow::confirm(cx, &scope(intent), &intent.id, confirmation).await {
+    let view = match payments::confirm(cx, &scope(intent), &intent.id, confirmation).await {
         Ok(view) => view,
         // No account takes payments by bank, or the payment has moved on (a second ask in the
         // same request): there is no page to give, and nothing changed.

@@ -14,9 +14,10 @@ use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment::{PaymentAttempt, PaymentIntent, Refund};
 use crate::domain::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::merchants::{AccountLookup, Profile};
+use crate::payments::operate::apply_outcome;
+use crate::payments::refunds;
 use crate::payments::Context;
 use crate::payments::Error;
-use crate::payments::{flow, refunds};
 use crate::store::{AttemptKey, Owner, RefundKey};
 
 /// What became of a notification.
@@ -185,7 +186,7 @@ async fn payment(
         if attempt.status == outcome.status {
             return Ok(Applied::AlreadyKnown);
         }
-        flow::apply_outcome(cx, intent, outcome).await?;
+        apply_outcome(cx, intent, outcome).await?;
         return Ok(Applied::Changed);
     }
     let Some(discrepancy) = judge(attempt.status, outcome.status, counted) else {
@@ -195,7 +196,7 @@ async fn payment(
     if !discrepancy.applied() {
         return Ok(Applied::Discrepancy);
     }
-    flow::apply_outcome(cx, intent, outcome).await?;
+    apply_outcome(cx, intent, outcome).await?;
     Ok(Applied::Changed)
 }
 

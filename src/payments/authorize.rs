@@ -1,0 +1,293 @@
+//! Confirming a payment: the intent is claimed, its first attempt stored as pending before any
+//! connector is called, then the routed accounts are tried in order. An account that did not take
+//! the payment has charged nothing, so the next may try; any other answer is final, and an unclear
+//! one leaves the payment `processing` for a sync, a notification or the reconciler.
+
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::card::CardSummary;
+use crate::connectors::{metered_with_card, Account, AuthorizeRequest, ConnectorError, ConnectorResult};
+use crate::domain::decision::Decision;
+use crate::domain::outcome::PaymentOutcome;
+use crate::domain::payment::Payment;
+use crate::domain::payment::{PaymentAttempt, PaymentError, PaymentIntent};
+use crate::domain::payment_method::PaymentMethod;
+use crate::domain::status::{AttemptStatus, IntentStatus, Operation};
+use crate::merchants::Profile;
+use crate::money::Amount;
+use crate::payments::input::Confirmation;
+use crate::payments::input::NewIntent;
+use crate::payments::intents::changed_underneath;
+use crate::payments::intents::load;
+use crate::payments::intents::lost_race;
+use crate::payments::intents::new_intent;
+use crate::payments::intents::profile;
+use crate::payments::intents::require;
+use crate::payments::intents::view;
+use crate::payments::selection::barred;
+use crate::payments::selection::connector_for;
+use crate::payments::selection::route;
+use crate::payments::settle::in_flight_lease;
+use crate::payments::settle::settle;
+use crate::payments::settle::Holder;
+use crate::payments::settle::Leaves;
+use crate::payments::settle::CONFIRMED;
+use crate::payments::settle::NOT_TAKEN;
+use crate::payments::settle::NO_CLEAR_ANSWER;
+use crate::payments::Context;
+use crate::payments::Error;
+use crate::payments::Scope;
+use crate::store::IntentUpdate;
+
+/// Create and confirm in one call: the intent and its first attempt are stored together.
+pub async fn create_and_confirm(
+    cx: &Context,
+    scope: &Scope,
+    new: NewIntent,
+    confirmation: Confirmation,
+) -> Result<Payment, Error> {
+    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
+    check_payment_method(profile, &confirmation)?;
+    let mut intent = new_intent(cx, scope, profile, new, IntentStatus::Processing);
+    if let Some(return_url) = &confirmation.return_url {
+        intent.details.return_url = Some(return_url.clone());
+    }
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
+    intent.active_attempt_id = Some(attempt.id.clone());
+    cx.store.insert_intent(&intent, Some((&attempt, in_flight_lease(cx)))).await?;
+    // A new payment has no attempts but those made here: nothing to read back.
+    let (intent, attempts) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
+    Ok(Payment { intent, attempts })
+}
+
+pub async fn confirm(
+    cx: &Context,
+    scope: &Scope,
+    payment_id: &str,
+    confirmation: Confirmation,
+) -> Result<Payment, Error> {
+    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
+    check_payment_method(profile, &confirmation)?;
+    let mut intent = load(cx, scope, payment_id).await?;
+    require(&intent, Operation::Confirm)?;
+    if let Some(return_url) = &confirmation.return_url {
+        intent.details.return_url = Some(return_url.clone());
+    }
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
+    let update = IntentUpdate {
+        status: IntentStatus::Processing,
+        amount_captured: None,
+        active_attempt_id: Some(attempt.id.clone()),
+        details: confirmation.return_url.is_some().then(|| intent.details.clone()),
+        modified_at: attempt.created_at,
+        in_flight_until: Some(in_flight_lease(cx)),
+        unless_in_flight_at: None,
+    };
+    if !cx.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
+        return Err(lost_race(cx, scope, payment_id, Operation::Confirm).await);
+    }
+    intent.status = IntentStatus::Processing;
+    intent.active_attempt_id = Some(attempt.id.clone());
+    let (intent, _) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
+    view(cx, intent).await
+}
+
+/// A connector call that ended without an answer about the payment, recorded on the attempt:
+/// `Failure` when nothing was charged, `Pending` when the outcome is unclear.
+pub(super) fn call_failed(status: AttemptStatus, code: &str, e: &ConnectorError) -> PaymentOutcome {
+    PaymentOutcome {
+        status,
+        amount_captured: None,
+        connector_payment_id: None,
+        connector_reference_id: None,
+        next_action: None,
+        error: Some(PaymentError::new(code, e.to_string())),
+    }
+}
+
+pub(super) fn new_attempt(
+    cx: &Context,
+    intent: &PaymentIntent,
+    account: &Account,
+    c: &Confirmation,
+    decision: &Decision,
+) -> PaymentAttempt {
+    let now = Utc::now();
+    PaymentAttempt {
+        id: cx.ids.attempt(),
+        payment_id: intent.id.clone(),
+        connector_account: account.name.clone(),
+        connector: account.connector.clone(),
+        status: AttemptStatus::Pending,
+        net_amount: intent.amount.net_amount(),
+        payment_method_type: c.payment_method_type.clone(),
+        payment_method_subtype: c.payment_method_subtype.clone(),
+        card: match &c.payment_method {
+            PaymentMethod::Card(card) => Some(CardSummary::of(&card.number, card.expiry, card.holder_name.clone())),
+            PaymentMethod::OpenBanking => None,
+        },
+        payment_method_billing: c.billing.clone(),
+        authentication_type: intent.authentication_type,
+        connector_payment_id: None,
+        connector_reference_id: None,
+        next_action: None,
+        error: None,
+        cancellation_reason: None,
+        routing: Some(decision.clone()),
+        created_at: now,
+        modified_at: now,
+    }
+}
+
+/// Checks that depend on the profile rather than on the request's shape.
+pub(super) fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), Error> {
+    let PaymentMethod::Card(card) = &c.payment_method else { return Ok(()) };
+    if profile.reject_expired_cards && card.expiry.is_expired(Utc::now().date_naive()) {
+        return Err(Error::InvalidRequest(format!(
+            "payment_method_data.card.card_exp_year: the card expired at the end of {}/{}",
+            card.expiry.month_str(),
+            card.expiry.year_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Tries the routed accounts in order, `attempt` (already stored) with the first. An account that
+/// did not take the payment at all has charged nothing, so the next one may; any answer from a
+/// connector that took the payment, a decline included, is final. Gives back the intent and the
+/// attempts made, as stored.
+pub(super) async fn authorize(
+    cx: &Context,
+    mut intent: PaymentIntent,
+    mut attempt: PaymentAttempt,
+    candidates: &[&Account],
+    confirmation: &Confirmation,
+    decision: &Decision,
+) -> Result<(PaymentIntent, Vec<PaymentAttempt>), Error> {
+    let mut made = Vec::with_capacity(1);
+    let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
+    let budget_end = Instant::now() + std::time::Duration::from_millis(cx.settings.budget_ms);
+    for (i, account) in candidates.iter().enumerate() {
+        if i > 0 {
+            made.push(std::mem::replace(&mut attempt, new_attempt(cx, &intent, account, confirmation, decision)));
+            let update = IntentUpdate {
+                active_attempt_id: Some(attempt.id.clone()),
+                in_flight_until: Some(in_flight_lease(cx)),
+                ..IntentUpdate::status(IntentStatus::Processing, attempt.created_at)
+            };
+            if !cx.store.begin_attempt(&intent.id, &[IntentStatus::Processing], &update, Some(&attempt)).await? {
+                return Err(changed_underneath(&intent));
+            }
+            intent.active_attempt_id = Some(attempt.id.clone());
+        }
+        let request = AuthorizeRequest {
+            payment_id: &intent.id,
+            attempt_id: &attempt.id,
+            amount,
+            currency: intent.amount.currency,
+            capture_method: intent.capture_method,
+            authentication_type: intent.authentication_type,
+            payment_method: &confirmation.payment_method,
+            return_url: intent.details.return_url.as_deref(),
+            description: intent.details.description.as_deref(),
+            billing: confirmation.billing.as_ref().or(intent.details.billing.as_ref()),
+        };
+        let started = Instant::now();
+        // The first account was asked when the payment was routed.
+        let barred = match i {
+            0 => None,
+            _ if started >= budget_end => Some("the payment's time budget is spent".to_string()),
+            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).map(|b| b.to_string()),
+        };
+        let called = barred.is_none();
+        let result = match barred {
+            None => call_authorize(cx, account, &request, budget_end).await?,
+            // Nothing is sent: as if the provider had refused the call, the next account may try.
+            Some(reason) => Err(ConnectorError::Unavailable {
+                connector: account.connector.clone(),
+                reason: format!("account `{}` takes no call now: {reason}", account.name),
+            }),
+        };
+        match &result {
+            _ if !called => {}
+            Ok(_) => account.health.record(true, started.elapsed()),
+            Err(ConnectorError::NotSupported { .. }) => {}
+            Err(_) => account.health.record(false, started.elapsed()),
+        }
+        match result {
+            Ok(outcome) => {
+                settle(cx, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
+                break;
+            }
+            Err(e @ ConnectorError::Ambiguous { .. }) => {
+                // The provider may have charged: no other account may try. The attempt stays
+                // pending until a sync settles it.
+                tracing::warn!(payment_id = %intent.id, account = %account.name, error = %e, "no clear answer; the attempt stays pending");
+                let outcome = call_failed(AttemptStatus::Pending, NO_CLEAR_ANSWER, &e);
+                settle(cx, &mut intent, &mut attempt, outcome, None, CONFIRMED, Holder::ThisCall).await?;
+                break;
+            }
+            Err(e) => {
+                tracing::info!(payment_id = %intent.id, account = %account.name, error = %e, "connector did not take the payment");
+                let leaves = match i + 1 == candidates.len() {
+                    true => CONFIRMED,
+                    false => Leaves::UnderWay,
+                };
+                let outcome = call_failed(AttemptStatus::Failure, NOT_TAKEN, &e);
+                settle(cx, &mut intent, &mut attempt, outcome, None, leaves, Holder::ThisCall).await?;
+            }
+        }
+    }
+    made.push(attempt);
+    Ok((intent, made))
+}
+
+/// One account's authorize, within the attempt's time and what is left of the payment's budget.
+/// A call with no clear answer is made once more, with the same attempt (and so the same
+/// idempotency keys), when the connector deduplicates by them: the provider then answers what
+/// became of the first call, and the payment need not wait for a sync.
+pub(super) async fn call_authorize(
+    cx: &Context,
+    account: &Account,
+    request: &AuthorizeRequest<'_>,
+    budget_end: Instant,
+) -> Result<ConnectorResult<PaymentOutcome>, Error> {
+    let connector = connector_for(cx, account)?;
+    let attempt_timeout = std::time::Duration::from_millis(cx.settings.attempt_timeout_ms);
+    let (attempt_end, limit) = match Instant::now() + attempt_timeout {
+        end if end <= budget_end => (end, "the attempt's time"),
+        _ => (budget_end, "the payment's time budget"),
+    };
+    let call = || async {
+        let within = attempt_end.saturating_duration_since(Instant::now());
+        let card = match request.payment_method {
+            PaymentMethod::Card(card) => Some(card),
+            PaymentMethod::OpenBanking => None,
+        };
+        let authorize = metered_with_card(account, "authorize", card, connector.authorize(account, request));
+        tokio::time::timeout(within, authorize).await.unwrap_or_else(|_| {
+            // The request may have been sent: what became of it is unclear.
+            Err(ConnectorError::Ambiguous {
+                connector: account.connector.clone(),
+                reason: format!("no answer within {limit}"),
+            })
+        })
+    };
+    let first = call().await;
+    if !matches!(first, Err(ConnectorError::Ambiguous { .. }))
+        || !connector.repeats_safely()
+        || Instant::now() >= attempt_end
+    {
+        return Ok(first);
+    }
+    tracing::info!(attempt_id = %request.attempt_id, account = %account.name, "no clear answer; asking again with the same idempotency keys");
+    Ok(match call().await {
+        Ok(outcome) => Ok(outcome),
+        // Still nothing clear (or a refusal of the repeat, which says nothing of the first call).
+        Err(_) => first,
+    })
+}
