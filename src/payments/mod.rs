@@ -27,3 +27,6 @@ pub use error::{Error, Result};
 pub use input::{Confirmation, NewIntent};
 pub use intents::{create_intent, retrieve, retrieve_intent};
 pub use operate::{cancel, capture, complete_authentication, sync};
+
+#[cfg(test)]
+mod tests;
