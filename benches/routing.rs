@@ -13,14 +13,14 @@ use switchyard::connectors::Account;
 use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard::lua::Budget;
 use switchyard::merchants::Profile;
-use switchyard::routing::Router;
+use switchyard::routing::Decider;
 
 fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200_000);
     let limits = Budget { time_budget: std::time::Duration::from_millis(5), memory_bytes: 16 << 20 };
     let dir = std::env::var("ROUTING_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/routing").into());
     let script = std::env::var("SCRIPT").unwrap_or_else(|_| "default".into());
-    let router = Router::new(std::path::Path::new(&dir), limits);
+    let router = Decider::new(std::path::Path::new(&dir), limits);
     router.reload();
     let account = |name: &str| {
         Account::from_config(&ConnectorAccountConfig {

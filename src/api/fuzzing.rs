@@ -13,7 +13,7 @@ pub fn decode_every_body(bytes: &[u8], max_depth: usize) -> usize {
         decode::<types::PaymentsRequest>(bytes, max_depth).and_then(|r| r.into_parts()).is_ok(),
         decode::<types::CreateIntentRequest>(bytes, max_depth).and_then(|r| r.into_new_intent()).is_ok(),
         decode::<types::ConfirmIntentRequest>(bytes, max_depth).and_then(|r| r.into_choice()).is_ok(),
-        decode::<types::CaptureRequest>(bytes, max_depth).is_ok(),
+        decode::<types::PaymentsCaptureRequest>(bytes, max_depth).is_ok(),
         decode::<types::CancelRequest>(bytes, max_depth).is_ok(),
         decode::<types::RefundsCreateRequest>(bytes, max_depth).and_then(|r| r.into_new_refund("acme")).is_ok(),
         decode::<customers::CustomerRequest>(bytes, max_depth).is_ok(),

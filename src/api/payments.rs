@@ -10,8 +10,8 @@ use utoipa::{IntoParams, OpenApi};
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
-    CancelRequest, CaptureRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsIntentResponse,
-    PaymentsRequest, PaymentsResponse,
+    CancelRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsCaptureRequest,
+    PaymentsIntentResponse, PaymentsRequest, PaymentsResponse,
 };
 use crate::api::state::AppState;
 use crate::domain::payment_method::PaymentMethod;
@@ -245,7 +245,7 @@ pub async fn get_intent(
     operation_id = "Capture a Payment",
     params(PaymentId),
     request_body(
-        content = Option<CaptureRequest>,
+        content = Option<PaymentsCaptureRequest>,
         description = "May be left out: captures the full amount",
         example = json!({ "amount_to_capture": 3000 })
     ),
@@ -259,7 +259,7 @@ pub async fn capture(
     State(state): State<AppState>,
     caller: Scope,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<CaptureRequest>,
+    ApiJson(req): ApiJson<PaymentsCaptureRequest>,
 ) -> Result<Response, ApiError> {
     let view = payments::capture(&state.core, &caller, &id, req.amount_to_capture).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())

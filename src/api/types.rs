@@ -344,8 +344,7 @@ impl ConfirmIntentRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = PaymentsCaptureRequest)]
-pub struct CaptureRequest {
+pub struct PaymentsCaptureRequest {
     #[serde(default)]
     pub amount_to_capture: Option<Amount>,
     #[serde(default, rename = "return_raw_connector_response")]
@@ -422,7 +421,7 @@ fn optional(body: &Value) -> Value {
     }
 }
 
-impl FromBody for CaptureRequest {
+impl FromBody for PaymentsCaptureRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         part(&optional(body))
     }

@@ -18,7 +18,7 @@ use crate::limits::Limits;
 use crate::merchants::Directory;
 use crate::payments::Context;
 use crate::reload;
-use crate::routing::Router;
+use crate::routing::Decider;
 use crate::store::{Store, StoreError};
 use crate::vault::Vault;
 
@@ -42,7 +42,7 @@ pub struct Running {
     /// Where `/metrics` is served when it has a listener of its own.
     pub metrics_addr: Option<SocketAddr>,
     /// The routing engine, reloadable from outside (tests, operators' tools).
-    pub router: Arc<Router>,
+    pub decider: Arc<Decider>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
@@ -127,9 +127,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
     // With port 0 the real port is known only now; connectors hand out links with it.
     let (registry, _) = check::registry(&config, &public_url, http.clone());
-    let router = Arc::new(Router::new(&config.paths.routing, crate::lua::Budget::of(&config.lua)));
-    router.reload();
-    let scripts = router.scripts();
+    let decider = Arc::new(Decider::new(&config.paths.routing, crate::lua::Budget::of(&config.lua)));
+    decider.reload();
+    let scripts = decider.scripts();
     for (merchant_id, merchant) in &config.merchants {
         for (profile_id, profile) in &merchant.profiles {
             if let Some(name) = profile.routing.as_deref().filter(|n| scripts.get(n).is_none()) {
@@ -140,9 +140,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let limits = Arc::new(Limits::new(&config));
     let reloaders = {
-        let (router, registry, accounts) = (router.clone(), registry.clone(), config.clone());
+        let (decider, registry, accounts) = (decider.clone(), registry.clone(), config.clone());
         let mut reloaders = vec![
-            reload::start(&config.paths.routing, Arc::new(move || drop(router.reload()))),
+            reload::start(&config.paths.routing, Arc::new(move || drop(decider.reload()))),
             reload::start(
                 &config.paths.plugins,
                 Arc::new(move || registry.reload_plugins(&|plugin| check::plugin_problems(&accounts, plugin))),
@@ -170,7 +170,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: store.clone(),
         registry,
         directory: directory.clone(),
-        router: router.clone(),
+        decider: decider.clone(),
         limits,
         ids: ids.clone(),
         vault,
@@ -219,7 +219,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(%addr, "switchyard listening");
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);
     background.extend(admin.map(|(_, task)| task));
-    Ok(Running { addr, metrics_addr, router, stop, task, store, _reloaders: reloaders, background })
+    Ok(Running { addr, metrics_addr, decider, stop, task, store, _reloaders: reloaders, background })
 }
 
 /// `config` with the accounts `out` names (by their `connector` path) disabled, so routing

@@ -17,7 +17,7 @@ use crate::merchants::{Directory, Profile};
 use crate::payments::routing_view::routing_view;
 use crate::routing::engine::{evaluate_alone, Accounts};
 use crate::routing::scripts::{load_script, Script, ScriptSet};
-use crate::routing::{static_order, unix_seconds, Router};
+use crate::routing::{static_order, unix_seconds, Decider};
 use crate::store::Store;
 
 /// A profile named as `merchant/profile`, or by its id alone when that is unambiguous.
@@ -54,10 +54,10 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<RoutingView, Strin
     }
 }
 
-/// A router for one profile: its configured script, or the file given instead.
-fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Result<(Router, Arc<Profile>), String> {
+/// A decider for one profile: its configured script, or the file given instead.
+fn decider_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Result<(Decider, Arc<Profile>), String> {
     let limits = crate::lua::Budget::of(&config.lua);
-    let router = Router::new(&config.paths.routing, limits);
+    let decider = Decider::new(&config.paths.routing, limits);
     let mut profile = profile.clone();
     match script {
         Some(path) => {
@@ -65,10 +65,10 @@ fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Resu
             profile.routing = Some(script.name.as_str().into());
             let mut set = ScriptSet::default();
             set.scripts.insert(script.name.clone(), Arc::new(script));
-            router.publish(set);
+            decider.publish(set);
         }
         None => {
-            for (name, result) in router.reload() {
+            for (name, result) in decider.reload() {
                 if let crate::routing::scripts::LoadResult::Refused(e) = result {
                     if profile.routing.as_deref() == Some(name.as_str()) {
                         return Err(e);
@@ -77,7 +77,7 @@ fn router_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Resu
             }
         }
     }
-    Ok((router, Arc::new(profile)))
+    Ok((decider, Arc::new(profile)))
 }
 
 /// `switchyard route`: the decision for one payment, as the daemon would make it now.
@@ -85,11 +85,11 @@ pub fn dry_run(config: &Config, profile: &str, payment: &Path, script: Option<&P
     let directory = Directory::from_config(config);
     let profile = find_profile(&directory, profile)?;
     let view = read_payment(payment, &profile)?;
-    let (router, profile) = router_for(config, &profile, script)?;
+    let (decider, profile) = decider_for(config, &profile, script)?;
     // The first call also loads the script into this thread's state; the second is what a
     // request pays.
-    router.decide(&profile, view.clone(), Utc::now());
-    let decision = router.decide(&profile, view, Utc::now());
+    decider.decide(&profile, view.clone(), Utc::now());
+    let decision = decider.decide(&profile, view, Utc::now());
     Ok(describe(&profile, &decision))
 }
 

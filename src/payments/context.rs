@@ -15,7 +15,7 @@ use crate::ids::IdMinter;
 use crate::limits::Limits;
 use crate::merchants::Directory;
 use crate::payments::error::{Error, Result};
-use crate::routing::Router;
+use crate::routing::Decider;
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -24,7 +24,7 @@ pub struct Context {
     pub store: Store,
     pub registry: Registry,
     pub directory: Arc<Directory>,
-    pub router: Arc<Router>,
+    pub decider: Arc<Decider>,
     pub limits: Arc<Limits>,
     pub ids: IdMinter,
     pub vault: Vault,

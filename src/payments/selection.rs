@@ -24,7 +24,7 @@ pub(super) fn route<'a>(
     intent: &PaymentIntent,
     confirmation: &Confirmation,
 ) -> Result<(Decision, Vec<&'a Account>), Error> {
-    let decision = cx.router.decide(profile, intent_view(intent, confirmation), Utc::now());
+    let decision = cx.decider.decide(profile, intent_view(intent, confirmation), Utc::now());
     let takes = |a: &&Account| {
         cx.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
     };

@@ -128,7 +128,7 @@ async fn wallet_token(
     if able.is_empty() {
         return Ok(None);
     }
-    let decision = cx.router.decide_among(profile, Some(&able), wallet_view(intent, wallet), Utc::now());
+    let decision = cx.decider.decide_among(profile, Some(&able), wallet_view(intent, wallet), Utc::now());
     let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
     let request = SessionTokenRequest { payment_id: &intent.id, wallet, amount, currency: intent.amount.currency };
     for name in &decision.candidates {

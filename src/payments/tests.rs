@@ -24,7 +24,7 @@ use crate::limits::Limits;
 use crate::lua::Budget;
 use crate::merchants::Directory;
 use crate::money::Amount;
-use crate::routing::Router;
+use crate::routing::Decider;
 use crate::store::{EventFilter, Store};
 use crate::vault::Vault;
 
@@ -73,7 +73,7 @@ async fn core() -> Core {
         store,
         registry: Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()),
         directory: directory.clone(),
-        router: Arc::new(Router::new(&folder.path().join("routing"), Budget::of(&config.lua))),
+        decider: Arc::new(Decider::new(&folder.path().join("routing"), Budget::of(&config.lua))),
         limits: Arc::new(Limits::new(&config)),
         ids: ids.clone(),
         vault: Vault::new(None, config.vault.cvc_ttl_secs),
@@ -269,9 +269,10 @@ async fn a_providers_report_settles_the_payment_and_the_merchant_is_told() {
     };
 
     // A partial charge whose amount nobody knows says nothing about the money: it stays open.
-    let unclear = operate::apply_outcome(&core.cx, authorized.intent.clone(), report(AttemptStatus::PartialCharged, None))
-        .await
-        .expect("applied");
+    let unclear =
+        operate::apply_outcome(&core.cx, authorized.intent.clone(), report(AttemptStatus::PartialCharged, None))
+            .await
+            .expect("applied");
     assert_eq!(unclear.intent.status, IntentStatus::Processing);
     assert_eq!(unclear.intent.amount_captured, 0);
 

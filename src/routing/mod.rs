@@ -44,13 +44,15 @@ pub fn unix_seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-pub struct Router {
+/// Decides which accounts a payment tries, with the routing scripts serving now; reloads them
+/// from the routing folder, one reload at a time.
+pub struct Decider {
     engine: Engine,
     dir: PathBuf,
     reloading: Mutex<()>,
 }
 
-impl Router {
+impl Decider {
     pub fn new(dir: &Path, limits: Budget) -> Self {
         Self { engine: Engine::new(limits), dir: dir.to_path_buf(), reloading: Mutex::new(()) }
     }
@@ -218,12 +220,12 @@ mod tests {
         let limits = Budget { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 };
         let recorder = DebuggingRecorder::new();
         metrics::with_local_recorder(&recorder, || {
-            let router = Router::new(dir.path(), limits);
-            let report = router.reload();
+            let decider = Decider::new(dir.path(), limits);
+            let report = decider.reload();
             assert!(report
                 .iter()
                 .any(|(n, r)| n == "broken" && matches!(r, LoadResult::Refused(e) if e.contains("broken.lua:1"))));
-            let decision = router.decide(&profile("boom"), RoutingView::default(), Utc::now());
+            let decision = decider.decide(&profile("boom"), RoutingView::default(), Utc::now());
             assert_eq!(decision.candidates, ["a"], "the fallback list decides");
             assert!(decision.fallback.as_deref().is_some_and(|f| f.contains("boom")), "{decision:?}");
             assert_eq!(decision.script_hash.as_deref().map(str::len), Some(12));
