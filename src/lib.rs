@@ -1,13 +1,14 @@
 //! switchyard: a payment-routing daemon with a Hyperswitch-compatible API.
 //!
-//! A payment flows through the modules in this order: `api` (routes, auth, wire types) →
-//! `payments` (intent and attempt model, status machine, flows) → `routing` (which connector
-//! accounts to try) → `connectors` (the `Connector` trait and its implementations) → `store`
-//! (durable state) → `events` (what the merchant is told, by webhook). `customers` are whom payments belong to, and `payment_methods` the cards they
-//! saved, sealed in the `vault`. `config` and `merchants` describe
-//! who is served; `card`, `money`, `ids` and `secret` are the value types everything else is
-//! built from; `telemetry` is what operators watch. `app` starts a daemon and `server` serves its
-//! API over HTTP/1.
+//! The modules sit in layers, each using only those below it (`tests/layers.rs` holds the
+//! table): the value types (`money`, `card`, `ids`, `keys`, `secret`, `text`, `schema`,
+//! `backoff`); the `domain` and the `config` as data; the parts that keep or reach things
+//! (`store`, `connectors`, `routing`, `lua`, `vault`, `limits`, `merchants`); the payment core
+//! (`payments`, `customers`, `payment_methods`, `events`); the edge (`api`, `telemetry`); and
+//! the program (`app`, `server`, `cli`, `reload`). A payment comes in through `api`, which
+//! authenticates it into a `payments::Scope` and calls the core; the core asks `routing` which
+//! connector accounts to try, calls them through `connectors`, and keeps what they answered in
+//! the `store`, with the `events` that tell the merchant.
 
 pub mod api;
 pub mod app;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use crate::card::{CardSummary, Cvc};
-use crate::connectors::{metered_with_card, Account, ConnectorError, TokenizeRequest};
+use crate::connectors::{metered_with_card, Account, TokenizeRequest};
 use crate::customers;
 use crate::domain::payment::Address;
 use crate::domain::payment_method::ConnectorToken;
@@ -136,15 +136,9 @@ async fn tokenize(
         connector_tokens: Default::default(),
     };
     let request = TokenizeRequest { payment_method_id: id, card: &card, reusable };
-    metered_with_card(account, "tokenize", Some(request.card), connector.tokenize(account, &request)).await.map_err(
-        |e| match e {
-            ConnectorError::NotSupported { .. } => Error::NotSupported(e.to_string()),
-            ConnectorError::Refused { .. } => Error::ConnectorRefused(e.to_string()),
-            ConnectorError::Unavailable { .. } | ConnectorError::Ambiguous { .. } => {
-                Error::ConnectorUnavailable(e.to_string())
-            }
-        },
-    )
+    metered_with_card(account, "tokenize", Some(request.card), connector.tokenize(account, &request))
+        .await
+        .map_err(Error::from)
 }
 
 /// Gives a method created by `create_intent` its card.

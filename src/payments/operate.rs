@@ -246,11 +246,7 @@ async fn operate(cx: &Context, intent: PaymentIntent, call: Call) -> Result<Paym
             let back = IntentUpdate::status(before, Utc::now());
             cx.store.transition_intent(&view.intent.id, &[IntentStatus::Processing], &back, None).await?;
             tracing::info!(payment_id = %view.intent.id, operation = op.name(), error = %e, "connector did not do it");
-            Err(match e {
-                ConnectorError::NotSupported { .. } => Error::NotSupported(e.to_string()),
-                ConnectorError::Refused { .. } => Error::ConnectorRefused(e.to_string()),
-                _ => Error::ConnectorUnavailable(e.to_string()),
-            })
+            Err(e.into())
         }
     }
 }

@@ -2,7 +2,7 @@
 //! payments with no credentials. Its answers follow the card number, like a provider's test
 //! mode: 4242424242424242 succeeds, 4000000000000002 and a few others decline with the codes
 //! providers use, and 4000002760003184 (or any card with `authentication_type: three_ds`) sends
-//! the customer to an authentication page this daemon serves (`page`). Other valid cards succeed.
+//! the customer to an authentication page this daemon serves (`api::sandbox`). Other valid cards succeed.
 //! An account with `metadata = { simulate = "unavailable" }` answers nothing but outages, as a
 //! provider that refuses connections would: a way to watch routing fail over.
 //!
