@@ -4,12 +4,9 @@
 
 use chrono::Utc;
 
-use crate::domain::customer::Customer;
-use crate::domain::customer::CustomerDetails;
-use crate::domain::customer::CustomerUpdate;
+use crate::domain::customer::{Customer, CustomerDetails, CustomerUpdate};
 use crate::domain::payment_method::MethodStatus;
-use crate::payments::Context;
-use crate::payments::Error;
+use crate::payments::{Context, Error};
 
 pub async fn create(
     cx: &Context,

@@ -25,8 +25,7 @@ use super::payment_methods::{
 use super::types::time;
 use crate::api::state::AppState;
 use crate::domain::payment::Address;
-use crate::domain::payment_method::{MethodSession, PspTokenization};
-use crate::domain::payment_method::{SavedMethod, StorageType};
+use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::sessions;

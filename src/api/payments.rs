@@ -15,8 +15,7 @@ use super::types::{
 };
 use crate::api::state::AppState;
 use crate::domain::payment_method::PaymentMethod;
-use crate::payments::Scope;
-use crate::payments::{self, Confirmation};
+use crate::payments::{self, Confirmation, Scope};
 use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]

@@ -4,15 +4,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::error::ApiError;
-use super::error::ErrorResponse;
-use super::extract::ApiJson;
-use super::extract::ApiQuery;
+use super::error::{ApiError, ErrorResponse};
+use super::extract::{ApiJson, ApiQuery};
 use super::payments::SyncQuery;
 use super::types::{RefundResponse, RefundsCreateRequest};
 use crate::api::state::AppState;
-use crate::payments::refunds;
-use crate::payments::Scope;
+use crate::payments::{refunds, Scope};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(create, retrieve))]

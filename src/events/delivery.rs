@@ -16,8 +16,7 @@ use crate::backoff::{doubling, millis};
 use crate::config::OutgoingWebhooksConfig;
 use crate::domain::event::{sign, Delivery, Event, SIGNATURE_HEADER};
 use crate::merchants::Directory;
-use crate::store::AfterTry;
-use crate::store::Store;
+use crate::store::{AfterTry, Store};
 use crate::text::clip;
 
 /// How much of a merchant's answer is kept with a try.

@@ -13,14 +13,10 @@ use crate::card::{CardSummary, Cvc};
 use crate::connectors::{metered_with_card, Account, TokenizeRequest};
 use crate::customers;
 use crate::domain::payment::Address;
-use crate::domain::payment_method::ConnectorToken;
-use crate::domain::payment_method::MethodStatus;
-use crate::domain::payment_method::SavedCard;
-use crate::domain::payment_method::SavedMethod;
-use crate::domain::payment_method::StorageType;
-use crate::domain::payment_method::{CardDetails, ProviderToken};
-use crate::payments::Context;
-use crate::payments::Error;
+use crate::domain::payment_method::{
+    CardDetails, ConnectorToken, MethodStatus, ProviderToken, SavedCard, SavedMethod, StorageType,
+};
+use crate::payments::{Context, Error};
 use crate::vault::VaultCard;
 
 /// A card as a customer hands it over to be saved.

@@ -6,17 +6,11 @@
 use chrono::{Duration, Utc};
 
 use crate::connectors::Account;
-use crate::customers;
 use crate::domain::payment::Address;
-use crate::domain::payment_method::MethodSession;
-use crate::domain::payment_method::PspTokenization;
-use crate::domain::payment_method::TokenizationType;
-use crate::domain::payment_method::{SavedMethod, StorageType};
-use crate::ids;
+use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType, TokenizationType};
 use crate::payment_methods::{MethodOwner, NewCard};
-use crate::payments::Context;
-use crate::payments::Error;
-use crate::payments::Scope;
+use crate::payments::{Context, Error, Scope};
+use crate::{customers, ids};
 
 #[derive(Debug)]
 pub struct NewSession {

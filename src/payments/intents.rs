@@ -6,15 +6,12 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 
-use crate::domain::payment::Payment;
-use crate::domain::payment::PaymentIntent;
+use crate::domain::payment::{Payment, PaymentIntent};
 use crate::domain::status::{IntentStatus, Operation};
 use crate::ids;
 use crate::merchants::Profile;
 use crate::payments::input::NewIntent;
-use crate::payments::Context;
-use crate::payments::Error;
-use crate::payments::Scope;
+use crate::payments::{Context, Error, Scope};
 use crate::store::IntentUpdate;
 
 pub(super) fn profile<'a>(cx: &'a Context, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, Error> {
@@ -95,8 +92,8 @@ pub(super) async fn lost_race(cx: &Context, scope: &Scope, payment_id: &str, op:
     }
 }
 
-/// An intent the scope owns. One whose session ran out before it was confirmed is marked
-/// expired here, the first time anyone looks.
+/// An intent of the scope's merchant and profile. One whose session ran out before it was
+/// confirmed is marked expired here, the first time anyone looks.
 pub(super) async fn load(cx: &Context, scope: &Scope, payment_id: &str) -> Result<PaymentIntent, Error> {
     let mut intent = cx
         .store

@@ -12,23 +12,13 @@ use crate::connectors::{
     SyncRequest, VoidRequest,
 };
 use crate::domain::outcome::PaymentOutcome;
-use crate::domain::payment::Payment;
-use crate::domain::payment::{PaymentAttempt, PaymentIntent};
+use crate::domain::payment::{Payment, PaymentAttempt, PaymentIntent};
 use crate::domain::status::{IntentStatus, Operation};
 use crate::money::{Amount, Currency};
-use crate::payments::intents::end_unconfirmed;
-use crate::payments::intents::load;
-use crate::payments::intents::lost_race;
-use crate::payments::intents::require;
-use crate::payments::intents::view;
+use crate::payments::intents::{end_unconfirmed, load, lost_race, require, view};
 use crate::payments::selection::attempt_connector;
-use crate::payments::settle::in_flight_lease;
-use crate::payments::settle::settle;
-use crate::payments::settle::Holder;
-use crate::payments::settle::Leaves;
-use crate::payments::Context;
-use crate::payments::Error;
-use crate::payments::Scope;
+use crate::payments::settle::{in_flight_lease, settle, Holder, Leaves};
+use crate::payments::{Context, Error, Scope};
 use crate::store::IntentUpdate;
 
 /// A call on a payment's active attempt, with what it needs beyond the attempt.

@@ -18,9 +18,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::backoff::{doubling, millis};
 use crate::config::ReconcilerConfig;
 use crate::domain::status::{IntentStatus, RefundStatus};
-use crate::payments::Context;
-use crate::payments::Scope;
-use crate::payments::{self, refunds};
+use crate::payments::{self, refunds, Context, Scope};
 use crate::store::{Recheck, Unsettled};
 
 /// Runs the reconciler every `every_ms` until aborted.

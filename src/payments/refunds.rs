@@ -10,9 +10,7 @@ use crate::money::Amount;
 use crate::payments;
 use crate::payments::selection::attempt_connector;
 use crate::payments::settle::{NOT_TAKEN, NO_CLEAR_ANSWER};
-use crate::payments::Context;
-use crate::payments::Error;
-use crate::payments::Scope;
+use crate::payments::{Context, Error, Scope};
 
 #[derive(Debug)]
 pub struct NewRefund {

@@ -13,8 +13,7 @@ use crate::merchants::Profile;
 use crate::payments::input::Confirmation;
 use crate::payments::intents::profile;
 use crate::payments::routing_view::intent_view;
-use crate::payments::Context;
-use crate::payments::Error;
+use crate::payments::{Context, Error};
 
 /// Asks routing which accounts to try, in order, keeping those whose connector takes the
 /// payment's method and currency.

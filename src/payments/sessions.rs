@@ -21,16 +21,13 @@ use crate::domain::status::IntentStatus;
 use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::routing_view::wallet_view;
-use crate::payments::Context;
-use crate::payments::Error;
-use crate::payments::Scope;
-use crate::payments::{self, Confirmation};
+use crate::payments::{self, Confirmation, Context, Error, Scope};
 use crate::secret::Secret;
 
 /// The wallet names that ask for a pay-by-bank session.
 const OPEN_BANKING: [&str; 2] = ["open_banking", "open_banking_pis"];
 
-/// Credentials and metadata the scope sends for this call only, over those configured.
+/// Credentials and metadata the caller sends for this call only, over those configured.
 #[derive(Debug, Default)]
 pub struct ConnectorOverride {
     pub credentials: BTreeMap<String, Secret<String>>,

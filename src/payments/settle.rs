@@ -5,12 +5,10 @@
 use chrono::{Duration, Utc};
 
 use crate::domain::outcome::PaymentOutcome;
-use crate::domain::payment::Payment;
-use crate::domain::payment::{PaymentAttempt, PaymentError, PaymentIntent};
+use crate::domain::payment::{Payment, PaymentAttempt, PaymentError, PaymentIntent};
 use crate::domain::status::{AttemptStatus, AuthenticationType, IntentStatus};
 use crate::payments::intents::changed_underneath;
-use crate::payments::Context;
-use crate::payments::Error;
+use crate::payments::{Context, Error};
 use crate::store::IntentUpdate;
 
 /// The error code of an attempt or refund a connector did not take at all.

@@ -15,9 +15,7 @@ use crate::domain::payment::{PaymentAttempt, PaymentIntent, Refund};
 use crate::domain::status::{AttemptStatus, IntentStatus, RefundStatus};
 use crate::merchants::{AccountLookup, Profile};
 use crate::payments::operate::apply_outcome;
-use crate::payments::refunds;
-use crate::payments::Context;
-use crate::payments::Error;
+use crate::payments::{refunds, Context, Error};
 use crate::store::{AttemptKey, Owner, RefundKey};
 
 /// What became of a notification.

@@ -21,8 +21,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::connectors::Account;
-use crate::domain::decision::Decision;
-use crate::domain::decision::RoutingView;
+use crate::domain::decision::{Decision, RoutingView};
 use crate::lua::{Budget, ScriptError};
 use crate::merchants::Profile;
 use engine::{Accounts, Choice, Engine};
