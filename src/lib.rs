@@ -1,6 +1,6 @@
 //! switchyard: a payment-routing daemon with a Hyperswitch-compatible API.
 //!
-//! The modules sit in layers, each using only those below it (`tests/layers.rs` holds the
+//! The modules sit in layers, each using only those below it (`tests/suite/layers.rs` holds the
 //! table): the value types (`money`, `card`, `ids`, `keys`, `secret`, `text`, `schema`,
 //! `backoff`); the `domain` and the `config` as data; the parts that keep or reach things
 //! (`store`, `connectors`, `routing`, `lua`, `vault`, `limits`, `merchants`); the payment core

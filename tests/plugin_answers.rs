@@ -2,6 +2,10 @@
 //! the request in its error puts no card number, security code or credential into an answer, the
 //! database or the logs, whether a plugin passes the message on or Stripe's connector does; and
 //! what a plugin reports (ids, redirects) is bounded and checked before anything keeps it.
+//!
+//! The logs searched are everything the process logs, through the global tracing subscriber this
+//! file installs at the most verbose level: it is a test binary of its own, apart from the suite
+//! in `tests/suite`, so that no other test's daemons log into it.
 
 mod common;
 

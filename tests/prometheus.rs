@@ -4,7 +4,7 @@
 //! `promtool check metrics` must accept the exposition.
 //!
 //! This file's one test runs the only daemon in its test process, so the process-wide counters
-//! start at zero.
+//! start at zero: it is a test binary of its own, apart from the suite in `tests/suite`.
 
 mod common;
 
