@@ -1,4 +1,6 @@
-//! The running daemon: shared state, the listener, and a clean stop.
+//! The running daemon: the parts wired into the payment core's context and the API's state once,
+//! the listeners, the background tasks (webhook delivery, the reconciler, live reload), and a
+//! clean stop.
 
 pub mod check;
 
