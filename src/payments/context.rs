@@ -1,7 +1,8 @@
 //! What the payment core works with, and on whose behalf. A `Context` is built once by the
 //! program from a configuration and shared by every call; a `Scope` names the merchant and
 //! profile a call acts for — the API's authentication produces it from a key, the reconciler
-//! from the record it settles.
+//! from the record it settles. A client-side call holds no scope; it shows the object's client
+//! secret instead (`client_secret`).
 
 use std::sync::Arc;
 
