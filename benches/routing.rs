@@ -13,6 +13,7 @@ use switchyard::connectors::Account;
 use switchyard::domain::decision::{CardView, RoutingView};
 use switchyard::lua::Budget;
 use switchyard::merchants::Profile;
+use switchyard::routing::scripts::{load_dir, ScriptSet};
 use switchyard::routing::Decider;
 
 fn main() {
@@ -20,8 +21,8 @@ fn main() {
     let limits = Budget { time_budget: std::time::Duration::from_millis(5), memory_bytes: 16 << 20 };
     let dir = std::env::var("ROUTING_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/routing").into());
     let script = std::env::var("SCRIPT").unwrap_or_else(|_| "default".into());
-    let router = Decider::new(std::path::Path::new(&dir), limits);
-    router.reload();
+    let router = Decider::new(limits);
+    let (scripts, _) = load_dir(std::path::Path::new(&dir), limits, &ScriptSet::default());
     let account = |name: &str| {
         Account::from_config(&ConnectorAccountConfig {
             name: name.into(),
@@ -59,16 +60,16 @@ fn main() {
         attempt: 1,
     };
     let now = Utc::now();
-    let first = router.decide(&profile, view.clone(), now);
+    let first = router.decide(&scripts, &profile, view.clone(), now);
     assert_eq!(first.fallback, None, "the script must decide: {:?}", first.fallback);
     for _ in 0..10_000 {
-        router.decide(&profile, view.clone(), now);
+        router.decide(&scripts, &profile, view.clone(), now);
     }
     let mut took = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let view = view.clone();
         let started = Instant::now();
-        let decision = router.decide(&profile, view, now);
+        let decision = router.decide(&scripts, &profile, view, now);
         took.push(started.elapsed());
         std::hint::black_box(decision);
     }

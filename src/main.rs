@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard::app::check;
 use switchyard::config::Config;
 use switchyard::keys::{key_hash, new_publishable_key, new_secret_key};
 use tracing_subscriber::EnvFilter;
@@ -96,9 +95,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Check => {
-            let (registry, mut problems) = check::registry(&config, &config.public_url(), reqwest::Client::new());
-            problems.extend(check::all(&config, &registry));
-            problems.extend(check::scripts(&config));
+            let problems = switchyard::app::snapshot::problems(&config);
             for p in &problems {
                 println!("{p}");
             }
@@ -177,6 +174,10 @@ fn serve(config: Config) -> ExitCode {
         builder.json().init();
     } else {
         builder.init();
+    }
+    if config.source.is_none() {
+        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        tracing::warn!(%cwd, "no configuration file at {}: serving the built-in defaults", switchyard::config::DEFAULT_CONFIG_PATH);
     }
     switchyard::server::make_room_for(config.server.max_connections);
     let runtime = match tokio::runtime::Runtime::new() {

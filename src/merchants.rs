@@ -1,5 +1,7 @@
-//! The merchants, profiles and connector accounts the daemon serves, resolved from config once at
-//! start: secrets read, key hashes decoded, lookups by id ready for the request path.
+//! The merchants, profiles and connector accounts one configuration version serves, resolved from
+//! it once: secrets read, key hashes decoded, lookups by id ready for the request path. An
+//! account a new version keeps (same merchant, profile, name and connector) keeps its live
+//! health, so an edit elsewhere never resets what routing knows about it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use crate::secret::Secret;
 /// A business profile: the unit payments belong to, with its own connector accounts.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// Unique for the life of the process, even across configuration reloads.
+    /// Unique for the life of the process, across configuration versions too.
     pub serial: u64,
     pub id: String,
     pub merchant_id: String,
@@ -75,7 +77,7 @@ pub struct Directory {
 static SERIALS: AtomicU64 = AtomicU64::new(0);
 
 impl Directory {
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Config, previous: Option<&Directory>) -> Self {
         let hash_secret = config.security.api_key_hash_secret.resolve().map(|s| s.expose().clone()).unwrap_or_default();
         let mut keyring = Keyring::new(hash_secret.as_bytes());
         let mut profiles = BTreeMap::new();
@@ -92,7 +94,18 @@ impl Directory {
                     serial: SERIALS.fetch_add(1, Ordering::Relaxed),
                     id: profile_id.clone(),
                     merchant_id: merchant_id.clone(),
-                    accounts: p.connector_accounts.iter().map(Account::from_config).collect(),
+                    accounts: p
+                        .connector_accounts
+                        .iter()
+                        .map(|a| {
+                            let mut account = Account::from_config(a);
+                            let kept = previous.and_then(|d| d.profile(merchant_id, profile_id)?.account(&a.name));
+                            if let Some(kept) = kept.filter(|k| k.connector == account.connector) {
+                                account.health = kept.health.clone();
+                            }
+                            account
+                        })
+                        .collect(),
                     fallback: p.fallback.clone(),
                     routing: p.routing.as_deref().map(Arc::from),
                     reject_expired_cards: p.reject_expired_cards,
@@ -112,6 +125,10 @@ impl Directory {
     /// The merchant whose publishable key this is.
     pub fn publishable(&self, key: &str) -> Option<&str> {
         self.publishable.get(key).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
     }
 
     pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {

@@ -7,7 +7,7 @@
 //! are bounded: route templates, never raw paths; account and connector names from config; never
 //! ids or card data.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -19,6 +19,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::connectors::health::Circuit;
 use crate::merchants::Directory;
+use crate::snapshot::Live;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -109,6 +110,18 @@ fn describe() {
         "Routing script failures that fell back to the static order, by script."
     );
     describe_counter!("switchyard_script_reloads_total", "Script and plugin reloads by kind and result.");
+    describe_counter!(
+        "switchyard_config_reloads_total",
+        "Configuration reloads by result: applied (a new version serves), unchanged, refused (the old one serves)."
+    );
+    describe_gauge!(
+        "switchyard_config_info",
+        "1 for the configuration version serving now (label version), 0 for versions it replaced."
+    );
+    describe_gauge!(
+        "switchyard_config_restart_pending",
+        "1 while the configuration file holds a change to a setting that applies only at a restart."
+    );
     describe_histogram!(
         "switchyard_plugin_call_duration_seconds",
         Unit::Seconds,
@@ -178,8 +191,9 @@ pub fn metrics_endpoint(directory: &Directory) -> Response {
 }
 
 /// `GET /metrics`, for the API listener or an admin listener of its own.
-pub fn metrics_router<S: Clone + Send + Sync + 'static>(directory: Arc<Directory>) -> axum::Router<S> {
-    axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(metrics_endpoint(&directory))))
+pub fn metrics_router<S: Clone + Send + Sync + 'static>(live: Live) -> axum::Router<S> {
+    let endpoint = move || std::future::ready(metrics_endpoint(&live.load().directory));
+    axum::Router::new().route("/metrics", axum::routing::get(endpoint))
 }
 
 /// A request id: the caller's, when it sent a sane one, else a fresh one.

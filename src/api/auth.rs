@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use crate::api::state::AppState;
+use crate::api::state::{snapshot, AppState};
 use crate::payments::Scope;
 
 /// An authenticated caller: a merchant, acting for one of its profiles.
@@ -16,13 +16,10 @@ impl FromRequestParts<AppState> for Scope {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let (index, merchant_id) = state.core.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
+        let live = snapshot(parts, state);
+        let (index, merchant_id) = live.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
         // Limited by which configured key it is: the key itself is never held.
-        state
-            .core
-            .limits
-            .check_api(&format!("sk:{merchant_id}:{index}"), merchant_id)
-            .map_err(ApiError::RateLimited)?;
+        live.limits.check_api(&format!("sk:{merchant_id}:{index}"), merchant_id).map_err(ApiError::RateLimited)?;
         let profile_id = parts
             .headers
             .get("x-profile-id")
@@ -30,9 +27,7 @@ impl FromRequestParts<AppState> for Scope {
             .filter(|v| !v.is_empty())
             .ok_or(ApiError::MissingHeader("X-Profile-Id"))?;
         // Another merchant's profile is answered exactly like one that does not exist.
-        state
-            .core
-            .directory
+        live.directory
             .profile(merchant_id, profile_id)
             .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))?;
         Ok(Scope { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
@@ -50,8 +45,9 @@ impl FromRequestParts<AppState> for ClientCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let merchant_id = state.core.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        state.core.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        let live = snapshot(parts, state);
+        let merchant_id = live.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         Ok(ClientCaller { merchant_id: merchant_id.to_string() })
     }
 }
@@ -74,8 +70,9 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
             header.split(',').filter_map(|part| part.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
         };
         let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
-        let merchant_id = state.core.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        state.core.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        let live = snapshot(parts, state);
+        let merchant_id = live.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
+        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
         let client_secret = field("client-secret")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;

@@ -1,7 +1,7 @@
 //! The customers endpoints and their wire types (Hyperswitch v2 `CustomerRequest`,
 //! `CustomerUpdateRequest`, `CustomerResponse`, `CustomerDeleteResponse`).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
 use super::types::time;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::customers;
 use crate::domain::customer::{Customer, CustomerDetails, CustomerUpdate};
 use crate::domain::payment::AddressDetails;
@@ -269,11 +269,7 @@ pub struct CustomerDeleteResponse<'a> {
     responses((status = 200, description = "The customer", body = CustomerResponse)),
     security(("api_key" = []))
 )]
-async fn create(
-    State(state): State<AppState>,
-    caller: Scope,
-    ApiJson(req): ApiJson<CustomerRequest>,
-) -> Result<Response, ApiError> {
+async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CustomerRequest>) -> Result<Response, ApiError> {
     let reference = req.merchant_reference_id.map(CustomerId::into_string);
     let customer = customers::create(&state.core, &caller.merchant_id, reference, req.details).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
@@ -289,7 +285,7 @@ async fn create(
     responses((status = 200, description = "The customer", body = CustomerResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerResponse::of(&customer)).into_response())
 }
@@ -308,7 +304,7 @@ async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<S
     security(("api_key" = []))
 )]
 async fn update(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiJson(CustomerUpdateRequest(update)): ApiJson<CustomerUpdateRequest>,
@@ -329,7 +325,7 @@ async fn update(
     responses((status = 200, description = "Deleted", body = CustomerDeleteResponse)),
     security(("api_key" = []))
 )]
-async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let customer = customers::delete(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(CustomerDeleteResponse {
         id: &customer.id,
@@ -352,11 +348,7 @@ async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<Str
     responses((status = 200, description = "The merchant's customers, newest first", body = Vec<CustomerResponse>)),
     security(("api_key" = []))
 )]
-async fn list(
-    State(state): State<AppState>,
-    caller: Scope,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Response, ApiError> {
+async fn list(state: Call, caller: Scope, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit)?;
     let page = customers::list(&state.core, &caller.merchant_id, limit, query.offset.unwrap_or(0)).await?;
     Ok(Json(page.iter().map(CustomerResponse::of).collect::<Vec<_>>()).into_response())

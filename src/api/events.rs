@@ -2,7 +2,7 @@
 //! them. `GET /v2/events` lists events (newest first; `object_id`, `limit`, `offset`),
 //! `GET /v2/events/{id}` shows one with its last try, `GET /v2/events/{id}/attempts` every try.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ApiError;
 use super::extract::{page_limit, ApiQuery};
 use super::types::time;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::domain::event::{Delivery, Event, EventStatus};
 use crate::payments::Scope;
 use crate::store::EventFilter;
@@ -165,18 +165,14 @@ impl<'a> EventAttempt<'a> {
     responses((status = 200, description = "The profile's events, newest first", body = Vec<EventListItem>)),
     security(("api_key" = []))
 )]
-async fn list(
-    State(state): State<AppState>,
-    caller: Scope,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Response, ApiError> {
+async fn list(state: Call, caller: Scope, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, ApiError> {
     let filter =
         EventFilter { object_id: query.object_id, limit: page_limit(query.limit)?, offset: query.offset.unwrap_or(0) };
     let events = state.core.store.events(&caller.merchant_id, &caller.profile_id, &filter).await?;
     Ok(Json(events.iter().map(EventListItem::of).collect::<Vec<_>>()).into_response())
 }
 
-async fn find(state: &AppState, caller: &Scope, id: &str) -> Result<(Event, Vec<Delivery>), ApiError> {
+async fn find(state: &Call, caller: &Scope, id: &str) -> Result<(Event, Vec<Delivery>), ApiError> {
     let event = state
         .core
         .store
@@ -199,7 +195,7 @@ async fn find(state: &AppState, caller: &Scope, id: &str) -> Result<(Event, Vec<
     responses((status = 200, description = "The event and its last try", body = EventAttempt)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     Ok(Json(EventAttempt::of(&event, deliveries.last())).into_response())
 }
@@ -216,7 +212,7 @@ async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<S
     responses((status = 200, description = "Every try, first first", body = Vec<EventAttempt>)),
     security(("api_key" = []))
 )]
-async fn attempts(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn attempts(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (event, deliveries) = find(&state, &caller, &id).await?;
     let tries: Vec<EventAttempt<'_>> = deliveries.iter().map(|d| EventAttempt::of(&event, Some(d))).collect();
     Ok(Json(tries).into_response())

@@ -22,7 +22,6 @@ mod strict;
 pub mod types;
 mod webhooks;
 
-use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,7 +29,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::connectors::health::Circuit;
 use error::ApiError;
 
@@ -40,7 +39,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
     let limit = std::time::Duration::from_millis(state.config.server.request_timeout_ms);
     let deadline = axum::middleware::from_fn_with_state(deadline::Deadline { limit, work }, deadline::bounded);
     let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
-        true => crate::telemetry::metrics_router(state.core.directory.clone()),
+        true => crate::telemetry::metrics_router(state.core.live.clone()),
         false => Router::new(),
     };
     Router::new()
@@ -54,6 +53,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .route("/v2/refunds", post(refunds::create))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
         .route("/health", get(health))
+        .route("/health/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))
         .merge(customers::router())
         .merge(events::router())
@@ -67,6 +67,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(deadline)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), state::pin))
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
@@ -82,8 +83,24 @@ struct HealthResponse {
     /// `ok` or `unreachable`.
     #[schema(examples("ok"))]
     database: &'static str,
+    /// The configuration version serving (a hash of the configuration, scripts and plugins).
+    #[schema(examples("3f9a0c1d2e4b5a69"))]
+    config_version: String,
     /// Each connector account, by `merchant/profile/account`.
     connectors: BTreeMap<String, ConnectorHealth>,
+}
+
+/// `GET /health/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+struct ReadyResponse {
+    /// `ready`, or `not_ready` (with status 503).
+    #[schema(examples("ready"))]
+    status: &'static str,
+    #[schema(examples("3f9a0c1d2e4b5a69"))]
+    config_version: String,
+    /// Why it is not ready: no merchant configured, the database unreachable, an account whose
+    /// plugin or a profile whose routing script did not load. Empty when ready.
+    problems: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,9 +126,9 @@ struct ConnectorHealth {
         (status = 503, description = "The database is unreachable", body = HealthResponse),
     )
 )]
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let connectors: BTreeMap<String, ConnectorHealth> = state
-        .core
+async fn health(state: Call) -> (StatusCode, Json<HealthResponse>) {
+    let live = &state.core.snapshot;
+    let connectors: BTreeMap<String, ConnectorHealth> = live
         .directory
         .profiles()
         .flat_map(|p| {
@@ -127,12 +144,48 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRespon
             })
         })
         .collect();
+    let config_version = live.version.to_string();
     match state.core.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ok", database: "ok", connectors })),
+        Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ok", database: "ok", config_version, connectors })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            let body = HealthResponse { status: "unavailable", database: "unreachable", connectors };
+            let body = HealthResponse { status: "unavailable", database: "unreachable", config_version, connectors };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+        }
+    }
+}
+
+/// Readiness
+///
+/// Whether this daemon should be sent traffic: the database reachable, at least one merchant
+/// configured, and every account's plugin and every profile's routing script loaded. `/health`
+/// stays the liveness check.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "Operations",
+    operation_id = "Readiness",
+    responses(
+        (status = 200, description = "Ready to serve everything configured", body = ReadyResponse),
+        (status = 503, description = "Not ready, with the problems", body = ReadyResponse),
+    )
+)]
+async fn ready(state: Call) -> (StatusCode, Json<ReadyResponse>) {
+    let live = &state.core.snapshot;
+    let mut problems = Vec::new();
+    if let Err(e) = state.core.store.ping().await {
+        tracing::warn!(error = %e, "readiness check: database unreachable");
+        problems.push("the database is unreachable".to_string());
+    }
+    if live.directory.is_empty() {
+        problems.push("no merchant has a profile configured".to_string());
+    }
+    problems.extend(live.unready.iter().map(ToString::to_string));
+    let config_version = live.version.to_string();
+    match problems.is_empty() {
+        true => (StatusCode::OK, Json(ReadyResponse { status: "ready", config_version, problems })),
+        false => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(ReadyResponse { status: "not_ready", config_version, problems }))
         }
     }
 }

@@ -38,7 +38,7 @@ use super::error::ErrorResponse;
             Every error answers with `{\"error\": {\"type\", \"message\", \"code\"}}`.",
         license(name = "Apache-2.0")
     ),
-    paths(super::health, serve),
+    paths(super::health, super::ready, serve),
     components(schemas(ErrorResponse)),
     tags(
         (name = "Payments", description = "Create, confirm, capture and cancel payments"),
@@ -465,8 +465,8 @@ mod tests {
             for (method, operation) in operations.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();
                 assert!(responses.contains_key("200"), "{method} {path} answers 200");
-                // `/health` answers 503 with its own body.
-                let errors = responses.iter().filter(|(s, _)| s.as_str() >= "400" && path != "/health");
+                // `/health` and `/health/ready` answer 503 with their own bodies.
+                let errors = responses.iter().filter(|(s, _)| s.as_str() >= "400" && !path.starts_with("/health"));
                 for (status, response) in errors {
                     let schema = &response["content"]["application/json"]["schema"]["$ref"];
                     assert_eq!(schema, "#/components/schemas/ErrorResponse", "{method} {path} {status}");

@@ -4,7 +4,7 @@
 //! server creates and reads a session with its secret key; client-side code confirms, lists and
 //! deletes with `Authorization: publishable-key=…,client-secret=…`.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +23,7 @@ use super::payment_methods::{
     PaymentMethodResponseItem,
 };
 use super::types::time;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::domain::payment::Address;
 use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType};
 use crate::ids::MintedId;
@@ -186,7 +186,7 @@ struct PaymentMethodSessionResponse<'a> {
 }
 
 impl<'a> PaymentMethodSessionResponse<'a> {
-    fn of(state: &AppState, s: &'a MethodSession, saved: Option<&'a SavedMethod>) -> Self {
+    fn of(state: &Call, s: &'a MethodSession, saved: Option<&'a SavedMethod>) -> Self {
         let (card, cvc) = match saved.map(|m| PaymentMethodResponse::of(state, m)) {
             Some(m) => (m.payment_method_data, m.card_cvc_token_storage),
             None => (None, None),
@@ -236,7 +236,7 @@ struct PaymentMethodListResponseForSession<'a> {
 
 // ---- handlers -------------------------------------------------------------------------------
 
-async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, ApiError> {
+async fn respond(state: &Call, session: &MethodSession) -> Result<Response, ApiError> {
     let saved = sessions::saved(&state.core, session).await?;
     Ok(Json(PaymentMethodSessionResponse::of(state, session, saved.as_ref())).into_response())
 }
@@ -256,11 +256,7 @@ async fn respond(state: &AppState, session: &MethodSession) -> Result<Response, 
     responses((status = 200, description = "The session, with its client secret", body = PaymentMethodSessionResponse)),
     security(("api_key" = []))
 )]
-async fn create(
-    State(state): State<AppState>,
-    caller: Scope,
-    ApiJson(new): ApiJson<NewSession>,
-) -> Result<Response, ApiError> {
+async fn create(state: Call, caller: Scope, ApiJson(new): ApiJson<NewSession>) -> Result<Response, ApiError> {
     let session = sessions::create(&state.core, &caller, new).await?;
     respond(&state, &session).await
 }
@@ -275,7 +271,7 @@ async fn create(
     responses((status = 200, description = "The session", body = PaymentMethodSessionResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let session = sessions::retrieve(&state.core, &caller, &id).await?;
     respond(&state, &session).await
 }
@@ -303,7 +299,7 @@ async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<S
     security(("publishable_key__client_secret" = []))
 )]
 async fn confirm(
-    State(state): State<AppState>,
+    state: Call,
     caller: ClientSecretCaller,
     Path(id): Path<String>,
     ApiJson(SessionConfirmRequest(card)): ApiJson<SessionConfirmRequest>,
@@ -326,15 +322,17 @@ async fn confirm(
     security(("publishable_key__client_secret" = []))
 )]
 async fn list_payment_methods(
-    State(state): State<AppState>,
+    state: Call,
     caller: ClientSecretCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let session = sessions::open(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
     let mut enabled: Vec<(String, String)> = Vec::new();
-    if let Some(profile) = state.core.directory.profile(&session.merchant_id, &session.profile_id) {
+    if let Some(profile) = state.core.snapshot.directory.profile(&session.merchant_id, &session.profile_id) {
         for account in profile.accounts.iter().filter(|a| a.enabled) {
-            for pair in state.core.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default() {
+            for pair in
+                state.core.snapshot.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default()
+            {
                 if !enabled.contains(&pair) {
                     enabled.push(pair);
                 }
@@ -367,11 +365,7 @@ async fn list_payment_methods(
     responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
     security(("publishable_key__client_secret" = []))
 )]
-async fn delete(
-    State(state): State<AppState>,
-    caller: ClientSecretCaller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn delete(state: Call, caller: ClientSecretCaller, Path(id): Path<String>) -> Result<Response, ApiError> {
     sessions::delete(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
     Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
 }

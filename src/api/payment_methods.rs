@@ -3,7 +3,7 @@
 //! `CustomerPaymentMethodsListResponse`, `PaymentMethodDeleteResponse`). Responses show a card's
 //! network, last four digits and expiry; never its number, never its code.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{part, ApiJson, FromBody};
 use super::types::time;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
 use crate::domain::payment::{Address, CountryCode};
 use crate::domain::payment_method::{SavedMethod, StorageType};
@@ -320,7 +320,7 @@ pub struct PaymentMethodResponse<'a> {
 }
 
 impl<'a> PaymentMethodResponse<'a> {
-    pub fn of(state: &AppState, m: &'a SavedMethod) -> Self {
+    pub fn of(state: &Call, m: &'a SavedMethod) -> Self {
         let card = m.card.as_ref().map(|c| PaymentMethodData {
             card: CardDetailFromLocker {
                 issuer_country: c.issuer_country.as_deref(),
@@ -381,7 +381,7 @@ pub(super) struct PaymentMethodResponseItem<'a> {
 
 impl<'a> PaymentMethodResponseItem<'a> {
     /// `default` is the customer's default method.
-    pub(super) fn of(state: &AppState, m: &'a SavedMethod, default: Option<&str>) -> Self {
+    pub(super) fn of(state: &Call, m: &'a SavedMethod, default: Option<&str>) -> Self {
         // A saved card is charged with the code a volatile method still holds, or without.
         Self {
             requires_cvv: false,
@@ -391,7 +391,7 @@ impl<'a> PaymentMethodResponseItem<'a> {
     }
 
     /// A customer's saved methods, as their list shows them.
-    pub(super) fn list(state: &AppState, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
+    pub(super) fn list(state: &Call, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
         methods.iter().map(|m| Self::of(state, m, default)).collect()
     }
 }
@@ -424,7 +424,7 @@ struct CustomerPaymentMethodsListResponse<'a> {
     security(("api_key" = []))
 )]
 async fn create_intent(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     ApiJson(req): ApiJson<PaymentMethodIntentCreate>,
 ) -> Result<Response, ApiError> {
@@ -454,7 +454,7 @@ async fn create_intent(
     security(("api_key" = []))
 )]
 async fn confirm_intent(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmRequest>,
@@ -483,11 +483,7 @@ async fn confirm_intent(
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]
-async fn create(
-    State(state): State<AppState>,
-    caller: Scope,
-    ApiJson(req): ApiJson<CreateRequest>,
-) -> Result<Response, ApiError> {
+async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CreateRequest>) -> Result<Response, ApiError> {
     let method =
         payment_methods::create(&state.core, &caller.merchant_id, req.owner, req.card, req.storage_type, None).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
@@ -503,7 +499,7 @@ async fn create(
     responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
     security(("api_key" = []))
 )]
-async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
 }
@@ -518,7 +514,7 @@ async fn retrieve(State(state): State<AppState>, caller: Scope, Path(id): Path<S
     responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
     security(("api_key" = []))
 )]
-async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     payment_methods::delete(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
 }
@@ -533,7 +529,7 @@ async fn delete(State(state): State<AppState>, caller: Scope, Path(id): Path<Str
     responses((status = 200, description = "The customer's saved payment methods", body = CustomerPaymentMethodsListResponse)),
     security(("api_key" = []))
 )]
-async fn saved(State(state): State<AppState>, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn saved(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (methods, default) = payment_methods::for_customer(&state.core, &caller.merchant_id, &id).await?;
     let items = PaymentMethodResponseItem::list(&state, &methods, default.as_deref());
     Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())

@@ -1,6 +1,6 @@
 //! The payments endpoints: decode, hand to the flow, answer in the wire format.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use super::types::{
     CancelRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsCaptureRequest,
     PaymentsIntentResponse, PaymentsRequest, PaymentsResponse,
 };
-use crate::api::state::AppState;
+use crate::api::state::Call;
 use crate::domain::payment_method::PaymentMethod;
 use crate::payments::{self, Confirmation, Scope};
 use crate::{customers, payment_methods};
@@ -55,7 +55,7 @@ pub(super) struct PaymentId {
     security(("api_key" = []))
 )]
 pub async fn create_and_confirm(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     ApiJson(req): ApiJson<PaymentsRequest>,
 ) -> Result<Response, ApiError> {
@@ -69,7 +69,7 @@ pub async fn create_and_confirm(
 
 /// A payment may name only a customer its merchant has (`HE_02` otherwise, as for any object
 /// that does not exist).
-async fn known_customer(state: &AppState, caller: &Scope, customer_id: Option<&str>) -> Result<(), ApiError> {
+async fn known_customer(state: &Call, caller: &Scope, customer_id: Option<&str>) -> Result<(), ApiError> {
     match customer_id {
         Some(id) => Ok(customers::retrieve(&state.core, &caller.merchant_id, id).await.map(drop)?),
         None => Ok(()),
@@ -79,7 +79,7 @@ async fn known_customer(state: &AppState, caller: &Scope, customer_id: Option<&s
 /// The confirmation a request's method choice stands for: a saved method's card comes out of
 /// the vault, for the payment's own customer only. Answers the saved method's id too.
 async fn resolve(
-    state: &AppState,
+    state: &Call,
     caller: &Scope,
     choice: MethodChoice,
     customer_id: Option<&str>,
@@ -103,7 +103,7 @@ async fn resolve(
 }
 
 /// Marks a saved method as just used; the payment stands whether or not this is written.
-async fn used(state: &AppState, saved: Option<String>) {
+async fn used(state: &Call, saved: Option<String>) {
     if let Some(id) = saved {
         if let Err(e) = state.core.store.touch_payment_method(&id, chrono::Utc::now()).await {
             tracing::warn!(payment_method_id = %id, error = %e, "could not record the use of a saved payment method");
@@ -127,7 +127,7 @@ async fn used(state: &AppState, saved: Option<String>) {
     security(("api_key" = []))
 )]
 pub async fn create_intent(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     ApiJson(req): ApiJson<CreateIntentRequest>,
 ) -> Result<Response, ApiError> {
@@ -160,7 +160,7 @@ pub async fn create_intent(
     security(("api_key" = []))
 )]
 pub async fn confirm_intent(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmIntentRequest>,
@@ -201,7 +201,7 @@ pub struct SyncQuery {
     security(("api_key" = []))
 )]
 pub async fn retrieve(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SyncQuery>,
@@ -225,11 +225,7 @@ pub async fn retrieve(
     responses((status = 200, description = "The intent", body = PaymentsIntentResponse)),
     security(("api_key" = []))
 )]
-pub async fn get_intent(
-    State(state): State<AppState>,
-    caller: Scope,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_intent(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let intent = payments::retrieve_intent(&state.core, &caller, &id).await?;
     Ok(Json(PaymentsIntentResponse::of(&intent)).into_response())
 }
@@ -255,7 +251,7 @@ pub async fn get_intent(
     security(("api_key" = []))
 )]
 pub async fn capture(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PaymentsCaptureRequest>,
@@ -285,7 +281,7 @@ pub async fn capture(
     security(("api_key" = []))
 )]
 pub async fn cancel(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
 use super::error::ApiError;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::domain::payment::PaymentIntent;
 use crate::payments;
 
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn returned(
-    State(state): State<AppState>,
+    state: Call,
     Path(payment_id): Path<String>,
     params: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -29,11 +29,7 @@ async fn returned(
 
 /// Finishes the authentication the payer just went through and sends them on. A payment that
 /// settled meanwhile (a sync, a webhook) is not an error for the payer: they go on with its status.
-pub async fn finish(
-    state: &AppState,
-    payment_id: &str,
-    params: BTreeMap<String, String>,
-) -> Result<Response, ApiError> {
+pub async fn finish(state: &Call, payment_id: &str, params: BTreeMap<String, String>) -> Result<Response, ApiError> {
     let intent = match payments::complete_authentication(&state.core, payment_id, params).await {
         Ok(view) => view.intent,
         Err(crate::payments::Error::InvalidState(_)) => state

@@ -1,6 +1,6 @@
 //! The refunds endpoints.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
 use super::payments::SyncQuery;
 use super::types::{RefundResponse, RefundsCreateRequest};
-use crate::api::state::AppState;
+use crate::api::state::Call;
 use crate::payments::{refunds, Scope};
 
 #[derive(utoipa::OpenApi)]
@@ -43,7 +43,7 @@ struct RefundId {
     security(("api_key" = []))
 )]
 pub async fn create(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     ApiJson(req): ApiJson<RefundsCreateRequest>,
 ) -> Result<Response, ApiError> {
@@ -67,7 +67,7 @@ pub async fn create(
     security(("api_key" = []))
 )]
 pub async fn retrieve(
-    State(state): State<AppState>,
+    state: Call,
     caller: Scope,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SyncQuery>,

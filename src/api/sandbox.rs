@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path};
 use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::api::error::ApiError;
 use crate::api::redirection::{self, escape};
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sandbox/authenticate/{payment_id}", get(show).post(submit))
@@ -29,7 +29,7 @@ async fn show(Path(payment_id): Path<String>) -> Html<String> {
 }
 
 async fn submit(
-    State(state): State<AppState>,
+    state: Call,
     Path(payment_id): Path<String>,
     Form(params): Form<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {

@@ -2,7 +2,6 @@
 //! the merchant's publishable key and the payment's client secret. Wire types are Hyperswitch's
 //! `PaymentsSessionRequest` and `PaymentsSessionResponse`.
 
-use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,7 @@ use utoipa::ToSchema;
 use super::auth::ClientCaller;
 use super::error::ApiError;
 use super::extract::{part, ApiJson, FromBody};
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::connectors::session::SessionToken;
 use crate::payments::sessions::{self, ConnectorOverride, SessionTokensRequest};
 use crate::secret::Secret;
@@ -255,7 +254,7 @@ struct PaymentsSessionResponse {
     security(("publishable_key" = []))
 )]
 async fn session_tokens(
-    State(state): State<AppState>,
+    state: Call,
     caller: ClientCaller,
     ApiJson(req): ApiJson<SessionTokensRequest>,
 ) -> Result<Json<PaymentsSessionResponse>, ApiError> {

@@ -553,6 +553,8 @@ pub struct RoutingResponse<'a> {
     /// Why the profile's fallback list decided instead of its script.
     pub fallback: Option<&'a str>,
     pub duration_us: f64,
+    /// The configuration version the payment was routed on (as `/health` shows the serving one).
+    pub config_version: Option<&'a str>,
 }
 
 impl<'a> RoutingResponse<'a> {
@@ -564,6 +566,7 @@ impl<'a> RoutingResponse<'a> {
             reason: d.reason.as_deref(),
             fallback: d.fallback.as_deref(),
             duration_us: d.duration_us,
+            config_version: d.config_version.as_deref(),
         }
     }
 }

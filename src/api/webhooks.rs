@@ -1,7 +1,7 @@
 //! `POST /v2/webhooks/{merchant_id}[/{profile_id}]/{connector_account_id}`: where providers send
 //! notifications. The body is taken raw: signatures cover its exact bytes.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -9,7 +9,7 @@ use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorResponse};
 use super::extract::RawBody;
-use crate::api::state::AppState;
+use crate::api::state::{AppState, Call};
 use crate::connectors::WebhookRequest;
 use crate::payments::webhooks::{self, Addressee, Applied};
 
@@ -83,7 +83,7 @@ pub fn router() -> Router<AppState> {
     responses(Answers)
 )]
 async fn receive(
-    State(state): State<AppState>,
+    state: Call,
     Path((merchant_id, account)): Path<(String, String)>,
     headers: HeaderMap,
     RawBody(body): RawBody,
@@ -111,7 +111,7 @@ async fn receive(
     responses(Answers)
 )]
 async fn receive_for_profile(
-    State(state): State<AppState>,
+    state: Call,
     Path((merchant_id, profile_id, account)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawBody(body): RawBody,
@@ -120,7 +120,7 @@ async fn receive_for_profile(
     apply(&state, &to, &headers, &body).await
 }
 
-async fn apply(state: &AppState, to: &Addressee<'_>, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+async fn apply(state: &Call, to: &Addressee<'_>, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let headers: Vec<(String, String)> =
         headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string()))).collect();
     let applied = webhooks::receive(&state.core, to, &WebhookRequest { headers: &headers, body }).await?;

@@ -1,56 +1,53 @@
 //! What a configuration must be to serve, checked in one place for a start, a reload and
-//! `switchyard check` alike: every setting on its own and together, each connector account
-//! against the connectors this build and its plugin folder offer, and the routing scripts.
-//! A change that fails here never serves.
+//! `switchyard check` alike: every setting on its own and together, the folders it names, and
+//! each connector account against the connectors this build and its plugin folder offer. A
+//! change that fails here never serves.
 
 use std::collections::BTreeMap;
 
 use crate::config::{Config, ConnectorAccountConfig, Problem, SecretValue, MAX_JSON_DEPTH, MIN_HEADER_BYTES};
-use crate::connectors::plugin::loader::Declaration;
 use crate::connectors::Registry;
-use crate::lua::Budget;
+use crate::routing::scripts::ScriptSet;
 
-/// The connectors this configuration can use: the built-in ones and the plugins in
-/// `paths.plugins`, with the problems of plugin files that did not load.
-pub fn registry(config: &Config, public_url: &str, http: reqwest::Client) -> (Registry, Vec<Problem>) {
-    let (registry, errors) = Registry::builtin(public_url, http.clone()).with_plugins(
-        &config.paths.plugins,
-        Budget::of(&config.lua),
-        http,
-        public_url,
-    );
-    let problems = errors.into_iter().map(|message| Problem { path: "connector plugin".into(), message }).collect();
-    (registry, problems)
-}
-
-/// Problems with the routing scripts: each script must compile and pass its golden cases, and
-/// each profile's script must exist. The daemon starts regardless (a profile whose script is
-/// missing or broken routes by its fallback list); `switchyard check` reports them.
-pub fn scripts(config: &Config) -> Vec<Problem> {
-    use crate::routing::scripts::{load_dir, LoadResult};
-    let (scripts, loads) = load_dir(&config.paths.routing, Budget::of(&config.lua), &Default::default());
-    let mut problems: Vec<Problem> = loads
-        .iter()
-        .filter_map(|(name, result)| match result {
-            LoadResult::Refused(error) => {
-                Some(Problem { path: format!("routing script `{name}`"), message: error.clone() })
-            }
-            _ => None,
-        })
-        .collect();
+/// The profiles whose routing script is not in `scripts`: they route by their fallback list.
+/// Each is named with why: its file is missing, or it is among `refused`, files that did not
+/// load (and so are reported already).
+pub fn missing_scripts(config: &Config, scripts: &ScriptSet, refused: &[&str]) -> (Vec<Problem>, Vec<Problem>) {
+    let (mut missing, mut not_loaded) = (Vec::new(), Vec::new());
     for (merchant_id, merchant) in &config.merchants {
         for (profile_id, profile) in &merchant.profiles {
-            let Some(script) = &profile.routing else { continue };
-            let refused = loads.iter().any(|(n, r)| n == script && matches!(r, LoadResult::Refused(_)));
-            if scripts.get(script).is_none() && !refused {
-                problems.push(Problem {
-                    path: format!("merchants.{merchant_id}.profiles.{profile_id}.routing"),
+            let Some(script) = profile.routing.as_deref().filter(|s| scripts.get(s).is_none()) else { continue };
+            let path = format!("merchants.{merchant_id}.profiles.{profile_id}.routing");
+            match refused.contains(&script) {
+                true => not_loaded.push(Problem {
+                    path,
+                    message: format!("script `{script}` did not load: the profile routes by its fallback list"),
+                }),
+                false => missing.push(Problem {
+                    path,
                     message: format!("no script {}", config.paths.routing.join(format!("{script}.lua")).display()),
-                });
+                }),
             }
         }
     }
-    problems
+    (missing, not_loaded)
+}
+
+/// `config` with the accounts `out` names (by their `connector` path) disabled, so routing
+/// passes them over.
+pub fn without(config: &Config, out: &[Problem]) -> Config {
+    let mut config = config.clone();
+    for (merchant_id, merchant) in &mut config.merchants {
+        for (profile_id, profile) in &mut merchant.profiles {
+            for (i, account) in profile.connector_accounts.iter_mut().enumerate() {
+                let path = format!("merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].connector");
+                if out.iter().any(|p| p.path == path) {
+                    account.enabled = false;
+                }
+            }
+        }
+    }
+    config
 }
 
 /// Every problem in the configuration, each with its path; empty when it is sound.
@@ -76,6 +73,14 @@ pub fn start(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem
         report("server.public_url".into(), "must start with http:// or https://".into());
     }
     server(config, &mut report);
+    // A relative folder is looked for in the working directory: one that lacks it is the wrong
+    // place to start from, not an empty folder.
+    for (path, folder) in [("paths.routing", &config.paths.routing), ("paths.plugins", &config.paths.plugins)] {
+        if folder.is_relative() && !folder.is_dir() {
+            let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+            report(path.into(), format!("no folder {} in the working directory {cwd}", folder.display()));
+        }
+    }
     if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| config.database.url.starts_with(s)) {
         report("database.url".into(), "must be a sqlite: or postgres: URL".into());
     }
@@ -251,29 +256,6 @@ fn server(config: &Config, report: &mut impl FnMut(String, String)) {
     }
 }
 
-/// The problems a version of a plugin would bring to the accounts that use it: credentials
-/// it needs that they do not have. A reload refuses such a version, as a start would.
-pub fn plugin_problems(config: &Config, declaration: &Declaration) -> Vec<String> {
-    let required: Vec<&str> = declaration.credentials.iter().map(String::as_str).collect();
-    let mut problems = Vec::new();
-    for (merchant_id, merchant) in &config.merchants {
-        for (profile_id, profile) in &merchant.profiles {
-            for (i, account) in profile.connector_accounts.iter().enumerate() {
-                if account.connector != declaration.name {
-                    continue;
-                }
-                for missing in missing_credentials(account, required.iter().copied()) {
-                    problems.push(format!(
-                        "merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].credentials.{missing}: \
-                         missing"
-                    ));
-                }
-            }
-        }
-    }
-    problems
-}
-
 /// The credentials among `required` an account does not have.
 fn missing_credentials<'a>(
     account: &ConnectorAccountConfig,
@@ -291,7 +273,9 @@ mod tests {
     fn problems_of(toml: &str) -> Vec<String> {
         let mut out = Vec::new();
         figment::Jail::expect_with(|jail| {
-            std::fs::create_dir("config").map_err(|e| e.to_string())?;
+            for folder in ["config", "routing", "plugins"] {
+                std::fs::create_dir(folder).map_err(|e| e.to_string())?;
+            }
             jail.create_file("config/switchyard.toml", toml)?;
             jail.set_env("SWITCHYARD_API_KEY_HASH_SECRET", "a-test-secret-of-some-length");
             let config = Config::load(None).map_err(|p| format!("{p:?}"))?;

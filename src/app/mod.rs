@@ -1,8 +1,11 @@
-//! The running daemon: the parts wired into the payment core's context and the API's state once,
-//! the listeners, the background tasks (webhook delivery, the reconciler, live reload), and a
-//! clean stop.
+//! The running daemon: the parts wired into the payment core and the API's state once, the live
+//! configuration version and what reloads it, the listeners, the background tasks (webhook
+//! delivery, the reconciler), and a clean stop.
 
 pub mod check;
+pub mod reload;
+pub mod snapshot;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,13 +19,14 @@ use crate::config::{Config, Problem};
 use crate::events::delivery::Courier;
 use crate::events::Outbox;
 use crate::ids::IdMinter;
-use crate::limits::Limits;
-use crate::merchants::Directory;
-use crate::payments::Context;
-use crate::reload;
+use crate::payments::Core;
 use crate::routing::Decider;
+use crate::snapshot::Live;
 use crate::store::{Store, StoreError};
 use crate::vault::Vault;
+use reload::Reloader;
+use snapshot::Inputs;
+use watch::Watched;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -43,18 +47,24 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where `/metrics` is served when it has a listener of its own.
     pub metrics_addr: Option<SocketAddr>,
-    /// The routing engine, reloadable from outside (tests, operators' tools).
-    pub decider: Arc<Decider>,
+    /// The configuration version serving.
+    pub live: Live,
+    reloader: Arc<Reloader>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     store: Store,
-    _reloaders: Vec<reload::Reloader>,
+    _watch: watch::Watch,
     /// The idle-key evictor, webhook delivery, the reconciler and the metrics listener: stopped
     /// with the daemon.
     background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
+    /// Reads the configuration and the folders again, as a file change or SIGHUP does.
+    pub async fn reload(&self) -> reload::Outcome {
+        self.reloader.reload().await
+    }
+
     /// Stops accepting, lets in-flight requests finish, and closes the database.
     pub async fn stop(self) {
         for task in &self.background {
@@ -103,90 +113,71 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if config.metrics.enabled {
         crate::telemetry::install();
     }
-    let http = crate::connectors::http::client(&config.http)?;
-    let (registry, plugin_problems) = check::registry(&config, &config.public_url(), http.clone());
-    for problem in &plugin_problems {
-        tracing::error!(%problem, "connector plugin not loaded");
-    }
-    let (problems, out_of_service) = check::start(&config, &registry);
-    if !problems.is_empty() {
-        return Err(StartError::Config(problems));
-    }
-    // One plugin that does not load takes only its own accounts out: the rest are served.
-    for problem in &out_of_service {
-        tracing::error!(account = %problem.path, problem = %problem.message, "connector account out of service");
-    }
-    if config.metrics.enabled {
-        metrics::gauge!("switchyard_accounts_out_of_service").set(out_of_service.len() as f64);
-    }
     let addr = config
         .listen_addr()
         .map_err(|m| StartError::Config(vec![Problem { path: "server.listen".into(), message: m }]))?;
+    let http = crate::connectors::http::client(&config.http)?;
+    let budget = crate::lua::Budget::of(&config.lua);
+    // Everything is checked before anything is opened; the version that serves is built once
+    // the real port is known, as connectors hand out links with it.
+    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget };
+    snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
     let store = Store::connect(&config.database.url, config.database.max_connections).await?;
     let vault = open_vault(&config, &store).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
-    // With port 0 the real port is known only now; connectors hand out links with it.
-    let (registry, _) = check::registry(&config, &public_url, http.clone());
-    let decider = Arc::new(Decider::new(&config.paths.routing, crate::lua::Budget::of(&config.lua)));
-    decider.reload();
-    let scripts = decider.scripts();
-    for (merchant_id, merchant) in &config.merchants {
-        for (profile_id, profile) in &merchant.profiles {
-            if let Some(name) = profile.routing.as_deref().filter(|n| scripts.get(n).is_none()) {
-                tracing::error!(merchant = %merchant_id, profile = %profile_id, script = name,
-                    "routing script not loaded; the profile routes by its fallback list");
-            }
-        }
+    let inputs = Inputs { public_url, ..inputs };
+    let built = snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
+    let version = built.snapshot.version.clone();
+    let live = Live::new(built.snapshot);
+    built.report.announce(&live.load(), None);
+    if config.metrics.enabled {
+        metrics::gauge!("switchyard_config_info", "version" => version.to_string()).set(1.0);
     }
-    let limits = Arc::new(Limits::new(&config));
-    let reloaders = {
-        let (decider, registry, accounts) = (decider.clone(), registry.clone(), config.clone());
-        let mut reloaders = vec![
-            reload::start(&config.paths.routing, Arc::new(move || drop(decider.reload()))),
-            reload::start(
-                &config.paths.plugins,
-                Arc::new(move || registry.reload_plugins(&|plugin| check::plugin_problems(&accounts, plugin))),
-            ),
-        ];
-        if let Some(file) = config.source.clone() {
-            let folder = file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-            reloaders.push(reload::start(&folder, reload_limits(file, limits.clone())));
-        }
-        reloaders
+    tracing::info!(%version, "configuration version serving");
+    let reloader = Arc::new(Reloader {
+        file: config.source.clone(),
+        started: config.clone(),
+        inputs,
+        live: live.clone(),
+        store: store.clone(),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    });
+    let watched = Watched {
+        file: config.source.clone(),
+        folders: vec![config.paths.routing.clone(), config.paths.plugins.clone()],
+    };
+    let watch = {
+        let reloader = reloader.clone();
+        watch::start(watched, move || {
+            let reloader = reloader.clone();
+            async move { drop(reloader.reload().await) }
+        })
     };
     let evictor = {
-        let limits = limits.clone();
+        let live = live.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(EVICT_EVERY).await;
-                limits.evict_idle();
+                live.load().limits.evict_idle();
             }
         })
     };
-    let directory = Arc::new(Directory::from_config(&without(&config, &out_of_service)));
     let ids = IdMinter::new(&config.payments.cell_id);
     let due = Arc::new(tokio::sync::Notify::new());
-    let core = Arc::new(Context {
+    let core = Arc::new(Core {
         store: store.clone(),
-        registry,
-        directory: directory.clone(),
-        decider: decider.clone(),
-        limits,
+        live: live.clone(),
+        decider: Decider::new(budget),
         ids: ids.clone(),
         vault,
-        events: Outbox::new(directory.clone(), ids, crate::api::types::EVENT_BODIES, due.clone()),
+        events: Outbox::new(ids, crate::api::types::EVENT_BODIES, due.clone()),
         settings: config.payments.clone(),
         call_timeout_ms: config.http.request_timeout_ms,
     });
-    let courier = Courier {
-        store: store.clone(),
-        directory: directory.clone(),
-        http,
-        settings: config.outgoing_webhooks.clone(),
-        due,
-    };
+    let courier =
+        Courier { store: store.clone(), live: live.clone(), http, settings: config.outgoing_webhooks.clone(), due };
     let mut background = vec![evictor, crate::events::delivery::spawn(Arc::new(courier))];
     if config.reconciler.enabled {
         background.push(crate::payments::reconcile::spawn(core.clone(), config.reconciler.clone()));
@@ -196,7 +187,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (true, listen) if !listen.is_empty() => {
             let listener = TcpListener::bind(listen).await?;
             let addr = listener.local_addr()?;
-            let app = crate::telemetry::metrics_router(directory.clone());
+            let app = crate::telemetry::metrics_router(live.clone());
             tracing::info!(%addr, "metrics listening");
             // The same limits as the API's; it runs until the daemon stops and aborts it.
             let server = state.config.server.clone();
@@ -221,45 +212,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(%addr, "switchyard listening");
     let metrics_addr = admin.as_ref().map(|(addr, _)| *addr);
     background.extend(admin.map(|(_, task)| task));
-    Ok(Running { addr, metrics_addr, decider, stop, task, store, _reloaders: reloaders, background })
-}
-
-/// `config` with the accounts `out` names (by their `connector` path) disabled, so routing
-/// passes them over.
-fn without(config: &Config, out: &[Problem]) -> Config {
-    let mut config = config.clone();
-    for (merchant_id, merchant) in &mut config.merchants {
-        for (profile_id, profile) in &mut merchant.profiles {
-            for (i, account) in profile.connector_accounts.iter_mut().enumerate() {
-                let path = format!("merchants.{merchant_id}.profiles.{profile_id}.connector_accounts[{i}].connector");
-                if out.iter().any(|p| p.path == path) {
-                    account.enabled = false;
-                }
-            }
-        }
-    }
-    config
+    Ok(Running { addr, metrics_addr, live, reloader, stop, task, store, _watch: watch, background })
 }
 
 /// How often rate limiters forget idle keys.
 const EVICT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Re-reads the configuration file for its rate limits; a file that does not load leaves the
-/// limits as they were.
-fn reload_limits(file: std::path::PathBuf, limits: Arc<Limits>) -> reload::Reload {
-    Arc::new(move || match Config::load(Some(&file)) {
-        Ok(config) => {
-            limits.reload(&config);
-            tracing::info!(file = %file.display(), "rate limits reloaded");
-            metrics::counter!("switchyard_script_reloads_total", "kind" => "limits", "result" => "loaded").increment(1);
-        }
-        Err(problems) => {
-            tracing::error!(file = %file.display(), problems = ?problems, "configuration not reloaded; the limits stay");
-            metrics::counter!("switchyard_script_reloads_total", "kind" => "limits", "result" => "refused")
-                .increment(1);
-        }
-    })
-}
 
 /// The vault for the configured key. A database that holds sealed cards must be opened with the
 /// key that sealed them: without a key, or with another one, the daemon does not start.

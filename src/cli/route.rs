@@ -16,7 +16,7 @@ use crate::domain::decision::{Decision, RoutingView};
 use crate::merchants::{Directory, Profile};
 use crate::payments::routing_view::routing_view;
 use crate::routing::engine::{evaluate_alone, Accounts};
-use crate::routing::scripts::{load_script, Script, ScriptSet};
+use crate::routing::scripts::{load_dir, load_script, LoadResult, Script, ScriptSet};
 use crate::routing::{static_order, unix_seconds, Decider};
 use crate::store::Store;
 
@@ -54,42 +54,44 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<RoutingView, Strin
     }
 }
 
-/// A decider for one profile: its configured script, or the file given instead.
-fn decider_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Result<(Decider, Arc<Profile>), String> {
+/// The scripts to decide for one profile with: its configured one, or the file given instead.
+fn scripts_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Result<(ScriptSet, Arc<Profile>), String> {
     let limits = crate::lua::Budget::of(&config.lua);
-    let decider = Decider::new(&config.paths.routing, limits);
     let mut profile = profile.clone();
-    match script {
+    let set = match script {
         Some(path) => {
             let script = load_script(path, limits)?;
             profile.routing = Some(script.name.as_str().into());
             let mut set = ScriptSet::default();
             set.scripts.insert(script.name.clone(), Arc::new(script));
-            decider.publish(set);
+            set
         }
         None => {
-            for (name, result) in decider.reload() {
-                if let crate::routing::scripts::LoadResult::Refused(e) = result {
+            let (set, report) = load_dir(&config.paths.routing, limits, &ScriptSet::default());
+            for (name, result) in report {
+                if let LoadResult::Refused(e) = result {
                     if profile.routing.as_deref() == Some(name.as_str()) {
                         return Err(e);
                     }
                 }
             }
+            set
         }
-    }
-    Ok((decider, Arc::new(profile)))
+    };
+    Ok((set, Arc::new(profile)))
 }
 
 /// `switchyard route`: the decision for one payment, as the daemon would make it now.
 pub fn dry_run(config: &Config, profile: &str, payment: &Path, script: Option<&Path>) -> Result<String, String> {
-    let directory = Directory::from_config(config);
+    let directory = Directory::from_config(config, None);
     let profile = find_profile(&directory, profile)?;
     let view = read_payment(payment, &profile)?;
-    let (decider, profile) = decider_for(config, &profile, script)?;
+    let (scripts, profile) = scripts_for(config, &profile, script)?;
+    let decider = Decider::new(crate::lua::Budget::of(&config.lua));
     // The first call also loads the script into this thread's state; the second is what a
     // request pays.
-    decider.decide(&profile, view.clone(), Utc::now());
-    let decision = decider.decide(&profile, view, Utc::now());
+    decider.decide(&scripts, &profile, view.clone(), Utc::now());
+    let decision = decider.decide(&scripts, &profile, view, Utc::now());
     Ok(describe(&profile, &decision))
 }
 
@@ -164,7 +166,7 @@ pub fn replay(script: &Script, limits: crate::lua::Budget, profile: &Arc<Profile
 /// `switchyard route replay`.
 pub async fn replay_stored(config: &Config, profile: &str, script: &Path, since: &str) -> Result<String, String> {
     let since = Utc::now() - parse_since(since)?;
-    let directory = Directory::from_config(config);
+    let directory = Directory::from_config(config, None);
     let profile = find_profile(&directory, profile)?;
     let limits = crate::lua::Budget::of(&config.lua);
     let script = load_script(script, limits)?;

@@ -27,7 +27,7 @@ use crate::domain::status::{AuthenticationType, CaptureMethod};
 use crate::money::{Amount, Currency};
 use crate::secret::Secret;
 
-pub use registry::Registry;
+pub use registry::{Refused, Registry};
 use session::{SessionToken, SessionTokenRequest};
 
 /// One connector account of a profile, its secrets resolved.

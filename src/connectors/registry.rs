@@ -1,101 +1,94 @@
 //! The registry: every connector the daemon can route to, by the name accounts use in config.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use super::plugin::loader::{self, Declaration};
+use super::plugin::loader;
 use super::plugin::PluginConnector;
 use super::sandbox::Sandbox;
 use super::stripe::Stripe;
 use super::Connector;
 use crate::lua::Budget;
 
+/// The connectors of one configuration version.
 #[derive(Clone)]
 pub struct Registry {
     connectors: BTreeMap<&'static str, Arc<dyn Connector>>,
     plugins: Vec<Arc<PluginConnector>>,
-    plugin_dir: Option<(PathBuf, Budget)>,
-    /// The plugins whose files did not load: the accounts that use one are out of service.
+    /// The plugins whose files did not load, with no earlier version to serve instead: the
+    /// accounts that use one are out of service.
     broken: BTreeSet<String>,
 }
 
-/// What a reload asks of a new version of a plugin before it serves: the problems that keep it
-/// out (credentials the accounts using it do not have), none when it fits.
-pub type Fits<'a> = &'a dyn Fn(&Declaration) -> Vec<String>;
+/// A plugin file that did not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The plugin, as its file is named.
+    pub name: String,
+    pub error: String,
+    /// Whether an earlier version of it serves instead.
+    pub kept: bool,
+}
 
 impl Registry {
     /// The built-in connectors, calling out through `http`. `public_url` is how customers'
     /// browsers reach this daemon, for connectors whose pages it serves itself.
     pub fn builtin(public_url: &str, http: reqwest::Client) -> Self {
-        let mut registry =
-            Self { connectors: BTreeMap::new(), plugins: Vec::new(), plugin_dir: None, broken: BTreeSet::new() };
+        let mut registry = Self { connectors: BTreeMap::new(), plugins: Vec::new(), broken: BTreeSet::new() };
         registry.add(Arc::new(Sandbox::new(public_url)));
         registry.add(Arc::new(Stripe::new(http)));
         registry
     }
 
-    /// Adds the connector plugins in `dir`. Returns, for each file that did not load, why; such
-    /// a file is simply not a connector.
+    /// Adds the connector plugins in `dir`. A plugin unchanged since `previous` is the same
+    /// connector, its access tokens and worker states kept; a file that does not load serves
+    /// its version in `previous` if there is one, and is answered among the refused.
     pub fn with_plugins(
         mut self,
         dir: &Path,
         limits: Budget,
         http: reqwest::Client,
         public_url: &str,
-    ) -> (Self, Vec<String>) {
+        previous: Option<&Registry>,
+    ) -> (Self, Vec<Refused>) {
+        let earlier = |name: &str| previous.and_then(|r| r.plugins.iter().find(|p| p.name() == name));
         let (plugins, failed) = loader::load_dir(dir, limits);
-        let mut errors = Vec::with_capacity(failed.len());
+        let mut refused = Vec::with_capacity(failed.len());
         for (name, error) in failed {
-            self.broken.insert(name);
-            errors.push(error);
+            let kept = previous.and_then(|r| r.plugins.iter().find(|p| p.path().file_stem() == Some(name.as_ref())));
+            match kept {
+                Some(plugin) => self.add_plugin(plugin.clone()),
+                None => drop(self.broken.insert(name.clone())),
+            }
+            refused.push(Refused { name, error, kept: kept.is_some() });
         }
         for plugin in plugins {
             let name = plugin.declaration.name.clone();
             if self.connectors.contains_key(name.as_str()) {
-                errors.push(format!("{}: `{name}` is a built-in connector", plugin.path.display()));
+                let error =
+                    format!("{}: `{name}` is a built-in connector or another plugin's name", plugin.path.display());
+                refused.push(Refused { name, error, kept: false });
                 continue;
             }
-            let connector = Arc::new(PluginConnector::new(plugin, limits, http.clone(), public_url));
-            self.plugins.push(connector.clone());
-            self.add(connector);
+            let connector = match earlier(&name) {
+                Some(same) if same.hash() == plugin.hash => same.clone(),
+                Some(older) => Arc::new(older.next_version(plugin).expect("a version of the plugin of that name")),
+                None => Arc::new(PluginConnector::new(plugin, limits, http.clone(), public_url)),
+            };
+            self.add_plugin(connector);
         }
-        self.plugin_dir = Some((dir.to_path_buf(), limits));
-        (self, errors)
+        (self, refused)
     }
 
-    /// Reads the plugin folder again: a plugin whose file loads and `fits` serves its new version;
-    /// one whose file does not, or that does not fit, keeps its old one — what a start would
-    /// refuse, a reload does not take. A new plugin needs a restart to be added.
-    pub fn reload_plugins(&self, fits: Fits<'_>) {
-        let Some((dir, limits)) = &self.plugin_dir else { return };
-        let (plugins, failed) = loader::load_dir(dir, *limits);
-        let refused = |error: &str| {
-            tracing::error!(%error, "plugin refused; its previous version keeps serving");
-            metrics::counter!("switchyard_script_reloads_total", "kind" => "plugin", "result" => "refused")
-                .increment(1);
-        };
-        for (_, error) in failed {
-            refused(&error);
-        }
-        for plugin in plugins {
-            let (name, hash) = (plugin.declaration.name.clone(), plugin.hash.clone());
-            let problems = fits(&plugin.declaration);
-            if !problems.is_empty() {
-                refused(&format!("{}: {}", plugin.path.display(), problems.join("; ")));
-                continue;
-            }
-            match self.plugins.iter().find(|p| p.name() == name) {
-                Some(current) if current.hash() == hash => {}
-                Some(current) => {
-                    let _ = current.replace(plugin);
-                    tracing::info!(plugin = %name, %hash, "plugin loaded");
-                    metrics::counter!("switchyard_script_reloads_total", "kind" => "plugin", "result" => "loaded")
-                        .increment(1);
-                }
-                None => tracing::warn!(plugin = %name, "a new plugin is added at the next start"),
-            }
-        }
+    fn add_plugin(&mut self, plugin: Arc<PluginConnector>) {
+        self.plugins.push(plugin.clone());
+        self.add(plugin);
+    }
+
+    /// Each plugin serving, by name, with the hash of its version.
+    pub fn plugin_versions(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.plugins.iter().map(|p| (p.name(), p.hash()))
     }
 
     fn add(&mut self, connector: Arc<dyn Connector>) {

@@ -19,6 +19,9 @@ pub struct Decision {
     pub fallback: Option<String>,
     pub duration_us: f64,
     pub decided_at: DateTime<Utc>,
+    /// The configuration version that decided; none in decisions stored before versions were.
+    #[serde(default)]
+    pub config_version: Option<Arc<str>>,
     /// What the script was shown.
     pub view: RoutingView,
 }

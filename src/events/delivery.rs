@@ -15,7 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::backoff::{doubling, millis};
 use crate::config::OutgoingWebhooksConfig;
 use crate::domain::event::{sign, Delivery, Event, SIGNATURE_HEADER};
-use crate::merchants::Directory;
+use crate::snapshot::Live;
 use crate::store::{AfterTry, Store};
 use crate::text::clip;
 
@@ -25,7 +25,8 @@ const KEPT_ANSWER: usize = 1000;
 /// What delivery works with.
 pub struct Courier {
     pub store: Store,
-    pub directory: Arc<Directory>,
+    /// Where each profile's webhooks go: as the version serving at the delivery says.
+    pub live: Live,
     /// The daemon's one pooled client.
     pub http: reqwest::Client,
     pub settings: OutgoingWebhooksConfig,
@@ -82,7 +83,8 @@ pub async fn run(courier: &Arc<Courier>) -> usize {
 async fn deliver(courier: Arc<Courier>, event: Event) {
     let config = &courier.settings;
     let attempt = event.attempts + 1;
-    let target = courier.directory.profile(&event.merchant_id, &event.profile_id).and_then(|p| p.webhook.clone());
+    let target =
+        courier.live.load().directory.profile(&event.merchant_id, &event.profile_id).and_then(|p| p.webhook.clone());
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     let answer = match &target {
         None => Err("the profile has no webhook_url any more".to_string()),

@@ -26,9 +26,9 @@ pub struct Renderers {
     pub refund: fn(&Refund) -> Value,
 }
 
-/// Makes the events of changes, and wakes delivery when one is written.
+/// Makes the events of changes, and wakes delivery when one is written. Whether a profile
+/// takes webhooks is read from the directory of the version the change was made on.
 pub struct Outbox {
-    directory: Arc<Directory>,
     ids: IdMinter,
     render: Renderers,
     due: Arc<Notify>,
@@ -45,20 +45,20 @@ struct Subject<'a> {
 }
 
 impl Outbox {
-    pub fn new(directory: Arc<Directory>, ids: IdMinter, render: Renderers, due: Arc<Notify>) -> Self {
-        Self { directory, ids, render, due }
+    pub fn new(ids: IdMinter, render: Renderers, due: Arc<Notify>) -> Self {
+        Self { ids, render, due }
     }
 
     /// Whether a payment reaching `status` is something its merchant is told of: a status with
     /// an event type, in a profile with a webhook URL.
-    pub fn wanted(&self, intent: &PaymentIntent, status: IntentStatus) -> bool {
+    pub fn wanted(&self, directory: &Directory, intent: &PaymentIntent, status: IntentStatus) -> bool {
         payment_event_type(status).is_some()
-            && self.directory.profile(&intent.merchant_id, &intent.profile_id).is_some_and(|p| p.webhook.is_some())
+            && directory.profile(&intent.merchant_id, &intent.profile_id).is_some_and(|p| p.webhook.is_some())
     }
 
     /// The event for a payment now as `view` shows it, if its profile takes webhooks and its
     /// status is one merchants are told of.
-    pub fn payment(&self, view: &Payment) -> Option<NewEvent> {
+    pub fn payment(&self, directory: &Directory, view: &Payment) -> Option<NewEvent> {
         let intent = &view.intent;
         let subject = Subject {
             merchant_id: &intent.merchant_id,
@@ -68,10 +68,10 @@ impl Outbox {
             event_type: payment_event_type(intent.status)?,
             content_type: "payment_details",
         };
-        self.event(subject, || (self.render.payment)(view))
+        self.event(directory, subject, || (self.render.payment)(view))
     }
 
-    pub fn refund(&self, refund: &Refund) -> Option<NewEvent> {
+    pub fn refund(&self, directory: &Directory, refund: &Refund) -> Option<NewEvent> {
         let subject = Subject {
             merchant_id: &refund.merchant_id,
             profile_id: &refund.profile_id,
@@ -80,7 +80,7 @@ impl Outbox {
             event_type: refund_event_type(refund.status)?,
             content_type: "refund_details",
         };
-        self.event(subject, || (self.render.refund)(refund))
+        self.event(directory, subject, || (self.render.refund)(refund))
     }
 
     /// An event was written: delivery goes out at once rather than at its next round.
@@ -88,8 +88,8 @@ impl Outbox {
         self.due.notify_one();
     }
 
-    fn event(&self, about: Subject<'_>, object: impl FnOnce() -> Value) -> Option<NewEvent> {
-        self.directory.profile(about.merchant_id, about.profile_id)?.webhook.as_ref()?;
+    fn event(&self, directory: &Directory, about: Subject<'_>, object: impl FnOnce() -> Value) -> Option<NewEvent> {
+        directory.profile(about.merchant_id, about.profile_id)?.webhook.as_ref()?;
         let id = self.ids.event();
         let created_at = Utc::now();
         let body = json!({

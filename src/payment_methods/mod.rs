@@ -120,6 +120,7 @@ async fn tokenize(
     reusable: bool,
 ) -> Result<ProviderToken, Error> {
     let connector = cx
+        .snapshot
         .registry
         .get(&account.connector)
         .ok_or_else(|| Error::Internal(format!("connector `{}` is not registered", account.connector).into()))?;

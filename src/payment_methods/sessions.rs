@@ -34,7 +34,8 @@ fn psp_account<'a>(
     profile_id: &str,
     psp: &PspTokenization,
 ) -> Result<&'a Account, Error> {
-    cx.directory
+    cx.snapshot
+        .directory
         .profile(merchant_id, profile_id)
         .and_then(|p| p.account(&psp.connector_id))
         .filter(|a| a.enabled)

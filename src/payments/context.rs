@@ -1,32 +1,31 @@
-//! What the payment core works with, and on whose behalf. A `Context` is built once by the
-//! program from a configuration and shared by every call; a `Scope` names the merchant and
-//! profile a call acts for — the API's authentication produces it from a key, the reconciler
-//! from the record it settles. A client-side call holds no scope; it shows the object's client
-//! secret instead (`client_secret`).
+//! What the payment core works with, and on whose behalf. A `Core` is built once by the program
+//! and shared by every call; a `Context` is one call's view of it, with the configuration
+//! version (`Snapshot`) the call runs on from its start to its end. A `Scope` names the
+//! merchant and profile a call acts for — the API's authentication produces it from a key, the
+//! reconciler from the record it settles. A client-side call holds no scope; it shows the
+//! object's client secret instead (`client_secret`).
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::config::PaymentsConfig;
-use crate::connectors::Registry;
 use crate::events::Outbox;
 use crate::ids::IdMinter;
-use crate::limits::Limits;
-use crate::merchants::Directory;
 use crate::payments::error::{Error, Result};
 use crate::routing::Decider;
+use crate::snapshot::{Live, Snapshot};
 use crate::store::Store;
 use crate::vault::Vault;
 
-/// The parts the payment flows call on.
-pub struct Context {
+/// The parts the payment flows call on that do not change while the daemon runs.
+pub struct Core {
     pub store: Store,
-    pub registry: Registry,
-    pub directory: Arc<Directory>,
-    pub decider: Arc<Decider>,
-    pub limits: Arc<Limits>,
+    /// The configuration version serving now.
+    pub live: Live,
+    pub decider: Decider,
     pub ids: IdMinter,
     pub vault: Vault,
     pub events: Outbox,
@@ -34,6 +33,33 @@ pub struct Context {
     /// How long the HTTP client lets one provider call take (`http.request_timeout_ms`): all
     /// that bounds a refund's call.
     pub call_timeout_ms: u64,
+}
+
+impl Core {
+    /// A call on the version serving now.
+    pub fn now(self: &Arc<Self>) -> Context {
+        self.on(self.live.load())
+    }
+
+    /// A call on `snapshot`, the version its caller started on.
+    pub fn on(self: &Arc<Self>, snapshot: Arc<Snapshot>) -> Context {
+        Context { core: self.clone(), snapshot }
+    }
+}
+
+/// One call's view of the core: the parts, and the configuration version it runs on.
+#[derive(Clone)]
+pub struct Context {
+    core: Arc<Core>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl Deref for Context {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// The merchant a call acts for, and the one of its profiles.

@@ -15,7 +15,10 @@ use crate::payments::{Context, Error, Scope};
 use crate::store::IntentUpdate;
 
 pub(super) fn profile<'a>(cx: &'a Context, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, Error> {
-    cx.directory.profile(merchant_id, profile_id).ok_or_else(|| Error::NotFound(format!("profile `{profile_id}`")))
+    cx.snapshot
+        .directory
+        .profile(merchant_id, profile_id)
+        .ok_or_else(|| Error::NotFound(format!("profile `{profile_id}`")))
 }
 
 pub(super) fn new_intent(
@@ -117,7 +120,7 @@ pub(super) async fn end_unconfirmed(
 ) -> Result<Option<PaymentIntent>, Error> {
     let now = Utc::now();
     let after = PaymentIntent { status, modified_at: now, ..intent.clone() };
-    let event = cx.events.payment(&Payment { intent: after.clone(), attempts: Vec::new() });
+    let event = cx.events.payment(&cx.snapshot.directory, &Payment { intent: after.clone(), attempts: Vec::new() });
     let update = IntentUpdate::status(status, now);
     let from = [IntentStatus::RequiresPaymentMethod];
     if !cx.store.transition_intent(&intent.id, &from, &update, event.as_ref()).await? {

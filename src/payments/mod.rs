@@ -22,7 +22,7 @@ pub mod settle;
 pub mod webhooks;
 
 pub use authorize::{confirm, create_and_confirm};
-pub use context::{Context, Scope};
+pub use context::{Context, Core, Scope};
 pub use error::{Error, Result};
 pub use input::{Confirmation, NewIntent};
 pub use intents::{create_intent, retrieve, retrieve_intent};

@@ -193,7 +193,10 @@ async fn operate(cx: &Context, intent: PaymentIntent, call: Call) -> Result<Paym
     // so a payment can always learn where it stands.
     if matches!(op, Operation::Capture | Operation::Cancel) {
         let intent = &view.intent;
-        cx.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name).map_err(Error::RateLimited)?;
+        cx.snapshot
+            .limits
+            .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+            .map_err(Error::RateLimited)?;
     }
     let before = view.intent.status;
     let claim = IntentUpdate {

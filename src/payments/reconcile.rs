@@ -18,24 +18,25 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::backoff::{doubling, millis};
 use crate::config::ReconcilerConfig;
 use crate::domain::status::{IntentStatus, RefundStatus};
-use crate::payments::{self, refunds, Context, Scope};
+use crate::payments::{self, refunds, Context, Core, Scope};
 use crate::store::{Recheck, Unsettled};
 
 /// Runs the reconciler every `every_ms` until aborted.
-pub fn spawn(cx: Arc<Context>, settings: ReconcilerConfig) -> JoinHandle<()> {
+pub fn spawn(core: Arc<Core>, settings: ReconcilerConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_millis(settings.every_ms));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            run(&cx, &settings).await;
+            run(&core, &settings).await;
         }
     })
 }
 
-/// One round: takes on what is unsettled and syncs it, all of a round at once. Returns how many
-/// it settled.
-pub async fn run(cx: &Arc<Context>, config: &ReconcilerConfig) -> usize {
+/// One round: takes on what is unsettled and syncs it, all of a round at once, on the
+/// configuration version serving when it began. Returns how many it settled.
+pub async fn run(core: &Arc<Core>, config: &ReconcilerConfig) -> usize {
+    let cx = core.now();
     let mut checks = JoinSet::new();
     for kind in [Unsettled::Payments, Unsettled::Refunds] {
         let now = Utc::now();
@@ -61,7 +62,7 @@ pub async fn run(cx: &Arc<Context>, config: &ReconcilerConfig) -> usize {
 }
 
 /// Syncs one record with its provider; true when that settled it.
-async fn check(cx: Arc<Context>, kind: Unsettled, record: Recheck) -> bool {
+async fn check(cx: Context, kind: Unsettled, record: Recheck) -> bool {
     // The record's own merchant and profile: the reconciler acts for whoever owns the payment.
     let scope = Scope::new(record.merchant_id, record.profile_id);
     let result = match kind {

@@ -48,7 +48,10 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
         .ok_or_else(|| Error::Internal(format!("payment {} has no active attempt", intent.id).into()))?;
     let (account, connector) = attempt_connector(cx, intent, attempt)?;
     // A refund is a call to the provider, within the account's quota; refused, nothing is stored.
-    cx.limits.check_account(&intent.merchant_id, &intent.profile_id, &account.name).map_err(Error::RateLimited)?;
+    cx.snapshot
+        .limits
+        .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+        .map_err(Error::RateLimited)?;
 
     let now = Utc::now();
     let mut refund = Refund {
@@ -111,7 +114,7 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
 /// Stores a refund's outcome with the event that tells the merchant, if it is settled; false
 /// when it was settled already.
 pub(crate) async fn settle(cx: &Context, refund: &Refund) -> Result<bool, Error> {
-    let event = cx.events.refund(refund);
+    let event = cx.events.refund(&cx.snapshot.directory, refund);
     let settled = cx.store.settle_refund(refund, event.as_ref()).await?;
     if settled && event.is_some() {
         cx.events.written();

@@ -23,9 +23,13 @@ pub(super) fn route<'a>(
     intent: &PaymentIntent,
     confirmation: &Confirmation,
 ) -> Result<(Decision, Vec<&'a Account>), Error> {
-    let decision = cx.decider.decide(profile, intent_view(intent, confirmation), Utc::now());
+    let mut decision = cx.decider.decide(&cx.snapshot.scripts, profile, intent_view(intent, confirmation), Utc::now());
+    decision.config_version = Some(cx.snapshot.version.as_str().into());
     let takes = |a: &&Account| {
-        cx.registry.get(&a.connector).is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
+        cx.snapshot
+            .registry
+            .get(&a.connector)
+            .is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
     };
     let mut accounts: Vec<&Account> =
         decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
@@ -76,7 +80,7 @@ pub(super) fn barred(cx: &Context, merchant_id: &str, profile_id: &str, account:
     if !account.health.allow() {
         return Some(Barred::CircuitOpen);
     }
-    cx.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
+    cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
 }
 
 /// The account and connector an existing attempt went through, for the calls that follow it.
@@ -98,7 +102,7 @@ pub(crate) fn attempt_connector<'a>(
 /// An account whose connector is not registered (its plugin did not load) is out of service:
 /// its payments wait, unchanged, until it is back.
 pub(super) fn connector_for<'a>(cx: &'a Context, account: &Account) -> Result<&'a dyn Connector, Error> {
-    cx.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
+    cx.snapshot.registry.get(&account.connector).map(|c| c.as_ref()).ok_or_else(|| {
         Error::ConnectorUnavailable(format!(
             "connector `{}` of account `{}` is out of service",
             account.connector, account.name

@@ -79,6 +79,7 @@ pub async fn session_tokens(
         )));
     }
     let profile = cx
+        .snapshot
         .directory
         .profile(&intent.merchant_id, &intent.profile_id)
         .ok_or_else(|| Error::NotFound(format!("profile `{}`", intent.profile_id)))?;
@@ -119,18 +120,20 @@ async fn wallet_token(
     overrides: Option<&ConnectorOverride>,
 ) -> Result<Option<SessionToken>, Error> {
     let gives = |a: &&Account| {
-        a.enabled && cx.registry.get(&a.connector).is_some_and(|c| c.session_wallets().iter().any(|w| w == wallet))
+        a.enabled
+            && cx.snapshot.registry.get(&a.connector).is_some_and(|c| c.session_wallets().iter().any(|w| w == wallet))
     };
     let able: Vec<&Account> = profile.accounts.iter().filter(gives).collect();
     if able.is_empty() {
         return Ok(None);
     }
-    let decision = cx.decider.decide_among(profile, Some(&able), wallet_view(intent, wallet), Utc::now());
+    let decision =
+        cx.decider.decide_among(&cx.snapshot.scripts, profile, Some(&able), wallet_view(intent, wallet), Utc::now());
     let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;
     let request = SessionTokenRequest { payment_id: &intent.id, wallet, amount, currency: intent.amount.currency };
     for name in &decision.candidates {
         let Some(configured) = profile.account(name) else { continue };
-        let Some(connector) = cx.registry.get(&configured.connector) else { continue };
+        let Some(connector) = cx.snapshot.registry.get(&configured.connector) else { continue };
         let account = match overrides {
             Some(o) => o.apply(configured),
             None => configured.clone(),

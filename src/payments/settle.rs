@@ -118,7 +118,7 @@ pub(super) async fn settle(
         ..IntentUpdate::status(status, now)
     };
     let event = match was {
-        Some(was) if was != status && cx.events.wanted(intent, status) => {
+        Some(was) if was != status && cx.events.wanted(&cx.snapshot.directory, intent, status) => {
             let mut after = intent.clone();
             after.status = status;
             after.amount_captured = amount_captured.unwrap_or(after.amount_captured);
@@ -127,7 +127,7 @@ pub(super) async fn settle(
             attempts.retain(|a| a.id != attempt.id);
             attempts.push(attempt.clone());
             attempts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            cx.events.payment(&Payment { intent: after, attempts })
+            cx.events.payment(&cx.snapshot.directory, &Payment { intent: after, attempts })
         }
         _ => None,
     };

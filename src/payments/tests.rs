@@ -1,5 +1,5 @@
 //! The payment flows on their own, without HTTP: a `Context` over a store on a temporary SQLite
-//! file and the sandbox connector, called as the API and the reconciler call them.
+//! file and a configuration version with the sandbox connector, called as the API and the reconciler call them.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::lua::Budget;
 use crate::merchants::Directory;
 use crate::money::Amount;
 use crate::routing::Decider;
+use crate::snapshot::{Live, Snapshot, Version};
 use crate::store::{EventFilter, Store};
 use crate::vault::Vault;
 
@@ -56,32 +57,37 @@ const BODIES: Renderers = Renderers {
     refund: |r| json!({ "id": r.id, "status": r.status.as_str() }),
 };
 
-struct Core {
+struct Fixture {
     cx: Context,
     _folder: tempfile::TempDir,
 }
 
-async fn core() -> Core {
+async fn core() -> Fixture {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let config: Config =
         Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(PROFILE)).extract().expect("config");
     let url = format!("sqlite://{}", folder.path().join("payments.db").display());
     let store = Store::connect(&url, 1).await.expect("a store");
-    let directory = Arc::new(Directory::from_config(&config));
-    let ids = IdMinter::new("sy");
-    let cx = Context {
-        store,
+    let snapshot = Snapshot {
+        version: Version::new("test"),
+        directory: Directory::from_config(&config, None),
         registry: Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()),
-        directory: directory.clone(),
-        decider: Arc::new(Decider::new(&folder.path().join("routing"), Budget::of(&config.lua))),
-        limits: Arc::new(Limits::new(&config)),
+        scripts: Default::default(),
+        limits: Limits::new(&config, None),
+        unready: Vec::new(),
+    };
+    let ids = IdMinter::new("sy");
+    let core = Arc::new(Core {
+        store,
+        live: Live::new(snapshot),
+        decider: Decider::new(Budget::of(&config.lua)),
         ids: ids.clone(),
         vault: Vault::new(None, config.vault.cvc_ttl_secs),
-        events: Outbox::new(directory, ids, BODIES, Arc::new(Notify::new())),
+        events: Outbox::new(ids, BODIES, Arc::new(Notify::new())),
         settings: config.payments.clone(),
         call_timeout_ms: config.http.request_timeout_ms,
-    };
-    Core { cx, _folder: folder }
+    });
+    Fixture { cx: core.now(), _folder: folder }
 }
 
 fn web() -> Scope {
@@ -120,14 +126,14 @@ fn card(number: &str) -> Confirmation {
     }
 }
 
-async fn pay(core: &Core, amount: i64, capture_method: CaptureMethod) -> Payment {
+async fn pay(core: &Fixture, amount: i64, capture_method: CaptureMethod) -> Payment {
     create_and_confirm(&core.cx, &web(), new_intent(amount, capture_method), card("4242424242424242"))
         .await
         .expect("a payment")
 }
 
 /// What the merchant is told of an object, oldest first.
-async fn told(core: &Core, object_id: &str) -> Vec<(String, Value)> {
+async fn told(core: &Fixture, object_id: &str) -> Vec<(String, Value)> {
     let filter = EventFilter { object_id: Some(object_id.into()), limit: 20, offset: 0 };
     let mut events = core.cx.store.events("acme", "web", &filter).await.expect("events");
     events.reverse();

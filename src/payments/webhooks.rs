@@ -101,20 +101,22 @@ fn judge(recorded: AttemptStatus, reported: AttemptStatus, counted: bool) -> Opt
 /// The connector account a notification is addressed to, with its profile.
 fn account<'a>(cx: &'a Context, to: &Addressee<'_>) -> Result<(&'a Profile, &'a Account, &'a dyn Connector), Error> {
     let Addressee { merchant_id, profile_id, account: name } = *to;
-    let (profile, account) = cx.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
-        AccountLookup::NotFound => Error::NotFound(match profile_id {
-            Some(profile_id) => {
-                format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`")
-            }
-            None => format!("connector account `{name}` of merchant `{merchant_id}`"),
-        }),
-        AccountLookup::Ambiguous(profiles) => Error::InvalidRequest(format!(
-            "profiles {} of merchant `{merchant_id}` each have a connector account `{name}`: its notifications \
+    let (profile, account) =
+        cx.snapshot.directory.notified_account(merchant_id, profile_id, name).map_err(|e| match e {
+            AccountLookup::NotFound => Error::NotFound(match profile_id {
+                Some(profile_id) => {
+                    format!("connector account `{name}` of profile `{profile_id}` of merchant `{merchant_id}`")
+                }
+                None => format!("connector account `{name}` of merchant `{merchant_id}`"),
+            }),
+            AccountLookup::Ambiguous(profiles) => Error::InvalidRequest(format!(
+                "profiles {} of merchant `{merchant_id}` each have a connector account `{name}`: its notifications \
              go to /v2/webhooks/{merchant_id}/{{profile_id}}/{name}",
-            profiles.join(", ")
-        )),
-    })?;
+                profiles.join(", ")
+            )),
+        })?;
     let connector = cx
+        .snapshot
         .registry
         .get(&account.connector)
         .map(|c| c.as_ref())

@@ -1,10 +1,9 @@
-//! The routing engine: compiled script versions, swapped atomically, and one evaluator per worker
-//! thread that runs them.
+//! The routing engine: one evaluator per worker thread that runs compiled scripts.
 //!
-//! The request path takes a snapshot of the current script set (a lock-free `arc-swap` load),
-//! then runs the script on its own thread's Luau state, loading a script's bytecode into that
-//! state the first time the thread meets that version. Nothing is locked across threads and no
-//! state is made per request.
+//! A request brings the script of the configuration version it runs on; the engine runs it on
+//! its own thread's Luau state, loading a script's bytecode into that state the first time the
+//! thread meets that version. Nothing is locked across threads and no state is made per
+//! request.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,12 +11,11 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 // The per-thread maps below are keyed by ids and names the daemon itself made: a fast hash is safe.
 use mlua::{Function, Lua, Table, Value};
 use rustc_hash::FxHashMap;
 
-use super::scripts::{Script, ScriptSet};
+use super::scripts::Script;
 use super::view::{Answer, ViewCaller};
 use crate::connectors::health::HealthSnapshot;
 use crate::domain::decision::RoutingView;
@@ -170,6 +168,9 @@ return function(accounts, healthy, split, health, now)
 end
 "#;
 
+/// How many profiles' `ctx` one worker keeps.
+const MAX_CONTEXTS: usize = 4096;
+
 static ENGINES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -179,26 +180,11 @@ thread_local! {
 pub struct Engine {
     id: u64,
     limits: Budget,
-    set: ArcSwap<ScriptSet>,
 }
 
 impl Engine {
     pub fn new(limits: Budget) -> Self {
-        Self { id: ENGINES.fetch_add(1, Ordering::Relaxed), limits, set: ArcSwap::from_pointee(ScriptSet::default()) }
-    }
-
-    pub fn limits(&self) -> Budget {
-        self.limits
-    }
-
-    /// The script set requests see now.
-    pub fn current(&self) -> Arc<ScriptSet> {
-        self.set.load_full()
-    }
-
-    /// Makes `set` the one every later request sees; requests under way finish on the old one.
-    pub fn publish(&self, set: ScriptSet) {
-        self.set.store(Arc::new(set));
+        Self { id: ENGINES.fetch_add(1, Ordering::Relaxed), limits }
     }
 
     /// Runs `script` for one payment on this thread's state.
@@ -294,6 +280,11 @@ impl Evaluator {
         let h = &self.helpers;
         let table: Table = self.sandbox.call(&h.make_ctx, (list, healthy.clone(), &h.split, &h.health, &h.now))?;
         if let Some(k) = accounts.key() {
+            // Each configuration version brings profiles of its own: the contexts of versions
+            // no longer serving are let go at once, rather than tracked.
+            if self.contexts.len() >= MAX_CONTEXTS {
+                self.contexts.clear();
+            }
             self.contexts.insert(k, Context { table: table.clone(), healthy, flags });
         }
         Ok(table)

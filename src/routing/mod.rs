@@ -14,8 +14,7 @@ pub mod engine;
 pub mod scripts;
 pub mod view;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +24,7 @@ use crate::domain::decision::{Decision, RoutingView};
 use crate::lua::{Budget, ScriptError};
 use crate::merchants::Profile;
 use engine::{Accounts, Choice, Engine};
-use scripts::{load_dir, LoadResult};
+use scripts::ScriptSet;
 
 /// The order of accounts when no script decides: the profile's `fallback` list, or every
 /// enabled account in the order configured. Disabled accounts are never tried.
@@ -43,77 +42,38 @@ pub fn unix_seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-/// Decides which accounts a payment tries, with the routing scripts serving now; reloads them
-/// from the routing folder, one reload at a time.
+/// Decides which accounts a payment tries, with the routing scripts of the version it runs on.
 pub struct Decider {
     engine: Engine,
-    dir: PathBuf,
-    reloading: Mutex<()>,
 }
 
 impl Decider {
-    pub fn new(dir: &Path, limits: Budget) -> Self {
-        Self { engine: Engine::new(limits), dir: dir.to_path_buf(), reloading: Mutex::new(()) }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Serves `set` from now on, in place of whatever the folder holds.
-    pub fn publish(&self, set: scripts::ScriptSet) {
-        self.engine.publish(set);
-    }
-
-    /// The scripts serving now.
-    pub fn scripts(&self) -> Arc<scripts::ScriptSet> {
-        self.engine.current()
-    }
-
-    /// Reads the routing folder again and publishes what compiled and passed its cases; files
-    /// that did not keep their previous version. Reloads run one at a time.
-    pub fn reload(&self) -> Vec<(String, LoadResult)> {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = self.engine.current();
-        let (set, report) = load_dir(&self.dir, self.engine.limits(), &previous);
-        self.engine.publish(set);
-        for (name, result) in &report {
-            let outcome = match result {
-                LoadResult::Loaded { changed: false, .. } => continue,
-                LoadResult::Loaded { hash, .. } => {
-                    tracing::info!(script = %name, %hash, "routing script loaded");
-                    "loaded"
-                }
-                LoadResult::Refused(error) => {
-                    tracing::error!(script = %name, %error, "routing script refused; the previous version keeps serving");
-                    "refused"
-                }
-                LoadResult::Removed => {
-                    tracing::warn!(script = %name, "routing script removed");
-                    "removed"
-                }
-            };
-            metrics::counter!("switchyard_script_reloads_total", "kind" => "routing", "result" => outcome).increment(1);
-        }
-        report
+    pub fn new(limits: Budget) -> Self {
+        Self { engine: Engine::new(limits) }
     }
 
     /// Decides the accounts `view` tries, for `profile`, at `now`.
-    pub fn decide(&self, profile: &Arc<Profile>, view: RoutingView, now: DateTime<Utc>) -> Decision {
-        self.decide_among(profile, None, view, now)
+    pub fn decide(
+        &self,
+        scripts: &ScriptSet,
+        profile: &Arc<Profile>,
+        view: RoutingView,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        self.decide_among(scripts, profile, None, view, now)
     }
 
     /// `decide`, with the script choosing among `only` of the profile's accounts when given (the
     /// accounts that can give a wallet's session token).
     pub fn decide_among(
         &self,
+        set: &ScriptSet,
         profile: &Arc<Profile>,
         only: Option<&[&Account]>,
         view: RoutingView,
         now: DateTime<Utc>,
     ) -> Decision {
         let started = Instant::now();
-        let set = self.engine.current();
         let script = profile.routing.as_deref().map(|name| (name, set.get(name)));
         let accounts = match only {
             None => Accounts::Profile(profile.clone()),
@@ -154,6 +114,7 @@ impl Decider {
             fallback,
             duration_us: took.as_secs_f64() * 1e6,
             decided_at: now,
+            config_version: None,
             view,
         }
     }
@@ -212,27 +173,26 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_script_is_logged_counted_and_replaced_by_the_fallback_list() {
+    fn a_failing_script_is_counted_and_replaced_by_the_fallback_list() {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::write(dir.path().join("boom.lua"), "return function() error('boom') end").unwrap();
         std::fs::write(dir.path().join("broken.lua"), "return function(").unwrap();
         let limits = Budget { time_budget: Duration::from_millis(20), memory_bytes: 4 << 20 };
         let recorder = DebuggingRecorder::new();
         metrics::with_local_recorder(&recorder, || {
-            let decider = Decider::new(dir.path(), limits);
-            let report = decider.reload();
+            let decider = Decider::new(limits);
+            let (scripts, report) = scripts::load_dir(dir.path(), limits, &ScriptSet::default());
             assert!(report
                 .iter()
-                .any(|(n, r)| n == "broken" && matches!(r, LoadResult::Refused(e) if e.contains("broken.lua:1"))));
-            let decision = decider.decide(&profile("boom"), RoutingView::default(), Utc::now());
+                .any(|(n, r)| n == "broken"
+                    && matches!(r, scripts::LoadResult::Refused(e) if e.contains("broken.lua:1"))));
+            let decision = decider.decide(&scripts, &profile("boom"), RoutingView::default(), Utc::now());
             assert_eq!(decision.candidates, ["a"], "the fallback list decides");
             assert!(decision.fallback.as_deref().is_some_and(|f| f.contains("boom")), "{decision:?}");
             assert_eq!(decision.script_hash.as_deref().map(str::len), Some(12));
         });
         let snapshot = recorder.snapshotter().snapshot().into_vec();
         assert_eq!(counter(&snapshot, "switchyard_script_errors_total", ("script", "boom")), 1);
-        assert_eq!(counter(&snapshot, "switchyard_script_reloads_total", ("result", "refused")), 1);
-        assert_eq!(counter(&snapshot, "switchyard_script_reloads_total", ("result", "loaded")), 1);
         assert_eq!(counter(&snapshot, "switchyard_routing_decisions_total", ("connector", "a")), 1);
     }
 }

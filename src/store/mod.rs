@@ -34,7 +34,7 @@ use sqlx::{AnyPool, Row};
 
 pub use events::{AfterTry, EventFilter};
 pub use payments::{AttemptKey, IntentUpdate};
-pub use rechecks::{Recheck, Unsettled};
+pub use rechecks::{Recheck, Unfinished, Unsettled};
 pub use refunds::RefundKey;
 
 /// A connector account as the profile it belongs to has it: what a provider's notification is

@@ -113,3 +113,48 @@ impl Store {
         .await
     }
 }
+
+/// What one connector account still has to finish: payments it holds that are not settled
+/// (under way, awaiting the customer, or authorized and awaiting capture or cancel) and refunds
+/// still pending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    pub payments: i64,
+    pub refunds: i64,
+}
+
+impl Unfinished {
+    pub fn is_empty(&self) -> bool {
+        self.payments == 0 && self.refunds == 0
+    }
+}
+
+impl Store {
+    /// What the account `account` of a merchant's profile still has to finish.
+    pub async fn unfinished(&self, merchant_id: &str, profile_id: &str, account: &str) -> Result<Unfinished> {
+        use crate::domain::status::AttemptStatus::{AuthenticationPending, Authorized, Pending};
+        let payments: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
+             WHERE i.merchant_id = $1 AND i.profile_id = $2 AND a.connector_account = $3 AND a.status IN ($4, $5, $6)",
+        )
+        .bind(merchant_id)
+        .bind(profile_id)
+        .bind(account)
+        .bind(Pending.as_str())
+        .bind(AuthenticationPending.as_str())
+        .bind(Authorized.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let refunds: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refunds WHERE merchant_id = $1 AND profile_id = $2 AND connector_account = $3 \
+             AND status = $4",
+        )
+        .bind(merchant_id)
+        .bind(profile_id)
+        .bind(account)
+        .bind(RefundStatus::Pending.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Unfinished { payments, refunds })
+    }
+}

@@ -104,6 +104,16 @@ impl TestApp {
         }
     }
 
+    /// Reads the configuration and its folders again, as a file change or SIGHUP does.
+    pub async fn reload(&self) -> switchyard::app::reload::Outcome {
+        self.running.as_ref().expect("running").reload().await
+    }
+
+    /// The configuration version serving.
+    pub fn version(&self) -> String {
+        self.running.as_ref().expect("running").live.load().version.to_string()
+    }
+
     /// Stops the daemon and starts a new one on the same database.
     pub async fn restart(mut self) -> Self {
         self.running.take().expect("running").stop().await;
@@ -442,4 +452,34 @@ pub async fn start_with_accounts(accounts: Vec<ConnectorAccountConfig>, fallback
     let dir = TempDir::new().expect("temp dir");
     let config = config_with(dir.path(), accounts, fallback);
     TestApp::start_with(dir, config).await
+}
+
+/// A plugin whose payments are named after `version`: it pays by a POST to `/pay`, and refunds
+/// by a POST to `/refund`, whose failure (5xx) leaves whether it happened unknown.
+pub fn echo_plugin(version: &str) -> String {
+    format!(
+        r#"
+return {{
+  name = "echo", api_version = 1, supports = {{ card = {{}} }},
+  authorize = {{
+    build = function(ctx, pay)
+      return {{ method = "POST", url = "/pay", headers = {{ ["Content-Type"] = "application/json" }},
+               body = json.encode({{ amount = pay.amount }}) }}
+    end,
+    parse = function(ctx, pay, res)
+      return {{ status = "charged", connector_payment_id = "{version}-" .. res.json.id }}
+    end,
+  }},
+  refund = {{
+    build = function(ctx, refund)
+      return {{ method = "POST", url = "/refund", body = "" }}
+    end,
+    parse = function(ctx, refund, res)
+      if res.status >= 500 then error("the provider failed") end
+      return {{ status = "succeeded", connector_refund_id = "r-" .. refund.refund_id }}
+    end,
+  }},
+}}
+"#
+    )
 }

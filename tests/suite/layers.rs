@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("value types", &["backoff", "card", "ids", "keys", "money", "schema", "secret", "text"]),
     ("domain", &["config", "domain"]),
-    ("parts that keep or reach things", &["connectors", "limits", "lua", "merchants", "routing", "store", "vault"]),
+    (
+        "parts that keep or reach things",
+        &["connectors", "limits", "lua", "merchants", "routing", "snapshot", "store", "vault"],
+    ),
     ("payment core", &["customers", "events", "payment_methods", "payments"]),
     ("edge", &["api", "telemetry"]),
-    ("program", &["app", "cli", "main", "reload", "server"]),
+    ("program", &["app", "cli", "main", "server"]),
 ];
 
 /// One use of another module: where, and the path as written.

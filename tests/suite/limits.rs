@@ -119,7 +119,9 @@ async fn limits_are_reloaded_from_the_configuration_file() {
     let folder = dir.path().join("config");
     std::fs::create_dir(&folder).unwrap();
     let file = folder.join("switchyard.toml");
-    let base = std::fs::read_to_string(config_file(dir.path(), HASH_SECRET, &dir.path().join("routing"), "")).unwrap();
+    let web = "[merchants.acme.profiles.web]\n[[merchants.acme.profiles.web.connector_accounts]]\nname = \"sandbox\"\n\
+               connector = \"sandbox\"\n";
+    let base = std::fs::read_to_string(config_file(dir.path(), HASH_SECRET, &dir.path().join("routing"), web)).unwrap();
     let write = |burst: u32| {
         std::fs::write(&file, format!("{base}\n[limits]\nper_key = {{ per_second = 1, burst = {burst} }}\n")).unwrap();
     };
@@ -127,9 +129,6 @@ async fn limits_are_reloaded_from_the_configuration_file() {
     let mut config = Config::load(Some(&file)).expect("the file loads");
     assert_eq!(config.source.as_deref(), Some(file.as_path()));
     config.server.listen = "127.0.0.1:0".into();
-    let keyed = common::config(dir.path());
-    config.merchants = keyed.merchants;
-    config.vault = keyed.vault;
     let app = TestApp::start_with(TempDir::new().unwrap(), config).await;
     for _ in 0..5 {
         assert_eq!(send(&app, ACME_KEY, Some("web"), "/v2/customers/list", None).await.status(), 200);

@@ -29,6 +29,7 @@ mod input_limits;
 mod layers;
 mod lifecycle;
 mod limits;
+mod live_config;
 mod lua_abuse;
 mod openapi;
 mod outgoing_webhooks;

@@ -12,26 +12,6 @@ use common::*;
 use serde_json::json;
 use switchyard::config::ConnectorAccountConfig;
 
-/// A plugin whose payments are named after `version`.
-fn plugin(version: &str) -> String {
-    format!(
-        r#"
-return {{
-  name = "echo", api_version = 1, supports = {{ card = {{}} }},
-  authorize = {{
-    build = function(ctx, pay)
-      return {{ method = "POST", url = "/pay", headers = {{ ["Content-Type"] = "application/json" }},
-               body = json.encode({{ amount = pay.amount }}) }}
-    end,
-    parse = function(ctx, pay, res)
-      return {{ status = "charged", connector_payment_id = "{version}-" .. res.json.id }}
-    end,
-  }},
-}}
-"#
-    )
-}
-
 async fn provider() -> MockServer {
     let app = Router::new().route("/pay", post(|| async { Json(json!({ "id": "p1" })) }));
     MockServer::serve(app).await
@@ -59,7 +39,7 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     let dir = tempfile::TempDir::new().unwrap();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    std::fs::write(plugins.join("echo.lua"), plugin("v1")).unwrap();
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v1")).unwrap();
     let mut config = config(dir.path());
     config.paths.plugins = plugins.clone();
     let web = config.merchants.get_mut("acme").unwrap().profiles.get_mut("web").unwrap();
@@ -77,7 +57,7 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     let app = TestApp::start_with(dir, config).await;
     assert_eq!(paid_by(&app).await, "v1-p1");
 
-    std::fs::write(plugins.join("echo.lua"), plugin("v2")).unwrap();
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v2")).unwrap();
     paid_by_until(&app, "v2-p1").await;
 
     // A version that does not compile: v2 keeps serving.
@@ -88,7 +68,7 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     }
     // Nor does one that needs a credential the account using it does not have, which a start
     // would refuse.
-    let needs_key = plugin("v9").replace("supports =", r#"credentials = { "api_key" }, supports ="#);
+    let needs_key = echo_plugin("v9").replace("supports =", r#"credentials = { "api_key" }, supports ="#);
     std::fs::write(plugins.join("echo.lua"), needs_key).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(paid_by(&app).await, "v2-p1");
@@ -98,7 +78,7 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(paid_by(&app).await, "v2-p1");
 
-    std::fs::write(plugins.join("echo.lua"), plugin("v3")).unwrap();
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v3")).unwrap();
     paid_by_until(&app, "v3-p1").await;
     app.stop().await;
 }
@@ -119,13 +99,13 @@ async fn a_plugin_that_does_not_load_puts_only_its_own_accounts_out_of_service()
     web.fallback = vec!["echo".into(), "sandbox".into()];
 
     // `check` names the account that is out; a start serves all the others.
-    let (registry, _) = switchyard::app::check::registry(&config, "http://127.0.0.1:8080", reqwest::Client::new());
-    let problems: Vec<String> =
-        switchyard::app::check::all(&config, &registry).iter().map(ToString::to_string).collect();
+    let problems: Vec<String> = switchyard::app::snapshot::problems(&config).iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("connector plugin `echo`: "), "{problems:#?}");
     assert_eq!(
-        problems,
-        ["merchants.acme.profiles.web.connector_accounts[0].connector: connector plugin `echo` did not load: this \
-          account is out of service"]
+        problems[1],
+        "merchants.acme.profiles.web.connector_accounts[0].connector: connector plugin `echo` did not load: this \
+         account is out of service"
     );
     let app = TestApp::start_with(dir, config).await;
     let (status, body) = app.post("/v2/payments", payment("4242424242424242")).await;

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use base64::Engine as _;
 use mlua::{Function, LuaSerdeExt, Table, Value};
@@ -171,7 +170,7 @@ pub struct PluginConnector {
     id: u64,
     name: &'static str,
     required: Vec<String>,
-    current: ArcSwap<Plugin>,
+    plugin: Arc<Plugin>,
     limits: Budget,
     http: Client,
     public_url: String,
@@ -190,13 +189,14 @@ fn ambiguous(connector: &str, reason: impl Into<String>) -> ConnectorError {
 
 impl PluginConnector {
     pub fn new(plugin: Plugin, limits: Budget, http: Client, public_url: &str) -> Self {
-        // Registered plugins live as long as the daemon; their names are few.
+        // Plugin names are few and live as long as the daemon: each is leaked once, by its
+        // first version; later versions inherit it.
         let name: &'static str = Box::leak(plugin.declaration.name.clone().into_boxed_str());
         Self {
             id: PLUGINS.fetch_add(1, Ordering::Relaxed),
             name,
             required: plugin.declaration.credentials.clone(),
-            current: ArcSwap::from_pointee(plugin),
+            plugin: Arc::new(plugin),
             limits,
             http,
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -204,22 +204,29 @@ impl PluginConnector {
         }
     }
 
-    /// Serves `plugin` from the next call on, if it is a version of this plugin.
-    pub fn replace(&self, plugin: Plugin) -> Result<(), String> {
-        if plugin.declaration.name != self.name {
-            return Err(format!(
-                "{} is plugin `{}`, not `{}`",
-                plugin.path.display(),
-                plugin.declaration.name,
-                self.name
-            ));
-        }
-        self.current.store(Arc::new(plugin));
-        Ok(())
+    /// The connector for `plugin`, a new version of this one: it takes over this one's worker
+    /// states (each reloads the new version on its next call), and starts with no access
+    /// tokens, which the new version may fetch otherwise. None when `plugin` is another plugin.
+    pub fn next_version(&self, plugin: Plugin) -> Option<Self> {
+        (plugin.declaration.name == self.name).then(|| Self {
+            id: self.id,
+            name: self.name,
+            required: plugin.declaration.credentials.clone(),
+            plugin: Arc::new(plugin),
+            limits: self.limits,
+            http: self.http.clone(),
+            public_url: self.public_url.clone(),
+            tokens: Mutex::new(HashMap::new()),
+        })
     }
 
-    pub fn hash(&self) -> String {
-        self.current.load().hash.clone()
+    pub fn hash(&self) -> &str {
+        &self.plugin.hash
+    }
+
+    /// The file this version was read from.
+    pub fn path(&self) -> &std::path::Path {
+        &self.plugin.path
     }
 
     /// `ctx` as a plugin sees it: the account, its readable credentials, metadata, the token.
@@ -309,7 +316,7 @@ impl PluginConnector {
         token: Option<&str>,
         args: &serde_json::Value,
     ) -> Result<RequestSpec, String> {
-        self.build_with(&self.current.load(), account, pins, flow, token, args)
+        self.build_with(&self.plugin, account, pins, flow, token, args)
     }
 
     fn build_with(
@@ -360,7 +367,7 @@ impl PluginConnector {
         card: Option<&CardDetails>,
         finish: impl FnOnce(&Self, T, &Scrubber) -> ConnectorResult<O>,
     ) -> ConnectorResult<O> {
-        let plugin = self.current.load_full();
+        let plugin = self.plugin.clone();
         if !plugin.flows.contains(flow) {
             return Err(self.not_supported(flow));
         }
@@ -433,9 +440,9 @@ impl PluginConnector {
         args: &serde_json::Value,
         res: &serde_json::Value,
     ) -> ConnectorResult<PaymentOutcome> {
-        let plugin = self.current.load();
-        let scrubber = self.scrubber(&plugin, account, None, None);
-        let parsed = self.parse_with(&plugin, account, flow, None, args.clone(), res.clone(), &scrubber);
+        let plugin = &self.plugin;
+        let scrubber = self.scrubber(plugin, account, None, None);
+        let parsed = self.parse_with(plugin, account, flow, None, args.clone(), res.clone(), &scrubber);
         parsed.map_err(|e| ambiguous(self.name, e)).and_then(|parsed| self.outcome(parsed, &scrubber)).scrub(&scrubber)
     }
 
@@ -663,21 +670,21 @@ impl Connector for PluginConnector {
 
     fn takes(&self, method: &PaymentMethod, currency: Currency) -> bool {
         let (kind, subtype) = method_kind(method);
-        let declared = &self.current.load().declaration;
+        let declared = &self.plugin.declaration;
         let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
         takes_method && (declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == currency.code()))
     }
 
     async fn access_token(&self, account: &Account) -> ConnectorResult<Option<String>> {
-        self.token_for(&self.current.load_full(), account).await
+        self.token_for(&self.plugin, account).await
     }
 
     fn repeats_safely(&self) -> bool {
-        self.current.load().declaration.idempotent
+        self.plugin.declaration.idempotent
     }
 
     fn payment_methods(&self) -> Vec<(String, String)> {
-        let declared = &self.current.load().declaration;
+        let declared = &self.plugin.declaration;
         let pairs = declared
             .supports
             .iter()
@@ -686,13 +693,13 @@ impl Connector for PluginConnector {
     }
 
     fn session_wallets(&self) -> Vec<String> {
-        self.current.load().session_wallets.clone()
+        self.plugin.session_wallets.clone()
     }
 
     /// Session tokens are pure: the plugin's function makes one from the account and payment,
     /// and the host names the wallet and the connector.
     async fn session_token(&self, account: &Account, req: &SessionTokenRequest<'_>) -> ConnectorResult<SessionToken> {
-        let plugin = self.current.load_full();
+        let plugin = self.plugin.clone();
         if !plugin.session_wallets.iter().any(|w| w == req.wallet) {
             return Err(self.not_supported(&format!("{} session tokens", req.wallet)));
         }
@@ -752,7 +759,7 @@ impl Connector for PluginConnector {
     ) -> ConnectorResult<PaymentOutcome> {
         // The payer is back. A plugin that needs what the provider sent back with them (Adyen's
         // `redirectResult`) defines `complete_authorize`; otherwise the provider is asked.
-        if !self.current.load().flows.contains("complete_authorize") {
+        if !self.plugin.flows.contains("complete_authorize") {
             let sync = SyncRequest {
                 attempt_id: req.attempt_id,
                 connector_payment_id: req.connector_payment_id,
@@ -794,7 +801,7 @@ impl Connector for PluginConnector {
     }
 
     async fn webhook(&self, account: &Account, req: &WebhookRequest<'_>) -> Result<WebhookEvent, WebhookError> {
-        let plugin = self.current.load_full();
+        let plugin = self.plugin.clone();
         if !plugin.has_webhook {
             return Err(WebhookError::NotSupported(self.name.to_string()));
         }
