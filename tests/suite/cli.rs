@@ -118,6 +118,42 @@ fn check_reports_values_that_do_not_parse() {
 }
 
 #[test]
+fn check_reports_every_value_that_does_not_parse_at_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+falback = []
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "main"
+connector = "sandbox"
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "spare"
+connector = "sandbox"
+enbled = false
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    // A misspelt key in a section the harness writes.
+    let toml = std::fs::read_to_string(&path).unwrap().replace("listen =", "lisen =");
+    std::fs::write(&path, toml).unwrap();
+    let out = switchyard(&["--config", &path, "check"], &[("SWITCHYARD__PAYMENTS__BUDGET_MS", "long")]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    let paths: Vec<&str> = stderr.lines().map(|l| l.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "server.lisen",
+            "payments.budget_ms",
+            "merchants.acme.profiles.web.falback",
+            "merchants.acme.profiles.web.connector_accounts[1].enbled",
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_an_error() {
     let out = switchyard(&["--config", "config/does-not-exist.toml", "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
