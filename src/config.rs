@@ -201,6 +201,32 @@ pub struct LogConfig {
     pub json: bool,
 }
 
+/// The levels `log.level` may name, in any case.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+impl LogConfig {
+    /// Whether `level` is a filter that logs what it says. The daemon's tracing filter takes a
+    /// word that is not a level as a target (`verbose`: log that target only) and drops a
+    /// directive it cannot read (`foo=loud`), so such a filter would start and log next to
+    /// nothing. Each directive must also read as one to that filter: a space around it, say,
+    /// makes it another target.
+    pub fn check_level(&self) -> Result<(), String> {
+        let unmeant = self.level.split(',').find(|directive| {
+            let level = directive.rsplit_once('=').map_or(*directive, |(_, level)| level);
+            !LOG_LEVELS.iter().any(|name| name.eq_ignore_ascii_case(level))
+                || directive.parse::<tracing_subscriber::filter::Directive>().is_err()
+        });
+        match unmeant {
+            None => Ok(()),
+            Some(directive) => Err(format!(
+                "`{directive}` is not a level: give one of {} (any case), or `target=level` directives \
+                 separated by commas, e.g. `info,switchyard=debug`",
+                LOG_LEVELS.join(", ")
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MerchantConfig {
@@ -732,6 +758,30 @@ mod tests {
             assert!(problems[9].message.starts_with("unknown field: found `surprise`"), "{problems:#?}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_log_level_is_what_the_tracing_filter_reads_as_one() {
+        let check = |level: &str| LogConfig { level: level.into(), json: false }.check_level();
+        for level in ["info", "WARN", "off", "info,switchyard=debug", "switchyard::payments=Trace,hyper=off"] {
+            assert_eq!(check(level), Ok(()), "{level}");
+            assert!(tracing_subscriber::EnvFilter::builder().parse(level).is_ok(), "{level}");
+        }
+        for (level, unmeant) in [
+            ("verbose", "verbose"),
+            ("info,foo=loud", "foo=loud"),
+            ("switchyard", "switchyard"),
+            ("switchyard=", "switchyard="),
+            ("=info", "=info"),
+            ("3", "3"),
+            ("info, switchyard=debug", " switchyard=debug"),
+            ("info,", ""),
+            ("", ""),
+        ] {
+            let message = check(level).expect_err(level);
+            assert!(message.starts_with(&format!("`{unmeant}` is not a level")), "{level}: {message}");
+            assert!(message.contains("trace, debug, info, warn, error, off"), "{message}");
+        }
     }
 
     #[test]

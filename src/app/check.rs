@@ -127,6 +127,9 @@ pub fn start(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem
     if config.lua.memory_limit_mb == 0 {
         report("lua.memory_limit_mb".into(), "must be at least 1".into());
     }
+    if let Err(e) = config.log.check_level() {
+        report("log.level".into(), e);
+    }
     if let Some(Err(e)) =
         config.vault.key.as_ref().map(|k| k.resolve().and_then(|k| crate::vault::parse_key(k.expose())))
     {

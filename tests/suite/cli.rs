@@ -154,6 +154,28 @@ enbled = false
 }
 
 #[test]
+fn check_refuses_a_log_level_the_daemon_would_not_log_at() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "sandbox"
+connector = "sandbox"
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let check = |level: &str| switchyard(&["--config", &path, "check"], &[("SWITCHYARD__LOG__LEVEL", level)]);
+    for level in ["verbose", "info,foo=loud"] {
+        let out = check(level);
+        assert_eq!(out.status.code(), Some(1), "{level}: {}", show(&out));
+        let stdout = text(&out.stdout);
+        let line = stdout.lines().find(|l| l.starts_with("log.level: ")).unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.contains("trace, debug, info, warn, error, off"), "{line}");
+    }
+    let out = check("WARN,switchyard=debug");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
 fn a_missing_config_file_is_an_error() {
     let out = switchyard(&["--config", "config/does-not-exist.toml", "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
