@@ -128,6 +128,22 @@ pub struct SecurityConfig {
     pub api_key_hash_secret: SecretValue,
 }
 
+/// The shortest hash secret taken: a short one would let a stolen key hash be tried against
+/// guessed secrets.
+const MIN_HASH_SECRET_LEN: usize = 16;
+
+impl SecurityConfig {
+    /// The secret API-key hashes are made with, or why the daemon would refuse it. `serve` and
+    /// `keys new` hold it to the same rule, so no key is made under a secret the daemon refuses.
+    pub fn hash_secret(&self) -> Result<Secret<String>, String> {
+        let secret = self.api_key_hash_secret.resolve()?;
+        if secret.expose().len() < MIN_HASH_SECRET_LEN {
+            return Err(format!("must be at least {MIN_HASH_SECRET_LEN} characters"));
+        }
+        Ok(secret)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
@@ -782,6 +798,17 @@ mod tests {
             assert!(message.starts_with(&format!("`{unmeant}` is not a level")), "{level}: {message}");
             assert!(message.contains("trace, debug, info, warn, error, off"), "{message}");
         }
+    }
+
+    #[test]
+    fn a_hash_secret_has_sixteen_characters_at_least() {
+        let security = |secret: &str| SecurityConfig { api_key_hash_secret: SecretValue::Literal(secret.into()) };
+        assert_eq!(
+            security("0123456789abcdef").hash_secret().map(|s| s.expose().clone()),
+            Ok("0123456789abcdef".into())
+        );
+        assert_eq!(security("0123456789abcde").hash_secret().err().as_deref(), Some("must be at least 16 characters"));
+        assert_eq!(security("").hash_secret().err().as_deref(), Some("is empty"));
     }
 
     #[test]

@@ -214,6 +214,20 @@ fn keys_new_prints_a_key_and_its_hash() {
     assert_eq!(other_hash, key_hash(DEMO_SECRET.as_bytes(), &other));
 }
 
+#[test]
+fn keys_new_refuses_a_hash_secret_the_daemon_would_refuse() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = config_with(dir.path(), "fifteen-chars..", "");
+    let out = switchyard(&["--config", &path, "keys", "new"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "security.api_key_hash_secret: must be at least 16 characters\n");
+    assert!(!text(&out.stdout).contains("sy_sk_"), "no key is made under it: {}", show(&out));
+
+    let path = config_with(dir.path(), "sixteen-chars...", "");
+    let out = switchyard(&["--config", &path, "keys", "new"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
 #[tokio::test]
 async fn a_key_from_keys_new_opens_the_api() {
     let dir = tempfile::TempDir::new().unwrap();
