@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
 use figment::Figment;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -126,6 +128,22 @@ pub struct SecurityConfig {
     pub api_key_hash_secret: SecretValue,
 }
 
+/// The shortest hash secret taken: a short one would let a stolen key hash be tried against
+/// guessed secrets.
+const MIN_HASH_SECRET_LEN: usize = 16;
+
+impl SecurityConfig {
+    /// The secret API-key hashes are made with, or why the daemon would refuse it. `serve` and
+    /// `keys new` hold it to the same rule, so no key is made under a secret the daemon refuses.
+    pub fn hash_secret(&self) -> Result<Secret<String>, String> {
+        let secret = self.api_key_hash_secret.resolve()?;
+        if secret.expose().len() < MIN_HASH_SECRET_LEN {
+            return Err(format!("must be at least {MIN_HASH_SECRET_LEN} characters"));
+        }
+        Ok(secret)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
@@ -197,6 +215,32 @@ pub struct LogConfig {
     /// A tracing filter, e.g. `info` or `switchyard=debug`.
     pub level: String,
     pub json: bool,
+}
+
+/// The levels `log.level` may name, in any case.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+impl LogConfig {
+    /// Whether `level` is a filter that logs what it says. The daemon's tracing filter takes a
+    /// word that is not a level as a target (`verbose`: log that target only) and drops a
+    /// directive it cannot read (`foo=loud`), so such a filter would start and log next to
+    /// nothing. Each directive must also read as one to that filter: a space around it, say,
+    /// makes it another target.
+    pub fn check_level(&self) -> Result<(), String> {
+        let unmeant = self.level.split(',').find(|directive| {
+            let level = directive.rsplit_once('=').map_or(*directive, |(_, level)| level);
+            !LOG_LEVELS.iter().any(|name| name.eq_ignore_ascii_case(level))
+                || directive.parse::<tracing_subscriber::filter::Directive>().is_err()
+        });
+        match unmeant {
+            None => Ok(()),
+            Some(directive) => Err(format!(
+                "`{directive}` is not a level: give one of {} (any case), or `target=level` directives \
+                 separated by commas, e.g. `info,switchyard=debug`",
+                LOG_LEVELS.join(", ")
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -441,25 +485,61 @@ impl std::fmt::Display for Problem {
 
 impl Config {
     /// Loads the layered configuration. A missing file is fine only at the default path.
+    ///
+    /// serde stops at the first problem of whatever it reads, so each section, each merchant,
+    /// and within a merchant each profile and each connector account is read on its own: one
+    /// bad value hides no problem of another part.
     pub fn load(path: Option<&Path>) -> Result<Self, Vec<Problem>> {
         let file = path.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
         if path.is_some() && !file.exists() {
             return Err(vec![Problem { path: file.display().to_string(), message: "file not found".into() }]);
         }
-        Figment::from(Serialized::defaults(Config::default()))
+        let defaults = Config::default();
+        let merged = Figment::from(Serialized::defaults(&defaults))
             .merge(Toml::file(file))
             .merge(Env::prefixed("SWITCHYARD__").split("__"))
-            .extract()
-            .map(|config: Config| Config { source: file.exists().then(|| file.to_path_buf()), ..config })
+            .find_value("")
             .map_err(|errors| {
+                // A file that does not parse as TOML: its errors carry no path within it.
+                let at = file.display().to_string();
                 errors
                     .into_iter()
-                    .map(|e| Problem {
-                        path: if e.path.is_empty() { file.display().to_string() } else { e.path.join(".") },
-                        message: e.kind.to_string(),
-                    })
-                    .collect()
-            })
+                    .map(|e| Problem { path: at.clone(), message: e.kind.to_string() })
+                    .collect::<Vec<_>>()
+            })?;
+        let empty = Dict::new();
+        let root = merged.as_dict().unwrap_or(&empty);
+        // The sections are the keys the defaults serialize to.
+        let known = Value::serialize(&defaults).ok().and_then(Value::into_dict).unwrap_or_default();
+
+        let mut parts = Parts::default();
+        let config = Config {
+            server: parts.section(root, "server", defaults.server),
+            database: parts.section(root, "database", defaults.database),
+            security: parts.section(root, "security", defaults.security),
+            paths: parts.section(root, "paths", defaults.paths),
+            payments: parts.section(root, "payments", defaults.payments),
+            lua: parts.section(root, "lua", defaults.lua),
+            http: parts.section(root, "http", defaults.http),
+            log: parts.section(root, "log", defaults.log),
+            vault: parts.section(root, "vault", defaults.vault),
+            limits: parts.section(root, "limits", defaults.limits),
+            metrics: parts.section(root, "metrics", defaults.metrics),
+            reconciler: parts.section(root, "reconciler", defaults.reconciler),
+            outgoing_webhooks: parts.section(root, "outgoing_webhooks", defaults.outgoing_webhooks),
+            source: file.exists().then(|| file.to_path_buf()),
+            merchants: root.get("merchants").map(|m| parts.merchants(m)).unwrap_or_default(),
+        };
+        for (key, value) in root.iter().filter(|(key, _)| !known.contains_key(*key)) {
+            // Read alone, an unknown section is the first key serde meets: it is refused in
+            // serde's words, with the sections it expected.
+            parts.read::<Config>(&Value::from(Dict::from([(key.clone(), value.clone())])), "");
+        }
+        if parts.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(parts.problems)
+        }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
@@ -500,6 +580,107 @@ impl Config {
     }
 }
 
+/// Reads a configuration part by part, keeping the problems of every part.
+#[derive(Default)]
+struct Parts {
+    problems: Vec<Problem>,
+}
+
+impl Parts {
+    /// `value`, found at `at`, as a `T`; `None` when it is not one, its problems kept.
+    fn read<T: DeserializeOwned>(&mut self, value: &Value, at: &str) -> Option<T> {
+        value
+            .deserialize()
+            .map_err(|errors: figment::Error| {
+                self.problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| Problem { path: path_in(value, at, &e.path), message: e.kind.to_string() }),
+                )
+            })
+            .ok()
+    }
+
+    /// The section `key` of `root`; `default` when it is missing or does not read, as then
+    /// only its problems matter.
+    fn section<T: DeserializeOwned>(&mut self, root: &Dict, key: &str, default: T) -> T {
+        root.get(key).and_then(|value| self.read(value, key)).unwrap_or(default)
+    }
+
+    fn merchants(&mut self, value: &Value) -> BTreeMap<String, MerchantConfig> {
+        let Some(merchants) = value.as_dict() else {
+            return self.read(value, "merchants").unwrap_or_default();
+        };
+        let mut read = BTreeMap::new();
+        for (id, merchant) in merchants {
+            if let Some(merchant) = self.merchant(merchant, &format!("merchants.{id}")) {
+                read.insert(id.clone(), merchant);
+            }
+        }
+        read
+    }
+
+    fn merchant(&mut self, value: &Value, at: &str) -> Option<MerchantConfig> {
+        let (own, profiles) = split_off(value, "profiles", |v| v.as_dict().is_some());
+        let mut merchant: Option<MerchantConfig> = self.read(&own, at);
+        for (id, profile) in profiles.as_ref().and_then(Value::as_dict).into_iter().flatten() {
+            let profile = self.profile(profile, &format!("{at}.profiles.{id}"));
+            if let (Some(merchant), Some(profile)) = (merchant.as_mut(), profile) {
+                merchant.profiles.insert(id.clone(), profile);
+            }
+        }
+        merchant
+    }
+
+    fn profile(&mut self, value: &Value, at: &str) -> Option<ProfileConfig> {
+        let (own, accounts) = split_off(value, "connector_accounts", |v| v.as_array().is_some());
+        let mut profile: Option<ProfileConfig> = self.read(&own, at);
+        for (i, account) in accounts.as_ref().and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let account = self.read(account, &format!("{at}.connector_accounts[{i}]"));
+            if let Some(profile) = profile.as_mut() {
+                profile.connector_accounts.extend(account);
+            }
+        }
+        profile
+    }
+}
+
+/// `value` without its `key`, and what `key` held, when `value` is a table and `key` of the shape
+/// `fits` wants. Otherwise `value` whole, so that reading it reports the wrong shape.
+fn split_off(value: &Value, key: &str, fits: fn(&Value) -> bool) -> (Value, Option<Value>) {
+    match value.as_dict() {
+        Some(dict) if dict.get(key).is_some_and(fits) => {
+            let mut own = dict.clone();
+            let taken = own.remove(key);
+            (Value::from(own), taken)
+        }
+        _ => (value.clone(), None),
+    }
+}
+
+/// The dotted path of the value at `path` under `value`, itself at `at`, with an array's items as
+/// `[i]`, as `check` writes paths. figment's paths name an item and a key alike.
+fn path_in(value: &Value, at: &str, path: &[String]) -> String {
+    let mut out = at.to_string();
+    let mut here = Some(value);
+    for key in path {
+        here = match here {
+            Some(Value::Array(_, items)) => {
+                out.push_str(&format!("[{key}]"));
+                key.parse::<usize>().ok().and_then(|i| items.get(i))
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+                here.and_then(Value::as_dict).and_then(|dict| dict.get(key))
+            }
+        };
+    }
+    out
+}
+
 #[cfg(test)]
 // figment's `Jail` fixes its closures' error type, a large one.
 #[allow(clippy::result_large_err)]
@@ -531,6 +712,103 @@ mod tests {
             assert_eq!(missing[0].to_string(), "nope.toml: file not found");
             Ok(())
         });
+    }
+
+    #[test]
+    fn every_part_reports_its_own_problems() {
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir("config").map_err(|e| e.to_string())?;
+            jail.create_file(
+                "config/switchyard.toml",
+                r#"
+                [server]
+                lisen = "127.0.0.1:9000"
+                [payments]
+                budget_ms = "long"
+                [surprise]
+                a = 1
+                [merchants.acme]
+                api_keys = [{ name = "k", hash = "h" }, { name = "k2" }]
+                [merchants.acme.profiles.web]
+                falback = []
+                [[merchants.acme.profiles.web.connector_accounts]]
+                name = "one"
+                connector = "sandbox"
+                [[merchants.acme.profiles.web.connector_accounts]]
+                name = "two"
+                connector = "sandbox"
+                enbled = false
+                [[merchants.acme.profiles.web.connector_accounts]]
+                name = "three"
+                connector = "sandbox"
+                rate_limit = { per_second = -1, burst = 1 }
+                [merchants.acme.profiles.shop]
+                fallback = ["one", 2]
+                [merchants.bolt]
+                publishable_key = 7
+                "#,
+            )?;
+            jail.set_env("SWITCHYARD__LOG__COLOUR", "true");
+            let problems = Config::load(None).unwrap_err();
+            let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+            let web = "merchants.acme.profiles.web";
+            assert_eq!(
+                paths,
+                [
+                    "server.lisen",
+                    "payments.budget_ms",
+                    "log.colour",
+                    "merchants.acme.api_keys[1]",
+                    "merchants.acme.profiles.shop.fallback[1]",
+                    &format!("{web}.falback"),
+                    &format!("{web}.connector_accounts[1].enbled"),
+                    &format!("{web}.connector_accounts[2].rate_limit.per_second"),
+                    "merchants.bolt.publishable_key",
+                    "surprise",
+                ],
+                "{problems:#?}"
+            );
+            assert!(problems[0].message.starts_with("unknown field: found `lisen`"), "{problems:#?}");
+            assert!(problems[1].message.contains("string \"long\""), "{problems:#?}");
+            assert_eq!(problems[3].message, "missing field `hash`");
+            assert!(problems[9].message.starts_with("unknown field: found `surprise`"), "{problems:#?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_log_level_is_what_the_tracing_filter_reads_as_one() {
+        let check = |level: &str| LogConfig { level: level.into(), json: false }.check_level();
+        for level in ["info", "WARN", "off", "info,switchyard=debug", "switchyard::payments=Trace,hyper=off"] {
+            assert_eq!(check(level), Ok(()), "{level}");
+            assert!(tracing_subscriber::EnvFilter::builder().parse(level).is_ok(), "{level}");
+        }
+        for (level, unmeant) in [
+            ("verbose", "verbose"),
+            ("info,foo=loud", "foo=loud"),
+            ("switchyard", "switchyard"),
+            ("switchyard=", "switchyard="),
+            ("=info", "=info"),
+            ("3", "3"),
+            ("info, switchyard=debug", " switchyard=debug"),
+            ("info,", ""),
+            ("", ""),
+        ] {
+            let message = check(level).expect_err(level);
+            assert!(message.starts_with(&format!("`{unmeant}` is not a level")), "{level}: {message}");
+            assert!(message.contains("trace, debug, info, warn, error, off"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_hash_secret_has_sixteen_characters_at_least() {
+        let security = |secret: &str| SecurityConfig { api_key_hash_secret: SecretValue::Literal(secret.into()) };
+        assert_eq!(
+            security("0123456789abcdef").hash_secret().map(|s| s.expose().clone()),
+            Ok("0123456789abcdef".into())
+        );
+        assert_eq!(security("0123456789abcde").hash_secret().err().as_deref(), Some("must be at least 16 characters"));
+        assert_eq!(security("").hash_secret().err().as_deref(), Some("is empty"));
     }
 
     #[test]

@@ -137,8 +137,7 @@ fn main() -> ExitCode {
             println!("  publishable_key = \"{key}\"");
             ExitCode::SUCCESS
         }
-        Command::Keys { command: KeysCommand::New { name, .. } } => match config.security.api_key_hash_secret.resolve()
-        {
+        Command::Keys { command: KeysCommand::New { name, .. } } => match config.security.hash_secret() {
             Ok(secret) => {
                 let key = new_secret_key();
                 println!("secret key (shown once, give it to the merchant): {key}");

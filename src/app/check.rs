@@ -87,12 +87,8 @@ pub fn start(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem
     if config.database.max_connections == 0 {
         report("database.max_connections".into(), "must be at least 1".into());
     }
-    match config.security.api_key_hash_secret.resolve() {
-        Ok(s) if s.expose().len() < 16 => {
-            report("security.api_key_hash_secret".into(), "must be at least 16 characters".into())
-        }
-        Ok(_) => {}
-        Err(e) => report("security.api_key_hash_secret".into(), e),
+    if let Err(e) = config.security.hash_secret() {
+        report("security.api_key_hash_secret".into(), e);
     }
     let cell = &config.payments.cell_id;
     if cell.is_empty() || cell.len() > 8 || !cell.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -131,6 +127,9 @@ pub fn start(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem
     }
     if config.lua.memory_limit_mb == 0 {
         report("lua.memory_limit_mb".into(), "must be at least 1".into());
+    }
+    if let Err(e) = config.log.check_level() {
+        report("log.level".into(), e);
     }
     if let Some(Err(e)) =
         config.vault.key.as_ref().map(|k| k.resolve().and_then(|k| crate::vault::parse_key(k.expose())))

@@ -118,6 +118,64 @@ fn check_reports_values_that_do_not_parse() {
 }
 
 #[test]
+fn check_reports_every_value_that_does_not_parse_at_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+falback = []
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "main"
+connector = "sandbox"
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "spare"
+connector = "sandbox"
+enbled = false
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    // A misspelt key in a section the harness writes.
+    let toml = std::fs::read_to_string(&path).unwrap().replace("listen =", "lisen =");
+    std::fs::write(&path, toml).unwrap();
+    let out = switchyard(&["--config", &path, "check"], &[("SWITCHYARD__PAYMENTS__BUDGET_MS", "long")]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    let paths: Vec<&str> = stderr.lines().map(|l| l.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "server.lisen",
+            "payments.budget_ms",
+            "merchants.acme.profiles.web.falback",
+            "merchants.acme.profiles.web.connector_accounts[1].enbled",
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_refuses_a_log_level_the_daemon_would_not_log_at() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "sandbox"
+connector = "sandbox"
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let check = |level: &str| switchyard(&["--config", &path, "check"], &[("SWITCHYARD__LOG__LEVEL", level)]);
+    for level in ["verbose", "info,foo=loud"] {
+        let out = check(level);
+        assert_eq!(out.status.code(), Some(1), "{level}: {}", show(&out));
+        let stdout = text(&out.stdout);
+        let line = stdout.lines().find(|l| l.starts_with("log.level: ")).unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.contains("trace, debug, info, warn, error, off"), "{line}");
+    }
+    let out = check("WARN,switchyard=debug");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
 fn a_missing_config_file_is_an_error() {
     let out = switchyard(&["--config", "config/does-not-exist.toml", "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -154,6 +212,20 @@ fn keys_new_prints_a_key_and_its_hash() {
     let (other, other_hash) = parse_new_key(&stdout);
     assert_ne!(other, key, "two keys are never the same");
     assert_eq!(other_hash, key_hash(DEMO_SECRET.as_bytes(), &other));
+}
+
+#[test]
+fn keys_new_refuses_a_hash_secret_the_daemon_would_refuse() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = config_with(dir.path(), "fifteen-chars..", "");
+    let out = switchyard(&["--config", &path, "keys", "new"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "security.api_key_hash_secret: must be at least 16 characters\n");
+    assert!(!text(&out.stdout).contains("sy_sk_"), "no key is made under it: {}", show(&out));
+
+    let path = config_with(dir.path(), "sixteen-chars...", "");
+    let out = switchyard(&["--config", &path, "keys", "new"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[tokio::test]
