@@ -50,17 +50,10 @@ pub fn without(config: &Config, out: &[Problem]) -> Config {
     config
 }
 
-/// Every problem in the configuration, each with its path; empty when it is sound.
-pub fn all(config: &Config, registry: &Registry) -> Vec<Problem> {
-    let (mut problems, out_of_service) = start(config, registry);
-    problems.extend(out_of_service);
-    problems
-}
-
-/// What a start checks: the problems that keep the daemon from starting, and those that put
-/// only some connector accounts out of service (their connector is a plugin whose file did
-/// not load) while the daemon serves the rest.
-pub fn start(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem>) {
+/// What a start and a reload check: the problems that refuse the configuration, and those that
+/// put only some connector accounts out of service (their connector is a plugin whose file did
+/// not load, with no earlier version to serve) while the rest is served.
+pub fn configuration(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec<Problem>) {
     let mut out_of_service = Vec::new();
     let mut problems = Vec::new();
     let mut report = |path: String, message: String| problems.push(Problem { path, message });
@@ -278,10 +271,9 @@ mod tests {
             jail.create_file("config/switchyard.toml", toml)?;
             jail.set_env("SWITCHYARD_API_KEY_HASH_SECRET", "a-test-secret-of-some-length");
             let config = Config::load(None).map_err(|p| format!("{p:?}"))?;
-            out = all(&config, &Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()))
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let (problems, out_of_service) =
+                configuration(&config, &Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()));
+            out = problems.iter().chain(&out_of_service).map(ToString::to_string).collect();
             Ok(())
         });
         out

@@ -113,22 +113,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if config.metrics.enabled {
         crate::telemetry::install();
     }
+    let http = crate::connectors::http::client(&config.http)?;
+    let budget = crate::lua::Budget::of(&config.lua);
+    // Everything is checked before anything is opened.
+    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget };
+    let built = snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
     let addr = config
         .listen_addr()
         .map_err(|m| StartError::Config(vec![Problem { path: "server.listen".into(), message: m }]))?;
-    let http = crate::connectors::http::client(&config.http)?;
-    let budget = crate::lua::Budget::of(&config.lua);
-    // Everything is checked before anything is opened; the version that serves is built once
-    // the real port is known, as connectors hand out links with it.
-    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget };
-    snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
     let store = Store::connect(&config.database.url, config.database.max_connections).await?;
     let vault = open_vault(&config, &store).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
-    let inputs = Inputs { public_url, ..inputs };
-    let built = snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
+    // With port 0 the real port is known only now, and connectors hand out links with it.
+    let (built, inputs) = match public_url == inputs.public_url {
+        true => (built, inputs),
+        false => {
+            let inputs = Inputs { public_url, ..inputs };
+            (snapshot::build(&config, &inputs, None).map_err(StartError::Config)?, inputs)
+        }
+    };
     let version = built.snapshot.version.clone();
     let live = Live::new(built.snapshot);
     built.report.announce(&live.load(), None);

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::snapshot::{build, Inputs};
+use super::snapshot::{build, Built, Inputs};
 use crate::config::{Config, Problem};
 use crate::snapshot::{Live, Snapshot};
 use crate::store::Store;
@@ -78,7 +78,7 @@ impl Reloader {
     }
 
     /// The new version, and the restart-only settings the file changes.
-    fn build(&self) -> Result<(super::snapshot::Built, Vec<String>), Vec<Problem>> {
+    fn build(&self) -> Result<(Built, Vec<String>), Vec<Problem>> {
         let read = match &self.file {
             Some(file) => Config::load(Some(file))?,
             None => self.started.clone(),
@@ -92,20 +92,22 @@ impl Reloader {
         };
         let built = build(&serving, &self.inputs, Some(&self.live.load()))?;
         // The file is checked whole, restart-only settings too: what a reload takes, a start takes.
-        let (problems, _) = super::check::start(&read, &built.snapshot.registry);
+        let (problems, _) = super::check::configuration(&read, &built.snapshot.registry);
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok((built, restart_only_changes(&self.started, &read)))
     }
 
-    async fn apply(&self, built: super::snapshot::Built, restart: Vec<String>) -> Outcome {
+    async fn apply(&self, built: Built, restart: Vec<String>) -> Outcome {
         metrics::gauge!("switchyard_config_restart_pending").set(if restart.is_empty() { 0.0 } else { 1.0 });
         if !restart.is_empty() {
             tracing::warn!(settings = %restart.join(", "), "these settings apply at the next restart; their running values stay");
         }
         let previous = self.live.load();
         if built.snapshot.version == previous.version {
+            // A file that did not load leaves the version as it was, and still says so.
+            built.report.announce(&previous, Some(&previous));
             return Outcome::Unchanged;
         }
         let stranded = stranded(&self.store, &previous, &built.snapshot).await;

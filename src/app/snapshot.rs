@@ -59,10 +59,7 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
         &inputs.public_url,
         previous.map(|p| &p.registry),
     );
-    let (problems, out_of_service) = check::start(config, &registry);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    let (problems, out_of_service) = check::configuration(config, &registry);
     let none = ScriptSet::default();
     let (scripts, report) = load_dir(&config.paths.routing, inputs.budget, previous.map_or(&none, |p| &p.scripts));
     let mut refused: Vec<Problem> = plugins
@@ -75,6 +72,10 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
         }
         _ => None,
     }));
+    if !problems.is_empty() {
+        // The files that did not load are listed too, so one run names every problem.
+        return Err([problems, refused].concat());
+    }
     let refused_scripts: Vec<&str> =
         report.iter().filter(|(_, r)| matches!(r, LoadResult::Refused(_))).map(|(name, _)| name.as_str()).collect();
     let (missing, not_loaded) = check::missing_scripts(config, &scripts, &refused_scripts);

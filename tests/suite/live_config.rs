@@ -98,6 +98,16 @@ async fn next_version(app: &TestApp, was: &str) -> String {
     }
 }
 
+/// Makes a change that must be taken, and reloads: the file watcher may have taken it first,
+/// then this reload finds nothing new.
+async fn applies(app: &TestApp, change: impl FnOnce()) {
+    let was = app.version();
+    change();
+    let outcome = app.reload().await;
+    assert!(matches!(outcome, Outcome::Applied | Outcome::Unchanged), "{outcome:?}");
+    assert_ne!(app.version(), was, "the change was not taken");
+}
+
 /// A payment as `key` for `profile`: its status, the version its answer names, and its body.
 async fn pay(app: &TestApp, key: &str, profile: &str) -> (StatusCode, Option<String>, Value) {
     let res = app
@@ -311,8 +321,7 @@ async fn a_broken_change_of_each_kind_is_refused_and_the_old_version_serves() {
          connector = \"echo\"\nbase_url = \"{}\"\n",
         provider.url
     );
-    setup.write(&shop);
-    assert_eq!(app.reload().await, Outcome::Applied);
+    applies(&app, || setup.write(&shop)).await;
     let serving = app.version();
     std::fs::write(setup.folder("plugins").join("echo.lua"), "return { name = ").unwrap();
     assert_eq!(app.reload().await, Outcome::Unchanged);
@@ -321,7 +330,9 @@ async fn a_broken_change_of_each_kind_is_refused_and_the_old_version_serves() {
     let needs_key = echo_plugin("v9").replace("supports =", r#"credentials = { "api_key" }, supports ="#);
     std::fs::write(setup.folder("plugins").join("echo.lua"), needs_key).unwrap();
     let problems = refused(app.reload().await);
-    assert_eq!(problems, ["merchants.acme.profiles.shop.connector_accounts[0].credentials.api_key: missing"]);
+    assert_eq!(problems[0], "merchants.acme.profiles.shop.connector_accounts[0].credentials.api_key: missing");
+    // The script still on disk broken is named as well: every problem, in one go.
+    assert!(problems[1].starts_with("routing script `live`: "), "{problems:#?}");
     assert_eq!(app.version(), serving);
     assert_eq!(pay(&app, ACME_KEY, "shop").await.2["connector_transaction_id"], "v1-p1");
     // The plugin file deleted while an account uses it.
@@ -368,8 +379,7 @@ async fn an_account_holding_unfinished_money_can_be_disabled_not_removed() {
           pending refund(s): keep it, disabled (enabled = false), until they settle"]
     );
     // Disabling it is taken: new payments go elsewhere, the refund can still be asked about.
-    setup.write(&with_echo("enabled = false").replace("fallback = [\"echo\"]\n", ""));
-    assert_eq!(app.reload().await, Outcome::Applied);
+    applies(&app, || setup.write(&with_echo("enabled = false").replace("fallback = [\"echo\"]\n", ""))).await;
     assert_eq!(account_of(&pay(&app, ACME_KEY, "web").await.2), "a");
     let (status, synced) = app.get(&format!("/v2/refunds/{}", refund["id"].as_str().unwrap())).await;
     assert_eq!((status, synced["status"].as_str()), (StatusCode::OK, Some("pending")), "{synced}");
