@@ -3,12 +3,13 @@
 //! The modules sit in layers, each using only those below it (`tests/suite/layers.rs` holds the
 //! table): the value types (`money`, `card`, `ids`, `keys`, `secret`, `text`, `schema`,
 //! `backoff`); the `domain` and the `config` as data; the parts that keep or reach things
-//! (`store`, `connectors`, `routing`, `lua`, `vault`, `limits`, `merchants`, and the live `snapshot` of what operators edit); the payment core
-//! (`payments`, `customers`, `payment_methods`, `events`); the edge (`api`, `telemetry`); and
-//! the program (`app`, `server`, `cli`). A payment comes in through `api`, which
-//! authenticates it into a `payments::Scope` and calls the core; the core asks `routing` which
-//! connector accounts to try, calls them through `connectors`, and keeps what they answered in
-//! the `store`, with the `events` that tell the merchant.
+//! (`store`, `connectors`, `routing`, `lua`, `vault`, `limits`, `merchants`, and the `snapshot`
+//! that holds one live version of what operators edit); the payment core (`payments`,
+//! `customers`, `payment_methods`, `events`); the edge (`api`, `telemetry`); and the program
+//! (`app`, `server`, `cli`). A payment comes in through `api`, which authenticates it into a
+//! `payments::Scope` and calls the core; the core asks `routing` which connector accounts to
+//! try, calls them through `connectors`, and keeps what they answered in the `store`, with the
+//! `events` that tell the merchant.
 
 pub mod api;
 pub mod app;
