@@ -2,7 +2,9 @@
 //! routing scripts, the merchants' directory and the rate limits, checked as a whole by the
 //! same rules at a start, a reload and `switchyard check`.
 //!
-//! A configuration with any problem is refused whole. A plugin or script file that does not
+//! Each script a profile names is swept over the payments that profile may route
+//! (`routing::sweep`), besides its golden cases. A configuration with any problem is refused
+//! whole. A plugin or script file that does not
 //! load is not such a problem: its previous version, if this daemon had one, serves instead;
 //! with none (at a start), the accounts of a plugin that did not load are out of service and a
 //! profile whose script did not load routes by its fallback list — both named as what keeps
@@ -15,12 +17,13 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::check;
-use crate::config::{Config, Problem};
+use crate::config::{Config, ConnectorAccountConfig, Problem};
 use crate::connectors::{Refused, Registry};
 use crate::limits::Limits;
 use crate::lua::Budget;
 use crate::merchants::Directory;
 use crate::routing::scripts::{load_dir, LoadResult, ScriptSet};
+use crate::routing::sweep::Offer;
 use crate::snapshot::{Snapshot, Version};
 
 /// What building a version takes that stays the same while the daemon runs.
@@ -59,9 +62,12 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
         &inputs.public_url,
         previous.map(|p| &p.registry),
     );
-    let (problems, out_of_service) = check::configuration(config, &registry);
+    let (mut problems, out_of_service) = check::configuration(config, &registry);
+    let serving = check::without(config, &out_of_service);
     let none = ScriptSet::default();
-    let (scripts, report) = load_dir(&config.paths.routing, inputs.budget, previous.map_or(&none, |p| &p.scripts));
+    let earlier = previous.map_or(&none, |p| &p.scripts);
+    let (mut scripts, mut report) = load_dir(&config.paths.routing, inputs.budget, earlier);
+    problems.extend(sweep(&serving, &registry, inputs.budget, earlier, &mut scripts, &mut report));
     let mut refused: Vec<Problem> = plugins
         .iter()
         .map(|r| Problem { path: format!("connector plugin `{}`", r.name), message: r.error.clone() })
@@ -80,12 +86,62 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
         report.iter().filter(|(_, r)| matches!(r, LoadResult::Refused(_))).map(|(name, _)| name.as_str()).collect();
     let (missing, not_loaded) = check::missing_scripts(config, &scripts, &refused_scripts);
     let unready = [out_of_service.as_slice(), &missing, &not_loaded].concat();
-    let directory = Directory::from_config(&check::without(config, &out_of_service), previous.map(|p| &p.directory));
+    let directory = Directory::from_config(&serving, previous.map(|p| &p.directory));
     let limits = Limits::new(config, previous.map(|p| &p.limits));
     let version = version_of(config, &scripts, &registry);
     let snapshot = Snapshot { version, directory, registry, scripts: Arc::new(scripts), limits, unready };
     let report = Report { refused, scripts: report, plugins, out_of_service, missing };
     Ok(Built { snapshot, report })
+}
+
+/// Runs each script a profile names over the payments that profile may route (`routing::sweep`).
+/// A new or changed script that fails is refused as a broken golden case refuses it: its earlier
+/// version, if any, serves. An unchanged one that fails does so because of the configuration (an
+/// account renamed or removed): that is a problem of the configuration, answered.
+fn sweep(
+    config: &Config,
+    registry: &Registry,
+    limits: Budget,
+    earlier: &ScriptSet,
+    scripts: &mut ScriptSet,
+    report: &mut [(String, LoadResult)],
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (merchant_id, merchant) in &config.merchants {
+        for (profile_id, profile) in &merchant.profiles {
+            let Some(name) = profile.routing.as_deref() else { continue };
+            let Some(script) = scripts.get(name).cloned() else { continue };
+            let enabled: Vec<&ConnectorAccountConfig> =
+                profile.connector_accounts.iter().filter(|a| a.enabled).collect();
+            let mut methods: Vec<(String, String)> =
+                enabled.iter().filter_map(|a| registry.get(&a.connector)).flat_map(|c| c.payment_methods()).collect();
+            methods.sort();
+            methods.dedup();
+            let offer = Offer {
+                profile_id,
+                enabled: enabled.iter().map(|a| a.name.clone()).collect(),
+                all: profile.connector_accounts.iter().map(|a| a.name.clone()).collect(),
+                methods,
+            };
+            let Err(error) = crate::routing::sweep::sweep(limits, &script, &offer) else { continue };
+            let before = earlier.get(name);
+            if before.is_some_and(|b| b.hash == script.hash) {
+                problems.push(Problem {
+                    path: format!("merchants.{merchant_id}.profiles.{profile_id}.routing"),
+                    message: format!("script `{name}` fails {error}"),
+                });
+                continue;
+            }
+            match before {
+                Some(before) => drop(scripts.scripts.insert(name.to_string(), before.clone())),
+                None => drop(scripts.scripts.remove(name)),
+            }
+            if let Some((_, result)) = report.iter_mut().find(|(n, _)| n == name) {
+                *result = LoadResult::Refused(format!("{}: {error}", script.path.display()));
+            }
+        }
+    }
+    problems
 }
 
 /// Every problem `config` has, as `switchyard check` lists them: what would refuse it, then the

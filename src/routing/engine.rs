@@ -229,6 +229,34 @@ pub fn evaluate_alone(
     Evaluator::new(limits)?.evaluate(script, accounts, view, now)
 }
 
+/// Runs `script` over `runs` on one state of its own, as the load-time sweep does, stopping at the
+/// first run that errs, overruns its budget, or answers what routing would not take. A name the
+/// accounts do not list is taken when `known` knows it: an account the profile has but disabled
+/// makes a live decision fall back, which an operator disabling it in a hurry means to happen.
+/// Answers the index of the failing run and why.
+pub fn sweep<'a>(
+    limits: Budget,
+    script: &Script,
+    runs: impl IntoIterator<Item = (&'a Accounts, &'a RoutingView)>,
+    known: &dyn Fn(&str) -> bool,
+) -> Result<(), (usize, ScriptError)> {
+    let mut evaluator = Evaluator::new(limits).map_err(|e| (0, e))?;
+    for (i, (accounts, view)) in runs.into_iter().enumerate() {
+        let mut answer = evaluator.answer(script, accounts, view, 0.0).map_err(|e| (i, e))?;
+        let disabled = |name: &String| !accounts.contains(name) && known(name);
+        // An answer of only disabled accounts is a fallback at run time, not a fault.
+        let only_disabled = !answer.candidates.is_empty() && answer.candidates.iter().all(disabled);
+        if !only_disabled || answer.problem.is_some() {
+            answer.candidates.retain(|name| !disabled(name));
+            choice(answer, accounts).map_err(|e| (i, e))?;
+        }
+        if evaluator.sandbox.spent() {
+            return Err((i, ScriptError::Memory(limits.memory_bytes)));
+        }
+    }
+    Ok(())
+}
+
 fn lua_err(e: mlua::Error) -> ScriptError {
     ScriptError::Runtime(e.to_string())
 }
@@ -249,12 +277,23 @@ impl Evaluator {
         p: &RoutingView,
         now: f64,
     ) -> Result<Choice, ScriptError> {
+        choice(self.answer(script, accounts, p, now)?, accounts)
+    }
+
+    /// What `script` answers for `p`, unchecked.
+    fn answer(
+        &mut self,
+        script: &Script,
+        accounts: &Accounts,
+        p: &RoutingView,
+        now: f64,
+    ) -> Result<Answer, ScriptError> {
         let ctx = self.context(accounts)?;
         let script = loaded_function(&self.sandbox, &mut self.loaded, script)?;
         *self.scope.borrow_mut() = Scope { accounts: Some(accounts.clone()), now };
         let answer = self.view.call(&self.sandbox, &script.function, &script.fresh, &ctx, p);
         self.scope.borrow_mut().accounts = None;
-        choice(answer?, accounts)
+        answer
     }
 
     /// The `ctx` for `accounts`, its health flags brought up to date.

@@ -12,6 +12,7 @@
 
 pub mod engine;
 pub mod scripts;
+pub mod sweep;
 pub mod view;
 
 use std::sync::Arc;

@@ -481,3 +481,75 @@ fn a_start_from_another_working_directory_is_refused() {
         assert!(at("paths.plugins: no folder plugins in the working directory"), "{said}");
     }
 }
+
+/// Writes `routing/<name>.lua` and its golden cases, which pass whatever the rest of the script does.
+fn script_with_cases(setup: &Setup, name: &str, body: &str) {
+    let source = format!("return function(p, ctx)\n{body}\n  return {{ \"a\" }}, \"plain\"\nend\n");
+    std::fs::write(setup.folder("routing").join(format!("{name}.lua")), source).unwrap();
+    let cases = json!([{ "name": "a small USD card payment", "expect": ["a"], "reason": "plain" }]);
+    std::fs::write(setup.folder("routing").join(format!("{name}.cases.json")), cases.to_string()).unwrap();
+}
+
+#[test]
+fn check_finds_what_no_golden_case_covers() {
+    let setup = Setup::new();
+    setup.write(&acme("\"a\"", "").replace("fallback = [\"a\"]", "fallback = [\"a\"]\nrouting = \"swept\""));
+    let check = || {
+        let file = setup.file().display().to_string();
+        let out = switchyard(&["--config", &file, "check"], &[("SWITCHYARD__LUA__TIME_BUDGET_MS", "50")]);
+        (out.status.code(), text(&out.stdout))
+    };
+    script_with_cases(&setup, "swept", "");
+    assert_eq!(check(), (Some(0), "configuration is valid\n".to_string()));
+    let faults = [
+        // A misspelled account on a path the cases do not take.
+        ("  if p.currency == \"EUR\" and p.amount >= 100000 then return { \"adyne\" } end", "`adyne`"),
+        // An endless loop there.
+        ("  if p.currency == \"JPY\" then while true do end end", "time budget"),
+        // A nil index on a customer's payment without metadata.
+        ("  if p.customer_id and p.metadata.tier == \"gold\" then return { \"b\" } end", "runtime error"),
+    ];
+    for (body, expected) in faults {
+        script_with_cases(&setup, "swept", body);
+        let (code, stdout) = check();
+        assert_eq!(code, Some(1), "{stdout}");
+        let line = stdout.lines().next().unwrap_or_default();
+        assert!(line.starts_with("routing script `swept`: "), "{stdout}");
+        assert!(line.contains("for profile `web`, the payment {") && line.contains(expected), "{stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_script_or_a_change_that_breaks_a_path_is_refused_and_the_old_version_serves() {
+    let setup = Setup::new();
+    let routed =
+        acme("\"a\", \"b\"", "").replace("fallback = [\"a\", \"b\"]", "fallback = [\"a\", \"b\"]\nrouting = \"swept\"");
+    script_with_cases(&setup, "swept", "  if p.currency == \"EUR\" then return { \"b\" }, \"euro\" end");
+    setup.write(&routed);
+    let app = setup.start().await;
+    let serving = app.version();
+
+    // A new version of the script that fails on a path its case does not take: refused, the
+    // old version serves.
+    script_with_cases(&setup, "swept", "  if p.currency == \"EUR\" then return { \"bb\" }, \"euro\" end");
+    assert_eq!(app.reload().await, Outcome::Unchanged);
+    assert_eq!(app.version(), serving);
+    let eur =
+        with(payment("4242424242424242"), json!({ "amount_details": { "currency": "EUR", "order_amount": 100 } }));
+    let (status, body) = app.post("/v2/payments", eur.clone()).await;
+    assert_eq!((status, attempts(&body)[0]["routing"]["reason"].as_str()), (StatusCode::OK, Some("euro")), "{body}");
+
+    // The script as it was, and the account it names on that path renamed: the change is refused.
+    script_with_cases(&setup, "swept", "  if p.currency == \"EUR\" then return { \"b\" }, \"euro\" end");
+    setup.write(&routed.replace("name = \"b\"", "name = \"b2\"").replace("\"a\", \"b\"]", "\"a\", \"b2\"]"));
+    let Outcome::Refused(problems) = app.reload().await else { panic!("the rename was taken") };
+    let problem = problems[0].to_string();
+    assert!(
+        problem.starts_with("merchants.acme.profiles.web.routing: script `swept` fails for profile `web`"),
+        "{problem}"
+    );
+    assert!(problem.contains("`b`"), "{problem}");
+    assert_eq!(app.version(), serving);
+    let (_, body) = app.post("/v2/payments", eur).await;
+    assert_eq!(body["merchant_connector_id"], "b", "{body}");
+}

@@ -279,7 +279,8 @@ async fn metadata_reaches_the_script_with_its_types_and_is_cut_off_below_four_le
 local function s(v) return v == nil and "nil" or tostring(v) end
 return function(p, ctx)
   local m = p.metadata
-  local deep = m.l1 and m.l1.l2 and m.l1.l2.l3
+  if not (m and m.tags and m.l1 and m.l1.l2) then return { "a" }, "other metadata" end
+  local deep = m.l1.l2.l3
   return { "a" }, table.concat({
     s(m.n), s(m.f), s(m.yes), s(m.none), s(#m.tags), s(m.tags[2]),
     s(deep and deep.l4), s(deep and deep.obj), s(type(m.l1.l2)),
