@@ -2,7 +2,7 @@
 //!
 //! The modules sit in layers, each using only those below it (`tests/suite/layers.rs` holds the
 //! table): the value types (`money`, `card`, `ids`, `keys`, `secret`, `text`, `schema`,
-//! `backoff`); the `domain` and the `config` as data; the parts that keep or reach things
+//! `backoff`, `diff`); the `domain` and the `config` as data; the parts that keep or reach things
 //! (`store`, `connectors`, `routing`, `lua`, `vault`, `limits`, `merchants`, and the `snapshot`
 //! that holds one live version of what operators edit); the payment core (`payments`,
 //! `customers`, `payment_methods`, `events`); the edge (`api`, `telemetry`); and the program
@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod customers;
+pub mod diff;
 pub mod domain;
 pub mod events;
 pub mod ids;

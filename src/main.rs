@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         script: Option<PathBuf>,
     },
+    /// Work on connector plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Make keys.
     Keys {
         #[command(subcommand)]
@@ -59,6 +64,12 @@ enum RouteCommand {
         #[arg(long, default_value = "24h")]
         since: String,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a plugin file against its fixtures (`<name>.fixtures.json` beside it).
+    Test { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +133,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plugin { command: PluginCommand::Test { file } } => {
+            print_result(switchyard::cli::plugin::test(&file, switchyard::lua::Budget::of(&config.lua)))
+        }
         Command::Keys { command: KeysCommand::New { vault: true, .. } } => {
             println!("vault key (keep it secret and safe: saved cards cannot be opened without it):");
             println!("  export SWITCHYARD_VAULT_KEY={}", switchyard::vault::new_key());

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::snapshot::{build, Built, Inputs};
 use crate::config::{Config, Problem};
+use crate::diff::differences;
 use crate::snapshot::{Live, Snapshot};
 use crate::store::Store;
 
@@ -130,28 +131,10 @@ pub fn restart_only_changes(running: &Config, read: &Config) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let mut changed = Vec::new();
-    for (section, value) in &old {
-        if !LIVE.contains(&section.as_str()) {
-            differences(section, value, new.get(section).unwrap_or(&Value::Null), &mut changed);
-        }
-    }
-    changed
-}
-
-/// The paths under `at` where `old` and `new` differ.
-fn differences(at: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
-    match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for key in keys {
-                let (x, y) = (a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null));
-                differences(&format!("{at}.{key}"), x, y, out);
-            }
-        }
-        (a, b) if a != b => out.push(at.to_string()),
-        _ => {}
-    }
+    old.iter()
+        .filter(|(section, _)| !LIVE.contains(&section.as_str()))
+        .flat_map(|(section, value)| differences(section, value, new.get(section).unwrap_or(&Value::Null)))
+        .collect()
 }
 
 /// The connector accounts `previous` has and `next` drops (or moves to another connector) that

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::plugin::loader;
 use super::plugin::PluginConnector;
+use super::plugin::{fixtures, loader};
 use super::sandbox::Sandbox;
 use super::stripe::Stripe;
 use super::Connector;
@@ -76,6 +76,16 @@ impl Registry {
                 Some(older) => Arc::new(older.next_version(plugin).expect("a version of the plugin of that name")),
                 None => Arc::new(PluginConnector::new(plugin, limits, http.clone(), public_url)),
             };
+            // A version whose own fixtures fail is refused as one that does not load is.
+            if let Err(error) = fixtures::verify(&connector) {
+                let kept = earlier(&name).filter(|e| !Arc::ptr_eq(e, &connector));
+                match kept {
+                    Some(earlier) => self.add_plugin(earlier.clone()),
+                    None => drop(self.broken.insert(name.clone())),
+                }
+                refused.push(Refused { name, error, kept: kept.is_some() });
+                continue;
+            }
             self.add_plugin(connector);
         }
         (self, refused)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, from the bottom up: each names its top-level modules.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("value types", &["backoff", "card", "ids", "keys", "money", "schema", "secret", "text"]),
+    ("value types", &["backoff", "card", "diff", "ids", "keys", "money", "schema", "secret", "text"]),
     ("domain", &["config", "domain"]),
     (
         "parts that keep or reach things",

@@ -9,6 +9,7 @@
 //! it returns is checked before anything keeps it: texts scrubbed and bounded, ids and redirects
 //! refused whole when they are unbounded, unprintable, not http(s) or carry the call's values.
 
+pub mod fixtures;
 mod host;
 pub mod loader;
 
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use mlua::{Function, LuaSerdeExt, Table, Value};
 use reqwest::Client;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use host::Pins;
@@ -46,7 +47,7 @@ use crate::money::{Currency, MAX_AMOUNT};
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 /// What `build` returns: the request to send.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RequestSpec {
     pub method: String,
     /// A path (joined to the account's or the plugin's base URL) or a whole URL.
@@ -59,7 +60,7 @@ pub struct RequestSpec {
 }
 
 /// A header's value, or a credential the host writes in without the plugin seeing it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum HeaderSpec {
     Text(String),
@@ -70,7 +71,7 @@ pub enum HeaderSpec {
     /// A credential, after an optional prefix (`Bearer `).
     Secret {
         secret: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         prefix: String,
     },
 }
