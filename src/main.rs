@@ -33,7 +33,8 @@ enum Command {
         /// The profile: `merchant/profile`, or the profile id alone when unambiguous.
         #[arg(long)]
         profile: Option<String>,
-        /// A payment: a `POST /v2/payments` body, or a routing view as in golden cases.
+        /// A payment: a `POST /v2/payments` body, a routing view, or a golden case (a view under
+        /// `payment`, with `accounts`, `health` and `now`).
         #[arg(long)]
         payment: Option<PathBuf>,
         /// A script to use instead of the profile's own.
@@ -54,16 +55,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RouteCommand {
-    /// Re-evaluate stored payments with a candidate script and show which decisions would change.
-    Replay {
-        #[arg(long)]
-        profile: String,
-        #[arg(long)]
-        script: PathBuf,
-        /// How far back: 90s, 30m, 24h, 7d.
-        #[arg(long, default_value = "24h")]
-        since: String,
-    },
+    /// Re-evaluate stored payments with a candidate script and show which decisions would change;
+    /// exits non-zero when the script fails on any of them or changes more than --max-changed.
+    Replay(switchyard::cli::route::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -117,16 +111,27 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Route { replay: Some(RouteCommand::Replay { profile, script, since }), .. } => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            let result = runtime
-                .map_err(|e| e.to_string())
-                .and_then(|rt| rt.block_on(switchyard::cli::route::replay_stored(&config, &profile, &script, &since)));
-            print_result(result)
+        Command::Route { replay: Some(RouteCommand::Replay(args)), .. } => {
+            let outcome =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
+                    |rt| rt.block_on(switchyard::cli::route::replay_stored(&config, &args)).map_err(|e| e.to_string()),
+                );
+            match outcome {
+                Ok(outcome) => {
+                    print!("{}", outcome.report);
+                    if outcome.passed {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => print_result(Err(e)),
+            }
         }
         Command::Route { replay: None, profile, payment, script } => match (profile, payment) {
             (Some(profile), Some(payment)) => {
-                print_result(switchyard::cli::route::dry_run(&config, &profile, &payment, script.as_deref()))
+                let result = switchyard::cli::route::dry_run(&config, &profile, &payment, script.as_deref());
+                print_result(result.map_err(|e| e.to_string()))
             }
             _ => {
                 eprintln!("route needs --profile and --payment (or: route replay --profile P --script FILE)");

@@ -74,8 +74,6 @@ impl Decider {
         view: RoutingView,
         now: DateTime<Utc>,
     ) -> Decision {
-        let started = Instant::now();
-        let script = profile.routing.as_deref().map(|name| (name, set.get(name)));
         let accounts = match only {
             None => Accounts::Profile(profile.clone()),
             Some(subset) => Accounts::Fixed {
@@ -83,8 +81,23 @@ impl Decider {
                 health: subset.iter().map(|a| (a.name.clone(), a.health.snapshot())).collect(),
             },
         };
+        self.decide_in(set, profile, &accounts, view, now)
+    }
+
+    /// `decide`, with the script seeing `accounts` (a dry run sets the scene as a golden case
+    /// does).
+    pub fn decide_in(
+        &self,
+        set: &ScriptSet,
+        profile: &Arc<Profile>,
+        accounts: &Accounts,
+        view: RoutingView,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let started = Instant::now();
+        let script = profile.routing.as_deref().map(|name| (name, set.get(name)));
         let outcome: Option<Result<Choice, ScriptError>> = script.map(|(name, found)| match found {
-            Some(s) => self.engine.evaluate(s, &accounts, &view, unix_seconds(now)),
+            Some(s) => self.engine.evaluate(s, accounts, &view, unix_seconds(now)),
             None => Err(ScriptError::BadResult(format!("no routing script `{name}` is loaded"))),
         });
         let (candidates, reason, fallback) = match outcome {

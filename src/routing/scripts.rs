@@ -52,10 +52,12 @@ impl ScriptSet {
     }
 }
 
-/// A golden case: a payment and the list the script must answer for it.
+/// A payment and the scene it is decided in, with what the script must answer: a golden case
+/// (`Case<Vec<String>>`, where the answer is required), or the payment `switchyard route` shows
+/// (`Case<Option<Vec<String>>>`), read the same way so a case can be dry-run as it stands.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GoldenCase {
+pub struct Case<Expect> {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -69,9 +71,43 @@ pub struct GoldenCase {
     /// The clock the script sees (Unix seconds).
     #[serde(default)]
     pub now: Option<f64>,
-    pub expect: Vec<String>,
+    pub expect: Expect,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// A golden case: a payment and the list the script must answer for it.
+pub type GoldenCase = Case<Vec<String>>;
+
+impl Case<Option<Vec<String>>> {
+    /// A payment alone, decided among the profile's accounts at the current time.
+    pub fn of(payment: RoutingView) -> Self {
+        Self { name: None, payment, accounts: None, health: BTreeMap::new(), now: None, expect: None, reason: None }
+    }
+}
+
+impl<Expect> Case<Expect> {
+    /// The accounts the script sees: the case's own, or `default` when it names none, each with
+    /// the health the case gives it (healthy otherwise).
+    pub fn scene(&self, default: impl FnOnce() -> Vec<String>) -> Result<Accounts, String> {
+        let names = self.accounts.clone().unwrap_or_else(default);
+        let mut health = HashMap::new();
+        for (name, h) in &self.health {
+            let p95 = std::time::Duration::try_from_secs_f64(h.p95_ms / 1000.0)
+                .map_err(|_| format!("health.{name}.p95_ms must be a number of milliseconds"))?;
+            if !(0.0..=1.0).contains(&h.success_rate) {
+                return Err(format!("health.{name}.success_rate must be between 0 and 1"));
+            }
+            let circuit = match h.circuit.as_deref() {
+                None | Some("closed") => Circuit::Closed,
+                Some("open") => Circuit::Open,
+                Some("half_open") => Circuit::HalfOpen,
+                Some(other) => return Err(format!("health.{name}.circuit `{other}` is not closed, open or half_open")),
+            };
+            health.insert(name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95, circuit });
+        }
+        Ok(Accounts::Fixed { names, health })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,27 +168,7 @@ fn run_cases(script: &Script, limits: Budget) -> Result<(), String> {
     every_name.dedup();
     for (i, case) in cases.iter().enumerate() {
         let label = case.name.clone().unwrap_or_else(|| format!("case {}", i + 1));
-        let names = case.accounts.clone().unwrap_or_else(|| every_name.clone());
-        let mut health = HashMap::new();
-        for (name, h) in &case.health {
-            let p95 = std::time::Duration::try_from_secs_f64(h.p95_ms / 1000.0)
-                .map_err(|_| format!("{shown}: {label}: health.{name}.p95_ms must be a number of milliseconds"))?;
-            if !(0.0..=1.0).contains(&h.success_rate) {
-                return Err(format!("{shown}: {label}: health.{name}.success_rate must be between 0 and 1"));
-            }
-            let circuit = match h.circuit.as_deref() {
-                None | Some("closed") => Circuit::Closed,
-                Some("open") => Circuit::Open,
-                Some("half_open") => Circuit::HalfOpen,
-                Some(other) => {
-                    return Err(format!(
-                        "{shown}: {label}: health.{name}.circuit `{other}` is not closed, open or half_open"
-                    ))
-                }
-            };
-            health.insert(name.clone(), HealthSnapshot { calls: h.calls, success_rate: h.success_rate, p95, circuit });
-        }
-        let accounts = Accounts::Fixed { names, health };
+        let accounts = case.scene(|| every_name.clone()).map_err(|e| format!("{shown}: {label}: {e}"))?;
         let choice = evaluate_alone(limits, script, &accounts, &case.payment, case.now.unwrap_or(0.0))
             .map_err(|e| format!("{shown}: {label}: {e}"))?;
         if choice.candidates != case.expect {

@@ -33,7 +33,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use events::{AfterTry, EventFilter};
-pub use payments::{AttemptKey, IntentUpdate};
+pub use payments::{AttemptKey, DecisionFilter, IntentUpdate, StoredDecision};
 pub use rechecks::{Recheck, Unfinished, Unsettled};
 pub use refunds::RefundKey;
 
@@ -64,6 +64,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot prepare the database location: {0}")]
     Location(#[from] std::io::Error),
+    #[error("there is no database at {0}: the daemon makes it when it first starts")]
+    Missing(String),
+    #[error("the database holds no payments table: the daemon has not prepared it")]
+    NotPrepared,
 }
 
 impl StoreError {
@@ -142,16 +146,23 @@ impl Store {
         Ok(())
     }
 
-    /// Opens a database that must exist already, without migrating it; SQLite files are opened
-    /// read-only. For tools that only look.
+    /// Opens a database that must exist already and hold switchyard's tables, without migrating
+    /// it; SQLite files are opened read-only. For tools that only look.
     pub async fn open_existing(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        if let Some(file) = sqlite_file(url).filter(|file| !Path::new(file).exists()) {
+            return Err(StoreError::Missing(file.to_string()));
+        }
         let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
             format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
         } else {
             url.to_string()
         };
         let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
+        if sqlx::query("SELECT 1 FROM payment_intents LIMIT 1").fetch_optional(&pool).await.is_err() {
+            pool.close().await;
+            return Err(StoreError::NotPrepared);
+        }
         Ok(Self { pool, sqlite_writer: None })
     }
 

@@ -1,5 +1,7 @@
 //! Payment intents and attempts: insert, read, and the compare-and-set updates the flows use.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -254,34 +256,90 @@ impl Store {
         Ok(intent.map(|intent| (intent, attempt)))
     }
 
-    /// The routing decisions of a profile's payments since `since`, oldest first, one per payment
-    /// (the decision of its first attempt).
-    pub async fn decisions_since(
-        &self,
-        merchant_id: &str,
-        profile_id: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Decision>> {
-        let rows = sqlx::query(
-            "SELECT a.payment_id, a.routing FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
-             WHERE i.merchant_id = $1 AND i.profile_id = $2 AND a.created_at >= $3 AND a.routing IS NOT NULL \
-             ORDER BY a.created_at, a.id",
-        )
-        .bind(merchant_id)
-        .bind(profile_id)
-        .bind(millis(since))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut seen = std::collections::HashSet::new();
-        let mut decisions = Vec::new();
-        for row in &rows {
-            let payment_id: String = row.try_get("payment_id")?;
-            if seen.insert(payment_id) {
-                decisions.extend(json_col::<Decision>(row, "routing")?);
+    /// The routing decisions of the payments `filter` picks, one per payment (the decision of its
+    /// first attempt), oldest first; with a limit, the most recent that many.
+    pub async fn decisions(&self, filter: &DecisionFilter) -> Result<Vec<StoredDecision>> {
+        // Only a payment's first decided attempt is a row, so that the limit counts payments.
+        let mut sql = String::from(
+            "SELECT a.payment_id, i.merchant_id, i.profile_id, a.routing \
+             FROM payment_attempts a JOIN payment_intents i ON i.id = a.payment_id \
+             WHERE a.routing IS NOT NULL AND NOT EXISTS (SELECT 1 FROM payment_attempts b \
+                 WHERE b.payment_id = a.payment_id AND b.routing IS NOT NULL \
+                 AND (b.created_at < a.created_at OR (b.created_at = a.created_at AND b.id < a.id)))",
+        );
+        let mut values: Vec<Value> = Vec::new();
+        let mut condition = |sql: &mut String, column: &str, operator: &str, value: Value| {
+            values.push(value);
+            let _ = write!(sql, " AND {column} {operator} ${}", values.len());
+        };
+        let text = |s: &Option<String>| s.clone().map(Value::Text);
+        let optional = [
+            ("i.merchant_id", "=", text(&filter.merchant_id)),
+            ("i.profile_id", "=", text(&filter.profile_id)),
+            ("a.created_at", ">=", filter.since.map(|t| Value::Int(millis(t)))),
+            ("a.created_at", "<", filter.until.map(|t| Value::Int(millis(t)))),
+            ("i.status", "=", filter.status.map(|s| Value::Text(s.as_str().into()))),
+            ("i.currency", "=", text(&filter.currency)),
+        ];
+        for (column, operator, value) in optional {
+            if let Some(value) = value {
+                condition(&mut sql, column, operator, value);
             }
+        }
+        sql.push_str(" ORDER BY a.created_at DESC, a.id DESC");
+        if let Some(limit) = filter.limit {
+            values.push(Value::Int(i64::from(limit)));
+            let _ = write!(sql, " LIMIT ${}", values.len());
+        }
+        let query = values.into_iter().fold(sqlx::query(&sql), |query, value| match value {
+            Value::Text(s) => query.bind(s),
+            Value::Int(n) => query.bind(n),
+        });
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut decisions = Vec::with_capacity(rows.len());
+        for row in rows.iter().rev() {
+            let Some(decision) = json_col::<Decision>(row, "routing")? else { continue };
+            decisions.push(StoredDecision {
+                payment_id: row.try_get("payment_id")?,
+                merchant_id: row.try_get("merchant_id")?,
+                profile_id: row.try_get("profile_id")?,
+                decision,
+            });
         }
         Ok(decisions)
     }
+}
+
+/// Which payments' stored decisions to read; every field left out lets all through.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    pub merchant_id: Option<String>,
+    pub profile_id: Option<String>,
+    /// Decided at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Decided before.
+    pub until: Option<DateTime<Utc>>,
+    /// The payment's status now.
+    pub status: Option<IntentStatus>,
+    /// An ISO 4217 code, as stored.
+    pub currency: Option<String>,
+    /// The most recent this many payments.
+    pub limit: Option<u32>,
+}
+
+/// A payment's first routing decision, with whose payment it is.
+#[derive(Debug, Clone)]
+pub struct StoredDecision {
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub profile_id: String,
+    pub decision: Decision,
+}
+
+/// A value bound to a query built at run time.
+enum Value {
+    Text(String),
+    Int(i64),
 }
 
 fn insert_attempt(a: &PaymentAttempt) -> Statement {

@@ -344,12 +344,18 @@ impl Daemon {
 
     /// `spawn`, run by `wrapper` (see `switchyard_command_under`).
     pub async fn spawn_under(wrapper: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_on("config/switchyard.toml", wrapper, env).await
+    }
+
+    /// `spawn_under`, on another configuration file of the repository (its database still in a
+    /// folder of the test's own).
+    pub async fn spawn_on(config: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.path().join("daemon.log");
         let out = std::fs::File::create(&log).expect("log file");
         let database_url = database_url(dir.path());
-        let child = switchyard_command_under(wrapper, &["--config", "config/switchyard.toml", "serve"], &[])
+        let child = switchyard_command_under(wrapper, &["--config", config, "serve"], &[])
             .env("SWITCHYARD__DATABASE__URL", &database_url)
             .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())

@@ -991,6 +991,25 @@ fn route_refuses_an_unknown_profile_and_a_script_that_breaks_its_cases() {
     assert!(stderr.contains("picky.cases.json") && stderr.contains("wants other"), "{stderr}");
 }
 
+/// `route` on the demo profile with `script`, expected to succeed: its lines by label, and all of it.
+fn route_demo(payment: &Path, script: &Path) -> (BTreeMap<String, String>, String) {
+    let out = switchyard_budgeted(
+        &[
+            "route",
+            "--profile",
+            "pro_demo",
+            "--payment",
+            payment.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    (labelled(&stdout), stdout)
+}
+
 #[test]
 fn route_accepts_a_routing_view_as_the_payment() {
     let dir = TempDir::new().unwrap();
@@ -1009,30 +1028,29 @@ end
         "card": { "issuing_country": "FR" }, "metadata": { "tier": "gold" }
     });
     std::fs::write(&view, payment.to_string()).unwrap();
-    let out = switchyard(
-        &["route", "--profile", "pro_demo", "--payment", view.to_str().unwrap(), "--script", script.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let stdout = text(&out.stdout);
-    let lines = labelled(&stdout);
+    let (lines, stdout) = route_demo(&view, &script);
     assert_eq!(lines["reason"], "EUR 250000 FR gold pro_demo pay_view_1", "{stdout}");
     assert_eq!(lines["decision"], "sandbox", "{stdout}");
 }
 
 async fn send_demo_payment(client: &reqwest::Client, base: &str) -> Value {
+    let body = send_payment(client, base, "pro_demo", payment(VISA)).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+    body
+}
+
+/// Creates and confirms a payment as the demo merchant's `profile`, expecting 200.
+async fn send_payment(client: &reqwest::Client, base: &str, profile: &str, body: Value) -> Value {
     let res = client
         .post(format!("{base}/v2/payments"))
         .header("api-key", DEMO_KEY)
-        .header("X-Profile-Id", "pro_demo")
-        .json(&payment(VISA))
+        .header("X-Profile-Id", profile)
+        .json(&body)
         .send()
         .await
         .expect("request sent");
     assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.expect("JSON answer");
-    assert_eq!(body["status"], "succeeded", "{body}");
-    body
+    res.json().await.expect("JSON answer")
 }
 
 #[tokio::test]
@@ -1066,14 +1084,17 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     assert!(lines[1].ends_with("20 unchanged"), "{stdout}");
     assert!(!stdout.contains("failed on"), "{stdout}");
 
+    // The fallback list decides each one as the script did: no decision changes, but a script
+    // that fails on a payment fails the run.
     let out =
         switchyard_budgeted(&["route", "replay", "--profile", "pro_demo", "--script", broken.to_str().unwrap()], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("replayed 20 payments of demo/pro_demo"), "{stdout}");
-    // The fallback list decides each one as the script did: no decision changes.
     assert!(stdout.contains("would change 0 decisions"), "{stdout}");
     assert!(stdout.contains("the script failed on 20 payments"), "{stdout}");
+    assert!(stdout.contains("nope"), "the error is shown: {stdout}");
+    assert!(stdout.contains("FAILED: the script failed on 20 payments"), "{stdout}");
 
     // Payments older than the window are left out.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -1083,11 +1104,251 @@ async fn route_replay_asks_a_new_script_about_stored_payments_and_changes_nothin
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(text(&out.stdout).starts_with("replayed 0 payments"), "{}", show(&out));
+    assert!(text(&out.stdout).contains("nothing to compare"), "{}", show(&out));
 
     let after = (count("payment_intents").await, count("payment_attempts").await);
     assert_eq!(after, before, "replay wrote to the database");
     // The daemon still serves.
     send_demo_payment(&client, &daemon.base).await;
+}
+
+#[test]
+fn route_takes_a_golden_case_with_its_accounts_health_and_clock() {
+    let dir = TempDir::new().unwrap();
+    let case = dir.path().join("case.json");
+    let scene = json!({
+        "name": "a failing first account moves behind the healthy one",
+        "accounts": ["sandbox", "backup"],
+        "health": { "sandbox": { "success_rate": 0.1 } },
+        "now": 1700000000,
+        "expect": ["backup", "sandbox"]
+    });
+    std::fs::write(&case, scene.to_string()).unwrap();
+    let script = dir.path().join("clock.lua");
+    std::fs::write(
+        &script,
+        "return function(p, ctx) return ctx.first_healthy(ctx.accounts), tostring(ctx.now()) end\n",
+    )
+    .unwrap();
+    let (lines, stdout) = route_demo(&case, &script);
+    assert_eq!(lines["decision"], "backup → sandbox", "{stdout}");
+    assert_eq!(lines["reason"], "1700000000", "{stdout}");
+    assert_eq!(lines["expected"], "backup → sandbox (matches)", "{stdout}");
+
+    // A case's health that does not read is refused, as `check` refuses it.
+    let bad = json!({ "health": { "sandbox": { "success_rate": 2.0 } } });
+    std::fs::write(&case, bad.to_string()).unwrap();
+    let out = switchyard_budgeted(&["route", "--profile", "pro_demo", "--payment", case.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("health.sandbox.success_rate must be between 0 and 1"), "{}", show(&out));
+}
+
+#[test]
+fn route_replay_names_a_missing_or_unprepared_database() {
+    let dir = TempDir::new().unwrap();
+    let missing = format!("sqlite://{}", dir.path().join("none.db").display());
+    let args = ["route", "replay", "--profile", "pro_demo", "--script", "routing/default.lua"];
+    let out = switchyard(&args, &[("SWITCHYARD__DATABASE__URL", &missing)]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).starts_with("there is no database at "), "{}", show(&out));
+    assert!(!dir.path().join("none.db").exists(), "replay made a database");
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let out = switchyard(&args, &[("SWITCHYARD__DATABASE__URL", &format!("sqlite://{}", empty.display()))]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("holds no payments table"), "{}", show(&out));
+
+    let out = switchyard(&["route", "replay", "--profile", "demo/nope", "--script", "routing/default.lua"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("no profile `demo/nope`"), "{}", show(&out));
+}
+
+/// The routing example configuration's daemon, with payments stored for its `amounts` profile
+/// (routed by currency and amount): three USD payments and a declined one go to stripe first,
+/// then two large EUR payments to adyen first.
+async fn amounts_daemon() -> (Daemon, Vec<String>) {
+    let daemon =
+        Daemon::spawn_on("examples/config/routing.toml", &[], &[("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000")]).await;
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    let bodies = [
+        payment_of("USD", 5000),
+        payment_of("USD", 6000),
+        payment_of("USD", 7000),
+        with(payment(DECLINED), json!({ "amount_details": { "currency": "USD", "order_amount": 8000 } })),
+        payment_of("EUR", 250000),
+        payment_of("EUR", 300000),
+    ];
+    for body in bodies {
+        let answer = send_payment(&client, &daemon.base, "amounts", body).await;
+        ids.push(answer["id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_string());
+    }
+    (daemon, ids)
+}
+
+/// A candidate for `amounts` that sends everything to stripe first.
+const STRIPE_FIRST: &str = "return function(p, ctx) return { \"stripe\", \"adyen\" }, \"stripe first\" end\n";
+
+fn replay_amounts(daemon: &Daemon, script: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--config", "examples/config/routing.toml", "route", "replay", "--profile", "demo/amounts"];
+    args.extend(["--script", script.to_str().unwrap()]);
+    args.extend(extra);
+    switchyard_budgeted(&args, &[("SWITCHYARD__DATABASE__URL", &daemon.database_url)])
+}
+
+fn replay_json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(out)))
+}
+
+#[tokio::test]
+async fn route_replay_fails_past_its_max_changed_and_reports_each_account_as_json() {
+    let (daemon, ids) = amounts_daemon().await;
+    let scripts = TempDir::new().unwrap();
+    let candidate = scripts.path().join("stripe_first.lua");
+    std::fs::write(&candidate, STRIPE_FIRST).unwrap();
+
+    // The two EUR payments of six change: 33.3%.
+    let out = replay_amounts(&daemon, &candidate, &[]);
+    assert_eq!(out.status.code(), Some(0), "changes alone do not fail the run: {}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("would change 2 decisions (33.3%), 4 unchanged"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.split_whitespace().eq(["adyen", "→", "stripe", "2"])), "{stdout}");
+    for (limit, code) in [("2", 0), ("1", 1), ("40%", 0), ("30%", 1)] {
+        let out = replay_amounts(&daemon, &candidate, &["--max-changed", limit]);
+        assert_eq!(out.status.code(), Some(code), "--max-changed {limit}: {}", show(&out));
+        let failed = format!("FAILED: 2 decisions changed, more than --max-changed {limit} allows");
+        assert_eq!(text(&out.stdout).contains(&failed), code == 1, "{}", show(&out));
+    }
+    let out = replay_amounts(&daemon, &candidate, &["--max-changed", "half"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+
+    let out = replay_amounts(&daemon, &candidate, &["--json", "--max-changed", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let report = replay_json(&out);
+    assert_eq!(report["payments"], 6, "{report}");
+    assert_eq!(report["changed"], 2, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["passed"], false, "{report}");
+    let changed: Vec<&str> =
+        report["changes"].as_array().unwrap().iter().map(|c| c["payment_id"].as_str().unwrap()).collect();
+    assert_eq!(changed, [ids[4].as_str(), ids[5].as_str()], "{report}");
+    assert_eq!(report["changes"][0]["old"], json!(["adyen", "stripe"]), "{report}");
+    assert_eq!(report["changes"][0]["new"], json!(["stripe", "adyen"]), "{report}");
+    assert_eq!(report["accounts"]["stripe"], json!({ "stored": 4, "candidate": 6 }), "{report}");
+    assert_eq!(report["accounts"]["adyen"], json!({ "stored": 2, "candidate": 0 }), "{report}");
+
+    // A candidate that fails fails the run, naming each payment and the error.
+    let broken = scripts.path().join("broken.lua");
+    std::fs::write(
+        &broken,
+        "return function(p, ctx) if p.currency == \"EUR\" then error(\"no euros\") end return { \"stripe\" } end\n",
+    )
+    .unwrap();
+    let out = replay_amounts(&daemon, &broken, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let report = replay_json(&out);
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{report}");
+    assert_eq!(failures[0]["payment_id"], ids[4].as_str(), "{report}");
+    assert!(failures[0]["error"].as_str().unwrap().contains("no euros"), "{report}");
+    let out = replay_amounts(&daemon, &broken, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stdout).contains("FAILED: the script failed on 2 payments"), "{}", show(&out));
+}
+
+#[tokio::test]
+async fn route_replay_filters_narrow_the_payments_replayed() {
+    let (daemon, ids) = amounts_daemon().await;
+    let scripts = TempDir::new().unwrap();
+    let candidate = scripts.path().join("stripe_first.lua");
+    std::fs::write(&candidate, STRIPE_FIRST).unwrap();
+    let replayed = |extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.push("--json");
+        let out = replay_amounts(&daemon, &candidate, &extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", show(&out));
+        let report = replay_json(&out);
+        let changed: Vec<String> = report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["payment_id"].as_str().unwrap().to_string())
+            .collect();
+        (report["payments"].as_u64().unwrap(), changed)
+    };
+    assert_eq!(replayed(&[]).0, 6);
+    assert_eq!(replayed(&["--currency", "EUR"]), (2, vec![ids[4].clone(), ids[5].clone()]));
+    assert_eq!(replayed(&["--status", "failed"]), (1, vec![]));
+    assert_eq!(replayed(&["--status", "succeeded", "--currency", "USD"]).0, 3);
+    assert_eq!(replayed(&["--limit", "1"]), (1, vec![ids[5].clone()]));
+    assert_eq!(replayed(&["--limit", "3"]).0, 3);
+    assert_eq!(replayed(&["--merchant", "demo"]).0, 6);
+    assert_eq!(replayed(&["--since", "2000-01-01T00:00:00Z", "--until", "2001-01-01T00:00:00Z"]).0, 0);
+    assert_eq!(replayed(&["--since", "2000-01-01T00:00:00Z"]).0, 6);
+
+    // Another profile of the merchant has no payments: the run says so and passes.
+    let out = switchyard_budgeted(
+        &["--config", "examples/config/routing.toml", "route", "replay", "--merchant", "demo", "--profile", "split"]
+            .into_iter()
+            .chain(["--script", candidate.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        &[("SWITCHYARD__DATABASE__URL", &daemon.database_url)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(text(&out.stdout).contains("replayed 0 payments of demo/split"), "{}", show(&out));
+    assert!(text(&out.stdout).contains("nothing to compare"), "{}", show(&out));
+    for bad in [["--status", "paid"], ["--currency", "XXX"], ["--limit", "0"], ["--until", "yesterday"]] {
+        let out = replay_amounts(&daemon, &candidate, &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", show(&out));
+    }
+}
+
+/// The README's `switchyard … route …` command lines, as written.
+fn readme_route_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    readme
+        .lines()
+        .filter(|l| l.starts_with("switchyard ") && l.split_whitespace().any(|w| w == "route"))
+        .map(|l| l.split('#').next().unwrap_or_default().trim().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readme_route_examples_run_as_written() {
+    // What the README's replay examples ask for: the routing example serving, with payments sent
+    // to its `split` profile.
+    let daemon = Daemon::spawn_on("examples/config/routing.toml", &[], &[]).await;
+    let client = reqwest::Client::new();
+    for _ in 0..10 {
+        let body = send_payment(&client, &daemon.base, "split", payment(VISA)).await;
+        assert_eq!(body["status"], "succeeded", "{body}");
+    }
+    let commands = readme_route_commands();
+    assert_eq!(commands.len(), 5, "{commands:#?}");
+    for command in &commands {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let out = switchyard(&args, &[("SWITCHYARD__DATABASE__URL", &daemon.database_url)]);
+        let stdout = text(&out.stdout);
+        if args.contains(&"--json") {
+            let report = replay_json(&out);
+            assert_eq!(report["payments"], 10, "{command}: {report}");
+            let passed = report["passed"].as_bool().unwrap();
+            assert_eq!(out.status.code(), Some(if passed { 0 } else { 1 }), "{command}: {}", show(&out));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", show(&out));
+        let key = if args.contains(&"replay") {
+            "replayed 10 payments of demo/split since "
+        } else if args.contains(&"examples/routing/large-eur.json") {
+            "decision  adyen → stripe"
+        } else if args.contains(&"examples/routing/failing-primary.json") {
+            "decision  secondary → primary"
+        } else {
+            "decision  sandbox"
+        };
+        assert!(stdout.contains(key), "{command}: {}", show(&out));
+    }
 }
 
 /// A complete configuration whose routing folder is `dir/routing`, with `profiles` as TOML.
