@@ -35,6 +35,7 @@ mod openapi;
 mod outgoing_webhooks;
 mod payment_method_sessions;
 mod payment_methods;
+mod plugin_fixtures;
 mod plugin_reload;
 mod reconcile;
 mod routing;
