@@ -57,7 +57,7 @@ async fn echoing_provider() -> MockServer {
 /// plugins commonly do; and, by case, reports what no provider id or redirect may be.
 const PLUGIN: &str = r#"
 return {
-  name = "echoing", api_version = 1, supports = { card = {} },
+  name = "echoing", api_version = 1, supports = { card = "any" }, currencies = "any",
   credentials = { "api_key" }, secrets = { "api_key" },
   authorize = {
     build = function(ctx, pay)

@@ -671,8 +671,7 @@ impl Connector for PluginConnector {
     fn takes(&self, method: &PaymentMethod, currency: Currency) -> bool {
         let (kind, subtype) = method_kind(method);
         let declared = &self.plugin.declaration;
-        let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
-        takes_method && (declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == currency.code()))
+        declared.supports.get(kind).is_some_and(|s| s.allows(subtype)) && declared.currencies.allows(currency.code())
     }
 
     async fn access_token(&self, account: &Account) -> ConnectorResult<Option<String>> {
@@ -688,7 +687,7 @@ impl Connector for PluginConnector {
         let pairs = declared
             .supports
             .iter()
-            .flat_map(|(kind, subtypes)| subtypes.iter().map(move |subtype| (kind.clone(), subtype.clone())));
+            .flat_map(|(kind, subtypes)| subtypes.listed().iter().map(move |subtype| (kind.clone(), subtype.clone())));
         pairs.collect()
     }
 
