@@ -204,8 +204,15 @@ async fn zappay() -> (MockServer, Recorder) {
     (MockServer::serve(app).await, seen)
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap()
+/// The `switchyard_plugin_errors_total` sample of zappay's authorize with `labels`, and all the
+/// metrics, to show when there is none.
+async fn zappay_errors(app: &TestApp, labels: &[&str]) -> (Option<String>, String) {
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let sample = metrics.lines().find(|l| {
+        l.starts_with("switchyard_plugin_errors_total{")
+            && [r#"plugin="zappay""#, r#"flow="authorize""#].iter().chain(labels).all(|label| l.contains(label))
+    });
+    (sample.map(str::to_string), metrics)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -226,13 +233,7 @@ async fn a_status_that_is_none_is_named_and_never_asked_again() {
     assert!(message.contains("charged"), "{message}");
     assert_eq!(seen.all().len(), 1, "the provider was asked {} times", seen.all().len());
 
-    let metrics = metrics(&app).await;
-    let counted = metrics.lines().find(|l| {
-        l.starts_with("switchyard_plugin_errors_total{")
-            && l.contains(r#"plugin="zappay""#)
-            && l.contains(r#"flow="authorize""#)
-            && l.contains(r#"kind="status""#)
-    });
+    let (counted, metrics) = zappay_errors(&app, &[r#"kind="status""#]).await;
     assert!(counted.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
     app.stop().await;
     assert!(String::from_utf8_lossy(&logs.lock().unwrap()).contains("`paid` is not a status"));
@@ -269,15 +270,9 @@ async fn a_plugin_that_raises_shows_merchants_a_fixed_message_and_the_log_its_de
         let text = answer.to_string();
         assert!(!text.contains("zap-") && !text.contains("zappay:") && !text.contains("runtime error"), "{text}");
     }
-    let metrics = metrics(&app).await;
-    for step in ["build", "parse"] {
-        let counted = metrics.lines().any(|l| {
-            l.starts_with("switchyard_plugin_errors_total{")
-                && l.contains(r#"plugin="zappay""#)
-                && l.contains(&format!(r#"step="{step}""#))
-                && l.contains(r#"kind="error""#)
-        });
-        assert!(counted, "{step}: {metrics}");
+    for step in [r#"step="build""#, r#"step="parse""#] {
+        let (counted, metrics) = zappay_errors(&app, &[step, r#"kind="error""#]).await;
+        assert!(counted.is_some(), "{step}: {metrics}");
     }
     app.stop().await;
     let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
