@@ -128,6 +128,10 @@ fn describe() {
         "Connector plugin function run time by plugin, flow and step."
     );
     describe_counter!(
+        "switchyard_plugin_errors_total",
+        "Connector plugin functions that failed, by plugin, flow, step and kind (error, status)."
+    );
+    describe_counter!(
         "switchyard_session_tokens_total",
         "Wallet session tokens asked for, by wallet and whether one was given."
     );

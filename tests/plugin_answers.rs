@@ -13,10 +13,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::Path;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use common::database::{contents, holds};
 use common::mock::{answer, json_answer, MockServer};
+use common::recorder::{Recorder, Seen};
 use common::*;
 use serde_json::{json, Value};
 use switchyard::config::{ConnectorAccountConfig, SecretValue};
@@ -57,7 +58,7 @@ async fn echoing_provider() -> MockServer {
 /// plugins commonly do; and, by case, reports what no provider id or redirect may be.
 const PLUGIN: &str = r#"
 return {
-  name = "echoing", api_version = 1, supports = { card = {} },
+  name = "echoing", api_version = 1, supports = { card = "any" }, currencies = "any",
   credentials = { "api_key" }, secrets = { "api_key" },
   authorize = {
     build = function(ctx, pay)
@@ -145,18 +146,142 @@ fn assert_clean(place: &str, text: &[u8]) {
 }
 
 async fn start(provider: &MockServer, dir: TempDir) -> TestApp {
+    start_plugin(provider, dir, "echoing", PLUGIN).await
+}
+
+/// The daemon with acme/web's one account using plugin `name` (`source`), an `api_key` its
+/// credential, and `provider` its base URL.
+async fn start_plugin(provider: &MockServer, dir: TempDir, name: &str, source: &str) -> TestApp {
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    std::fs::write(plugins.join("echoing.lua"), PLUGIN).unwrap();
-    let echoing = ConnectorAccountConfig {
-        connector: "echoing".into(),
+    std::fs::write(plugins.join(format!("{name}.lua")), source).unwrap();
+    let account = ConnectorAccountConfig {
+        connector: name.into(),
         base_url: Some(provider.url.clone()),
         credentials: [("api_key".to_string(), SecretValue::Literal(API_KEY.into()))].into(),
-        ..sandbox_account("echoing")
+        ..sandbox_account(name)
     };
-    let mut config = config_with(dir.path(), vec![echoing], &["echoing"]);
+    let mut config = config_with(dir.path(), vec![account], &[name]);
     config.paths.plugins = plugins;
     TestApp::start_with(dir, config).await
+}
+
+/// A plugin for a provider that deduplicates by idempotency key, which by case raises in `build`
+/// or `parse`, or answers a status word that is none.
+const IDEMPOTENT: &str = r#"
+return {
+  name = "zappay", api_version = 1, supports = { card = "any" }, currencies = "any",
+  credentials = { "api_key" }, secrets = { "api_key" }, idempotent = true,
+  authorize = {
+    build = function(ctx, pay)
+      if pay.description == "build_raises" then error("zap-build-broke") end
+      return {
+        method = "POST", url = "/charges",
+        headers = { ["Authorization"] = { secret = "api_key", prefix = "Bearer " }, ["Idempotency-Key"] = pay.attempt_id },
+        body = json.encode({ amount = pay.amount, reference = pay.attempt_id }),
+      }
+    end,
+    parse = function(ctx, pay, res)
+      if pay.description == "parse_raises" then error("zap-parse-broke") end
+      if pay.description == "paid" then return { status = "paid", connector_payment_id = res.json.id } end
+      return { status = "charged", connector_payment_id = res.json.id }
+    end,
+  },
+}
+"#;
+
+/// A provider that answers every charge as paid, keeping what it was sent.
+async fn zappay() -> (MockServer, Recorder) {
+    let seen = Recorder::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+        let kept = kept.clone();
+        async move {
+            kept.record(Seen::from_request(&method, &uri, &headers, body));
+            json_answer(200, json!({ "id": "zap_1", "result": "paid" }))
+        }
+    });
+    (MockServer::serve(app).await, seen)
+}
+
+/// The `switchyard_plugin_errors_total` sample of zappay's authorize with `labels`, and all the
+/// metrics, to show when there is none.
+async fn zappay_errors(app: &TestApp, labels: &[&str]) -> (Option<String>, String) {
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let sample = metrics.lines().find(|l| {
+        l.starts_with("switchyard_plugin_errors_total{")
+            && [r#"plugin="zappay""#, r#"flow="authorize""#].iter().chain(labels).all(|label| l.contains(label))
+    });
+    (sample.map(str::to_string), metrics)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_that_is_none_is_named_and_never_asked_again() {
+    let logs = logs();
+    let (provider, seen) = zappay().await;
+    let app = start_plugin(&provider, TempDir::new().unwrap(), "zappay", IDEMPOTENT).await;
+
+    // The provider answered and money may have moved: the payment waits for a sync, and the
+    // call is not made again, though the plugin may repeat it, since the answer would be the same.
+    let body = pay(&app, card_payment("paid")).await;
+    assert_eq!(body["status"], "processing", "{body}");
+    assert_eq!(attempts(&body).len(), 1, "{body}");
+    let error = &attempts(&body)[0]["error"];
+    assert_eq!(error["code"], "connector_no_clear_answer", "{body}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("`paid` is not a status: use one of pending, "), "{message}");
+    assert!(message.contains("charged"), "{message}");
+    assert_eq!(seen.all().len(), 1, "the provider was asked {} times", seen.all().len());
+
+    let (counted, metrics) = zappay_errors(&app, &[r#"kind="status""#]).await;
+    assert!(counted.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
+    app.stop().await;
+    assert!(String::from_utf8_lossy(&logs.lock().unwrap()).contains("`paid` is not a status"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_raises_shows_merchants_a_fixed_message_and_the_log_its_detail() {
+    let logs = logs();
+    let (provider, seen) = zappay().await;
+    let app = start_plugin(&provider, TempDir::new().unwrap(), "zappay", IDEMPOTENT).await;
+
+    // Nothing was sent: the payment is not taken.
+    let body = pay(&app, card_payment("build_raises")).await;
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(
+        str_of(&body, "/error/message"),
+        "connector `zappay` is unavailable: the connector plugin failed to build the request",
+        "{body}"
+    );
+    assert_eq!(body["error"]["code"], "connector_not_taken", "{body}");
+    assert!(seen.all().is_empty(), "{:?}", seen.all());
+    let read = app.get(&format!("/v2/payments/{}", id_of(&body))).await.1;
+    // The provider has the request: the payment waits for a sync, and is asked once.
+    let raised = pay(&app, card_payment("parse_raises")).await;
+    assert_eq!(raised["status"], "processing", "{raised}");
+    assert_eq!(
+        str_of(&raised, "/attempts/0/error/message"),
+        "connector `zappay` gave no clear answer: the connector plugin could not read the provider's answer",
+        "{raised}"
+    );
+    assert_eq!(seen.all().len(), 1, "{:?}", seen.all());
+
+    for answer in [&body, &read, &raised] {
+        let text = answer.to_string();
+        assert!(!text.contains("zap-") && !text.contains("zappay:") && !text.contains("runtime error"), "{text}");
+    }
+    for step in [r#"step="build""#, r#"step="parse""#] {
+        let (counted, metrics) = zappay_errors(&app, &[step, r#"kind="error""#]).await;
+        assert!(counted.is_some(), "{step}: {metrics}");
+    }
+    app.stop().await;
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    // The chunk's name and the line raising, before the message.
+    for detail in ["zap-build-broke", "zap-parse-broke"] {
+        let at = logs.find(detail).unwrap_or_else(|| panic!("the log has no {detail}"));
+        let line = logs[..at].rsplit("zappay:").next().unwrap();
+        assert!(line.trim_end_matches(": ").chars().all(|c| c.is_ascii_digit()), "{detail} without its line: {line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -32,7 +32,7 @@ local flow = {
 }
 
 return {
-  name = "hostile", api_version = 1, supports = { card = {} },
+  name = "hostile", api_version = 1, supports = { card = "any" }, currencies = "any",
   authorize = flow, complete_authorize = flow, sync = flow, capture = flow, void = flow, refund = flow,
   refund_sync = flow, access_token = flow,
   webhook = {

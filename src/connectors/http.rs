@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response};
 
-use super::ConnectorError;
+use super::{ConnectorError, Unclear};
 use crate::config::HttpConfig;
 
 pub fn client(config: &HttpConfig) -> reqwest::Result<Client> {
@@ -26,7 +26,7 @@ pub async fn send(connector: &str, request: RequestBuilder) -> Result<Response, 
         if e.is_builder() || (e.is_connect() && !e.is_timeout()) {
             ConnectorError::Unavailable { connector: connector.into(), reason }
         } else {
-            ConnectorError::Ambiguous { connector: connector.into(), reason }
+            ConnectorError::Ambiguous { connector: connector.into(), reason, unclear: Unclear::NoAnswer }
         }
     })
 }

@@ -172,7 +172,17 @@ pub enum ConnectorError {
     /// The call may or may not have been acted on (no answer in time, a server error, an answer
     /// that could not be read): only asking the provider later can tell.
     #[error("connector `{connector}` gave no clear answer: {reason}")]
-    Ambiguous { connector: String, reason: String },
+    Ambiguous { connector: String, reason: String, unclear: Unclear },
+}
+
+/// Why a call's outcome is unclear, which says whether making the call again can tell more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclear {
+    /// No whole answer came (none in time, a connection cut, a server error): a provider that
+    /// deduplicates the call answers a repeat with what became of the first.
+    NoAnswer,
+    /// The provider answered, and the answer could not be read: a repeat gets the same answer.
+    Unreadable,
 }
 
 pub type ConnectorResult<T> = Result<T, ConnectorError>;

@@ -196,8 +196,8 @@ impl Scrub for ConnectorError {
             ConnectorError::Refused { connector, reason: r } => {
                 ConnectorError::Refused { connector, reason: reason(r) }
             }
-            ConnectorError::Ambiguous { connector, reason: r } => {
-                ConnectorError::Ambiguous { connector, reason: reason(r) }
+            ConnectorError::Ambiguous { connector, reason: r, unclear } => {
+                ConnectorError::Ambiguous { connector, reason: reason(r), unclear }
             }
         }
     }

@@ -14,6 +14,9 @@ macro_rules! wire_enum {
         pub enum $name { $(#[serde(rename = $wire)] $variant),+ }
 
         impl $name {
+            /// Every value's wire name.
+            pub const WORDS: &'static [&'static str] = &[$($wire),+];
+
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::card::CardSummary;
-use crate::connectors::{metered_with_card, Account, AuthorizeRequest, ConnectorError, ConnectorResult};
+use crate::connectors::{metered_with_card, Account, AuthorizeRequest, ConnectorError, ConnectorResult, Unclear};
 use crate::domain::decision::Decision;
 use crate::domain::outcome::PaymentOutcome;
 use crate::domain::payment::{Payment, PaymentAttempt, PaymentError, PaymentIntent};
@@ -256,11 +256,13 @@ pub(super) async fn call_authorize(
             Err(ConnectorError::Ambiguous {
                 connector: account.connector.clone(),
                 reason: format!("no answer within {limit}"),
+                unclear: Unclear::NoAnswer,
             })
         })
     };
     let first = call().await;
-    if !matches!(first, Err(ConnectorError::Ambiguous { .. }))
+    // An answer that could not be read would be answered again the same way.
+    if !matches!(first, Err(ConnectorError::Ambiguous { unclear: Unclear::NoAnswer, .. }))
         || !connector.repeats_safely()
         || Instant::now() >= attempt_end
     {

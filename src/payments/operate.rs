@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::connectors::{
     metered, Account, CallWindow, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError, ConnectorResult,
-    SyncRequest, VoidRequest,
+    SyncRequest, Unclear, VoidRequest,
 };
 use crate::domain::outcome::PaymentOutcome;
 use crate::domain::payment::{Payment, PaymentAttempt, PaymentIntent};
@@ -215,6 +215,7 @@ async fn operate(cx: &Context, intent: PaymentIntent, call: Call) -> Result<Paym
             Err(ConnectorError::Ambiguous {
                 connector: account.connector.clone(),
                 reason: "no answer within the attempt's time".into(),
+                unclear: Unclear::NoAnswer,
             })
         });
     match result {

@@ -466,7 +466,7 @@ pub fn echo_plugin(version: &str) -> String {
     format!(
         r#"
 return {{
-  name = "echo", api_version = 1, supports = {{ card = {{}} }},
+  name = "echo", api_version = 1, supports = {{ card = "any" }}, currencies = "any",
   authorize = {{
     build = function(ctx, pay)
       return {{ method = "POST", url = "/pay", headers = {{ ["Content-Type"] = "application/json" }},

@@ -319,7 +319,7 @@ async fn health_needs_no_key() {
 /// notification is verified by the `token` of the account it is addressed to.
 const RELAY: &str = r#"
 return {
-  name = "relay", api_version = 1, supports = { card = {} }, credentials = { "token" },
+  name = "relay", api_version = 1, supports = { card = "any" }, currencies = "any", credentials = { "token" },
   authorize = {
     build = function(ctx, pay) return { method = "POST", url = "/pay", body = "{}" } end,
     parse = function(ctx, pay, res) return { status = "pending", connector_payment_id = "ch_" .. pay.attempt_id } end,

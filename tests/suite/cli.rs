@@ -72,6 +72,33 @@ connector = "nosuchpay"
 }
 
 #[test]
+fn check_refuses_a_plugin_that_does_not_say_which_currencies_it_takes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v1").replace(r#"currencies = "any","#, "")).unwrap();
+    let profile = r#"
+[merchants.acme.profiles.web]
+fallback = ["echo"]
+
+[[merchants.acme.profiles.web.connector_accounts]]
+name = "echo"
+connector = "echo"
+"#;
+    let path = config_with(dir.path(), DEMO_SECRET, profile);
+    let toml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        toml.replace(r#"plugins = "plugins""#, &format!("plugins = {:?}", plugins.display().to_string())),
+    )
+    .unwrap();
+    let out = switchyard(&["--config", &path, "check"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
+    assert!(stdout.contains("echo.lua: currencies is required"), "{stdout}");
+}
+
+#[test]
 fn check_refuses_a_reconciler_that_would_overtake_a_call_under_way() {
     let dir = tempfile::TempDir::new().unwrap();
     let profile = r#"

@@ -66,7 +66,7 @@ local function abuse(case)
 end
 
 return {
-  name = "abusive", api_version = 1, supports = { card = {} },
+  name = "abusive", api_version = 1, supports = { card = "any" }, currencies = "any",
   authorize = {
     build = function(ctx, pay)
       abuse(pay.description)

@@ -73,8 +73,22 @@ async fn an_edited_plugin_serves_its_new_version_and_a_broken_one_is_kept_out() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(paid_by(&app).await, "v2-p1");
     // Nor does one that loads but breaks the contract (no authorize).
-    std::fs::write(plugins.join("echo.lua"), "return { name = 'echo', api_version = 1, supports = { card = {} } }")
-        .unwrap();
+    std::fs::write(
+        plugins.join("echo.lua"),
+        "return { name = 'echo', api_version = 1, supports = { card = 'any' }, currencies = 'any' }",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(paid_by(&app).await, "v2-p1");
+
+    // Nor does one that leaves out which currencies it takes, or uses a secret it does not
+    // list among its credentials.
+    let any_currency = echo_plugin("v8").replace(r#"currencies = "any","#, "");
+    std::fs::write(plugins.join("echo.lua"), any_currency).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(paid_by(&app).await, "v2-p1");
+    let unlisted_secret = echo_plugin("v7").replace("supports =", r#"secrets = { "api_key" }, supports ="#);
+    std::fs::write(plugins.join("echo.lua"), unlisted_secret).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(paid_by(&app).await, "v2-p1");
 

@@ -124,6 +124,30 @@ pub fn to_lua(lua: &Lua, value: &serde_json::Value) -> mlua::Result<Value> {
     lua.to_value_with(value, options)
 }
 
+/// Makes reading a secret from `ctx.credentials` raise an error that says how the secret is used,
+/// where a plain nil would go unnoticed into a request. Other names not there stay nil.
+pub fn guard_secrets(lua: &Lua, credentials: &Table, secrets: &[String]) -> mlua::Result<()> {
+    let secrets = secrets.to_vec();
+    let index = lua.create_function(move |_, (_, key): (Value, Value)| {
+        let named = match &key {
+            Value::String(name) => secrets.iter().find(|s| name.as_bytes() == s.as_bytes()),
+            _ => None,
+        };
+        match named {
+            Some(name) => Err(mlua::Error::runtime(format!(
+                "ctx.credentials.{name} is a secret, which a plugin never reads: name it instead, in a header \
+                 ({{ secret = \"{name}\", prefix = \"…\" }} or {{ basic = {{ user, password }} }}) or to \
+                 crypto.hmac_sha256(\"{name}\", data), crypto.rsa_sha256_sign(\"{name}\", data) or \
+                 crypto.rsa_oaep_decrypt(\"{name}\", data)"
+            ))),
+            None => Ok(Value::Nil),
+        }
+    })?;
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", index)?;
+    credentials.set_metatable(Some(meta))
+}
+
 /// The host library, as globals of a plugin's environment.
 pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
     let crypto = lua.create_table()?;

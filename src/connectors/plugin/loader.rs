@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::host;
 use crate::lua::{compile, Budget, Fresh, Sandbox};
+use crate::money::Currency;
 
 /// The plugin contract version this daemon speaks.
 pub const API_VERSION: u32 = 1;
@@ -18,15 +19,88 @@ pub const API_VERSION: u32 = 1;
 pub const FLOWS: [&str; 8] =
     ["access_token", "authorize", "complete_authorize", "sync", "capture", "void", "refund", "refund_sync"];
 
+/// The word that declares every value of a set (`currencies = "any"`, `card = "any"`).
+pub const ANY: &str = "any";
+
+/// What a plugin takes of a set: the values it lists, or every value. A plugin must say which:
+/// an empty or missing list would otherwise silently mean one or the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Any,
+    Only(Vec<String>),
+}
+
+/// Left out, a set is empty, which the checks refuse.
+impl Default for Choice {
+    fn default() -> Self {
+        Choice::Only(Vec::new())
+    }
+}
+
+impl Choice {
+    pub fn allows(&self, value: &str) -> bool {
+        match self {
+            Choice::Any => true,
+            Choice::Only(values) => values.iter().any(|v| v == value),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Choice::Only(values) if values.is_empty())
+    }
+
+    /// The values listed; none for `"any"`.
+    pub fn listed(&self) -> &[String] {
+        match self {
+            Choice::Any => &[],
+            Choice::Only(values) => values,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Choice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Choice;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a list of names, or \"{ANY}\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Choice, E> {
+                match word {
+                    ANY => Ok(Choice::Any),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Choice, A::Error> {
+                let mut values = Vec::new();
+                while let Some(value) = seq.next_element()? {
+                    values.push(value);
+                }
+                Ok(Choice::Only(values))
+            }
+            /// Lua's `{}` is as much an empty map as an empty list.
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Choice, A::Error> {
+                match map.next_key::<serde::de::IgnoredAny>()? {
+                    None => Ok(Choice::Only(Vec::new())),
+                    Some(_) => Err(serde::de::Error::invalid_type(serde::de::Unexpected::Map, &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// What a plugin declares about itself.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Declaration {
     pub name: String,
     pub api_version: u32,
     /// Payment method type → the subtypes taken.
-    pub supports: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub currencies: Vec<String>,
+    pub supports: BTreeMap<String, Choice>,
+    #[serde(default)]
+    pub currencies: Choice,
     #[serde(default)]
     pub credentials: Vec<String>,
     /// Credentials the plugin may use only by name (keys, secrets), never read.
@@ -94,10 +168,27 @@ pub fn load_plugin(path: &Path, limits: Budget) -> Result<Plugin, String> {
         ));
     }
     if declaration.supports.is_empty() {
-        problems.push("supports names no payment method".into());
+        problems.push(format!(
+            "supports is required: payment method types and their subtypes, as `supports = {{ card = {{ \"credit\", \"debit\" }} }}` or `card = \"{ANY}\"`"
+        ));
     }
-    if let Some(secret) = declaration.secrets.iter().find(|s| !declaration.credentials.contains(s)) {
-        problems.push(format!("secret `{secret}` is not among the credentials"));
+    for (method, subtypes) in &declaration.supports {
+        if subtypes.is_empty() {
+            problems.push(format!("supports.{method} names no subtype: list them, or write `{method} = \"{ANY}\"`"));
+        }
+    }
+    if declaration.currencies.is_empty() {
+        problems.push(format!(
+            "currencies is required: a list of currency codes, as `currencies = {{ \"EUR\" }}`, or `currencies = \"{ANY}\"`"
+        ));
+    }
+    for code in declaration.currencies.listed() {
+        if let Err(e) = Currency::parse(code) {
+            problems.push(format!("currencies: {e}"));
+        }
+    }
+    for secret in declaration.secrets.iter().filter(|s| !declaration.credentials.contains(s)) {
+        problems.push(format!("secret `{secret}` is not among the credentials: list it in `credentials` too"));
     }
     let mut flows = BTreeSet::new();
     for flow in FLOWS {
@@ -188,9 +279,53 @@ mod tests {
     }
 
     const HEAD: &str = r#"
-        name = "wallets", api_version = 1, supports = { card = {} },
+        name = "wallets", api_version = 1, supports = { card = "any" }, currencies = "any",
         authorize = { build = function() end, parse = function() end },
     "#;
+
+    const AUTHORIZE: &str = "authorize = { build = function() end, parse = function() end }";
+
+    fn declaring(fields: &str) -> Result<Plugin, String> {
+        load(&format!("return {{ name = 'wallets', api_version = 1, {fields}, {AUTHORIZE} }}"))
+    }
+
+    #[test]
+    fn currencies_and_supports_are_a_list_or_any_never_left_out() {
+        let plugin = declaring(r#"supports = { card = { "credit" } }, currencies = { "EUR", "USD" }"#).unwrap();
+        assert!(plugin.declaration.currencies.allows("EUR") && !plugin.declaration.currencies.allows("GBP"));
+        let plugin = declaring(r#"supports = { card = "any" }, currencies = "any""#).unwrap();
+        assert!(plugin.declaration.currencies.allows("JPY"));
+        assert!(plugin.declaration.supports["card"].allows("debit"));
+
+        for (fields, problem) in [
+            (r#"supports = { card = "any" }"#, "currencies is required"),
+            (r#"supports = { card = "any" }, currencies = {}"#, "currencies is required"),
+            (r#"supports = { card = "any" }, currencies = { "EURO" }"#, "currencies: `EURO` is not"),
+            (r#"supports = { card = "any" }, currencies = "all""#, r#"expected a list of names, or "any""#),
+            (r#"currencies = "any""#, "supports is required"),
+            (r#"supports = {}, currencies = "any""#, "supports is required"),
+            (r#"supports = { card = {} }, currencies = "any""#, "supports.card names no subtype"),
+        ] {
+            let err = declaring(fields).unwrap_err();
+            assert!(err.contains("wallets.lua: ") && err.contains(problem), "{fields}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_secret_is_a_credential_and_every_flow_a_table_of_build_and_parse() {
+        let err = declaring(
+            r#"supports = { card = "any" }, currencies = "any", credentials = { "merchant", "key" },
+               secrets = { "key", "api_key", "hmac_key" }"#,
+        )
+        .unwrap_err();
+        for secret in ["api_key", "hmac_key"] {
+            assert!(err.contains(&format!("secret `{secret}` is not among the credentials")), "{err}");
+        }
+        assert!(!err.contains("secret `key`"), "{err}");
+        let err = load(&format!("return {{ {HEAD} capture = {{ build = function() end }}, refund = 1 }}")).unwrap_err();
+        assert!(err.contains("capture needs build and parse functions"), "{err}");
+        assert!(err.contains("refund must be a table of build and parse"), "{err}");
+    }
 
     #[test]
     fn session_token_wallets_are_read_from_the_table_and_checked() {

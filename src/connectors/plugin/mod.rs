@@ -33,7 +33,7 @@ use super::scrub::{Scrub, Scrubber, REASON_MAX, SECRET_MASK};
 use super::session::{SessionToken, SessionTokenRequest};
 use crate::connectors::{
     http, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
-    ConnectorResult, RefundRequest, RefundSyncRequest, SyncRequest, VoidRequest, WebhookError, WebhookEvent,
+    ConnectorResult, RefundRequest, RefundSyncRequest, SyncRequest, Unclear, VoidRequest, WebhookError, WebhookEvent,
     WebhookRequest,
 };
 use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
@@ -184,8 +184,25 @@ fn unavailable(connector: &str, reason: impl Into<String>) -> ConnectorError {
     ConnectorError::Unavailable { connector: connector.into(), reason: crate::text::clip(&reason.into(), REASON_MAX) }
 }
 
-fn ambiguous(connector: &str, reason: impl Into<String>) -> ConnectorError {
-    ConnectorError::Ambiguous { connector: connector.into(), reason: crate::text::clip(&reason.into(), REASON_MAX) }
+/// The provider answered, and what the answer means cannot be taken from the plugin: the call may
+/// have been acted on, and making it again would get the same answer.
+fn unreadable(connector: &str, reason: impl Into<String>) -> ConnectorError {
+    ConnectorError::Ambiguous {
+        connector: connector.into(),
+        reason: crate::text::clip(&reason.into(), REASON_MAX),
+        unclear: Unclear::Unreadable,
+    }
+}
+
+/// What merchants are told when a plugin's function fails: the same words whatever the failure,
+/// whose detail (a Lua error's file, line and message) only the log gets (`failed`).
+const BUILD_FAILED: &str = "the connector plugin failed to build the request";
+const PARSE_FAILED: &str = "the connector plugin could not read the provider's answer";
+const SESSION_FAILED: &str = "the connector plugin failed to make a session token";
+
+/// Why `word`, a status a plugin answered, is none of `words`.
+fn unknown_status(word: &str, words: &[&str]) -> String {
+    format!("`{}` is not a status: use one of {}", crate::text::clip(word, 64), words.join(", "))
 }
 
 impl PluginConnector {
@@ -264,12 +281,15 @@ impl PluginConnector {
         account.base_url.as_deref().or(plugin.declaration.base_url.as_deref())
     }
 
-    /// Runs `flow.build` or `flow.parse` (`step`) on this worker's state.
+    /// Runs `flow.build` or `flow.parse` (`step`) on this worker's state, with `ctx` (carrying
+    /// `token`) before `args`.
+    #[allow(clippy::too_many_arguments)]
     fn run_lua(
         &self,
         plugin: &Plugin,
         account: &Account,
         pins: &Pins,
+        token: Option<&str>,
         flow: &str,
         step: &str,
         args: &[serde_json::Value],
@@ -296,8 +316,13 @@ impl PluginConnector {
                 .and_then(|t| t.raw_get::<Function>(step))
                 .map_err(|e| format!("{flow}.{step}: {e}"))?;
             let lua = worker.sandbox.lua();
-            let args = args.iter().map(|a| host::to_lua(lua, a)).collect::<mlua::Result<mlua::MultiValue>>();
-            let args = args.map_err(|e| e.to_string())?;
+            let ctx = self.ctx(plugin, account, token);
+            let args = std::iter::once(&ctx).chain(args).map(|a| host::to_lua(lua, a));
+            let args = args.collect::<mlua::Result<mlua::MultiValue>>().map_err(|e| e.to_string())?;
+            if let Some(Value::Table(ctx)) = args.front() {
+                let credentials = ctx.raw_get::<Table>("credentials").map_err(|e| e.to_string())?;
+                host::guard_secrets(lua, &credentials, &plugin.declaration.secrets).map_err(|e| e.to_string())?;
+            }
             let started = Instant::now();
             let result =
                 host::with_account(account, pins, || worker.sandbox.call_fresh::<_, Value>(fresh, &function, args));
@@ -329,8 +354,7 @@ impl PluginConnector {
         token: Option<&str>,
         args: &serde_json::Value,
     ) -> Result<RequestSpec, String> {
-        let ctx = self.ctx(plugin, account, token);
-        let value = self.run_lua(plugin, account, pins, flow, "build", &[ctx, args.clone()])?;
+        let value = self.run_lua(plugin, account, pins, token, flow, "build", std::slice::from_ref(args))?;
         WORKERS.with(|cell| {
             let workers = cell.borrow();
             let lua = workers.get(&self.id).expect("the worker ran build").sandbox.lua();
@@ -354,7 +378,7 @@ impl PluginConnector {
         account: &Account,
         flow: &str,
         args: serde_json::Value,
-        finish: impl FnOnce(&Self, T, &Scrubber) -> ConnectorResult<O>,
+        finish: impl FnOnce(&Self, &str, T, &Scrubber) -> ConnectorResult<O>,
     ) -> ConnectorResult<O> {
         self.call_flow_with(account, flow, args, None, finish).await
     }
@@ -366,7 +390,7 @@ impl PluginConnector {
         flow: &str,
         args: serde_json::Value,
         card: Option<&CardDetails>,
-        finish: impl FnOnce(&Self, T, &Scrubber) -> ConnectorResult<O>,
+        finish: impl FnOnce(&Self, &str, T, &Scrubber) -> ConnectorResult<O>,
     ) -> ConnectorResult<O> {
         let plugin = self.plugin.clone();
         if !plugin.flows.contains(flow) {
@@ -375,7 +399,7 @@ impl PluginConnector {
         let token = self.token_for(&plugin, account).await?;
         let scrubber = self.scrubber(&plugin, account, token.as_deref(), card);
         let parsed = self.exchange(&plugin, account, flow, token, args, card, &scrubber).await;
-        parsed.and_then(|parsed| finish(self, parsed, &scrubber)).scrub(&scrubber)
+        parsed.and_then(|parsed| finish(self, flow, parsed, &scrubber)).scrub(&scrubber)
     }
 
     /// Builds a flow's request, sends it and parses the answer.
@@ -392,9 +416,10 @@ impl PluginConnector {
     ) -> ConnectorResult<T> {
         let pins = Pins::default();
         // Nothing has been sent yet: a plugin that cannot build a request charged nothing.
-        let spec = self
-            .build_with(plugin, account, &pins, flow, token.as_deref(), &args)
-            .map_err(|e| unavailable(self.name, e))?;
+        let spec = self.build_with(plugin, account, &pins, flow, token.as_deref(), &args).map_err(|e| {
+            self.failed(flow, "build", "error", &e, scrubber);
+            unavailable(self.name, BUILD_FAILED)
+        })?;
         let request = self.request(plugin, account, &spec, card).map_err(|e| unavailable(self.name, e))?;
         let response = http::send(self.name, request).await?;
         let status = response.status().as_u16();
@@ -403,13 +428,49 @@ impl PluginConnector {
             .iter()
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), json!(v))))
             .collect();
-        let body = response.bytes().await.map_err(|e| ambiguous(self.name, format!("the answer was cut off: {e}")))?;
+        let body = response.bytes().await.map_err(|e| ConnectorError::Ambiguous {
+            connector: self.name.into(),
+            reason: format!("the answer was cut off: {e}"),
+            unclear: Unclear::NoAnswer,
+        })?;
         let text = String::from_utf8_lossy(&body).into_owned();
         let json_body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         let res = json!({ "status": status, "headers": headers, "body": text, "json": json_body });
-        // The provider has the request now: an answer the plugin cannot read is unclear.
-        self.parse_with(plugin, account, flow, token.as_deref(), args, res, scrubber)
-            .map_err(|e| ambiguous(self.name, e))
+        // The provider has the request now: an answer the plugin cannot read is unclear. A server
+        // error says nothing of what became of the call, which a repeat may learn; any other
+        // answer would be given again.
+        let unclear = if status >= 500 { Unclear::NoAnswer } else { Unclear::Unreadable };
+        self.parse_with(plugin, account, flow, token.as_deref(), args, res, scrubber).map_err(|e| {
+            self.failed(flow, "parse", "error", &e, scrubber);
+            ConnectorError::Ambiguous { connector: self.name.into(), reason: PARSE_FAILED.into(), unclear }
+        })
+    }
+
+    /// Logs and counts a plugin function's failure (`kind` "error": it raised, ran out of time or
+    /// memory, or returned what the contract does not take; "status": it answered a status that
+    /// is none), with its detail scrubbed of the call's card and secrets.
+    fn failed(&self, flow: &str, step: &str, kind: &'static str, detail: &str, scrubber: &Scrubber) {
+        let detail = scrubber.text(detail);
+        tracing::warn!(plugin = self.name, flow, step, kind, error = %detail, "connector plugin failed");
+        metrics::counter!("switchyard_plugin_errors_total", "plugin" => self.name, "flow" => flow.to_string(),
+            "step" => step.to_string(), "kind" => kind)
+        .increment(1);
+    }
+
+    /// The status word `parse` answered for `flow`, or a named error for one that is none of
+    /// `words`. The provider has answered: the call's outcome is unclear, and it is not repeated.
+    fn status<S: std::str::FromStr>(
+        &self,
+        flow: &str,
+        word: &str,
+        words: &[&str],
+        scrubber: &Scrubber,
+    ) -> ConnectorResult<S> {
+        word.parse().map_err(|_| {
+            let problem = unknown_status(word, words);
+            self.failed(flow, "parse", "status", &problem, scrubber);
+            unreadable(self.name, problem)
+        })
     }
 
     /// Runs `flow.parse` on `res`, which it sees scrubbed: a provider that echoes the request in
@@ -426,9 +487,8 @@ impl PluginConnector {
         res: serde_json::Value,
         scrubber: &Scrubber,
     ) -> Result<T, String> {
-        let ctx = self.ctx(plugin, account, token);
         let res = scrubber.json(res);
-        let parsed = self.run_lua(plugin, account, &Pins::default(), flow, "parse", &[ctx, args, res])?;
+        let parsed = self.run_lua(plugin, account, &Pins::default(), token, flow, "parse", &[args, res])?;
         self.parse_as::<T>(flow, parsed)
     }
 
@@ -444,7 +504,10 @@ impl PluginConnector {
         let plugin = &self.plugin;
         let scrubber = self.scrubber(plugin, account, None, None);
         let parsed = self.parse_with(plugin, account, flow, None, args.clone(), res.clone(), &scrubber);
-        parsed.map_err(|e| ambiguous(self.name, e)).and_then(|parsed| self.outcome(parsed, &scrubber)).scrub(&scrubber)
+        parsed
+            .map_err(|e| unreadable(self.name, e))
+            .and_then(|parsed| self.outcome(flow, parsed, &scrubber))
+            .scrub(&scrubber)
     }
 
     fn request(
@@ -508,7 +571,7 @@ impl PluginConnector {
         let scrubber = self.scrubber(plugin, account, None, None);
         let fresh = self.exchange(plugin, account, "access_token", None, json!({}), None, &scrubber).await;
         let fresh: TokenParse = match fresh.map_err(|e| e.scrub(&scrubber)) {
-            Err(ConnectorError::Ambiguous { connector, reason }) => {
+            Err(ConnectorError::Ambiguous { connector, reason, .. }) => {
                 return Err(ConnectorError::Unavailable { connector, reason })
             }
             other => other?,
@@ -523,7 +586,7 @@ impl PluginConnector {
     /// call's outcome is then unclear), never cut or masked.
     fn provider_id(&self, what: &str, id: Option<String>, scrubber: &Scrubber) -> ConnectorResult<Option<String>> {
         match id.as_deref().and_then(|id| id_refused(id, scrubber)) {
-            Some(problem) => Err(ambiguous(self.name, format!("parse answered a {what} that {problem}"))),
+            Some(problem) => Err(unreadable(self.name, format!("parse answered a {what} that {problem}"))),
             None => Ok(id),
         }
     }
@@ -533,13 +596,13 @@ impl PluginConnector {
     fn redirect(&self, url: Option<String>, scrubber: &Scrubber) -> ConnectorResult<Option<NextAction>> {
         let Some(url) = url else { return Ok(None) };
         if !crate::text::is_web_url(&url) {
-            return Err(ambiguous(
+            return Err(unreadable(
                 self.name,
                 "parse answered a redirect that is not an http(s) URL of at most 2048 bytes",
             ));
         }
         if scrubber.finds(&url) || masked(&url) {
-            return Err(ambiguous(self.name, "parse answered a redirect holding card data or a secret"));
+            return Err(unreadable(self.name, "parse answered a redirect holding card data or a secret"));
         }
         Ok(Some(NextAction::RedirectToUrl { redirect_to_url: url }))
     }
@@ -547,18 +610,15 @@ impl PluginConnector {
     /// What `parse` returned, as the connector's outcome. `parse` runs once the provider has the
     /// request, so what cannot be taken from it leaves the outcome unclear: the attempt waits
     /// for a sync rather than being declared failed.
-    fn outcome(&self, parsed: PaymentParse, scrubber: &Scrubber) -> ConnectorResult<PaymentOutcome> {
+    fn outcome(&self, flow: &str, parsed: PaymentParse, scrubber: &Scrubber) -> ConnectorResult<PaymentOutcome> {
         if parsed.retryable {
             let reason = parsed.error.map(|e| e.message.unwrap_or(e.code)).unwrap_or_else(|| "retryable".into());
             return Err(unavailable(self.name, reason));
         }
         if let Some(captured) = parsed.amount_captured.filter(|c| !(0..=MAX_AMOUNT).contains(c)) {
-            return Err(ambiguous(self.name, format!("parse answered {captured} captured, which is no amount")));
+            return Err(unreadable(self.name, format!("parse answered {captured} captured, which is no amount")));
         }
-        let status: AttemptStatus = parsed
-            .status
-            .parse()
-            .map_err(|e| ambiguous(self.name, format!("parse answered an unknown status: {e}")))?;
+        let status = self.status::<AttemptStatus>(flow, &parsed.status, AttemptStatus::WORDS, scrubber)?;
         Ok(PaymentOutcome {
             status,
             amount_captured: parsed.amount_captured,
@@ -573,14 +633,11 @@ impl PluginConnector {
         })
     }
 
-    fn refund_outcome(&self, parsed: RefundParse, scrubber: &Scrubber) -> ConnectorResult<RefundOutcome> {
+    fn refund_outcome(&self, flow: &str, parsed: RefundParse, scrubber: &Scrubber) -> ConnectorResult<RefundOutcome> {
         if parsed.retryable {
             return Err(unavailable(self.name, "the provider asked for a retry"));
         }
-        let status: RefundStatus = parsed
-            .status
-            .parse()
-            .map_err(|e| ambiguous(self.name, format!("parse answered an unknown refund status: {e}")))?;
+        let status = self.status::<RefundStatus>(flow, &parsed.status, RefundStatus::WORDS, scrubber)?;
         Ok(RefundOutcome {
             status,
             connector_refund_id: self.provider_id("connector_refund_id", parsed.connector_refund_id, scrubber)?,
@@ -672,8 +729,7 @@ impl Connector for PluginConnector {
     fn takes(&self, method: &PaymentMethod, currency: Currency) -> bool {
         let (kind, subtype) = method_kind(method);
         let declared = &self.plugin.declaration;
-        let takes_method = declared.supports.get(kind).is_some_and(|s| s.is_empty() || s.iter().any(|x| x == subtype));
-        takes_method && (declared.currencies.is_empty() || declared.currencies.iter().any(|c| c == currency.code()))
+        declared.supports.get(kind).is_some_and(|s| s.allows(subtype)) && declared.currencies.allows(currency.code())
     }
 
     async fn access_token(&self, account: &Account) -> ConnectorResult<Option<String>> {
@@ -689,7 +745,7 @@ impl Connector for PluginConnector {
         let pairs = declared
             .supports
             .iter()
-            .flat_map(|(kind, subtypes)| subtypes.iter().map(move |subtype| (kind.clone(), subtype.clone())));
+            .flat_map(|(kind, subtypes)| subtypes.listed().iter().map(move |subtype| (kind.clone(), subtype.clone())));
         pairs.collect()
     }
 
@@ -706,9 +762,8 @@ impl Connector for PluginConnector {
         }
         let args =
             with_money(json!({ "payment_id": req.payment_id, "wallet": req.wallet }), req.amount.minor(), req.currency);
-        let ctx = self.ctx(&plugin, account, None);
         let made = self
-            .run_lua(&plugin, account, &Pins::default(), "session_tokens", req.wallet, &[ctx, args])
+            .run_lua(&plugin, account, &Pins::default(), None, "session_tokens", req.wallet, &[args])
             .and_then(|value| self.parse_as::<serde_json::Value>("session_tokens", value))
             .and_then(|mut token| {
                 let fields = token.as_object_mut().ok_or("session_tokens must return a table")?;
@@ -716,7 +771,10 @@ impl Connector for PluginConnector {
                 fields.insert("connector".into(), json!(self.name));
                 serde_json::from_value::<SessionToken>(token).map_err(|e| e.to_string())
             });
-        made.map_err(|e| unavailable(self.name, format!("session_tokens.{}: {e}", req.wallet)))
+        made.map_err(|e| {
+            self.failed("session_tokens", req.wallet, "error", &e, &self.scrubber(&plugin, account, None, None));
+            unavailable(self.name, SESSION_FAILED)
+        })
     }
 
     async fn authorize(&self, account: &Account, req: &AuthorizeRequest<'_>) -> ConnectorResult<PaymentOutcome> {
@@ -809,16 +867,15 @@ impl Connector for PluginConnector {
         let headers: serde_json::Map<String, serde_json::Value> =
             req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), json!(v))).collect();
         let incoming = json!({ "headers": headers, "body": String::from_utf8_lossy(req.body) });
-        let ctx = self.ctx(&plugin, account, None);
         let pins = Pins::default();
-        let args = [ctx, incoming];
-        match self.run_lua(&plugin, account, &pins, "webhook", "verify", &args) {
+        let args = [incoming];
+        match self.run_lua(&plugin, account, &pins, None, "webhook", "verify", &args) {
             Ok(Value::Boolean(true)) => {}
             Ok(_) => return Err(WebhookError::BadSignature("the plugin did not verify it".into())),
             Err(e) => return Err(WebhookError::BadSignature(e)),
         }
         let parsed =
-            self.run_lua(&plugin, account, &pins, "webhook", "parse", &args).map_err(WebhookError::Unreadable)?;
+            self.run_lua(&plugin, account, &pins, None, "webhook", "parse", &args).map_err(WebhookError::Unreadable)?;
         if matches!(parsed, Value::Nil) {
             return Ok(WebhookEvent::Ignored);
         }
@@ -842,13 +899,13 @@ impl Connector for PluginConnector {
             )));
         }
         let error = event.error.map(ParseError::into_error);
-        let unreadable = |e: String| WebhookError::Unreadable(e);
+        let unknown = |words: &[&str]| WebhookError::Unreadable(unknown_status(&event.status, words));
         let event = match (event.kind.as_str(), payment_id, refund_id) {
             ("payment", Some(connector_payment_id), _) => WebhookEvent::Payment {
                 connector_payment_id: connector_payment_id.clone(),
                 attempt_id,
                 outcome: PaymentOutcome {
-                    status: event.status.parse().map_err(unreadable)?,
+                    status: event.status.parse().map_err(|_| unknown(AttemptStatus::WORDS))?,
                     amount_captured: event.amount_captured,
                     connector_payment_id: Some(connector_payment_id),
                     connector_reference_id: None,
@@ -861,7 +918,7 @@ impl Connector for PluginConnector {
                 connector_refund_id: connector_refund_id.clone(),
                 refund_id: own_refund_id,
                 outcome: RefundOutcome {
-                    status: event.status.parse().map_err(unreadable)?,
+                    status: event.status.parse().map_err(|_| unknown(RefundStatus::WORDS))?,
                     connector_refund_id: Some(connector_refund_id),
                     error,
                 }
@@ -877,5 +934,64 @@ impl Connector for PluginConnector {
     async fn refund_sync(&self, account: &Account, req: &RefundSyncRequest<'_>) -> ConnectorResult<RefundOutcome> {
         let args = json!({ "refund_id": req.refund_id, "connector_refund_id": req.connector_refund_id });
         self.call_flow(account, "refund_sync", args, Self::refund_outcome).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    /// A connector for the plugin whose table fields are `fields`, and an account of it with an
+    /// `api_key` (a secret) and a `merchant` id.
+    fn connector(fields: &str) -> (PluginConnector, Account) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("zappay.lua");
+        let source = format!(
+            r#"return {{ name = "zappay", api_version = 1, supports = {{ card = "any" }}, currencies = "any",
+                credentials = {{ "api_key", "merchant" }}, secrets = {{ "api_key" }}, {fields} }}"#
+        );
+        std::fs::write(&path, source).unwrap();
+        let limits = Budget { time_budget: Duration::from_secs(1), memory_bytes: 16 << 20 };
+        let plugin = loader::load_plugin(&path, limits).unwrap();
+        let account = Account {
+            name: "zappay".into(),
+            connector: "zappay".into(),
+            enabled: true,
+            base_url: Some("http://provider.invalid".into()),
+            credentials: [("api_key", "sk_zap"), ("merchant", "m_1")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Secret::new(v.to_string())))
+                .collect(),
+            metadata: Default::default(),
+            health: Default::default(),
+        };
+        (PluginConnector::new(plugin, limits, Client::new(), "http://switchyard.invalid"), account)
+    }
+
+    #[test]
+    fn reading_a_secret_credential_names_the_host_function_to_use_instead() {
+        let (connector, account) = connector(
+            r#"authorize = {
+                build = function(ctx, pay)
+                  assert(ctx.credentials.unknown == nil)
+                  local body = json.encode({ merchant = ctx.credentials.merchant })
+                  if pay.description == "read" then body = ctx.credentials.api_key end
+                  return { method = "POST", url = "/pay", body = body }
+                end,
+                parse = function() return { status = "charged" } end,
+            }"#,
+        );
+        let spec = connector.build(&account, &Pins::default(), "authorize", None, &json!({})).unwrap();
+        assert_eq!(spec.body.as_deref(), Some(r#"{"merchant":"m_1"}"#));
+        let err = connector
+            .build(&account, &Pins::default(), "authorize", None, &json!({ "description": "read" }))
+            .unwrap_err();
+        assert!(err.contains("ctx.credentials.api_key is a secret"), "{err}");
+        assert!(
+            err.contains(r#"secret = "api_key""#) && err.contains(r#"crypto.hmac_sha256("api_key", data)"#),
+            "{err}"
+        );
+        assert!(!err.contains("sk_zap"), "{err}");
     }
 }

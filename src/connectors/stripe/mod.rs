@@ -26,6 +26,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
+use crate::connectors::Unclear::NoAnswer;
 use crate::connectors::{
     http, Account, AuthorizeRequest, CallWindow, CaptureRequest, Connector, ConnectorError, ConnectorResult,
     RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent,
@@ -103,7 +104,8 @@ impl Stripe {
     async fn call<T: DeserializeOwned>(&self, request: ConnectorResult<RequestBuilder>) -> ConnectorResult<Reply<T>> {
         let response = http::send(NAME, request?).await?;
         let status = response.status().as_u16();
-        let ambiguous = |reason: String| ConnectorError::Ambiguous { connector: NAME.into(), reason };
+        let ambiguous =
+            |reason: String| ConnectorError::Ambiguous { connector: NAME.into(), reason, unclear: NoAnswer };
         let body = response.bytes().await.map_err(|e| ambiguous(format!("the answer was cut off: {e}")))?;
         if (200..=299).contains(&status) {
             return serde_json::from_slice(&body)
@@ -131,6 +133,7 @@ impl Stripe {
             Reply::Refused(error) => Err(ConnectorError::Ambiguous {
                 connector: NAME.into(),
                 reason: format!("could not read {what}: {}", error.to_payment_error().message),
+                unclear: NoAnswer,
             }),
         }
     }
@@ -164,6 +167,7 @@ impl Stripe {
         Err(ConnectorError::Ambiguous {
             connector: NAME.into(),
             reason: format!("{path} has more than {} objects to look through", MAX_PAGES * PAGE),
+            unclear: NoAnswer,
         })
     }
 
@@ -260,7 +264,7 @@ impl Connector for Stripe {
                 Ok(Reply::Done(method)) => (method.id, None),
                 Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
                 // Making a payment method charges nothing, whatever became of the call.
-                Err(ConnectorError::Ambiguous { connector, reason }) => {
+                Err(ConnectorError::Ambiguous { connector, reason, .. }) => {
                     return Err(ConnectorError::Unavailable { connector, reason })
                 }
                 Err(e) => return Err(e),
@@ -320,6 +324,7 @@ impl Connector for Stripe {
             None => Err(ConnectorError::Ambiguous {
                 connector: NAME.into(),
                 reason: format!("no payment intent found yet; its call may arrive until {settled}"),
+                unclear: NoAnswer,
             }),
         }
     }
