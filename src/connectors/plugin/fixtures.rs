@@ -203,12 +203,12 @@ fn taken(connector: &PluginConnector, flow: &str, parsed: Value, scrubber: &Scru
     match flow {
         "refund" | "refund_sync" => {
             let parsed: RefundParse = serde_json::from_value(parsed).map_err(|e| refused(e.to_string()))?;
-            connector.refund_outcome(parsed, scrubber).map(drop).map_err(|e| refused(e.to_string()))
+            connector.refund_outcome(flow, parsed, scrubber).map(drop).map_err(|e| refused(e.to_string()))
         }
         "access_token" => serde_json::from_value::<TokenParse>(parsed).map(drop).map_err(|e| refused(e.to_string())),
         _ => {
             let parsed: PaymentParse = serde_json::from_value(parsed).map_err(|e| refused(e.to_string()))?;
-            connector.outcome(parsed, scrubber).map(drop).map_err(|e| refused(e.to_string()))
+            connector.outcome(flow, parsed, scrubber).map(drop).map_err(|e| refused(e.to_string()))
         }
     }
 }
