@@ -54,6 +54,20 @@ pub enum ScriptError {
     BadResult(String),
 }
 
+impl ScriptError {
+    /// What a script's runtime error says outside the daemon's log.
+    pub const RUNTIME_PUBLIC: &'static str = "runtime error in the script (its detail is in the daemon's log)";
+
+    /// The error as a payment keeps it and its merchant reads it: a runtime error's text, which
+    /// carries the script's file, line and whatever it raised, is left to the log.
+    pub fn public(&self) -> String {
+        match self {
+            ScriptError::Runtime(_) => Self::RUNTIME_PUBLIC.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Globals a script must not reach: code loading, environment surgery, the GC, the host.
 const REMOVED_GLOBALS: [&str; 7] = ["require", "loadstring", "getfenv", "setfenv", "collectgarbage", "gcinfo", "print"];
 

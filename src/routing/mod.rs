@@ -103,11 +103,14 @@ impl Decider {
         let (candidates, reason, fallback) = match outcome {
             Some(Ok(choice)) => (choice.candidates, choice.reason, None),
             other => {
-                let fallback = other.map(|e| e.err().map(|e| e.to_string()).unwrap_or_default());
-                if let (Some((name, _)), Some(error)) = (script, &fallback) {
+                let error = other.and_then(Result::err);
+                if let (Some((name, _)), Some(error)) = (script, &error) {
                     tracing::warn!(script = name, profile = %profile.id, %error, "routing script failed; using the fallback list");
                     metrics::counter!("switchyard_script_errors_total", "script" => name.to_string()).increment(1);
                 }
+                // What the payment keeps, and its merchant reads: the script's own error text,
+                // with its file and line, stays in the log.
+                let fallback = error.map(|e| e.public());
                 let order = static_order(profile).into_iter().filter(|a| accounts.contains(&a.name));
                 (order.map(|a| a.name.clone()).collect(), None, fallback)
             }
@@ -202,7 +205,7 @@ mod tests {
                     && matches!(r, scripts::LoadResult::Refused(e) if e.contains("broken.lua:1"))));
             let decision = decider.decide(&scripts, &profile("boom"), RoutingView::default(), Utc::now());
             assert_eq!(decision.candidates, ["a"], "the fallback list decides");
-            assert!(decision.fallback.as_deref().is_some_and(|f| f.contains("boom")), "{decision:?}");
+            assert_eq!(decision.fallback.as_deref(), Some(ScriptError::RUNTIME_PUBLIC), "no Lua detail: {decision:?}");
             assert_eq!(decision.script_hash.as_deref().map(str::len), Some(12));
         });
         let snapshot = recorder.snapshotter().snapshot().into_vec();

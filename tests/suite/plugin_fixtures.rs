@@ -112,6 +112,8 @@ fn plugin_test_runs_the_fixtures_and_shows_what_differs() {
             zappay("ctx.credentials.merchant", r#"return { status = "paid", connector_payment_id = res.json.id }"#),
             "paid",
         ),
+        // A secret read as a credential, which a plugin only names.
+        (zappay("ctx.credentials.api_key", SOUND_PARSE), "is a secret"),
         // A runtime error in build.
         (zappay("ctx.credentials.merchant_id:lower()", SOUND_PARSE), "zappay.authorize.build"),
         // A request other than the one expected.

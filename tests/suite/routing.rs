@@ -470,7 +470,7 @@ end
 
 /// The cases of `FAILING`, each with a part of the reason the fallback list decided.
 const FAILURES: [(&str, &str); 25] = [
-    ("error", "boom"),
+    ("error", "runtime error in the script (its detail is in the daemon's log)"),
     ("unknown", "`nope` is not an enabled connector account"),
     ("number", "instead of a list of connector accounts"),
     ("nothing", "nil instead of a list"),
