@@ -199,7 +199,7 @@ fn pinned_account() -> Account {
 }
 
 fn pins() -> Pins {
-    Pins { http_date: Some(DATE.into()), request_id: Some(REQUEST_ID.into()) }
+    Pins { http_date: Some(DATE.into()), request_id: Some(REQUEST_ID.into()), now: None }
 }
 
 /// The arguments `PluginConnector::authorize` passes for the documented payment.

@@ -175,12 +175,15 @@ fn the_shipped_plugins_pass_fixtures_covering_every_flow() {
             serde_json::from_str(&std::fs::read_to_string(plugins.join(format!("{name}.fixtures.json"))).unwrap())
                 .unwrap();
         let tested: BTreeSet<&str> = fixtures.iter().filter_map(|f| f["flow"].as_str()).collect();
-        let defined = load_plugin(&file, budget).unwrap().flows;
-        let untested: Vec<&&str> = defined.iter().filter(|flow| !tested.contains(**flow)).collect();
+        let plugin = load_plugin(&file, budget).unwrap();
+        let mut defined: BTreeSet<String> = plugin.flows.iter().map(|f| f.to_string()).collect();
+        defined.extend(plugin.has_webhook.then(|| "webhook".to_string()));
+        defined.extend(plugin.session_wallets.iter().map(|w| format!("session_tokens.{w}")));
+        let untested: Vec<&String> = defined.iter().filter(|flow| !tested.contains(flow.as_str())).collect();
         assert!(untested.is_empty(), "{name}: no fixture for {untested:?}");
         // Each flow has an answer that works and one that does not.
         for flow in &defined {
-            let of_flow = fixtures.iter().filter(|f| f["flow"] == *flow);
+            let of_flow = fixtures.iter().filter(|f| f["flow"] == flow.as_str());
             assert!(of_flow.count() >= 2, "{name}: {flow} needs a success and a failure");
         }
     }

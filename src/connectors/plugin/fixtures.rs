@@ -1,7 +1,9 @@
 //! A plugin's fixtures: its own tests, in `<name>.fixtures.json` beside the plugin file. Each
 //! fixture gives one flow's arguments and the request `build` must ask for, and a provider's
 //! answer and what `parse` must make of it; what `parse` answers must also be an outcome the
-//! daemon takes. `switchyard plugin test` runs them and shows the difference on a mismatch;
+//! daemon takes. A `webhook` fixture gives a provider's notification, which `verify` must take
+//! and `parse` read as expected; a `session_tokens.<wallet>` fixture, what the wallet's function
+//! answers. `switchyard plugin test` runs them and shows the difference on a mismatch;
 //! every load runs them too, so a plugin whose fixtures fail never serves. Nothing is sent: the
 //! plugin's pure functions are run as a call would run them, no network, no provider.
 
@@ -13,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::{PaymentParse, PluginConnector, RefundParse, TokenParse};
 use crate::connectors::scrub::Scrubber;
+use crate::connectors::session::SessionToken;
 use crate::connectors::Account;
 use crate::diff::differences;
 use crate::secret::Secret;
@@ -42,7 +45,11 @@ pub struct Fixture {
     /// The provider's answer `parse` reads: status, headers, body (JSON or text).
     #[serde(default)]
     response: Option<Response>,
-    /// What `parse` must answer for `response`.
+    /// For `webhook`: the notification, `{ headers, body }` (headers' names in lower case).
+    #[serde(default)]
+    notification: Option<Value>,
+    /// What `parse` must answer for `response` (or the notification; or what a wallet's
+    /// function answers).
     #[serde(default)]
     expect: Option<Value>,
     /// Instead: a text the error `parse` raises for `response` must hold (an answer it cannot
@@ -59,11 +66,20 @@ fn empty_object() -> Value {
 #[serde(deny_unknown_fields)]
 struct FixtureAccount {
     #[serde(default)]
-    credentials: Option<BTreeMap<String, String>>,
+    credentials: Option<BTreeMap<String, Credential>>,
     #[serde(default)]
     metadata: serde_json::Map<String, Value>,
     #[serde(default)]
     base_url: Option<String>,
+}
+
+/// A credential's test value, or the file that holds it (a key in PEM), relative to the
+/// fixtures' own file.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Credential {
+    Value(String),
+    File { file: PathBuf },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +89,9 @@ struct FixturePins {
     http_date: Option<String>,
     #[serde(default)]
     request_id: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    now: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,7 +121,8 @@ pub fn path_of(plugin: &Path) -> PathBuf {
     plugin.with_extension("fixtures.json")
 }
 
-/// Reads the fixtures beside `plugin`; none when there is no fixture file.
+/// Reads the fixtures beside `plugin`, with the credentials they keep in files read in; none
+/// when there is no fixture file.
 pub fn read(plugin: &Path) -> Result<Vec<Fixture>, String> {
     let path = path_of(plugin);
     if !path.exists() {
@@ -110,7 +130,16 @@ pub fn read(plugin: &Path) -> Result<Vec<Fixture>, String> {
     }
     let shown = path.display();
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))
+    let mut fixtures: Vec<Fixture> = serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    for credential in fixtures.iter_mut().flat_map(|f| f.account.credentials.iter_mut().flat_map(|c| c.values_mut())) {
+        if let Credential::File { file } = credential {
+            let file = folder.join(&file);
+            let value = std::fs::read_to_string(&file).map_err(|e| format!("{shown}: {}: {e}", file.display()))?;
+            *credential = Credential::Value(value);
+        }
+    }
+    Ok(fixtures)
 }
 
 /// Runs `fixtures` against `connector`; the failures, each with what differs.
@@ -136,13 +165,49 @@ pub fn verify(connector: &PluginConnector) -> Result<(), String> {
 
 fn check(connector: &PluginConnector, fixture: &Fixture) -> Result<(), String> {
     let plugin = &connector.plugin;
+    let account = account(connector, &fixture.account);
+    let pins = super::Pins {
+        http_date: fixture.pins.http_date.clone(),
+        request_id: fixture.pins.request_id.clone(),
+        now: fixture.pins.now,
+    };
+    let token = fixture.access_token.as_deref();
+    if let Some(wallet) = fixture.flow.strip_prefix("session_tokens.") {
+        if !plugin.session_wallets.iter().any(|w| w == wallet) {
+            return Err(format!("the plugin makes no `{wallet}` session token"));
+        }
+        let made = connector
+            .run_lua(plugin, &account, &pins, token, "session_tokens", wallet, std::slice::from_ref(&fixture.args))
+            .and_then(|value| connector.parse_as::<Value>("session_tokens", value));
+        return answered("the wallet's function", fixture, made, |mut token| {
+            let fields = token.as_object_mut().ok_or("session_tokens must return a table")?;
+            fields.insert("wallet_name".into(), json!(wallet));
+            fields.insert("connector".into(), json!(connector.name));
+            serde_json::from_value::<SessionToken>(token)
+                .map(drop)
+                .map_err(|e| format!("the wallet's answer is not taken: {e}"))
+        });
+    }
+    if fixture.flow == "webhook" {
+        if !plugin.has_webhook {
+            return Err("the plugin defines no `webhook`".into());
+        }
+        let incoming = fixture.notification.clone().ok_or("a `webhook` fixture needs a `notification`")?;
+        let args = [incoming];
+        let verified = connector.run_lua(plugin, &account, &pins, token, "webhook", "verify", &args);
+        let read = match verified {
+            Ok(mlua::Value::Boolean(true)) => connector
+                .run_lua(plugin, &account, &pins, token, "webhook", "parse", &args)
+                .and_then(|value| connector.parse_as::<Value>("webhook", value)),
+            Ok(_) => Err("verify did not answer true".to_string()),
+            Err(e) => Err(e),
+        };
+        return answered("webhook.parse", fixture, read, |_| Ok(()));
+    }
     if !plugin.flows.contains(fixture.flow.as_str()) {
         return Err(format!("the plugin defines no flow `{}`", fixture.flow));
     }
-    let account = account(connector, &fixture.account);
-    let pins = super::Pins { http_date: fixture.pins.http_date.clone(), request_id: fixture.pins.request_id.clone() };
     if let Some(expected) = &fixture.request {
-        let token = fixture.access_token.as_deref();
         let asked = connector.build_with(plugin, &account, &pins, &fixture.flow, token, &fixture.args)?;
         let mut asked = serde_json::to_value(&asked).map_err(|e| e.to_string())?;
         // A body expected as JSON is compared as JSON: its keys' order is the plugin's business.
@@ -161,19 +226,30 @@ fn check(connector: &PluginConnector, fixture: &Fixture) -> Result<(), String> {
         };
     };
     let scrubber = Scrubber::default();
-    let (token, args, res) = (fixture.access_token.as_deref(), fixture.args.clone(), response.to_value());
+    let (args, res) = (fixture.args.clone(), response.to_value());
     let parsed: Result<Value, String> =
         connector.parse_with(plugin, &account, &fixture.flow, token, args, res, &scrubber);
-    match (&fixture.expect, &fixture.error, parsed) {
-        (Some(expected), None, Ok(parsed)) => {
-            mismatch("parse answered", expected, &parsed)?;
-            taken(connector, &fixture.flow, parsed, &scrubber)
+    answered("parse", fixture, parsed, |parsed| taken(connector, &fixture.flow, parsed, &scrubber))
+}
+
+/// Holds what `what` answered (or raised) to the fixture's `expect` (or `error`); `taken` checks
+/// an answer as expected is one the daemon takes.
+fn answered(
+    what: &str,
+    fixture: &Fixture,
+    got: Result<Value, String>,
+    taken: impl FnOnce(Value) -> Result<(), String>,
+) -> Result<(), String> {
+    match (&fixture.expect, &fixture.error, got) {
+        (Some(expected), None, Ok(got)) => {
+            mismatch(&format!("{what} answered"), expected, &got)?;
+            taken(got)
         }
         (None, Some(expected), Err(error)) if error.contains(expected.as_str()) => Ok(()),
-        (None, Some(expected), Err(error)) => Err(format!("parse raised `{error}`, not one holding `{expected}`")),
-        (None, Some(_), Ok(parsed)) => Err(format!("parse answered {parsed} where it should raise an error")),
-        (_, _, Err(error)) => Err(format!("parse raised {error}")),
-        _ => Err("give a `response` one of `expect` and `error`".into()),
+        (None, Some(expected), Err(error)) => Err(format!("{what} raised `{error}`, not one holding `{expected}`")),
+        (None, Some(_), Ok(got)) => Err(format!("{what} answered {got} where it should raise an error")),
+        (_, _, Err(error)) => Err(format!("{what} raised {error}")),
+        _ => Err("give one of `expect` and `error`".into()),
     }
 }
 
@@ -217,7 +293,14 @@ fn taken(connector: &PluginConnector, flow: &str, parsed: Value, scrubber: &Scru
 fn account(connector: &PluginConnector, given: &FixtureAccount) -> Account {
     let declared = &connector.plugin.declaration.credentials;
     let credentials = match &given.credentials {
-        Some(given) => given.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
+        Some(given) => given
+            .iter()
+            .filter_map(|(name, value)| match value {
+                Credential::Value(value) => Some((name.clone(), Secret::new(value.clone()))),
+                // `read` has read every file in.
+                Credential::File { .. } => None,
+            })
+            .collect(),
         None => declared.iter().map(|name| (name.clone(), Secret::new(format!("test_{name}")))).collect(),
     };
     Account {

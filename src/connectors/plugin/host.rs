@@ -26,6 +26,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 pub struct Pins {
     pub http_date: Option<String>,
     pub request_id: Option<String>,
+    /// Unix seconds, for `time.now()`.
+    pub now: Option<i64>,
 }
 
 /// The account a plugin call runs for, and its pins.
@@ -260,7 +262,13 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
                 .unwrap_or_else(|| chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string()))
         })?,
     )?;
-    time.raw_set("now", lua.create_function(|_, ()| Ok(chrono::Utc::now().timestamp()))?)?;
+    time.raw_set(
+        "now",
+        lua.create_function(|_, ()| {
+            let pinned = SCOPE.with(|s| s.borrow().as_ref().and_then(|scope| scope.pins.now));
+            Ok(pinned.unwrap_or_else(|| chrono::Utc::now().timestamp()))
+        })?,
+    )?;
     time.raw_set(
         "parse_http_date",
         lua.create_function(|_, text: String| {
