@@ -1,4 +1,5 @@
-//! The `switchyard` command: run the daemon, make keys, check a configuration.
+//! The `switchyard` command: run the daemon, check a configuration, make keys, ask routing
+//! scripts about payments, and test connector plugins against their fixtures.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
