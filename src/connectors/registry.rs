@@ -76,9 +76,10 @@ impl Registry {
                 Some(older) => Arc::new(older.next_version(plugin).expect("a version of the plugin of that name")),
                 None => Arc::new(PluginConnector::new(plugin, limits, http.clone(), public_url)),
             };
-            // A version whose own fixtures fail is refused as one that does not load is.
+            // A version whose own fixtures fail is refused as one that does not load is; the
+            // version serving (the same one, when only its fixtures changed) serves on.
             if let Err(error) = fixtures::verify(&connector) {
-                let kept = earlier(&name).filter(|e| !Arc::ptr_eq(e, &connector));
+                let kept = earlier(&name);
                 match kept {
                     Some(earlier) => self.add_plugin(earlier.clone()),
                     None => drop(self.broken.insert(name.clone())),

@@ -553,3 +553,62 @@ async fn a_script_or_a_change_that_breaks_a_path_is_refused_and_the_old_version_
     let (_, body) = app.post("/v2/payments", eur).await;
     assert_eq!(body["merchant_connector_id"], "b", "{body}");
 }
+
+/// Who took a payment as acme/shop, by the provider's id its plugin reports.
+async fn paid_by(app: &TestApp) -> Option<String> {
+    pay(app, ACME_KEY, "shop").await.2["connector_transaction_id"].as_str().map(str::to_string)
+}
+
+/// Fixtures for `echo_plugin(version)`: a payment named after `version`.
+fn echo_fixtures(version: &str) -> String {
+    json!([{
+        "name": "a payment",
+        "flow": "authorize",
+        "args": { "amount": 100 },
+        "response": { "status": 200, "body": { "id": "p1" } },
+        "expect": { "status": "charged", "connector_payment_id": format!("{version}-p1") }
+    }])
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_version_whose_fixtures_fail_never_serves() {
+    let setup = Setup::new();
+    let provider = provider().await;
+    let plugins = setup.folder("plugins");
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v1")).unwrap();
+    std::fs::write(plugins.join("echo.fixtures.json"), echo_fixtures("v1")).unwrap();
+    let shop = format!(
+        "{}\n[merchants.acme.profiles.shop]\n[[merchants.acme.profiles.shop.connector_accounts]]\nname = \"echo\"\n\
+         connector = \"echo\"\nbase_url = \"{}\"\n",
+        acme("\"a\"", ""),
+        provider.url
+    );
+    setup.write(&shop);
+    let app = setup.start().await;
+    assert_eq!(paid_by(&app).await.as_deref(), Some("v1-p1"));
+    let serving = app.version();
+
+    // A new version its fixtures do not hold for: refused, v1 serves.
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v2")).unwrap();
+    assert_eq!(app.reload().await, Outcome::Unchanged);
+    assert_eq!((app.version(), paid_by(&app).await.as_deref()), (serving.clone(), Some("v1-p1")));
+
+    // Fixtures that no longer hold for the version serving: it serves on, named as refused.
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v1")).unwrap();
+    std::fs::write(plugins.join("echo.fixtures.json"), echo_fixtures("v0")).unwrap();
+    assert_eq!(app.reload().await, Outcome::Unchanged);
+    assert_eq!(paid_by(&app).await.as_deref(), Some("v1-p1"));
+    let file = setup.file().display().to_string();
+    let out = switchyard(&["--config", &file, "check"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stdout).contains("connector plugin `echo`: "), "{}", show(&out));
+
+    // Fixtures and version agreeing again: v2 serves.
+    std::fs::write(plugins.join("echo.fixtures.json"), echo_fixtures("v2")).unwrap();
+    std::fs::write(plugins.join("echo.lua"), echo_plugin("v2")).unwrap();
+    let was = app.version();
+    let _ = app.reload().await;
+    assert_ne!(app.version(), was);
+    assert_eq!(paid_by(&app).await.as_deref(), Some("v2-p1"));
+}
