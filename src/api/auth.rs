@@ -1,4 +1,5 @@
-//! Who is calling: the `api-key` header names a merchant, `X-Profile-Id` one of its profiles.
+//! Who is calling: a secret key names a merchant — in an `api-key` header, or as Hyperswitch's v2
+//! clients send it, `Authorization: api-key=<key>` — and `X-Profile-Id` one of its profiles.
 //! Client-side code calls with the merchant's publishable key instead, which opens only what a
 //! client secret opens too. Keys are recognised by `keys`; a secret key's call acts in the
 //! payment core's `Scope` of that merchant and profile.
@@ -15,7 +16,12 @@ impl FromRequestParts<AppState> for Scope {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+        let key = parts
+            .headers
+            .get("api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| authorization(parts, "api-key"))
+            .ok_or(ApiError::Unauthorized)?;
         let live = snapshot(parts, state);
         let (index, merchant_id) = live.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
         // Limited by which configured key it is: the key itself is never held.
@@ -65,10 +71,7 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let field = |name: &str| {
-            header.split(',').filter_map(|part| part.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
-        };
+        let field = |name: &str| authorization(parts, name);
         let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
         let live = snapshot(parts, state);
         let merchant_id = live.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
@@ -78,4 +81,11 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
             .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;
         Ok(ClientSecretCaller { merchant_id: merchant_id.to_string(), client_secret: client_secret.to_string() })
     }
+}
+
+/// The field `name` of the `Authorization` header, which Hyperswitch's clients write as
+/// `name=value` pairs separated by commas.
+fn authorization<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    let header = parts.headers.get("authorization")?.to_str().ok()?;
+    header.split(',').filter_map(|part| part.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }

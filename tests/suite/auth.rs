@@ -274,6 +274,28 @@ async fn unauthorized_answers_carry_www_authenticate_and_json() {
 }
 
 #[tokio::test]
+async fn a_secret_key_is_taken_from_the_authorization_header_as_hyperswitch_clients_send_it() {
+    let app = TestApp::start().await;
+    let pay = |authorization: String| {
+        let req = app.client.post(format!("{}/v2/payments", app.base)).header("Authorization", authorization);
+        req.header("X-Profile-Id", "web").json(&payment("4242424242424242")).send()
+    };
+    let res = pay(format!("api-key={ACME_KEY}")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["status"].as_str(), body["profile_id"].as_str()), (Some("succeeded"), Some("web")), "{body}");
+    // A wrong key, and a publishable key, which is no secret key, in the same place.
+    for key in [WRONG_KEY, ACME_PK] {
+        let res = pay(format!("api-key={key}")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{key}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "IR_01", "{body}");
+    }
+    assert_eq!(app.count("payment_intents").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn authentication_is_checked_before_the_body_is_read() {
     let app = TestApp::start().await;
     let before = [app.count("payment_intents").await, app.count("refunds").await];
