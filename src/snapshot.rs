@@ -28,6 +28,11 @@ impl Version {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The version's text, shared: what each payment it routes records, with no copy made.
+    pub fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl fmt::Display for Version {

@@ -24,7 +24,7 @@ pub(super) fn route<'a>(
     confirmation: &Confirmation,
 ) -> Result<(Decision, Vec<&'a Account>), Error> {
     let mut decision = cx.decider.decide(&cx.snapshot.scripts, profile, intent_view(intent, confirmation), Utc::now());
-    decision.config_version = Some(cx.snapshot.version.as_str().into());
+    decision.config_version = Some(cx.snapshot.version.shared());
     let takes = |a: &&Account| {
         cx.snapshot
             .registry
