@@ -139,6 +139,12 @@ impl Directory {
         self.profiles.get(merchant_id)?.get(profile_id)
     }
 
+    /// The merchant's profile when it has exactly one.
+    pub fn only_profile(&self, merchant_id: &str) -> Option<&Arc<Profile>> {
+        let mut profiles = self.profiles.get(merchant_id)?.values();
+        profiles.next().filter(|_| profiles.next().is_none())
+    }
+
     /// The connector account a provider's notification is addressed to: by profile when the
     /// address names one, else the one account of the merchant with that name. A name that
     /// several profiles use is ambiguous without the profile: which account's secret verifies

@@ -1,7 +1,9 @@
 //! Who is calling: a secret key names a merchant — in an `api-key` header, or as Hyperswitch's v2
 //! clients send it, `Authorization: api-key=<key>` — and `X-Profile-Id` one of its profiles.
-//! Client-side code calls with the merchant's publishable key instead, which opens only what a
-//! client secret opens too. Keys are recognised by `keys`; a secret key's call acts in the
+//! Without the header, a call acts in the merchant's only profile, or for a merchant with
+//! several, in the profile of the object it names (a call that makes a new object must then name
+//! one). Client-side code calls with the merchant's publishable key instead, which opens only
+//! what a client secret opens too. Keys are recognised by `keys`; a secret key's call acts in the
 //! payment core's `Scope` of that merchant and profile.
 
 use axum::extract::FromRequestParts;
@@ -26,17 +28,35 @@ impl FromRequestParts<AppState> for Scope {
         let (index, merchant_id) = live.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
         // Limited by which configured key it is: the key itself is never held.
         live.limits.check_api(&format!("sk:{merchant_id}:{index}"), merchant_id).map_err(ApiError::RateLimited)?;
-        let profile_id = parts
-            .headers
-            .get("x-profile-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or(ApiError::MissingHeader("X-Profile-Id"))?;
-        // Another merchant's profile is answered exactly like one that does not exist.
-        live.directory
-            .profile(merchant_id, profile_id)
-            .ok_or_else(|| ApiError::NotFound(format!("profile `{profile_id}`")))?;
-        Ok(Scope { merchant_id: merchant_id.to_string(), profile_id: profile_id.to_string() })
+        let profile = match parts.headers.get("x-profile-id") {
+            // A profile the key's merchant does not have is refused as the key would be:
+            // another merchant's profile looks exactly like one that does not exist.
+            Some(named) => {
+                let named = named.to_str().map_err(|_| ApiError::InvalidHeader("X-Profile-Id"))?;
+                Some(live.directory.profile(merchant_id, named).ok_or(ApiError::Unauthorized)?)
+            }
+            None => live.directory.only_profile(merchant_id),
+        };
+        Ok(Scope { merchant_id: merchant_id.to_string(), profile_id: profile.map(|p| p.id.clone()) })
+    }
+}
+
+/// The caller of a call on one payment that client-side code may make too: the merchant's
+/// server with its secret key, or a browser with the publishable key and the payment's client
+/// secret.
+pub enum PaymentCaller {
+    Server(Scope),
+    Client(ClientSecretCaller),
+}
+
+impl FromRequestParts<AppState> for PaymentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match authorization(parts, "publishable-key") {
+            Some(_) => ClientSecretCaller::from_request_parts(parts, state).await.map(PaymentCaller::Client),
+            None => Scope::from_request_parts(parts, state).await.map(PaymentCaller::Server),
+        }
     }
 }
 

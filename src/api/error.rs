@@ -13,12 +13,18 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("API key not provided or invalid API key used")]
     Unauthorized,
-    #[error("missing required header: {0}")]
+    #[error("Missing header key: `{0}`")]
     MissingHeader(&'static str),
+    #[error("Invalid value provided: `{0}` in headers")]
+    InvalidHeader(&'static str),
     #[error("{0}: missing required field")]
     MissingField(String),
+    /// A value the request may not hold: out of range, inconsistent with another, …
     #[error("{0}")]
     InvalidRequest(String),
+    /// A body or query that does not decode into the request: an unknown field, a wrong type.
+    #[error("{0}")]
+    Undecodable(String),
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("the body nests arrays and objects more than {0} deep")]
@@ -45,6 +51,8 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidState(String),
     #[error("{0}")]
+    RefundExceedsPayment(String),
+    #[error("{0}")]
     NotSupported(String),
     /// The provider refused an operation on a payment; nothing changed.
     #[error("{0}")]
@@ -57,8 +65,10 @@ pub enum ApiError {
     ConnectorUnavailable(String),
     #[error("rate limit reached ({}); retry after {} s", .0.scope, retry_after_secs(.0))]
     RateLimited(crate::limits::Refused),
-    #[error("no route for {method} {path}")]
+    #[error("Unrecognized request URL: {method} {path}")]
     NoRoute { method: String, path: String },
+    #[error("The HTTP method is not applicable for this API: {method} {path}")]
+    MethodNotAllowed { method: String, path: String },
     #[error("internal error; the request may be retried")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -95,23 +105,29 @@ pub enum ErrorType {
 }
 
 impl ApiError {
-    /// The status code, error type and error code this error answers with.
+    /// The status code, error type and error code this error answers with: Hyperswitch's for the
+    /// same fault (its `ApiErrorResponse`), so a client written for it reads ours unchanged.
     pub fn parts(&self) -> (StatusCode, ErrorType, &'static str) {
         use ApiError::*;
         use ErrorType::{Api, Connector, InvalidRequest as Invalid, RateLimited as Limited};
         match self {
             Unauthorized => (StatusCode::UNAUTHORIZED, Invalid, "IR_01"),
-            MissingHeader(_) | MissingField(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_04"),
-            MalformedJson(_) | TooDeep(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
-            InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
+            MissingField(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_04"),
+            // Hyperswitch answers any body its decoder refuses with 400 `IR_06`.
+            Undecodable(_) | MalformedJson(_) | TooDeep(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
+            InvalidHeader(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_07"),
+            MissingHeader(_) | InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Invalid, "IR_06"),
             BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Invalid, "IR_06"),
             BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, Invalid, "IR_06"),
             ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_08"),
             ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_09"),
+            RefundExceedsPayment(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_13"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_14"),
             NotSupported(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_20"),
-            NotFound(_) | NoRoute { .. } => (StatusCode::NOT_FOUND, Invalid, "HE_02"),
+            NotFound(_) => (StatusCode::NOT_FOUND, Invalid, "HE_02"),
+            NoRoute { .. } => (StatusCode::NOT_FOUND, Invalid, "IR_02"),
+            MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, Invalid, "IR_03"),
             Duplicate(_) => (StatusCode::BAD_REQUEST, Invalid, "HE_01"),
             WebhookRejected(_) => (StatusCode::UNAUTHORIZED, Invalid, "WE_01"),
             ConnectorRefused(_) => (StatusCode::BAD_REQUEST, Connector, "CE_00"),
@@ -138,6 +154,8 @@ impl From<payments::Error> for ApiError {
             Core::NotFound(what) => ApiError::NotFound(what),
             Core::InvalidRequest(m) => ApiError::InvalidRequest(m),
             Core::Duplicate(m) => ApiError::Duplicate(m),
+            Core::ProfileNotNamed => ApiError::MissingHeader("X-Profile-Id"),
+            Core::RefundExceedsPayment(m) => ApiError::RefundExceedsPayment(m),
             Core::InvalidState(m) => ApiError::InvalidState(m),
             Core::NotSupported(m) => ApiError::NotSupported(m),
             Core::ClientSecretInvalid(m) => ApiError::ClientSecretInvalid(m),

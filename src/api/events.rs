@@ -168,7 +168,7 @@ impl<'a> EventAttempt<'a> {
 async fn list(state: Call, caller: Scope, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, ApiError> {
     let filter =
         EventFilter { object_id: query.object_id, limit: page_limit(query.limit)?, offset: query.offset.unwrap_or(0) };
-    let events = state.core.store.events(&caller.merchant_id, &caller.profile_id, &filter).await?;
+    let events = state.core.store.events(&caller.merchant_id, caller.profile_id.as_deref(), &filter).await?;
     Ok(Json(events.iter().map(EventListItem::of).collect::<Vec<_>>()).into_response())
 }
 
@@ -176,7 +176,7 @@ async fn find(state: &Call, caller: &Scope, id: &str) -> Result<(Event, Vec<Deli
     let event = state
         .core
         .store
-        .find_event(id, &caller.merchant_id, &caller.profile_id)
+        .find_event(id, &caller.merchant_id, caller.profile_id.as_deref())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {id}")))?;
     let deliveries = state.core.store.deliveries(id).await?;

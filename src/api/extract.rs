@@ -93,7 +93,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
-            .map_err(|e| ApiError::InvalidRequest(format!("query: {}", e.body_text())))
+            .map_err(|e| ApiError::Undecodable(format!("query: {}", e.body_text())))
     }
 }
 
@@ -118,13 +118,16 @@ pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
 /// Refuses a body with a top-level field that none of `parts` declares.
 pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
     let Value::Object(map) = body else {
-        return Err(ApiError::InvalidRequest("the request body must be a JSON object".into()));
+        return Err(ApiError::Undecodable("the request body must be a JSON object".into()));
     };
     match map.keys().find(|k| !parts.iter().any(|fields| fields.contains(&k.as_str()))) {
-        Some(field) => Err(ApiError::InvalidRequest(format!("{field}: unknown field"))),
+        Some(field) => Err(ApiError::Undecodable(format!("{field}: unknown field"))),
         None => Ok(()),
     }
 }
+
+/// How serde's own errors begin, as opposed to a field type's checks of its value.
+const SHAPE_ERRORS: &[&str] = &["invalid type:", "unknown variant", "invalid length"];
 
 fn classify(path: &str, message: &str) -> ApiError {
     let at_root = path == "." || path.is_empty();
@@ -135,12 +138,16 @@ fn classify(path: &str, message: &str) -> ApiError {
     if let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
         // The path already ends at the unknown field.
         let at = if path.rsplit('.').next() == Some(field) { path.to_string() } else { join(field) };
-        return ApiError::InvalidRequest(format!("{at}: unknown field"));
+        return ApiError::Undecodable(format!("{at}: unknown field"));
     }
-    if at_root {
-        ApiError::InvalidRequest(message.to_string())
-    } else {
-        ApiError::InvalidRequest(format!("{path}: {message}"))
+    // What serde itself refuses is the shape of the request (Hyperswitch's decoder answers it
+    // 400); what a field's own type refuses is a value it may not hold (422, as Hyperswitch's
+    // checks after decoding answer).
+    let shape = SHAPE_ERRORS.iter().any(|p| message.starts_with(p));
+    let message = if at_root { message.to_string() } else { format!("{path}: {message}") };
+    match shape {
+        true => ApiError::Undecodable(message),
+        false => ApiError::InvalidRequest(message),
     }
 }
 

@@ -65,13 +65,32 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .merge(sandbox::router())
         .merge(metrics)
         .fallback(no_route)
-        .method_not_allowed_fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(deadline)
+        .layer(cors())
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::pin))
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
         .with_state(state)
+}
+
+/// Browsers may call the API from any page: Hyperswitch's client SDKs run on the merchant's site
+/// and call with the publishable key and a client secret. Every key travels in a header a page
+/// must set itself, never in a cookie, so letting any origin call grants a page nothing it does
+/// not already hold.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static("api-key"),
+            HeaderName::from_static("x-profile-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600))
 }
 
 /// `GET /health`.
@@ -192,4 +211,8 @@ async fn ready(state: Call) -> (StatusCode, Json<ReadyResponse>) {
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NoRoute { method: method.to_string(), path: uri.path().to_string() }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_string() }
 }

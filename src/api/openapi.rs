@@ -170,21 +170,25 @@ const ALIASES: &[(&str, &str, &str)] = &[
 /// Every error the API answers with, by status code: the codes, and what each means. Each
 /// `ApiError` is here (see the test below).
 pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
-    (400, "IR_04", "a required header or field is missing"),
-    (400, "IR_06", "the body is not valid JSON, or nested deeper than the configured limit"),
+    (400, "IR_04", "a required field is missing"),
+    (400, "IR_06", "the body or query does not decode: not valid JSON, nested deeper than the configured limit, an unknown field or a value of the wrong type; `message` names it"),
+    (400, "IR_07", "a header whose value is not text"),
     (400, "IR_08", "no usable client secret (none given, or expired)"),
     (400, "IR_09", "the client secret of another object"),
+    (400, "IR_13", "a refund for more than the payment has left to refund"),
     (400, "IR_14", "the object's state does not allow this"),
     (400, "IR_20", "not supported"),
     (400, "HE_01", "a duplicate of an existing object"),
     (400, "CE_00", "the payment provider refused"),
-    (401, "IR_01", "no API key, or not a valid one"),
+    (401, "IR_01", "no API key, or not a valid one, or a profile the key's merchant does not have"),
     (401, "WE_01", "a notification whose signature does not verify"),
-    (404, "HE_02", "no such object, profile or route"),
+    (404, "HE_02", "no such object"),
+    (404, "IR_02", "no such route"),
+    (405, "IR_03", "a method the route does not take"),
     (408, "IR_06", "the body did not arrive within the configured time"),
     (413, "IR_06", "the body is larger than the configured limit"),
     (415, "IR_06", "a body that is not `application/json`"),
-    (422, "IR_06", "a field, header or query parameter with a value that is not allowed; `message` names it"),
+    (422, "IR_06", "a value that is not allowed, or `X-Profile-Id` missing where it is needed; `message` names it"),
     (429, "RL_01", "a rate limit: of the API key, the merchant, or the connector accounts' quotas"),
     (503, "CE_01", "the payment provider could not be reached, or every account's circuit is open"),
     (504, "HE_00", "no answer within the request timeout; the work goes on, so read the object before repeating"),
@@ -213,8 +217,9 @@ fn add_errors(operation: &mut Map<String, Value>) {
     let mut statuses: Vec<u16> = vec![504];
     for scheme in &schemes {
         statuses.extend(match scheme.as_str() {
-            // `Scope`: the key, then `X-Profile-Id` (missing: 400; not the merchant's: 404).
-            "api_key" => &[400, 401, 404, 429][..],
+            // `Scope`: the key, then `X-Profile-Id` (not text: 400; not the merchant's: 401;
+            // missing where a new object needs it: 422).
+            "api_key" => &[400, 401, 404, 422, 429][..],
             // `ClientCaller`: the key; the body names the object (404) and its secret (400).
             "publishable_key" => &[400, 401, 404, 429][..],
             // `ClientSecretCaller`: the key, then the secret (400) of the object named (404).
@@ -227,8 +232,8 @@ fn add_errors(operation: &mut Map<String, Value>) {
         parameters.as_array_mut().expect("parameters are a list").push(json!({
             "name": "X-Profile-Id",
             "in": "header",
-            "description": "One of the merchant's profiles",
-            "required": true,
+            "description": "One of the merchant's profiles. Without it, the call acts in the merchant's only profile, or in the profile of the object it names; a merchant with several profiles names one to make a new object",
+            "required": false,
             "schema": { "type": "string" },
             "example": "pro_demo",
         }));
@@ -418,6 +423,10 @@ mod tests {
         let errors = [
             ApiError::Unauthorized,
             ApiError::MissingHeader("X-Profile-Id"),
+            ApiError::InvalidHeader("X-Profile-Id"),
+            ApiError::Undecodable("f".into()),
+            ApiError::RefundExceedsPayment("f".into()),
+            ApiError::MethodNotAllowed { method: "GET".into(), path: "/".into() },
             ApiError::MissingField("f".into()),
             ApiError::InvalidRequest("f".into()),
             ApiError::MalformedJson("f".into()),

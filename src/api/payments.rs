@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
+use super::auth::PaymentCaller;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
 use super::types::{
@@ -140,6 +141,9 @@ pub async fn create_intent(
 /// Payments - Confirm Intent
 ///
 /// Confirms a payment intent with a payment method: routing picks the connector accounts to try.
+/// The merchant's server calls it with its secret key; a browser with the publishable key and
+/// the payment's client secret (`Authorization: publishable-key=…,client-secret=…`), so the card
+/// never passes through the merchant's server.
 #[utoipa::path(
     post,
     path = "/v2/payments/{id}/confirm-intent",
@@ -157,14 +161,22 @@ pub async fn create_intent(
         (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
         (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
     ),
-    security(("api_key" = []))
+    security(("api_key" = []), ("publishable_key__client_secret" = []))
 )]
 pub async fn confirm_intent(
     state: Call,
-    caller: Scope,
+    caller: PaymentCaller,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmIntentRequest>,
 ) -> Result<Response, ApiError> {
+    let caller = match caller {
+        PaymentCaller::Server(scope) => scope,
+        PaymentCaller::Client(client) => {
+            let intent =
+                payments::open_for_client(&state.core, &client.merchant_id, Some(&client.client_secret), &id).await?;
+            Scope::new(intent.merchant_id, intent.profile_id)
+        }
+    };
     let choice = req.into_choice()?;
     let customer_id = match &choice {
         MethodChoice::Saved { .. } => payments::retrieve_intent(&state.core, &caller, &id).await?.customer_id,

@@ -49,14 +49,15 @@ fn psp_account<'a>(
 
 pub async fn create(cx: &Context, scope: &Scope, new: NewSession) -> Result<MethodSession, Error> {
     customers::retrieve(cx, &scope.merchant_id, &new.customer_id).await?;
+    let profile_id = scope.profile_for_new()?;
     if let Some(psp) = &new.psp_tokenization {
-        psp_account(cx, &scope.merchant_id, &scope.profile_id, psp)?;
+        psp_account(cx, &scope.merchant_id, profile_id, psp)?;
     }
     let now = Utc::now();
     let session = MethodSession {
         id: cx.ids.payment_method_session(),
         merchant_id: scope.merchant_id.clone(),
-        profile_id: scope.profile_id.clone(),
+        profile_id: profile_id.to_string(),
         customer_id: new.customer_id,
         client_secret: ids::client_secret(),
         expires_at: now + Duration::seconds(i64::from(new.expires_in_secs)),
@@ -78,7 +79,7 @@ pub async fn retrieve(cx: &Context, scope: &Scope, id: &str) -> Result<MethodSes
         .store
         .find_method_session(id, &scope.merchant_id)
         .await?
-        .filter(|s| s.profile_id == scope.profile_id)
+        .filter(|s| scope.covers(&s.profile_id))
         .ok_or_else(|| not_found(id))?;
     if session.is_expired(Utc::now()) {
         return Err(Error::InvalidState(format!(

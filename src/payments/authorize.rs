@@ -30,7 +30,7 @@ pub async fn create_and_confirm(
     new: NewIntent,
     confirmation: Confirmation,
 ) -> Result<Payment, Error> {
-    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
+    let profile = profile(cx, &scope.merchant_id, scope.profile_for_new()?)?;
     check_payment_method(profile, &confirmation)?;
     let mut intent = new_intent(cx, scope, profile, new, IntentStatus::Processing);
     if let Some(return_url) = &confirmation.return_url {
@@ -51,9 +51,9 @@ pub async fn confirm(
     payment_id: &str,
     confirmation: Confirmation,
 ) -> Result<Payment, Error> {
-    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
-    check_payment_method(profile, &confirmation)?;
     let mut intent = load(cx, scope, payment_id).await?;
+    let profile = profile(cx, &intent.merchant_id, &intent.profile_id)?;
+    check_payment_method(profile, &confirmation)?;
     require(&intent, Operation::Confirm)?;
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());

@@ -1,9 +1,9 @@
 //! What the payment core works with, and on whose behalf. A `Core` is built once by the program
 //! and shared by every call; a `Context` is one call's view of it, with the configuration
 //! version (`Snapshot`) the call runs on from its start to its end. A `Scope` names the
-//! merchant and profile a call acts for — the API's authentication produces it from a key, the
-//! reconciler from the record it settles. A client-side call holds no scope; it shows the
-//! object's client secret instead (`client_secret`).
+//! merchant a call acts for and, when known, the profile — the API's authentication produces it
+//! from a key, the reconciler from the record it settles. A client-side call shows an object's
+//! client secret instead (`client_secret`), and acts in that object's scope.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -62,16 +62,33 @@ impl Deref for Context {
     }
 }
 
-/// The merchant a call acts for, and the one of its profiles.
+/// The merchant a call acts for, and the one of its profiles when the call names one. Without
+/// a profile, a call on an existing object acts in the object's profile, and a call that makes
+/// a new one is refused (`ProfileNotNamed`): nothing can say which profile it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     pub merchant_id: String,
-    pub profile_id: String,
+    pub profile_id: Option<String>,
 }
 
 impl Scope {
     pub fn new(merchant_id: impl Into<String>, profile_id: impl Into<String>) -> Self {
-        Self { merchant_id: merchant_id.into(), profile_id: profile_id.into() }
+        Self { merchant_id: merchant_id.into(), profile_id: Some(profile_id.into()) }
+    }
+
+    /// A scope over every profile of the merchant.
+    pub fn merchant(merchant_id: impl Into<String>) -> Self {
+        Self { merchant_id: merchant_id.into(), profile_id: None }
+    }
+
+    /// The profile a new object is made in.
+    pub fn profile_for_new(&self) -> Result<&str> {
+        self.profile_id.as_deref().ok_or(Error::ProfileNotNamed)
+    }
+
+    /// Whether an object of `profile_id` is within this scope.
+    pub fn covers(&self, profile_id: &str) -> bool {
+        self.profile_id.as_deref().is_none_or(|p| p == profile_id)
     }
 }
 

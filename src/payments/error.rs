@@ -15,6 +15,12 @@ pub enum Error {
     InvalidRequest(String),
     #[error("{0}")]
     Duplicate(String),
+    /// A new object, asked for by a merchant with several profiles without naming one.
+    #[error("the profile to act in was not named")]
+    ProfileNotNamed,
+    /// A refund for more than the payment has left to refund.
+    #[error("{0}")]
+    RefundExceedsPayment(String),
     /// The object is not in a status that allows the operation.
     #[error("{0}")]
     InvalidState(String),

@@ -33,7 +33,7 @@ pub(super) fn new_intent(
     PaymentIntent {
         id: cx.ids.payment(),
         merchant_id: scope.merchant_id.clone(),
-        profile_id: scope.profile_id.clone(),
+        profile_id: profile.id.to_string(),
         merchant_reference_id: new.merchant_reference_id,
         status,
         amount: new.amount,
@@ -52,7 +52,7 @@ pub(super) fn new_intent(
 }
 
 pub async fn create_intent(cx: &Context, scope: &Scope, new: NewIntent) -> Result<PaymentIntent, Error> {
-    let profile = profile(cx, &scope.merchant_id, &scope.profile_id)?;
+    let profile = profile(cx, &scope.merchant_id, scope.profile_for_new()?)?;
     let intent = new_intent(cx, scope, profile, new, IntentStatus::RequiresPaymentMethod);
     cx.store.insert_intent(&intent, None).await?;
     Ok(intent)
@@ -85,6 +85,19 @@ pub async fn retrieve_intent(cx: &Context, scope: &Scope, payment_id: &str) -> R
     load(cx, scope, payment_id).await
 }
 
+/// The intent a client-side call names, once the call shows its client secret (`None` when it
+/// showed none). Another merchant's payment is answered exactly like one that does not exist.
+pub async fn open_for_client(
+    cx: &Context,
+    merchant_id: &str,
+    client_secret: Option<&str>,
+    payment_id: &str,
+) -> Result<PaymentIntent, Error> {
+    let intent = load(cx, &Scope::merchant(merchant_id), payment_id).await?;
+    crate::payments::context::client_secret(client_secret, &intent.client_secret, intent.expires_at, "payment")?;
+    Ok(intent)
+}
+
 /// The answer when another request moved the intent between our read and our write.
 pub(super) async fn lost_race(cx: &Context, scope: &Scope, payment_id: &str, op: Operation) -> Error {
     match load(cx, scope, payment_id).await {
@@ -100,7 +113,7 @@ pub(super) async fn lost_race(cx: &Context, scope: &Scope, payment_id: &str, op:
 pub(super) async fn load(cx: &Context, scope: &Scope, payment_id: &str) -> Result<PaymentIntent, Error> {
     let mut intent = cx
         .store
-        .find_intent(payment_id, &scope.merchant_id, &scope.profile_id)
+        .find_intent(payment_id, &scope.merchant_id, scope.profile_id.as_deref())
         .await?
         .ok_or_else(|| Error::NotFound(format!("payment {payment_id}")))?;
     if intent.status == IntentStatus::RequiresPaymentMethod && intent.is_expired(Utc::now()) {

@@ -34,10 +34,10 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
     let amount = match new.amount {
         Some(amount) => amount,
         None => Amount::new(refundable)
-            .map_err(|_| Error::InvalidRequest(format!("payment {} has nothing left to refund", intent.id)))?,
+            .map_err(|_| Error::RefundExceedsPayment(format!("payment {} has nothing left to refund", intent.id)))?,
     };
     if amount.minor() > refundable {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::RefundExceedsPayment(format!(
             "amount: {} exceeds what is left to refund on payment {}, {refundable}",
             amount.minor(),
             intent.id
@@ -58,8 +58,8 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
         id: cx.ids.refund(),
         payment_id: intent.id.clone(),
         attempt_id: attempt.id.clone(),
-        merchant_id: scope.merchant_id.clone(),
-        profile_id: scope.profile_id.clone(),
+        merchant_id: intent.merchant_id.clone(),
+        profile_id: intent.profile_id.clone(),
         merchant_reference_id: new.merchant_reference_id,
         amount,
         currency: intent.amount.currency,
@@ -75,7 +75,7 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
     };
     if !cx.store.reserve_refund(&refund).await? {
         // Another refund took the balance between our read and this write.
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::RefundExceedsPayment(format!(
             "amount: {} exceeds what is left to refund on payment {}",
             amount.minor(),
             intent.id
@@ -124,7 +124,7 @@ pub(crate) async fn settle(cx: &Context, refund: &Refund) -> Result<bool, Error>
 
 pub async fn retrieve(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund, Error> {
     cx.store
-        .find_refund(refund_id, &scope.merchant_id, &scope.profile_id)
+        .find_refund(refund_id, &scope.merchant_id, scope.profile_id.as_deref())
         .await?
         .ok_or_else(|| Error::NotFound(format!("refund {refund_id}")))
 }

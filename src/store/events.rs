@@ -116,10 +116,15 @@ impl Store {
         self.write(write).await
     }
 
-    /// A profile's events, newest first.
-    pub async fn events(&self, merchant_id: &str, profile_id: &str, filter: &EventFilter) -> Result<Vec<Event>> {
+    /// A merchant's events — a profile's alone when one is given — newest first.
+    pub async fn events(
+        &self,
+        merchant_id: &str,
+        profile_id: Option<&str>,
+        filter: &EventFilter,
+    ) -> Result<Vec<Event>> {
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND profile_id = $2 \
+            "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND ($2 IS NULL OR profile_id = $2) \
              AND ($3 IS NULL OR object_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
         ))
         .bind(merchant_id)
@@ -132,9 +137,10 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
-    pub async fn find_event(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Event>> {
+    pub async fn find_event(&self, id: &str, merchant_id: &str, profile_id: Option<&str>) -> Result<Option<Event>> {
         let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND merchant_id = $2 \
+             AND ($3 IS NULL OR profile_id = $3)"
         ))
         .bind(id)
         .bind(merchant_id)

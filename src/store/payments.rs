@@ -127,10 +127,17 @@ impl Store {
         }
     }
 
-    /// An intent, seen only by the merchant and profile that own it.
-    pub async fn find_intent(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<PaymentIntent>> {
+    /// An intent, seen only by the merchant that owns it — and, when one is given, by that
+    /// profile alone.
+    pub async fn find_intent(
+        &self,
+        id: &str,
+        merchant_id: &str,
+        profile_id: Option<&str>,
+    ) -> Result<Option<PaymentIntent>> {
         let row = sqlx::query(&format!(
-            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1 AND merchant_id = $2 \
+             AND ($3 IS NULL OR profile_id = $3)"
         ))
         .bind(id)
         .bind(merchant_id)

@@ -89,9 +89,12 @@ impl Store {
         self.write(write).await
     }
 
-    pub async fn find_refund(&self, id: &str, merchant_id: &str, profile_id: &str) -> Result<Option<Refund>> {
+    /// A refund, seen only by the merchant that owns it — and, when one is given, by that
+    /// profile alone.
+    pub async fn find_refund(&self, id: &str, merchant_id: &str, profile_id: Option<&str>) -> Result<Option<Refund>> {
         let row = sqlx::query(&format!(
-            "SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1 AND merchant_id = $2 AND profile_id = $3"
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1 AND merchant_id = $2 \
+             AND ($3 IS NULL OR profile_id = $3)"
         ))
         .bind(id)
         .bind(merchant_id)

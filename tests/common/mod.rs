@@ -229,6 +229,7 @@ pub fn card_method(card_number: &str) -> Value {
 }
 
 /// Asserts the wire-format error shape and code, returning the message.
+#[track_caller]
 pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> String {
     assert_eq!(status.as_u16(), want_status, "status of {body}");
     assert_eq!(body["error"]["code"], want_code, "code of {body}");

@@ -1,9 +1,10 @@
 //! The auth matrix: who may call which endpoint, and what everyone else is told.
 //!
-//! Every endpoint is called without a key, with a wrong key, without a profile, with a profile
-//! that does not exist and with another merchant's profile; another merchant (and another profile
-//! of the same merchant) may neither see nor touch a payment or refund. Nothing a rejected request
-//! sends may change what is stored.
+//! Every endpoint is called without a key, with a wrong key, with a profile that does not exist
+//! and with another merchant's profile; another merchant (and another profile of the same
+//! merchant) may neither see nor touch a payment or refund. Nothing a rejected request sends may
+//! change what is stored. Without a profile header a call acts in the profile of the object it
+//! names; a browser confirms a payment with the publishable key and the payment's client secret.
 
 use crate::common;
 
@@ -136,7 +137,6 @@ async fn every_endpoint_refuses_callers_that_are_not_authenticated_for_a_profile
     let f = fixture(&app).await;
     let before = snapshot(&app, &f).await;
 
-    const MISSING_PROFILE: &str = "missing required header: X-Profile-Id";
     let case = |name, key, profile, status, code, message| Case { name, key, profile, status, code, message };
     let cases = [
         case("no key", None, Some("web"), 401, "IR_01", UNAUTHORIZED_MESSAGE),
@@ -152,12 +152,12 @@ async fn every_endpoint_refuses_callers_that_are_not_authenticated_for_a_profile
             "IR_01",
             UNAUTHORIZED_MESSAGE,
         ),
-        case("right key, no profile", Some(ACME_KEY), None, 400, "IR_04", MISSING_PROFILE),
-        case("right key, empty profile", Some(ACME_KEY), Some(""), 400, "IR_04", MISSING_PROFILE),
-        case("acme key, unknown profile", Some(ACME_KEY), Some("nope"), 404, "HE_02", "profile `nope` not found"),
+        // A profile the key's merchant does not have is refused like the key, as Hyperswitch does.
+        case("right key, empty profile", Some(ACME_KEY), Some(""), 401, "IR_01", UNAUTHORIZED_MESSAGE),
+        case("acme key, unknown profile", Some(ACME_KEY), Some("nope"), 401, "IR_01", UNAUTHORIZED_MESSAGE),
         // globex has only `web`; acme's `shop` is answered exactly like a profile that does not exist.
-        case("globex key, acme's profile", Some(GLOBEX_KEY), Some("shop"), 404, "HE_02", "profile `shop` not found"),
-        case("globex key, unknown profile", Some(GLOBEX_KEY), Some("nope"), 404, "HE_02", "profile `nope` not found"),
+        case("globex key, acme's profile", Some(GLOBEX_KEY), Some("shop"), 401, "IR_01", UNAUTHORIZED_MESSAGE),
+        case("globex key, unknown profile", Some(GLOBEX_KEY), Some("nope"), 401, "IR_01", UNAUTHORIZED_MESSAGE),
     ];
 
     for endpoint in endpoints(&f) {
@@ -268,7 +268,7 @@ async fn unauthorized_answers_carry_www_authenticate_and_json() {
     // Other refusals are not authentication challenges.
     let res = app.client.get(format!("{}/v2/payments/sy_pay_whatever", app.base)).header("api-key", ACME_KEY).send();
     let res = res.await.unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
     app.stop().await;
 }
@@ -303,7 +303,7 @@ async fn authentication_is_checked_before_the_body_is_read() {
     for (key, profile, want_status, want_code) in [
         (None, Some("web"), 401, "IR_01"),
         (Some(WRONG_KEY), Some("web"), 401, "IR_01"),
-        (Some(ACME_KEY), None, 400, "IR_04"),
+        (Some(ACME_KEY), Some("nope"), 401, "IR_01"),
     ] {
         let mut req = app
             .client
@@ -322,6 +322,170 @@ async fn authentication_is_checked_before_the_body_is_read() {
         assert_error(status, &body, want_status, want_code);
     }
     assert_eq!([app.count("payment_intents").await, app.count("refunds").await], before);
+    app.stop().await;
+}
+
+/// A request with `Authorization` set as a browser running Hyperswitch's SDK sends it.
+async fn as_browser(app: &TestApp, path: &str, authorization: &str, body: &Value) -> (StatusCode, Value) {
+    let req = app.client.post(format!("{}{path}", app.base)).header("Authorization", authorization).json(body);
+    let res = req.send().await.expect("request sent");
+    let status = res.status();
+    (status, res.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test]
+async fn a_browser_confirms_an_intent_with_the_publishable_key_and_the_client_secret() {
+    let app = TestApp::start().await;
+    let intent = |amount: u64| {
+        app.post(
+            "/v2/payments/create-intent",
+            json!({ "amount_details": { "currency": "EUR", "order_amount": amount } }),
+        )
+    };
+    let (_, first) = intent(1200).await;
+    let (_, second) = intent(3400).await;
+    let (id, secret) = (id_of(&first), str_of(&first, "/client_secret").to_string());
+    let other_secret = str_of(&second, "/client_secret").to_string();
+    let path = format!("/v2/payments/{id}/confirm-intent");
+    let card = card_method("4242424242424242");
+
+    // Refusals first, none of which touches the intent: another payment's secret, no secret, a
+    // secret with another merchant's publishable key, a key that is no publishable key.
+    let refusals = [
+        (format!("publishable-key={ACME_PK},client-secret={other_secret}"), 400, "IR_09"),
+        (format!("publishable-key={ACME_PK}"), 400, "IR_08"),
+        (format!("publishable-key={ACME_PK},client-secret="), 400, "IR_08"),
+        (format!("publishable-key={GLOBEX_PK},client-secret={secret}"), 404, "HE_02"),
+        (format!("publishable-key={ACME_KEY},client-secret={secret}"), 401, "IR_01"),
+    ];
+    for (authorization, status, code) in refusals {
+        let (got, body) = as_browser(&app, &path, &authorization, &card).await;
+        assert_error(got, &body, status, code);
+    }
+    let (_, unchanged) = app.get(&format!("/v2/payments/{id}/get-intent")).await;
+    assert_eq!(unchanged["status"], "requires_payment_method", "{unchanged}");
+    assert_eq!(app.count("payment_attempts").await, 0);
+
+    let authorization = format!("publishable-key={ACME_PK},client-secret={secret}");
+    let (status, paid) = as_browser(&app, &path, &authorization, &card).await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!((paid["status"].as_str(), paid["id"].as_str()), (Some("succeeded"), Some(id.as_str())), "{paid}");
+    // The intent's own profile, though the browser named none.
+    assert_eq!(paid["profile_id"], "web", "{paid}");
+    let (_, seen) = app.get(&format!("/v2/payments/{id}")).await;
+    assert_eq!(seen["status"], "succeeded", "{seen}");
+    // The secret opens that one confirmation: a second one is refused by the intent's state.
+    let (status, body) = as_browser(&app, &path, &authorization, &card).await;
+    assert_error(status, &body, 400, "IR_14");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_profile_header_a_call_acts_in_the_profile_of_its_object() {
+    // acme has two profiles, `web` and `shop`.
+    let app = TestApp::start().await;
+    let mut manual = payment("4242424242424242");
+    manual["capture_method"] = json!("manual");
+    let (status, made) = app.call(Method::POST, "/v2/payments", Some(ACME_KEY), Some("shop"), Some(&manual)).await;
+    assert_eq!(status, 200, "{made}");
+    let id = id_of(&made);
+    let unnamed = |method: Method, path: String, body: Option<Value>| {
+        let app = &app;
+        async move { app.call(method, &path, Some(ACME_KEY), None, body.as_ref()).await }
+    };
+
+    let (status, body) = unnamed(Method::GET, format!("/v2/payments/{id}"), None).await;
+    assert_eq!((status.as_u16(), body["profile_id"].as_str()), (200, Some("shop")), "{body}");
+    let (status, body) = unnamed(Method::GET, format!("/v2/payments/{id}/get-intent"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = unnamed(Method::POST, format!("/v2/payments/{id}/capture"), Some(json!({}))).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("succeeded")), "{body}");
+    let refund = json!({ "payment_id": id, "merchant_reference_id": "no_header", "amount": 100 });
+    let (status, refunded) = unnamed(Method::POST, "/v2/refunds".into(), Some(refund)).await;
+    assert_eq!(status, 200, "{refunded}");
+    // The refund belongs to its payment's profile.
+    assert_eq!(refunded["profile_id"], "shop", "{refunded}");
+    let (status, body) = unnamed(Method::GET, format!("/v2/refunds/{}", id_of(&refunded)), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A profile named is still a fence: `web` does not see `shop`'s payment.
+    let (status, body) = app.get(&format!("/v2/payments/{id}")).await;
+    assert_error(status, &body, 404, "HE_02");
+
+    // Nothing says which of acme's profiles a new payment belongs to: refused as Hyperswitch
+    // refuses a missing header, and nothing is stored.
+    let before = [app.count("payment_intents").await, app.count("payment_attempts").await];
+    for (path, body) in [
+        ("/v2/payments", payment("4242424242424242")),
+        ("/v2/payments/create-intent", json!({ "amount_details": { "currency": "USD", "order_amount": 500 } })),
+    ] {
+        let (status, answer) = unnamed(Method::POST, path.into(), Some(body)).await;
+        let message = assert_error(status, &answer, 422, "IR_06");
+        assert_eq!(message, "Missing header key: `X-Profile-Id`", "{path}");
+    }
+    assert_eq!([app.count("payment_intents").await, app.count("payment_attempts").await], before);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_merchant_with_one_profile_needs_no_profile_header() {
+    // globex has one profile, `web`: the seeds' own requests, which send no X-Profile-Id, work.
+    let app = TestApp::start().await;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let app = &app;
+        async move { app.call(method, &path, Some(GLOBEX_KEY), None, body.as_ref()).await }
+    };
+    let (status, paid) = call(Method::POST, "/v2/payments".into(), Some(payment("4242424242424242"))).await;
+    assert_eq!((status.as_u16(), paid["profile_id"].as_str()), (200, Some("web")), "{paid}");
+    let (status, body) = call(Method::GET, format!("/v2/payments/{}", id_of(&paid)), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let customer = json!({ "name": "John Doe", "email": "john@example.com" });
+    let (status, customer) = call(Method::POST, "/v2/customers".into(), Some(customer)).await;
+    assert_eq!(status, 200, "{customer}");
+    let customer_id = id_of(&customer);
+    let (status, intent) = call(
+        Method::POST,
+        "/v2/payment-methods/create-intent".into(),
+        Some(json!({ "customer_id": customer_id, "metadata": {} })),
+    )
+    .await;
+    assert_eq!(status, 200, "{intent}");
+    let (status, session) = call(
+        Method::POST,
+        "/v2/payment-method-sessions".into(),
+        Some(json!({ "customer_id": customer_id, "storage_type": "volatile" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let (status, body) = call(Method::GET, format!("/v2/payment-method-sessions/{}", id_of(&session)), None).await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_on_any_site_may_call_with_keys_in_headers() {
+    let app = TestApp::start().await;
+    let res = app
+        .client
+        .request(Method::OPTIONS, format!("{}/v2/payments/sy_pay_x/confirm-intent", app.base))
+        .header("Origin", "https://shop.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization,content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let allowed = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_ascii_lowercase());
+    assert_eq!(allowed("access-control-allow-origin").as_deref(), Some("*"));
+    assert!(allowed("access-control-allow-methods").is_some_and(|m| m.contains("post")));
+    assert!(allowed("access-control-allow-headers").is_some_and(|h| h.contains("authorization")));
+    // No cookie is ever part of a call, so none is allowed to go with one.
+    assert!(allowed("access-control-allow-credentials").is_none());
+    // The answer itself carries the origin grant too.
+    let res = app.client.get(format!("{}/health", app.base)).header("Origin", "https://shop.example").send();
+    let res = res.await.unwrap();
+    assert_eq!(res.headers().get("access-control-allow-origin").unwrap(), "*");
     app.stop().await;
 }
 

@@ -685,11 +685,11 @@ async fn refunds_add_up_to_the_captured_amount_and_not_a_cent_more() {
     let before = app.count("refunds").await;
     assert_eq!(before, 2);
     let (status, body) = refund(&app, &id, "r3", Some(1)).await;
-    let message = assert_error(status, &body, 422, "IR_06");
+    let message = assert_error(status, &body, 400, "IR_13");
     assert!(message.contains("amount"), "{message}");
     assert_eq!(app.count("refunds").await, before);
     let (status, body) = refund(&app, &id, "r4", None).await;
-    assert_error(status, &body, 422, "IR_06");
+    assert_error(status, &body, 400, "IR_13");
     assert_eq!(app.count("refunds").await, before);
     app.stop().await;
 }
@@ -711,11 +711,11 @@ async fn a_partially_captured_payment_refunds_only_what_was_captured() {
     let (status, body) = capture(&app, &id, json!({ "amount_to_capture": 4000 })).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = refund(&app, &id, "too-much", Some(4001)).await;
-    assert_error(status, &body, 422, "IR_06");
+    assert_error(status, &body, 400, "IR_13");
     let all = refunded(&app, &id, "all", None).await;
     assert_eq!(all["amount"], 4000);
     let (status, body) = refund(&app, &id, "more", Some(1)).await;
-    assert_error(status, &body, 422, "IR_06");
+    assert_error(status, &body, 400, "IR_13");
     assert_eq!(app.count("refunds").await, 1);
     app.stop().await;
 }
@@ -811,7 +811,7 @@ async fn racing_refunds_never_refund_more_than_was_captured() {
     assert_eq!(ok.len(), 6, "{answers:?}");
     assert!(ok.iter().all(|b| b["status"] == "succeeded" && b["amount"] == 1000), "{answers:?}");
     for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
-        assert_error(*status, body, 422, "IR_06");
+        assert_error(*status, body, 400, "IR_13");
     }
     let total: i64 = ok.iter().map(|b| b["amount"].as_i64().unwrap()).sum();
     assert!(total <= 6540, "refunded {total}");

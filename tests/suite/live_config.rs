@@ -247,7 +247,7 @@ async fn every_kind_of_change_goes_live_under_a_stream_of_payments() {
     std::fs::remove_file(setup.folder("plugins").join("echo.lua")).unwrap();
     change(scripted.clone());
     versions.push(next_version(&app, versions.last().unwrap()).await);
-    assert_eq!(pay(&app, ACME_KEY, "shop").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(pay(&app, ACME_KEY, "shop").await.0, StatusCode::UNAUTHORIZED);
 
     stop.store(true, Ordering::Relaxed);
     let mut answers = Vec::new();

@@ -221,7 +221,7 @@ async fn abusive_plugins_fail_only_their_call_and_report_boundedly() {
     assert_eq!(body["amount"]["amount_captured"], 6540, "{body}");
     let refund = json!({ "payment_id": id_of(&body), "merchant_reference_id": "over", "amount": 6541 });
     let (status, refused) = app.post("/v2/refunds", refund).await;
-    assert_error(status, &refused, 422, "IR_06");
+    assert_error(status, &refused, 400, "IR_13");
     // A provider's (or plugin's) huge code and message are stored cut short.
     let body = pay(&app, described("parse_huge")).await;
     assert_eq!(body["status"], "failed", "{body}");

@@ -144,9 +144,12 @@ async fn operations_say_how_they_authenticate_and_how_they_fail() {
     assert_eq!(security("post", "/payments/session_tokens"), ["publishable_key"]);
     assert_eq!(security("post", "/v2/payment-method-sessions/{id}/confirm"), ["publishable_key__client_secret"]);
     assert!(security("get", "/health").is_empty() && security("get", "/openapi.json").is_empty());
-    // The secret key's operations take the profile header.
+    // The secret key's operations take the profile header, which a merchant with one profile
+    // may leave out.
     let params = doc["paths"]["/v2/payments"]["post"]["parameters"].as_array().unwrap();
-    assert!(params.iter().any(|p| p["name"] == "X-Profile-Id" && p["in"] == "header" && p["required"] == true));
+    assert!(params.iter().any(|p| p["name"] == "X-Profile-Id" && p["in"] == "header" && p["required"] == false));
+    // A browser confirms with the publishable key and the client secret; the server with its key.
+    assert_eq!(security("post", "/v2/payments/{id}/confirm-intent"), ["api_key", "publishable_key__client_secret"]);
     // The error body is Hyperswitch's, with the status codes the code answers.
     let error = &doc["components"]["schemas"]["ApiErrorBody"];
     let fields: BTreeSet<&str> = error["properties"].as_object().unwrap().keys().map(String::as_str).collect();

@@ -145,7 +145,7 @@ async fn create_intent_refuses_what_is_wrong_and_stores_nothing() {
         // Another merchant's customer is answered as one that does not exist.
         (json!({ "customer_id": globex_customer }), 404, "HE_02", globex_customer.as_str()),
         (json!({ "customer_id": customer_id, "metadata": many }), 422, "IR_06", "metadata"),
-        (json!({ "customer_id": customer_id, "payment_method_type": "card" }), 422, "IR_06", "payment_method_type"),
+        (json!({ "customer_id": customer_id, "payment_method_type": "card" }), 400, "IR_06", "payment_method_type"),
     ];
     for (body, want, code, named) in cases {
         let (status, got) = app.post("/v2/payment-methods/create-intent", body.clone()).await;
@@ -435,7 +435,7 @@ async fn create_in_one_call_checks_its_body() {
     let message = assert_error(status, &got, 400, "IR_04");
     assert!(message.contains("storage_type"), "{message}");
     let (status, got) = app.post("/v2/payment-methods", with(body, json!({ "storage_type": "forever" }))).await;
-    assert_error(status, &got, 422, "IR_06");
+    assert_error(status, &got, 400, "IR_06");
     assert_eq!(app.count("payment_methods").await, 0);
     app.stop().await;
 }

@@ -49,7 +49,7 @@ async fn a_payment_made_on_one_daemon_is_read_captured_and_refunded_on_another()
     let (status, on_b) = b.post("/v2/refunds", refund("rf-b", 3000)).await;
     assert_eq!((status.as_u16(), &on_b["status"]), (200, &json!("succeeded")), "{on_b}");
     let (status, body) = b.post("/v2/refunds", refund("rf-c", 1)).await;
-    assert_error(status, &body, 422, "IR_06");
+    assert_error(status, &body, 400, "IR_13");
 
     for (app, other) in [(&a, &b), (&b, &a)] {
         let (_, mine) = app.get(&path).await;

@@ -794,7 +794,7 @@ async fn a_forced_sync_after_a_partial_capture_at_stripe_keeps_it_partial() {
     assert_eq!(synced["amount"]["amount_captured"], 4000, "{synced}");
     let (status, body) =
         app.post("/v2/refunds", json!({ "payment_id": id, "merchant_reference_id": "too-much", "amount": 6540 })).await;
-    assert_error(status, &body, 422, "IR_06");
+    assert_error(status, &body, 400, "IR_13");
     app.stop().await;
 }
 
