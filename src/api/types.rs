@@ -688,10 +688,54 @@ pub struct PaymentsIntentResponse<'a> {
     pub customer_id: Option<&'a str>,
     #[serde(serialize_with = "time")]
     pub expires_on: DateTime<Utc>,
-    #[serde(serialize_with = "time")]
-    pub created: DateTime<Utc>,
     #[serde(flatten)]
     pub details: &'a IntentDetails,
+    #[serde(flatten)]
+    pub practice: IntentPractice,
+}
+
+/// What every intent does, in the fields Hyperswitch's intent answer requires: a request cannot
+/// choose otherwise, so each is the value that says what switchyard does (and Hyperswitch's
+/// default when a request leaves the field out).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntentPractice {
+    /// `present`: the customer confirms the payment (Hyperswitch's default).
+    #[schema(examples("present"))]
+    pub customer_present: &'static str,
+    /// `on_session`: a payment does not save its method for later ones.
+    #[schema(examples("on_session"))]
+    pub setup_future_usage: &'static str,
+    /// `Skip`: no exemption for merchant-initiated payments is asked.
+    #[schema(examples("Skip"))]
+    pub apply_mit_exemption: &'static str,
+    /// `Skip`: no payment links.
+    #[schema(examples("Skip"))]
+    pub payment_link_enabled: &'static str,
+    /// `false`: no incremental authorization is asked.
+    #[schema(examples("false"))]
+    pub request_incremental_authorization: &'static str,
+    /// `skip`: an intent is paid by one method.
+    #[schema(examples("skip"))]
+    pub split_txns_enabled: &'static str,
+    /// `Skip`: no external 3-D Secure server.
+    #[schema(examples("Skip"))]
+    pub request_external_three_ds_authentication: &'static str,
+    /// `normal`: no mandates.
+    #[schema(examples("normal"))]
+    pub payment_type: &'static str,
+}
+
+impl IntentPractice {
+    const EVERY_INTENT: Self = Self {
+        customer_present: "present",
+        setup_future_usage: "on_session",
+        apply_mit_exemption: "Skip",
+        payment_link_enabled: "Skip",
+        request_incremental_authorization: "false",
+        split_txns_enabled: "skip",
+        request_external_three_ds_authentication: "Skip",
+        payment_type: "normal",
+    };
 }
 
 impl<'a> PaymentsIntentResponse<'a> {
@@ -707,8 +751,8 @@ impl<'a> PaymentsIntentResponse<'a> {
             authentication_type: intent.authentication_type,
             customer_id: intent.customer_id.as_deref(),
             expires_on: intent.expires_at,
-            created: intent.created_at,
             details: &intent.details,
+            practice: IntentPractice::EVERY_INTENT,
         }
     }
 }
