@@ -688,23 +688,75 @@ pub struct PaymentsIntentResponse<'a> {
     pub customer_id: Option<&'a str>,
     #[serde(serialize_with = "time")]
     pub expires_on: DateTime<Utc>,
+    /// As the request gave it, else `present`: the customer confirms the payment (Hyperswitch's
+    /// default).
+    #[schema(value_type = String, examples("present"))]
+    pub customer_present: Value,
+    /// As the request gave it, else `on_session`: a payment does not save its method for later ones.
+    #[schema(value_type = String, examples("on_session"))]
+    pub setup_future_usage: Value,
     #[serde(flatten)]
-    pub details: &'a IntentDetails,
+    pub shown: ShownDetails<'a>,
     #[serde(flatten)]
     pub practice: IntentPractice,
 }
 
+/// The intent's details the answer shows back, as given: those Hyperswitch's intent answer has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShownDetails<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<&'a Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<&'a Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_descriptor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub order_details: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_payment_method_types: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub connector_metadata: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub feature_metadata: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub frm_metadata: Option<&'a Value>,
+}
+
+impl<'a> ShownDetails<'a> {
+    fn of(d: &'a IntentDetails) -> Self {
+        Self {
+            billing: d.billing.as_ref(),
+            shipping: d.shipping.as_ref(),
+            description: d.description.as_deref(),
+            return_url: d.return_url.as_deref(),
+            metadata: d.metadata.as_ref(),
+            statement_descriptor: d.statement_descriptor.as_deref(),
+            order_details: d.order_details.as_ref(),
+            allowed_payment_method_types: d.allowed_payment_method_types.as_ref(),
+            connector_metadata: d.connector_metadata.as_ref(),
+            feature_metadata: d.feature_metadata.as_ref(),
+            frm_metadata: d.frm_metadata.as_ref(),
+        }
+    }
+}
+
 /// What every intent does, in the fields Hyperswitch's intent answer requires: a request cannot
 /// choose otherwise, so each is the value that says what switchyard does (and Hyperswitch's
-/// default when a request leaves the field out).
+/// default when a request leaves the field out). `customer_present` and `setup_future_usage`
+/// are shown as the request gave them, else as their defaults.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntentPractice {
-    /// `present`: the customer confirms the payment (Hyperswitch's default).
-    #[schema(examples("present"))]
-    pub customer_present: &'static str,
-    /// `on_session`: a payment does not save its method for later ones.
-    #[schema(examples("on_session"))]
-    pub setup_future_usage: &'static str,
     /// `Skip`: no exemption for merchant-initiated payments is asked.
     #[schema(examples("Skip"))]
     pub apply_mit_exemption: &'static str,
@@ -727,8 +779,6 @@ pub struct IntentPractice {
 
 impl IntentPractice {
     const EVERY_INTENT: Self = Self {
-        customer_present: "present",
-        setup_future_usage: "on_session",
         apply_mit_exemption: "Skip",
         payment_link_enabled: "Skip",
         request_incremental_authorization: "false",
@@ -751,7 +801,9 @@ impl<'a> PaymentsIntentResponse<'a> {
             authentication_type: intent.authentication_type,
             customer_id: intent.customer_id.as_deref(),
             expires_on: intent.expires_at,
-            details: &intent.details,
+            customer_present: intent.details.customer_present.clone().unwrap_or_else(|| "present".into()),
+            setup_future_usage: intent.details.setup_future_usage.clone().unwrap_or_else(|| "on_session".into()),
+            shown: ShownDetails::of(&intent.details),
             practice: IntentPractice::EVERY_INTENT,
         }
     }

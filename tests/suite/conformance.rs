@@ -92,6 +92,8 @@ const ROWS: &[Row] = &[
     row("guest payment get", "GET /v2/payments/{guest payment}", Secret, "", Answer(200)),
     row("intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "capture_method": "manual"}"#, Answer(200)),
     row("intent get", "GET /v2/payments/{intent}/get-intent", Secret, "", Answer(200)),
+    row("detailed intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "customer_present": "absent", "setup_future_usage": "off_session", "description": "Two books", "return_url": "https://shop.example/done", "statement_descriptor": "SHOP", "metadata": {"order": "42"}, "billing": {"address": {"city": "New York", "country": "US", "line1": "123, King Street", "zip": "08807", "first_name": "John", "last_name": "Doe"}, "email": "john@example.com"}, "shipping": {"address": {"city": "New York", "country": "US", "zip": "08807"}}, "order_details": [{"product_name": "Book", "quantity": 2, "amount": 3270}], "browser_info": {"user_agent": "Mozilla/5.0"}}"#, Answer(200)),
+    row("detailed intent get", "GET /v2/payments/{detailed intent}/get-intent", Secret, "", Answer(200)),
     row("guest intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 100}}"#, Answer(200)),
     row("session tokens", "POST /payments/session_tokens", Publishable, r#"{"payment_id": "{intent}", "client_secret": "{intent.secret}", "wallets": ["google_pay"]}"#, Answer(200)),
     row("intent confirm", "POST /v2/payments/{intent}/confirm-intent", Secret, card_body!(), Answer(200)),

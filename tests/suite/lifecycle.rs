@@ -417,6 +417,32 @@ async fn an_unconfirmed_intent_is_cancelled_without_an_attempt() {
 // ---- intents --------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn an_intent_answers_how_it_is_paid_as_asked_or_by_default() {
+    let app = TestApp::start().await;
+    let body = create_intent(&app, create_intent_body()).await;
+    assert_eq!((&body["customer_present"], &body["setup_future_usage"]), (&json!("present"), &json!("on_session")));
+    assert_eq!((&body["payment_type"], &body["split_txns_enabled"]), (&json!("normal"), &json!("skip")));
+    assert!(body.get("created").is_none() && body.get("browser_info").is_none(), "{body}");
+    let asked = json!({ "customer_present": "absent", "setup_future_usage": "off_session", "browser_info": {} });
+    let id = id_of(&create_intent(&app, with(create_intent_body(), asked)).await);
+    // Read as text: a field written twice would be read once by a JSON parser.
+    let res = app
+        .client
+        .get(format!("{}/v2/payments/{id}/get-intent", app.base))
+        .header("api-key", ACME_KEY)
+        .header("X-Profile-Id", "web")
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert_eq!(text.matches("\"setup_future_usage\"").count(), 1, "{text}");
+    assert_eq!(text.matches("\"customer_present\"").count(), 1, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((&got["customer_present"], &got["setup_future_usage"]), (&json!("absent"), &json!("off_session")));
+    assert!(got.get("browser_info").is_none(), "{got}");
+}
+
+#[tokio::test]
 async fn create_intent_answers_a_session_of_fifteen_minutes() {
     let app = TestApp::start().await;
     let body = create_intent(&app, with(create_intent_body(), json!({ "merchant_reference_id": "order-1" }))).await;

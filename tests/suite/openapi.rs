@@ -317,8 +317,6 @@ async fn shapes_follow_hyperswitch() {
         ("PaymentsCreateIntentRequest", &["session_expiry", "browser_info", "is_iframe_redirection_enabled"][..]),
         ("PaymentsRequest", &["session_expiry", "payment_method_id"][..]),
         ("RefundsCreateRequest", &["merchant_id"][..]),
-        // The intent's details, shown back as given.
-        ("PaymentsIntentResponse", &["browser_info", "is_iframe_redirection_enabled"][..]),
         // The request's `psp_tokenization`, shown back.
         ("PaymentMethodSessionResponse", &["psp_tokenization"][..]),
     ]);
