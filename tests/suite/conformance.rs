@@ -79,6 +79,7 @@ macro_rules! card_body {
 const ROWS: &[Row] = &[
     // Customers.
     row("customer", "POST /v2/customers", Secret, r#"{"name": "John Doe", "email": "john@example.com", "phone": "999999999", "phone_country_code": "+65", "description": "First customer"}"#, Answer(200)),
+    row("customer with addresses", "POST /v2/customers", Secret, r#"{"name": "Jane Doe", "email": "jane@example.com", "merchant_reference_id": "cust_1001", "metadata": {"tier": "gold"}, "default_billing_address": {"city": "New York", "country": "US", "line1": "123, King Street", "zip": "08807", "first_name": "Jane", "last_name": "Doe"}, "default_shipping_address": {"city": "New York", "country": "US", "zip": "08807"}}"#, Answer(200)),
     row("customer get", "GET /v2/customers/{customer}", Secret, "", Answer(200)),
     row("customer update", "PUT /v2/customers/{customer}", Secret, r#"{"name": "John Roe", "email": "john@example.com"}"#, Answer(200)),
     row("customer list", "GET /v2/customers/list", Secret, "", Answer(200)),
@@ -88,6 +89,10 @@ const ROWS: &[Row] = &[
     row("guest payment", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#), Answer(200)),
     row("payment", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#, r#""customer_id": "{customer}""#), Answer(200)),
     row("declined payment", "POST /v2/payments", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4000000000000002", "card_exp_month": "10", "card_exp_year": "35", "card_holder_name": "Joseph Doe", "card_cvc": "123"}}}"#, Answer(200)),
+    row("three ds payment", "POST /v2/payments", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "authentication_type": "three_ds", "return_url": "https://shop.example/checkout/done", "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4000002760003184", "card_exp_month": "10", "card_exp_year": "35", "card_holder_name": "Joseph Doe", "card_cvc": "123"}}}"#, Answer(200)),
+    row("three ds payment get", "GET /v2/payments/{three ds payment}", Secret, "", Answer(200)),
+    row("detailed payment", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "EUR", "order_amount": 1000, "shipping_cost": 100, "order_tax_amount": 50}"#, r#""customer_id": "{customer}", "merchant_reference_id": "order_1001_conformance_0000001", "description": "Two books", "metadata": {"order": "42"}, "billing": {"address": {"city": "Paris", "country": "FR", "line1": "1 rue de Rivoli", "zip": "75001"}, "email": "john@example.com"}, "shipping": {"address": {"city": "Paris", "country": "FR", "zip": "75001"}, "phone": {"number": "612345678", "country_code": "+33"}}"#), Answer(200)),
+    row("duplicate reference", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "EUR", "order_amount": 1000}"#, r#""merchant_reference_id": "order_1001_conformance_0000001""#), Error(400, "HE_01")),
     row("payment get", "GET /v2/payments/{payment}", Secret, "", Answer(200)),
     row("guest payment get", "GET /v2/payments/{guest payment}", Secret, "", Answer(200)),
     row("intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "capture_method": "manual"}"#, Answer(200)),
@@ -95,11 +100,18 @@ const ROWS: &[Row] = &[
     row("detailed intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "customer_present": "absent", "setup_future_usage": "off_session", "description": "Two books", "return_url": "https://shop.example/done", "statement_descriptor": "SHOP", "metadata": {"order": "42"}, "billing": {"address": {"city": "New York", "country": "US", "line1": "123, King Street", "zip": "08807", "first_name": "John", "last_name": "Doe"}, "email": "john@example.com"}, "shipping": {"address": {"city": "New York", "country": "US", "zip": "08807"}}, "order_details": [{"product_name": "Book", "quantity": 2, "amount": 3270}], "browser_info": {"user_agent": "Mozilla/5.0"}}"#, Answer(200)),
     row("detailed intent get", "GET /v2/payments/{detailed intent}/get-intent", Secret, "", Answer(200)),
     row("guest intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 100}}"#, Answer(200)),
+    row("guest intent get", "GET /v2/payments/{guest intent}/get-intent", Secret, "", Answer(200)),
     row("session tokens", "POST /payments/session_tokens", Publishable, r#"{"payment_id": "{intent}", "client_secret": "{intent.secret}", "wallets": ["google_pay"]}"#, Answer(200)),
     row("intent confirm", "POST /v2/payments/{intent}/confirm-intent", Secret, card_body!(), Answer(200)),
     row("capture", "POST /v2/payments/{intent}/capture", Secret, r#"{"amount_to_capture": 6540}"#, Answer(200)),
     row("capture again", "POST /v2/payments/{intent}/capture", Secret, "{}", Error(400, "IR_14")),
+    row("partial capture intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 5000}, "capture_method": "manual"}"#, Answer(200)),
+    row("partial capture confirm", "POST /v2/payments/{partial capture intent}/confirm-intent", Secret, card_body!(), Answer(200)),
+    row("partial capture", "POST /v2/payments/{partial capture intent}/capture", Secret, r#"{"amount_to_capture": 2000}"#, Answer(200)),
+    row("confirm again", "POST /v2/payments/{partial capture intent}/confirm-intent", Secret, card_body!(), Error(400, "IR_14")),
     row("cancel", "POST /v2/payments/{guest intent}/cancel", Secret, r#"{"cancellation_reason": "requested_by_customer"}"#, Answer(200)),
+    row("cancel succeeded", "POST /v2/payments/{payment}/cancel", Secret, "{}", Error(400, "IR_14")),
+    row("session tokens wrong secret", "POST /payments/session_tokens", Publishable, r#"{"payment_id": "{guest intent}", "client_secret": "{intent.secret}", "wallets": ["google_pay"]}"#, Error(400, "IR_09")),
     row("payment unknown", "GET /v2/payments/12345_pay_00000000000000000000000000000000", Secret, "", Error(404, "HE_02")),
     row("intent unknown", "GET /v2/payments/12345_pay_00000000000000000000000000000000/get-intent", Secret, "", Error(404, "HE_02")),
     row("payment no key", "GET /v2/payments/{payment}", Anonymous, "", Error(401, "IR_01")),
@@ -115,6 +127,8 @@ const ROWS: &[Row] = &[
     row("refund", "POST /v2/refunds", Secret, r#"{"payment_id": "{payment}", "merchant_reference_id": "ref_0001_conformance_000000001", "amount": 100, "reason": "Customer returned product"}"#, Answer(200)),
     row("refund get", "GET /v2/refunds/{refund}", Secret, "", Answer(200)),
     row("refund too much", "POST /v2/refunds", Secret, r#"{"payment_id": "{payment}", "merchant_reference_id": "ref_0002_conformance_000000002", "amount": 100000}"#, Error(400, "IR_13")),
+    row("refund duplicate", "POST /v2/refunds", Secret, r#"{"payment_id": "{payment}", "merchant_reference_id": "ref_0001_conformance_000000001", "amount": 100}"#, Error(400, "HE_01")),
+    row("refund of unknown payment", "POST /v2/refunds", Secret, r#"{"payment_id": "12345_pay_00000000000000000000000000000000", "merchant_reference_id": "ref_0003_conformance_000000003"}"#, Error(404, "HE_02")),
     row("refund unknown", "GET /v2/refunds/12345_ref_00000000000000000000000000000000", Secret, "", Error(404, "HE_02")),
     // Payment methods.
     row("method", "POST /v2/payment-methods", Secret, r#"{"customer_id": "{customer}", "storage_type": "persistent", "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4242424242424242", "card_exp_month": "10", "card_exp_year": "2035", "card_holder_name": "John Doe", "card_cvc": "123"}}}"#, Answer(200)),
@@ -137,12 +151,16 @@ const ROWS: &[Row] = &[
     Row { id_at: "/0/event_id", ..row("events", "GET /v2/events", Secret, "", Answer(200)) },
     row("event get", "GET /v2/events/{events}", Secret, "", Answer(200)),
     row("event attempts", "GET /v2/events/{events}/attempts", Secret, "", Answer(200)),
+    row("events of a payment", "GET /v2/events?object_id={payment}", Secret, "", Answer(200)),
     row("event unknown", "GET /v2/events/evt_none", Secret, "", Error(404, "HE_02")),
     // Notifications from providers, to an account that does not exist.
     row("webhook unknown account", "POST /v2/webhooks/acme/web/nobody", Anonymous, r#"{"id": "evt_1"}"#, Error(404, "HE_02")),
+    row("webhook unknown merchant account", "POST /v2/webhooks/acme/nobody", Anonymous, r#"{"id": "evt_1"}"#, Error(404, "HE_02")),
     // Ends, last: the method and the customer are gone after these.
     row("method delete", "DELETE /v2/payment-methods/{method}", Secret, "", Answer(200)),
     row("customer delete", "DELETE /v2/customers/{customer}", Secret, "", Answer(200)),
+    row("method delete again", "DELETE /v2/payment-methods/{method}", Secret, "", Error(404, "HE_02")),
+    row("customer delete again", "DELETE /v2/customers/{customer}", Secret, "", Error(404, "HE_02")),
 ];
 
 /// Calls the v2 document has no operation for, and what the answer is instead.
@@ -161,6 +179,8 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("POST /v2/payments", "/customer_id", GUEST),
     ("GET /v2/payments/{id}", "/customer_id", GUEST),
     ("POST /v2/payments/create-intent", "/customer_id", GUEST),
+    ("POST /v2/payments/{id}/confirm-intent", "/customer_id", GUEST),
+    ("GET /v2/payments/{id}/get-intent", "/customer_id", GUEST),
     // The sandbox is switchyard's own connector, outside Hyperswitch's list of connectors.
     ("POST /v2/refunds", "/connector", SANDBOX),
     ("GET /v2/refunds/{id}", "/connector", SANDBOX),
@@ -180,7 +200,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const GUEST: &str = "a guest's payment (no customer_id in the request, as seed 001's) answers customer_id null";
+const GUEST: &str = "a guest's payment (no customer_id in the request, as the walk-through's) answers customer_id null";
 const SANDBOX: &str = "the sandbox connector is switchyard's own, not one of Hyperswitch's connectors";
 const NETWORK_TRANSACTION_ID: &str =
     "the network gives this id to an off-session customer-initiated payment, which switchyard does not make: null";
@@ -329,8 +349,9 @@ fn unset(text: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
-/// The call's path as a template: each `{variable}` as `{}`.
+/// The call's path as a template: each `{variable}` as `{}`, the query left out.
 fn template(path: &str) -> String {
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
     path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
 }
 
