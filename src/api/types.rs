@@ -690,15 +690,26 @@ pub struct PaymentsIntentResponse<'a> {
     pub expires_on: DateTime<Utc>,
     /// As the request gave it, else `present`: the customer confirms the payment (Hyperswitch's
     /// default).
-    #[schema(value_type = String, examples("present"))]
+    #[schema(schema_with = customer_present)]
     pub customer_present: Value,
     /// As the request gave it, else `on_session`: a payment does not save its method for later ones.
-    #[schema(value_type = String, examples("on_session"))]
+    #[schema(schema_with = setup_future_usage)]
     pub setup_future_usage: Value,
     #[serde(flatten)]
     pub shown: ShownDetails<'a>,
     #[serde(flatten)]
     pub practice: IntentPractice,
+}
+
+fn customer_present() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::schema::string_enum("Whether the customer takes part in the payment.", &["present", "absent"])
+}
+
+fn setup_future_usage() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::schema::string_enum(
+        "Whether the method is kept for payments without the customer.",
+        &["off_session", "on_session"],
+    )
 }
 
 /// The intent's details the answer shows back, as given: those Hyperswitch's intent answer has.

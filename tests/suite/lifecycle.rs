@@ -440,6 +440,12 @@ async fn an_intent_answers_how_it_is_paid_as_asked_or_by_default() {
     let got: Value = serde_json::from_str(&text).unwrap();
     assert_eq!((&got["customer_present"], &got["setup_future_usage"]), (&json!("absent"), &json!("off_session")));
     assert!(got.get("browser_info").is_none(), "{got}");
+    // Shown back as given, so only Hyperswitch's values are taken.
+    for (field, value) in [("setup_future_usage", json!("sometimes")), ("customer_present", json!(true))] {
+        let (status, body) =
+            app.post("/v2/payments/create-intent", with(create_intent_body(), json!({ field: value }))).await;
+        assert!(assert_error(status, &body, 422, "IR_06").starts_with(field), "{body}");
+    }
 }
 
 #[tokio::test]
