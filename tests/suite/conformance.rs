@@ -93,6 +93,7 @@ const ROWS: &[Row] = &[
     row("three ds payment get", "GET /v2/payments/{three ds payment}", Secret, "", Answer(200)),
     row("detailed payment", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "EUR", "order_amount": 1000, "shipping_cost": 100, "order_tax_amount": 50}"#, r#""customer_id": "{customer}", "merchant_reference_id": "order_1001_conformance_0000001", "description": "Two books", "metadata": {"order": "42"}, "billing": {"address": {"city": "Paris", "country": "FR", "line1": "1 rue de Rivoli", "zip": "75001"}, "email": "john@example.com"}, "shipping": {"address": {"city": "Paris", "country": "FR", "zip": "75001"}, "phone": {"number": "612345678", "country_code": "+33"}}"#), Answer(200)),
     row("duplicate reference", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "EUR", "order_amount": 1000}"#, r#""merchant_reference_id": "order_1001_conformance_0000001""#), Error(400, "HE_01")),
+    row("expired card payment", "POST /v2/payments", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4242424242424242", "card_exp_month": "01", "card_exp_year": "20", "card_holder_name": "Joseph Doe", "card_cvc": "123"}}}"#, Error(400, "IR_16")),
     row("payment get", "GET /v2/payments/{payment}", Secret, "", Answer(200)),
     row("guest payment get", "GET /v2/payments/{guest payment}", Secret, "", Answer(200)),
     row("intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "capture_method": "manual"}"#, Answer(200)),
@@ -163,7 +164,8 @@ const ROWS: &[Row] = &[
     row("customer delete again", "DELETE /v2/customers/{customer}", Secret, "", Error(404, "HE_02")),
 ];
 
-/// Calls the v2 document has no operation for, and what the answer is instead.
+/// Calls the v2 document has no operation for, and why: their answers are checked for their
+/// status alone, their errors as every error is.
 const NOT_IN_SPEC: &[(&str, &str)] = &[
     ("POST /v2/payments/{}/capture", "Hyperswitch's v2 capture is not in the document"),
     ("POST /v2/payments/{}/cancel", "Hyperswitch's v2 cancel is not in the document"),
@@ -217,6 +219,8 @@ const CODES_TO_ALIGN: &[(&str, u16, &str)] = &[
     ("unknown route", 404, "HE_02"),
     ("wrong method", 404, "HE_02"),
     ("refund too much", 422, "IR_06"),
+    // Hyperswitch's expired card fails a precondition.
+    ("expired card payment", 422, "IR_06"),
 ];
 
 /// Hyperswitch's error answer: `{"error": {"type", "message", "code", …}}`, with the optional
