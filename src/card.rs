@@ -26,6 +26,18 @@ pub enum CardNetwork {
 }
 
 impl CardNetwork {
+    /// Every network a card number is recognised as.
+    pub const ALL: [Self; 8] = [
+        Self::Visa,
+        Self::Mastercard,
+        Self::AmericanExpress,
+        Self::Jcb,
+        Self::DinersClub,
+        Self::Discover,
+        Self::UnionPay,
+        Self::Maestro,
+    ];
+
     /// The network a card number belongs to, read from its leading digits (the IIN ranges the
     /// networks publish). Ranges that overlap are tested most specific first.
     fn detect(digits: &str) -> Option<Self> {

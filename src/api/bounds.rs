@@ -107,7 +107,18 @@ pub fn intent_details(d: &IntentDetails) -> Result<(), ApiError> {
     address("billing.", d.billing.as_ref())?;
     address("shipping.", d.shipping.as_ref())?;
     metadata(d.metadata.as_ref())?;
+    one_of("setup_future_usage", d.setup_future_usage.as_ref(), &["off_session", "on_session"])?;
+    one_of("customer_present", d.customer_present.as_ref(), &["present", "absent"])?;
     order_details(d.order_details.as_ref())
+}
+
+/// A field kept as given and shown back, which must be one of Hyperswitch's values for it.
+fn one_of(field: &str, value: Option<&Value>, values: &[&str]) -> Result<(), ApiError> {
+    match value {
+        None => Ok(()),
+        Some(Value::String(v)) if values.contains(&v.as_str()) => Ok(()),
+        Some(_) => Err(ApiError::InvalidRequest(format!("{field}: must be one of {}", values.join(", ")))),
+    }
 }
 
 /// `order_details`: a list of at most `ORDER_ITEMS_MAX` items, each named in at most 255

@@ -24,6 +24,7 @@ use super::payment_methods::{
 };
 use super::types::time;
 use crate::api::state::{AppState, Call};
+use crate::card::CardNetwork;
 use crate::domain::payment::Address;
 use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType};
 use crate::ids::MintedId;
@@ -226,12 +227,31 @@ struct ResponsePaymentMethodType {
     payment_method_type: String,
     payment_method_subtype: String,
     required_fields: Vec<Value>,
+    /// For a card: the networks taken, each with the connectors that take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_networks: Option<Vec<CardNetworkTypes>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CardNetworkTypes {
+    card_network: CardNetwork,
+    eligible_connectors: Vec<String>,
+}
+
+/// A saved method as the session lists it: with the token client-side code names it by.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CustomerPaymentMethodResponseItem)]
+struct SessionMethodItem<'a> {
+    /// The method's id, which the session's calls take as its token.
+    payment_method_token: &'a str,
+    #[serde(flatten)]
+    item: PaymentMethodResponseItem<'a>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodListResponseForSession<'a> {
     payment_methods_enabled: Vec<ResponsePaymentMethodType>,
-    customer_payment_methods: Vec<PaymentMethodResponseItem<'a>>,
+    customer_payment_methods: Vec<SessionMethodItem<'a>>,
 }
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -327,14 +347,22 @@ async fn list_payment_methods(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let session = sessions::open(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
-    let mut enabled: Vec<(String, String)> = Vec::new();
+    // Each (type, subtype) taken, with the connectors that take it, in the accounts' order.
+    let mut enabled: Vec<((String, String), Vec<String>)> = Vec::new();
     if let Some(profile) = state.core.snapshot.directory.profile(&session.merchant_id, &session.profile_id) {
         for account in profile.accounts.iter().filter(|a| a.enabled) {
             for pair in
                 state.core.snapshot.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default()
             {
-                if !enabled.contains(&pair) {
-                    enabled.push(pair);
+                let at = match enabled.iter().position(|(p, _)| *p == pair) {
+                    Some(at) => at,
+                    None => {
+                        enabled.push((pair, Vec::new()));
+                        enabled.len() - 1
+                    }
+                };
+                if !enabled[at].1.contains(&account.connector) {
+                    enabled[at].1.push(account.connector.clone());
                 }
             }
         }
@@ -344,13 +372,24 @@ async fn list_payment_methods(
     Ok(Json(PaymentMethodListResponseForSession {
         payment_methods_enabled: enabled
             .into_iter()
-            .map(|(kind, subtype)| ResponsePaymentMethodType {
+            .map(|((kind, subtype), connectors)| ResponsePaymentMethodType {
+                // A connector takes a card of every network it is recognised as.
+                card_networks: (kind == "card").then(|| {
+                    CardNetwork::ALL
+                        .iter()
+                        .map(|&card_network| CardNetworkTypes { card_network, eligible_connectors: connectors.clone() })
+                        .collect()
+                }),
                 payment_method_type: kind,
                 payment_method_subtype: subtype,
                 required_fields: Vec::new(),
             })
             .collect(),
-        customer_payment_methods: PaymentMethodResponseItem::list(&state, &saved, default.as_deref()),
+        customer_payment_methods: PaymentMethodResponseItem::list(&state, &saved, default.as_deref())
+            .into_iter()
+            .zip(&saved)
+            .map(|(item, m)| SessionMethodItem { payment_method_token: &m.id, item })
+            .collect(),
     })
     .into_response())
 }

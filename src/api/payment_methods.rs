@@ -301,20 +301,23 @@ pub struct PaymentMethodResponse<'a> {
     id: &'a str,
     merchant_id: &'a str,
     customer_id: &'a str,
-    payment_method_type: Option<&'a str>,
+    payment_method_type: &'a str,
     payment_method_subtype: Option<&'a str>,
     recurring_enabled: bool,
     #[serde(serialize_with = "time")]
     created: DateTime<Utc>,
-    #[serde(serialize_with = "optional_time")]
-    last_used_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time")]
+    last_used_at: DateTime<Utc>,
     pub(super) payment_method_data: Option<PaymentMethodData<'a>>,
     connector_tokens: Option<Vec<ConnectorTokenDetails<'a>>>,
     network_token: Option<Value>,
     storage_type: StorageType,
     pub(super) card_cvc_token_storage: Option<CardCvcTokenStorage>,
+    /// Always null, as Hyperswitch answers a method saved without an off-session payment: the
+    /// network gives this id only to such a payment, which switchyard does not make.
     network_transaction_id: Option<&'a str>,
-    /// Never filled: the card goes in, only what may be shown of it comes out.
+    /// Always null, as Hyperswitch answers unless asked to read the vault: its card carries the
+    /// number, and a card goes in, only what may be shown of it comes out.
     raw_payment_method_data: Option<Value>,
     billing: Option<&'a Address>,
 }
@@ -353,11 +356,13 @@ impl<'a> PaymentMethodResponse<'a> {
             id: &m.id,
             merchant_id: &m.merchant_id,
             customer_id: &m.customer_id,
-            payment_method_type: m.payment_method_type.as_deref(),
+            // A method not confirmed yet can only become a card: confirm-intent takes cards.
+            payment_method_type: m.payment_method_type.as_deref().unwrap_or("card"),
             payment_method_subtype: m.payment_method_subtype.as_deref(),
             recurring_enabled: card.is_some(),
             created: m.created_at,
-            last_used_at: m.last_used_at,
+            // As Hyperswitch keeps it: a method is last used when it is saved, until it pays.
+            last_used_at: m.last_used_at.unwrap_or(m.created_at),
             payment_method_data: card,
             connector_tokens: (!tokens.is_empty()).then_some(tokens),
             network_token: None,

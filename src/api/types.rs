@@ -688,10 +688,115 @@ pub struct PaymentsIntentResponse<'a> {
     pub customer_id: Option<&'a str>,
     #[serde(serialize_with = "time")]
     pub expires_on: DateTime<Utc>,
-    #[serde(serialize_with = "time")]
-    pub created: DateTime<Utc>,
+    /// As the request gave it, else `present`: the customer confirms the payment (Hyperswitch's
+    /// default).
+    #[schema(schema_with = customer_present)]
+    pub customer_present: Value,
+    /// As the request gave it, else `on_session`: a payment does not save its method for later ones.
+    #[schema(schema_with = setup_future_usage)]
+    pub setup_future_usage: Value,
     #[serde(flatten)]
-    pub details: &'a IntentDetails,
+    pub shown: ShownDetails<'a>,
+    #[serde(flatten)]
+    pub practice: IntentPractice,
+}
+
+fn customer_present() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::schema::string_enum("Whether the customer takes part in the payment.", &["present", "absent"])
+}
+
+fn setup_future_usage() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::schema::string_enum(
+        "Whether the method is kept for payments without the customer.",
+        &["off_session", "on_session"],
+    )
+}
+
+/// The intent's details the answer shows back, as given: those Hyperswitch's intent answer has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShownDetails<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<&'a Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<&'a Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_descriptor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub order_details: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_payment_method_types: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub connector_metadata: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub feature_metadata: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub frm_metadata: Option<&'a Value>,
+}
+
+impl<'a> ShownDetails<'a> {
+    fn of(d: &'a IntentDetails) -> Self {
+        Self {
+            billing: d.billing.as_ref(),
+            shipping: d.shipping.as_ref(),
+            description: d.description.as_deref(),
+            return_url: d.return_url.as_deref(),
+            metadata: d.metadata.as_ref(),
+            statement_descriptor: d.statement_descriptor.as_deref(),
+            order_details: d.order_details.as_ref(),
+            allowed_payment_method_types: d.allowed_payment_method_types.as_ref(),
+            connector_metadata: d.connector_metadata.as_ref(),
+            feature_metadata: d.feature_metadata.as_ref(),
+            frm_metadata: d.frm_metadata.as_ref(),
+        }
+    }
+}
+
+/// What every intent does, in the fields Hyperswitch's intent answer requires: a request cannot
+/// choose otherwise, so each is the value that says what switchyard does (and Hyperswitch's
+/// default when a request leaves the field out). `customer_present` and `setup_future_usage`
+/// are shown as the request gave them, else as their defaults.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntentPractice {
+    /// `Skip`: no exemption for merchant-initiated payments is asked.
+    #[schema(examples("Skip"))]
+    pub apply_mit_exemption: &'static str,
+    /// `Skip`: no payment links.
+    #[schema(examples("Skip"))]
+    pub payment_link_enabled: &'static str,
+    /// `false`: no incremental authorization is asked.
+    #[schema(examples("false"))]
+    pub request_incremental_authorization: &'static str,
+    /// `skip`: an intent is paid by one method.
+    #[schema(examples("skip"))]
+    pub split_txns_enabled: &'static str,
+    /// `Skip`: no external 3-D Secure server.
+    #[schema(examples("Skip"))]
+    pub request_external_three_ds_authentication: &'static str,
+    /// `normal`: no mandates.
+    #[schema(examples("normal"))]
+    pub payment_type: &'static str,
+}
+
+impl IntentPractice {
+    const EVERY_INTENT: Self = Self {
+        apply_mit_exemption: "Skip",
+        payment_link_enabled: "Skip",
+        request_incremental_authorization: "false",
+        split_txns_enabled: "skip",
+        request_external_three_ds_authentication: "Skip",
+        payment_type: "normal",
+    };
 }
 
 impl<'a> PaymentsIntentResponse<'a> {
@@ -707,8 +812,10 @@ impl<'a> PaymentsIntentResponse<'a> {
             authentication_type: intent.authentication_type,
             customer_id: intent.customer_id.as_deref(),
             expires_on: intent.expires_at,
-            created: intent.created_at,
-            details: &intent.details,
+            customer_present: intent.details.customer_present.clone().unwrap_or_else(|| "present".into()),
+            setup_future_usage: intent.details.setup_future_usage.clone().unwrap_or_else(|| "on_session".into()),
+            shown: ShownDetails::of(&intent.details),
+            practice: IntentPractice::EVERY_INTENT,
         }
     }
 }

@@ -417,6 +417,38 @@ async fn an_unconfirmed_intent_is_cancelled_without_an_attempt() {
 // ---- intents --------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn an_intent_answers_how_it_is_paid_as_asked_or_by_default() {
+    let app = TestApp::start().await;
+    let body = create_intent(&app, create_intent_body()).await;
+    assert_eq!((&body["customer_present"], &body["setup_future_usage"]), (&json!("present"), &json!("on_session")));
+    assert_eq!((&body["payment_type"], &body["split_txns_enabled"]), (&json!("normal"), &json!("skip")));
+    assert!(body.get("created").is_none() && body.get("browser_info").is_none(), "{body}");
+    let asked = json!({ "customer_present": "absent", "setup_future_usage": "off_session", "browser_info": {} });
+    let id = id_of(&create_intent(&app, with(create_intent_body(), asked)).await);
+    // Read as text: a field written twice would be read once by a JSON parser.
+    let res = app
+        .client
+        .get(format!("{}/v2/payments/{id}/get-intent", app.base))
+        .header("api-key", ACME_KEY)
+        .header("X-Profile-Id", "web")
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert_eq!(text.matches("\"setup_future_usage\"").count(), 1, "{text}");
+    assert_eq!(text.matches("\"customer_present\"").count(), 1, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((&got["customer_present"], &got["setup_future_usage"]), (&json!("absent"), &json!("off_session")));
+    assert!(got.get("browser_info").is_none(), "{got}");
+    // Shown back as given, so only Hyperswitch's values are taken.
+    for (field, value) in [("setup_future_usage", json!("sometimes")), ("customer_present", json!(true))] {
+        let (status, body) =
+            app.post("/v2/payments/create-intent", with(create_intent_body(), json!({ field: value }))).await;
+        assert!(assert_error(status, &body, 422, "IR_06").starts_with(field), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn create_intent_answers_a_session_of_fifteen_minutes() {
     let app = TestApp::start().await;
     let body = create_intent(&app, with(create_intent_body(), json!({ "merchant_reference_id": "order-1" }))).await;
@@ -431,7 +463,10 @@ async fn create_intent_answers_a_session_of_fifteen_minutes() {
     let id = id_of(&body);
     assert!(id.starts_with("sy_pay_") && (32..=64).contains(&id.len()), "{id}");
 
-    let created = chrono::DateTime::parse_from_rfc3339(body["created"].as_str().unwrap()).unwrap();
+    // The intent's answer has no `created` (Hyperswitch's schema forbids it); the payment's does.
+    let (status, payment) = app.get(&format!("/v2/payments/{id}")).await;
+    assert_eq!(status, 200, "{payment}");
+    let created = chrono::DateTime::parse_from_rfc3339(payment["created"].as_str().unwrap()).unwrap();
     let expires = chrono::DateTime::parse_from_rfc3339(body["expires_on"].as_str().unwrap()).unwrap();
     let session = (expires - created).num_milliseconds();
     assert!((899_000..=901_000).contains(&session), "session of {session} ms: {body}");

@@ -17,6 +17,7 @@ mod bad_input;
 mod card_data;
 mod circuit;
 mod cli;
+mod conformance;
 mod crash;
 mod customers;
 mod examples;

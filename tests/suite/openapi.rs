@@ -320,8 +320,6 @@ async fn shapes_follow_hyperswitch() {
         ("PaymentsCreateIntentRequest", &["session_expiry", "browser_info", "is_iframe_redirection_enabled"][..]),
         ("PaymentsRequest", &["session_expiry", "payment_method_id"][..]),
         ("RefundsCreateRequest", &["merchant_id"][..]),
-        // The intent's details, shown back as given, and when it was made.
-        ("PaymentsIntentResponse", &["browser_info", "created", "is_iframe_redirection_enabled"][..]),
         // The request's `psp_tokenization`, shown back.
         ("PaymentMethodSessionResponse", &["psp_tokenization"][..]),
     ]);
