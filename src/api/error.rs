@@ -53,6 +53,8 @@ pub enum ApiError {
     #[error("{0}")]
     RefundExceedsPayment(String),
     #[error("{0}")]
+    Precondition(String),
+    #[error("{0}")]
     NotSupported(String),
     /// The provider refused an operation on a payment; nothing changed.
     #[error("{0}")]
@@ -86,7 +88,7 @@ pub struct ErrorBody {
     pub kind: ErrorType,
     /// What went wrong, for people: names the field at fault when there is one.
     pub message: String,
-    /// What went wrong, for programs (`IR_04`, `HE_02`, …).
+    /// What went wrong, for programs (`IR_06`, `HE_02`, …).
     #[schema(examples("IR_06"))]
     pub code: &'static str,
 }
@@ -112,9 +114,10 @@ impl ApiError {
         use ErrorType::{Api, Connector, InvalidRequest as Invalid, RateLimited as Limited};
         match self {
             Unauthorized => (StatusCode::UNAUTHORIZED, Invalid, "IR_01"),
-            MissingField(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_04"),
-            // Hyperswitch answers any body its decoder refuses with 400 `IR_06`.
-            Undecodable(_) | MalformedJson(_) | TooDeep(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
+            // Hyperswitch answers any body its decoder refuses with 400 `IR_06`, a missing field too.
+            MissingField(_) | Undecodable(_) | MalformedJson(_) | TooDeep(_) => {
+                (StatusCode::BAD_REQUEST, Invalid, "IR_06")
+            }
             InvalidHeader(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_07"),
             MissingHeader(_) | InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Invalid, "IR_06"),
@@ -123,6 +126,7 @@ impl ApiError {
             ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_08"),
             ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_09"),
             RefundExceedsPayment(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_13"),
+            Precondition(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_16"),
             InvalidState(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_14"),
             NotSupported(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_20"),
             NotFound(_) => (StatusCode::NOT_FOUND, Invalid, "HE_02"),
@@ -156,6 +160,7 @@ impl From<payments::Error> for ApiError {
             Core::Duplicate(m) => ApiError::Duplicate(m),
             Core::ProfileNotNamed => ApiError::MissingHeader("X-Profile-Id"),
             Core::RefundExceedsPayment(m) => ApiError::RefundExceedsPayment(m),
+            Core::Precondition(m) => ApiError::Precondition(m),
             Core::InvalidState(m) => ApiError::InvalidState(m),
             Core::NotSupported(m) => ApiError::NotSupported(m),
             Core::ClientSecretInvalid(m) => ApiError::ClientSecretInvalid(m),

@@ -170,13 +170,13 @@ const ALIASES: &[(&str, &str, &str)] = &[
 /// Every error the API answers with, by status code: the codes, and what each means. Each
 /// `ApiError` is here (see the test below).
 pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
-    (400, "IR_04", "a required field is missing"),
-    (400, "IR_06", "the body or query does not decode: not valid JSON, nested deeper than the configured limit, an unknown field or a value of the wrong type; `message` names it"),
+    (400, "IR_06", "the body or query does not decode: not valid JSON, nested deeper than the configured limit, a required field missing, an unknown field or a value of the wrong type; `message` names it"),
     (400, "IR_07", "a header whose value is not text"),
     (400, "IR_08", "no usable client secret (none given, or expired)"),
     (400, "IR_09", "the client secret of another object"),
     (400, "IR_13", "a refund for more than the payment has left to refund"),
     (400, "IR_14", "the object's state does not allow this"),
+    (400, "IR_16", "a card that has expired, on a profile that refuses them"),
     (400, "IR_20", "not supported"),
     (400, "HE_01", "a duplicate of an existing object"),
     (400, "CE_00", "the payment provider refused"),
@@ -426,6 +426,7 @@ mod tests {
             ApiError::InvalidHeader("X-Profile-Id"),
             ApiError::Undecodable("f".into()),
             ApiError::RefundExceedsPayment("f".into()),
+            ApiError::Precondition("f".into()),
             ApiError::MethodNotAllowed { method: "GET".into(), path: "/".into() },
             ApiError::MissingField("f".into()),
             ApiError::InvalidRequest("f".into()),

@@ -129,7 +129,7 @@ pub(super) fn new_attempt(
 pub(super) fn check_payment_method(profile: &Profile, c: &Confirmation) -> Result<(), Error> {
     let PaymentMethod::Card(card) = &c.payment_method else { return Ok(()) };
     if profile.reject_expired_cards && card.expiry.is_expired(Utc::now().date_naive()) {
-        return Err(Error::InvalidRequest(format!(
+        return Err(Error::Precondition(format!(
             "payment_method_data.card.card_exp_year: the card expired at the end of {}/{}",
             card.expiry.month_str(),
             card.expiry.year_str()

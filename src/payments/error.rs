@@ -18,6 +18,10 @@ pub enum Error {
     /// A new object, asked for by a merchant with several profiles without naming one.
     #[error("the profile to act in was not named")]
     ProfileNotNamed,
+    /// A request that is well formed but that the payment it names cannot take: an expired card
+    /// on a profile that refuses them.
+    #[error("{0}")]
+    Precondition(String),
     /// A refund for more than the payment has left to refund.
     #[error("{0}")]
     RefundExceedsPayment(String),

@@ -132,21 +132,21 @@ async fn missing_fields_are_400_ir_04_naming_the_field() {
         (without(card(), "/payment_method_data/card"), "payment_method_data.card"),
     ];
     for (body, field) in cases {
-        let message = post_refused(&app, "/v2/payments", &body, 400, "IR_04").await;
+        let message = post_refused(&app, "/v2/payments", &body, 400, "IR_06").await;
         assert_eq!(message, format!("{field}: missing required field"), "{body}");
     }
 
     // A body-less POST reads as `{}`.
     let (status, body) = refused(&app, acme(&app, Method::POST, "/v2/payments")).await;
-    let message = assert_error(status, &body, 400, "IR_04");
+    let message = assert_error(status, &body, 400, "IR_06");
     assert!(message.contains("amount_details"), "{message}");
 
     // Refunds and create-intent name their required fields too.
-    let message = post_refused(&app, "/v2/refunds", &json!({ "merchant_reference_id": "r1" }), 400, "IR_04").await;
+    let message = post_refused(&app, "/v2/refunds", &json!({ "merchant_reference_id": "r1" }), 400, "IR_06").await;
     assert_eq!(message, "payment_id: missing required field");
-    let message = post_refused(&app, "/v2/refunds", &json!({ "payment_id": "sy_pay_x" }), 400, "IR_04").await;
+    let message = post_refused(&app, "/v2/refunds", &json!({ "payment_id": "sy_pay_x" }), 400, "IR_06").await;
     assert_eq!(message, "merchant_reference_id: missing required field");
-    let message = post_refused(&app, "/v2/payments/create-intent", &json!({}), 400, "IR_04").await;
+    let message = post_refused(&app, "/v2/payments/create-intent", &json!({}), 400, "IR_06").await;
     assert_eq!(message, "amount_details: missing required field");
     app.stop().await;
 }
@@ -381,7 +381,7 @@ async fn bad_expiry_dates_are_422_naming_the_field() {
     // Profile `web` refuses cards that have expired; it says which field is at fault.
     let body = with(card(), "/payment_method_data/card/card_exp_month", json!("01"));
     let body = with(body, "/payment_method_data/card/card_exp_year", json!("20"));
-    let message = post_refused(&app, "/v2/payments", &body, 422, "IR_06").await;
+    let message = post_refused(&app, "/v2/payments", &body, 400, "IR_16").await;
     assert!(message.starts_with("payment_method_data.card.card_exp_year: "), "{message}");
     assert!(message.contains("expired"), "{message}");
     app.stop().await;

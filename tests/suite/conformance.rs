@@ -1,6 +1,6 @@
 //! Conformance with Hyperswitch's v2 wire format: every endpoint switchyard serves, called on its
 //! success and error paths, each JSON answer validated against the response schema the v2 OpenAPI
-//! document (`shared/reference/hyperswitch/openapi_spec_v2.json`) gives for that path, method and
+//! document (`tests/fixtures/hyperswitch/openapi_spec_v2.json`) gives for that path, method and
 //! status, and each error against Hyperswitch's error format, statuses and codes.
 //!
 //! The calls are a table, one row each, run in order against one daemon: a row can use what an
@@ -8,10 +8,9 @@
 //! `{customer.secret}` its `client_secret`). Adding an endpoint is adding its rows.
 //!
 //! Every violation is collected and the test fails listing them all. What the answers cannot say
-//! honestly within the schema is in `ALLOWED`, one field of one operation each, with the reason;
-//! errors whose status or code switchyard has yet to align with Hyperswitch's are in
-//! `CODES_TO_ALIGN`. An entry of either list that no answer needs any more is a violation too, so
-//! both lists shrink as the answers improve.
+//! honestly within the schema is in `ALLOWED`, one field of one operation each, with the reason.
+//! An entry that no answer needs any more is a violation too, so the list shrinks as the answers
+//! improve. Every error's status and code must be Hyperswitch's for the same fault.
 
 use crate::common;
 
@@ -22,7 +21,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-const SPEC: &str = "../shared/reference/hyperswitch/openapi_spec_v2.json";
+const SPEC: &str = "tests/fixtures/hyperswitch/openapi_spec_v2.json";
 
 /// How a row's call authenticates.
 #[derive(Clone, Copy)]
@@ -117,7 +116,7 @@ const ROWS: &[Row] = &[
     row("intent unknown", "GET /v2/payments/12345_pay_00000000000000000000000000000000/get-intent", Secret, "", Error(404, "HE_02")),
     row("payment no key", "GET /v2/payments/{payment}", Anonymous, "", Error(401, "IR_01")),
     row("payment wrong key", "POST /v2/payments", WrongKey, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#), Error(401, "IR_01")),
-    row("payment no profile", "POST /v2/payments", SecretOnly, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#), Error(400, "IR_04")),
+    row("payment no profile", "POST /v2/payments", SecretOnly, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#), Error(422, "IR_06")),
     row("payment malformed", "POST /v2/payments", Secret, r#"{"amount_details": "#, Error(400, "IR_06")),
     row("payment unknown field", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "USD", "order_amount": 6540}"#, r#""colour": "blue""#), Error(400, "IR_06")),
     row("payment no amount", "POST /v2/payments", Secret, card_body!(), Error(400, "IR_06")),
@@ -207,21 +206,6 @@ const SANDBOX: &str = "the sandbox connector is switchyard's own, not one of Hyp
 const NETWORK_TRANSACTION_ID: &str =
     "the network gives this id to an off-session customer-initiated payment, which switchyard does not make: null";
 const RAW_CARD: &str = "the raw card holds the number, which is never shown: null, as Hyperswitch answers unless asked";
-
-/// Errors whose status or code still differs from Hyperswitch's: (row, switchyard's status,
-/// switchyard's code). Each entry is a known deviation to remove when the error is aligned.
-const CODES_TO_ALIGN: &[(&str, u16, &str)] = &[
-    // A body that does not decode is 400 IR_06 in Hyperswitch, whatever the field.
-    ("customer no name", 400, "IR_04"),
-    ("payment unknown field", 422, "IR_06"),
-    ("payment no amount", 400, "IR_04"),
-    ("method intent no customer", 400, "IR_04"),
-    ("unknown route", 404, "HE_02"),
-    ("wrong method", 404, "HE_02"),
-    ("refund too much", 422, "IR_06"),
-    // Hyperswitch's expired card fails a precondition.
-    ("expired card payment", 422, "IR_06"),
-];
 
 /// Hyperswitch's error answer: `{"error": {"type", "message", "code", …}}`, with the optional
 /// `payment_id`, `data`, `connector` and `reason` of its `Extra`.
@@ -395,7 +379,6 @@ async fn every_answer_follows_hyperswitchs_schemas() {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut violations: Vec<String> = Vec::new();
     let mut allowed_used = vec![false; ALLOWED.len()];
-    let mut align_used = vec![false; CODES_TO_ALIGN.len()];
 
     for row in ROWS {
         let (method, path) = row.call.split_once(' ').unwrap();
@@ -450,21 +433,8 @@ async fn every_answer_follows_hyperswitchs_schemas() {
                 }
                 let code = answer["error"]["code"].as_str().unwrap_or_default();
                 let kind = answer["error"]["type"].as_str().unwrap_or_default();
-                let aligned = status == want_status && code == want_code;
-                match CODES_TO_ALIGN.iter().position(|(name, _, _)| *name == row.name) {
-                    Some(i) => {
-                        align_used[i] = true;
-                        let (_, s, c) = CODES_TO_ALIGN[i];
-                        if aligned {
-                            report(format!("answers Hyperswitch's {status} {code} now: remove it from CODES_TO_ALIGN"));
-                        } else if (s, c) != (status, code) {
-                            report(format!("CODES_TO_ALIGN says {s} {c}, the answer is {status} {code}: {answer}"));
-                        }
-                    }
-                    None if !aligned => report(format!(
-                        "{status} {code}, where Hyperswitch answers {want_status} {want_code}: {answer}"
-                    )),
-                    None => {}
+                if (status, code) != (want_status, want_code) {
+                    report(format!("{status} {code}, where Hyperswitch answers {want_status} {want_code}: {answer}"));
                 }
                 if kind != error_type(status, code) {
                     report(format!(
@@ -478,11 +448,6 @@ async fn every_answer_follows_hyperswitchs_schemas() {
     for (i, (op, at, _)) in ALLOWED.iter().enumerate() {
         if !allowed_used[i] {
             violations.push(format!("ALLOWED names {op} {at}, which every answer now follows: remove it"));
-        }
-    }
-    for (i, (name, _, _)) in CODES_TO_ALIGN.iter().enumerate() {
-        if !align_used[i] {
-            violations.push(format!("CODES_TO_ALIGN names `{name}`, which is no row"));
         }
     }
     app.stop().await;

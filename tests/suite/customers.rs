@@ -239,7 +239,7 @@ async fn a_missing_name_or_email_is_400_ir_04_naming_the_field() {
         let mut body = customer();
         body.as_object_mut().unwrap().remove(field);
         let (status, answer) = acme(&app, Method::POST, "/v2/customers", Some(&body)).await;
-        let message = assert_error(status, &answer, 400, "IR_04");
+        let message = assert_error(status, &answer, 400, "IR_06");
         assert!(message.contains(field), "{message}");
     }
     assert!(list(&app).await.is_empty());
@@ -398,12 +398,12 @@ async fn a_refused_update_changes_nothing() {
     assert_eq!(retrieve(&app, &id).await, stored);
 
     let (status, body) = update(&app, &id, json!({ "name": "Jane Doe" })).await;
-    let message = assert_error(status, &body, 400, "IR_04");
+    let message = assert_error(status, &body, 400, "IR_06");
     assert!(message.contains("email"), "{message}");
     assert_eq!(retrieve(&app, &id).await, stored);
 
     let (status, body) = update(&app, &id, json!({ "email": "jane@example.com" })).await;
-    let message = assert_error(status, &body, 400, "IR_04");
+    let message = assert_error(status, &body, 400, "IR_06");
     assert!(message.contains("name"), "{message}");
     assert_eq!(retrieve(&app, &id).await, stored);
 

@@ -218,7 +218,7 @@ async fn a_profile_that_refuses_expired_cards_refuses_the_seed_request_and_store
     let before = app.count("payment_intents").await;
     let attempts_before = app.count("payment_attempts").await;
     let (status, body) = app.post("/v2/payments", seed_request()).await;
-    let message = assert_error(status, &body, 422, "IR_06");
+    let message = assert_error(status, &body, 400, "IR_16");
     assert!(message.contains("payment_method_data.card.card_exp_year"), "{message}");
     assert!(!body.to_string().contains(VISA), "{body}");
     assert_eq!(app.count("payment_intents").await, before);

@@ -252,8 +252,8 @@ async fn a_session_request_is_checked_before_anything_is_stored() {
     let customer_id = customer(&app).await;
     let unknown = "sy_cus_0000000000000000000000000000000a";
     let cases = [
-        (json!({ "customer_id": customer_id }), 400, "IR_04", "storage_type"),
-        (json!({ "storage_type": "volatile" }), 400, "IR_04", "customer_id"),
+        (json!({ "customer_id": customer_id }), 400, "IR_06", "storage_type"),
+        (json!({ "storage_type": "volatile" }), 400, "IR_06", "customer_id"),
         (json!({ "customer_id": unknown, "storage_type": "volatile" }), 404, "HE_02", unknown),
         (
             json!({ "customer_id": customer_id, "storage_type": "volatile", "expires_in": 0 }),

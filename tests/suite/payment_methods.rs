@@ -139,7 +139,7 @@ async fn create_intent_refuses_what_is_wrong_and_stores_nothing() {
     let unknown = "sy_cus_0000000000000000000000000000000a";
     let many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
     let cases = [
-        (json!({}), 400, "IR_04", "customer_id"),
+        (json!({}), 400, "IR_06", "customer_id"),
         (json!({ "customer_id": "12345" }), 422, "IR_06", "customer_id"),
         (json!({ "customer_id": unknown }), 404, "HE_02", unknown),
         // Another merchant's customer is answered as one that does not exist.
@@ -432,7 +432,7 @@ async fn create_in_one_call_checks_its_body() {
     let body = json!({ "customer_id": customer_id, "payment_method_type": "card",
                        "payment_method_data": { "card": card(VISA) } });
     let (status, got) = app.post("/v2/payment-methods", body.clone()).await;
-    let message = assert_error(status, &got, 400, "IR_04");
+    let message = assert_error(status, &got, 400, "IR_06");
     assert!(message.contains("storage_type"), "{message}");
     let (status, got) = app.post("/v2/payment-methods", with(body, json!({ "storage_type": "forever" }))).await;
     assert_error(status, &got, 400, "IR_06");

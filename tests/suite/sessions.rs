@@ -351,8 +351,8 @@ async fn malformed_requests_are_refused_with_the_field_named() {
     let app = app_with(vec![stripe_account("stripe_eu")], None).await;
     let (id, secret) = intent(&app, json!({})).await;
     let cases = [
-        (json!({ "client_secret": secret, "wallets": ["google_pay"] }), 400, "IR_04", "payment_id"),
-        (json!({ "payment_id": id, "client_secret": secret }), 400, "IR_04", "wallets"),
+        (json!({ "client_secret": secret, "wallets": ["google_pay"] }), 400, "IR_06", "payment_id"),
+        (json!({ "payment_id": id, "client_secret": secret }), 400, "IR_06", "wallets"),
         (json!({ "payment_id": id, "client_secret": secret, "wallets": [] }), 422, "IR_06", "wallets"),
         (
             json!({ "payment_id": id, "client_secret": secret, "wallets": ["google_wallet"] }),
@@ -369,7 +369,7 @@ async fn malformed_requests_are_refused_with_the_field_named() {
         (
             json!({ "payment_id": id, "client_secret": secret, "wallets": ["google_pay"], "merchant_connector_details": {} }),
             400,
-            "IR_04",
+            "IR_06",
             "creds_identifier",
         ),
     ];
