@@ -9,6 +9,7 @@ mod events;
 pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod list_query;
 pub mod openapi;
 mod payment_method_sessions;
 mod payment_methods;
@@ -23,7 +24,7 @@ pub mod types;
 mod webhooks;
 
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,13 +46,19 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
     Router::new()
         .route("/v2/payments", post(payments::create_and_confirm))
         .route("/v2/payments/create-intent", post(payments::create_intent))
+        .route("/v2/payments/list", get(payments::list))
         .route("/v2/payments/{id}", get(payments::retrieve))
         .route("/v2/payments/{id}/get-intent", get(payments::get_intent))
+        .route("/v2/payments/{id}/update-intent", put(payments::update_intent))
         .route("/v2/payments/{id}/confirm-intent", post(payments::confirm_intent))
+        .route("/v2/payments/{id}/payment-methods", get(payments::payment_methods_for_payment))
+        .route("/v2/payments/{payment_id}/create-external-sdk-tokens", post(payments::external_sdk_tokens))
         .route("/v2/payments/{id}/capture", post(payments::capture))
         .route("/v2/payments/{id}/cancel", post(payments::cancel))
         .route("/v2/refunds", post(refunds::create))
+        .route("/v2/refunds/list", post(refunds::list))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
+        .route("/v2/refunds/{id}/update-metadata", put(refunds::update_metadata))
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))

@@ -394,10 +394,11 @@ mod tests {
 
     #[test]
     fn flat_requests_document_exactly_the_fields_their_decoders_take() {
-        use crate::api::types::{ConfirmIntentRequest, CreateIntentRequest, PaymentsRequest};
+        use crate::api::types::{ConfirmIntentRequest, CreateIntentRequest, PaymentsRequest, UpdateIntentRequest};
         assert_flat::<PaymentsRequest>();
         assert_flat::<CreateIntentRequest>();
         assert_flat::<ConfirmIntentRequest>();
+        assert_flat::<UpdateIntentRequest>();
     }
 
     #[test]
@@ -464,7 +465,10 @@ mod tests {
         for (path, operations) in doc["paths"].as_object().unwrap() {
             for (method, operation) in operations.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();
-                assert!(responses.contains_key("200"), "{method} {path} answers 200");
+                // A call of Hyperswitch's that switchyard does not offer answers `IR_20` only.
+                let not_offered = responses.get("400").and_then(|r| r["description"].as_str());
+                let not_offered = not_offered.is_some_and(|d| d.starts_with("`IR_20`"));
+                assert!(responses.contains_key("200") || not_offered, "{method} {path} answers 200");
                 // `/health` and `/health/ready` answer 503 with their own bodies.
                 let errors = responses.iter().filter(|(s, _)| s.as_str() >= "400" && !path.starts_with("/health"));
                 for (status, response) in errors {

@@ -19,8 +19,8 @@ use super::bounds;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
-    CardCvcTokenStorage, CardFields, PaymentMethodData, PaymentMethodDeleteResponse, PaymentMethodResponse,
-    PaymentMethodResponseItem,
+    offer, CardCvcTokenStorage, CardFields, CustomerPaymentMethodResponseItem, PaymentMethodData,
+    PaymentMethodDeleteResponse, PaymentMethodResponse, ResponsePaymentMethodType,
 };
 use super::types::time;
 use crate::api::state::{AppState, Call};
@@ -221,17 +221,9 @@ impl<'a> PaymentMethodSessionResponse<'a> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ResponsePaymentMethodTypes)]
-struct ResponsePaymentMethodType {
-    payment_method_type: String,
-    payment_method_subtype: String,
-    required_fields: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodListResponseForSession<'a> {
     payment_methods_enabled: Vec<ResponsePaymentMethodType>,
-    customer_payment_methods: Vec<PaymentMethodResponseItem<'a>>,
+    customer_payment_methods: Vec<CustomerPaymentMethodResponseItem<'a>>,
 }
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -327,32 +319,14 @@ async fn list_payment_methods(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let session = sessions::open(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
-    let mut enabled: Vec<(String, String)> = Vec::new();
-    if let Some(profile) = state.core.snapshot.directory.profile(&session.merchant_id, &session.profile_id) {
-        for account in profile.accounts.iter().filter(|a| a.enabled) {
-            for pair in
-                state.core.snapshot.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default()
-            {
-                if !enabled.contains(&pair) {
-                    enabled.push(pair);
-                }
-            }
-        }
-    }
+    // A session saves cards only.
+    let mut offered = payment_methods::offered(&state.core, &session.merchant_id, &session.profile_id, None);
+    offered.retain(|(kind, _)| kind == "card");
     let (saved, default) =
         payment_methods::for_customer(&state.core, &session.merchant_id, &session.customer_id).await?;
-    Ok(Json(PaymentMethodListResponseForSession {
-        payment_methods_enabled: enabled
-            .into_iter()
-            .map(|(kind, subtype)| ResponsePaymentMethodType {
-                payment_method_type: kind,
-                payment_method_subtype: subtype,
-                required_fields: Vec::new(),
-            })
-            .collect(),
-        customer_payment_methods: PaymentMethodResponseItem::list(&state, &saved, default.as_deref()),
-    })
-    .into_response())
+    let (enabled, saved) = offer(offered, &saved, default.as_deref());
+    Ok(Json(PaymentMethodListResponseForSession { payment_methods_enabled: enabled, customer_payment_methods: saved })
+        .into_response())
 }
 
 /// Payment Method Session - Delete

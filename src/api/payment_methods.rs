@@ -282,6 +282,27 @@ pub(super) struct PaymentMethodData<'a> {
     card: CardDetailFromLocker<'a>,
 }
 
+impl<'a> PaymentMethodData<'a> {
+    fn of(m: &'a SavedMethod) -> Option<Self> {
+        m.card.as_ref().map(|c| PaymentMethodData {
+            card: CardDetailFromLocker {
+                issuer_country: c.issuer_country.as_deref(),
+                last4_digits: &c.summary.last4,
+                expiry_month: &c.summary.card_exp_month,
+                expiry_year: &c.summary.card_exp_year,
+                card_holder_name: c.summary.card_holder_name.as_deref(),
+                card_fingerprint: None,
+                nick_name: c.nick_name.as_deref(),
+                card_network: c.summary.card_network,
+                card_isin: &c.summary.card_isin,
+                card_issuer: None,
+                card_type: m.payment_method_subtype.as_deref(),
+                saved_to_locker: true,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 struct ConnectorTokenDetails<'a> {
     token: &'a str,
@@ -321,22 +342,7 @@ pub struct PaymentMethodResponse<'a> {
 
 impl<'a> PaymentMethodResponse<'a> {
     pub fn of(state: &Call, m: &'a SavedMethod) -> Self {
-        let card = m.card.as_ref().map(|c| PaymentMethodData {
-            card: CardDetailFromLocker {
-                issuer_country: c.issuer_country.as_deref(),
-                last4_digits: &c.summary.last4,
-                expiry_month: &c.summary.card_exp_month,
-                expiry_year: &c.summary.card_exp_year,
-                card_holder_name: c.summary.card_holder_name.as_deref(),
-                card_fingerprint: None,
-                nick_name: c.nick_name.as_deref(),
-                card_network: c.summary.card_network,
-                card_isin: &c.summary.card_isin,
-                card_issuer: None,
-                card_type: m.payment_method_subtype.as_deref(),
-                saved_to_locker: true,
-            },
-        });
+        let card = PaymentMethodData::of(m);
         let cvc = match m.storage_type {
             StorageType::Persistent => None,
             StorageType::Volatile => {
@@ -394,6 +400,75 @@ impl<'a> PaymentMethodResponseItem<'a> {
     pub(super) fn list(state: &Call, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
         methods.iter().map(|m| Self::of(state, m, default)).collect()
     }
+}
+
+/// One of a customer's saved methods as a payer's client is offered it (Hyperswitch's
+/// `CustomerPaymentMethodResponseItem`). Its token is the method's id, which a payment names as
+/// `payment_method_id`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct CustomerPaymentMethodResponseItem<'a> {
+    payment_method_token: &'a str,
+    customer_id: &'a str,
+    payment_method_type: &'a str,
+    payment_method_subtype: &'a str,
+    recurring_enabled: bool,
+    payment_method_data: Option<PaymentMethodData<'a>>,
+    bank: Option<Value>,
+    #[serde(serialize_with = "time")]
+    created: DateTime<Utc>,
+    requires_cvv: bool,
+    /// When it was made, until it is first used.
+    #[serde(serialize_with = "time")]
+    last_used_at: DateTime<Utc>,
+    is_default: bool,
+    billing: Option<&'a Address>,
+}
+
+/// A way to pay that a profile's accounts take (Hyperswitch's `ResponsePaymentMethodTypes`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ResponsePaymentMethodTypes)]
+pub(super) struct ResponsePaymentMethodType {
+    payment_method_type: String,
+    payment_method_subtype: String,
+    required_fields: Vec<Value>,
+}
+
+/// What a payer's client may offer: the ways the profile's accounts take, and the customer's
+/// saved methods (only cards are saved; each is listed once it has its card).
+pub(super) fn offer<'a>(
+    offered: Vec<(String, String)>,
+    saved: &'a [SavedMethod],
+    default: Option<&str>,
+) -> (Vec<ResponsePaymentMethodType>, Vec<CustomerPaymentMethodResponseItem<'a>>) {
+    let enabled = offered
+        .into_iter()
+        .map(|(kind, subtype)| ResponsePaymentMethodType {
+            payment_method_type: kind,
+            payment_method_subtype: subtype,
+            required_fields: Vec::new(),
+        })
+        .collect();
+    let items = saved
+        .iter()
+        .filter_map(|m| {
+            Some(CustomerPaymentMethodResponseItem {
+                payment_method_token: &m.id,
+                customer_id: &m.customer_id,
+                payment_method_type: m.payment_method_type.as_deref()?,
+                payment_method_subtype: m.payment_method_subtype.as_deref()?,
+                recurring_enabled: true,
+                payment_method_data: PaymentMethodData::of(m),
+                bank: None,
+                created: m.created_at,
+                // A saved card is charged with the code a volatile method still holds, or without.
+                requires_cvv: false,
+                last_used_at: m.last_used_at.unwrap_or(m.created_at),
+                is_default: default == Some(m.id.as_str()),
+                billing: m.billing.as_ref(),
+            })
+        })
+        .collect();
+    (enabled, items)
 }
 
 /// What a delete answers.

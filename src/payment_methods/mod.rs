@@ -16,6 +16,7 @@ use crate::domain::payment::Address;
 use crate::domain::payment_method::{
     CardDetails, ConnectorToken, MethodStatus, ProviderToken, SavedCard, SavedMethod, StorageType,
 };
+use crate::money::Currency;
 use crate::payments::{Context, Error};
 use crate::vault::VaultCard;
 
@@ -174,6 +175,27 @@ pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<(), Err
     }
     cx.vault.forget_cvc(id);
     Ok(())
+}
+
+/// How a profile's payments (in `currency`, when known) may be paid, as (type, subtype), each
+/// once, in the order of its enabled accounts: what their connectors take, and as `wallet`, the
+/// wallets they give session tokens for (what `/payments/session_tokens` asks them for).
+pub fn offered(cx: &Context, merchant_id: &str, profile_id: &str, currency: Option<Currency>) -> Vec<(String, String)> {
+    let mut offered: Vec<(String, String)> = Vec::new();
+    let Some(profile) = cx.snapshot.directory.profile(merchant_id, profile_id) else { return offered };
+    for account in profile.accounts.iter().filter(|a| a.enabled) {
+        let Some(connector) = cx.snapshot.registry.get(&account.connector) else { continue };
+        if currency.is_some_and(|c| !connector.takes_currency(c)) {
+            continue;
+        }
+        let wallets = connector.session_wallets().into_iter().map(|w| ("wallet".to_string(), w));
+        for pair in connector.payment_methods().into_iter().chain(wallets) {
+            if !offered.contains(&pair) {
+                offered.push(pair);
+            }
+        }
+    }
+    offered
 }
 
 /// A customer's saved methods, newest first, and which is their default.

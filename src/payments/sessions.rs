@@ -59,19 +59,7 @@ pub async fn session_tokens(
     merchant_id: &str,
     req: &SessionTokensRequest,
 ) -> Result<(PaymentIntent, Vec<SessionToken>), Error> {
-    // Another merchant's payment is answered exactly like one that does not exist.
-    let intent = cx
-        .store
-        .find_intent_by_id(&req.payment_id)
-        .await?
-        .filter(|i| i.merchant_id == merchant_id)
-        .ok_or_else(|| Error::NotFound(format!("payment {}", req.payment_id)))?;
-    crate::payments::context::client_secret(
-        req.client_secret.as_deref(),
-        &intent.client_secret,
-        intent.expires_at,
-        "payment",
-    )?;
+    let intent = payments::open(cx, merchant_id, req.client_secret.as_deref(), &req.payment_id).await?;
     if intent.status != IntentStatus::RequiresPaymentMethod {
         return Err(Error::InvalidState(format!(
             "payment {} has no session tokens while its status is `{}` (it must be requires_payment_method)",

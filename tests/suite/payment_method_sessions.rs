@@ -133,7 +133,7 @@ async fn a_customer_saves_a_card_through_a_session_from_client_side_code() {
     assert_eq!(method["storage_type"], "volatile", "{method}");
     assert_eq!(method["billing"]["address"]["city"], "New York", "{method}");
     let (_, list) = client(&app, Method::GET, &path, auth(ACME_PK, &secret), None).await;
-    assert_eq!(list["customer_payment_methods"][0]["id"], method_id.as_str(), "{list}");
+    assert_eq!(list["customer_payment_methods"][0]["payment_method_token"], method_id.as_str(), "{list}");
     let (_, read) = app.get(&format!("/v2/payment-method-sessions/{id}")).await;
     assert_eq!(read["associated_payment_methods"], confirmed["associated_payment_methods"], "{read}");
 
