@@ -6,7 +6,7 @@
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
@@ -20,7 +20,7 @@ use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
     offer, CardCvcTokenStorage, CardFields, CustomerPaymentMethodResponseItem, PaymentMethodData,
-    PaymentMethodDeleteResponse, PaymentMethodResponse, ResponsePaymentMethodType,
+    PaymentMethodResponse, PaymentMethodUpdateFields, ResponsePaymentMethodType,
 };
 use super::types::time;
 use crate::api::state::{AppState, Call};
@@ -30,6 +30,7 @@ use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::sessions;
 use crate::payment_methods::sessions::NewSession;
+use crate::payment_methods::CardChange;
 use crate::payments::Scope;
 
 /// A session lasts 15 minutes unless the request says otherwise, and at most a day.
@@ -37,7 +38,7 @@ const EXPIRES_IN_DEFAULT: u32 = 900;
 const EXPIRES_IN_MAX: u32 = 86_400;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, retrieve, delete, confirm, list_payment_methods))]
+#[openapi(paths(create, retrieve, delete, confirm, list_payment_methods, update_saved))]
 pub(super) struct Doc;
 
 /// `id`, a payment method session's id, in a path.
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/v2/payment-method-sessions/{id}", get(retrieve).delete(delete))
         .route("/v2/payment-method-sessions/{id}/confirm", post(confirm))
         .route("/v2/payment-method-sessions/{id}/list-payment-methods", get(list_payment_methods))
+        .route("/v2/payment-method-sessions/{id}/update-saved-payment-method", put(update_saved))
 }
 
 // ---- requests -------------------------------------------------------------------------------
@@ -329,19 +331,114 @@ async fn list_payment_methods(
         .into_response())
 }
 
-/// Payment Method Session - Delete
+/// Names a saved method of the session's customer.
+#[derive(Debug, Deserialize, ToSchema)]
+struct TokenField {
+    /// A token the session handed out (the method's id).
+    #[serde(default)]
+    payment_method_token: Option<String>,
+}
+
+pub(super) struct SessionUpdateRequest {
+    token: Option<String>,
+    change: CardChange,
+}
+
+super::openapi::flat_request!(
+    SessionUpdateRequest as "PaymentMethodSessionUpdateSavedPaymentMethod",
+    "What changes in a saved card of the session's customer; the card the session saved unless the token names another.",
+    [PaymentMethodUpdateFields, TokenField]
+);
+
+impl FromBody for SessionUpdateRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<PaymentMethodUpdateFields>(), fields_of::<TokenField>()])?;
+        let TokenField { payment_method_token: token } = part(body)?;
+        let change = part::<PaymentMethodUpdateFields>(body)?.into_change()?;
+        Ok(Self { token, change })
+    }
+}
+
+/// Payment Method Session - Update a saved payment method
+///
+/// Changes a saved card of the session's customer: the one the token names, or the one the
+/// session saved.
+#[utoipa::path(
+    put,
+    path = "/v2/payment-method-sessions/{id}/update-saved-payment-method",
+    tag = "Payment Method Session",
+    operation_id = "Update a saved payment method",
+    params(SessionPathId),
+    request_body(content = SessionUpdateRequest, example = json!({
+        "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "card_cvc": "456" } },
+        "payment_method_token": "sy_pm_0196b3f0c7d07a41b5c1e2f3a4b5c6d7"
+    })),
+    responses((status = 200, description = "The session, with the card as it now is", body = PaymentMethodSessionResponse)),
+    security(("publishable_key__client_secret" = []))
+)]
+async fn update_saved(
+    state: Call,
+    caller: ClientSecretCaller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SessionUpdateRequest>,
+) -> Result<Response, ApiError> {
+    let (session, method) = sessions::update_saved(
+        &state.core,
+        &caller.merchant_id,
+        &caller.client_secret,
+        &id,
+        req.token.as_deref(),
+        req.change,
+    )
+    .await?;
+    Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
+}
+
+/// Hyperswitch's `PaymentMethodSessionDeleteSavedPaymentMethod`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodSessionDeleteSavedPaymentMethod {
+    /// A token the session handed out (the method's id).
+    payment_method_token: String,
+}
+
+impl FromBody for PaymentMethodSessionDeleteSavedPaymentMethod {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        part(body)
+    }
+}
+
+/// Hyperswitch's `PaymentMethodDeleteSessionResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PaymentMethodDeleteSessionResponse {
+    payment_method_token: String,
+}
+
+/// Payment Method Session - Delete a saved payment method
+///
+/// Deletes a saved method of the session's customer, named by its token, with its sealed card;
+/// the session stays.
 #[utoipa::path(
     delete,
     path = "/v2/payment-method-sessions/{id}",
     tag = "Payment Method Session",
-    operation_id = "Delete a payment method session",
+    operation_id = "Delete a saved payment method",
     params(SessionPathId),
-    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
+    request_body(content = PaymentMethodSessionDeleteSavedPaymentMethod, example = json!({
+        "payment_method_token": "sy_pm_0196b3f0c7d07a41b5c1e2f3a4b5c6d7"
+    })),
+    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteSessionResponse)),
     security(("publishable_key__client_secret" = []))
 )]
-async fn delete(state: Call, caller: ClientSecretCaller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    sessions::delete(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
-    Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
+async fn delete(
+    state: Call,
+    caller: ClientSecretCaller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PaymentMethodSessionDeleteSavedPaymentMethod>,
+) -> Result<Response, ApiError> {
+    let token = req.payment_method_token;
+    sessions::delete_saved(&state.core, &caller.merchant_id, &caller.client_secret, &id, &token).await?;
+    Ok(Json(PaymentMethodDeleteSessionResponse { payment_method_token: token }).into_response())
 }
 
 #[cfg(test)]
@@ -349,5 +446,7 @@ mod tests {
     #[test]
     fn requests_are_documented_as_decoded() {
         crate::api::openapi::assert_flat::<super::SessionConfirmRequest>();
+        crate::api::openapi::assert_flat::<super::SessionUpdateRequest>();
+        crate::api::openapi::assert_flat::<crate::api::payment_methods::PaymentMethodUpdate>();
     }
 }

@@ -5,7 +5,7 @@
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{part, ApiJson, FromBody};
+use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -23,12 +23,12 @@ use crate::domain::payment::{Address, CountryCode};
 use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
-use crate::payment_methods::{MethodOwner, NewCard};
+use crate::payment_methods::{CardChange, MethodOwner, NewCard};
 use crate::payments::Scope;
 use crate::vault::VaultCard;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, create_intent, confirm_intent, retrieve, delete, saved))]
+#[openapi(paths(create, create_intent, confirm_intent, retrieve, update, delete, token_details, saved))]
 pub(super) struct Doc;
 
 /// `id`, a saved payment method's id, in a path.
@@ -60,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/v2/payment-methods/create-intent", post(create_intent))
         .route("/v2/payment-methods/{id}/confirm-intent", post(confirm_intent))
         .route("/v2/payment-methods/{id}", get(retrieve).delete(delete))
+        .route("/v2/payment-methods/{id}/update-saved-payment-method", put(update))
+        .route("/v2/payment-methods/token/{payment_method_temporary_token}/details", get(token_details))
         .route("/v2/customers/{id}/saved-payment-methods", get(saved))
 }
 
@@ -170,6 +172,80 @@ impl CardFields {
             issuer_country: card.card_issuing_country.map(|c| c.as_str().to_string()),
             nick_name: card.nick_name,
         })
+    }
+}
+
+/// What may change in a saved card (Hyperswitch's `CardDetailUpdate`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CardDetailUpdate {
+    card_holder_name: String,
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    nick_name: Option<String>,
+    /// Kept in memory by a volatile method, as when it was saved; a persistent one refuses it.
+    #[serde(default)]
+    card_cvc: Option<Cvc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodUpdateData {
+    card: CardDetailUpdate,
+}
+
+/// The fields of Hyperswitch's `PaymentMethodUpdate`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct PaymentMethodUpdateFields {
+    #[serde(default)]
+    payment_method_data: Option<PaymentMethodUpdateData>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    connector_token_details: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    network_transaction_id: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    acknowledgement_status: Option<IgnoredAny>,
+}
+
+impl PaymentMethodUpdateFields {
+    pub(super) fn into_change(self) -> Result<CardChange, ApiError> {
+        for (field, given) in [
+            ("connector_token_details", self.connector_token_details.is_some()),
+            ("network_transaction_id", self.network_transaction_id.is_some()),
+            ("acknowledgement_status", self.acknowledgement_status.is_some()),
+        ] {
+            if given {
+                return Err(ApiError::NotSupported(format!("{field}: not supported by this switch")));
+            }
+        }
+        let card = self.payment_method_data.ok_or_else(|| ApiError::MissingField("payment_method_data".into()))?.card;
+        bounds::text("payment_method_data.card.", "card_holder_name", Some(&card.card_holder_name), TEXT_MAX)?;
+        bounds::text("payment_method_data.card.", "nick_name", card.nick_name.as_deref(), 64)?;
+        let holder = card.card_holder_name.trim();
+        Ok(CardChange {
+            holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+            nick_name: card.nick_name,
+            cvc: card.card_cvc,
+        })
+    }
+}
+
+/// `PUT /v2/payment-methods/{id}/update-saved-payment-method`.
+pub(super) struct PaymentMethodUpdate(CardChange);
+
+super::openapi::flat_request!(
+    PaymentMethodUpdate as "PaymentMethodUpdate",
+    "What changes in a saved card.",
+    [PaymentMethodUpdateFields]
+);
+
+impl FromBody for PaymentMethodUpdate {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<PaymentMethodUpdateFields>()])?;
+        Ok(Self(part::<PaymentMethodUpdateFields>(body)?.into_change()?))
     }
 }
 
@@ -577,6 +653,57 @@ async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CreateRequest>
 async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+/// Payment Method - Update
+///
+/// Changes a saved card: its holder's name (sealed with it again), and its nick name and, for a
+/// volatile method, its security code when given.
+#[utoipa::path(
+    put,
+    path = "/v2/payment-methods/{id}/update-saved-payment-method",
+    tag = "Payment Methods",
+    operation_id = "Update Payment Method",
+    params(PaymentMethodPathId),
+    request_body(content = PaymentMethodUpdate, example = json!({
+        "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "nick_name": "Work card" } }
+    })),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
+async fn update(
+    state: Call,
+    caller: Scope,
+    Path(id): Path<String>,
+    ApiJson(PaymentMethodUpdate(change)): ApiJson<PaymentMethodUpdate>,
+) -> Result<Response, ApiError> {
+    let method = payment_methods::update_card(&state.core, &caller.merchant_id, &id, None, change).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+/// Hyperswitch's `PaymentMethodGetTokenDetailsResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PaymentMethodGetTokenDetailsResponse {
+    id: String,
+    payment_method_token: String,
+}
+
+/// Payment Method - Get Payment Method Token Data
+///
+/// The payment method a token names. The tokens switchyard hands out (a payment-method session's,
+/// a payment's list of the customer's saved methods) are the methods' ids.
+#[utoipa::path(
+    get,
+    path = "/v2/payment-methods/token/{payment_method_temporary_token}/details",
+    tag = "Payment Methods",
+    operation_id = "Get Payment Method Token Data",
+    params(("payment_method_temporary_token" = String, Path, description = "The token.")),
+    responses((status = 200, description = "The method it names", body = PaymentMethodGetTokenDetailsResponse)),
+    security(("api_key" = []))
+)]
+async fn token_details(state: Call, caller: Scope, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &token).await?;
+    Ok(Json(PaymentMethodGetTokenDetailsResponse { id: method.id, payment_method_token: token }).into_response())
 }
 
 /// Payment Method - Delete

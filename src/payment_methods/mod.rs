@@ -169,6 +169,54 @@ pub async fn retrieve(cx: &Context, merchant_id: &str, id: &str) -> Result<Saved
     cx.store.find_payment_method(id, merchant_id).await?.ok_or_else(|| not_found(id))
 }
 
+/// What an update changes in a saved card: its holder's name, and its nick name and security code
+/// when given.
+#[derive(Debug)]
+pub struct CardChange {
+    pub holder_name: Option<String>,
+    pub nick_name: Option<String>,
+    pub cvc: Option<Cvc>,
+}
+
+/// Changes a saved card: the holder's name is sealed with it again, the code kept in memory by a
+/// volatile method only. `customer_id` (a session's) must own the method.
+pub async fn update_card(
+    cx: &Context,
+    merchant_id: &str,
+    id: &str,
+    customer_id: Option<&str>,
+    change: CardChange,
+) -> Result<SavedMethod, Error> {
+    let mut method = retrieve(cx, merchant_id, id).await?;
+    if customer_id.is_some_and(|c| c != method.customer_id) {
+        return Err(not_found(id));
+    }
+    let Some(saved) = method.card.as_mut().filter(|_| method.status == MethodStatus::Active) else {
+        return Err(Error::InvalidState(format!("payment method {id} has no card yet")));
+    };
+    if change.cvc.is_some() && method.storage_type == StorageType::Persistent {
+        return Err(Error::InvalidRequest(format!(
+            "payment_method_data.card.card_cvc: payment method {id} is persistent and keeps no security code"
+        )));
+    }
+    let sealed = cx.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
+    let mut card = cx.vault.open(id, &sealed)?;
+    card.holder_name = change.holder_name;
+    let sealed = cx.vault.seal(id, &card)?;
+    saved.summary = CardSummary::of(&card.number, card.expiry, card.holder_name.clone());
+    if change.nick_name.is_some() {
+        saved.nick_name = change.nick_name;
+    }
+    method.modified_at = Utc::now();
+    if !cx.store.update_payment_method_card(&method, &sealed).await? {
+        return Err(not_found(id));
+    }
+    if let Some(cvc) = change.cvc {
+        cx.vault.keep_cvc(id, cvc, method.modified_at);
+    }
+    Ok(method)
+}
+
 pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<(), Error> {
     if !cx.store.delete_payment_method(id, merchant_id).await? {
         return Err(not_found(id));
