@@ -43,7 +43,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         true => crate::telemetry::metrics_router(state.core.live.clone()),
         false => Router::new(),
     };
-    Router::new()
+    let app = Router::new()
         .route("/v2/payments", post(payments::create_and_confirm))
         .route("/v2/payments/create-intent", post(payments::create_intent))
         .route("/v2/payments/list", get(payments::list))
@@ -78,7 +78,45 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
-        .with_state(state)
+        .with_state(state);
+    Router::new().fallback_service(app).layer(axum::middleware::map_request(v1_as_v2))
+}
+
+/// The `/v1/…` paths Hyperswitch's v2 document lists beside these `/v2/…` ones: the same calls,
+/// answered by the same handlers.
+pub(crate) const V1_ALIASES: &[&str] = &[
+    "/v2/customers",
+    "/v2/customers/list",
+    "/v2/customers/{id}",
+    "/v2/customers/{id}/saved-payment-methods",
+    "/v2/payment-methods",
+    "/v2/payment-methods/{id}",
+    "/v2/payment-methods/{id}/update-saved-payment-method",
+    "/v2/payment-methods/token/{payment_method_temporary_token}/details",
+    "/v2/payment-method-sessions",
+    "/v2/payment-method-sessions/{id}",
+    "/v2/payment-method-sessions/{id}/confirm",
+    "/v2/payment-method-sessions/{id}/list-payment-methods",
+    "/v2/payment-method-sessions/{id}/update-saved-payment-method",
+];
+
+/// A request for one of the `/v1/…` aliases, as a request for its `/v2/…` twin: read before
+/// routing, so the twin's route, extractors and errors serve it.
+async fn v1_as_v2(mut req: axum::extract::Request) -> axum::extract::Request {
+    let Some(rest) = req.uri().path().strip_prefix("/v1/") else { return req };
+    let fits = |alias: &&str| {
+        let template = alias.trim_start_matches("/v2/").split('/');
+        template.clone().count() == rest.split('/').count()
+            && template.zip(rest.split('/')).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    };
+    if !V1_ALIASES.iter().any(fits) {
+        return req;
+    }
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    if let Ok(uri) = format!("/v2/{rest}{query}").parse() {
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// `GET /health`.

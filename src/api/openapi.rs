@@ -74,6 +74,15 @@ pub fn document() -> Value {
         components.add_security_scheme(*name, scheme);
     }
     let mut doc = serde_json::to_value(doc).expect("the document serializes");
+    for twin in super::V1_ALIASES {
+        let mut item = doc["paths"][twin].clone();
+        assert!(item.is_object(), "{twin} is documented");
+        for operation in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            operation["operationId"] = json!(format!("{id} (v1)"));
+        }
+        doc["paths"][twin.replacen("/v2/", "/v1/", 1)] = item;
+    }
     for (schema, field, alias) in ALIASES {
         let schema = &mut doc["components"]["schemas"][schema];
         let documented = schema["properties"][field].clone();
