@@ -105,7 +105,7 @@ pub async fn update_intent(
     }
     intent.details.overlay(change.details);
     intent.modified_at = Utc::now();
-    if !cx.store.update_unconfirmed_intent(&intent).await? {
+    if !cx.store.update_unconfirmed_intent(&intent, before.modified_at).await? {
         return Err(lost_race(cx, scope, payment_id, Operation::Update).await);
     }
     Ok(intent)

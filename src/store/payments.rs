@@ -29,6 +29,9 @@ pub struct IntentUpdate {
     /// Applies only if no other call is under way at this time: how a sync or a notification
     /// leaves a payment to the call that holds it.
     pub unless_in_flight_at: Option<DateTime<Utc>>,
+    /// Applies only if the intent is as it was read, unchanged since this time: how a
+    /// confirmation charges the amount it read, never one an update wrote meanwhile.
+    pub unchanged_since: Option<DateTime<Utc>>,
 }
 
 impl IntentUpdate {
@@ -42,6 +45,7 @@ impl IntentUpdate {
             modified_at,
             in_flight_until: None,
             unless_in_flight_at: None,
+            unchanged_since: None,
         }
     }
 }
@@ -370,12 +374,14 @@ impl Store {
     }
 
     /// Replaces what an unconfirmed intent holds with `intent`'s: false, changing nothing, when it
-    /// is no longer `requires_payment_method`.
-    pub async fn update_unconfirmed_intent(&self, intent: &PaymentIntent) -> Result<bool> {
+    /// is no longer `requires_payment_method` or has changed since `read_at` (its `modified_at`
+    /// when it was read).
+    pub async fn update_unconfirmed_intent(&self, intent: &PaymentIntent, read_at: DateTime<Utc>) -> Result<bool> {
         self.write(Write::only(
             Statement::new(
                 "UPDATE payment_intents SET currency = $2, net_amount = $3, amount_details = $4, capture_method = $5, \
-                 authentication_type = $6, expires_at = $7, details = $8, modified_at = $9 WHERE id = $1 AND status = $10",
+                 authentication_type = $6, expires_at = $7, details = $8, modified_at = $9 WHERE id = $1 AND status = $10 \
+                 AND modified_at = $11",
             )
             .bind(&intent.id)
             .bind(intent.amount.currency.code())
@@ -386,7 +392,8 @@ impl Store {
             .bind(millis(intent.expires_at))
             .bind(to_json(&intent.details))
             .bind(millis(intent.modified_at))
-            .bind(IntentStatus::RequiresPaymentMethod.as_str()),
+            .bind(IntentStatus::RequiresPaymentMethod.as_str())
+            .bind(millis(read_at)),
         ))
         .await
     }
@@ -516,16 +523,21 @@ fn insert_attempt(a: &PaymentAttempt) -> Statement {
 /// The compare-and-set every intent change goes through: it applies only while the intent is
 /// still in one of the `from` statuses.
 fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate) -> Statement {
-    let idle = match update.unless_in_flight_at {
-        Some(_) => "AND COALESCE(in_flight_until, 0) <= $8",
-        None => "",
-    };
-    let first_status = if update.unless_in_flight_at.is_some() { 9 } else { 8 };
+    let mut guards = String::new();
+    let mut next = 8;
+    for (column, given) in
+        [("COALESCE(in_flight_until, 0) <=", update.unless_in_flight_at), ("modified_at =", update.unchanged_since)]
+    {
+        if given.is_some() {
+            let _ = write!(guards, "AND {column} ${next} ");
+            next += 1;
+        }
+    }
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
          active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6, \
-         in_flight_until = $7 WHERE id = $1 {idle} AND status IN ({})",
-        placeholders(first_status, from.len())
+         in_flight_until = $7 WHERE id = $1 {guards}AND status IN ({})",
+        placeholders(next, from.len())
     );
     let mut statement = Statement::new(sql)
         .bind(payment_id)
@@ -535,7 +547,7 @@ fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate)
         .bind(update.details.as_ref().map(to_json))
         .bind(millis(update.modified_at))
         .bind(update.in_flight_until.map(millis));
-    if let Some(at) = update.unless_in_flight_at {
+    for at in [update.unless_in_flight_at, update.unchanged_since].into_iter().flatten() {
         statement = statement.bind(millis(at));
     }
     from.iter().fold(statement, |statement, status| statement.bind(status.as_str()))

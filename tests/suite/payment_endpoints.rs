@@ -330,3 +330,33 @@ async fn external_vault_sdk_tokens_are_not_offered() {
     assert_error(status, &body, 401, "IR_01");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_that_read_the_intent_before_an_update_does_not_charge_the_old_amount() {
+    use switchyard::domain::status::IntentStatus;
+    use switchyard::store::{IntentUpdate, Store};
+    let app = TestApp::start().await;
+    let created = intent(&app, json!({ "amount_details": { "currency": "USD", "order_amount": 1000 } })).await;
+    let id = id_of(&created);
+    let store = Store::connect(app.database_url(), 1).await.expect("the daemon's database");
+    // A confirmation reads the intent (and would charge its 1000) ...
+    let read = store.find_intent(&id, "acme", "web").await.unwrap().expect("the intent");
+    // ... an update changes the amount before the confirmation takes the intent ...
+    let (status, updated) =
+        put(&app, &format!("/v2/payments/{id}/update-intent"), json!({ "amount_details": { "order_amount": 5 } }))
+            .await;
+    assert_eq!(status, 200, "{updated}");
+    // ... so the confirmation's claim on the intent fails: it lost the race, nothing is charged.
+    let claim = |since| IntentUpdate {
+        unchanged_since: Some(since),
+        ..IntentUpdate::status(IntentStatus::Processing, chrono::Utc::now())
+    };
+    let from = [IntentStatus::RequiresPaymentMethod];
+    assert!(!store.begin_attempt(&id, &from, &claim(read.modified_at), None).await.unwrap());
+    let now = store.find_intent(&id, "acme", "web").await.unwrap().expect("the intent");
+    assert_eq!(now.status, IntentStatus::RequiresPaymentMethod);
+    // Read again, it takes the intent as updated.
+    assert!(store.begin_attempt(&id, &from, &claim(now.modified_at), None).await.unwrap());
+    store.close().await;
+    app.stop().await;
+}
