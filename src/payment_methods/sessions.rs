@@ -1,8 +1,9 @@
 //! Payment-method sessions: the merchant's server opens one for a customer, and client-side code
 //! holding only the publishable key and the session's client secret saves a card through it,
 //! until the session expires, and changes or deletes its customer's saved cards (named by the
-//! tokens it hands out, the methods' ids). With `psp_tokenization`, the card also becomes a payment method at
-//! the named connector account (a Stripe payment method), kept as the saved method's token.
+//! tokens it hands out, the methods' ids). With `psp_tokenization`, the card also becomes a
+//! payment method at the named connector account (a Stripe payment method), kept as the saved
+//! method's token.
 
 use chrono::{Duration, Utc};
 
