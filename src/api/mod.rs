@@ -9,6 +9,7 @@ mod events;
 pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod list_query;
 pub mod openapi;
 mod payment_method_sessions;
 mod payment_methods;
@@ -23,7 +24,7 @@ pub mod types;
 mod webhooks;
 
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -42,16 +43,22 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         true => crate::telemetry::metrics_router(state.core.live.clone()),
         false => Router::new(),
     };
-    Router::new()
+    let app = Router::new()
         .route("/v2/payments", post(payments::create_and_confirm))
         .route("/v2/payments/create-intent", post(payments::create_intent))
+        .route("/v2/payments/list", get(payments::list))
         .route("/v2/payments/{id}", get(payments::retrieve))
         .route("/v2/payments/{id}/get-intent", get(payments::get_intent))
+        .route("/v2/payments/{id}/update-intent", put(payments::update_intent))
         .route("/v2/payments/{id}/confirm-intent", post(payments::confirm_intent))
+        .route("/v2/payments/{id}/payment-methods", get(payments::payment_methods_for_payment))
+        .route("/v2/payments/{payment_id}/create-external-sdk-tokens", post(payments::external_sdk_tokens))
         .route("/v2/payments/{id}/capture", post(payments::capture))
         .route("/v2/payments/{id}/cancel", post(payments::cancel))
         .route("/v2/refunds", post(refunds::create))
+        .route("/v2/refunds/list", post(refunds::list))
         .route("/v2/refunds/{id}", get(refunds::retrieve))
+        .route("/v2/refunds/{id}/update-metadata", put(refunds::update_metadata))
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))
@@ -72,7 +79,45 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         // Inside the request's span, so every line logged for a request carries its id.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(crate::telemetry::observe))
-        .with_state(state)
+        .with_state(state);
+    Router::new().fallback_service(app).layer(axum::middleware::map_request(v1_as_v2))
+}
+
+/// The `/v1/…` paths Hyperswitch's v2 document lists beside these `/v2/…` ones: the same calls,
+/// answered by the same handlers.
+pub(crate) const V1_ALIASES: &[&str] = &[
+    "/v2/customers",
+    "/v2/customers/list",
+    "/v2/customers/{id}",
+    "/v2/customers/{id}/saved-payment-methods",
+    "/v2/payment-methods",
+    "/v2/payment-methods/{id}",
+    "/v2/payment-methods/{id}/update-saved-payment-method",
+    "/v2/payment-methods/token/{payment_method_temporary_token}/details",
+    "/v2/payment-method-sessions",
+    "/v2/payment-method-sessions/{id}",
+    "/v2/payment-method-sessions/{id}/confirm",
+    "/v2/payment-method-sessions/{id}/list-payment-methods",
+    "/v2/payment-method-sessions/{id}/update-saved-payment-method",
+];
+
+/// A request for one of the `/v1/…` aliases, as a request for its `/v2/…` twin: read before
+/// routing, so the twin's route, extractors and errors serve it.
+async fn v1_as_v2(mut req: axum::extract::Request) -> axum::extract::Request {
+    let Some(rest) = req.uri().path().strip_prefix("/v1/") else { return req };
+    let fits = |alias: &&str| {
+        let template = alias.trim_start_matches("/v2/").split('/');
+        template.clone().count() == rest.split('/').count()
+            && template.zip(rest.split('/')).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    };
+    if !V1_ALIASES.iter().any(fits) {
+        return req;
+    }
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    if let Ok(uri) = format!("/v2/{rest}{query}").parse() {
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// Browsers may call the API from any page: Hyperswitch's client SDKs run on the merchant's site

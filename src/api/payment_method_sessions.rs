@@ -6,7 +6,7 @@
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
@@ -19,18 +19,18 @@ use super::bounds;
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::payment_methods::{
-    CardCvcTokenStorage, CardFields, PaymentMethodData, PaymentMethodDeleteResponse, PaymentMethodResponse,
-    PaymentMethodResponseItem,
+    offer, CardCvcTokenStorage, CardFields, CustomerPaymentMethodResponseItem, PaymentMethodData,
+    PaymentMethodResponse, PaymentMethodUpdateFields, ResponsePaymentMethodType,
 };
 use super::types::time;
 use crate::api::state::{AppState, Call};
-use crate::card::CardNetwork;
 use crate::domain::payment::Address;
 use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::sessions;
 use crate::payment_methods::sessions::NewSession;
+use crate::payment_methods::CardChange;
 use crate::payments::Scope;
 
 /// A session lasts 15 minutes unless the request says otherwise, and at most a day.
@@ -38,7 +38,7 @@ const EXPIRES_IN_DEFAULT: u32 = 900;
 const EXPIRES_IN_MAX: u32 = 86_400;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, retrieve, delete, confirm, list_payment_methods))]
+#[openapi(paths(create, retrieve, delete, confirm, list_payment_methods, update_saved))]
 pub(super) struct Doc;
 
 /// `id`, a payment method session's id, in a path.
@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/v2/payment-method-sessions/{id}", get(retrieve).delete(delete))
         .route("/v2/payment-method-sessions/{id}/confirm", post(confirm))
         .route("/v2/payment-method-sessions/{id}/list-payment-methods", get(list_payment_methods))
+        .route("/v2/payment-method-sessions/{id}/update-saved-payment-method", put(update_saved))
 }
 
 // ---- requests -------------------------------------------------------------------------------
@@ -222,36 +223,9 @@ impl<'a> PaymentMethodSessionResponse<'a> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ResponsePaymentMethodTypes)]
-struct ResponsePaymentMethodType {
-    payment_method_type: String,
-    payment_method_subtype: String,
-    required_fields: Vec<Value>,
-    /// For a card: the networks taken, each with the connectors that take it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_networks: Option<Vec<CardNetworkTypes>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-struct CardNetworkTypes {
-    card_network: CardNetwork,
-    eligible_connectors: Vec<String>,
-}
-
-/// A saved method as the session lists it: with the token client-side code names it by.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = CustomerPaymentMethodResponseItem)]
-struct SessionMethodItem<'a> {
-    /// The method's id, which the session's calls take as its token.
-    payment_method_token: &'a str,
-    #[serde(flatten)]
-    item: PaymentMethodResponseItem<'a>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 struct PaymentMethodListResponseForSession<'a> {
     payment_methods_enabled: Vec<ResponsePaymentMethodType>,
-    customer_payment_methods: Vec<SessionMethodItem<'a>>,
+    customer_payment_methods: Vec<CustomerPaymentMethodResponseItem<'a>>,
 }
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -347,66 +321,124 @@ async fn list_payment_methods(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let session = sessions::open(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
-    // Each (type, subtype) taken, with the connectors that take it, in the accounts' order.
-    let mut enabled: Vec<((String, String), Vec<String>)> = Vec::new();
-    if let Some(profile) = state.core.snapshot.directory.profile(&session.merchant_id, &session.profile_id) {
-        for account in profile.accounts.iter().filter(|a| a.enabled) {
-            for pair in
-                state.core.snapshot.registry.get(&account.connector).map(|c| c.payment_methods()).unwrap_or_default()
-            {
-                let at = match enabled.iter().position(|(p, _)| *p == pair) {
-                    Some(at) => at,
-                    None => {
-                        enabled.push((pair, Vec::new()));
-                        enabled.len() - 1
-                    }
-                };
-                if !enabled[at].1.contains(&account.connector) {
-                    enabled[at].1.push(account.connector.clone());
-                }
-            }
-        }
-    }
+    // A session saves cards only.
+    let mut offered = payment_methods::offered(&state.core, &session.merchant_id, &session.profile_id, None);
+    offered.retain(|way| way.payment_method_type == "card");
     let (saved, default) =
         payment_methods::for_customer(&state.core, &session.merchant_id, &session.customer_id).await?;
-    Ok(Json(PaymentMethodListResponseForSession {
-        payment_methods_enabled: enabled
-            .into_iter()
-            .map(|((kind, subtype), connectors)| ResponsePaymentMethodType {
-                // A connector takes a card of every network it is recognised as.
-                card_networks: (kind == "card").then(|| {
-                    CardNetwork::ALL
-                        .iter()
-                        .map(|&card_network| CardNetworkTypes { card_network, eligible_connectors: connectors.clone() })
-                        .collect()
-                }),
-                payment_method_type: kind,
-                payment_method_subtype: subtype,
-                required_fields: Vec::new(),
-            })
-            .collect(),
-        customer_payment_methods: PaymentMethodResponseItem::list(&state, &saved, default.as_deref())
-            .into_iter()
-            .zip(&saved)
-            .map(|(item, m)| SessionMethodItem { payment_method_token: &m.id, item })
-            .collect(),
-    })
-    .into_response())
+    let (enabled, saved) = offer(offered, &saved, default.as_deref());
+    Ok(Json(PaymentMethodListResponseForSession { payment_methods_enabled: enabled, customer_payment_methods: saved })
+        .into_response())
 }
 
-/// Payment Method Session - Delete
+/// Names a saved method of the session's customer.
+#[derive(Debug, Deserialize, ToSchema)]
+struct TokenField {
+    /// A token the session handed out (the method's id).
+    #[serde(default)]
+    payment_method_token: Option<String>,
+}
+
+pub(super) struct SessionUpdateRequest {
+    token: Option<String>,
+    change: CardChange,
+}
+
+super::openapi::flat_request!(
+    SessionUpdateRequest as "PaymentMethodSessionUpdateSavedPaymentMethod",
+    "What changes in a saved card of the session's customer; the card the session saved unless the token names another.",
+    [PaymentMethodUpdateFields, TokenField]
+);
+
+impl FromBody for SessionUpdateRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<PaymentMethodUpdateFields>(), fields_of::<TokenField>()])?;
+        let TokenField { payment_method_token: token } = part(body)?;
+        let change = part::<PaymentMethodUpdateFields>(body)?.into_change()?;
+        Ok(Self { token, change })
+    }
+}
+
+/// Payment Method Session - Update a saved payment method
+///
+/// Changes a saved card of the session's customer: the one the token names, or the one the
+/// session saved.
+#[utoipa::path(
+    put,
+    path = "/v2/payment-method-sessions/{id}/update-saved-payment-method",
+    tag = "Payment Method Session",
+    operation_id = "Update a saved payment method",
+    params(SessionPathId),
+    request_body(content = SessionUpdateRequest, example = json!({
+        "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "card_cvc": "456" } },
+        "payment_method_token": "sy_pm_0196b3f0c7d07a41b5c1e2f3a4b5c6d7"
+    })),
+    responses((status = 200, description = "The session, with the card as it now is", body = PaymentMethodSessionResponse)),
+    security(("publishable_key__client_secret" = []))
+)]
+async fn update_saved(
+    state: Call,
+    caller: ClientSecretCaller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SessionUpdateRequest>,
+) -> Result<Response, ApiError> {
+    let (session, method) = sessions::update_saved(
+        &state.core,
+        &caller.merchant_id,
+        &caller.client_secret,
+        &id,
+        req.token.as_deref(),
+        req.change,
+    )
+    .await?;
+    Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
+}
+
+/// Hyperswitch's `PaymentMethodSessionDeleteSavedPaymentMethod`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodSessionDeleteSavedPaymentMethod {
+    /// A token the session handed out (the method's id).
+    payment_method_token: String,
+}
+
+impl FromBody for PaymentMethodSessionDeleteSavedPaymentMethod {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        part(body)
+    }
+}
+
+/// Hyperswitch's `PaymentMethodDeleteSessionResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PaymentMethodDeleteSessionResponse {
+    payment_method_token: String,
+}
+
+/// Payment Method Session - Delete a saved payment method
+///
+/// Deletes a saved method of the session's customer, named by its token, with its sealed card;
+/// the session stays.
 #[utoipa::path(
     delete,
     path = "/v2/payment-method-sessions/{id}",
     tag = "Payment Method Session",
-    operation_id = "Delete a payment method session",
+    operation_id = "Delete a saved payment method",
     params(SessionPathId),
-    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteResponse)),
+    request_body(content = PaymentMethodSessionDeleteSavedPaymentMethod, example = json!({
+        "payment_method_token": "sy_pm_0196b3f0c7d07a41b5c1e2f3a4b5c6d7"
+    })),
+    responses((status = 200, description = "Deleted", body = PaymentMethodDeleteSessionResponse)),
     security(("publishable_key__client_secret" = []))
 )]
-async fn delete(state: Call, caller: ClientSecretCaller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    sessions::delete(&state.core, &caller.merchant_id, &caller.client_secret, &id).await?;
-    Ok(Json(PaymentMethodDeleteResponse { id }).into_response())
+async fn delete(
+    state: Call,
+    caller: ClientSecretCaller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PaymentMethodSessionDeleteSavedPaymentMethod>,
+) -> Result<Response, ApiError> {
+    let token = req.payment_method_token;
+    sessions::delete_saved(&state.core, &caller.merchant_id, &caller.client_secret, &id, &token).await?;
+    Ok(Json(PaymentMethodDeleteSessionResponse { payment_method_token: token }).into_response())
 }
 
 #[cfg(test)]
@@ -414,5 +446,7 @@ mod tests {
     #[test]
     fn requests_are_documented_as_decoded() {
         crate::api::openapi::assert_flat::<super::SessionConfirmRequest>();
+        crate::api::openapi::assert_flat::<super::SessionUpdateRequest>();
+        crate::api::openapi::assert_flat::<crate::api::payment_methods::PaymentMethodUpdate>();
     }
 }

@@ -5,7 +5,7 @@
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
-use super::extract::{part, ApiJson, FromBody};
+use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -23,12 +23,12 @@ use crate::domain::payment::{Address, CountryCode};
 use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
-use crate::payment_methods::{MethodOwner, NewCard};
+use crate::payment_methods::{CardChange, MethodOwner, NewCard};
 use crate::payments::Scope;
 use crate::vault::VaultCard;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, create_intent, confirm_intent, retrieve, delete, saved))]
+#[openapi(paths(create, create_intent, confirm_intent, retrieve, update, delete, token_details, saved))]
 pub(super) struct Doc;
 
 /// `id`, a saved payment method's id, in a path.
@@ -60,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/v2/payment-methods/create-intent", post(create_intent))
         .route("/v2/payment-methods/{id}/confirm-intent", post(confirm_intent))
         .route("/v2/payment-methods/{id}", get(retrieve).delete(delete))
+        .route("/v2/payment-methods/{id}/update-saved-payment-method", put(update))
+        .route("/v2/payment-methods/token/{payment_method_temporary_token}/details", get(token_details))
         .route("/v2/customers/{id}/saved-payment-methods", get(saved))
 }
 
@@ -173,6 +175,80 @@ impl CardFields {
     }
 }
 
+/// What may change in a saved card (Hyperswitch's `CardDetailUpdate`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CardDetailUpdate {
+    card_holder_name: String,
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    nick_name: Option<String>,
+    /// Kept in memory by a volatile method, as when it was saved; a persistent one refuses it.
+    #[serde(default)]
+    card_cvc: Option<Cvc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethodUpdateData {
+    card: CardDetailUpdate,
+}
+
+/// The fields of Hyperswitch's `PaymentMethodUpdate`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct PaymentMethodUpdateFields {
+    #[serde(default)]
+    payment_method_data: Option<PaymentMethodUpdateData>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    connector_token_details: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    network_transaction_id: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schema(schema_with = super::openapi::refused)]
+    acknowledgement_status: Option<IgnoredAny>,
+}
+
+impl PaymentMethodUpdateFields {
+    pub(super) fn into_change(self) -> Result<CardChange, ApiError> {
+        for (field, given) in [
+            ("connector_token_details", self.connector_token_details.is_some()),
+            ("network_transaction_id", self.network_transaction_id.is_some()),
+            ("acknowledgement_status", self.acknowledgement_status.is_some()),
+        ] {
+            if given {
+                return Err(ApiError::NotSupported(format!("{field}: not supported by this switch")));
+            }
+        }
+        let card = self.payment_method_data.ok_or_else(|| ApiError::MissingField("payment_method_data".into()))?.card;
+        bounds::text("payment_method_data.card.", "card_holder_name", Some(&card.card_holder_name), TEXT_MAX)?;
+        bounds::text("payment_method_data.card.", "nick_name", card.nick_name.as_deref(), 64)?;
+        let holder = card.card_holder_name.trim();
+        Ok(CardChange {
+            holder_name: (!holder.is_empty()).then(|| holder.to_string()),
+            nick_name: card.nick_name,
+            cvc: card.card_cvc,
+        })
+    }
+}
+
+/// `PUT /v2/payment-methods/{id}/update-saved-payment-method`.
+pub(super) struct PaymentMethodUpdate(CardChange);
+
+super::openapi::flat_request!(
+    PaymentMethodUpdate as "PaymentMethodUpdate",
+    "What changes in a saved card.",
+    [PaymentMethodUpdateFields]
+);
+
+impl FromBody for PaymentMethodUpdate {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<PaymentMethodUpdateFields>()])?;
+        Ok(Self(part::<PaymentMethodUpdateFields>(body)?.into_change()?))
+    }
+}
+
 /// `POST /v2/payment-methods/{id}/confirm-intent`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -282,6 +358,27 @@ pub(super) struct PaymentMethodData<'a> {
     card: CardDetailFromLocker<'a>,
 }
 
+impl<'a> PaymentMethodData<'a> {
+    fn of(m: &'a SavedMethod) -> Option<Self> {
+        m.card.as_ref().map(|c| PaymentMethodData {
+            card: CardDetailFromLocker {
+                issuer_country: c.issuer_country.as_deref(),
+                last4_digits: &c.summary.last4,
+                expiry_month: &c.summary.card_exp_month,
+                expiry_year: &c.summary.card_exp_year,
+                card_holder_name: c.summary.card_holder_name.as_deref(),
+                card_fingerprint: None,
+                nick_name: c.nick_name.as_deref(),
+                card_network: c.summary.card_network,
+                card_isin: &c.summary.card_isin,
+                card_issuer: None,
+                card_type: m.payment_method_subtype.as_deref(),
+                saved_to_locker: true,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 struct ConnectorTokenDetails<'a> {
     token: &'a str,
@@ -324,22 +421,7 @@ pub struct PaymentMethodResponse<'a> {
 
 impl<'a> PaymentMethodResponse<'a> {
     pub fn of(state: &Call, m: &'a SavedMethod) -> Self {
-        let card = m.card.as_ref().map(|c| PaymentMethodData {
-            card: CardDetailFromLocker {
-                issuer_country: c.issuer_country.as_deref(),
-                last4_digits: &c.summary.last4,
-                expiry_month: &c.summary.card_exp_month,
-                expiry_year: &c.summary.card_exp_year,
-                card_holder_name: c.summary.card_holder_name.as_deref(),
-                card_fingerprint: None,
-                nick_name: c.nick_name.as_deref(),
-                card_network: c.summary.card_network,
-                card_isin: &c.summary.card_isin,
-                card_issuer: None,
-                card_type: m.payment_method_subtype.as_deref(),
-                saved_to_locker: true,
-            },
-        });
+        let card = PaymentMethodData::of(m);
         let cvc = match m.storage_type {
             StorageType::Persistent => None,
             StorageType::Volatile => {
@@ -399,6 +481,91 @@ impl<'a> PaymentMethodResponseItem<'a> {
     pub(super) fn list(state: &Call, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
         methods.iter().map(|m| Self::of(state, m, default)).collect()
     }
+}
+
+/// One of a customer's saved methods as a payer's client is offered it (Hyperswitch's
+/// `CustomerPaymentMethodResponseItem`). Its token is the method's id, which a payment names as
+/// `payment_method_id`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct CustomerPaymentMethodResponseItem<'a> {
+    payment_method_token: &'a str,
+    customer_id: &'a str,
+    payment_method_type: &'a str,
+    payment_method_subtype: &'a str,
+    recurring_enabled: bool,
+    payment_method_data: Option<PaymentMethodData<'a>>,
+    bank: Option<Value>,
+    #[serde(serialize_with = "time")]
+    created: DateTime<Utc>,
+    requires_cvv: bool,
+    /// When it was made, until it is first used.
+    #[serde(serialize_with = "time")]
+    last_used_at: DateTime<Utc>,
+    is_default: bool,
+    billing: Option<&'a Address>,
+}
+
+/// A way to pay that a profile's accounts take (Hyperswitch's `ResponsePaymentMethodTypes`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ResponsePaymentMethodTypes)]
+pub(super) struct ResponsePaymentMethodType {
+    payment_method_type: String,
+    payment_method_subtype: String,
+    required_fields: Vec<Value>,
+    /// For a card: the networks taken, each with the connectors that take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_networks: Option<Vec<CardNetworkTypes>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CardNetworkTypes {
+    card_network: CardNetwork,
+    eligible_connectors: Vec<String>,
+}
+
+/// What a payer's client may offer: the ways the profile's accounts take, and the customer's
+/// saved methods (only cards are saved; each is listed once it has its card).
+pub(super) fn offer<'a>(
+    offered: Vec<payment_methods::Offered>,
+    saved: &'a [SavedMethod],
+    default: Option<&str>,
+) -> (Vec<ResponsePaymentMethodType>, Vec<CustomerPaymentMethodResponseItem<'a>>) {
+    let enabled = offered
+        .into_iter()
+        .map(|way| ResponsePaymentMethodType {
+            // A connector takes a card of every network it is recognised as.
+            card_networks: (way.payment_method_type == "card").then(|| {
+                CardNetwork::ALL
+                    .iter()
+                    .map(|&card_network| CardNetworkTypes { card_network, eligible_connectors: way.connectors.clone() })
+                    .collect()
+            }),
+            payment_method_type: way.payment_method_type,
+            payment_method_subtype: way.payment_method_subtype,
+            required_fields: Vec::new(),
+        })
+        .collect();
+    let items = saved
+        .iter()
+        .filter_map(|m| {
+            Some(CustomerPaymentMethodResponseItem {
+                payment_method_token: &m.id,
+                customer_id: &m.customer_id,
+                payment_method_type: m.payment_method_type.as_deref()?,
+                payment_method_subtype: m.payment_method_subtype.as_deref()?,
+                recurring_enabled: true,
+                payment_method_data: PaymentMethodData::of(m),
+                bank: None,
+                created: m.created_at,
+                // A saved card is charged with the code a volatile method still holds, or without.
+                requires_cvv: false,
+                last_used_at: m.last_used_at.unwrap_or(m.created_at),
+                is_default: default == Some(m.id.as_str()),
+                billing: m.billing.as_ref(),
+            })
+        })
+        .collect();
+    (enabled, items)
 }
 
 /// What a delete answers.
@@ -507,6 +674,57 @@ async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CreateRequest>
 async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &id).await?;
     Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+/// Payment Method - Update
+///
+/// Changes a saved card: its holder's name (sealed with it again), and its nick name and, for a
+/// volatile method, its security code when given.
+#[utoipa::path(
+    put,
+    path = "/v2/payment-methods/{id}/update-saved-payment-method",
+    tag = "Payment Methods",
+    operation_id = "Update Payment Method",
+    params(PaymentMethodPathId),
+    request_body(content = PaymentMethodUpdate, example = json!({
+        "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "nick_name": "Work card" } }
+    })),
+    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    security(("api_key" = []))
+)]
+async fn update(
+    state: Call,
+    caller: Scope,
+    Path(id): Path<String>,
+    ApiJson(PaymentMethodUpdate(change)): ApiJson<PaymentMethodUpdate>,
+) -> Result<Response, ApiError> {
+    let method = payment_methods::update_card(&state.core, &caller.merchant_id, &id, None, change).await?;
+    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+}
+
+/// Hyperswitch's `PaymentMethodGetTokenDetailsResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PaymentMethodGetTokenDetailsResponse {
+    id: String,
+    payment_method_token: String,
+}
+
+/// Payment Method - Get Payment Method Token Data
+///
+/// The payment method a token names. The tokens switchyard hands out (a payment-method session's,
+/// a payment's list of the customer's saved methods) are the methods' ids.
+#[utoipa::path(
+    get,
+    path = "/v2/payment-methods/token/{payment_method_temporary_token}/details",
+    tag = "Payment Methods",
+    operation_id = "Get Payment Method Token Data",
+    params(("payment_method_temporary_token" = String, Path, description = "The token.")),
+    responses((status = 200, description = "The method it names", body = PaymentMethodGetTokenDetailsResponse)),
+    security(("api_key" = []))
+)]
+async fn token_details(state: Call, caller: Scope, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &token).await?;
+    Ok(Json(PaymentMethodGetTokenDetailsResponse { id: method.id, payment_method_token: token }).into_response())
 }
 
 /// Payment Method - Delete

@@ -1,26 +1,44 @@
 //! The payments endpoints: decode, hand to the flow, answer in the wire format.
 
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use utoipa::{IntoParams, OpenApi};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::auth::PaymentCaller;
+use super::auth::{ClientSecretCaller, PaymentCaller};
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{ApiJson, ApiQuery};
+use super::list_query::PaymentListQuery;
+use super::payment_methods::{offer, CustomerPaymentMethodResponseItem, ResponsePaymentMethodType};
+use super::sessions::PaymentsSessionRequest;
 use super::types::{
-    CancelRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentsCaptureRequest,
-    PaymentsIntentResponse, PaymentsRequest, PaymentsResponse,
+    CancelRequest, ConfirmIntentRequest, CreateIntentRequest, MethodChoice, PaymentListResponse,
+    PaymentsCaptureRequest, PaymentsIntentResponse, PaymentsListItem, PaymentsRequest, PaymentsResponse,
+    UpdateIntentRequest,
 };
 use crate::api::state::Call;
 use crate::domain::payment_method::PaymentMethod;
+use crate::domain::status::Operation;
 use crate::payments::{self, Confirmation, Scope};
+use crate::store::{IntentFilter, IntentOrder, SortOn, TimeBounds};
 use crate::{customers, payment_methods};
 
 #[derive(OpenApi)]
-#[openapi(paths(create_and_confirm, create_intent, retrieve, get_intent, confirm_intent, capture, cancel))]
+#[openapi(paths(
+    create_and_confirm,
+    create_intent,
+    list,
+    retrieve,
+    get_intent,
+    update_intent,
+    confirm_intent,
+    payment_methods_for_payment,
+    external_sdk_tokens,
+    capture,
+    cancel
+))]
 pub(super) struct Doc;
 
 /// `id`, the payment's id, in a path.
@@ -172,8 +190,7 @@ pub async fn confirm_intent(
     let caller = match caller {
         PaymentCaller::Server(scope) => scope,
         PaymentCaller::Client(client) => {
-            let intent =
-                payments::open_for_client(&state.core, &client.merchant_id, Some(&client.client_secret), &id).await?;
+            let intent = payments::open(&state.core, &client.merchant_id, Some(&client.client_secret), &id).await?;
             Scope::new(intent.merchant_id, intent.profile_id)
         }
     };
@@ -300,4 +317,177 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let view = payments::cancel(&state.core, &caller, &id, req.cancellation_reason).await?;
     Ok(Json(PaymentsResponse::of(&view)).into_response())
+}
+
+/// Payments - Update Intent
+///
+/// Changes an intent that still waits for its payment method: the fields given replace the
+/// intent's, the others stay. Refused (`IR_14`) once it has been confirmed, cancelled or has
+/// expired.
+#[utoipa::path(
+    put,
+    path = "/v2/payments/{id}/update-intent",
+    tag = "Payments",
+    operation_id = "Update a Payment Intent",
+    params(PaymentId),
+    request_body(content = UpdateIntentRequest, example = json!({
+        "amount_details": { "currency": "USD", "order_amount": 6540 }, "metadata": { "order": "1001" }
+    })),
+    responses((status = 200, description = "The intent", body = PaymentsIntentResponse)),
+    security(("api_key" = []))
+)]
+pub async fn update_intent(
+    state: Call,
+    caller: Scope,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateIntentRequest>,
+) -> Result<Response, ApiError> {
+    let intent = payments::update_intent(&state.core, &caller, &id, req.into_change()).await?;
+    Ok(Json(PaymentsIntentResponse::of(&intent)).into_response())
+}
+
+/// Payments - List
+///
+/// The profile's payments, newest first unless `order_on`/`order_by` say otherwise, filtered by
+/// the parameters given; a list parameter takes several values, repeated or separated by commas.
+#[utoipa::path(
+    get,
+    path = "/v2/payments/list",
+    tag = "Payments",
+    operation_id = "List all Payments",
+    params(PaymentListQuery),
+    responses((status = 200, description = "A page of payments", body = PaymentListResponse)),
+    security(("api_key" = []))
+)]
+pub async fn list(state: Call, caller: Scope, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let q = PaymentListQuery::parse(query.as_deref())?;
+    if q.card_network.is_some() {
+        return Err(ApiError::NotSupported("card_network: payments cannot be listed by card network".into()));
+    }
+    let from = match (&q.starting_after, &q.ending_before) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidRequest("starting_after, ending_before: give one or the other".into()))
+        }
+        (Some(id), None) => Some((id.as_str(), false)),
+        (None, Some(id)) => Some((id.as_str(), true)),
+        (None, None) => None,
+    };
+    let on = match q.order_on.as_deref() {
+        None | Some("created") => SortOn::Created,
+        Some("modified") => SortOn::Modified,
+        Some("amount") => SortOn::Amount,
+        Some("attempt_count") => {
+            return Err(ApiError::NotSupported("order_on: payments cannot be ordered by attempt_count".into()))
+        }
+        Some(other) => return Err(ApiError::InvalidRequest(format!("order_on: unknown `{other}`"))),
+    };
+    let descending = match q.order_by.as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => return Err(ApiError::InvalidRequest(format!("order_by: `{other}` is not asc or desc"))),
+    };
+    let limit = match q.limit.unwrap_or(10) {
+        limit @ 1..=100 => limit,
+        limit => return Err(ApiError::InvalidRequest(format!("limit: must be 1 to 100, got {limit}"))),
+    };
+    let texts = |list: Option<Vec<String>>| list.unwrap_or_default();
+    let filter = IntentFilter {
+        merchant_id: caller.merchant_id.clone(),
+        profile_id: match q.profile_id {
+            Some(profile_id) => profile_id,
+            None => caller.profile_needed()?.to_string(),
+        },
+        payment_id: q.payment_id,
+        customer_id: q.customer_id,
+        merchant_reference_id: q.merchant_order_reference_id,
+        created: TimeBounds {
+            at: q.created,
+            before: q.created_lt,
+            after: q.created_gt,
+            until: q.created_lte,
+            since: q.created_gte,
+        },
+        amount_at_least: q.start_amount,
+        amount_at_most: q.end_amount,
+        statuses: q.status.unwrap_or_default(),
+        currencies: q.currency.unwrap_or_default().iter().map(|c| c.code().to_string()).collect(),
+        authentication_types: q.authentication_type.unwrap_or_default().iter().map(|a| a.as_str().into()).collect(),
+        connectors: texts(q.connector),
+        accounts: texts(q.merchant_connector_id),
+        payment_method_types: texts(q.payment_method_type),
+        payment_method_subtypes: texts(q.payment_method_subtype),
+        order: IntentOrder { on, descending },
+        cursor: None,
+        limit,
+        offset: q.offset.unwrap_or(0),
+    };
+    let (page, total) = payments::list(&state.core, filter, from).await?;
+    let data: Vec<PaymentsListItem> = page.iter().map(PaymentsListItem::of).collect();
+    Ok(Json(PaymentListResponse { count: data.len(), total_count: total, data }).into_response())
+}
+
+/// `GET /v2/payments/{id}/payment-methods`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PaymentMethodListResponseForPayments<'a> {
+    payment_methods_enabled: Vec<ResponsePaymentMethodType>,
+    /// The customer's saved methods, when the payment names a customer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_payment_methods: Option<Vec<CustomerPaymentMethodResponseItem<'a>>>,
+}
+
+/// Payments - Payment Methods List
+///
+/// What the payer's client may offer for this payment: the ways the profile's connector accounts
+/// take (cards, pay by bank, wallets), and the customer's saved cards when the payment names a
+/// customer. Only while the payment waits for its payment method.
+#[utoipa::path(
+    get,
+    path = "/v2/payments/{id}/payment-methods",
+    tag = "Payments",
+    operation_id = "Retrieve Payment methods for a Payment",
+    params(PaymentId),
+    responses((status = 200, description = "The payment methods", body = PaymentMethodListResponseForPayments)),
+    security(("publishable_key__client_secret" = []))
+)]
+pub async fn payment_methods_for_payment(
+    state: Call,
+    caller: ClientSecretCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let intent = payments::open(&state.core, &caller.merchant_id, Some(&caller.client_secret), &id).await?;
+    payments::require(&intent, Operation::ListPaymentMethods)?;
+    let offered =
+        payment_methods::offered(&state.core, &intent.merchant_id, &intent.profile_id, Some(intent.amount.currency));
+    let saved = match &intent.customer_id {
+        Some(customer_id) => Some(payment_methods::for_customer(&state.core, &intent.merchant_id, customer_id).await?),
+        None => None,
+    };
+    let (methods, default) = saved.as_ref().map(|(m, d)| (&m[..], d.as_deref())).unwrap_or((&[], None));
+    let (enabled, items) = offer(offered, methods, default);
+    Ok(Json(PaymentMethodListResponseForPayments {
+        payment_methods_enabled: enabled,
+        customer_payment_methods: saved.is_some().then_some(items),
+    })
+    .into_response())
+}
+
+/// Payments - External SDK tokens
+///
+/// Hyperswitch's session tokens for a payment whose card data an external vault's SDK holds.
+/// switchyard keeps cards in its own vault and has no external vault to hand tokens for:
+/// answered `IR_20`; wallets' session tokens come from `POST /payments/session_tokens`.
+#[utoipa::path(
+    post,
+    path = "/v2/payments/{payment_id}/create-external-sdk-tokens",
+    tag = "Payments",
+    operation_id = "Create V2 Session tokens for a Payment",
+    params(("payment_id" = String, Path, description = "The payment's id.")),
+    request_body(content = PaymentsSessionRequest),
+    responses((status = 400, description = "`IR_20`: not supported", body = ErrorResponse)),
+    security(("publishable_key__client_secret" = []))
+)]
+pub async fn external_sdk_tokens(_caller: ClientSecretCaller) -> ApiError {
+    ApiError::NotSupported(
+        "create-external-sdk-tokens: there is no external vault; use /payments/session_tokens".into(),
+    )
 }

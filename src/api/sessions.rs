@@ -160,7 +160,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentsSessionRequest {
+pub(super) struct PaymentsSessionRequest {
     payment_id: String,
     /// The payment's client secret: left out, the call is refused (`IR_08`).
     #[serde(default)]

@@ -25,9 +25,9 @@ use crate::domain::payment_method::{CardDetails, PaymentMethod};
 use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
 use crate::events::Renderers;
 use crate::ids::{CustomerId, MerchantReferenceId, RefundReferenceId};
-use crate::money::{Amount, Currency, MAX_AMOUNT};
+use crate::money::{Amount, Currency};
 use crate::payments::refunds::NewRefund;
-use crate::payments::{Confirmation, NewIntent};
+use crate::payments::{AmountChange, Confirmation, IntentChange, NewIntent};
 
 /// Times go out to the millisecond, as the store keeps them, so an answer and every later read
 /// of the same object agree.
@@ -59,13 +59,7 @@ pub struct IntentFields {
 
 impl IntentFields {
     fn into_new_intent(self, details: IntentDetails) -> Result<NewIntent, ApiError> {
-        let net = self.amount_details.net_amount();
-        if net > MAX_AMOUNT {
-            return Err(ApiError::InvalidRequest(format!(
-                "amount_details: order_amount, shipping_cost, order_tax_amount, surcharge_amount and tax_on_surcharge \
-                 add up to {net}, more than the {MAX_AMOUNT} a payment may be"
-            )));
-        }
+        self.amount_details.check_net().map_err(ApiError::InvalidRequest)?;
         Ok(NewIntent {
             amount: self.amount_details,
             merchant_reference_id: self.merchant_reference_id.map(MerchantReferenceId::into_string),
@@ -296,6 +290,87 @@ super::openapi::flat_request!(
 impl CreateIntentRequest {
     pub fn into_new_intent(self) -> Result<NewIntent, ApiError> {
         self.intent.into_new_intent(self.details)
+    }
+}
+
+/// The amounts an update gives (Hyperswitch's `AmountDetailsUpdate`); those left out stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountDetailsUpdate {
+    #[serde(default)]
+    order_amount: Option<Amount>,
+    #[serde(default)]
+    currency: Option<Currency>,
+    #[serde(default)]
+    shipping_cost: Option<crate::money::MinorUnit>,
+    #[serde(default)]
+    order_tax_amount: Option<crate::money::MinorUnit>,
+    #[serde(default)]
+    skip_external_tax_calculation: Option<CalculationOverride>,
+    #[serde(default)]
+    skip_surcharge_calculation: Option<CalculationOverride>,
+    #[serde(default)]
+    surcharge_amount: Option<crate::money::MinorUnit>,
+    #[serde(default)]
+    tax_on_surcharge: Option<crate::money::MinorUnit>,
+}
+
+/// The fields of an intent an update may change, beside its details.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntentUpdateFields {
+    #[serde(default)]
+    amount_details: Option<AmountDetailsUpdate>,
+    #[serde(default)]
+    capture_method: Option<CaptureMethod>,
+    #[serde(default)]
+    authentication_type: Option<AuthenticationType>,
+    /// Seconds from the intent's creation it may wait to be confirmed.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
+    session_expiry: Option<u32>,
+}
+
+/// `PUT /v2/payments/{id}/update-intent`.
+#[derive(Debug)]
+pub struct UpdateIntentRequest {
+    fields: IntentUpdateFields,
+    details: IntentDetails,
+}
+
+impl FromBody for UpdateIntentRequest {
+    fn from_body(body: &Value) -> Result<Self, ApiError> {
+        only_fields(body, &[fields_of::<IntentUpdateFields>(), fields_of::<IntentDetails>()])?;
+        let request = Self { fields: part(body)?, details: part(body)? };
+        bounds::intent_details(&request.details)?;
+        Ok(request)
+    }
+}
+
+super::openapi::flat_request!(
+    UpdateIntentRequest as "PaymentsUpdateIntentRequest",
+    "Change an intent that waits for its payment method: the fields given replace the intent's.",
+    [IntentUpdateFields, IntentDetails]
+);
+
+impl UpdateIntentRequest {
+    pub fn into_change(self) -> IntentChange {
+        let amount = self.fields.amount_details.map(|a| AmountChange {
+            order_amount: a.order_amount,
+            currency: a.currency,
+            shipping_cost: a.shipping_cost,
+            order_tax_amount: a.order_tax_amount,
+            surcharge_amount: a.surcharge_amount,
+            tax_on_surcharge: a.tax_on_surcharge,
+            external_tax_calculation: a.skip_external_tax_calculation,
+            surcharge_calculation: a.skip_surcharge_calculation,
+        });
+        IntentChange {
+            amount: amount.unwrap_or_default(),
+            capture_method: self.fields.capture_method,
+            authentication_type: self.fields.authentication_type,
+            session_expiry_secs: self.fields.session_expiry,
+            details: self.details,
+        }
     }
 }
 
@@ -818,6 +893,106 @@ impl<'a> PaymentsIntentResponse<'a> {
             practice: IntentPractice::EVERY_INTENT,
         }
     }
+}
+
+/// One payment of a list (Hyperswitch's `PaymentsListResponseItem`): the intent, and what its
+/// active attempt says.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentsListResponseItem)]
+pub struct PaymentsListItem<'a> {
+    pub id: &'a str,
+    pub merchant_id: &'a str,
+    pub profile_id: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub payment_method_id: Option<&'a str>,
+    pub status: IntentStatus,
+    pub amount: AmountResponse,
+    #[serde(serialize_with = "time")]
+    pub created: DateTime<Utc>,
+    pub payment_method_type: Option<&'a str>,
+    pub payment_method_subtype: Option<&'a str>,
+    pub connector: Option<&'a str>,
+    pub merchant_connector_id: Option<&'a str>,
+    pub customer: Option<Value>,
+    pub merchant_reference_id: Option<&'a str>,
+    pub connector_payment_id: Option<&'a str>,
+    pub connector_response_reference_id: Option<&'a str>,
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
+    pub description: Option<&'a str>,
+    pub authentication_type: AuthenticationType,
+    pub capture_method: CaptureMethod,
+    pub setup_future_usage: Option<&'a Value>,
+    pub attempt_count: usize,
+    pub error: Option<&'a PaymentError>,
+    pub cancellation_reason: Option<&'a str>,
+    pub order_details: Option<&'a Value>,
+    pub return_url: Option<&'a str>,
+    pub statement_descriptor: Option<&'a str>,
+    pub allowed_payment_method_types: Option<&'a Value>,
+    pub authorization_count: Option<u32>,
+    #[serde(serialize_with = "time")]
+    pub modified_at: DateTime<Utc>,
+    pub is_split_payment: bool,
+}
+
+impl<'a> PaymentsListItem<'a> {
+    pub fn of(view: &'a Payment) -> Self {
+        let intent = &view.intent;
+        let active = view.active_attempt();
+        Self {
+            id: &intent.id,
+            merchant_id: &intent.merchant_id,
+            profile_id: &intent.profile_id,
+            customer_id: intent.customer_id.as_deref(),
+            payment_method_id: None,
+            status: intent.status,
+            amount: AmountResponse::of(intent),
+            created: intent.created_at,
+            payment_method_type: active.map(|a| a.payment_method_type.as_str()),
+            payment_method_subtype: active.and_then(|a| a.payment_method_subtype.as_deref()),
+            connector: active.map(|a| a.connector.as_str()),
+            merchant_connector_id: active.map(|a| a.connector_account.as_str()),
+            customer: None,
+            merchant_reference_id: intent.merchant_reference_id.as_deref(),
+            connector_payment_id: active.and_then(|a| a.connector_payment_id.as_deref()),
+            connector_response_reference_id: active.and_then(|a| a.connector_reference_id.as_deref()),
+            metadata: intent.details.metadata.as_ref(),
+            description: intent.details.description.as_deref(),
+            authentication_type: intent.authentication_type,
+            capture_method: intent.capture_method,
+            setup_future_usage: intent.details.setup_future_usage.as_ref(),
+            attempt_count: view.attempts.len(),
+            error: active.and_then(|a| a.error.as_ref()),
+            cancellation_reason: active.and_then(|a| a.cancellation_reason.as_deref()),
+            order_details: intent.details.order_details.as_ref(),
+            return_url: intent.details.return_url.as_deref(),
+            statement_descriptor: intent.details.statement_descriptor.as_deref(),
+            allowed_payment_method_types: intent.details.allowed_payment_method_types.as_ref(),
+            authorization_count: None,
+            modified_at: intent.modified_at,
+            is_split_payment: false,
+        }
+    }
+}
+
+/// `GET /v2/payments/list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentListResponse<'a> {
+    /// How many are in this page.
+    pub count: usize,
+    /// How many the filter picks in all.
+    pub total_count: i64,
+    pub data: Vec<PaymentsListItem<'a>>,
+}
+
+/// `POST /v2/refunds/list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundListResponse<'a> {
+    /// How many are in this page.
+    pub count: usize,
+    /// How many the filter picks in all.
+    pub total_count: i64,
+    pub data: Vec<RefundResponse<'a>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -301,6 +301,11 @@ pub trait Connector: Send + Sync {
         Ok(None)
     }
 
+    /// Whether it takes payments in `currency` at all, for clients to offer its methods.
+    fn takes_currency(&self, _currency: Currency) -> bool {
+        true
+    }
+
     /// The payment methods it takes, as (type, subtype), for clients to offer.
     fn payment_methods(&self) -> Vec<(String, String)> {
         vec![("card".into(), "credit".into()), ("card".into(), "debit".into())]

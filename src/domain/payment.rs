@@ -45,6 +45,19 @@ impl AmountDetails {
         let extra = [self.shipping_cost, self.order_tax_amount, self.surcharge_amount, self.tax_on_surcharge];
         self.order_amount.minor() + extra.iter().flatten().map(|m| m.minor()).sum::<i64>()
     }
+
+    /// Refused when the parts add up to more than a payment may be.
+    pub fn check_net(&self) -> Result<(), String> {
+        let net = self.net_amount();
+        match net > crate::money::MAX_AMOUNT {
+            true => Err(format!(
+                "amount_details: order_amount, shipping_cost, order_tax_amount, surcharge_amount and tax_on_surcharge \
+                 add up to {net}, more than the {} a payment may be",
+                crate::money::MAX_AMOUNT
+            )),
+            false => Ok(()),
+        }
+    }
 }
 
 /// A postal address with contact details, as Hyperswitch's `Address`.
@@ -162,6 +175,32 @@ pub struct IntentDetails {
     pub frm_metadata: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_iframe_redirection_enabled: Option<bool>,
+}
+
+impl IntentDetails {
+    /// Takes each detail `given` has; the others stay.
+    pub fn overlay(&mut self, given: IntentDetails) {
+        fn set<T>(field: &mut Option<T>, given: Option<T>) {
+            if given.is_some() {
+                *field = given;
+            }
+        }
+        set(&mut self.billing, given.billing);
+        set(&mut self.shipping, given.shipping);
+        set(&mut self.description, given.description);
+        set(&mut self.return_url, given.return_url);
+        set(&mut self.metadata, given.metadata);
+        set(&mut self.statement_descriptor, given.statement_descriptor);
+        set(&mut self.setup_future_usage, given.setup_future_usage);
+        set(&mut self.customer_present, given.customer_present);
+        set(&mut self.browser_info, given.browser_info);
+        set(&mut self.order_details, given.order_details);
+        set(&mut self.allowed_payment_method_types, given.allowed_payment_method_types);
+        set(&mut self.connector_metadata, given.connector_metadata);
+        set(&mut self.feature_metadata, given.feature_metadata);
+        set(&mut self.frm_metadata, given.frm_metadata);
+        set(&mut self.is_iframe_redirection_enabled, given.is_iframe_redirection_enabled);
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -108,6 +108,10 @@ pub enum Operation {
     Cancel,
     Refund,
     Sync,
+    /// Changing what an unconfirmed intent holds.
+    Update,
+    /// Telling the payer's client how it may pay.
+    ListPaymentMethods,
 }
 
 impl Operation {
@@ -121,6 +125,7 @@ impl Operation {
             Operation::Cancel => &[RequiresPaymentMethod, RequiresCustomerAction, RequiresCapture],
             Operation::Refund => &[Succeeded, PartiallyCaptured],
             Operation::Sync => &[Processing, RequiresCustomerAction, RequiresCapture, Succeeded, PartiallyCaptured],
+            Operation::Update | Operation::ListPaymentMethods => &[RequiresPaymentMethod],
         }
     }
 
@@ -132,6 +137,8 @@ impl Operation {
             Operation::Cancel => "cancelled",
             Operation::Refund => "refunded",
             Operation::Sync => "synced",
+            Operation::Update => "updated",
+            Operation::ListPaymentMethods => "offered payment methods",
         }
     }
 }

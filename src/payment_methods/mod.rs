@@ -16,6 +16,7 @@ use crate::domain::payment::Address;
 use crate::domain::payment_method::{
     CardDetails, ConnectorToken, MethodStatus, ProviderToken, SavedCard, SavedMethod, StorageType,
 };
+use crate::money::Currency;
 use crate::payments::{Context, Error};
 use crate::vault::VaultCard;
 
@@ -168,12 +169,97 @@ pub async fn retrieve(cx: &Context, merchant_id: &str, id: &str) -> Result<Saved
     cx.store.find_payment_method(id, merchant_id).await?.ok_or_else(|| not_found(id))
 }
 
+/// What an update changes in a saved card: its holder's name, and its nick name and security code
+/// when given.
+#[derive(Debug)]
+pub struct CardChange {
+    pub holder_name: Option<String>,
+    pub nick_name: Option<String>,
+    pub cvc: Option<Cvc>,
+}
+
+/// Changes a saved card: the holder's name is sealed with it again, the code kept in memory by a
+/// volatile method only. `customer_id` (a session's) must own the method.
+pub async fn update_card(
+    cx: &Context,
+    merchant_id: &str,
+    id: &str,
+    customer_id: Option<&str>,
+    change: CardChange,
+) -> Result<SavedMethod, Error> {
+    let mut method = retrieve(cx, merchant_id, id).await?;
+    if customer_id.is_some_and(|c| c != method.customer_id) {
+        return Err(not_found(id));
+    }
+    let Some(saved) = method.card.as_mut().filter(|_| method.status == MethodStatus::Active) else {
+        return Err(Error::InvalidState(format!("payment method {id} has no card yet")));
+    };
+    if change.cvc.is_some() && method.storage_type == StorageType::Persistent {
+        return Err(Error::InvalidRequest(format!(
+            "payment_method_data.card.card_cvc: payment method {id} is persistent and keeps no security code"
+        )));
+    }
+    let sealed = cx.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
+    let mut card = cx.vault.open(id, &sealed)?;
+    card.holder_name = change.holder_name;
+    let sealed = cx.vault.seal(id, &card)?;
+    saved.summary = CardSummary::of(&card.number, card.expiry, card.holder_name.clone());
+    if change.nick_name.is_some() {
+        saved.nick_name = change.nick_name;
+    }
+    method.modified_at = Utc::now();
+    if !cx.store.update_payment_method_card(&method, &sealed).await? {
+        return Err(not_found(id));
+    }
+    if let Some(cvc) = change.cvc {
+        cx.vault.keep_cvc(id, cvc, method.modified_at);
+    }
+    Ok(method)
+}
+
 pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<(), Error> {
     if !cx.store.delete_payment_method(id, merchant_id).await? {
         return Err(not_found(id));
     }
     cx.vault.forget_cvc(id);
     Ok(())
+}
+
+/// A way to pay a profile offers: a payment method type and subtype, and the connectors of the
+/// accounts that take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    pub payment_method_type: String,
+    pub payment_method_subtype: String,
+    pub connectors: Vec<String>,
+}
+
+/// How a profile's payments (in `currency`, when known) may be paid, each way once, in the order
+/// of its enabled accounts: what their connectors take, and as `wallet`, the wallets they give
+/// session tokens for (what `/payments/session_tokens` asks them for).
+pub fn offered(cx: &Context, merchant_id: &str, profile_id: &str, currency: Option<Currency>) -> Vec<Offered> {
+    let mut offered: Vec<Offered> = Vec::new();
+    let Some(profile) = cx.snapshot.directory.profile(merchant_id, profile_id) else { return offered };
+    for account in profile.accounts.iter().filter(|a| a.enabled) {
+        let Some(connector) = cx.snapshot.registry.get(&account.connector) else { continue };
+        if currency.is_some_and(|c| !connector.takes_currency(c)) {
+            continue;
+        }
+        let wallets = connector.session_wallets().into_iter().map(|w| ("wallet".to_string(), w));
+        for (kind, subtype) in connector.payment_methods().into_iter().chain(wallets) {
+            let way = offered.iter_mut().find(|o| o.payment_method_type == kind && o.payment_method_subtype == subtype);
+            match way {
+                Some(way) if way.connectors.contains(&account.connector) => {}
+                Some(way) => way.connectors.push(account.connector.clone()),
+                None => offered.push(Offered {
+                    payment_method_type: kind,
+                    payment_method_subtype: subtype,
+                    connectors: vec![account.connector.clone()],
+                }),
+            }
+        }
+    }
+    offered
 }
 
 /// A customer's saved methods, newest first, and which is their default.

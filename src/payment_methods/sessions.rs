@@ -1,14 +1,16 @@
 //! Payment-method sessions: the merchant's server opens one for a customer, and client-side code
 //! holding only the publishable key and the session's client secret saves a card through it,
-//! until the session expires. With `psp_tokenization`, the card also becomes a payment method at
-//! the named connector account (a Stripe payment method), kept as the saved method's token.
+//! until the session expires, and changes or deletes its customer's saved cards (named by the
+//! tokens it hands out, the methods' ids). With `psp_tokenization`, the card also becomes a
+//! payment method at the named connector account (a Stripe payment method), kept as the saved
+//! method's token.
 
 use chrono::{Duration, Utc};
 
 use crate::connectors::Account;
 use crate::domain::payment::Address;
 use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType, TokenizationType};
-use crate::payment_methods::{MethodOwner, NewCard};
+use crate::payment_methods::{CardChange, MethodOwner, NewCard};
 use crate::payments::{Context, Error, Scope};
 use crate::{customers, ids};
 
@@ -49,7 +51,7 @@ fn psp_account<'a>(
 
 pub async fn create(cx: &Context, scope: &Scope, new: NewSession) -> Result<MethodSession, Error> {
     customers::retrieve(cx, &scope.merchant_id, &new.customer_id).await?;
-    let profile_id = scope.profile_for_new()?;
+    let profile_id = scope.profile_needed()?;
     if let Some(psp) = &new.psp_tokenization {
         psp_account(cx, &scope.merchant_id, profile_id, psp)?;
     }
@@ -143,10 +145,36 @@ pub async fn saved(cx: &Context, session: &MethodSession) -> Result<Option<Saved
     }
 }
 
-pub async fn delete(cx: &Context, merchant_id: &str, secret: &str, id: &str) -> Result<(), Error> {
-    open(cx, merchant_id, secret, id).await?;
-    if !cx.store.delete_method_session(id, merchant_id).await? {
-        return Err(not_found(id));
+/// Changes a saved card of the session's customer: `token` names it (a token the session handed
+/// out is the method's id), the card the session saved unless given.
+pub async fn update_saved(
+    cx: &Context,
+    merchant_id: &str,
+    secret: &str,
+    id: &str,
+    token: Option<&str>,
+    change: CardChange,
+) -> Result<(MethodSession, SavedMethod), Error> {
+    let session = open(cx, merchant_id, secret, id).await?;
+    let token = match token.or(session.payment_method_ids.first().map(String::as_str)) {
+        Some(token) => token.to_string(),
+        None => {
+            return Err(Error::InvalidRequest(format!(
+                "payment_method_token: payment method session {id} has saved no card; name one of its customer's"
+            )))
+        }
+    };
+    let method = super::update_card(cx, merchant_id, &token, Some(&session.customer_id), change).await?;
+    Ok((session, method))
+}
+
+/// Deletes a saved method of the session's customer, named by `token`; the session stays.
+pub async fn delete_saved(cx: &Context, merchant_id: &str, secret: &str, id: &str, token: &str) -> Result<(), Error> {
+    let session = open(cx, merchant_id, secret, id).await?;
+    let method = super::retrieve(cx, merchant_id, token).await?;
+    if method.customer_id != session.customer_id {
+        // Another customer's method is as good as none to this session.
+        return Err(Error::NotFound(format!("payment method `{token}`")));
     }
-    Ok(())
+    super::delete(cx, merchant_id, token).await
 }

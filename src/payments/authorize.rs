@@ -30,7 +30,7 @@ pub async fn create_and_confirm(
     new: NewIntent,
     confirmation: Confirmation,
 ) -> Result<Payment, Error> {
-    let profile = profile(cx, &scope.merchant_id, scope.profile_for_new()?)?;
+    let profile = profile(cx, &scope.merchant_id, scope.profile_needed()?)?;
     check_payment_method(profile, &confirmation)?;
     let mut intent = new_intent(cx, scope, profile, new, IntentStatus::Processing);
     if let Some(return_url) = &confirmation.return_url {
@@ -68,6 +68,8 @@ pub async fn confirm(
         modified_at: attempt.created_at,
         in_flight_until: Some(in_flight_lease(cx)),
         unless_in_flight_at: None,
+        // The attempt charges the amount read: an update meanwhile makes this a lost race.
+        unchanged_since: Some(intent.modified_at),
     };
     if !cx.store.begin_attempt(&intent.id, Operation::Confirm.allowed_from(), &update, Some(&attempt)).await? {
         return Err(lost_race(cx, scope, payment_id, Operation::Confirm).await);

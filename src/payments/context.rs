@@ -64,7 +64,7 @@ impl Deref for Context {
 
 /// The merchant a call acts for, and the one of its profiles when the call names one. Without
 /// a profile, a call on an existing object acts in the object's profile, and a call that makes
-/// a new one is refused (`ProfileNotNamed`): nothing can say which profile it belongs to.
+/// a new one, or lists a profile's, is refused (`ProfileNotNamed`): nothing says which profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     pub merchant_id: String,
@@ -81,8 +81,9 @@ impl Scope {
         Self { merchant_id: merchant_id.into(), profile_id: None }
     }
 
-    /// The profile a new object is made in.
-    pub fn profile_for_new(&self) -> Result<&str> {
+    /// The profile of a call that cannot go without one: one making an object, or listing a
+    /// profile's.
+    pub fn profile_needed(&self) -> Result<&str> {
         self.profile_id.as_deref().ok_or(Error::ProfileNotNamed)
     }
 

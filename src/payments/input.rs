@@ -1,9 +1,10 @@
 //! A payment as the merchant asks for it, validated by the API: what a new intent holds, and how
 //! the customer pays when it is confirmed.
 
-use crate::domain::payment::{Address, AmountDetails, IntentDetails};
+use crate::domain::payment::{Address, AmountDetails, CalculationOverride, IntentDetails};
 use crate::domain::payment_method::PaymentMethod;
 use crate::domain::status::{AuthenticationType, CaptureMethod};
+use crate::money::{Amount, Currency, MinorUnit};
 
 /// A payment as the merchant asked for it, validated.
 #[derive(Debug)]
@@ -25,4 +26,53 @@ pub struct Confirmation {
     pub payment_method_subtype: Option<String>,
     pub billing: Option<Address>,
     pub return_url: Option<String>,
+}
+
+/// What an update changes in an intent not yet confirmed: each field given replaces the intent's.
+#[derive(Debug, Default)]
+pub struct IntentChange {
+    pub amount: AmountChange,
+    pub capture_method: Option<CaptureMethod>,
+    pub authentication_type: Option<AuthenticationType>,
+    /// Seconds from the intent's creation it may wait to be confirmed.
+    pub session_expiry_secs: Option<u32>,
+    /// The details given; those left out stay as they are.
+    pub details: IntentDetails,
+}
+
+/// The amounts an update gives; those left out stay as they are.
+#[derive(Debug, Default)]
+pub struct AmountChange {
+    pub order_amount: Option<Amount>,
+    pub currency: Option<Currency>,
+    pub shipping_cost: Option<MinorUnit>,
+    pub order_tax_amount: Option<MinorUnit>,
+    pub surcharge_amount: Option<MinorUnit>,
+    pub tax_on_surcharge: Option<MinorUnit>,
+    pub external_tax_calculation: Option<CalculationOverride>,
+    pub surcharge_calculation: Option<CalculationOverride>,
+}
+
+impl AmountChange {
+    pub fn apply(self, to: &mut AmountDetails) {
+        fn set<T>(field: &mut T, given: Option<T>) {
+            if let Some(value) = given {
+                *field = value;
+            }
+        }
+        set(&mut to.order_amount, self.order_amount);
+        set(&mut to.currency, self.currency);
+        set(&mut to.external_tax_calculation, self.external_tax_calculation);
+        set(&mut to.surcharge_calculation, self.surcharge_calculation);
+        for (field, given) in [
+            (&mut to.shipping_cost, self.shipping_cost),
+            (&mut to.order_tax_amount, self.order_tax_amount),
+            (&mut to.surcharge_amount, self.surcharge_amount),
+            (&mut to.tax_on_surcharge, self.tax_on_surcharge),
+        ] {
+            if given.is_some() {
+                *field = given;
+            }
+        }
+    }
 }

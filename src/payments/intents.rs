@@ -10,9 +10,9 @@ use crate::domain::payment::{Payment, PaymentIntent};
 use crate::domain::status::{IntentStatus, Operation};
 use crate::ids;
 use crate::merchants::Profile;
-use crate::payments::input::NewIntent;
+use crate::payments::input::{IntentChange, NewIntent};
 use crate::payments::{Context, Error, Scope};
-use crate::store::IntentUpdate;
+use crate::store::{Cursor, IntentFilter, IntentUpdate, SortOn};
 
 pub(super) fn profile<'a>(cx: &'a Context, merchant_id: &str, profile_id: &str) -> Result<&'a Arc<Profile>, Error> {
     cx.snapshot
@@ -52,7 +52,7 @@ pub(super) fn new_intent(
 }
 
 pub async fn create_intent(cx: &Context, scope: &Scope, new: NewIntent) -> Result<PaymentIntent, Error> {
-    let profile = profile(cx, &scope.merchant_id, scope.profile_for_new()?)?;
+    let profile = profile(cx, &scope.merchant_id, scope.profile_needed()?)?;
     let intent = new_intent(cx, scope, profile, new, IntentStatus::RequiresPaymentMethod);
     cx.store.insert_intent(&intent, None).await?;
     Ok(intent)
@@ -62,7 +62,7 @@ pub(super) fn changed_underneath(intent: &PaymentIntent) -> Error {
     Error::InvalidState(format!("payment {} was changed by another request while its connector was called", intent.id))
 }
 
-pub(super) fn require(intent: &PaymentIntent, op: Operation) -> Result<(), Error> {
+pub fn require(intent: &PaymentIntent, op: Operation) -> Result<(), Error> {
     if intent.status.allows(op) {
         return Ok(());
     }
@@ -85,16 +85,69 @@ pub async fn retrieve_intent(cx: &Context, scope: &Scope, payment_id: &str) -> R
     load(cx, scope, payment_id).await
 }
 
-/// The intent a client-side call names, once the call shows its client secret (`None` when it
-/// showed none). Another merchant's payment is answered exactly like one that does not exist.
-pub async fn open_for_client(
+/// Changes what an intent holds while it waits for its payment method; refused once it has been
+/// confirmed, cancelled or has expired.
+pub async fn update_intent(
+    cx: &Context,
+    scope: &Scope,
+    payment_id: &str,
+    change: IntentChange,
+) -> Result<PaymentIntent, Error> {
+    let before = load(cx, scope, payment_id).await?;
+    require(&before, Operation::Update)?;
+    let mut intent = before.clone();
+    change.amount.apply(&mut intent.amount);
+    intent.amount.check_net().map_err(Error::InvalidRequest)?;
+    intent.capture_method = change.capture_method.unwrap_or(intent.capture_method);
+    intent.authentication_type = change.authentication_type.unwrap_or(intent.authentication_type);
+    if let Some(secs) = change.session_expiry_secs {
+        intent.expires_at = intent.created_at + Duration::seconds(i64::from(secs));
+    }
+    intent.details.overlay(change.details);
+    intent.modified_at = Utc::now();
+    if !cx.store.update_unconfirmed_intent(&intent, before.modified_at).await? {
+        return Err(lost_race(cx, scope, payment_id, Operation::Update).await);
+    }
+    Ok(intent)
+}
+
+/// A page of a profile's payments, each with its attempts, and how many the filter picks in all.
+/// `from` starts the page after (or ends it before, `true`) one of the profile's payments.
+pub async fn list(
+    cx: &Context,
+    mut filter: IntentFilter,
+    from: Option<(&str, bool)>,
+) -> Result<(Vec<Payment>, i64), Error> {
+    profile(cx, &filter.merchant_id, &filter.profile_id)?;
+    if let Some((id, before)) = from {
+        let scope = Scope::new(&filter.merchant_id, &filter.profile_id);
+        let at = load(cx, &scope, id).await?;
+        let key = match filter.order.on {
+            SortOn::Created => at.created_at.timestamp_millis(),
+            SortOn::Modified => at.modified_at.timestamp_millis(),
+            SortOn::Amount => at.amount.net_amount(),
+        };
+        filter.cursor = Some(Cursor { id: at.id, key, before });
+    }
+    let (intents, total) = cx.store.list_intents(&filter).await?;
+    let mut payments = Vec::with_capacity(intents.len());
+    for intent in intents {
+        payments.push(view(cx, intent).await?);
+    }
+    Ok((payments, total))
+}
+
+/// An intent as client-side code opens it, with the merchant's publishable key and the payment's
+/// client secret (which expires with the session). Another merchant's is answered like one that
+/// does not exist.
+pub async fn open(
     cx: &Context,
     merchant_id: &str,
-    client_secret: Option<&str>,
+    secret: Option<&str>,
     payment_id: &str,
 ) -> Result<PaymentIntent, Error> {
     let intent = load(cx, &Scope::merchant(merchant_id), payment_id).await?;
-    crate::payments::context::client_secret(client_secret, &intent.client_secret, intent.expires_at, "payment")?;
+    super::context::client_secret(secret, &intent.client_secret, intent.expires_at, "payment")?;
     Ok(intent)
 }
 

@@ -24,8 +24,8 @@ pub mod webhooks;
 pub use authorize::{confirm, create_and_confirm};
 pub use context::{Context, Core, Scope};
 pub use error::{Error, Result};
-pub use input::{Confirmation, NewIntent};
-pub use intents::{create_intent, open_for_client, retrieve, retrieve_intent};
+pub use input::{AmountChange, Confirmation, IntentChange, NewIntent};
+pub use intents::{create_intent, list, open, require, retrieve, retrieve_intent, update_intent};
 pub use operate::{cancel, capture, complete_authentication, sync};
 
 #[cfg(test)]

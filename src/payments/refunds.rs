@@ -11,6 +11,7 @@ use crate::payments;
 use crate::payments::selection::attempt_connector;
 use crate::payments::settle::{NOT_TAKEN, NO_CLEAR_ANSWER};
 use crate::payments::{Context, Error, Scope};
+use crate::store::RefundFilter;
 
 #[derive(Debug)]
 pub struct NewRefund {
@@ -127,6 +128,31 @@ pub async fn retrieve(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Re
         .find_refund(refund_id, &scope.merchant_id, scope.profile_id.as_deref())
         .await?
         .ok_or_else(|| Error::NotFound(format!("refund {refund_id}")))
+}
+
+/// Replaces what the merchant says about a refund: its reason and its metadata, each when given.
+pub async fn update_details(
+    cx: &Context,
+    scope: &Scope,
+    refund_id: &str,
+    reason: Option<String>,
+    metadata: Option<serde_json::Map<String, Value>>,
+) -> Result<Refund, Error> {
+    let mut refund = retrieve(cx, scope, refund_id).await?;
+    refund.reason = reason.or(refund.reason);
+    refund.metadata = metadata.or(refund.metadata);
+    refund.modified_at = Utc::now();
+    if !cx.store.update_refund_details(&refund).await? {
+        return Err(Error::NotFound(format!("refund {refund_id}")));
+    }
+    // Read again: a provider's answer may have settled it meanwhile.
+    retrieve(cx, scope, refund_id).await
+}
+
+/// A page of a profile's refunds, newest first, and how many the filter picks in all.
+pub async fn list(cx: &Context, filter: &RefundFilter) -> Result<(Vec<Refund>, i64), Error> {
+    payments::intents::profile(cx, &filter.merchant_id, &filter.profile_id)?;
+    Ok(cx.store.list_refunds(filter).await?)
 }
 
 /// Asks the connector where a pending refund stands and stores its answer

@@ -59,7 +59,7 @@ pub async fn session_tokens(
     merchant_id: &str,
     req: &SessionTokensRequest,
 ) -> Result<(PaymentIntent, Vec<SessionToken>), Error> {
-    let intent = payments::open_for_client(cx, merchant_id, req.client_secret.as_deref(), &req.payment_id).await?;
+    let intent = payments::open(cx, merchant_id, req.client_secret.as_deref(), &req.payment_id).await?;
     if intent.status != IntentStatus::RequiresPaymentMethod {
         return Err(Error::InvalidState(format!(
             "payment {} has no session tokens while its status is `{}` (it must be requires_payment_method)",

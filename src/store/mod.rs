@@ -18,6 +18,7 @@ mod events;
 mod payment_method_sessions;
 mod payment_methods;
 mod payments;
+mod query;
 mod rechecks;
 mod refunds;
 mod sqlite_writer;
@@ -33,9 +34,11 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use events::{AfterTry, EventFilter};
-pub use payments::{AttemptKey, DecisionFilter, IntentUpdate, StoredDecision};
+pub use payments::{
+    AttemptKey, Cursor, DecisionFilter, IntentFilter, IntentOrder, IntentUpdate, SortOn, StoredDecision, TimeBounds,
+};
 pub use rechecks::{Recheck, Unfinished, Unsettled};
-pub use refunds::RefundKey;
+pub use refunds::{RefundFilter, RefundKey};
 
 /// A connector account as the profile it belongs to has it: what a provider's notification is
 /// about is looked for among that account's own payments and refunds only.

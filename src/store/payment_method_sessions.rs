@@ -49,15 +49,6 @@ impl Store {
         ))
         .await
     }
-
-    pub async fn delete_method_session(&self, id: &str, merchant_id: &str) -> Result<bool> {
-        self.write(Write::only(
-            Statement::new("DELETE FROM payment_method_sessions WHERE id = $1 AND merchant_id = $2")
-                .bind(id)
-                .bind(merchant_id),
-        ))
-        .await
-    }
 }
 
 fn session_from_row(row: &AnyRow) -> Result<MethodSession> {

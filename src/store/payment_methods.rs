@@ -59,6 +59,29 @@ impl Store {
         self.write(write).await
     }
 
+    /// Replaces an active method's card, sealed and shown, and what it is called; false when the
+    /// merchant has no such method with a card.
+    pub async fn update_payment_method_card(&self, method: &SavedMethod, sealed: &Sealed) -> Result<bool> {
+        let mut write = Write::only(
+            Statement::new(
+                "UPDATE payment_methods SET card = $3, modified_at = $4 WHERE id = $1 AND merchant_id = $2 \
+                 AND status = $5",
+            )
+            .bind(&method.id)
+            .bind(&method.merchant_id)
+            .bind(method.card.as_ref().map(to_json))
+            .bind(millis(method.modified_at))
+            .bind(MethodStatus::Active.as_str()),
+        );
+        write.then(
+            Statement::new("UPDATE vault SET nonce = $2, ciphertext = $3 WHERE payment_method_id = $1")
+                .bind(&method.id)
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext),
+        );
+        self.write(write).await
+    }
+
     pub async fn find_payment_method(&self, id: &str, merchant_id: &str) -> Result<Option<SavedMethod>> {
         self.find_owned("payment_methods", COLUMNS, id, merchant_id, method_from_row).await
     }

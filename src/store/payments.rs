@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::events::insert_event;
+use super::query::{Conditions, Value as Bound};
 use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::domain::decision::Decision;
 use crate::domain::event::NewEvent;
@@ -28,6 +29,9 @@ pub struct IntentUpdate {
     /// Applies only if no other call is under way at this time: how a sync or a notification
     /// leaves a payment to the call that holds it.
     pub unless_in_flight_at: Option<DateTime<Utc>>,
+    /// Applies only if the intent is as it was read, unchanged since this time: how a
+    /// confirmation charges the amount it read, never one an update wrote meanwhile.
+    pub unchanged_since: Option<DateTime<Utc>>,
 }
 
 impl IntentUpdate {
@@ -41,6 +45,7 @@ impl IntentUpdate {
             modified_at,
             in_flight_until: None,
             unless_in_flight_at: None,
+            unchanged_since: None,
         }
     }
 }
@@ -317,6 +322,153 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A page of a profile's intents that `filter` picks, in its order, and how many it picks in
+    /// all.
+    pub async fn list_intents(&self, filter: &IntentFilter) -> Result<(Vec<PaymentIntent>, i64)> {
+        let text = |s: &Option<String>| s.as_deref().map(Bound::from);
+        let texts = |list: &[String]| list.iter().map(|s| Bound::from(s.as_str())).collect::<Vec<_>>();
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| Bound::Int(millis(t)));
+        let on_attempt =
+            |column: &str| format!("active_attempt_id IN (SELECT id FROM payment_attempts WHERE {column} IN ({{}}))");
+        let mut page = Conditions::default();
+        page.compare("merchant_id", "=", Some(Bound::from(filter.merchant_id.as_str())))
+            .compare("profile_id", "=", Some(Bound::from(filter.profile_id.as_str())))
+            .compare("id", "=", text(&filter.payment_id))
+            .compare("customer_id", "=", text(&filter.customer_id))
+            .compare("merchant_reference_id", "=", text(&filter.merchant_reference_id))
+            .compare("created_at", "=", time(filter.created.at))
+            .compare("created_at", "<", time(filter.created.before))
+            .compare("created_at", ">", time(filter.created.after))
+            .compare("created_at", "<=", time(filter.created.until))
+            .compare("created_at", ">=", time(filter.created.since))
+            .compare("net_amount", ">=", filter.amount_at_least.map(Bound::Int))
+            .compare("net_amount", "<=", filter.amount_at_most.map(Bound::Int))
+            .any_of("status IN ({})", filter.statuses.iter().map(|s| Bound::from(s.as_str())))
+            .any_of("currency IN ({})", texts(&filter.currencies))
+            .any_of("authentication_type IN ({})", texts(&filter.authentication_types))
+            .any_of(&on_attempt("connector"), texts(&filter.connectors))
+            .any_of(&on_attempt("connector_account"), texts(&filter.accounts))
+            .any_of(&on_attempt("payment_method_type"), texts(&filter.payment_method_types))
+            .any_of(&on_attempt("payment_method_subtype"), texts(&filter.payment_method_subtypes));
+        let total = page.count(&self.pool, "payment_intents").await?;
+        let column = match filter.order.on {
+            SortOn::Created => "created_at",
+            SortOn::Modified => "modified_at",
+            SortOn::Amount => "net_amount",
+        };
+        // Walking back from a cursor reads the other way, then turns the page around.
+        let backwards = filter.cursor.as_ref().is_some_and(|c| c.before);
+        let descending = filter.order.descending != backwards;
+        if let Some(cursor) = &filter.cursor {
+            let operator = if descending { "<" } else { ">" };
+            page.after((column, "id"), operator, (Bound::Int(cursor.key), Bound::from(cursor.id.as_str())));
+        }
+        let direction = if descending { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {INTENT_COLUMNS} FROM payment_intents WHERE 1 = 1{} ORDER BY {column} {direction}, id {direction} \
+             LIMIT ${} OFFSET ${}",
+            page.sql(),
+            page.next(),
+            page.next() + 1
+        );
+        let rows = page.fetch_all(&self.pool, &sql, &[i64::from(filter.limit), i64::from(filter.offset)]).await?;
+        let mut intents = rows.iter().map(intent_from_row).collect::<Result<Vec<_>>>()?;
+        if backwards {
+            intents.reverse();
+        }
+        Ok((intents, total))
+    }
+
+    /// Replaces what an unconfirmed intent holds with `intent`'s: false, changing nothing, when it
+    /// is no longer `requires_payment_method` or has changed since `read_at` (its `modified_at`
+    /// when it was read).
+    pub async fn update_unconfirmed_intent(&self, intent: &PaymentIntent, read_at: DateTime<Utc>) -> Result<bool> {
+        self.write(Write::only(
+            Statement::new(
+                "UPDATE payment_intents SET currency = $2, net_amount = $3, amount_details = $4, capture_method = $5, \
+                 authentication_type = $6, expires_at = $7, details = $8, modified_at = $9 WHERE id = $1 AND status = $10 \
+                 AND modified_at = $11",
+            )
+            .bind(&intent.id)
+            .bind(intent.amount.currency.code())
+            .bind(intent.amount.net_amount())
+            .bind(to_json(&intent.amount))
+            .bind(intent.capture_method.as_str())
+            .bind(intent.authentication_type.as_str())
+            .bind(millis(intent.expires_at))
+            .bind(to_json(&intent.details))
+            .bind(millis(intent.modified_at))
+            .bind(IntentStatus::RequiresPaymentMethod.as_str())
+            .bind(millis(read_at)),
+        ))
+        .await
+    }
+}
+
+/// A page of a profile's payments: which, in what order, from where.
+#[derive(Debug, Clone, Default)]
+pub struct IntentFilter {
+    pub merchant_id: String,
+    pub profile_id: String,
+    pub payment_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub merchant_reference_id: Option<String>,
+    pub created: TimeBounds,
+    /// Bounds of the net amount, both inclusive.
+    pub amount_at_least: Option<i64>,
+    pub amount_at_most: Option<i64>,
+    /// Each list lets through any of its values; an empty one lets all through.
+    pub statuses: Vec<IntentStatus>,
+    /// ISO 4217 codes.
+    pub currencies: Vec<String>,
+    pub authentication_types: Vec<String>,
+    /// Of the active attempt: its connector, account, payment method type and subtype.
+    pub connectors: Vec<String>,
+    pub accounts: Vec<String>,
+    pub payment_method_types: Vec<String>,
+    pub payment_method_subtypes: Vec<String>,
+    pub order: IntentOrder,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Bounds on a time; each left out lets all through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeBounds {
+    pub at: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntentOrder {
+    pub on: SortOn,
+    pub descending: bool,
+}
+
+/// What a list of payments is ordered by (then by id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOn {
+    #[default]
+    Created,
+    Modified,
+    /// The net amount.
+    Amount,
+}
+
+/// Where a page starts: after (or, `before`, ending before) the payment `id`, whose value in the
+/// list's order (its net amount, or a time in milliseconds) is `key`.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    pub id: String,
+    pub key: i64,
+    pub before: bool,
+}
+
 /// Which payments' stored decisions to read; every field left out lets all through.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionFilter {
@@ -378,16 +530,21 @@ fn insert_attempt(a: &PaymentAttempt) -> Statement {
 /// The compare-and-set every intent change goes through: it applies only while the intent is
 /// still in one of the `from` statuses.
 fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate) -> Statement {
-    let idle = match update.unless_in_flight_at {
-        Some(_) => "AND COALESCE(in_flight_until, 0) <= $8",
-        None => "",
-    };
-    let first_status = if update.unless_in_flight_at.is_some() { 9 } else { 8 };
+    let mut guards = String::new();
+    let mut next = 8;
+    for (column, given) in
+        [("COALESCE(in_flight_until, 0) <=", update.unless_in_flight_at), ("modified_at =", update.unchanged_since)]
+    {
+        if given.is_some() {
+            let _ = write!(guards, "AND {column} ${next} ");
+            next += 1;
+        }
+    }
     let sql = format!(
         "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
          active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6, \
-         in_flight_until = $7 WHERE id = $1 {idle} AND status IN ({})",
-        placeholders(first_status, from.len())
+         in_flight_until = $7 WHERE id = $1 {guards}AND status IN ({})",
+        placeholders(next, from.len())
     );
     let mut statement = Statement::new(sql)
         .bind(payment_id)
@@ -397,7 +554,7 @@ fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate)
         .bind(update.details.as_ref().map(to_json))
         .bind(millis(update.modified_at))
         .bind(update.in_flight_until.map(millis));
-    if let Some(at) = update.unless_in_flight_at {
+    for at in [update.unless_in_flight_at, update.unchanged_since].into_iter().flatten() {
         statement = statement.bind(millis(at));
     }
     from.iter().fold(statement, |statement, status| statement.bind(status.as_str()))

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::payments::placeholders;
+use super::query::{Conditions, Value as Bound};
 use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::domain::event::NewEvent;
 use crate::domain::payment::Refund;
@@ -103,6 +104,77 @@ impl Store {
         .await?;
         row.as_ref().map(refund_from_row).transpose()
     }
+}
+
+impl Store {
+    /// A page of a profile's refunds that `filter` picks, newest first, and how many it picks in
+    /// all.
+    pub async fn list_refunds(&self, filter: &RefundFilter) -> Result<(Vec<Refund>, i64)> {
+        let text = |s: &Option<String>| s.as_deref().map(Bound::from);
+        let texts = |list: &[String]| list.iter().map(|s| Bound::from(s.as_str())).collect::<Vec<_>>();
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| Bound::Int(millis(t)));
+        let mut page = Conditions::default();
+        page.compare("merchant_id", "=", Some(Bound::from(filter.merchant_id.as_str())))
+            .compare("profile_id", "=", Some(Bound::from(filter.profile_id.as_str())))
+            .compare("payment_id", "=", text(&filter.payment_id))
+            .compare("id", "=", text(&filter.refund_id))
+            .compare("created_at", ">=", time(filter.since))
+            .compare("created_at", "<=", time(filter.until))
+            .compare("amount", ">=", filter.amount_at_least.map(Bound::Int))
+            .compare("amount", "<=", filter.amount_at_most.map(Bound::Int))
+            .any_of("connector IN ({})", texts(&filter.connectors))
+            .any_of("connector_account IN ({})", texts(&filter.accounts))
+            .any_of("currency IN ({})", texts(&filter.currencies))
+            .any_of("status IN ({})", filter.statuses.iter().map(|s| Bound::from(s.as_str())));
+        let total = page.count(&self.pool, "refunds").await?;
+        let sql = format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE 1 = 1{} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            page.sql(),
+            page.next(),
+            page.next() + 1
+        );
+        let rows = page.fetch_all(&self.pool, &sql, &[i64::from(filter.limit), i64::from(filter.offset)]).await?;
+        Ok((rows.iter().map(refund_from_row).collect::<Result<Vec<_>>>()?, total))
+    }
+
+    /// Replaces a refund's reason and metadata; false when the profile has no such refund.
+    pub async fn update_refund_details(&self, refund: &Refund) -> Result<bool> {
+        self.write(Write::only(
+            Statement::new(
+                "UPDATE refunds SET reason = $4, metadata = $5, modified_at = $6 \
+                 WHERE id = $1 AND merchant_id = $2 AND profile_id = $3",
+            )
+            .bind(&refund.id)
+            .bind(&refund.merchant_id)
+            .bind(&refund.profile_id)
+            .bind(&refund.reason)
+            .bind(refund.metadata.as_ref().map(to_json))
+            .bind(millis(refund.modified_at)),
+        ))
+        .await
+    }
+}
+
+/// A page of a profile's refunds: each field left out (or list left empty) lets all through.
+#[derive(Debug, Clone, Default)]
+pub struct RefundFilter {
+    pub merchant_id: String,
+    pub profile_id: String,
+    pub payment_id: Option<String>,
+    pub refund_id: Option<String>,
+    /// Created at or after, and at or before.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Bounds of the amount, both inclusive.
+    pub amount_at_least: Option<i64>,
+    pub amount_at_most: Option<i64>,
+    pub connectors: Vec<String>,
+    pub accounts: Vec<String>,
+    /// ISO 4217 codes.
+    pub currencies: Vec<String>,
+    pub statuses: Vec<RefundStatus>,
+    pub limit: u32,
+    pub offset: u32,
 }
 
 /// How a notification names a refund.

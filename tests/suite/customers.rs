@@ -588,3 +588,26 @@ async fn every_customer_route_needs_an_api_key() {
     assert_eq!(ids(&list(&app).await), vec![id]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_v1_paths_hyperswitchs_document_lists_are_the_same_calls() {
+    let app = TestApp::start().await;
+    let body = json!({ "name": "Jo", "email": "jo@example.com" });
+    let (status, created) = app.post("/v1/customers", body).await;
+    assert_eq!(status, 200, "{created}");
+    let id = id_of(&created);
+    let (status, read) = app.get(&format!("/v2/customers/{id}")).await;
+    assert_eq!((status.as_u16(), &read), (200, &created));
+    let (status, read) = app.get(&format!("/v1/customers/{id}")).await;
+    assert_eq!((status.as_u16(), &read), (200, &created));
+    let (status, listed) = app.get("/v1/customers/list?limit=1").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    // Errors as the twin answers them, and only the listed paths are aliases.
+    let (status, body) = app.get("/v1/customers/sy_cus_nope").await;
+    assert_error(status, &body, 404, "HE_02");
+    let (status, body) = app.post("/v1/payments", json!({})).await;
+    let message = assert_error(status, &body, 404, "IR_02");
+    assert!(message.starts_with("Unrecognized request URL"), "{message}");
+    app.stop().await;
+}

@@ -133,7 +133,7 @@ async fn a_customer_saves_a_card_through_a_session_from_client_side_code() {
     assert_eq!(method["storage_type"], "volatile", "{method}");
     assert_eq!(method["billing"]["address"]["city"], "New York", "{method}");
     let (_, list) = client(&app, Method::GET, &path, auth(ACME_PK, &secret), None).await;
-    assert_eq!(list["customer_payment_methods"][0]["id"], method_id.as_str(), "{list}");
+    assert_eq!(list["customer_payment_methods"][0]["payment_method_token"], method_id.as_str(), "{list}");
     let (_, read) = app.get(&format!("/v2/payment-method-sessions/{id}")).await;
     assert_eq!(read["associated_payment_methods"], confirmed["associated_payment_methods"], "{read}");
 
@@ -151,13 +151,22 @@ async fn a_customer_saves_a_card_through_a_session_from_client_side_code() {
     .await;
     assert_eq!(paid["status"], "succeeded", "{paid}");
 
-    // Deleted by the client; gone for the merchant too.
-    let (status, gone) =
-        client(&app, Method::DELETE, &format!("/v2/payment-method-sessions/{id}"), auth(ACME_PK, &secret), None).await;
+    // The client deletes the saved card by its token; the session stays.
+    let delete = json!({ "payment_method_token": method_id });
+    let session_path = format!("/v2/payment-method-sessions/{id}");
+    let (status, gone) = client(&app, Method::DELETE, &session_path, auth(ACME_PK, &secret), Some(&delete)).await;
     assert_eq!(status, 200, "{gone}");
-    assert_eq!(gone, json!({ "id": id }));
-    let (status, body) = app.get(&format!("/v2/payment-method-sessions/{id}")).await;
+    assert_eq!(gone, json!({ "payment_method_token": method_id }));
+    let (status, body) = app.get(&format!("/v2/payment-methods/{method_id}")).await;
     assert_error(status, &body, 404, "HE_02");
+    assert_eq!(app.count("vault").await, 0, "the sealed card goes with it");
+    let (status, read) = app.get(&session_path).await;
+    assert_eq!(status, 200, "{read}");
+    let (_, list) = client(&app, Method::GET, &path, auth(ACME_PK, &secret), None).await;
+    assert_eq!(list["customer_payment_methods"], json!([]), "{list}");
+    // Deleted once.
+    let (status, again) = client(&app, Method::DELETE, &session_path, auth(ACME_PK, &secret), Some(&delete)).await;
+    assert_error(status, &again, 404, "HE_02");
     app.stop_holding_none_of(&[VISA]).await;
 }
 
@@ -191,7 +200,7 @@ async fn the_publishable_key_and_the_sessions_own_secret_guard_it() {
         Method::DELETE,
         &format!("/v2/payment-method-sessions/{id}"),
         auth(ACME_PK, str_of(&other, "/client_secret")),
-        None,
+        Some(&json!({ "payment_method_token": "sy_pm_any" })),
     )
     .await;
     assert_error(status, &got, 400, "IR_09");
@@ -363,4 +372,72 @@ async fn psp_tokenization_makes_the_card_a_stripe_payment_method_that_later_paym
     assert!(pm["customer"].is_null(), "{pm}");
 
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_updates_and_deletes_only_its_customers_saved_cards() {
+    let app = TestApp::start().await;
+    let customer_id = customer(&app).await;
+    let created = session_for(&app, &customer_id).await;
+    let id = id_of(&created);
+    let secret = str_of(&created, "/client_secret").to_string();
+    let update = format!("/v2/payment-method-sessions/{id}/update-saved-payment-method");
+    let change = json!({ "payment_method_data": { "card": { "card_holder_name": "Jane Roe", "nick_name": "Home",
+                                                             "card_cvc": "456" } } });
+
+    // Nothing saved yet, no token: nothing to update.
+    let (status, got) = client(&app, Method::PUT, &update, auth(ACME_PK, &secret), Some(&change)).await;
+    assert!(matches!(status.as_u16(), 400 | 422) && got["error"]["code"] == "IR_06", "{status} {got}");
+
+    let confirm = format!("/v2/payment-method-sessions/{id}/confirm");
+    let (status, confirmed) =
+        client(&app, Method::POST, &confirm, auth(ACME_PK, &secret), Some(&card_confirm(VISA))).await;
+    assert_eq!(status, 200, "{confirmed}");
+    let method_id = str_of(&confirmed, "/associated_payment_methods/0/payment_method_token/data").to_string();
+
+    // Without a token, the card the session saved.
+    let (status, updated) = client(&app, Method::PUT, &update, auth(ACME_PK, &secret), Some(&change)).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["id"], id.as_str(), "{updated}");
+    assert_eq!(updated["payment_method_data"]["card"]["card_holder_name"], "Jane Roe", "{updated}");
+    assert_eq!(updated["payment_method_data"]["card"]["nick_name"], "Home", "{updated}");
+    assert_eq!(updated["card_cvc_token_storage"]["is_stored"], true, "{updated}");
+    assert!(!updated.to_string().contains(VISA), "{updated}");
+    let (_, method) = app.get(&format!("/v2/payment-methods/{method_id}")).await;
+    assert_eq!(method["payment_method_data"]["card"]["card_holder_name"], "Jane Roe", "{method}");
+
+    // Another customer's card is none of this session's business: not found, unchanged, kept.
+    let other_customer = customer(&app).await;
+    let other = json!({ "customer_id": other_customer, "payment_method_type": "card", "storage_type": "persistent",
+                        "payment_method_data": { "card": { "card_number": VISA, "card_exp_month": "10",
+                            "card_exp_year": "2035", "card_holder_name": "Other Person" } } });
+    let (status, other) = app.post("/v2/payment-methods", other).await;
+    assert_eq!(status, 200, "{other}");
+    let other_id = id_of(&other);
+    let named = with(change.clone(), json!({ "payment_method_token": other_id }));
+    let (status, got) = client(&app, Method::PUT, &update, auth(ACME_PK, &secret), Some(&named)).await;
+    assert_error(status, &got, 404, "HE_02");
+    let session_path = format!("/v2/payment-method-sessions/{id}");
+    let delete_other = json!({ "payment_method_token": other_id });
+    let (status, got) = client(&app, Method::DELETE, &session_path, auth(ACME_PK, &secret), Some(&delete_other)).await;
+    assert_error(status, &got, 404, "HE_02");
+    let (_, still) = app.get(&format!("/v2/payment-methods/{other_id}")).await;
+    assert_eq!(still, other);
+
+    // Bad bodies, another session's secret: refused, nothing deleted.
+    let (status, got) = client(&app, Method::DELETE, &session_path, auth(ACME_PK, &secret), Some(&json!({}))).await;
+    assert!(matches!(status.as_u16(), 400 | 422), "{status} {got}");
+    let unknown = json!({ "payment_method_token": method_id, "colour": "blue" });
+    let (status, got) = client(&app, Method::DELETE, &session_path, auth(ACME_PK, &secret), Some(&unknown)).await;
+    assert!(matches!(status.as_u16(), 400 | 422) && got["error"]["code"] == "IR_06", "{status} {got}");
+    let another = session_for(&app, &customer_id).await;
+    let mine = json!({ "payment_method_token": method_id });
+    let (status, got) =
+        client(&app, Method::DELETE, &session_path, auth(ACME_PK, str_of(&another, "/client_secret")), Some(&mine))
+            .await;
+    assert_error(status, &got, 400, "IR_09");
+    let (status, got) = client(&app, Method::PUT, &update, auth(GLOBEX_PK, &secret), Some(&change)).await;
+    assert_error(status, &got, 404, "HE_02");
+    assert_eq!(app.count("payment_methods").await, 2);
+    app.stop_holding_none_of(&[VISA]).await;
 }

@@ -494,3 +494,92 @@ async fn a_method_deleted_while_it_is_made_the_default_leaves_no_default_behind(
     }
     app.stop().await;
 }
+
+fn card_update(holder: &str, fields: Value) -> Value {
+    let mut card = json!({ "card_holder_name": holder });
+    card.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+    json!({ "payment_method_data": { "card": card } })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_cards_holder_and_nick_name_are_updated_and_it_still_pays() {
+    let app = TestApp::start().await;
+    let customer_id = customer(&app).await;
+    let id = saved_card(&app, &customer_id, VISA).await;
+    let path = format!("/v2/payment-methods/{id}/update-saved-payment-method");
+    let put = |body: Value, key: &'static str| {
+        let (app, path) = (&app, path.clone());
+        async move { app.call(Method::PUT, &path, Some(key), Some("web"), Some(&body)).await }
+    };
+
+    let (status, updated) = put(card_update("Jane Roe", json!({ "nick_name": "Home card" })), ACME_KEY).await;
+    assert_eq!(status, 200, "{updated}");
+    let shown = &updated["payment_method_data"]["card"];
+    assert_eq!(shown["card_holder_name"], "Jane Roe", "{updated}");
+    assert_eq!(shown["nick_name"], "Home card", "{updated}");
+    assert_eq!(shown["last4_digits"], "4242", "{updated}");
+    assert!(!updated.to_string().contains(VISA), "{updated}");
+    let (_, read) = app.get(&format!("/v2/payment-methods/{id}")).await;
+    assert_eq!(read, updated);
+    // The card, sealed again with its new holder, still opens and pays.
+    let (status, paid) = app.post("/v2/payments", pay_with(Some(&customer_id), &id)).await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(paid["payment_method_data"]["card"]["card_holder_name"], "Jane Roe", "{paid}");
+    let (_, updated) = app.get(&format!("/v2/payment-methods/{id}")).await;
+
+    // A persistent method keeps no security code; refused, nothing changes.
+    let (status, body) = put(card_update("Someone Else", json!({ "card_cvc": "456" })), ACME_KEY).await;
+    assert!(matches!(status.as_u16(), 400 | 422) && body["error"]["code"] == "IR_06", "{status} {body}");
+    let (status, body) = put(json!({ "network_transaction_id": "abc" }), ACME_KEY).await;
+    assert_error(status, &body, 400, "IR_20");
+    let (status, body) = put(json!({ "payment_method_data": { "card": { "card_number": VISA } } }), ACME_KEY).await;
+    assert!(matches!(status.as_u16(), 400 | 422), "{status} {body}");
+    let (status, body) = put(json!({}), ACME_KEY).await;
+    assert_error(status, &body, 400, "IR_06");
+    let (_, read) = app.get(&format!("/v2/payment-methods/{id}")).await;
+    assert_eq!(read, updated);
+
+    // Another merchant's, an unknown one, and one still awaiting its card.
+    let (status, body) = put(card_update("Mallory", json!({})), GLOBEX_KEY).await;
+    assert_error(status, &body, 404, "HE_02");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v2/payment-methods/sy_pm_nope/update-saved-payment-method",
+            Some(ACME_KEY),
+            Some("web"),
+            Some(&card_update("Jo", json!({}))),
+        )
+        .await;
+    assert_error(status, &body, 404, "HE_02");
+    let waiting = id_of(&method_intent(&app, &customer_id).await);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/v2/payment-methods/{waiting}/update-saved-payment-method"),
+            Some(ACME_KEY),
+            Some("web"),
+            Some(&card_update("Jo", json!({}))),
+        )
+        .await;
+    assert_error(status, &body, 400, "IR_14");
+    app.stop_holding_none_of(&[VISA]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_names_its_payment_method() {
+    let app = TestApp::start().await;
+    let customer_id = customer(&app).await;
+    let id = saved_card(&app, &customer_id, VISA).await;
+    let (status, details) = app.get(&format!("/v2/payment-methods/token/{id}/details")).await;
+    assert_eq!(status, 200, "{details}");
+    assert_eq!(details, json!({ "id": id, "payment_method_token": id }));
+    let (status, body) = app.get("/v2/payment-methods/token/token_nope/details").await;
+    assert_error(status, &body, 404, "HE_02");
+    let (status, body) = app
+        .call(Method::GET, &format!("/v2/payment-methods/token/{id}/details"), Some(GLOBEX_KEY), Some("web"), None)
+        .await;
+    assert_error(status, &body, 404, "HE_02");
+    app.stop().await;
+}

@@ -740,6 +740,10 @@ impl Connector for PluginConnector {
         self.plugin.declaration.idempotent
     }
 
+    fn takes_currency(&self, currency: Currency) -> bool {
+        self.plugin.declaration.currencies.allows(currency.code())
+    }
+
     fn payment_methods(&self) -> Vec<(String, String)> {
         let declared = &self.plugin.declaration;
         let pairs = declared
