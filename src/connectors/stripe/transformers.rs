@@ -53,44 +53,50 @@ impl From<CaptureMethod> for IntentCaptureMethod {
 /// end up in a log line.
 pub struct CardForm<'a> {
     card: &'a CardDetails,
-    /// The key the fields nest under, if any.
-    under: Option<&'static str>,
+    keys: &'static CardKeys,
 }
+
+/// The keys of a card's fields: its type, number, expiry month and year, code and holder's name.
+struct CardKeys([&'static str; 6]);
+
+/// At the top of `POST /v1/payment_methods`.
+const PAYMENT_METHOD_KEYS: CardKeys =
+    CardKeys(["type", "card[number]", "card[exp_month]", "card[exp_year]", "card[cvc]", "billing_details[name]"]);
+/// Under a payment intent's `payment_method_data`.
+const INLINE_KEYS: CardKeys = CardKeys([
+    "payment_method_data[type]",
+    "payment_method_data[card][number]",
+    "payment_method_data[card][exp_month]",
+    "payment_method_data[card][exp_year]",
+    "payment_method_data[card][cvc]",
+    "payment_method_data[billing_details][name]",
+]);
 
 impl<'a> CardForm<'a> {
     /// The body of `POST /v1/payment_methods`.
     pub fn payment_method(card: &'a CardDetails) -> Self {
-        Self { card, under: None }
+        Self { card, keys: &PAYMENT_METHOD_KEYS }
     }
 
     /// A payment intent's `payment_method_data`.
     pub fn inline(card: &'a CardDetails) -> Self {
-        Self { card, under: Some("payment_method_data") }
-    }
-
-    /// `key` (`card[number]`) nested under `under` (`payment_method_data[card][number]`).
-    fn key(&self, key: &str) -> String {
-        match (self.under, key.split_once('[')) {
-            (None, _) => key.to_string(),
-            (Some(under), Some((head, rest))) => format!("{under}[{head}][{rest}"),
-            (Some(under), None) => format!("{under}[{key}]"),
-        }
+        Self { card, keys: &INLINE_KEYS }
     }
 }
 
 impl Serialize for CardForm<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let card = self.card;
+        let (card, [kind, number, exp_month, exp_year, cvc, name]) = (self.card, &self.keys.0);
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry(&self.key("type"), &PaymentMethodType::Card)?;
-        map.serialize_entry(&self.key("card[number]"), card.number.expose())?;
-        map.serialize_entry(&self.key("card[exp_month]"), &card.expiry.month_str())?;
-        map.serialize_entry(&self.key("card[exp_year]"), &card.expiry.year_str())?;
-        if let Some(cvc) = &card.cvc {
-            map.serialize_entry(&self.key("card[cvc]"), cvc.expose())?;
+        map.serialize_entry(kind, &PaymentMethodType::Card)?;
+        map.serialize_entry(number, card.number.expose())?;
+        map.serialize_entry(exp_month, &card.expiry.month_str())?;
+        map.serialize_entry(exp_year, &card.expiry.year_str())?;
+        if let Some(code) = &card.cvc {
+            map.serialize_entry(cvc, code.expose())?;
         }
-        if let Some(name) = &card.holder_name {
-            map.serialize_entry(&self.key("billing_details[name]"), name)?;
+        if let Some(holder) = &card.holder_name {
+            map.serialize_entry(name, holder)?;
         }
         map.end()
     }
