@@ -6,8 +6,9 @@
 #   (a) nginx passing POST /v2/payments to the fake Stripe (proxy.conf): the least one proxied
 #       request costs here;
 #   (b) switchyard taking the same request as a create-and-confirm payment, routed by the
-#       default script to its Stripe connector, which makes its two calls to the same fake
-#       Stripe; metrics and rate limits on, SQLite (switchyard.toml).
+#       default script to its Stripe connector, which makes its one call (a confirmed payment
+#       intent carrying the card) to the same fake Stripe; metrics and rate limits on, SQLite
+#       (switchyard.toml).
 # For each: requests/s, p50 and p99 at full load (wrk, closed loop), p99 at a fixed rate (oha,
 # open loop, latency counted from when each request was due), peak RSS (VmHWM, all of nginx's
 # processes together), and at full load the CPU time and context switches each request cost

@@ -75,6 +75,12 @@ pub struct AuthorizeRequest<'a> {
     pub billing: Option<&'a Address>,
 }
 
+/// Where a payer comes back to after a provider's page, at the daemon reached at `public_url`
+/// (`api::redirection` serves it).
+pub fn return_url(public_url: &str, payment_id: &str) -> String {
+    format!("{public_url}/v2/payments/{payment_id}/return")
+}
+
 /// The customer came back from the page a connector sent them to, carrying its parameters.
 #[derive(Debug)]
 pub struct CompleteAuthorizeRequest<'a> {

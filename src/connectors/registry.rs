@@ -37,7 +37,7 @@ impl Registry {
     pub fn builtin(public_url: &str, http: reqwest::Client) -> Self {
         let mut registry = Self { connectors: BTreeMap::new(), plugins: Vec::new(), broken: BTreeSet::new() };
         registry.add(Arc::new(Sandbox::new(public_url)));
-        registry.add(Arc::new(Stripe::new(http)));
+        registry.add(Arc::new(Stripe::new(http, public_url)));
         registry
     }
 

@@ -176,7 +176,6 @@ struct Book {
     ledger: Vec<Movement>,
     /// Notifications sent so far per provider payment, for their order.
     sent: HashMap<String, u64>,
-    methods: u64,
 }
 
 impl Book {
@@ -602,22 +601,12 @@ fn field<T: std::str::FromStr + Default>(form: &Fields, name: &str) -> T {
 
 fn stripe_routes() -> Router<Double> {
     Router::new()
-        .route("/v1/payment_methods", post(stripe_payment_method))
         .route("/v1/payment_intents", post(stripe_create).get(stripe_intents))
         .route("/v1/payment_intents/{id}", get(stripe_intent))
         .route("/v1/payment_intents/{id}/capture", post(stripe_capture))
         .route("/v1/payment_intents/{id}/cancel", post(cancel))
         .route("/v1/refunds", post(stripe_refund).get(stripe_refunds))
         .route("/v1/refunds/{id}", get(stripe_refund_get))
-}
-
-async fn stripe_payment_method(State(double): State<Double>) -> Response {
-    let n = {
-        let mut book = double.0.book.lock().unwrap();
-        book.methods += 1;
-        book.methods
-    };
-    json_answer(200, json!({ "id": format!("pm_{n}"), "object": "payment_method" }))
 }
 
 async fn stripe_create(State(double): State<Double>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {

@@ -4,6 +4,12 @@
 //!
 //! localstripe keeps its state in one pickle file under /tmp that every instance on the machine
 //! shares, so tests must never count objects globally nor clear the store.
+//!
+//! localstripe takes no card inline in a payment intent (`payment_method_data`, which the
+//! connector sends) nor a `return_url`: the server is started with a shim that makes the card
+//! a payment method of its own first, as Stripe does, and drops the `return_url` (localstripe
+//! has no redirect to send a payer through; its 3-D Secure stays `use_stripe_sdk`). The rest —
+//! confirming, charging, declining, capturing, refunding — is localstripe's own.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -68,6 +74,13 @@ fn script(port: u16) -> String {
         "import os, sys, threading\n\
          import aiohttp.web\n\
          from localstripe.server import app\n\
+         from localstripe.resources import PaymentIntent, PaymentMethod\n\
+         create = PaymentIntent._api_create.__func__\n\
+         def create_inline(cls, payment_method_data=None, return_url=None, **data):\n    \
+         if payment_method_data is not None:\n        \
+         data['payment_method'] = PaymentMethod._api_create(**payment_method_data).id\n    \
+         return create(cls, **data)\n\
+         PaymentIntent._api_create = classmethod(create_inline)\n\
          def watch():\n    sys.stdin.read()\n    os._exit(0)\n\
          threading.Thread(target=watch, daemon=True).start()\n\
          aiohttp.web.run_app(app, host='127.0.0.1', port={port}, print=None)\n"

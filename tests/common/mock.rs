@@ -47,7 +47,7 @@ pub fn json_answer(status: u16, body: Value) -> Response {
 }
 
 /// A slow Stripe: a card payment is answered after `pay_delay` (authorized when its capture is
-/// manual, charged otherwise), a capture after `capture_delay`; the payment method at once.
+/// manual, charged otherwise), a capture after `capture_delay`.
 pub async fn slow_stripe(pay_delay: Duration, capture_delay: Duration) -> MockServer {
     let intent = |status: &str, received: i64, capture: &str| {
         json!({ "id": "pi_1", "object": "payment_intent", "status": status, "amount": 6540, "amount_received": received,
@@ -55,7 +55,6 @@ pub async fn slow_stripe(pay_delay: Duration, capture_delay: Duration) -> MockSe
     };
     let app = Router::new().fallback(move |uri: Uri, form: String| async move {
         match uri.path() {
-            "/v1/payment_methods" => json_answer(200, json!({ "id": "pm_1", "object": "payment_method" })),
             "/v1/payment_intents/pi_1/capture" => {
                 tokio::time::sleep(capture_delay).await;
                 json_answer(200, intent("succeeded", 6540, "manual"))

@@ -9,6 +9,7 @@ pub mod fintecture_sdk;
 pub mod localstripe;
 pub mod mock;
 pub mod recorder;
+pub mod stripe_mock;
 pub mod venv;
 
 use std::collections::BTreeMap;

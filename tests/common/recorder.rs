@@ -67,6 +67,17 @@ impl Seen {
     }
 }
 
+/// A handler's argument that is the request as received, for a double to record and read.
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Seen {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        Ok(Seen::from_request(&parts.method, &parts.uri, &parts.headers, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
 /// The pairs of a form body or query, decoded.
 fn form_of(text: &str) -> Vec<(String, String)> {
     let url = reqwest::Url::parse(&format!("http://form.invalid/?{text}")).expect("a form body");

@@ -882,7 +882,7 @@ async fn the_access_token_flow_fetches_once_then_reuses_the_token() {
     assert_eq!(mock.calls("POST", "/oauth/accesstoken").len(), 1);
     mock.assert_all_sound();
     // A connector whose calls carry only credentials has no token to give.
-    let stripe = switchyard::connectors::stripe::Stripe::new(reqwest::Client::new());
+    let stripe = switchyard::connectors::stripe::Stripe::new(reqwest::Client::new(), "http://127.0.0.1:8080");
     assert_eq!(stripe.access_token(&account).await.unwrap(), None);
 }
 

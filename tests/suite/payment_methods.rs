@@ -366,9 +366,6 @@ async fn recording_stripe(seen: Recorder) -> MockServer {
     ) -> Response {
         let call = Seen::from_request(&method, &uri, &headers, body);
         seen.record(call.clone());
-        if call.path == "/v1/payment_methods" {
-            return json_answer(200, json!({ "id": "pm_1", "object": "payment_method" }));
-        }
         json_answer(
             200,
             json!({ "id": "pi_1", "object": "payment_intent", "status": "succeeded", "amount": 6540,
@@ -408,14 +405,17 @@ async fn a_volatile_method_keeps_the_code_in_memory_until_it_expires_or_the_daem
     let (status, persistent) = app.post("/v2/payment-methods", create("persistent")).await;
     assert_eq!(status, 200, "{persistent}");
 
-    // The code reaches the provider with the volatile method's card, and only with it.
+    // The code reaches the provider with the volatile method's card, and only with it: the saved
+    // card charged without its code sends none, not an empty one.
     for (n, (method, want)) in [(&volatile, Some(CVC)), (&persistent, None)].into_iter().enumerate() {
         let paid = pay(&app, pay_with(Some(&customer_id), str_of(method, "/id"))).await;
         assert_eq!(paid["status"], "succeeded", "{paid}");
-        let card_calls: Vec<Seen> = seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_methods")).collect();
-        assert_eq!(card_calls[n].field("card[number]").as_deref(), Some(VISA));
-        assert_eq!(card_calls[n].field("card[cvc]").as_deref(), want);
+        let card_calls: Vec<Seen> = seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
+        assert_eq!(card_calls[n].field("payment_method_data[card][number]").as_deref(), Some(VISA));
+        assert_eq!(card_calls[n].field("payment_method_data[card][cvc]").as_deref(), want);
+        assert_eq!(card_calls[n].form().iter().any(|(k, _)| k.contains("cvc")), want.is_some(), "{:#?}", card_calls[n]);
     }
+    assert!(!seen.all().iter().any(|s| s.path.starts_with("/v1/payment_methods")), "one call per payment");
 
     // A restart forgets the code; the card stays.
     let app = app.restart().await;

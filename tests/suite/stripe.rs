@@ -1,24 +1,20 @@
 //! The Stripe connector end to end, over switchyard's HTTP API: payments, captures, cancels,
 //! refunds, declines, 3-D Secure and syncs against a real localstripe on loopback (whose own API
 //! is read back to see what the connector made there), and against an in-process mock Stripe the
-//! exact calls the connector sends and how it survives a provider that rate-limits, refuses the
-//! connection, fails, answers nonsense, answers too late, declines or answers 409 to a repeat
-//! still in progress; attempts and refunds whose answer was lost (localstripe behind a proxy that
+//! exact calls the connector sends (one per card payment, the card inline), 3-D Secure by
+//! redirect through the daemon's return page, and how it survives a provider that rate-limits,
+//! refuses the connection, fails, answers nonsense, answers too late, declines or answers 409 to
+//! a repeat still in progress; attempts and refunds whose answer was lost (localstripe behind a proxy that
 //! loses refunds' answers) found by switchyard's own ids or concluded never received; and
 //! notifications that contradict a settled record, applied or raised.
 
 use crate::common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
 use common::localstripe::{self, stripe_account, API_KEY};
-use common::mock::{answer, json_answer, MockServer};
-use common::recorder::{Recorder, Seen};
+use common::mock::{answer, MockServer};
+use common::recorder::Seen;
+use common::stripe_mock::{complete_challenge, stripe_error, Fault, MockStripe};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,7 +25,7 @@ const VISA: &str = "4242424242424242";
 /// localstripe declines this card (402 `card_declined`); real Stripe's 4000000000000002 succeeds there.
 const LOCALSTRIPE_DECLINED: &str = "4000000000000341";
 /// localstripe answers `requires_action` with `next_action.type = use_stripe_sdk` for this card.
-const THREE_DS: &str = "4000002760003184";
+const THREE_DS: &str = common::stripe_mock::THREE_DS_CARD;
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -316,214 +312,6 @@ connector = "stripe"
 
 // ---- against a mock Stripe ------------------------------------------------------------------
 
-/// What the mock answers a payment intent's creation with.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Fault {
-    /// A Stripe that works.
-    Works,
-    /// 429: nothing charged, the next account may try.
-    RateLimited,
-    /// 500: it may have charged.
-    ServerError,
-    /// 500 on the first payment intent call only: the repeat, with the same Idempotency-Key,
-    /// gets the intent.
-    ServerErrorOnce,
-    /// 200 with a body cut short.
-    Malformed,
-    /// A sound answer, 3 s late.
-    Slow,
-    /// 402 `card_declined` / `insufficient_funds`, leaving `pi_mock` behind.
-    Declined,
-    /// The first call makes the intent but is answered only after 10 s; a repeat with the same
-    /// Idempotency-Key meanwhile gets 409 `idempotency_error`, as from Stripe while the first
-    /// is in progress.
-    InFlight,
-}
-
-#[derive(Clone)]
-struct MockState {
-    fault: Fault,
-    seen: Recorder,
-    /// The payment intents made, by id, as captures and cancels left them.
-    intents: Arc<Mutex<HashMap<String, Value>>>,
-}
-
-impl MockState {
-    /// Stores `intent` and answers with it.
-    fn keep(&self, intent: Value) -> Response {
-        let id = intent["id"].as_str().expect("an intent id").to_string();
-        self.intents.lock().unwrap().insert(id, intent.clone());
-        json_answer(200, intent)
-    }
-
-    fn intent(&self, id: &str) -> Option<Value> {
-        self.intents.lock().unwrap().get(id).cloned()
-    }
-}
-
-/// A mock Stripe on a loopback port, serving until dropped.
-struct MockStripe {
-    seen: Recorder,
-    server: MockServer,
-}
-
-impl MockStripe {
-    async fn start(fault: Fault) -> Self {
-        let seen = Recorder::default();
-        let state = MockState { fault, seen: seen.clone(), intents: Default::default() };
-        let app = axum::Router::new().fallback(mock_stripe).with_state(state);
-        let server = MockServer::serve(app).await;
-        Self { seen, server }
-    }
-}
-
-fn stripe_error(status: u16, kind: &str, code: &str, message: &str) -> Response {
-    json_answer(status, json!({ "error": { "type": kind, "code": code, "message": message } }))
-}
-
-fn no_such_intent(id: &str) -> Response {
-    stripe_error(404, "invalid_request_error", "resource_missing", &format!("No such payment_intent: '{id}'"))
-}
-
-/// A payment intent as real Stripe shows one (`latest_charge` an id).
-fn intent(id: &str, status: &str, capture_method: &str, amount: i64, received: i64) -> Value {
-    json!({
-        "id": id,
-        "object": "payment_intent",
-        "amount": amount,
-        "amount_capturable": if status == "requires_capture" { amount } else { 0 },
-        "amount_received": received,
-        "capture_method": capture_method,
-        "client_secret": format!("{id}_secret_mock"),
-        "currency": "usd",
-        "last_payment_error": null,
-        "latest_charge": format!("ch_{}", id.trim_start_matches("pi_")),
-        "metadata": {},
-        "next_action": null,
-        "payment_method": "pm_mock",
-        "status": status
-    })
-}
-
-async fn mock_stripe(
-    State(state): State<MockState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let seen = Seen::from_request(&method, &uri, &headers, body);
-    let number = state.seen.record(seen.clone());
-    let segments: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
-    match (seen.method.as_str(), segments.as_slice()) {
-        ("POST", ["v1", "payment_methods"]) => {
-            json_answer(200, json!({ "id": "pm_mock", "object": "payment_method", "type": "card" }))
-        }
-        ("POST", ["v1", "payment_intents"]) => {
-            let amount = seen.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
-            let capture_method = seen.field("capture_method").unwrap_or_else(|| "automatic".into());
-            let ok = || {
-                let id = format!("pi_mock{number}");
-                let mut made = match capture_method.as_str() {
-                    "manual" => intent(&id, "requires_capture", "manual", amount, 0),
-                    _ => intent(&id, "succeeded", "automatic", amount, amount),
-                };
-                made["metadata"] = json!({ "payment_id": seen.field("metadata[payment_id]"),
-                    "attempt_id": seen.field("metadata[attempt_id]") });
-                made["created"] = json!(chrono::Utc::now().timestamp());
-                state.keep(made)
-            };
-            match state.fault {
-                Fault::Works => ok(),
-                Fault::RateLimited => stripe_error(
-                    429,
-                    "invalid_request_error",
-                    "rate_limit",
-                    "Too many requests hit the API too quickly.",
-                ),
-                Fault::ServerError => {
-                    stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.")
-                }
-                Fault::ServerErrorOnce
-                    if state.seen.all().iter().filter(|s| s.is("POST", "/v1/payment_intents")).count() == 1 =>
-                {
-                    stripe_error(500, "api_error", "api_error", "Something went wrong on Stripe's end.")
-                }
-                Fault::ServerErrorOnce => ok(),
-                Fault::Malformed => answer(200, "application/json", r#"{"id": "pi_x", "status": "#),
-                Fault::Slow => {
-                    tokio::time::sleep(Duration::from_secs(3)).await;
-                    ok()
-                }
-                Fault::InFlight if state.seen.all().iter().filter(|s| s.is("POST", "/v1/payment_intents")).count() == 1 => {
-                    let made = ok();
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    made
-                }
-                Fault::InFlight => stripe_error(
-                    409,
-                    "idempotency_error",
-                    "idempotency_key_in_use",
-                    "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through).",
-                ),
-                Fault::Declined => json_answer(
-                    402,
-                    json!({ "error": {
-                        "type": "card_error",
-                        "code": "card_declined",
-                        "decline_code": "insufficient_funds",
-                        "message": "Your card has insufficient funds.",
-                        "payment_intent": { "id": "pi_mock", "status": "requires_payment_method" }
-                    } }),
-                ),
-            }
-        }
-        ("POST", ["v1", "payment_intents", id, "capture"]) => match state.intent(id) {
-            Some(held) if held["status"] == "requires_capture" => {
-                let amount = held["amount"].as_i64().unwrap_or(0);
-                let captured = seen.field("amount_to_capture").and_then(|a| a.parse().ok()).unwrap_or(amount);
-                state.keep(intent(id, "succeeded", "manual", amount, captured))
-            }
-            _ => no_such_intent(id),
-        },
-        ("POST", ["v1", "payment_intents", id, "cancel"]) => match state.intent(id) {
-            Some(held) => state.keep(intent(id, "canceled", "manual", held["amount"].as_i64().unwrap_or(0), 0)),
-            None => no_such_intent(id),
-        },
-        // The list, newest first, within `created[gte]`..`created[lte]` when given.
-        ("GET", ["v1", "payment_intents"]) => {
-            let bound = |name: &str| seen.param(name).and_then(|t| t.parse::<i64>().ok());
-            let (from, until) = (bound("created[gte]").unwrap_or(i64::MIN), bound("created[lte]").unwrap_or(i64::MAX));
-            let mut data: Vec<Value> = state.intents.lock().unwrap().values().cloned().collect();
-            data.retain(|i| i["created"].as_i64().is_some_and(|c| (from..=until).contains(&c)));
-            data.sort_by_key(|i| std::cmp::Reverse(i["created"].as_i64()));
-            json_answer(200, json!({ "object": "list", "data": data, "has_more": false }))
-        }
-        ("GET", ["v1", "payment_intents", id]) => match state.intent(id) {
-            Some(held) => json_answer(200, held),
-            None => no_such_intent(id),
-        },
-        ("POST", ["v1", "refunds"]) => {
-            let amount: i64 = seen.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
-            json_answer(
-                200,
-                json!({
-                    "id": format!("re_mock{number}"),
-                    "object": "refund",
-                    "amount": amount,
-                    "currency": "usd",
-                    "payment_intent": seen.field("payment_intent"),
-                    "status": "succeeded"
-                }),
-            )
-        }
-        ("GET", ["v1", "refunds", id]) => {
-            json_answer(200, json!({ "id": id, "object": "refund", "amount": 1000, "status": "succeeded" }))
-        }
-        _ => stripe_error(404, "invalid_request_error", "resource_missing", "Unrecognized request URL."),
-    }
-}
-
 /// A daemon whose acme/web pays through the Stripe account `mock_stripe` at `url` first and the
 /// sandbox account `sandbox` second.
 async fn mock_then_sandbox(url: &str) -> TestApp {
@@ -552,24 +340,156 @@ fn assert_well_formed(seen: &[Seen]) {
     }
 }
 
-/// Asserts the card number travels only in the payment method's form body: never in a URL, a
-/// header or any other body.
-fn assert_pan_only_in_payment_methods(seen: &[Seen], pan: &str) {
+/// Asserts the card number travels only in the form body of a payment intent's creation: never
+/// in a URL, a header or any other body.
+fn assert_pan_only_in_payment_intents(seen: &[Seen], pan: &str) {
     for s in seen {
         assert!(!s.path.contains(pan) && !s.query.as_deref().unwrap_or("").contains(pan), "PAN in a URL: {s:#?}");
         assert!(s.headers.iter().all(|(_, v)| !v.contains(pan)), "PAN in a header: {s:#?}");
-        if !s.is("POST", "/v1/payment_methods") {
+        if !s.is("POST", "/v1/payment_intents") {
             assert!(!s.body.contains(pan), "PAN in another body: {s:#?}");
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
+/// A daemon whose acme/web pays through one Stripe account, `stripe`, on a working mock Stripe.
+async fn on_mock() -> (MockStripe, TestApp) {
     let mock = MockStripe::start(Fault::Works).await;
     let app = start_with_accounts(vec![stripe_account("stripe", &mock.server.url)], &["stripe"]).await;
+    (mock, app)
+}
 
-    // Automatic capture: a payment method, then a confirmed payment intent.
+/// The payment intent creations `mock` saw.
+fn intent_calls(mock: &MockStripe) -> Vec<Seen> {
+    mock.seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_card_payment_is_one_call_to_stripe_carrying_the_card_inline() {
+    let (mock, app) = on_mock().await;
+    let body = pay(&app, payment(VISA)).await;
+    assert_eq!(body["status"], "succeeded", "{body}");
+    let attempt = str_of(&body, "/attempts/0/id").to_string();
+
+    let seen = mock.seen.all();
+    assert_eq!(seen.len(), 1, "one call per card payment: {seen:#?}");
+    let intent = mock.seen.only("POST", "/v1/payment_intents");
+    assert_eq!(intent.header("idempotency-key"), Some(format!("{attempt}:payment_intent").as_str()), "{intent:#?}");
+    for (key, value) in [
+        ("confirm", "true"),
+        ("payment_method_data[type]", "card"),
+        ("payment_method_data[card][number]", VISA),
+        ("payment_method_data[card][exp_month]", "10"),
+        ("payment_method_data[card][exp_year]", "2035"),
+        ("payment_method_data[card][cvc]", "123"),
+        ("payment_method_data[billing_details][name]", "joseph Doe"),
+    ] {
+        assert_eq!(intent.field(key).as_deref(), Some(value), "{key}: {intent:#?}");
+    }
+    assert_eq!(intent.field("payment_method"), None, "{intent:#?}");
+    // No 3-D Secure asked for, and no return page where the payment has none.
+    assert!(intent.form().iter().all(|(k, _)| !k.starts_with("payment_method_options") && k != "return_url"));
+    assert!(!seen.iter().any(|s| s.path.starts_with("/v1/payment_methods")), "{seen:#?}");
+    app.stop().await;
+}
+
+/// A three_ds payment with a return_url, through the mock: Stripe is asked for 3-D Secure and
+/// given the daemon's return page, and the payer is sent to Stripe's challenge; its status.
+async fn three_ds_payment(app: &TestApp, mock: &MockStripe, capture_method: &str) -> Value {
+    let body = with(
+        payment(VISA),
+        json!({ "authentication_type": "three_ds", "return_url": "https://shop.example/back",
+                "capture_method": capture_method }),
+    );
+    let body = pay(app, body).await;
+    let id = id_of(&body);
+    let calls = intent_calls(mock);
+    let intent = calls.last().expect("a payment intent");
+    assert_eq!(intent.field("payment_method_options[card][request_three_d_secure]").as_deref(), Some("any"));
+    let back = format!("{}/v2/payments/{id}/return", app.base);
+    assert_eq!(intent.field("return_url"), Some(back), "{intent:#?}");
+    assert_eq!(intent.field("payment_method_data[card][number]").as_deref(), Some(VISA), "{intent:#?}");
+
+    assert_eq!(body["status"], "requires_customer_action", "{body}");
+    assert_eq!(body["next_action"]["type"], "redirect_to_url", "{body}");
+    let challenge = format!("{}/3ds/{}", mock.server.url, str_of(&body, "/attempts/0/connector_payment_id"));
+    assert_eq!(body["next_action"]["redirect_to_url"], challenge.as_str(), "{body}");
+    assert_eq!(body["attempts"][0]["status"], "authentication_pending", "{body}");
+    assert_eq!(body["amount"]["amount_captured"], 0, "{body}");
+    body
+}
+
+/// The daemon's answer to the payer's browser coming back at `url`, not followed.
+async fn come_back(url: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    client.get(url).send().await.expect("the return page answers")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_d_secure_is_asked_of_stripe_and_its_redirect_ends_in_the_real_outcome() {
+    let (mock, app) = on_mock().await;
+    let body = three_ds_payment(&app, &mock, "automatic").await;
+    let (id, pi) = (id_of(&body), str_of(&body, "/attempts/0/connector_payment_id").to_string());
+    let stored = retrieve(&app, &format!("/v2/payments/{id}")).await;
+    assert_eq!(stored["status"], "requires_customer_action", "{stored}");
+
+    // The payer completes the challenge; Stripe sends them to the daemon, which reads the intent
+    // back and sends them on to the shop.
+    let back = complete_challenge(str_of(&body, "/next_action/redirect_to_url"), "success").await;
+    assert!(back.starts_with(&format!("{}/v2/payments/{id}/return?", app.base)), "{back}");
+    let res = come_back(&back).await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("https://shop.example/back?id={id}&status=succeeded"));
+    mock.seen.only("GET", &format!("/v1/payment_intents/{pi}"));
+
+    let got = retrieve(&app, &format!("/v2/payments/{id}")).await;
+    assert_eq!(got["status"], "succeeded", "{got}");
+    assert_eq!(got["amount"]["amount_captured"], 6540, "{got}");
+    assert_eq!(got["attempts"][0]["status"], "charged", "{got}");
+    assert!(got["next_action"].is_null(), "{got}");
+    assert_eq!(intent_calls(&mock).len(), 1, "nothing charged twice");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_challenge_fails_the_payment_and_a_manual_one_waits_for_capture() {
+    let (mock, app) = on_mock().await;
+    let failed = three_ds_payment(&app, &mock, "automatic").await;
+    let back = complete_challenge(str_of(&failed, "/next_action/redirect_to_url"), "failure").await;
+    assert_eq!(come_back(&back).await.status(), 303);
+    let got = retrieve(&app, &format!("/v2/payments/{}", id_of(&failed))).await;
+    assert_eq!(got["status"], "failed", "{got}");
+    assert_eq!(got["error"]["code"], "payment_intent_authentication_failure", "{got}");
+
+    let held = three_ds_payment(&app, &mock, "manual").await;
+    let back = complete_challenge(str_of(&held, "/next_action/redirect_to_url"), "success").await;
+    assert_eq!(come_back(&back).await.status(), 303);
+    let got = retrieve(&app, &format!("/v2/payments/{}", id_of(&held))).await;
+    assert_eq!(got["status"], "requires_capture", "{got}");
+    app.stop().await;
+}
+
+/// Without a return_url the payment has no page to come back to: Stripe is given none, and the
+/// authentication it asks for is left to Stripe.js in the merchant's page.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_return_url_authentication_is_left_to_stripe_js() {
+    let (mock, app) = on_mock().await;
+    let body = pay(&app, with(payment(VISA), json!({ "authentication_type": "three_ds" }))).await;
+    let intent = mock.seen.only("POST", "/v1/payment_intents");
+    assert_eq!(intent.field("payment_method_options[card][request_three_d_secure]").as_deref(), Some("any"));
+    assert_eq!(intent.field("return_url"), None, "{intent:#?}");
+    assert_eq!(body["status"], "requires_customer_action", "{body}");
+    assert_eq!(body["next_action"]["type"], "invoke_sdk_client", "{body}");
+    assert_eq!(body["next_action"]["next_action_data"]["sdk"], "stripe", "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
+    let (mock, app) = on_mock().await;
+
+    // Automatic capture: a confirmed payment intent carrying the card.
     let body = pay(&app, payment(VISA)).await;
     assert_eq!(body["status"], "succeeded", "{body}");
     assert_eq!(body["amount"]["amount_captured"], 6540, "{body}");
@@ -578,24 +498,15 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     let pi = str_of(&body, "/connector_transaction_id").to_string();
     assert!(pi.starts_with("pi_mock"), "{body}");
 
-    let pm = mock.seen.only("POST", "/v1/payment_methods");
-    assert_eq!(pm.header("idempotency-key"), Some(format!("{attempt}:payment_method").as_str()), "{pm:#?}");
-    assert_eq!(pm.field("type").as_deref(), Some("card"), "{pm:#?}");
-    assert_eq!(pm.field("card[number]").as_deref(), Some(VISA), "{pm:#?}");
-    assert_eq!(pm.field("card[exp_month]").as_deref(), Some("10"), "{pm:#?}");
-    assert_eq!(pm.field("card[exp_year]").as_deref(), Some("2035"), "{pm:#?}");
-    assert_eq!(pm.field("card[cvc]").as_deref(), Some("123"), "{pm:#?}");
-
     let intent = mock.seen.only("POST", "/v1/payment_intents");
     assert_eq!(intent.header("idempotency-key"), Some(format!("{attempt}:payment_intent").as_str()), "{intent:#?}");
     assert_eq!(intent.field("amount").as_deref(), Some("6540"), "{intent:#?}");
     assert_eq!(intent.field("currency").as_deref(), Some("usd"), "{intent:#?}");
     assert_eq!(intent.field("confirm").as_deref(), Some("true"), "{intent:#?}");
     assert_eq!(intent.field("capture_method").as_deref(), Some("automatic"), "{intent:#?}");
-    assert_eq!(intent.field("payment_method").as_deref(), Some("pm_mock"), "{intent:#?}");
+    assert_eq!(intent.field("payment_method_data[card][number]").as_deref(), Some(VISA), "{intent:#?}");
     assert_eq!(intent.field("metadata[payment_id]").as_deref(), Some(payment_id.as_str()), "{intent:#?}");
     assert_eq!(intent.field("metadata[attempt_id]").as_deref(), Some(attempt.as_str()), "{intent:#?}");
-    assert!(intent.form().iter().all(|(k, _)| !k.starts_with("card[")), "{intent:#?}");
 
     // A refund's idempotency key is switchyard's refund id.
     let refunded = refund(&app, &payment_id, "mock-refund", 1000).await;
@@ -612,7 +523,7 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
     let held = authorized(&app).await;
     let attempt = str_of(&held, "/attempts/0/id").to_string();
     let pi = str_of(&held, "/connector_transaction_id").to_string();
-    let intents: Vec<Seen> = mock.seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
+    let intents = intent_calls(&mock);
     assert_eq!(intents.len(), 2, "{intents:#?}");
     assert_eq!(intents[1].field("capture_method").as_deref(), Some("manual"), "{intents:#?}");
     assert_eq!(intents[1].header("idempotency-key"), Some(format!("{attempt}:payment_intent").as_str()));
@@ -641,8 +552,8 @@ async fn the_calls_carry_stripes_headers_idempotency_keys_and_form_fields() {
 
     let seen = mock.seen.all();
     assert_well_formed(&seen);
-    assert_pan_only_in_payment_methods(&seen, VISA);
-    assert_eq!(seen.iter().filter(|s| s.is("POST", "/v1/payment_methods")).count(), 3, "{seen:#?}");
+    assert_pan_only_in_payment_intents(&seen, VISA);
+    assert_eq!(seen.iter().filter(|s| s.path.starts_with("/v1/payment_methods")).count(), 0, "{seen:#?}");
     app.stop().await;
 }
 
@@ -684,7 +595,7 @@ async fn a_refused_connection_falls_through_to_the_next_account() {
 /// The payment intent calls `mock` got: the first, and its repeat with the same Idempotency-Key
 /// (a call with no clear answer is made once more, which Stripe answers from its first outcome).
 fn intent_calls_repeated(mock: &MockStripe) {
-    let calls: Vec<Seen> = mock.seen.all().into_iter().filter(|s| s.is("POST", "/v1/payment_intents")).collect();
+    let calls = intent_calls(mock);
     assert_eq!(calls.len(), 2, "{calls:#?}");
     let key = calls[0].header("idempotency-key").expect("an Idempotency-Key");
     assert_eq!(calls[1].header("idempotency-key"), Some(key), "the repeat reuses the key");

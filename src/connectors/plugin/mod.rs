@@ -647,7 +647,7 @@ impl PluginConnector {
 
     /// Where a payer comes back to after the provider's page.
     fn return_url(&self, payment_id: &str) -> String {
-        format!("{}/v2/payments/{payment_id}/return", self.public_url)
+        super::return_url(&self.public_url, payment_id)
     }
 }
 

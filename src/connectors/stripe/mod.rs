@@ -1,10 +1,16 @@
 //! The native Stripe connector: card payments with automatic or manual capture, 3-D Secure, sync,
 //! capture (partial too), void, refunds and refund sync.
 //!
-//! A card is first made a Stripe payment method, then charged through a confirmed payment intent.
-//! Every POST carries an `Idempotency-Key` derived from the attempt (or refund) and the step, so a
-//! call repeated after a lost answer can never charge twice. Only the payment intent can charge:
-//! a failure before it leaves the next routed account free to try.
+//! A card payment is one call: a confirmed payment intent carrying the card inline
+//! (`payment_method_data`), or the Stripe payment method a saved card was made. Every POST
+//! carries an `Idempotency-Key` derived from the attempt (or refund) and the step, so a call
+//! repeated after a lost answer can never charge twice.
+//!
+//! A payment with `authentication_type = three_ds` asks Stripe for 3-D Secure. A payment with a
+//! `return_url` gives Stripe the daemon's return page (`/v2/payments/{id}/return`), so the
+//! authentication Stripe asks for is a redirect (`redirect_to_url`); the payer's return reads the
+//! intent back. A payment without one leaves the authentication to Stripe.js in the merchant's
+//! page (`invoke_sdk_client` with the intent's client secret).
 //!
 //! An attempt or refund whose answer was lost before Stripe named it is looked up in Stripe's
 //! (strongly consistent) lists by the id switchyard put in its metadata, and taken as never
@@ -28,16 +34,16 @@ use std::collections::BTreeMap;
 use super::session::{self, SessionToken, SessionTokenRequest};
 use crate::connectors::Unclear::NoAnswer;
 use crate::connectors::{
-    http, Account, AuthorizeRequest, CallWindow, CaptureRequest, Connector, ConnectorError, ConnectorResult,
-    RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest, VoidRequest, WebhookError, WebhookEvent,
-    WebhookRequest,
+    http, return_url, Account, AuthorizeRequest, CallWindow, CaptureRequest, CompleteAuthorizeRequest, Connector,
+    ConnectorError, ConnectorResult, RefundRequest, RefundSyncRequest, SyncRequest, TokenizeRequest, VoidRequest,
+    WebhookError, WebhookEvent, WebhookRequest,
 };
 use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
-use crate::domain::payment_method::{CardDetails, PaymentMethod, ProviderToken};
+use crate::domain::payment_method::{PaymentMethod, ProviderToken};
 use crate::domain::status::RefundStatus;
 use transformers::{
-    AttachForm, CancelForm, CaptureForm, CustomerForm, CustomerResponse, ErrorBody, Failure, List, PaymentIntent,
-    PaymentIntentForm, PaymentMethodForm, PaymentMethodResponse, Refund, RefundForm, StripeError,
+    AttachForm, CancelForm, CaptureForm, CardForm, Charged, CustomerForm, CustomerResponse, ErrorBody, Failure, List,
+    PaymentIntent, PaymentIntentForm, PaymentMethodResponse, Refund, RefundForm, StripeError,
 };
 
 const NAME: &str = "stripe";
@@ -56,6 +62,8 @@ const MAX_PAGES: usize = 200;
 
 pub struct Stripe {
     http: Client,
+    /// How payers' browsers reach this daemon: where Stripe sends them back after authenticating.
+    public_url: String,
 }
 
 /// Stripe's answer to a call it understood: the object asked for, or a refusal.
@@ -65,8 +73,8 @@ enum Reply<T> {
 }
 
 impl Stripe {
-    pub fn new(http: Client) -> Self {
-        Self { http }
+    pub fn new(http: Client, public_url: &str) -> Self {
+        Self { http, public_url: public_url.trim_end_matches('/').to_string() }
     }
 
     fn url(account: &Account, path: &str) -> String {
@@ -188,15 +196,10 @@ impl Stripe {
         self.find(account, "/v1/payment_intents", &created, |i: &PaymentIntent| &i.id, carries).await
     }
 
-    /// `POST /v1/payment_methods`: the card as a Stripe payment method.
-    async fn payment_method(
-        &self,
-        account: &Account,
-        card: &CardDetails,
-        idempotency_key: &str,
-    ) -> ConnectorResult<Reply<PaymentMethodResponse>> {
-        let form = PaymentMethodForm::new(card);
-        self.call::<PaymentMethodResponse>(self.post(account, "/v1/payment_methods", idempotency_key, &form)).await
+    /// The payment intent `id` as Stripe holds it now.
+    async fn intent(&self, account: &Account, id: &str) -> ConnectorResult<PaymentOutcome> {
+        let path = format!("/v1/payment_intents/{id}");
+        Ok(self.read::<PaymentIntent>(account, &format!("payment intent {id}"), &path, &[]).await?.outcome())
     }
 
     /// The account's allowance for Stripe's clock (see [`CLOCK_SKEW_SECS`]).
@@ -256,21 +259,13 @@ impl Connector for Stripe {
         let PaymentMethod::Card(card) = req.payment_method else {
             return Err(self.not_supported("payments other than cards"));
         };
-        // A card saved with this account's token is charged by it; any other card becomes a
-        // payment method first.
-        let (method, customer) = match card.connector_tokens.get(&account.name) {
-            Some(saved) => (saved.token.clone(), saved.customer.as_deref()),
-            None => match self.payment_method(account, card, &format!("{}:payment_method", req.attempt_id)).await {
-                Ok(Reply::Done(method)) => (method.id, None),
-                Ok(Reply::Refused(error)) => return Ok(transformers::declined(&error)),
-                // Making a payment method charges nothing, whatever became of the call.
-                Err(ConnectorError::Ambiguous { connector, reason, .. }) => {
-                    return Err(ConnectorError::Unavailable { connector, reason })
-                }
-                Err(e) => return Err(e),
-            },
+        // A card saved with this account's token is charged by it; any other card goes inline.
+        let charged = match card.connector_tokens.get(&account.name) {
+            Some(saved) => Charged::Saved { payment_method: &saved.token, customer: saved.customer.as_deref() },
+            None => Charged::Card(card),
         };
-        let form = PaymentIntentForm::new(req, &method, customer);
+        let back = req.return_url.map(|_| return_url(&self.public_url, req.payment_id));
+        let form = PaymentIntentForm::new(req, charged, back.as_deref());
         let key = format!("{}:payment_intent", req.attempt_id);
         Ok(match self.call::<PaymentIntent>(self.post(account, "/v1/payment_intents", &key, &form)).await? {
             Reply::Done(intent) => intent.outcome(),
@@ -282,7 +277,12 @@ impl Connector for Stripe {
     /// customer of its own, as Stripe requires for reuse.
     async fn tokenize(&self, account: &Account, req: &TokenizeRequest<'_>) -> ConnectorResult<ProviderToken> {
         let id = req.payment_method_id;
-        let method = match self.payment_method(account, req.card, &format!("{id}:payment_method")).await? {
+        let form = CardForm::payment_method(req.card);
+        let path = "/v1/payment_methods";
+        let method = match self
+            .call::<PaymentMethodResponse>(self.post(account, path, &format!("{id}:payment_method"), &form))
+            .await?
+        {
             Reply::Done(method) => method.id,
             Reply::Refused(error) => return Err(Self::refused(&error)),
         };
@@ -310,11 +310,7 @@ impl Connector for Stripe {
     /// no intent carries it and no call for it can still arrive.
     async fn sync(&self, account: &Account, req: &SyncRequest<'_>) -> ConnectorResult<PaymentOutcome> {
         if let Some(id) = req.connector_payment_id {
-            let path = format!("/v1/payment_intents/{id}");
-            return Ok(self
-                .read::<PaymentIntent>(account, &format!("payment intent {id}"), &path, &[])
-                .await?
-                .outcome());
+            return self.intent(account, id).await;
         }
         let window = req.window.ok_or_else(|| self.not_supported("syncing an attempt Stripe never answered"))?;
         let settled = window.until + Self::clock_skew(account);
@@ -327,6 +323,16 @@ impl Connector for Stripe {
                 unclear: NoAnswer,
             }),
         }
+    }
+
+    /// The payer is back from Stripe's authentication page: the intent says how it went (what
+    /// Stripe appended to the return address is not trusted for that).
+    async fn complete_authorize(
+        &self,
+        account: &Account,
+        req: &CompleteAuthorizeRequest<'_>,
+    ) -> ConnectorResult<PaymentOutcome> {
+        self.intent(account, self.intent_id(req.connector_payment_id)?).await
     }
 
     async fn capture(&self, account: &Account, req: &CaptureRequest<'_>) -> ConnectorResult<PaymentOutcome> {

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 
-use crate::card::{CardNumber, Cvc};
 use crate::connectors::{AuthorizeRequest, CaptureRequest, RefundRequest, TokenizeRequest};
 use crate::domain::outcome::{PaymentOutcome, RefundOutcome};
 use crate::domain::payment::{NextAction, PaymentError};
 use crate::domain::payment_method::CardDetails;
-use crate::domain::status::{AttemptStatus, CaptureMethod, RefundStatus};
+use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, RefundStatus};
 
 // ---- requests ---------------------------------------------------------------------------------
 //
@@ -46,66 +46,104 @@ impl From<CaptureMethod> for IntentCaptureMethod {
     }
 }
 
-/// `POST /v1/payment_methods`: the card becomes a payment method. The only body that carries the
-/// card number and security code, which it borrows and exposes only while being encoded. It has
-/// no `Debug`, so it cannot end up in a log line.
-#[derive(Serialize)]
-pub struct PaymentMethodForm<'a> {
-    #[serde(rename = "type")]
-    kind: PaymentMethodType,
-    #[serde(rename = "card[number]", serialize_with = "exposed_number")]
-    number: &'a CardNumber,
-    #[serde(rename = "card[exp_month]")]
-    exp_month: String,
-    #[serde(rename = "card[exp_year]")]
-    exp_year: String,
-    #[serde(rename = "card[cvc]", skip_serializing_if = "Option::is_none", serialize_with = "exposed_cvc")]
-    cvc: Option<&'a Cvc>,
-    #[serde(rename = "billing_details[name]", skip_serializing_if = "Option::is_none")]
-    holder_name: Option<&'a str>,
+/// A card under Stripe's keys for a payment method: the body of `POST /v1/payment_methods`, or
+/// the `payment_method_data` a payment intent carries inline. The only part of a body that holds
+/// the card number and security code, which it borrows and exposes only while being encoded; a
+/// code the card does not have is left out, never sent empty. It has no `Debug`, so it cannot
+/// end up in a log line.
+pub struct CardForm<'a> {
+    card: &'a CardDetails,
+    keys: &'static CardKeys,
 }
 
-impl<'a> PaymentMethodForm<'a> {
-    pub fn new(card: &'a CardDetails) -> Self {
-        Self {
-            kind: PaymentMethodType::Card,
-            number: &card.number,
-            exp_month: card.expiry.month_str(),
-            exp_year: card.expiry.year_str(),
-            cvc: card.cvc.as_ref(),
-            holder_name: card.holder_name.as_deref(),
+/// The keys of a card's fields: its type, number, expiry month and year, code and holder's name.
+struct CardKeys([&'static str; 6]);
+
+/// At the top of `POST /v1/payment_methods`.
+const PAYMENT_METHOD_KEYS: CardKeys =
+    CardKeys(["type", "card[number]", "card[exp_month]", "card[exp_year]", "card[cvc]", "billing_details[name]"]);
+/// Under a payment intent's `payment_method_data`.
+const INLINE_KEYS: CardKeys = CardKeys([
+    "payment_method_data[type]",
+    "payment_method_data[card][number]",
+    "payment_method_data[card][exp_month]",
+    "payment_method_data[card][exp_year]",
+    "payment_method_data[card][cvc]",
+    "payment_method_data[billing_details][name]",
+]);
+
+impl<'a> CardForm<'a> {
+    /// The body of `POST /v1/payment_methods`.
+    pub fn payment_method(card: &'a CardDetails) -> Self {
+        Self { card, keys: &PAYMENT_METHOD_KEYS }
+    }
+
+    /// A payment intent's `payment_method_data`.
+    pub fn inline(card: &'a CardDetails) -> Self {
+        Self { card, keys: &INLINE_KEYS }
+    }
+}
+
+impl Serialize for CardForm<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (card, [kind, number, exp_month, exp_year, cvc, name]) = (self.card, &self.keys.0);
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(kind, &PaymentMethodType::Card)?;
+        map.serialize_entry(number, card.number.expose())?;
+        map.serialize_entry(exp_month, &card.expiry.month_str())?;
+        map.serialize_entry(exp_year, &card.expiry.year_str())?;
+        if let Some(code) = &card.cvc {
+            map.serialize_entry(cvc, code.expose())?;
         }
+        if let Some(holder) = &card.holder_name {
+            map.serialize_entry(name, holder)?;
+        }
+        map.end()
     }
 }
 
-fn exposed_number<S: Serializer>(number: &&CardNumber, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(number.expose())
+/// What a payment intent charges.
+pub enum Charged<'a> {
+    /// The card itself, sent inline: Stripe makes its payment method as it confirms the intent.
+    Card(&'a CardDetails),
+    /// A payment method saved at Stripe, usable only with the customer it is attached to.
+    Saved { payment_method: &'a str, customer: Option<&'a str> },
 }
 
-fn exposed_cvc<S: Serializer>(cvc: &Option<&Cvc>, s: S) -> Result<S::Ok, S::Error> {
-    match cvc {
-        Some(cvc) => s.serialize_str(cvc.expose()),
-        None => s.serialize_none(),
-    }
+/// `payment_method_options[card][request_three_d_secure]`: `any` asks for 3-D Secure whenever
+/// the card supports it; left out, Stripe decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreeDsRequest {
+    Any,
 }
 
-/// `POST /v1/payment_intents`, confirmed at once. The metadata is what finds the intent again
-/// when its answer is lost.
-#[derive(Debug, Serialize)]
+/// `POST /v1/payment_intents`, confirmed at once: the one call that charges. The metadata is what
+/// finds the intent again when its answer is lost. It may carry the card ([`CardForm`]), so it
+/// has no `Debug`.
+#[derive(Serialize)]
 pub struct PaymentIntentForm<'a> {
     amount: i64,
     /// Stripe's currencies are lowercase ISO codes.
     currency: String,
-    payment_method: &'a str,
-    /// A saved card's payment method can be used only with the customer it is attached to.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    payment_method_data: Option<CardForm<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_method: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     customer: Option<&'a str>,
     confirm: bool,
     capture_method: IntentCaptureMethod,
     /// The card alone: without it Stripe enables the payment methods set in its dashboard, some of
-    /// which need a redirect this intent has no return URL for.
+    /// which need a redirect of their own.
     #[serde(rename = "payment_method_types[0]")]
     payment_method_type: PaymentMethodType,
+    #[serde(rename = "payment_method_options[card][request_three_d_secure]", skip_serializing_if = "Option::is_none")]
+    request_three_d_secure: Option<ThreeDsRequest>,
+    /// Where Stripe sends the payer back after authenticating. With it, an authentication Stripe
+    /// asks for is a redirect; without it, only Stripe.js can finish one in the page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_url: Option<&'a str>,
     #[serde(rename = "metadata[payment_id]")]
     payment_id: &'a str,
     #[serde(rename = "metadata[attempt_id]")]
@@ -113,17 +151,25 @@ pub struct PaymentIntentForm<'a> {
 }
 
 impl<'a> PaymentIntentForm<'a> {
-    /// The intent charging `payment_method` (with the `customer` it is attached to, if any) for
-    /// the attempt.
-    pub fn new(req: &AuthorizeRequest<'a>, payment_method: &'a str, customer: Option<&'a str>) -> Self {
+    /// The intent charging `charged` for the attempt, asking for 3-D Secure when the payment
+    /// does. `return_url` is the daemon's page the payer comes back to.
+    pub fn new(req: &AuthorizeRequest<'a>, charged: Charged<'a>, return_url: Option<&'a str>) -> Self {
+        let (payment_method_data, payment_method, customer) = match charged {
+            Charged::Card(card) => (Some(CardForm::inline(card)), None, None),
+            Charged::Saved { payment_method, customer } => (None, Some(payment_method), customer),
+        };
         Self {
             amount: req.amount.minor(),
             currency: req.currency.code().to_ascii_lowercase(),
+            payment_method_data,
             payment_method,
             customer,
             confirm: true,
             capture_method: req.capture_method.into(),
             payment_method_type: PaymentMethodType::Card,
+            request_three_d_secure: (req.authentication_type == AuthenticationType::ThreeDs)
+                .then_some(ThreeDsRequest::Any),
+            return_url,
             payment_id: req.payment_id,
             attempt_id: req.attempt_id,
         }
@@ -509,7 +555,7 @@ pub fn refund_not_received() -> RefundOutcome {
 mod tests {
     use super::*;
 
-    use crate::card::Expiry;
+    use crate::card::{CardNumber, Expiry};
     use crate::connectors::PaymentMethod;
     use crate::domain::status::AuthenticationType;
     use crate::money::{Amount, Currency};
@@ -561,7 +607,7 @@ mod tests {
     fn a_payment_method_carries_the_card_under_stripes_keys() {
         let card = card(Some("123"), Some("Joseph Doe"));
         assert_eq!(
-            pairs(&PaymentMethodForm::new(&card)),
+            pairs(&CardForm::payment_method(&card)),
             expected(&[
                 ("type", "card"),
                 ("card[number]", "4242424242424242"),
@@ -577,7 +623,7 @@ mod tests {
     fn a_payment_method_leaves_out_a_code_and_a_name_it_does_not_have() {
         let card = card(None, None);
         assert_eq!(
-            pairs(&PaymentMethodForm::new(&card)),
+            pairs(&CardForm::payment_method(&card)),
             expected(&[
                 ("type", "card"),
                 ("card[number]", "4242424242424242"),
@@ -609,22 +655,52 @@ mod tests {
     impl<T> LacksDebug for &Probe<T> {}
 
     #[test]
-    fn only_the_payment_method_holds_the_card_and_it_cannot_be_debug_printed() {
-        assert!(!has_debug!(PaymentMethodForm<'_>));
-        assert!(has_debug!(PaymentIntentForm<'_>), "the probe tells a Debug type");
-        let method = PaymentMethod::Card(card(Some("123"), None));
-        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), "pm_x", None);
-        let body = serde_urlencoded::to_string(&form).unwrap();
-        let debug = format!("{form:?}");
-        for text in [body, debug] {
-            assert!(!text.contains("4242424242424242") && !text.contains("123"), "{text}");
-        }
+    fn no_form_holding_the_card_can_be_debug_printed() {
+        assert!(!has_debug!(CardForm<'_>));
+        assert!(!has_debug!(PaymentIntentForm<'_>));
+        assert!(has_debug!(CaptureForm), "the probe tells a Debug type");
     }
 
     #[test]
-    fn a_payment_intent_is_confirmed_at_once_with_switchyards_ids() {
+    fn a_card_payment_is_one_confirmed_intent_carrying_the_card_inline() {
+        let card = card(Some("123"), Some("Joseph Doe"));
+        let method = PaymentMethod::Card(card.clone());
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Manual), Charged::Card(&card), None);
+        assert_eq!(
+            pairs(&form),
+            expected(&[
+                ("amount", "1000"),
+                ("currency", "eur"),
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", "4242424242424242"),
+                ("payment_method_data[card][exp_month]", "03"),
+                ("payment_method_data[card][exp_year]", "2035"),
+                ("payment_method_data[card][cvc]", "123"),
+                ("payment_method_data[billing_details][name]", "Joseph Doe"),
+                ("confirm", "true"),
+                ("capture_method", "manual"),
+                ("payment_method_types[0]", "card"),
+                ("metadata[payment_id]", "sy_pay_1"),
+                ("metadata[attempt_id]", "sy_att_1"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_card_without_its_code_sends_no_code_at_all() {
+        let card = card(None, None);
+        let method = PaymentMethod::Card(card.clone());
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), Charged::Card(&card), None);
+        let body = serde_urlencoded::to_string(&form).unwrap();
+        assert!(!body.contains("cvc"), "{body}");
+        assert!(body.contains("payment_method_data%5Bcard%5D%5Bnumber%5D=4242424242424242"), "{body}");
+    }
+
+    #[test]
+    fn a_saved_card_is_charged_by_its_payment_method_with_its_customer() {
         let method = PaymentMethod::Card(card(Some("123"), None));
-        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Manual), "pm_x", Some("cus_x"));
+        let saved = Charged::Saved { payment_method: "pm_x", customer: Some("cus_x") };
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Manual), saved, None);
         assert_eq!(
             pairs(&form),
             expected(&[
@@ -639,25 +715,26 @@ mod tests {
                 ("metadata[attempt_id]", "sy_att_1"),
             ])
         );
+        let unattached = Charged::Saved { payment_method: "pm_x", customer: None };
+        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), unattached, None);
+        assert!(pairs(&form).iter().all(|(k, _)| k != "customer" && !k.starts_with("payment_method_data")));
     }
 
     #[test]
-    fn a_payment_intent_without_a_customer_names_none() {
-        let method = PaymentMethod::Card(card(Some("123"), None));
-        let form = PaymentIntentForm::new(&authorize(&method, CaptureMethod::Automatic), "pm_x", None);
-        assert_eq!(
-            pairs(&form),
-            expected(&[
-                ("amount", "1000"),
-                ("currency", "eur"),
-                ("payment_method", "pm_x"),
-                ("confirm", "true"),
-                ("capture_method", "automatic"),
-                ("payment_method_types[0]", "card"),
-                ("metadata[payment_id]", "sy_pay_1"),
-                ("metadata[attempt_id]", "sy_att_1"),
-            ])
-        );
+    fn three_d_secure_is_asked_for_with_the_return_page() {
+        let card = card(Some("123"), None);
+        let method = PaymentMethod::Card(card.clone());
+        let mut req = authorize(&method, CaptureMethod::Automatic);
+        req.authentication_type = AuthenticationType::ThreeDs;
+        let back = "http://127.0.0.1:8080/v2/payments/sy_pay_1/return";
+        let form = PaymentIntentForm::new(&req, Charged::Card(&card), Some(back));
+        let got = pairs(&form);
+        assert!(got.contains(&("payment_method_options[card][request_three_d_secure]".into(), "any".into())));
+        assert!(got.contains(&("return_url".into(), back.into())));
+        // Without it, Stripe decides; without a return page, nothing names one.
+        req.authentication_type = AuthenticationType::NoThreeDs;
+        let form = PaymentIntentForm::new(&req, Charged::Card(&card), None);
+        assert!(pairs(&form).iter().all(|(k, _)| !k.starts_with("payment_method_options") && k != "return_url"));
     }
 
     #[test]
