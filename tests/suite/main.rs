@@ -14,6 +14,7 @@ mod common;
 mod adyen;
 mod auth;
 mod bad_input;
+mod browser_flow;
 mod card_data;
 mod circuit;
 mod cli;
