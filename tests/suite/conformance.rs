@@ -94,6 +94,8 @@ const ROWS: &[Row] = &[
     row("duplicate reference", "POST /v2/payments", Secret, card_body!(r#""amount_details": {"currency": "EUR", "order_amount": 1000}"#, r#""merchant_reference_id": "order_1001_conformance_0000001""#), Error(400, "HE_01")),
     row("expired card payment", "POST /v2/payments", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4242424242424242", "card_exp_month": "01", "card_exp_year": "20", "card_holder_name": "Joseph Doe", "card_cvc": "123"}}}"#, Error(400, "IR_16")),
     row("payment get", "GET /v2/payments/{payment}", Secret, "", Answer(200)),
+    row("declined payment", "POST /v2/payments", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "payment_method_type": "card", "payment_method_subtype": "credit", "payment_method_data": {"card": {"card_number": "4000000000000002", "card_exp_month": "10", "card_exp_year": "35", "card_holder_name": "Joseph Doe", "card_cvc": "123"}}}"#, Answer(200)),
+    row("declined payment get", "GET /v2/payments/{declined payment}", Secret, "", Answer(200)),
     row("guest payment get", "GET /v2/payments/{guest payment}", Secret, "", Answer(200)),
     row("intent", "POST /v2/payments/create-intent", Secret, r#"{"amount_details": {"currency": "USD", "order_amount": 6540}, "customer_id": "{customer}", "capture_method": "manual"}"#, Answer(200)),
     row("intent get", "GET /v2/payments/{intent}/get-intent", Secret, "", Answer(200)),
