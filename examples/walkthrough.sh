@@ -115,4 +115,13 @@ expect "save a card" "$saved" payment_method_data.card.last4_digits 4242
 expect "the customer's saved cards" "$(call GET "/v2/customers/$owner/saved-payment-methods")" customer_payment_methods.0.id "$pm"
 expect "pay with the saved card" "$(call POST /v2/payments "{\"amount_details\":{\"order_amount\":6540,\"currency\":\"USD\"},\"customer_id\":\"$owner\",\"payment_method_type\":\"card\",\"payment_method_id\":\"$pm\"}")" status succeeded
 
+# 10. Paying from the payer's browser: the page holds the publishable key and the intent's client
+#     secret, asks how it may pay, and confirms with the card, which never passes the shop's server.
+bought=$(call POST /v2/payments/create-intent requests/create-intent.json)
+browser=(-sS --noproxy '*' -H 'Content-Type: application/json'
+    -H "Authorization: publishable-key=$PK,client-secret=$(field "$bought" client_secret)")
+ways=$(curl "${browser[@]}" "$SY/v2/payments/$(field "$bought" id)/payment-methods")
+expect "the page asks how it may pay" "$ways" payment_methods_enabled.0.payment_method_type card
+expect "the page confirms with the card" "$(curl "${browser[@]}" -d @requests/confirm-intent.json "$SY/v2/payments/$(field "$bought" id)/confirm-intent")" status succeeded
+
 echo "walk-through complete"
