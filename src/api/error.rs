@@ -114,14 +114,12 @@ impl ApiError {
         use ErrorType::{Api, Connector, InvalidRequest as Invalid, RateLimited as Limited};
         match self {
             Unauthorized => (StatusCode::UNAUTHORIZED, Invalid, "IR_01"),
-            // Hyperswitch answers any body its decoder refuses with 400 `IR_06`, a missing field too.
-            MissingField(_) | Undecodable(_) | MalformedJson(_) | TooDeep(_) => {
-                (StatusCode::BAD_REQUEST, Invalid, "IR_06")
-            }
+            // Hyperswitch answers any body its JSON extractor refuses with 400 `IR_06`: one that
+            // does not decode, misses a field, is too large or is not declared JSON.
+            MissingField(_) | Undecodable(_) | MalformedJson(_) | TooDeep(_) | UnsupportedMediaType
+            | BodyTooLarge(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_06"),
             InvalidHeader(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_07"),
             MissingHeader(_) | InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, Invalid, "IR_06"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Invalid, "IR_06"),
-            BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Invalid, "IR_06"),
             BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, Invalid, "IR_06"),
             ClientSecretInvalid(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_08"),
             ClientSecretMismatch(_) => (StatusCode::BAD_REQUEST, Invalid, "IR_09"),

@@ -179,7 +179,7 @@ const ALIASES: &[(&str, &str, &str)] = &[
 /// Every error the API answers with, by status code: the codes, and what each means. Each
 /// `ApiError` is here (see the test below).
 pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
-    (400, "IR_06", "the body or query does not decode: not valid JSON, nested deeper than the configured limit, a required field missing, an unknown field or a value of the wrong type; `message` names it"),
+    (400, "IR_06", "the body or query does not decode: not `application/json`, larger or nested deeper than the configured limits, not valid JSON, a required field missing, an unknown field or a value of the wrong type; `message` names it"),
     (400, "IR_07", "a header whose value is not text"),
     (400, "IR_08", "no usable client secret (none given, or expired)"),
     (400, "IR_09", "the client secret of another object"),
@@ -195,8 +195,6 @@ pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
     (404, "IR_02", "no such route"),
     (405, "IR_03", "a method the route does not take"),
     (408, "IR_06", "the body did not arrive within the configured time"),
-    (413, "IR_06", "the body is larger than the configured limit"),
-    (415, "IR_06", "a body that is not `application/json`"),
     (422, "IR_06", "a value that is not allowed, or `X-Profile-Id` missing where it is needed; `message` names it"),
     (429, "RL_01", "a rate limit: of the API key, the merchant, or the connector accounts' quotas"),
     (503, "CE_01", "the payment provider could not be reached, or every account's circuit is open"),
@@ -248,9 +246,9 @@ fn add_errors(operation: &mut Map<String, Value>) {
         }));
     }
     if operation.contains_key("requestBody") {
-        // `ApiJson`: not JSON (415), too large (413), too slow (408), malformed or too deep (400), a
+        // `ApiJson`: too slow (408), not JSON, too large, malformed or too deep (400), a
         // field at fault (422).
-        statuses.extend([400, 408, 413, 415, 422]);
+        statuses.extend([400, 408, 422]);
     }
     if has_path {
         statuses.push(404);

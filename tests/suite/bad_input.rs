@@ -498,7 +498,7 @@ async fn merchant_identifiers_and_addresses_are_checked() {
 }
 
 #[tokio::test]
-async fn a_body_over_the_limit_is_413() {
+async fn a_body_over_the_limit_is_refused_unread() {
     let app = TestApp::start().await;
     let limit = app.config.server.max_body_bytes;
     assert_eq!(limit, 65536);
@@ -511,12 +511,12 @@ async fn a_body_over_the_limit_is_413() {
 
     let req = acme(&app, Method::POST, "/v2/payments").header(header::CONTENT_TYPE, "application/json");
     let (status, body) = refused(&app, req.body(padded(limit + 1))).await;
-    let message = assert_error(status, &body, 413, "IR_06");
+    let message = assert_error(status, &body, 400, "IR_06");
     assert!(message.contains("65536"), "{message}");
 
     let req = acme(&app, Method::POST, "/v2/payments").header(header::CONTENT_TYPE, "application/json");
     let (status, body) = refused(&app, req.body(padded(70 * 1024))).await;
-    assert_error(status, &body, 413, "IR_06");
+    assert_error(status, &body, 400, "IR_06");
 
     // Exactly at the limit is accepted.
     let res = acme(&app, Method::POST, "/v2/payments")
@@ -530,7 +530,7 @@ async fn a_body_over_the_limit_is_413() {
 }
 
 #[tokio::test]
-async fn a_body_that_is_not_declared_json_is_415() {
+async fn a_body_that_is_not_declared_json_is_refused() {
     let app = TestApp::start().await;
     let json_text = serde_json::to_string(&card()).unwrap();
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
@@ -539,7 +539,7 @@ async fn a_body_that_is_not_declared_json_is_415() {
             req = req.header(header::CONTENT_TYPE, content_type);
         }
         let (status, body) = refused(&app, req).await;
-        let message = assert_error(status, &body, 415, "IR_06");
+        let message = assert_error(status, &body, 400, "IR_06");
         assert!(message.contains("application/json"), "{message}");
     }
     // A charset parameter or different case is still JSON.
