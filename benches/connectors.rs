@@ -59,18 +59,21 @@ fn main() {
         loader::load_plugin(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/adyen.lua"), limits)
             .expect("the Adyen plugin loads");
     let adyen = PluginConnector::new(plugin, limits, reqwest::Client::new(), "http://127.0.0.1:8080");
-    let account = Account::from_config(&ConnectorAccountConfig {
-        name: "adyen".into(),
-        connector: "adyen".into(),
-        enabled: true,
-        base_url: None,
-        credentials: [("api_key", "key"), ("merchant_account", "Shop")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), SecretValue::Literal(v.into())))
-            .collect(),
-        metadata: Default::default(),
-        rate_limit: None,
-    });
+    let account = Account::from_config(
+        "web",
+        &ConnectorAccountConfig {
+            name: "adyen".into(),
+            connector: "adyen".into(),
+            enabled: true,
+            base_url: None,
+            credentials: [("api_key", "key"), ("merchant_account", "Shop")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), SecretValue::Literal(v.into())))
+                .collect(),
+            metadata: Default::default(),
+            rate_limit: None,
+        },
+    );
     let args = json!({
         "payment_id": "sy_pay_1", "attempt_id": "sy_att_1", "amount": 6540, "amount_decimal": "65.40",
         "currency": "USD", "capture_method": "automatic", "payment_method_type": "card",

@@ -24,15 +24,18 @@ fn main() {
     let router = Decider::new(limits);
     let (scripts, _) = load_dir(std::path::Path::new(&dir), limits, &ScriptSet::default());
     let account = |name: &str| {
-        Account::from_config(&ConnectorAccountConfig {
-            name: name.into(),
-            connector: "sandbox".into(),
-            enabled: true,
-            base_url: None,
-            credentials: Default::default(),
-            metadata: Default::default(),
-            rate_limit: None,
-        })
+        Account::from_config(
+            "web",
+            &ConnectorAccountConfig {
+                name: name.into(),
+                connector: "sandbox".into(),
+                enabled: true,
+                base_url: None,
+                credentials: Default::default(),
+                metadata: Default::default(),
+                rate_limit: None,
+            },
+        )
     };
     let profile = Arc::new(Profile {
         serial: u64::MAX,

@@ -52,7 +52,7 @@ impl Profile {
             self.accounts
                 .iter()
                 .map(|a| {
-                    metrics::counter!("switchyard_routing_decisions_total", "profile" => self.id.clone(), "connector" => a.name.clone())
+                    metrics::counter!("switchyard_routing_decisions_total", "profile" => self.id.clone(), "account" => a.name.clone())
                 })
                 .collect()
         });
@@ -98,7 +98,7 @@ impl Directory {
                         .connector_accounts
                         .iter()
                         .map(|a| {
-                            let mut account = Account::from_config(a);
+                            let mut account = Account::from_config(profile_id, a);
                             let kept = previous.and_then(|d| d.profile(merchant_id, profile_id)?.account(&a.name));
                             if let Some(kept) = kept.filter(|k| k.connector == account.connector) {
                                 account.health = kept.health.clone();

@@ -80,12 +80,12 @@ fn describe() {
     );
     describe_counter!(
         "switchyard_connector_requests_total",
-        "Calls to connectors by connector, account, flow and outcome."
+        "Calls to connectors by profile, account, connector, flow and outcome."
     );
     describe_histogram!(
         "switchyard_connector_request_duration_seconds",
         Unit::Seconds,
-        "Connector call time by connector, account, flow and outcome."
+        "Connector call time by profile, account, connector, flow and outcome."
     );
     describe_gauge!(
         "switchyard_connector_healthy",

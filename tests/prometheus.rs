@@ -190,8 +190,8 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .await;
     prometheus
         .until(
-            r#"sum by (connector) (switchyard_routing_decisions_total{profile="web"})"#,
-            "connector",
+            r#"sum by (account) (switchyard_routing_decisions_total{profile="web"})"#,
+            "account",
             &[("sandbox_a", 6.0), ("sandbox_b", 4.0)],
         )
         .await;

@@ -47,7 +47,7 @@ struct Setup {
 }
 
 fn account(name: &str, credentials: &[(&str, String)]) -> Account {
-    Account::from_config(&ConnectorAccountConfig {
+    Account::from_config("web", &ConnectorAccountConfig {
         name: name.into(),
         connector: name.into(),
         enabled: true,

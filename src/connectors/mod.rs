@@ -33,6 +33,9 @@ use session::{SessionToken, SessionTokenRequest};
 /// One connector account of a profile, its secrets resolved.
 #[derive(Debug, Clone)]
 pub struct Account {
+    /// The profile the account belongs to: accounts of the same name in two profiles are two
+    /// accounts, in metrics and logs too.
+    pub profile: String,
     pub name: String,
     pub connector: String,
     pub enabled: bool,
@@ -44,8 +47,9 @@ pub struct Account {
 
 impl Account {
     /// Resolves an account's credentials; a missing one is left out (`switchyard check` reports it).
-    pub fn from_config(config: &ConnectorAccountConfig) -> Self {
+    pub fn from_config(profile: &str, config: &ConnectorAccountConfig) -> Self {
         Self {
+            profile: profile.to_string(),
             name: config.name.clone(),
             connector: config.connector.clone(),
             enabled: config.enabled,
@@ -205,8 +209,8 @@ impl ConnectorError {
     }
 }
 
-/// Runs one call to `account`'s connector, counted and timed by connector, account, flow and
-/// outcome (`switchyard_connector_requests_total`, `switchyard_connector_request_duration_seconds`).
+/// Runs one call to `account`'s connector, counted and timed by profile, account, connector, flow
+/// and outcome (`switchyard_connector_requests_total`, `switchyard_connector_request_duration_seconds`).
 /// Every connector's answer passes here on its way to be stored, logged or answered, so here its
 /// texts lose the account's credentials and anything that looks like a card number.
 pub async fn metered<T: scrub::Scrub>(
@@ -228,8 +232,9 @@ pub async fn metered_with_card<T: scrub::Scrub>(
     let started = std::time::Instant::now();
     let result = call.await;
     let outcome = result.as_ref().map_or_else(ConnectorError::outcome, |_| "ok");
-    // Flow and outcome are static: only the two names from config are copied.
+    // Flow and outcome are static: only the names from config are copied.
     let labels = vec![
+        metrics::Label::new("profile", account.profile.clone()),
         metrics::Label::new("connector", account.connector.clone()),
         metrics::Label::new("account", account.name.clone()),
         metrics::Label::from_static_parts("flow", flow),

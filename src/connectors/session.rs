@@ -323,6 +323,7 @@ mod tests {
 
     fn account(metadata: Value) -> Account {
         Account {
+            profile: "test".into(),
             name: "stripe_eu".into(),
             connector: "stripe".into(),
             enabled: true,

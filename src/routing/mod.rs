@@ -150,15 +150,18 @@ mod tests {
     use crate::config::ConnectorAccountConfig;
 
     fn profile(script: &str) -> Arc<Profile> {
-        let account = Account::from_config(&ConnectorAccountConfig {
-            name: "a".into(),
-            connector: "sandbox".into(),
-            enabled: true,
-            base_url: None,
-            credentials: Default::default(),
-            metadata: Default::default(),
-            rate_limit: None,
-        });
+        let account = Account::from_config(
+            "p",
+            &ConnectorAccountConfig {
+                name: "a".into(),
+                connector: "sandbox".into(),
+                enabled: true,
+                base_url: None,
+                credentials: Default::default(),
+                metadata: Default::default(),
+                rate_limit: None,
+            },
+        );
         Arc::new(Profile {
             serial: u64::MAX - 1,
             id: "p".into(),
@@ -210,6 +213,6 @@ mod tests {
         });
         let snapshot = recorder.snapshotter().snapshot().into_vec();
         assert_eq!(counter(&snapshot, "switchyard_script_errors_total", ("script", "boom")), 1);
-        assert_eq!(counter(&snapshot, "switchyard_routing_decisions_total", ("connector", "a")), 1);
+        assert_eq!(counter(&snapshot, "switchyard_routing_decisions_total", ("account", "a")), 1);
     }
 }

@@ -195,7 +195,7 @@ fn plugin_connector() -> PluginConnector {
 fn pinned_account() -> Account {
     let mut config = fintecture_account("fintecture", "https://api-sandbox.fintecture.com");
     config.base_url = None;
-    Account::from_config(&config)
+    Account::from_config("web", &config)
 }
 
 fn pins() -> Pins {
@@ -876,7 +876,7 @@ async fn the_access_token_flow_fetches_once_then_reuses_the_token() {
     use switchyard::connectors::Connector;
     let mock = MockFintecture::start(Connect::Works).await;
     let connector = plugin_connector();
-    let account = Account::from_config(&fintecture_account("fintecture", &mock.server.url));
+    let account = Account::from_config("web", &fintecture_account("fintecture", &mock.server.url));
     assert_eq!(connector.access_token(&account).await.unwrap().as_deref(), Some("tok-1"));
     assert_eq!(connector.access_token(&account).await.unwrap().as_deref(), Some("tok-1"));
     assert_eq!(mock.calls("POST", "/oauth/accesstoken").len(), 1);

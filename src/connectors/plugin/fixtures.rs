@@ -304,6 +304,7 @@ fn account(connector: &PluginConnector, given: &FixtureAccount) -> Account {
         None => declared.iter().map(|name| (name.clone(), Secret::new(format!("test_{name}")))).collect(),
     };
     Account {
+        profile: "test".into(),
         name: "fixture".into(),
         connector: connector.name.to_string(),
         enabled: true,

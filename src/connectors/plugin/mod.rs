@@ -959,6 +959,7 @@ mod tests {
         let limits = Budget { time_budget: Duration::from_secs(1), memory_bytes: 16 << 20 };
         let plugin = loader::load_plugin(&path, limits).unwrap();
         let account = Account {
+            profile: "test".into(),
             name: "zappay".into(),
             connector: "zappay".into(),
             enabled: true,
