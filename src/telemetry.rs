@@ -76,8 +76,9 @@ fn describe() {
     );
     describe_counter!(
         "switchyard_payments_total",
-        "Payments reaching a status, by connector, account and payment method."
+        "Payments reaching a status, by profile, account, connector, payment method and decline code."
     );
+    describe_counter!("switchyard_refunds_total", "Refunds reaching a status, by profile, account and connector.");
     describe_counter!(
         "switchyard_connector_requests_total",
         "Calls to connectors by profile, account, connector, flow and outcome."
@@ -99,7 +100,20 @@ fn describe() {
         "switchyard_connector_circuit_state",
         "A connector account's circuit: 0 closed, 1 half-open, 2 open."
     );
-    describe_counter!("switchyard_routing_decisions_total", "Routing decisions by profile and the account put first.");
+    describe_counter!(
+        "switchyard_routing_decisions_total",
+        "Routing decisions by profile and the account put first (account)."
+    );
+    describe_counter!(
+        "switchyard_routing_outcomes_total",
+        "Payments routed, by profile and reason: script (the script chose), fallback (the fallback list, after a \
+         script error), no_account (nothing left to try)."
+    );
+    describe_counter!(
+        "switchyard_failovers_total",
+        "Accounts a payment fell through or skipped, by profile, account and cause (circuit_open, quota_exhausted, \
+         unavailable, not_supported)."
+    );
     describe_histogram!(
         "switchyard_routing_script_duration_seconds",
         Unit::Seconds,

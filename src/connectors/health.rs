@@ -113,8 +113,10 @@ impl HealthSnapshot {
 }
 
 impl Health {
-    pub fn record(&self, ok: bool, took: Duration) {
+    /// Records a call's outcome; gives the circuit's new state when the call changed it.
+    pub fn record(&self, ok: bool, took: Duration) -> Option<Circuit> {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let was = w.circuit();
         let slow = took > SLOW;
         if w.calls.len() < WINDOW {
             w.calls.push((ok, took));
@@ -137,21 +139,27 @@ impl Health {
             State::Closed if w.failing() => State::Open { since: Instant::now() },
             state => state,
         };
+        Some(w.circuit()).filter(|now| *now != was)
     }
 
     /// Whether a call may go to the account now. A closed circuit takes every call; an open one
     /// none until its cool-down has passed, then one probe, and no other until the probe's
     /// outcome is recorded (or it has gone unanswered for a cool-down).
-    pub fn allow(&self) -> bool {
+    /// Gives whether it may, and the circuit's new state when this let a probe through an open one.
+    pub fn allow(&self) -> (bool, Option<Circuit>) {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         match w.state {
-            State::Closed => true,
-            State::Open { since } if now.duration_since(since) < COOL_DOWN => false,
-            State::HalfOpen { probe_sent: Some(sent) } if now.duration_since(sent) < COOL_DOWN => false,
-            State::Open { .. } | State::HalfOpen { .. } => {
+            State::Closed => (true, None),
+            State::Open { since } if now.duration_since(since) < COOL_DOWN => (false, None),
+            State::HalfOpen { probe_sent: Some(sent) } if now.duration_since(sent) < COOL_DOWN => (false, None),
+            State::Open { .. } => {
                 w.state = State::HalfOpen { probe_sent: Some(now) };
-                true
+                (true, Some(Circuit::HalfOpen))
+            }
+            State::HalfOpen { .. } => {
+                w.state = State::HalfOpen { probe_sent: Some(now) };
+                (true, None)
             }
         }
     }
@@ -230,23 +238,23 @@ mod tests {
     fn the_circuit_opens_on_failures_probes_after_its_cool_down_and_closes_on_success() {
         let h = Health::default();
         for _ in 0..MIN_CALLS {
-            assert!(h.allow());
+            assert!(h.allow().0);
             h.record(false, Duration::from_millis(5));
         }
         assert_eq!(h.circuit(), Circuit::Open);
-        assert!(!h.allow(), "an open circuit takes no calls");
+        assert!(!h.allow().0, "an open circuit takes no calls");
         assert_eq!(h.snapshot().circuit, Circuit::Open);
         h.expire_cool_down();
-        assert!(h.allow(), "one probe after the cool-down");
+        assert!(h.allow().0, "one probe after the cool-down");
         assert_eq!(h.circuit(), Circuit::HalfOpen);
-        assert!(!h.allow(), "and only one");
+        assert!(!h.allow().0, "and only one");
         h.record(false, Duration::from_millis(5));
         assert_eq!(h.circuit(), Circuit::Open, "a failed probe opens it again");
         h.expire_cool_down();
-        assert!(h.allow());
+        assert!(h.allow().0);
         h.record(true, Duration::from_millis(5));
         assert_eq!(h.circuit(), Circuit::Closed);
-        assert!(h.is_healthy() && h.allow());
+        assert!(h.is_healthy() && h.allow().0);
         assert_eq!(h.snapshot().calls, 0, "the failures that opened it are forgotten");
     }
 
@@ -258,10 +266,10 @@ mod tests {
         }
         assert_eq!(h.circuit(), Circuit::Open, "half or more of the calls were slow");
         h.expire_cool_down();
-        assert!(h.allow());
-        assert!(!h.allow());
+        assert!(h.allow().0);
+        assert!(!h.allow().0);
         h.expire_cool_down();
-        assert!(h.allow(), "a probe unanswered for a cool-down is replaced");
+        assert!(h.allow().0, "a probe unanswered for a cool-down is replaced");
     }
 
     #[test]

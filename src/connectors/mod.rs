@@ -65,6 +65,29 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Records a call's outcome in the account's health, logging a change of its circuit.
+    pub fn record(&self, ok: bool, took: std::time::Duration) {
+        if let Some(circuit) = self.health.record(ok, took) {
+            self.circuit_changed(circuit);
+        }
+    }
+
+    /// Whether the account's circuit lets a call through now.
+    pub fn allow(&self) -> bool {
+        let (allowed, changed) = self.health.allow();
+        if let Some(circuit) = changed {
+            self.circuit_changed(circuit);
+        }
+        allowed
+    }
+
+    fn circuit_changed(&self, circuit: health::Circuit) {
+        tracing::info!(profile = %self.profile, account = %self.name, connector = %self.connector,
+            circuit = circuit.as_str(), "circuit changed");
+    }
+}
+
 #[derive(Debug)]
 pub struct AuthorizeRequest<'a> {
     pub payment_id: &'a str,

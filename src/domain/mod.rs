@@ -5,6 +5,7 @@
 
 pub mod customer;
 pub mod decision;
+pub mod decline;
 pub mod event;
 pub mod outcome;
 pub mod payment;

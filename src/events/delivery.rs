@@ -122,7 +122,8 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
         AfterTry::RetryAt(_) => "retrying",
         AfterTry::GiveUp => "given_up",
     };
-    tracing::info!(event_id = %event.id, event_type = %event.event_type, attempt, ?status_code, outcome, "webhook sent");
+    // A number when the endpoint answered, else left out (the error says why).
+    tracing::info!(event_id = %event.id, event_type = %event.event_type, attempt, status_code, outcome, "webhook sent");
     metrics::counter!("switchyard_webhook_deliveries_total", "outcome" => outcome).increment(1);
     let delivery = Delivery {
         id: format!("{}_{attempt}", event.id),

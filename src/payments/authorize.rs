@@ -18,7 +18,7 @@ use crate::merchants::Profile;
 use crate::money::Amount;
 use crate::payments::input::{Confirmation, NewIntent};
 use crate::payments::intents::{changed_underneath, load, lost_race, new_intent, profile, require, view};
-use crate::payments::selection::{barred, connector_for, route};
+use crate::payments::selection::{barred, connector_for, passed_over, route, Cause};
 use crate::payments::settle::{in_flight_lease, settle, Holder, Leaves, CONFIRMED, NOT_TAKEN, NO_CLEAR_ANSWER};
 use crate::payments::{Context, Error, Scope};
 use crate::store::IntentUpdate;
@@ -184,23 +184,30 @@ pub(super) async fn authorize(
         // The first account was asked when the payment was routed.
         let barred = match i {
             0 => None,
-            _ if started >= budget_end => Some("the payment's time budget is spent".to_string()),
-            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).map(|b| b.to_string()),
+            _ if started >= budget_end => Some(("the payment's time budget is spent".to_string(), Cause::Unavailable)),
+            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).map(|b| (b.to_string(), b.cause())),
         };
         let called = barred.is_none();
-        let result = match barred {
-            None => call_authorize(cx, account, &request, budget_end).await?,
+        let (result, cause) = match barred {
+            None => {
+                let result = call_authorize(cx, account, &request, budget_end).await?;
+                let cause = result.as_ref().err().map_or(Cause::Unavailable, Cause::of);
+                (result, cause)
+            }
             // Nothing is sent: as if the provider had refused the call, the next account may try.
-            Some(reason) => Err(ConnectorError::Unavailable {
-                connector: account.connector.clone(),
-                reason: format!("account `{}` takes no call now: {reason}", account.name),
-            }),
+            Some((reason, cause)) => (
+                Err(ConnectorError::Unavailable {
+                    connector: account.connector.clone(),
+                    reason: format!("account `{}` takes no call now: {reason}", account.name),
+                }),
+                cause,
+            ),
         };
         match &result {
             _ if !called => {}
-            Ok(_) => account.health.record(true, started.elapsed()),
+            Ok(_) => account.record(true, started.elapsed()),
             Err(ConnectorError::NotSupported { .. }) => {}
-            Err(_) => account.health.record(false, started.elapsed()),
+            Err(_) => account.record(false, started.elapsed()),
         }
         match result {
             Ok(outcome) => {
@@ -217,6 +224,7 @@ pub(super) async fn authorize(
             }
             Err(e) => {
                 tracing::info!(payment_id = %intent.id, account = %account.name, error = %e, "connector did not take the payment");
+                passed_over(account, cause);
                 let leaves = match i + 1 == candidates.len() {
                     true => CONFIRMED,
                     false => Leaves::UnderWay,

@@ -4,6 +4,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::connectors::{metered, CallWindow, ConnectorError, RefundRequest, RefundSyncRequest};
+use crate::domain::decline::DeclineCode;
 use crate::domain::payment::{PaymentError, Refund};
 use crate::domain::status::{Operation, RefundStatus};
 use crate::money::Amount;
@@ -120,7 +121,24 @@ pub(crate) async fn settle(cx: &Context, refund: &Refund) -> Result<bool, Error>
     if settled && event.is_some() {
         cx.events.written();
     }
+    if settled && refund.status != RefundStatus::Pending {
+        reached(refund);
+    }
     Ok(settled)
+}
+
+/// A refund reached its status: counted (`switchyard_refunds_total`) and logged.
+fn reached(refund: &Refund) {
+    metrics::counter!("switchyard_refunds_total", "profile" => refund.profile_id.clone(),
+        "account" => refund.connector_account.clone(), "connector" => refund.connector.clone(),
+        "status" => refund.status.as_str())
+    .increment(1);
+    let failed = refund.error.as_ref().filter(|_| refund.status == RefundStatus::Failed);
+    let decline_code = failed.map_or("none", |e| DeclineCode::of(e).as_str());
+    let duration_ms = (refund.modified_at - refund.created_at).num_milliseconds();
+    tracing::info!(refund_id = %refund.id, payment_id = %refund.payment_id, profile = %refund.profile_id,
+        account = %refund.connector_account, connector = %refund.connector, status = refund.status.as_str(),
+        decline_code, duration_ms, "refund outcome");
 }
 
 pub async fn retrieve(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund, Error> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::connectors::{Account, Connector};
+use crate::connectors::{Account, Connector, ConnectorError};
 use crate::domain::decision::Decision;
 use crate::domain::payment::{PaymentAttempt, PaymentIntent};
 use crate::merchants::Profile;
@@ -31,8 +31,13 @@ pub(super) fn route<'a>(
             .get(&a.connector)
             .is_some_and(|c| c.takes(&confirmation.payment_method, intent.amount.currency))
     };
-    let mut accounts: Vec<&Account> =
-        decision.candidates.iter().filter_map(|name| profile.account(name)).filter(takes).collect();
+    let mut accounts = Vec::new();
+    for account in decision.candidates.iter().filter_map(|name| profile.account(name)) {
+        match takes(&account) {
+            true => accounts.push(account),
+            false => passed_over(account, Cause::NotSupported),
+        }
+    }
     // The first account that takes calls (its circuit is not open) and has quota left takes the
     // payment; those before it are passed over. Later accounts are asked only if the payment
     // reaches them.
@@ -40,11 +45,24 @@ pub(super) fn route<'a>(
     while let Some(first) = accounts.first() {
         match barred(cx, &profile.merchant_id, &profile.id, first) {
             None => break,
-            Some(Barred::CircuitOpen) => circuit_open = true,
-            Some(Barred::OutOfQuota(refused)) => out_of_quota = Some(refused),
+            Some(barred) => {
+                passed_over(first, barred.cause());
+                match barred {
+                    Barred::CircuitOpen => circuit_open = true,
+                    Barred::OutOfQuota(refused) => out_of_quota = Some(refused),
+                }
+            }
         }
         accounts.remove(0);
     }
+    // The static order serves a profile without a script as it serves one whose script failed.
+    let outcome = match (accounts.is_empty(), decision.script.is_some() && decision.fallback.is_none()) {
+        (true, _) => "no_account",
+        (false, true) => "script",
+        (false, false) => "fallback",
+    };
+    metrics::counter!("switchyard_routing_outcomes_total", "profile" => profile.id.clone(), "reason" => outcome)
+        .increment(1);
     if let (true, Some(refused)) = (accounts.is_empty(), out_of_quota) {
         return Err(Error::RateLimited(refused));
     }
@@ -65,6 +83,51 @@ pub(super) enum Barred {
     OutOfQuota(crate::limits::Refused),
 }
 
+impl Barred {
+    pub(super) fn cause(&self) -> Cause {
+        match self {
+            Barred::CircuitOpen => Cause::CircuitOpen,
+            Barred::OutOfQuota(_) => Cause::QuotaExhausted,
+        }
+    }
+}
+
+/// Why a payment passed an account over for the next (`switchyard_failovers_total`'s `cause`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Cause {
+    CircuitOpen,
+    QuotaExhausted,
+    /// The call failed and nothing was charged (or the payment's time was spent before it).
+    Unavailable,
+    NotSupported,
+}
+
+impl Cause {
+    /// Why a connector call that did not take the payment failed.
+    pub(super) fn of(e: &ConnectorError) -> Self {
+        match e {
+            ConnectorError::NotSupported { .. } => Cause::NotSupported,
+            _ => Cause::Unavailable,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::CircuitOpen => "circuit_open",
+            Cause::QuotaExhausted => "quota_exhausted",
+            Cause::Unavailable => "unavailable",
+            Cause::NotSupported => "not_supported",
+        }
+    }
+}
+
+/// Counts an account a payment fell through or skipped.
+pub(super) fn passed_over(account: &Account, cause: Cause) {
+    metrics::counter!("switchyard_failovers_total", "profile" => account.profile.clone(),
+        "account" => account.name.clone(), "cause" => cause.as_str())
+    .increment(1);
+}
+
 impl std::fmt::Display for Barred {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -77,7 +140,7 @@ impl std::fmt::Display for Barred {
 /// Whether `account` takes a payment now: its circuit lets a call through and its quota has one
 /// left (which the call then takes).
 pub(super) fn barred(cx: &Context, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
-    if !account.health.allow() {
+    if !account.allow() {
         return Some(Barred::CircuitOpen);
     }
     cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)

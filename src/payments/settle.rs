@@ -4,6 +4,7 @@
 
 use chrono::{Duration, Utc};
 
+use crate::domain::decline::DeclineCode;
 use crate::domain::outcome::PaymentOutcome;
 use crate::domain::payment::{Payment, PaymentAttempt, PaymentError, PaymentIntent};
 use crate::domain::status::{AttemptStatus, AuthenticationType, IntentStatus};
@@ -141,11 +142,7 @@ pub(super) async fn settle(
         cx.events.written();
     }
     if status != IntentStatus::Processing {
-        // Each payment counts once for each status it reaches.
-        metrics::counter!("switchyard_payments_total", "connector" => attempt.connector.clone(),
-            "account" => attempt.connector_account.clone(), "payment_method" => attempt.payment_method_type.clone(),
-            "status" => status.as_str())
-        .increment(1);
+        reached(intent, attempt, status, now);
     }
     intent.status = status;
     if let Some(captured) = amount_captured {
@@ -153,4 +150,23 @@ pub(super) async fn settle(
     }
     intent.modified_at = now;
     Ok(true)
+}
+
+/// A payment reached `status` through `attempt`: counted once for each status it reaches
+/// (`switchyard_payments_total`), with a failure's decline code, and logged.
+fn reached(intent: &PaymentIntent, attempt: &PaymentAttempt, status: IntentStatus, now: chrono::DateTime<Utc>) {
+    let decline = match status {
+        IntentStatus::Failed => Some(attempt.error.as_ref().map_or(DeclineCode::Other, DeclineCode::of)),
+        _ => None,
+    };
+    let decline_code = decline.map_or("none", DeclineCode::as_str);
+    metrics::counter!("switchyard_payments_total", "profile" => intent.profile_id.clone(),
+        "account" => attempt.connector_account.clone(), "connector" => attempt.connector.clone(),
+        "payment_method" => attempt.payment_method_type.clone(), "status" => status.as_str(),
+        "decline_code" => decline_code)
+    .increment(1);
+    let duration_ms = (now - attempt.created_at).num_milliseconds();
+    tracing::info!(payment_id = %intent.id, attempt_id = %attempt.id, profile = %intent.profile_id,
+        account = %attempt.connector_account, connector = %attempt.connector, status = status.as_str(),
+        decline_code, duration_ms, "payment outcome");
 }
