@@ -17,9 +17,14 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 const ROUTING: &str = r#"
--- Lane "b" (from the payment's metadata) goes to sandbox_b, everything else to sandbox_a.
+-- Lane "b" (from the payment's metadata) goes to sandbox_b; lane "c" tries the account that is
+-- down, then sandbox_a; lane "error" fails (the fallback list, sandbox_b, serves); everything
+-- else goes to sandbox_a.
 return function(p, ctx)
-  if p.metadata and p.metadata.lane == "b" then return { "sandbox_b" }, "lane b" end
+  local lane = p.metadata and p.metadata.lane
+  if lane == "b" then return { "sandbox_b" }, "lane b" end
+  if lane == "c" then return { "sandbox_down", "sandbox_a" }, "lane c" end
+  if lane == "error" then error("no lane") end
   return { "sandbox_a" }, "lane a"
 end
 "#;
@@ -149,29 +154,91 @@ fn payment_in_lane(card: &str, lane: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_counts_the_payments_that_were_sent() {
     let dir = TempDir::new().unwrap();
-    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b")];
-    let config = config_routed(dir.path(), accounts, &[], "lanes", ROUTING);
+    let mut down = sandbox_account("sandbox_down");
+    down.metadata.insert("simulate".into(), json!("unavailable"));
+    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down];
+    let config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
 
+    // Lane c: the first ten calls to sandbox_down fail over to sandbox_a and open its circuit;
+    // the last two payments skip it unasked.
     let mix = [
         ("a", "4242424242424242", 4),
         ("a", "4000000000000002", 2),
         ("b", "5555555555554444", 3),
         ("b", "4000000000009995", 1),
+        ("c", "4242424242424242", 12),
+        ("error", "4242424242424242", 1),
     ];
+    let mut paid = Vec::new();
     for (lane, card, times) in mix {
         for _ in 0..times {
             let body = pay(&app, payment_in_lane(card, lane)).await;
             assert_eq!(body["connector"], "sandbox", "{body}");
+            paid.push(body);
         }
     }
+    let (status, refund) = app
+        .post("/v2/refunds", json!({ "payment_id": id_of(&paid[0]), "merchant_reference_id": "r1", "amount": 100 }))
+        .await;
+    assert_eq!(status, 200, "{refund}");
 
     prometheus
         .until(
             r#"sum by (account) (switchyard_payments_total{status="succeeded", payment_method="card"})"#,
             "account",
-            &[("sandbox_a", 4.0), ("sandbox_b", 3.0)],
+            &[("sandbox_a", 16.0), ("sandbox_b", 4.0)],
+        )
+        .await;
+    // Accounts are told apart by profile: every per-account series carries it.
+    prometheus
+        .until(r#"sum by (profile) (switchyard_payments_total{account="sandbox_a"})"#, "profile", &[("web", 18.0)])
+        .await;
+    prometheus
+        .until(
+            r#"sum by (profile) (switchyard_connector_requests_total{account="sandbox_down"})"#,
+            "profile",
+            &[("web", 10.0)],
+        )
+        .await;
+    prometheus.until(r#"switchyard_connector_circuit_state{account="sandbox_down"}"#, "profile", &[("web", 2.0)]).await;
+    // Declines by cause, from the sandbox's codes; anything else has none.
+    prometheus
+        .until(
+            r#"sum by (decline_code) (switchyard_payments_total{status="failed"})"#,
+            "decline_code",
+            &[("card_declined", 2.0), ("insufficient_funds", 1.0)],
+        )
+        .await;
+    prometheus
+        .until(
+            r#"sum by (decline_code) (switchyard_payments_total{status!="failed"})"#,
+            "decline_code",
+            &[("none", 20.0)],
+        )
+        .await;
+    prometheus
+        .until(
+            r#"sum by (account) (switchyard_refunds_total{profile="web", connector="sandbox", status="succeeded"})"#,
+            "account",
+            &[("sandbox_a", 1.0)],
+        )
+        .await;
+    // Every account passed over is counted, by cause: the calls that failed, and the skips once
+    // the circuit was open.
+    prometheus
+        .until(
+            r#"sum by (cause) (switchyard_failovers_total{profile="web", account="sandbox_down"})"#,
+            "cause",
+            &[("circuit_open", 2.0), ("unavailable", 10.0)],
+        )
+        .await;
+    prometheus
+        .until(
+            r#"sum by (reason) (switchyard_routing_outcomes_total{profile="web"})"#,
+            "reason",
+            &[("fallback", 1.0), ("script", 22.0)],
         )
         .await;
     prometheus
@@ -185,21 +252,21 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .until(
             r#"sum by (status) (switchyard_http_requests_total{route="/v2/payments", method="POST"})"#,
             "status",
-            &[("200", 10.0)],
+            &[("200", 23.0)],
         )
         .await;
     prometheus
         .until(
             r#"sum by (account) (switchyard_routing_decisions_total{profile="web"})"#,
             "account",
-            &[("sandbox_a", 6.0), ("sandbox_b", 4.0)],
+            &[("sandbox_a", 6.0), ("sandbox_b", 5.0), ("sandbox_down", 12.0)],
         )
         .await;
     prometheus
         .until(
             r#"sum by (outcome) (switchyard_connector_request_duration_seconds_count{flow="authorize"})"#,
             "outcome",
-            &[("ok", 10.0)],
+            &[("ok", 23.0), ("unavailable", 10.0)],
         )
         .await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
