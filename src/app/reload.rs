@@ -62,14 +62,14 @@ impl Reloader {
         let result = match &outcome {
             Outcome::Applied => "applied",
             Outcome::Unchanged => {
-                tracing::info!(version = %serving, result = "unchanged", "configuration reload");
+                tracing::info!(version = %serving, result = %"unchanged", "configuration reload");
                 "unchanged"
             }
             Outcome::Refused(problems) => {
                 for problem in problems {
                     tracing::error!(%problem, "configuration refused");
                 }
-                tracing::error!(version = %serving, result = "refused", problems = problems.len(),
+                tracing::error!(version = %serving, result = %"refused", problems = problems.len(),
                     "configuration reload refused; the version serving goes on");
                 "refused"
             }
@@ -120,7 +120,7 @@ impl Reloader {
         built.report.announce(&self.live.load(), Some(&replaced));
         metrics::gauge!("switchyard_config_info", "version" => replaced.version.to_string()).set(0.0);
         metrics::gauge!("switchyard_config_info", "version" => version.to_string()).set(1.0);
-        tracing::info!(%version, replaced = %replaced.version, result = "applied", "configuration reload");
+        tracing::info!(%version, replaced = %replaced.version, result = %"applied", "configuration reload");
         Outcome::Applied
     }
 }

@@ -84,7 +84,7 @@ impl Account {
 
     fn circuit_changed(&self, circuit: health::Circuit) {
         tracing::info!(profile = %self.profile, account = %self.name, connector = %self.connector,
-            circuit = circuit.as_str(), "circuit changed");
+            circuit = %circuit.as_str(), "circuit changed");
     }
 }
 

@@ -137,8 +137,8 @@ fn reached(refund: &Refund) {
     let decline_code = failed.map_or("none", |e| DeclineCode::of(e).as_str());
     let duration_ms = (refund.modified_at - refund.created_at).num_milliseconds();
     tracing::info!(refund_id = %refund.id, payment_id = %refund.payment_id, profile = %refund.profile_id,
-        account = %refund.connector_account, connector = %refund.connector, status = refund.status.as_str(),
-        decline_code, duration_ms, "refund outcome");
+        account = %refund.connector_account, connector = %refund.connector, status = %refund.status.as_str(),
+        decline_code = %decline_code, duration_ms, "refund outcome");
 }
 
 pub async fn retrieve(cx: &Context, scope: &Scope, refund_id: &str) -> Result<Refund, Error> {

@@ -167,6 +167,6 @@ fn reached(intent: &PaymentIntent, attempt: &PaymentAttempt, status: IntentStatu
     .increment(1);
     let duration_ms = (now - attempt.created_at).num_milliseconds();
     tracing::info!(payment_id = %intent.id, attempt_id = %attempt.id, profile = %intent.profile_id,
-        account = %attempt.connector_account, connector = %attempt.connector, status = status.as_str(),
-        decline_code, duration_ms, "payment outcome");
+        account = %attempt.connector_account, connector = %attempt.connector, status = %status.as_str(),
+        decline_code = %decline_code, duration_ms, "payment outcome");
 }

@@ -61,6 +61,11 @@ struct Daemon {
 
 impl Daemon {
     fn spawn(dir: &Path, db: &str, run: &str) -> Self {
+        Self::spawn_at(dir, db, run, "trace")
+    }
+
+    /// The daemon logging at `level` (`RUST_LOG`).
+    fn spawn_at(dir: &Path, db: &str, run: &str, level: &str) -> Self {
         let port = free_port();
         let stdout = dir.join(format!("{run}.stdout.log"));
         let stderr = dir.join(format!("{run}.stderr.log"));
@@ -71,7 +76,7 @@ impl Daemon {
             .arg(root.join("config/switchyard.toml"))
             .env("SWITCHYARD__DATABASE__URL", db)
             .env("SWITCHYARD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "trace")
+            .env("RUST_LOG", level)
             .env_remove("SWITCHYARD__LOG__LEVEL")
             .env_remove("SWITCHYARD__LOG__JSON")
             .stdin(Stdio::null())
@@ -337,6 +342,40 @@ async fn card_numbers_and_codes_never_reach_the_database_the_logs_or_a_response(
 
 /// The database (on SQLite, its files byte by byte) holds no card number, no security code and
 /// no API key, but does hold what may be kept of the cards.
+/// Output to a file (not a terminal) is plain text, and at `info` each payment's outcome is one
+/// line with its ids, account, status and decline code, and no card number.
+#[tokio::test]
+async fn the_log_has_one_plain_line_per_payment_outcome() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = database_url(dir.path());
+    let mut daemon = Daemon::spawn_at(dir.path(), &db, "info", "info");
+    let client = reqwest::Client::new();
+    daemon.ready(&client).await;
+    let base = daemon.base.clone();
+    let mut texts = Vec::new();
+    let mut ids = Vec::new();
+    for (number, status) in [(PAN, "succeeded"), (DECLINED_PAN, "failed")] {
+        let (code, body) = call(&client, &base, "/v2/payments", Some(&card_payment(number)), &mut texts).await;
+        assert_eq!((code, body["status"].as_str()), (200, Some(status)), "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let logs = daemon.stop();
+    let output = String::from_utf8_lossy(&logs.concat()).into_owned();
+    assert!(!output.contains('\u{1b}'), "colour codes in output that is not a terminal: {output}");
+    let outcomes: Vec<&str> = output.lines().filter(|l| l.contains("payment outcome")).collect();
+    assert_eq!(outcomes.len(), 2, "{output}");
+    for (line, (id, status, decline)) in
+        outcomes.iter().zip([(&ids[0], "succeeded", "none"), (&ids[1], "failed", "card_declined")])
+    {
+        assert!(line.contains(" INFO "), "{line}");
+        for part in [format!("payment_id={id}"), format!("status={status}"), format!("decline_code={decline}")] {
+            assert!(line.contains(&part), "{part} missing: {line}");
+        }
+        assert!(line.contains("account=") && line.contains("duration_ms="), "{line}");
+        assert!(!line.contains(PAN) && !line.contains(DECLINED_PAN), "{line}");
+    }
+}
+
 async fn assert_database_clean(db: &str) {
     let stored = contents(db).await;
     for (place, bytes) in &stored {
