@@ -149,7 +149,16 @@ fn describe() {
         "switchyard_session_tokens_total",
         "Wallet session tokens asked for, by wallet and whether one was given."
     );
-    describe_counter!("switchyard_webhook_deliveries_total", "Tries at delivering events to merchants, by outcome.");
+    describe_counter!(
+        "switchyard_webhook_deliveries_total",
+        "Tries at delivering events to merchants, by outcome and cause (none, timeout, connect, status_4xx, \
+         status_5xx, other)."
+    );
+    describe_histogram!(
+        "switchyard_webhook_delivery_lag_seconds",
+        Unit::Seconds,
+        "Time from an event being written to its delivery to the merchant."
+    );
     describe_histogram!(
         "switchyard_webhook_delivery_duration_seconds",
         Unit::Seconds,

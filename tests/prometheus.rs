@@ -10,8 +10,11 @@ mod common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use common::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -157,7 +160,20 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     let mut down = sandbox_account("sandbox_down");
     down.metadata.insert("simulate".into(), json!("unavailable"));
     let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down];
-    let config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
+    let mut config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
+    // The merchant's endpoint fails the first event it is sent, then takes every one.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let hooks = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move || {
+            let first = answered.fetch_add(1, Ordering::SeqCst) == 0;
+            std::future::ready(if first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK })
+        }),
+    );
+    let endpoint = common::mock::MockServer::serve(hooks).await;
+    send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whsec_prometheus_test");
+    config.outgoing_webhooks.every_ms = 50;
+    config.outgoing_webhooks.retry_base_ms = 50;
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
 
@@ -269,6 +285,15 @@ async fn prometheus_counts_the_payments_that_were_sent() {
             &[("ok", 23.0), ("unavailable", 10.0)],
         )
         .await;
+    // Webhooks: the failed try by its cause, and the delivery lag of those delivered.
+    prometheus
+        .until(
+            r#"sum by (cause) (switchyard_webhook_deliveries_total{outcome="retrying"})"#,
+            "cause",
+            &[("status_5xx", 1.0)],
+        )
+        .await;
+    prometheus.until("clamp_max(switchyard_webhook_delivery_lag_seconds_count, 1)", "cause", &[("", 1.0)]).await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
     // Prometheus's own connection is open while it scrapes.
     prometheus.until("switchyard_http_connections >= 1", "listener", &[("api", 1.0)]).await;

@@ -87,7 +87,7 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
         courier.live.load().directory.profile(&event.merchant_id, &event.profile_id).and_then(|p| p.webhook.clone());
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     let answer = match &target {
-        None => Err("the profile has no webhook_url any more".to_string()),
+        None => Err(("other", "the profile has no webhook_url any more".to_string())),
         Some(target) => {
             headers.push((SIGNATURE_HEADER.into(), sign(target.key.expose().as_bytes(), event.body.as_bytes())));
             let mut request = courier.http.post(&target.url).timeout(Duration::from_millis(config.timeout_ms));
@@ -102,7 +102,14 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
                     let code = res.status().as_u16();
                     Ok((code, res.text().await.map(|body| clip(&body, KEPT_ANSWER)).ok()))
                 }
-                Err(e) => Err(clip(&e.to_string(), KEPT_ANSWER)),
+                Err(e) => {
+                    let cause = match () {
+                        () if e.is_timeout() => "timeout",
+                        () if e.is_connect() => "connect",
+                        () => "other",
+                    };
+                    Err((cause, clip(&e.to_string(), KEPT_ANSWER)))
+                }
             }
         }
     };
@@ -113,9 +120,17 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
         () if target.is_none() || attempt >= i64::from(config.max_attempts) => AfterTry::GiveUp,
         () => AfterTry::RetryAt(now + doubling(config.retry_base_ms, config.retry_max_ms, attempt - 1)),
     };
-    let (status_code, response_body, error_message) = match answer {
-        Ok((code, body)) => (Some(code), body, None),
-        Err(error) => (None, None, Some(error)),
+    let (status_code, response_body, error_message, cause) = match answer {
+        Ok((code, body)) => {
+            let cause = match code {
+                200..=299 => "none",
+                400..=499 => "status_4xx",
+                500..=599 => "status_5xx",
+                _ => "other",
+            };
+            (Some(code), body, None, cause)
+        }
+        Err((cause, error)) => (None, None, Some(error), cause),
     };
     let outcome = match after {
         AfterTry::Delivered => "delivered",
@@ -124,7 +139,11 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
     };
     // A number when the endpoint answered, else left out (the error says why).
     tracing::info!(event_id = %event.id, event_type = %event.event_type, attempt, status_code, outcome, "webhook sent");
-    metrics::counter!("switchyard_webhook_deliveries_total", "outcome" => outcome).increment(1);
+    metrics::counter!("switchyard_webhook_deliveries_total", "outcome" => outcome, "cause" => cause).increment(1);
+    if delivered {
+        let lag = (now - event.created_at).to_std().unwrap_or_default();
+        metrics::histogram!("switchyard_webhook_delivery_lag_seconds").record(lag.as_secs_f64());
+    }
     let delivery = Delivery {
         id: format!("{}_{attempt}", event.id),
         event_id: event.id,
