@@ -133,6 +133,14 @@ fn describe() {
         "1 for the configuration version serving now (label version), 0 for versions it replaced."
     );
     describe_gauge!(
+        "switchyard_script_info",
+        "1 for the routing script each profile uses now (labels profile, script, hash), 0 for those it replaced."
+    );
+    describe_gauge!(
+        "switchyard_plugin_info",
+        "1 for the connector plugin version serving now (labels connector, hash), 0 for those it replaced."
+    );
+    describe_gauge!(
         "switchyard_config_restart_pending",
         "1 while the configuration file holds a change to a setting that applies only at a restart."
     );

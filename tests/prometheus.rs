@@ -174,6 +174,7 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whsec_prometheus_test");
     config.outgoing_webhooks.every_ms = 50;
     config.outgoing_webhooks.retry_base_ms = 50;
+    let routing = config.paths.routing.join("lanes.lua");
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
 
@@ -199,6 +200,9 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .post("/v2/refunds", json!({ "payment_id": id_of(&paid[0]), "merchant_reference_id": "r1", "amount": 100 }))
         .await;
     assert_eq!(status, 200, "{refund}");
+    // An edited script makes a new configuration version.
+    std::fs::write(&routing, format!("{ROUTING}\n-- edited\n")).unwrap();
+    assert!(matches!(app.reload().await, switchyard::app::reload::Outcome::Applied));
 
     prometheus
         .until(
@@ -294,6 +298,17 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         )
         .await;
     prometheus.until("clamp_max(switchyard_webhook_delivery_lag_seconds_count, 1)", "cause", &[("", 1.0)]).await;
+    // The versions serving: the edited script and the configuration it made, each 1, beside
+    // the ones they replaced, each 0.
+    prometheus
+        .until(
+            r#"count_values("serving", switchyard_script_info{profile="web", script="lanes"})"#,
+            "serving",
+            &[("0", 1.0), ("1", 1.0)],
+        )
+        .await;
+    prometheus.until(r#"count_values("serving", switchyard_config_info)"#, "serving", &[("0", 1.0), ("1", 1.0)]).await;
+    prometheus.until(r#"count_values("serving", switchyard_plugin_info)"#, "serving", &[("1", 2.0)]).await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
     // Prometheus's own connection is open while it scrapes.
     prometheus.until("switchyard_http_connections >= 1", "listener", &[("api", 1.0)]).await;

@@ -204,6 +204,45 @@ impl Report {
             tracing::error!(%problem, "not ready");
         }
         metrics::gauge!("switchyard_accounts_out_of_service").set(self.out_of_service.len() as f64);
+        swap_info(
+            "switchyard_script_info",
+            &["profile", "script", "hash"],
+            previous.map(script_info),
+            script_info(serving),
+        );
+        swap_info("switchyard_plugin_info", &["connector", "hash"], previous.map(plugin_info), plugin_info(serving));
+    }
+}
+
+/// The label values of `switchyard_script_info`: each profile's script and its hash.
+fn script_info(s: &Snapshot) -> BTreeSet<Vec<String>> {
+    s.directory
+        .profiles()
+        .filter_map(|p| {
+            let name = p.routing.as_deref()?;
+            Some(vec![p.id.clone(), name.to_string(), s.scripts.get(name)?.hash.to_string()])
+        })
+        .collect()
+}
+
+/// The label values of `switchyard_plugin_info`: each plugin connector and its hash.
+fn plugin_info(s: &Snapshot) -> BTreeSet<Vec<String>> {
+    s.registry.plugin_versions().map(|(name, hash)| vec![name.to_string(), hash.to_string()]).collect()
+}
+
+/// An info metric: 1 for the series of the version serving, 0 for those it replaced.
+fn swap_info(
+    name: &'static str,
+    keys: &[&'static str],
+    before: Option<BTreeSet<Vec<String>>>,
+    now: BTreeSet<Vec<String>>,
+) {
+    let labels = |values: &Vec<String>| keys.iter().copied().zip(values.iter().cloned()).collect::<Vec<_>>();
+    for gone in before.unwrap_or_default().difference(&now) {
+        metrics::gauge!(name, &labels(gone)).set(0.0);
+    }
+    for serving in &now {
+        metrics::gauge!(name, &labels(serving)).set(1.0);
     }
 }
 
