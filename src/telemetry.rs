@@ -173,6 +173,19 @@ fn describe() {
         "How long merchants' endpoints took to answer a webhook."
     );
     describe_gauge!("switchyard_webhook_events_pending", "Events waiting to be delivered to merchants.");
+    describe_gauge!("switchyard_payments_processing", "Payments standing processing, by profile.");
+    describe_gauge!(
+        "switchyard_payments_processing_oldest_seconds",
+        Unit::Seconds,
+        "How long the payment processing longest has stood unchanged, by profile."
+    );
+    describe_gauge!("switchyard_refunds_pending", "Refunds standing pending, by profile.");
+    describe_gauge!(
+        "switchyard_refunds_pending_oldest_seconds",
+        Unit::Seconds,
+        "How long the refund pending longest has stood unchanged, by profile."
+    );
+    describe_gauge!("switchyard_reconciler_backlog", "Payments and refunds due for a check by the reconciler.");
     describe_counter!(
         "switchyard_reconciler_checks_total",
         "Unsettled payments and refunds the reconciler asked a provider about, by kind and outcome."

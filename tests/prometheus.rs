@@ -174,6 +174,9 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whsec_prometheus_test");
     config.outgoing_webhooks.every_ms = 50;
     config.outgoing_webhooks.retry_base_ms = 50;
+    // The reconciler measures often, and leaves alone what it finds (nothing is due for an hour).
+    config.reconciler.every_ms = 100;
+    config.reconciler.after_ms = 3_600_000;
     let routing = config.paths.routing.join("lanes.lua");
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
@@ -289,6 +292,29 @@ async fn prometheus_counts_the_payments_that_were_sent() {
             &[("ok", 23.0), ("unavailable", 10.0)],
         )
         .await;
+    // A payment left `processing` two minutes ago, as a crash leaves one: the reconciler's round
+    // counts it, and how long it has stood.
+    let mut db = common::database::connect(app.database_url()).await;
+    let stuck = sqlx::query(
+        "UPDATE payment_intents SET status = 'processing', modified_at = modified_at - 120000 WHERE id = $1",
+    )
+    .bind(id_of(&paid[4]))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(stuck.rows_affected(), 1);
+    prometheus.until(r#"switchyard_payments_processing{profile="web"}"#, "profile", &[("web", 1.0)]).await;
+    prometheus
+        .until(
+            r#"switchyard_payments_processing_oldest_seconds{profile="web"} >= bool 120"#,
+            "profile",
+            &[("web", 1.0)],
+        )
+        .await;
+    prometheus.until(r#"switchyard_refunds_pending{profile="web"}"#, "profile", &[("web", 0.0)]).await;
+    prometheus.until(r#"switchyard_refunds_pending_oldest_seconds{profile="web"}"#, "profile", &[("web", 0.0)]).await;
+    prometheus.until("switchyard_reconciler_backlog", "profile", &[("", 0.0)]).await;
+
     // Webhooks: the failed try by its cause, and the delivery lag of those delivered.
     prometheus
         .until(

@@ -38,9 +38,15 @@ pub fn spawn(core: Arc<Core>, settings: ReconcilerConfig) -> JoinHandle<()> {
 pub async fn run(core: &Arc<Core>, config: &ReconcilerConfig) -> usize {
     let cx = core.now();
     let mut checks = JoinSet::new();
+    let mut backlog = 0;
     for kind in [Unsettled::Payments, Unsettled::Refunds] {
         let now = Utc::now();
         let quiet_since = now - millis(config.after_ms);
+        measure(&cx, kind, now).await;
+        match cx.store.due(kind, quiet_since, now).await {
+            Ok(due) => backlog += due,
+            Err(e) => tracing::warn!(error = %e, kind = kind.as_str(), "reconciler cannot count what is due"),
+        }
         let records = match cx.store.unsettled(kind, quiet_since, now, config.batch).await {
             Ok(records) => records,
             Err(e) => {
@@ -58,7 +64,31 @@ pub async fn run(core: &Arc<Core>, config: &ReconcilerConfig) -> usize {
             }
         }
     }
+    metrics::gauge!("switchyard_reconciler_backlog").set(backlog as f64);
     checks.join_all().await.into_iter().filter(|settled| *settled).count()
+}
+
+/// Sets the gauges of what stands unsettled, by profile: how many, and how long the oldest has
+/// stood unchanged. Every profile served gets a value, 0 when it has none.
+async fn measure(cx: &Context, kind: Unsettled, now: chrono::DateTime<Utc>) {
+    let (count, oldest) = match kind {
+        Unsettled::Payments => ("switchyard_payments_processing", "switchyard_payments_processing_oldest_seconds"),
+        Unsettled::Refunds => ("switchyard_refunds_pending", "switchyard_refunds_pending_oldest_seconds"),
+    };
+    let standing = match cx.store.unsettled_by_profile(kind).await {
+        Ok(standing) => standing,
+        Err(e) => {
+            tracing::warn!(error = %e, kind = kind.as_str(), "reconciler cannot count unsettled records");
+            return;
+        }
+    };
+    for profile in cx.snapshot.directory.profiles() {
+        let found = standing.iter().find(|(id, ..)| *id == profile.id);
+        let (n, age) =
+            found.map_or((0, 0.0), |(_, n, since)| (*n, (now - *since).to_std().unwrap_or_default().as_secs_f64()));
+        metrics::gauge!(count, "profile" => profile.id.clone()).set(n as f64);
+        metrics::gauge!(oldest, "profile" => profile.id.clone()).set(age);
+    }
 }
 
 /// Syncs one record with its provider; true when that settled it.

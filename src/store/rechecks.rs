@@ -95,6 +95,39 @@ impl Store {
             .collect()
     }
 
+    /// How many records of `kind` stand unsettled in each profile that has any, with when the
+    /// one unchanged longest last changed.
+    pub async fn unsettled_by_profile(&self, kind: Unsettled) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT profile_id, COUNT(*) AS n, MIN(modified_at) AS oldest FROM {} WHERE status = $1 GROUP BY profile_id",
+            kind.table()
+        ))
+        .bind(kind.status())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let oldest: i64 = row.try_get("oldest")?;
+                let oldest = DateTime::<Utc>::from_timestamp_millis(oldest).unwrap_or_default();
+                Ok((row.try_get("profile_id")?, row.try_get("n")?, oldest))
+            })
+            .collect()
+    }
+
+    /// How many records of `kind` are due for a check: what `unsettled` would list, unbounded.
+    pub async fn due(&self, kind: Unsettled, quiet_since: DateTime<Utc>, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {} WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 {}",
+            kind.table(),
+            kind.idle()
+        ))
+        .bind(kind.status())
+        .bind(millis(quiet_since))
+        .bind(millis(now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Takes `record` on until `until`. False, changing nothing, when it settled or another
     /// daemon took it on since it was listed: a compare-and-set, so two reconcilers never ask a
     /// provider about the same payment at once.
