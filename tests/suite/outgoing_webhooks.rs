@@ -184,8 +184,11 @@ async fn a_failing_endpoint_is_retried_until_it_answers_2xx_and_events_keep_thei
 
     let (_, metrics) = app.call(reqwest::Method::GET, "/metrics", None, None, None).await;
     let metrics = metrics.as_str().unwrap_or_default().to_string();
-    assert!(metrics.contains("switchyard_webhook_deliveries_total{outcome=\"retrying\"}"), "{metrics}");
-    assert!(metrics.contains("switchyard_webhook_deliveries_total{outcome=\"delivered\"}"), "{metrics}");
+    assert!(
+        metrics.contains("switchyard_webhook_deliveries_total{outcome=\"retrying\",cause=\"status_5xx\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("switchyard_webhook_deliveries_total{outcome=\"delivered\",cause=\"none\"}"), "{metrics}");
 }
 
 #[tokio::test]
