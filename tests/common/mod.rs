@@ -8,6 +8,7 @@ pub mod double;
 pub mod fintecture_sdk;
 pub mod localstripe;
 pub mod mock;
+pub mod prometheus;
 pub mod recorder;
 pub mod stripe_mock;
 pub mod venv;

@@ -12,6 +12,7 @@
 mod common;
 
 mod adyen;
+mod alert_rules;
 mod auth;
 mod bad_input;
 mod browser_flow;

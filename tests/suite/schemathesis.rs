@@ -161,11 +161,12 @@ responses = true
         writeln!(toml, "[dictionaries.{name}]\nvalues = {}\n", toml_list(values)).unwrap();
     }
     // Most cases name a seed; the rest are generated, to reach "not found" too. Operations by
-    // name (`METHOD /path`).
+    // name (`METHOD /path`); the `/v1/…` aliases are the same calls and take the same seeds, so
+    // a delete through one only ever names its own seeds too.
     let bindings = [
-        (r"^DELETE /v2/customers/\{id\}$", "path.id", "doomed_customers"),
-        (r"^DELETE /v2/payment-methods/\{id\}$", "path.id", "doomed_payment_methods"),
-        (r"^DELETE /v2/payment-method-sessions/\{id\}$", "path.id", "other_sessions"),
+        (r"^DELETE /v[12]/customers/\{id\}$", "path.id", "doomed_customers"),
+        (r"^DELETE /v[12]/payment-methods/\{id\}$", "path.id", "doomed_payment_methods"),
+        (r"^DELETE /v[12]/payment-method-sessions/\{id\}$", "path.id", "other_sessions"),
         (r"^GET /v2/payments/\{id\}", "path.id", "payments"),
         (r"^POST /v2/payments/\{id\}/capture$", "path.id", "capturable"),
         (r"^POST /v2/payments/\{id\}/cancel$", "path.id", "cancellable"),
@@ -174,13 +175,13 @@ responses = true
         (r"^POST /payments/session_tokens$", "body.payment_id", "token_intents"),
         (r"^POST /payments/session_tokens$", "body.client_secret", "token_secrets"),
         (r"^GET /v2/refunds/\{id\}$", "path.id", "refunds"),
-        (r"^(GET|PUT) /v2/customers/\{id\}", "path.id", "customers"),
-        (r"^POST /v2/payment-methods$", "body.customer_id", "customers"),
+        (r"^(GET|PUT) /v[12]/customers/\{id\}", "path.id", "customers"),
+        (r"^POST /v[12]/payment-methods$", "body.customer_id", "customers"),
         (r"^POST /v2/payment-methods/create-intent$", "body.customer_id", "customers"),
-        (r"^POST /v2/payment-method-sessions$", "body.customer_id", "customers"),
-        (r"^GET /v2/payment-methods/\{id\}$", "path.id", "payment_methods"),
+        (r"^POST /v[12]/payment-method-sessions$", "body.customer_id", "customers"),
+        (r"^GET /v[12]/payment-methods/\{id\}$", "path.id", "payment_methods"),
         (r"^POST /v2/payment-methods/\{id\}/confirm-intent$", "path.id", "method_intents"),
-        (r"^(GET|POST) /v2/payment-method-sessions/\{id\}", "path.id", "method_sessions"),
+        (r"^(GET|POST) /v[12]/payment-method-sessions/\{id\}", "path.id", "method_sessions"),
         (r"^POST /v2/webhooks/", "path.merchant_id", "merchants"),
         (r"^POST /v2/webhooks/", "path.account", "accounts"),
     ];
