@@ -1,6 +1,6 @@
 //! The shipped Grafana dashboard (`examples/grafana/switchyard.json`) against a real Prometheus
 //! scraping the daemon: after traffic with declines, a failover to a second account, a routing
-//! script error, webhooks, requests refused by a tiny API limit and a reload, every panel query —
+//! script error, a payment left `processing` for the reconciler, webhooks, requests refused by a tiny API limit and a reload, every panel query —
 //! its variables substituted as Grafana would with "All" chosen — must be valid and return data.
 //! An empty panel is one an operator would stare at in vain.
 //!
@@ -12,6 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
+use common::ledger::{ledger_account, provider, settled_by_the_reconciler, Shared};
 use common::mock::{json_answer, MockServer};
 use common::prometheus::Prometheus;
 use common::*;
@@ -21,10 +22,12 @@ use tempfile::TempDir;
 
 const ROUTING: &str = r#"
 -- Lane "dead" tries the account that is down first; lane "boom" makes the script fail, so the
--- fallback list serves; everything else goes to sandbox_a.
+-- fallback list serves; lane "ledger" pays through a provider whose answers are lost; everything
+-- else goes to sandbox_a.
 return function(p, ctx)
   local lane = p.metadata and p.metadata.lane
   if lane == "boom" then error("no route for lane boom") end
+  if lane == "ledger" then return { "ledger" }, "lane ledger" end
   if lane == "dead" then return { "dead", "sandbox_b" }, "dead first" end
   return { "sandbox_a" }, "lane a"
 end
@@ -101,8 +104,11 @@ async fn every_dashboard_query_shows_data_after_traffic() {
     let dir = TempDir::new().unwrap();
     let mut dead = sandbox_account("dead");
     dead.metadata.insert("simulate".into(), json!("unavailable"));
-    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), dead];
+    // The reconciler settles a payment whose answer was lost.
+    let ledger = provider(Shared::default()).await;
+    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), dead, ledger_account(&ledger.url)];
     let mut config = config_routed(dir.path(), accounts, &["sandbox_a"], "dashboard", ROUTING);
+    settled_by_the_reconciler(&mut config);
     send_webhooks(&mut config, &format!("{}/hooks", hooks.url), "whk_dashboard");
     // Room for the traffic below, then 429s.
     config.limits.per_key = Some(RateConfig { per_second: 1, burst: 20 });
@@ -118,6 +124,7 @@ async fn every_dashboard_query_shows_data_after_traffic() {
         ("dead", "4242424242424242", "succeeded"),
         ("dead", "4242424242424242", "succeeded"),
         ("boom", "4242424242424242", "succeeded"),
+        ("ledger", "4242424242424242", "processing"),
     ];
     for (lane, card, status) in traffic {
         let body = pay(&app, in_lane(card, lane)).await;
