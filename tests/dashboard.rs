@@ -1,5 +1,5 @@
 //! The shipped Grafana dashboard (`examples/grafana/switchyard.json`) against a real Prometheus
-//! scraping the daemon: after traffic with declines, a failover to a second account, a routing
+//! scraping the daemon: after traffic with declines, a refund, a failover to a second account, a routing
 //! script error, a payment left `processing` for the reconciler, webhooks, requests refused by a tiny API limit and a reload, every panel query —
 //! its variables substituted as Grafana would with "All" chosen — must be valid and return data.
 //! An empty panel is one an operator would stare at in vain.
@@ -126,10 +126,15 @@ async fn every_dashboard_query_shows_data_after_traffic() {
         ("boom", "4242424242424242", "succeeded"),
         ("ledger", "4242424242424242", "processing"),
     ];
+    let mut paid = Vec::new();
     for (lane, card, status) in traffic {
         let body = pay(&app, in_lane(card, lane)).await;
         assert_eq!(body["status"], status, "{body}");
+        paid.push(body);
     }
+    let refund = json!({ "payment_id": id_of(&paid[0]), "merchant_reference_id": "dashboard_refund", "amount": 100 });
+    let (status, body) = app.post("/v2/refunds", refund).await;
+    assert_eq!(status, 200, "{body}");
 
     std::fs::write(&script, format!("{ROUTING}-- reloaded\n")).unwrap();
     app.reload().await;
