@@ -9,13 +9,12 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::prometheus::tool;
+use common::prometheus::{tool, Prometheus};
 use common::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -32,95 +31,6 @@ return function(p, ctx)
   return { "sandbox_a" }, "lane a"
 end
 "#;
-
-struct Prometheus {
-    url: String,
-    child: Child,
-    _dir: TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
-    /// A Prometheus on loopback scraping `target` (`host:port`) every second.
-    async fn scraping(target: &str) -> Self {
-        let dir = TempDir::new().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: switchyard\n    \
-                 static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(tool("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus starts");
-        let prometheus = Self { url: format!("http://127.0.0.1:{port}"), child, _dir: dir };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if client.get(format!("{}/-/ready", prometheus.url)).send().await.is_ok_and(|r| r.status().is_success()) {
-                return prometheus;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("prometheus was not ready in 30 s");
-    }
-
-    /// The instant vector `query` evaluates to, as (labels, value) pairs.
-    async fn query(&self, query: &str) -> Vec<(Value, f64)> {
-        let res: Value = reqwest::Client::new()
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", query)])
-            .send()
-            .await
-            .expect("prometheus answers")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(res["status"], "success", "{res}");
-        res["data"]["result"]
-            .as_array()
-            .expect("a vector")
-            .iter()
-            .map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().parse::<f64>().unwrap()))
-            .collect()
-    }
-
-    /// Waits for `query` to evaluate to `want` ((label value, value) pairs, by `label`).
-    async fn until(&self, query: &str, label: &str, want: &[(&str, f64)]) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut got = Vec::new();
-        while Instant::now() < deadline {
-            got = self
-                .query(query)
-                .await
-                .into_iter()
-                .map(|(m, v)| (m[label].as_str().unwrap_or("").to_string(), v))
-                .collect();
-            got.sort_by(|a, b| a.0.cmp(&b.0));
-            if got.iter().map(|(l, v)| (l.as_str(), *v)).eq(want.iter().copied()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!("{query}: wanted {want:?}, Prometheus has {got:?}");
-    }
-}
 
 fn payment_in_lane(card: &str, lane: &str) -> Value {
     with(payment(card), json!({ "metadata": { "lane": lane } }))
@@ -310,24 +220,6 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
     // Prometheus's own connection is open while it scrapes.
     prometheus.until("switchyard_http_connections >= 1", "listener", &[("api", 1.0)]).await;
-
-    // Every query of the Grafana dashboard evaluates; those about payments see them.
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana/switchyard.json")).unwrap(),
-    )
-    .expect("the dashboard is JSON");
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        for target in panel["targets"].as_array().expect("targets") {
-            let expr = target["expr"].as_str().expect("an expr").replace("$__rate_interval", "1m");
-            let about_payments = expr.contains("switchyard_payments_total") || expr.contains("connector_request");
-            // A rate needs two scrapes of a series: wait for them where there must be data.
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while prometheus.query(&expr).await.is_empty() && about_payments {
-                assert!(Instant::now() < deadline, "{}: `{expr}` stays empty", panel["title"]);
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-    }
 
     // promtool accepts the exposition, which holds no card data.
     app.post("/v2/payments", json!({})).await;

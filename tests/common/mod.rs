@@ -6,6 +6,7 @@ pub mod binary;
 pub mod database;
 pub mod double;
 pub mod fintecture_sdk;
+pub mod ledger;
 pub mod localstripe;
 pub mod mock;
 pub mod prometheus;
