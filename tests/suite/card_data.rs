@@ -345,7 +345,7 @@ async fn card_numbers_and_codes_never_reach_the_database_the_logs_or_a_response(
 /// Output to a file (not a terminal) is plain text, and at `info` each payment's outcome is one
 /// line with its ids, account, status and decline code, and no card number.
 #[tokio::test]
-async fn the_log_has_one_plain_line_per_payment_outcome() {
+async fn the_log_has_one_plain_line_per_payment_and_refund_outcome_and_reload() {
     let dir = tempfile::TempDir::new().unwrap();
     let db = database_url(dir.path());
     let mut daemon = Daemon::spawn_at(dir.path(), &db, "info", "info");
@@ -359,9 +359,31 @@ async fn the_log_has_one_plain_line_per_payment_outcome() {
         assert_eq!((code, body["status"].as_str()), (200, Some(status)), "{body}");
         ids.push(body["id"].as_str().unwrap().to_string());
     }
+    let refund = json!({ "payment_id": ids[0], "merchant_reference_id": "log_refund", "amount": 100 });
+    let (code, body) = call(&client, &base, "/v2/refunds", Some(&refund), &mut texts).await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("succeeded")), "{body}");
+    // A reload asked for with SIGHUP, of an unchanged configuration.
+    let hup = Command::new("kill").args(["-HUP", &daemon.child.id().to_string()]).status().expect("kill runs");
+    assert!(hup.success());
+    for _ in 0..100 {
+        if daemon.output().contains("configuration reload") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let logs = daemon.stop();
     let output = String::from_utf8_lossy(&logs.concat()).into_owned();
     assert!(!output.contains('\u{1b}'), "colour codes in output that is not a terminal: {output}");
+    let refunds: Vec<&str> = output.lines().filter(|l| l.contains("refund outcome")).collect();
+    assert_eq!(refunds.len(), 1, "{output}");
+    let refund_id = body["id"].as_str().unwrap();
+    for part in [format!("refund_id={refund_id}"), format!("payment_id={}", ids[0]), "status=succeeded".into()] {
+        assert!(refunds[0].contains(&part), "{part} missing: {}", refunds[0]);
+    }
+    let reloads: Vec<&str> = output.lines().filter(|l| l.contains("configuration reload")).collect();
+    assert_eq!(reloads.len(), 1, "{output}");
+    assert!(reloads[0].contains(" INFO ") && reloads[0].contains("result=unchanged"), "{}", reloads[0]);
+    assert!(reloads[0].contains("version="), "{}", reloads[0]);
     let outcomes: Vec<&str> = output.lines().filter(|l| l.contains("payment outcome")).collect();
     assert_eq!(outcomes.len(), 2, "{output}");
     for (line, (id, status, decline)) in
