@@ -47,15 +47,18 @@ struct Setup {
 }
 
 fn account(name: &str, credentials: &[(&str, String)]) -> Account {
-    Account::from_config("web", &ConnectorAccountConfig {
-        name: name.into(),
-        connector: name.into(),
-        enabled: true,
-        base_url: Some("http://127.0.0.1:9".into()),
-        credentials: credentials.iter().map(|(k, v)| (k.to_string(), SecretValue::Literal(v.clone()))).collect(),
-        metadata: Default::default(),
-        rate_limit: None,
-    })
+    Account::from_config(
+        "web",
+        &ConnectorAccountConfig {
+            name: name.into(),
+            connector: name.into(),
+            enabled: true,
+            base_url: Some("http://127.0.0.1:9".into()),
+            credentials: credentials.iter().map(|(k, v)| (k.to_string(), SecretValue::Literal(v.clone()))).collect(),
+            metadata: Default::default(),
+            rate_limit: None,
+        },
+    )
 }
 
 /// Each plugin with an account holding the credentials it declares, loaded once.
