@@ -85,10 +85,6 @@ impl CustomerFields {
             .chain(optional.into_iter().filter_map(|(field, value)| value.as_ref().map(|v| (field, v))));
         for (field, value) in given {
             bounds::text("", field, Some(value), TEXT_MAX)?;
-            // PostgreSQL keeps no NUL in text: refused here, before anything is stored.
-            if value.contains('\0') {
-                return Err(ApiError::InvalidRequest(format!("{field}: must not hold a NUL character")));
-            }
         }
         if self.name.trim().is_empty() {
             return Err(ApiError::InvalidRequest("name: must not be empty".into()));

@@ -3,6 +3,8 @@
 //! into an error that names the field at fault
 //! (`payment_method_data.card.card_number: card number fails the Luhn check`). `ApiQuery` does
 //! the same for query strings; `RawBody` takes a body as bytes under the same limits.
+//! `refuse_nul_in_uri` keeps a NUL character out of paths and queries, as `strict::parse` keeps
+//! it out of bodies.
 //!
 //! Requests that share groups of fields (create-intent, confirm-intent, create-and-confirm) are
 //! decoded part by part from one parsed body (`part`), with `only_fields` refusing any top-level
@@ -94,6 +96,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|Query(q)| ApiQuery(q))
             .map_err(|e| ApiError::Undecodable(format!("query: {}", e.body_text())))
+    }
+}
+
+/// Refuses a request whose path or query holds a NUL character (`%00`) before any extractor
+/// decodes it: no id or filter means one, and PostgreSQL compares no NUL in text. A raw URI
+/// cannot hold the byte itself, so its escape is all there is to look for.
+pub async fn refuse_nul_in_uri(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let uri = req.uri().path_and_query().map_or("", |p| p.as_str());
+    match uri.contains("%00") {
+        true => {
+            use axum::response::IntoResponse;
+            ApiError::Undecodable(
+                "the path or query holds a NUL character (%00), which no id or filter may hold".into(),
+            )
+            .into_response()
+        }
+        false => next.run(req).await,
     }
 }
 

@@ -73,6 +73,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .layer(deadline)
         .layer(cors())
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::pin))

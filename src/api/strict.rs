@@ -9,7 +9,8 @@
 //!
 //! The body is parsed by `parse`, which refuses an object with the same key twice, at any depth:
 //! serde_json keeps the last, so `{"amount": 1, "amount": 777}` would be read as whichever the
-//! reader of the bytes did not expect.
+//! reader of the bytes did not expect. It refuses a NUL character (`\u0000`) in any string or
+//! key too: no field means one, and PostgreSQL stores none in text.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
@@ -231,11 +232,12 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        without_nul(v).map(|v| Value::String(v.to_string()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        without_nul(&v)?;
         Ok(Value::String(v))
     }
 
@@ -254,6 +256,7 @@ impl<'de> Visitor<'de> for UniqueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            without_nul(&key)?;
             let Unique(value) = map.next_value()?;
             if object.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("the key `{key}` appears twice in one object")));
@@ -261,6 +264,13 @@ impl<'de> Visitor<'de> for UniqueVisitor {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
+    }
+}
+
+fn without_nul<E: de::Error>(text: &str) -> Result<&str, E> {
+    match text.contains('\0') {
+        true => Err(E::custom("a string holds a NUL character (\\u0000), which no field may hold")),
+        false => Ok(text),
     }
 }
 
@@ -314,5 +324,15 @@ mod tests {
         assert!(decode(json!({ "count": 600.5 })).is_err());
         assert!(decode(json!({ "count": -1.0 })).is_err());
         assert!(decode(json!({ "count": 1e300 })).is_err());
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_in_values_and_keys_at_any_depth() {
+        for body in [r#"{"a":"x\u0000"}"#, r#"{"a":{"b\u0000":1}}"#, r#"[["\u0000"]]"#] {
+            let e = parse(body.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("NUL character"), "{body}: {e}");
+        }
+        // An escaped backslash before `u0000` is text, not a NUL.
+        assert_eq!(parse(br#"{"a":"\\u0000"}"#).unwrap(), json!({ "a": "\\u0000" }));
     }
 }

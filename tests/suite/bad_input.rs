@@ -8,8 +8,13 @@ use reqwest::{header, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
 /// Rows in every table a request could write.
-async fn counts(app: &TestApp) -> [i64; 3] {
-    [app.count("payment_intents").await, app.count("payment_attempts").await, app.count("refunds").await]
+async fn counts(app: &TestApp) -> [i64; 4] {
+    [
+        app.count("payment_intents").await,
+        app.count("payment_attempts").await,
+        app.count("refunds").await,
+        app.count("customers").await,
+    ]
 }
 
 /// A request as acme/web, without a body yet.
@@ -306,7 +311,7 @@ async fn a_net_amount_over_the_maximum_is_refused_before_anything_is_stored() {
     let body: Value = res.json().await.unwrap();
     if status.is_client_error() {
         assert_error(status, &body, 422, "IR_06");
-        assert_eq!(counts(&app).await, [0, 0, 0]);
+        assert_eq!(counts(&app).await, [0, 0, 0, 0]);
     } else {
         assert_eq!(status, 200, "{body}");
         let id = body["id"].as_str().unwrap().to_string();
@@ -699,6 +704,32 @@ async fn an_object_with_a_key_twice_is_refused_at_any_depth() {
     // The same key in two different objects is no repeat.
     let body = with(card(), "/metadata", json!({ "a": { "id": 1 }, "b": { "id": 2 } }));
     assert_eq!(pay(&app, body).await["status"], "succeeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_character_anywhere_in_a_request_is_400_and_stores_nothing() {
+    let app = TestApp::start().await;
+    // No field, id or filter means a NUL, and PostgreSQL keeps none in text: the customer, the
+    // refund and the three GETs failed there as a 500.
+    let bodies = [
+        ("/v2/customers", json!({ "name": "Ada", "email": "ada\u{0}@example.com" })),
+        ("/v2/payments", with(card(), "/billing", json!({ "address": { "first_name": "A\u{0}da" } }))),
+        ("/v2/payments", with(card(), "/metadata", json!({ "or\u{0}der": "1" }))),
+        ("/v2/payments", with(card(), "/metadata", json!({ "order": ["\u{0}"] }))),
+    ];
+    for (path, body) in &bodies {
+        let message = post_refused(&app, path, body, 400, "IR_06").await;
+        assert!(message.contains("NUL"), "{path} {body}: {message}");
+    }
+    let (_, succeeded) = payments_to_act_on(&app).await;
+    let reason = json!({ "payment_id": succeeded, "merchant_reference_id": "r1", "reason": "du\u{0}plicate" });
+    post_refused(&app, "/v2/refunds", &reason, 400, "IR_06").await;
+    for path in ["/v2/customers/cus%00x", "/v2/payments/pay%00x", "/v2/payments/list?customer_id=a%00"] {
+        let (status, body) = refused(&app, acme(&app, Method::GET, path)).await;
+        let message = assert_error(status, &body, 400, "IR_06");
+        assert!(message.contains("NUL"), "{path}: {message}");
+    }
     app.stop().await;
 }
 
