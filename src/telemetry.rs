@@ -24,9 +24,14 @@ use crate::snapshot::Live;
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Buckets for every `*_seconds` histogram: 100 µs to 10 s.
+/// Buckets for every `*_seconds` histogram but the webhooks' lag: 100 µs to 10 s.
 const BUCKETS: [f64; 16] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Buckets for the webhooks' delivery lag: 10 ms to a day, since retries behind a failing endpoint
+/// wait up to `retry_max_ms` (an hour by default) each.
+const LAG_BUCKETS: [f64; 16] =
+    [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0];
+const LAG: &str = "switchyard_webhook_delivery_lag_seconds";
 
 struct Exporter {
     handle: PrometheusHandle,
@@ -41,6 +46,7 @@ fn exporter() -> &'static Exporter {
     EXPORTER.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LAG.into()), &LAG_BUCKETS))
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -162,11 +168,7 @@ fn describe() {
         "Tries at delivering events to merchants, by outcome and cause (none, timeout, connect, status_4xx, \
          status_5xx, other)."
     );
-    describe_histogram!(
-        "switchyard_webhook_delivery_lag_seconds",
-        Unit::Seconds,
-        "Time from an event being written to its delivery to the merchant."
-    );
+    describe_histogram!(LAG, Unit::Seconds, "Time from an event being written to its delivery to the merchant.");
     describe_histogram!(
         "switchyard_webhook_delivery_duration_seconds",
         Unit::Seconds,

@@ -1,7 +1,9 @@
 //! switchyard's `/metrics` scraped by a real Prometheus (Debian's `prometheus`, installed by the
-//! test when the machine has none), started on loopback scraping the daemon every second. A known mix of payments is
-//! driven through two accounts, and Prometheus's query API must count what was sent; then
-//! `promtool check metrics` must accept the exposition.
+//! test when the machine has none), started on loopback scraping the daemon every second. A
+//! known mix of payments is driven through four accounts (one down, one with a tiny quota), with
+//! a refund, a failing webhook endpoint, a reload and records left unsettled for the reconciler;
+//! Prometheus's query API must count what was sent; then `promtool check metrics` must accept
+//! the exposition.
 //!
 //! This file's one test runs the only daemon in its test process, so the process-wide counters
 //! start at zero: it is a test binary of its own, apart from the suite in `tests/suite`.
@@ -21,12 +23,15 @@ use tempfile::TempDir;
 
 const ROUTING: &str = r#"
 -- Lane "b" (from the payment's metadata) goes to sandbox_b; lane "c" tries the account that is
--- down, then sandbox_a; lane "error" fails (the fallback list, sandbox_b, serves); everything
--- else goes to sandbox_a.
+-- down, then sandbox_a; lane "q" tries the account with a quota of one payment, then sandbox_b;
+-- lane "none" names only the account that is down; lane "error" fails (the fallback list,
+-- sandbox_b, serves); everything else goes to sandbox_a.
 return function(p, ctx)
   local lane = p.metadata and p.metadata.lane
   if lane == "b" then return { "sandbox_b" }, "lane b" end
   if lane == "c" then return { "sandbox_down", "sandbox_a" }, "lane c" end
+  if lane == "q" then return { "sandbox_q", "sandbox_b" }, "lane q" end
+  if lane == "none" then return { "sandbox_down" }, "lane none" end
   if lane == "error" then error("no lane") end
   return { "sandbox_a" }, "lane a"
 end
@@ -41,7 +46,9 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     let dir = TempDir::new().unwrap();
     let mut down = sandbox_account("sandbox_down");
     down.metadata.insert("simulate".into(), json!("unavailable"));
-    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down];
+    let mut quota = sandbox_account("sandbox_q");
+    quota.rate_limit = Some(switchyard::config::RateConfig { per_second: 1, burst: 1 });
+    let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down, quota];
     let mut config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
     // The merchant's endpoint fails the first event it is sent, then takes every one.
     let answered = Arc::new(AtomicUsize::new(0));
@@ -56,9 +63,11 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whsec_prometheus_test");
     config.outgoing_webhooks.every_ms = 50;
     config.outgoing_webhooks.retry_base_ms = 50;
-    // The reconciler measures often, and leaves alone what it finds (nothing is due for an hour).
+    // The reconciler measures often, takes on one record a round, and finds nothing due for an
+    // hour but what the test makes due.
     config.reconciler.every_ms = 100;
     config.reconciler.after_ms = 3_600_000;
+    config.reconciler.batch = 1;
     let routing = config.paths.routing.join("lanes.lua");
     let app = TestApp::start_with(dir, config).await;
     let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
@@ -164,7 +173,7 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .until(
             r#"sum by (account) (switchyard_routing_decisions_total{profile="web"})"#,
             "account",
-            &[("sandbox_a", 6.0), ("sandbox_b", 5.0), ("sandbox_down", 12.0)],
+            &[("sandbox_a", 6.0), ("sandbox_b", 5.0), ("sandbox_down", 12.0), ("sandbox_q", 0.0)],
         )
         .await;
     prometheus
@@ -172,6 +181,30 @@ async fn prometheus_counts_the_payments_that_were_sent() {
             r#"sum by (outcome) (switchyard_connector_request_duration_seconds_count{flow="authorize"})"#,
             "outcome",
             &[("ok", 23.0), ("unavailable", 10.0)],
+        )
+        .await;
+    // Lane q: the first payment takes sandbox_q's one call a second, the next skips it for
+    // sandbox_b. Lane none leaves no account to try, sandbox_down's circuit being open: the
+    // payment is refused.
+    for _ in 0..2 {
+        let body = pay(&app, payment_in_lane("4242424242424242", "q")).await;
+        assert_eq!(body["status"], "succeeded", "{body}");
+        paid.push(body);
+    }
+    let (status, body) = app.post("/v2/payments", payment_in_lane("4242424242424242", "none")).await;
+    assert_error(status, &body, 503, "CE_01");
+    prometheus
+        .until(
+            r#"sum by (cause) (switchyard_failovers_total{profile="web", account="sandbox_q"})"#,
+            "cause",
+            &[("quota_exhausted", 1.0)],
+        )
+        .await;
+    prometheus
+        .until(
+            r#"sum by (reason) (switchyard_routing_outcomes_total{profile="web"})"#,
+            "reason",
+            &[("fallback", 1.0), ("no_account", 1.0), ("script", 24.0)],
         )
         .await;
     // A payment left `processing` two minutes ago, as a crash leaves one: the reconciler's round
@@ -193,8 +226,35 @@ async fn prometheus_counts_the_payments_that_were_sent() {
             &[("web", 1.0)],
         )
         .await;
-    prometheus.until(r#"switchyard_refunds_pending{profile="web"}"#, "profile", &[("web", 0.0)]).await;
-    prometheus.until(r#"switchyard_refunds_pending_oldest_seconds{profile="web"}"#, "profile", &[("web", 0.0)]).await;
+    prometheus.until("switchyard_reconciler_backlog", "profile", &[("", 0.0)]).await;
+    // The refund left `pending` two minutes ago, as a provider that has not answered leaves one.
+    let pending =
+        sqlx::query("UPDATE refunds SET status = 'pending', modified_at = modified_at - 120000 WHERE id = $1")
+            .bind(id_of(&refund))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(pending.rows_affected(), 1);
+    prometheus.until(r#"switchyard_refunds_pending{profile="web"}"#, "profile", &[("web", 1.0)]).await;
+    prometheus
+        .until(r#"switchyard_refunds_pending_oldest_seconds{profile="web"} >= bool 120"#, "profile", &[("web", 1.0)])
+        .await;
+    // Every payment made due for a check, unchanged for longer than `after_ms`: the reconciler
+    // takes on one a round (`batch = 1`), so a backlog stands for rounds, and each check counts
+    // by its result (the sandbox cannot be asked, so each stays `unsettled`).
+    let due = sqlx::query("UPDATE payment_intents SET status = 'processing', modified_at = modified_at - 7200000")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(due.rows_affected(), paid.len() as u64);
+    prometheus.until("clamp_max(max_over_time(switchyard_reconciler_backlog[5m]), 1)", "profile", &[("", 1.0)]).await;
+    prometheus
+        .until(
+            r#"sum by (outcome) (switchyard_reconciler_checks_total{kind="payment"})"#,
+            "outcome",
+            &[("unsettled", paid.len() as f64)],
+        )
+        .await;
     prometheus.until("switchyard_reconciler_backlog", "profile", &[("", 0.0)]).await;
 
     // Webhooks: the failed try by its cause, and the delivery lag of those delivered.
@@ -206,6 +266,10 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         )
         .await;
     prometheus.until("clamp_max(switchyard_webhook_delivery_lag_seconds_count, 1)", "cause", &[("", 1.0)]).await;
+    // The lag's buckets reach past the retries' waits, up to a day.
+    prometheus
+        .until(r#"count(switchyard_webhook_delivery_lag_seconds_bucket{le="86400"})"#, "cause", &[("", 1.0)])
+        .await;
     // The versions serving: the edited script and the configuration it made, each 1, beside
     // the ones they replaced, each 0.
     prometheus

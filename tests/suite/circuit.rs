@@ -1,6 +1,6 @@
 //! The circuit breaker per connector account, over HTTP: an account whose calls keep failing is
 //! opened and passed over by routing (no attempt made on it), its state is shown to routing
-//! scripts (`ctx.health(name).circuit`), in `GET /health` and in `/metrics`; a payment no account
+//! scripts (`ctx.health(name).circuit`), in `GET /health`, in `/metrics` and in the log; a payment no account
 //! with a closed circuit can take is refused with nothing stored. (The half-open probe after the
 //! cool-down is covered by the unit tests of `connectors::health`.)
 
@@ -55,6 +55,38 @@ async fn a_failing_account_is_opened_and_passed_over() {
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"switchyard_connector_circuit_state{profile="web",account="flaky"} 2"#), "{metrics}");
     app.stop().await;
+}
+
+/// The daemon's log (at `info`, not a terminal) says once, in one line, that `flaky`'s circuit
+/// opened: which profile, account and connector, and the state it is now in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_has_one_line_when_a_circuit_changes() {
+    let dir = TempDir::new().unwrap();
+    let profile = "[merchants.acme.profiles.web]\nfallback = [\"flaky\", \"steady\"]\n\n\
+        [[merchants.acme.profiles.web.connector_accounts]]\nname = \"flaky\"\nconnector = \"sandbox\"\n\
+        metadata = { simulate = \"unavailable\" }\n\n\
+        [[merchants.acme.profiles.web.connector_accounts]]\nname = \"steady\"\nconnector = \"sandbox\"\n";
+    config_file(dir.path(), HASH_SECRET, &dir.path().join("routing"), profile);
+    let port = common::binary::free_port();
+    let daemon = common::binary::start(dir.path(), port, &[]).await;
+    let client = reqwest::Client::new();
+    for _ in 0..11 {
+        let res = client
+            .post(format!("http://127.0.0.1:{port}/v2/payments"))
+            .header("api-key", ACME_KEY)
+            .json(&payment("4242424242424242"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    drop(daemon);
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let changes: Vec<&str> = log.lines().filter(|l| l.contains("circuit changed")).collect();
+    assert_eq!(changes.len(), 1, "{log}");
+    for part in [" INFO ", "profile=web", "account=flaky", "connector=sandbox", "circuit=open"] {
+        assert!(changes[0].contains(part), "{part} missing: {}", changes[0]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
