@@ -12,7 +12,7 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -50,19 +50,23 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     quota.rate_limit = Some(switchyard::config::RateConfig { per_second: 1, burst: 1 });
     let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down, quota];
     let mut config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
-    // The merchant's endpoint fails the first event it is sent, then takes every one.
-    let answered = Arc::new(AtomicUsize::new(0));
+    // The merchant's endpoint fails every event until the test mends it.
+    let mended = Arc::new(AtomicBool::new(false));
+    let mend = mended.clone();
     let hooks = axum::Router::new().route(
         "/hooks",
         axum::routing::post(move || {
-            let first = answered.fetch_add(1, Ordering::SeqCst) == 0;
-            std::future::ready(if first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK })
+            let ok = mend.load(Ordering::SeqCst);
+            std::future::ready(if ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR })
         }),
     );
     let endpoint = common::mock::MockServer::serve(hooks).await;
     send_webhooks(&mut config, &format!("{}/hooks", endpoint.url), "whsec_prometheus_test");
     config.outgoing_webhooks.every_ms = 50;
     config.outgoing_webhooks.retry_base_ms = 50;
+    // Retried often enough to be delivered soon after the endpoint is mended, and never given up.
+    config.outgoing_webhooks.retry_max_ms = 200;
+    config.outgoing_webhooks.max_attempts = u32::MAX;
     // The reconciler measures often, takes on one record a round, and finds nothing due for an
     // hour but what the test makes due.
     config.reconciler.every_ms = 100;
@@ -257,14 +261,18 @@ async fn prometheus_counts_the_payments_that_were_sent() {
         .await;
     prometheus.until("switchyard_reconciler_backlog", "profile", &[("", 0.0)]).await;
 
-    // Webhooks: the failed try by its cause, and the delivery lag of those delivered.
+    // Webhooks: while the endpoint fails, a backlog and failed tries by their cause; once it is
+    // mended, no backlog and the delivery lag of those delivered.
+    prometheus.until("clamp_max(switchyard_webhook_events_pending, 1)", "cause", &[("", 1.0)]).await;
     prometheus
         .until(
-            r#"sum by (cause) (switchyard_webhook_deliveries_total{outcome="retrying"})"#,
+            r#"clamp_max(sum by (cause) (switchyard_webhook_deliveries_total{outcome="retrying"}), 1)"#,
             "cause",
             &[("status_5xx", 1.0)],
         )
         .await;
+    mended.store(true, Ordering::SeqCst);
+    prometheus.until("switchyard_webhook_events_pending", "cause", &[("", 0.0)]).await;
     prometheus.until("clamp_max(switchyard_webhook_delivery_lag_seconds_count, 1)", "cause", &[("", 1.0)]).await;
     // The lag's buckets reach past the retries' waits, up to a day.
     prometheus
