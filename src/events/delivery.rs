@@ -138,7 +138,7 @@ async fn deliver(courier: Arc<Courier>, event: Event) {
         AfterTry::GiveUp => "given_up",
     };
     // A number when the endpoint answered, else left out (the error says why).
-    tracing::info!(event_id = %event.id, event_type = %event.event_type, attempt, status_code, outcome, "webhook sent");
+    tracing::info!(event_id = %event.id, event_type = %event.event_type, attempt, status_code, outcome = %outcome, "webhook sent");
     metrics::counter!("switchyard_webhook_deliveries_total", "outcome" => outcome, "cause" => cause).increment(1);
     if delivered {
         let lag = (now - event.created_at).to_std().unwrap_or_default();

@@ -268,3 +268,51 @@ async fn refunds_and_cancellations_are_told_too() {
     assert_eq!(refunded.0["content"]["object"]["id"], refund["id"]);
     assert_eq!(events_of(&app, refund["id"].as_str().unwrap()).await[0]["event_class"], "refunds");
 }
+
+/// The daemon's log (at `info`, not a terminal) has a line per try, with the endpoint's status
+/// as a plain number: `status_code=500`, never Rust's `Some(500)`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_has_a_plain_line_per_delivery_try() {
+    let endpoint = Endpoint::answering(|_, before| if before == 0 { 500 } else { 200 });
+    let server = serve(endpoint.clone(), None).await;
+    let dir = TempDir::new().unwrap();
+    let profile = format!(
+        "[merchants.acme.profiles.web]\nfallback = [\"sandbox\"]\nwebhook_url = \"{}/hooks\"\n\
+         payment_response_hash_key = \"{HASH_KEY}\"\n\n\
+         [[merchants.acme.profiles.web.connector_accounts]]\nname = \"sandbox\"\nconnector = \"sandbox\"\n",
+        server.url
+    );
+    config_file(dir.path(), HASH_SECRET, &dir.path().join("routing"), &profile);
+    let port = common::binary::free_port();
+    let env =
+        [("SWITCHYARD__OUTGOING_WEBHOOKS__EVERY_MS", "50"), ("SWITCHYARD__OUTGOING_WEBHOOKS__RETRY_BASE_MS", "50")];
+    let daemon = common::binary::start(dir.path(), port, &env).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v2/payments"))
+        .header("api-key", ACME_KEY)
+        .json(&payment(VISA))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(endpoint.until_delivered(1).await, ["payment_succeeded"]);
+    let read = || std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    for _ in 0..100 {
+        if read().matches("webhook sent").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(daemon);
+    let log = read();
+    let tries: Vec<&str> = log.lines().filter(|l| l.contains("webhook sent")).collect();
+    assert_eq!(tries.len(), 2, "{log}");
+    for (line, parts) in
+        tries.iter().zip([["status_code=500", "outcome=retrying"], ["status_code=200", "outcome=delivered"]])
+    {
+        assert!(line.contains(" INFO ") && !line.contains("Some("), "{line}");
+        for part in parts {
+            assert!(line.contains(part), "{part} missing: {line}");
+        }
+    }
+}
