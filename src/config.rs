@@ -36,6 +36,8 @@ pub struct Config {
     pub reconciler: ReconcilerConfig,
     #[serde(default)]
     pub outgoing_webhooks: OutgoingWebhooksConfig,
+    #[serde(default)]
+    pub shared: SharedConfig,
     /// The file this configuration was read from, which the daemon watches for new limits.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -397,6 +399,29 @@ impl Default for OutgoingWebhooksConfig {
     }
 }
 
+/// State several daemons share through Redis (`shared::Shared`): rate-limit buckets, connector
+/// accounts' health and circuits, volatile security codes. Without a URL, each daemon keeps its
+/// own. Read at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharedConfig {
+    /// `redis://host:port/db` (a password may be in it, so it may be `{ env = "…" }` too).
+    pub url: Option<SecretValue>,
+    /// How long one call to Redis may take before the daemon goes on without it, in milliseconds.
+    pub timeout_ms: u64,
+    /// After a call to Redis failed, how long the daemon works alone before it asks again, in
+    /// milliseconds.
+    pub retry_ms: u64,
+    /// What every key begins with, so several deployments may share one Redis.
+    pub prefix: String,
+}
+
+impl Default for SharedConfig {
+    fn default() -> Self {
+        Self { url: None, timeout_ms: 50, retry_ms: 1_000, prefix: "switchyard".into() }
+    }
+}
+
 /// Rate limits on the API. Left out, a limit does not apply. Reloaded with the file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -464,6 +489,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             reconciler: ReconcilerConfig::default(),
             outgoing_webhooks: OutgoingWebhooksConfig::default(),
+            shared: SharedConfig::default(),
             source: None,
             merchants: BTreeMap::new(),
         }
@@ -527,6 +553,7 @@ impl Config {
             metrics: parts.section(root, "metrics", defaults.metrics),
             reconciler: parts.section(root, "reconciler", defaults.reconciler),
             outgoing_webhooks: parts.section(root, "outgoing_webhooks", defaults.outgoing_webhooks),
+            shared: parts.section(root, "shared", defaults.shared),
             source: file.exists().then(|| file.to_path_buf()),
             merchants: root.get("merchants").map(|m| parts.merchants(m)).unwrap_or_default(),
         };

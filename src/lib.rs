@@ -34,6 +34,7 @@ pub mod routing;
 pub mod schema;
 pub mod secret;
 pub mod server;
+pub mod shared;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;

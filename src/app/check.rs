@@ -115,6 +115,9 @@ pub fn configuration(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec
             "every_ms, timeout_ms, retry_base_ms, max_attempts and batch must be at least 1".into(),
         );
     }
+    if let Err(e) = crate::shared::check(&config.shared) {
+        report("shared".into(), e);
+    }
     if config.lua.time_budget_ms == 0 {
         report("lua.time_budget_ms".into(), "must be at least 1".into());
     }

@@ -116,7 +116,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let http = crate::connectors::http::client(&config.http)?;
     let budget = crate::lua::Budget::of(&config.lua);
     // Everything is checked before anything is opened.
-    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget };
+    let shared = crate::shared::Shared::new(&config.shared)
+        .map_err(|message| StartError::Config(vec![Problem { path: "shared".into(), message }]))?;
+    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget, shared };
     let built = snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
     let addr = config
         .listen_addr()

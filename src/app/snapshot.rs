@@ -24,6 +24,7 @@ use crate::lua::Budget;
 use crate::merchants::Directory;
 use crate::routing::scripts::{load_dir, LoadResult, ScriptSet};
 use crate::routing::sweep::Offer;
+use crate::shared::Shared;
 use crate::snapshot::{Snapshot, Version};
 
 /// What building a version takes that stays the same while the daemon runs.
@@ -33,6 +34,8 @@ pub struct Inputs {
     pub public_url: String,
     pub http: reqwest::Client,
     pub budget: Budget,
+    /// The state daemons share, when `[shared]` names a Redis.
+    pub shared: Option<Arc<Shared>>,
 }
 
 /// A version built and checked, with what it refused on the way.
@@ -147,8 +150,12 @@ fn sweep(
 /// Every problem `config` has, as `switchyard check` lists them: what would refuse it, then the
 /// files that would not load and what would not be ready.
 pub fn problems(config: &Config) -> Vec<Problem> {
-    let inputs =
-        Inputs { public_url: config.public_url(), http: reqwest::Client::new(), budget: Budget::of(&config.lua) };
+    let inputs = Inputs {
+        public_url: config.public_url(),
+        http: reqwest::Client::new(),
+        budget: Budget::of(&config.lua),
+        shared: None,
+    };
     match build(config, &inputs, None) {
         Err(problems) => problems,
         Ok(Built { report, .. }) => [report.refused, report.out_of_service, report.missing].concat(),

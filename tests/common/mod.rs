@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 pub mod binary;
 pub mod database;
+pub mod debian;
 pub mod double;
 pub mod fintecture_sdk;
 pub mod ledger;
@@ -11,6 +12,7 @@ pub mod localstripe;
 pub mod mock;
 pub mod prometheus;
 pub mod recorder;
+pub mod redis;
 pub mod stripe_mock;
 pub mod venv;
 
