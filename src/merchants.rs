@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, ProfileConfig};
+use crate::connectors::health::{Health, SharedWindow};
 use crate::connectors::Account;
 use crate::keys::Keyring;
 use crate::secret::Secret;
+use crate::shared::Shared;
 
 /// A business profile: the unit payments belong to, with its own connector accounts.
 #[derive(Debug, Clone)]
@@ -77,7 +79,8 @@ pub struct Directory {
 static SERIALS: AtomicU64 = AtomicU64::new(0);
 
 impl Directory {
-    pub fn from_config(config: &Config, previous: Option<&Directory>) -> Self {
+    /// `shared`, when given, is where accounts' health is shared with other daemons.
+    pub fn from_config(config: &Config, previous: Option<&Directory>, shared: Option<&Arc<Shared>>) -> Self {
         let hash_secret = config.security.api_key_hash_secret.resolve().map(|s| s.expose().clone()).unwrap_or_default();
         let mut keyring = Keyring::new(hash_secret.as_bytes());
         let mut profiles = BTreeMap::new();
@@ -100,9 +103,14 @@ impl Directory {
                         .map(|a| {
                             let mut account = Account::from_config(profile_id, a);
                             let kept = previous.and_then(|d| d.profile(merchant_id, profile_id)?.account(&a.name));
-                            if let Some(kept) = kept.filter(|k| k.connector == account.connector) {
-                                account.health = kept.health.clone();
-                            }
+                            account.health = match kept.filter(|k| k.connector == account.connector) {
+                                Some(kept) => kept.health.clone(),
+                                None => {
+                                    let id = format!("{merchant_id}/{profile_id}/{}/{}", a.name, a.connector);
+                                    let window = shared.map(|shared| SharedWindow::new(shared.clone(), &id));
+                                    Arc::new(Health::new(window))
+                                }
+                            };
                             account
                         })
                         .collect(),

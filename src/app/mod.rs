@@ -143,6 +143,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics::gauge!("switchyard_config_info", "version" => version.to_string()).set(1.0);
     }
     tracing::info!(%version, "configuration version serving");
+    let sharing = inputs.shared.is_some();
     let reloader = Arc::new(Reloader {
         file: config.source.clone(),
         started: config.clone(),
@@ -186,6 +187,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let courier =
         Courier { store: store.clone(), live: live.clone(), http, settings: config.outgoing_webhooks.clone(), due };
     let mut background = vec![evictor, crate::events::delivery::spawn(Arc::new(courier))];
+    if sharing {
+        let live = live.clone();
+        // Between a daemon's own calls, what other daemons did to an account's health reaches
+        // its routing scripts and `/health` within this long.
+        background.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEALTH_REFRESH).await;
+                let serving = live.load();
+                for account in serving.directory.profiles().flat_map(|p| p.accounts.iter()) {
+                    account.refresh().await;
+                }
+            }
+        }));
+    }
     if config.reconciler.enabled {
         background.push(crate::payments::reconcile::spawn(core.clone(), config.reconciler.clone()));
     }
@@ -221,6 +236,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     background.extend(admin.map(|(_, task)| task));
     Ok(Running { addr, metrics_addr, live, reloader, stop, task, store, _watch: watch, background })
 }
+
+/// How often a daemon reads the shared health of every connector account.
+const HEALTH_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How often rate limiters forget idle keys.
 const EVICT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);

@@ -89,7 +89,7 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
         report.iter().filter(|(_, r)| matches!(r, LoadResult::Refused(_))).map(|(name, _)| name.as_str()).collect();
     let (missing, not_loaded) = check::missing_scripts(config, &scripts, &refused_scripts);
     let unready = [out_of_service.as_slice(), &missing, &not_loaded].concat();
-    let directory = Directory::from_config(&serving, previous.map(|p| &p.directory));
+    let directory = Directory::from_config(&serving, previous.map(|p| &p.directory), inputs.shared.as_ref());
     let limits = Limits::new(config, previous.map(|p| &p.limits));
     let version = version_of(config, &scripts, &registry);
     let snapshot = Snapshot { version, directory, registry, scripts: Arc::new(scripts), limits, unready };

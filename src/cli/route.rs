@@ -105,7 +105,7 @@ fn scripts_for(config: &Config, profile: &Profile, script: Option<&Path>) -> Res
 /// `switchyard route`: the decision for one payment, as the daemon would make it now (or at the
 /// case's `now`), among the profile's accounts (or the case's, with the health it gives them).
 pub fn dry_run(config: &Config, profile: &str, payment: &Path, script: Option<&Path>) -> Result<String, RouteError> {
-    let directory = Directory::from_config(config, None);
+    let directory = Directory::from_config(config, None, None);
     let profile = find_profile(&directory, profile)?;
     let case = read_payment(payment, &profile)?;
     let enabled = || profile.accounts.iter().filter(|a| a.enabled).map(|a| a.name.clone()).collect();
@@ -377,7 +377,7 @@ pub struct ReplayOutcome {
 
 /// `switchyard route replay`.
 pub async fn replay_stored(config: &Config, args: &ReplayArgs) -> Result<ReplayOutcome, RouteError> {
-    let directory = Directory::from_config(config, None);
+    let directory = Directory::from_config(config, None, None);
     let (merchant_id, profile_id) = match (&args.profile, &args.merchant) {
         (Some(profile), merchant) => {
             let name = match merchant {

@@ -67,19 +67,27 @@ impl Account {
 
 impl Account {
     /// Records a call's outcome in the account's health, logging a change of its circuit.
-    pub fn record(&self, ok: bool, took: std::time::Duration) {
-        if let Some(circuit) = self.health.record(ok, took) {
+    pub async fn record(&self, ok: bool, took: std::time::Duration) {
+        if let Some(circuit) = self.health.record(ok, took).await {
             self.circuit_changed(circuit);
         }
     }
 
     /// Whether the account's circuit lets a call through now.
-    pub fn allow(&self) -> bool {
-        let (allowed, changed) = self.health.allow();
+    pub async fn allow(&self) -> bool {
+        let (allowed, changed) = self.health.allow().await;
         if let Some(circuit) = changed {
             self.circuit_changed(circuit);
         }
         allowed
+    }
+
+    /// Reads the account's shared health again (what other daemons moved), logging a change of
+    /// its circuit.
+    pub async fn refresh(&self) {
+        if let Some(circuit) = self.health.refresh().await {
+            self.circuit_changed(circuit);
+        }
     }
 
     fn circuit_changed(&self, circuit: health::Circuit) {

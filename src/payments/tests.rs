@@ -70,7 +70,7 @@ async fn core() -> Fixture {
     let store = Store::connect(&url, 1).await.expect("a store");
     let snapshot = Snapshot {
         version: Version::new("test"),
-        directory: Directory::from_config(&config, None),
+        directory: Directory::from_config(&config, None, None),
         registry: Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()),
         scripts: Default::default(),
         limits: Limits::new(&config, None),

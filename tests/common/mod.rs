@@ -51,6 +51,13 @@ pub fn sandbox_account(name: &str) -> ConnectorAccountConfig {
     }
 }
 
+/// A sandbox account that refuses every call, as a provider that is down would.
+pub fn down_account(name: &str) -> ConnectorAccountConfig {
+    let mut account = sandbox_account(name);
+    account.metadata.insert("simulate".into(), json!("unavailable"));
+    account
+}
+
 fn profile() -> ProfileConfig {
     ProfileConfig {
         connector_accounts: vec![sandbox_account("sandbox")],
@@ -266,6 +273,9 @@ pub fn switchyard_command_under(wrapper: &[&str], args: &[&str], env: &[(&str, &
             command.env_remove(name);
         }
     }
+    // The shipped 5 ms Lua budget is for a daemon's own cores: on a machine busy with the rest
+    // of the suite a script's first run can take longer. Tests of the budget set their own.
+    command.env("SWITCHYARD__LUA__TIME_BUDGET_MS", "1000");
     command.envs(env.iter().copied());
     command
 }

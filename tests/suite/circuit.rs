@@ -8,15 +8,7 @@ use crate::common;
 
 use common::*;
 use serde_json::json;
-use switchyard::config::ConnectorAccountConfig;
 use tempfile::TempDir;
-
-/// A sandbox account that refuses every call, as a provider that is down would.
-fn down(name: &str) -> ConnectorAccountConfig {
-    let mut account = sandbox_account(name);
-    account.metadata.insert("simulate".into(), json!("unavailable"));
-    account
-}
 
 /// Tells the payment which state `flaky`'s circuit is in, through the decision's reason.
 const SCRIPT: &str = r#"
@@ -29,7 +21,8 @@ end
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_account_is_opened_and_passed_over() {
     let dir = TempDir::new().unwrap();
-    let config = config_routed(dir.path(), vec![down("flaky"), sandbox_account("steady")], &[], "circuit", SCRIPT);
+    let config =
+        config_routed(dir.path(), vec![down_account("flaky"), sandbox_account("steady")], &[], "circuit", SCRIPT);
     let app = TestApp::start_with(dir, config).await;
 
     // Ten failures on `flaky`, each payment saved by `steady`.
@@ -91,7 +84,7 @@ async fn the_log_has_one_line_when_a_circuit_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_every_circuit_open_a_payment_is_refused_and_nothing_is_stored() {
-    let app = start_with_accounts(vec![down("only")], &["only"]).await;
+    let app = start_with_accounts(vec![down_account("only")], &["only"]).await;
     for _ in 0..10 {
         let body = pay(&app, payment("4242424242424242")).await;
         assert_eq!(body["status"], "failed", "{body}");

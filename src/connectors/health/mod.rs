@@ -9,9 +9,18 @@
 //!
 //! Each account has its own small lock, held for a few instructions; there is no lock shared
 //! between accounts.
+//!
+//! With `[shared]` set, the window and the circuit that count are the ones in Redis (`shared`),
+//! which every daemon records into and asks: the circuit opens after the configured number of
+//! failures in total, and one probe goes out for all. Each daemon keeps its own window too, and
+//! goes by it whenever Redis does not answer.
+
+mod shared;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub use shared::SharedWindow;
 
 /// How many recent calls the window keeps.
 const WINDOW: usize = 128;
@@ -61,6 +70,10 @@ enum State {
 #[derive(Debug, Default)]
 pub struct Health {
     window: Mutex<Window>,
+    shared: Option<SharedWindow>,
+    /// The shared health as last read from Redis; `None` while Redis does not answer, when this
+    /// daemon's own window is what counts.
+    view: Mutex<Option<HealthSnapshot>>,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +116,13 @@ pub struct HealthSnapshot {
 }
 
 impl HealthSnapshot {
+    fn of(calls: usize, ok: usize, p95: Duration, circuit: Circuit) -> Self {
+        match calls {
+            0 => HealthSnapshot { circuit, ..HealthSnapshot::UNKNOWN },
+            _ => HealthSnapshot { calls, success_rate: ok as f64 / calls as f64, p95, circuit },
+        }
+    }
+
     /// An account nothing is known about yet.
     pub const UNKNOWN: HealthSnapshot =
         HealthSnapshot { calls: 0, success_rate: 1.0, p95: Duration::ZERO, circuit: Circuit::Closed };
@@ -112,9 +132,73 @@ impl HealthSnapshot {
     }
 }
 
+/// The 95th percentile of `took`.
+fn p95(took: impl Iterator<Item = Duration>) -> Duration {
+    let mut took: Vec<Duration> = took.collect();
+    if took.is_empty() {
+        return Duration::ZERO;
+    }
+    took.sort_unstable();
+    took[(took.len() * 95).div_ceil(100) - 1]
+}
+
 impl Health {
+    /// An account's health, shared through `shared` when given.
+    pub fn new(shared: Option<SharedWindow>) -> Self {
+        Self { shared, ..Self::default() }
+    }
+
     /// Records a call's outcome; gives the circuit's new state when the call changed it.
-    pub fn record(&self, ok: bool, took: Duration) -> Option<Circuit> {
+    pub async fn record(&self, ok: bool, took: Duration) -> Option<Circuit> {
+        let here = self.record_here(ok, took);
+        let Some(shared) = &self.shared else { return here };
+        match shared.record(ok, took).await {
+            Ok((circuit, calls, oks)) => {
+                // The percentile needs the whole window: it comes with the next refresh.
+                let p95 = self.view().map_or(Duration::ZERO, |v| v.p95);
+                self.see(Some(HealthSnapshot::of(calls, oks, p95, circuit)))
+            }
+            Err(_) => self.see(None).or(here),
+        }
+    }
+
+    /// Whether a call may go to the account now (see `allow_here`); with the circuit's new state
+    /// when asking changed it.
+    pub async fn allow(&self) -> (bool, Option<Circuit>) {
+        let Some(shared) = &self.shared else { return self.allow_here() };
+        match shared.allow().await {
+            Ok((allowed, circuit)) => {
+                let view = self.view().unwrap_or(HealthSnapshot::UNKNOWN);
+                (allowed, self.see(Some(HealthSnapshot { circuit, ..view })))
+            }
+            Err(_) => {
+                let (allowed, changed) = self.allow_here();
+                (allowed, self.see(None).or(changed))
+            }
+        }
+    }
+
+    /// Reads the shared health again, as other daemons have moved it; the circuit's new state
+    /// when that changed it here.
+    pub async fn refresh(&self) -> Option<Circuit> {
+        let shared = self.shared.as_ref()?;
+        self.see(shared.peek().await.ok())
+    }
+
+    fn view(&self) -> Option<HealthSnapshot> {
+        *self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `view` as what counts now (`None`: this daemon's own window); gives the circuit when
+    /// that differs from what counted before.
+    fn see(&self, view: Option<HealthSnapshot>) -> Option<Circuit> {
+        let before = self.snapshot().circuit;
+        *self.view.lock().unwrap_or_else(|e| e.into_inner()) = view;
+        Some(self.snapshot().circuit).filter(|now| *now != before)
+    }
+
+    /// Records a call's outcome in this daemon's own window.
+    fn record_here(&self, ok: bool, took: Duration) -> Option<Circuit> {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let was = w.circuit();
         let slow = took > SLOW;
@@ -146,7 +230,7 @@ impl Health {
     /// none until its cool-down has passed, then one probe, and no other until the probe's
     /// outcome is recorded (or it has gone unanswered for a cool-down).
     /// Gives whether it may, and the circuit's new state when this let a probe through an open one.
-    pub fn allow(&self) -> (bool, Option<Circuit>) {
+    fn allow_here(&self) -> (bool, Option<Circuit>) {
         let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         match w.state {
@@ -171,22 +255,22 @@ impl Health {
 
     /// Whether the account is healthy, without the cost of a full snapshot.
     pub fn is_healthy(&self) -> bool {
+        if let Some(view) = self.view() {
+            return view.is_healthy();
+        }
         let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let calls = w.calls.len();
         w.circuit() == Circuit::Closed && (calls == 0 || healthy(calls, w.ok as f64 / calls as f64))
     }
 
+    /// The account's health as routing sees it: the shared one while Redis answers, else this
+    /// daemon's own.
     pub fn snapshot(&self) -> HealthSnapshot {
-        let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        let calls = w.calls.len();
-        if calls == 0 {
-            return HealthSnapshot { circuit: w.circuit(), ..HealthSnapshot::UNKNOWN };
+        if let Some(view) = self.view() {
+            return view;
         }
-        let ok = w.ok;
-        let mut took: Vec<Duration> = w.calls.iter().map(|(_, t)| *t).collect();
-        took.sort_unstable();
-        let p95 = took[(calls * 95).div_ceil(100) - 1];
-        HealthSnapshot { calls, success_rate: ok as f64 / calls as f64, p95, circuit: w.circuit() }
+        let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        HealthSnapshot::of(w.calls.len(), w.ok, p95(w.calls.iter().map(|(_, t)| *t)), w.circuit())
     }
 
     /// Ends the cool-down now, as if it had passed (tests of the half-open state).
@@ -210,20 +294,20 @@ mod tests {
     fn a_failing_account_turns_unhealthy_once_there_is_evidence() {
         let h = Health::default();
         for _ in 0..MIN_CALLS - 1 {
-            h.record(false, Duration::from_millis(5));
+            h.record_here(false, Duration::from_millis(5));
         }
         assert!(h.snapshot().is_healthy() && h.is_healthy(), "too few calls to judge");
-        h.record(false, Duration::from_millis(5));
+        h.record_here(false, Duration::from_millis(5));
         assert!(!h.snapshot().is_healthy() && !h.is_healthy());
 
         // Failures among enough successes never open it, and the window forgets them.
         let h = Health::default();
         for ok in [true; 20].into_iter().chain([false; MIN_CALLS]) {
-            h.record(ok, Duration::from_millis(5));
+            h.record_here(ok, Duration::from_millis(5));
         }
         assert_eq!(h.circuit(), Circuit::Closed);
         for _ in 0..WINDOW {
-            h.record(true, Duration::from_millis(1));
+            h.record_here(true, Duration::from_millis(1));
         }
         let s = h.snapshot();
         assert_eq!(
@@ -238,23 +322,23 @@ mod tests {
     fn the_circuit_opens_on_failures_probes_after_its_cool_down_and_closes_on_success() {
         let h = Health::default();
         for _ in 0..MIN_CALLS {
-            assert!(h.allow().0);
-            h.record(false, Duration::from_millis(5));
+            assert!(h.allow_here().0);
+            h.record_here(false, Duration::from_millis(5));
         }
         assert_eq!(h.circuit(), Circuit::Open);
-        assert!(!h.allow().0, "an open circuit takes no calls");
+        assert!(!h.allow_here().0, "an open circuit takes no calls");
         assert_eq!(h.snapshot().circuit, Circuit::Open);
         h.expire_cool_down();
-        assert!(h.allow().0, "one probe after the cool-down");
+        assert!(h.allow_here().0, "one probe after the cool-down");
         assert_eq!(h.circuit(), Circuit::HalfOpen);
-        assert!(!h.allow().0, "and only one");
-        h.record(false, Duration::from_millis(5));
+        assert!(!h.allow_here().0, "and only one");
+        h.record_here(false, Duration::from_millis(5));
         assert_eq!(h.circuit(), Circuit::Open, "a failed probe opens it again");
         h.expire_cool_down();
-        assert!(h.allow().0);
-        h.record(true, Duration::from_millis(5));
+        assert!(h.allow_here().0);
+        h.record_here(true, Duration::from_millis(5));
         assert_eq!(h.circuit(), Circuit::Closed);
-        assert!(h.is_healthy() && h.allow().0);
+        assert!(h.is_healthy() && h.allow_here().0);
         assert_eq!(h.snapshot().calls, 0, "the failures that opened it are forgotten");
     }
 
@@ -262,21 +346,21 @@ mod tests {
     fn slow_calls_open_the_circuit_too_and_an_unanswered_probe_is_replaced() {
         let h = Health::default();
         for _ in 0..MIN_CALLS {
-            h.record(true, SLOW + Duration::from_millis(1));
+            h.record_here(true, SLOW + Duration::from_millis(1));
         }
         assert_eq!(h.circuit(), Circuit::Open, "half or more of the calls were slow");
         h.expire_cool_down();
-        assert!(h.allow().0);
-        assert!(!h.allow().0);
+        assert!(h.allow_here().0);
+        assert!(!h.allow_here().0);
         h.expire_cool_down();
-        assert!(h.allow().0, "a probe unanswered for a cool-down is replaced");
+        assert!(h.allow_here().0, "a probe unanswered for a cool-down is replaced");
     }
 
     #[test]
     fn p95_is_read_from_the_window() {
         let h = Health::default();
         for ms in 1..=100 {
-            h.record(true, Duration::from_millis(ms));
+            h.record_here(true, Duration::from_millis(ms));
         }
         assert_eq!(h.snapshot().p95, Duration::from_millis(95));
     }
