@@ -175,6 +175,15 @@ fn describe() {
         "How long merchants' endpoints took to answer a webhook."
     );
     describe_gauge!("switchyard_webhook_events_pending", "Events waiting to be delivered to merchants.");
+    describe_counter!(
+        "switchyard_shared_state_calls_total",
+        "Calls to the shared state in Redis, by part (limits, health, codes) and outcome (ok, timeout, error; \
+         resting: not asked, after a failure)."
+    );
+    describe_gauge!(
+        "switchyard_shared_state_up",
+        "Whether the shared state in Redis answers (1), or this daemon works alone (0). Absent without [shared]."
+    );
     describe_gauge!("switchyard_payments_processing", "Payments standing processing, by profile.");
     describe_gauge!(
         "switchyard_payments_processing_oldest_seconds",
