@@ -29,6 +29,8 @@
 #   RATE_DURATION=10s  the fixed-rate run
 #   TELEMETRY=off      switchyard without metrics and rate limits, to see what they cost
 #   DATABASE_URL=…     switchyard's database instead of a new SQLite file (e.g. postgres://…)
+#   SHARED=1           switchyard with its shared state (rate limits, circuits) in a Redis started
+#                      on loopback (Debian's redis-server), as several daemons would run
 #   PROFILE=1          then profile switchyard under full load with perf (Debian's linux-perf):
 #                      where its CPU time goes, by thread and by function
 set -euo pipefail
@@ -51,6 +53,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null || missing+=(python3)
+[ "${SHARED:-0}" != 1 ] || command -v redis-server >/dev/null || missing+=(redis-server)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -132,6 +135,18 @@ if [ "$TELEMETRY" = off ]; then
     sed -i '/^\[limits\]/,/^\[/{/^\[limits\]/d;/^\[/!d}' "$config"
     metrics=false
 fi
+shared_url=""
+if [ "${SHARED:-0}" = 1 ]; then
+    redis_port=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$tmp" >/dev/null &
+    pids+=($!)
+    for _ in $(seq 1 200); do
+        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    shared_url="redis://127.0.0.1:$redis_port"
+    export SWITCHYARD__SHARED__URL="$shared_url"
+fi
 switchyard_port=$(free_port)
 read -r switchyard_pid startup_ms < <(
     SWITCHYARD__DATABASE__URL="${DATABASE_URL:-sqlite://$tmp/switchyard/bench.db}" \
@@ -207,7 +222,7 @@ print(round(r["latencyPercentiles"]["p99"] * 1000, 2))'
 }
 
 echo "switchyard $(git rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "full load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION; fixed rate: oha -q $RATE -z $RATE_DURATION -c $CONNECTIONS; metrics and limits $TELEMETRY"
+echo "full load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION; fixed rate: oha -q $RATE -z $RATE_DURATION -c $CONNECTIONS; metrics and limits $TELEMETRY; shared state ${shared_url:-off}"
 
 read -r a_rps a_p50 a_p99 a_cpu a_wrk a_stripe a_switches < <(full_load "http://127.0.0.1:$proxy_port/v2/payments" "$proxy_pid")
 a_rate_p99=$(fixed_rate "http://127.0.0.1:$proxy_port/v2/payments")
