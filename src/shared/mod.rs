@@ -155,3 +155,25 @@ fn count(part: Part, outcome: &'static str) {
     metrics::counter!("switchyard_shared_state_calls_total", "part" => part.as_str(), "outcome" => outcome)
         .increment(1);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretValue;
+
+    fn with_url(url: &str) -> SharedConfig {
+        SharedConfig { url: Some(SecretValue::Literal(url.into())), ..SharedConfig::default() }
+    }
+
+    #[test]
+    fn a_redis_url_and_timings_of_at_least_a_millisecond_are_taken() {
+        assert!(check(&SharedConfig::default()).is_ok(), "nothing shared");
+        assert!(check(&with_url("redis://:pw@10.0.0.5:6379/2")).is_ok());
+        let refused = check(&with_url("http://10.0.0.5:6379")).unwrap_err();
+        assert!(refused.contains("redis://"), "{refused}");
+        let refused = check(&with_url("redis://:s3cret@[bad")).unwrap_err();
+        assert!(!refused.contains("s3cret"), "the password is not repeated: {refused}");
+        assert!(check(&SharedConfig { timeout_ms: 0, ..SharedConfig::default() }).is_err());
+        assert!(check(&SharedConfig { prefix: "two words".into(), ..SharedConfig::default() }).is_err());
+    }
+}
