@@ -192,9 +192,9 @@ impl Health {
     /// Takes `view` as what counts now (`None`: this daemon's own window); gives the circuit when
     /// that differs from what counted before.
     fn see(&self, view: Option<HealthSnapshot>) -> Option<Circuit> {
-        let before = self.snapshot().circuit;
+        let before = self.circuit();
         *self.view.lock().unwrap_or_else(|e| e.into_inner()) = view;
-        Some(self.snapshot().circuit).filter(|now| *now != before)
+        Some(self.circuit()).filter(|now| *now != before)
     }
 
     /// Records a call's outcome in this daemon's own window.
@@ -248,9 +248,12 @@ impl Health {
         }
     }
 
-    #[cfg(test)]
+    /// The circuit as routing sees it (see `snapshot`).
     fn circuit(&self) -> Circuit {
-        self.window.lock().unwrap_or_else(|e| e.into_inner()).circuit()
+        match self.view() {
+            Some(view) => view.circuit,
+            None => self.window.lock().unwrap_or_else(|e| e.into_inner()).circuit(),
+        }
     }
 
     /// Whether the account is healthy, without the cost of a full snapshot.
