@@ -36,7 +36,7 @@ pub async fn create_and_confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation).await?;
     let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     cx.store.insert_intent(&intent, Some((&attempt, in_flight_lease(cx)))).await?;
@@ -58,7 +58,7 @@ pub async fn confirm(
     if let Some(return_url) = &confirmation.return_url {
         intent.details.return_url = Some(return_url.clone());
     }
-    let (decision, candidates) = route(cx, profile, &intent, &confirmation)?;
+    let (decision, candidates) = route(cx, profile, &intent, &confirmation).await?;
     let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
     let update = IntentUpdate {
         status: IntentStatus::Processing,
@@ -185,7 +185,7 @@ pub(super) async fn authorize(
         let barred = match i {
             0 => None,
             _ if started >= budget_end => Some(("the payment's time budget is spent".to_string(), Cause::Unavailable)),
-            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).map(|b| (b.to_string(), b.cause())),
+            _ => barred(cx, &intent.merchant_id, &intent.profile_id, account).await.map(|b| (b.to_string(), b.cause())),
         };
         let called = barred.is_none();
         let (result, cause) = match barred {

@@ -17,7 +17,7 @@ use crate::payments::{Context, Error};
 
 /// Asks routing which accounts to try, in order, keeping those whose connector takes the
 /// payment's method and currency.
-pub(super) fn route<'a>(
+pub(super) async fn route<'a>(
     cx: &Context,
     profile: &'a Arc<Profile>,
     intent: &PaymentIntent,
@@ -43,7 +43,7 @@ pub(super) fn route<'a>(
     // reaches them.
     let (mut circuit_open, mut out_of_quota) = (false, None);
     while let Some(first) = accounts.first() {
-        match barred(cx, &profile.merchant_id, &profile.id, first) {
+        match barred(cx, &profile.merchant_id, &profile.id, first).await {
             None => break,
             Some(barred) => {
                 passed_over(first, barred.cause());
@@ -139,11 +139,11 @@ impl std::fmt::Display for Barred {
 
 /// Whether `account` takes a payment now: its circuit lets a call through and its quota has one
 /// left (which the call then takes).
-pub(super) fn barred(cx: &Context, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
+pub(super) async fn barred(cx: &Context, merchant_id: &str, profile_id: &str, account: &Account) -> Option<Barred> {
     if !account.allow() {
         return Some(Barred::CircuitOpen);
     }
-    cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
+    cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).await.err().map(Barred::OutOfQuota)
 }
 
 /// The account and connector an existing attempt went through, for the calls that follow it.
