@@ -27,7 +27,10 @@ impl FromRequestParts<AppState> for Scope {
         let live = snapshot(parts, state);
         let (index, merchant_id) = live.directory.keyring.find(key).ok_or(ApiError::Unauthorized)?;
         // Limited by which configured key it is: the key itself is never held.
-        live.limits.check_api(&format!("sk:{merchant_id}:{index}"), merchant_id).map_err(ApiError::RateLimited)?;
+        live.limits
+            .check_api(&format!("sk:{merchant_id}:{index}"), merchant_id)
+            .await
+            .map_err(ApiError::RateLimited)?;
         let profile = match parts.headers.get("x-profile-id") {
             // A profile the key's merchant does not have is refused as the key would be:
             // another merchant's profile looks exactly like one that does not exist.
@@ -73,7 +76,7 @@ impl FromRequestParts<AppState> for ClientCaller {
         let key = parts.headers.get("api-key").and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
         let live = snapshot(parts, state);
         let merchant_id = live.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).await.map_err(ApiError::RateLimited)?;
         Ok(ClientCaller { merchant_id: merchant_id.to_string() })
     }
 }
@@ -95,7 +98,7 @@ impl FromRequestParts<AppState> for ClientSecretCaller {
         let key = field("publishable-key").ok_or(ApiError::Unauthorized)?;
         let live = snapshot(parts, state);
         let merchant_id = live.directory.publishable(key).ok_or(ApiError::Unauthorized)?;
-        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).map_err(ApiError::RateLimited)?;
+        live.limits.check_api(&format!("pk:{merchant_id}"), merchant_id).await.map_err(ApiError::RateLimited)?;
         let client_secret = field("client-secret")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::ClientSecretInvalid("client_secret was not provided".into()))?;

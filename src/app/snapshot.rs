@@ -90,7 +90,7 @@ pub fn build(config: &Config, inputs: &Inputs, previous: Option<&Snapshot>) -> R
     let (missing, not_loaded) = check::missing_scripts(config, &scripts, &refused_scripts);
     let unready = [out_of_service.as_slice(), &missing, &not_loaded].concat();
     let directory = Directory::from_config(&serving, previous.map(|p| &p.directory), inputs.shared.as_ref());
-    let limits = Limits::new(config, previous.map(|p| &p.limits));
+    let limits = Limits::new(config, previous.map(|p| &p.limits), inputs.shared.clone());
     let version = version_of(config, &scripts, &registry);
     let snapshot = Snapshot { version, directory, registry, scripts: Arc::new(scripts), limits, unready };
     let report = Report { refused, scripts: report, plugins, out_of_service, missing };

@@ -196,6 +196,7 @@ async fn operate(cx: &Context, intent: PaymentIntent, call: Call) -> Result<Paym
         cx.snapshot
             .limits
             .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+            .await
             .map_err(Error::RateLimited)?;
     }
     let before = view.intent.status;

@@ -53,6 +53,7 @@ pub async fn create(cx: &Context, scope: &Scope, new: NewRefund) -> Result<Refun
     cx.snapshot
         .limits
         .check_account(&intent.merchant_id, &intent.profile_id, &account.name)
+        .await
         .map_err(Error::RateLimited)?;
 
     let now = Utc::now();

@@ -143,7 +143,7 @@ pub(super) async fn barred(cx: &Context, merchant_id: &str, profile_id: &str, ac
     if !account.allow().await {
         return Some(Barred::CircuitOpen);
     }
-    cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).err().map(Barred::OutOfQuota)
+    cx.snapshot.limits.check_account(merchant_id, profile_id, &account.name).await.err().map(Barred::OutOfQuota)
 }
 
 /// The account and connector an existing attempt went through, for the calls that follow it.

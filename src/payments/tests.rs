@@ -73,7 +73,7 @@ async fn core() -> Fixture {
         directory: Directory::from_config(&config, None, None),
         registry: Registry::builtin("http://127.0.0.1:8080", reqwest::Client::new()),
         scripts: Default::default(),
-        limits: Limits::new(&config, None),
+        limits: Limits::new(&config, None, None),
         unready: Vec::new(),
     };
     let ids = IdMinter::new("sy");

@@ -14,7 +14,6 @@
 use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -832,7 +831,7 @@ async fn a_partial_refund_sends_the_amount_in_major_units() {
 async fn concurrent_payments_share_one_access_token() {
     let mock = MockFintecture::start(Connect::Works).await;
     let app = app_for(&mock).await;
-    let payments: Vec<Value> = futures_join_all((0..8).map(|_| pay(&app, ob_payment()))).await;
+    let payments: Vec<Value> = join_all((0..8).map(|_| pay(&app, ob_payment()))).await;
     for body in &payments {
         assert_eq!(body["status"], "requires_customer_action", "{body}");
     }
@@ -842,33 +841,6 @@ async fn concurrent_payments_share_one_access_token() {
     assert!(connects.iter().all(|c| c.header("authorization") == Some("Bearer tok-1")), "{connects:#?}");
     mock.assert_all_sound();
     app.stop().await;
-}
-
-/// Runs futures concurrently on the current task (the crate has no `futures` dependency).
-async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in set.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *out = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["config", "domain"]),
     (
         "parts that keep or reach things",
-        &["connectors", "limits", "lua", "merchants", "routing", "snapshot", "store", "vault"],
+        &["connectors", "limits", "lua", "merchants", "routing", "shared", "snapshot", "store", "vault"],
     ),
     ("payment core", &["customers", "events", "payment_methods", "payments"]),
     ("edge", &["api", "telemetry"]),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use switchyard::config::{Config, ConnectorAccountConfig, RateConfig};
 use tempfile::TempDir;
 
-fn rate(per_second: u32, burst: u32) -> Option<RateConfig> {
+pub(crate) fn rate(per_second: u32, burst: u32) -> Option<RateConfig> {
     Some(RateConfig { per_second, burst })
 }
 
@@ -25,7 +25,7 @@ async fn app_with(change: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// A 429 in the wire format, with a whole number of seconds to wait.
-async fn assert_limited(res: reqwest::Response, scope: &str) {
+pub(crate) async fn assert_limited(res: reqwest::Response, scope: &str) {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().expect("Retry-After in seconds");
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
@@ -36,7 +36,13 @@ async fn assert_limited(res: reqwest::Response, scope: &str) {
     assert!(message.contains(scope), "{message}");
 }
 
-async fn send(app: &TestApp, key: &str, profile: Option<&str>, path: &str, body: Option<&Value>) -> reqwest::Response {
+pub(crate) async fn send(
+    app: &TestApp,
+    key: &str,
+    profile: Option<&str>,
+    path: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
     let mut req =
         app.client.request(if body.is_some() { Method::POST } else { Method::GET }, format!("{}{path}", app.base));
     req = req.header("api-key", key);
