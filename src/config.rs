@@ -248,6 +248,9 @@ impl LogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MerchantConfig {
+    /// The name payers see on the merchant's payment links; the merchant's id when left out.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]

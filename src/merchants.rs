@@ -72,8 +72,16 @@ pub struct Directory {
     pub keyring: Keyring,
     /// Publishable key → merchant. These keys are public by design, so a plain lookup will do.
     publishable: HashMap<String, String>,
+    /// By merchant: how its payers' pages present it.
+    faces: HashMap<String, Face>,
     /// By merchant, then profile: looked up by borrowed ids, with no key to build.
     profiles: BTreeMap<String, BTreeMap<String, Arc<Profile>>>,
+}
+
+/// What a payer's page shows of a merchant, and the key its script calls with.
+pub struct Face {
+    pub name: String,
+    pub publishable_key: Option<String>,
 }
 
 static SERIALS: AtomicU64 = AtomicU64::new(0);
@@ -85,7 +93,10 @@ impl Directory {
         let mut keyring = Keyring::new(hash_secret.as_bytes());
         let mut profiles = BTreeMap::new();
         let mut publishable = HashMap::new();
+        let mut faces = HashMap::new();
         for (merchant_id, merchant) in &config.merchants {
+            let name = merchant.name.clone().unwrap_or_else(|| merchant_id.clone());
+            faces.insert(merchant_id.clone(), Face { name, publishable_key: merchant.publishable_key.clone() });
             if let Some(key) = &merchant.publishable_key {
                 publishable.insert(key.clone(), merchant_id.clone());
             }
@@ -127,7 +138,12 @@ impl Directory {
                     .insert(profile_id.clone(), Arc::new(profile));
             }
         }
-        Self { keyring, publishable, profiles }
+        Self { keyring, publishable, faces, profiles }
+    }
+
+    /// How a merchant's payers' pages present it.
+    pub fn face(&self, merchant_id: &str) -> Option<&Face> {
+        self.faces.get(merchant_id)
     }
 
     /// The merchant whose publishable key this is.

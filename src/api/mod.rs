@@ -11,6 +11,7 @@ pub mod extract;
 pub mod fuzzing;
 mod list_query;
 pub mod openapi;
+mod payment_links;
 mod payment_method_sessions;
 mod payment_methods;
 pub mod payments;
@@ -67,6 +68,7 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .merge(sessions::router())
         .merge(payment_methods::router())
         .merge(payment_method_sessions::router())
+        .merge(payment_links::router())
         .merge(redirection::router())
         .merge(webhooks::router())
         .merge(sandbox::router())

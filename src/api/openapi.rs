@@ -58,6 +58,7 @@ pub fn document() -> Value {
     let mut doc = ApiDoc::openapi();
     for part in [
         super::payments::Doc::openapi(),
+        super::payment_links::Doc::openapi(),
         super::refunds::Doc::openapi(),
         super::customers::Doc::openapi(),
         super::events::Doc::openapi(),

@@ -44,7 +44,7 @@ pub(super) struct Doc;
 /// `id`, the payment's id, in a path.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct PaymentId {
+pub(crate) struct PaymentId {
     /// The payment's id.
     #[allow(dead_code)]
     id: String,

@@ -44,20 +44,27 @@ pub async fn finish(state: &Call, payment_id: &str, params: BTreeMap<String, Str
 }
 
 fn send_on(intent: &PaymentIntent) -> Response {
-    let status = intent.status;
-    // A return address stored before addresses were checked may be no page to send a browser
-    // to: the payer then sees the page below instead.
-    match intent.details.return_url.as_deref().filter(|url| crate::text::is_web_url(url)) {
-        Some(url) => {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            Redirect::to(&format!("{url}{sep}id={}&status={status}", intent.id)).into_response()
-        }
+    // A payer who came from a payment link goes back to it: it shows the outcome, and the way on.
+    if intent.details.has_payment_link() {
+        return Redirect::to(&super::payment_links::path(intent)).into_response();
+    }
+    match back_to_merchant(intent) {
+        Some(url) => Redirect::to(&url).into_response(),
         None => Html(format!(
-            "<!doctype html><html><body><h1>Payment finished</h1><p>Payment <code>{}</code> is now <b>{status}</b>.</p></body></html>",
-            escape(&intent.id)
+            "<!doctype html><html><body><h1>Payment finished</h1><p>Payment <code>{}</code> is now <b>{}</b>.</p></body></html>",
+            escape(&intent.id),
+            intent.status
         ))
         .into_response(),
     }
+}
+
+/// The merchant's `return_url`, told the payment's id and status. A return address stored before
+/// addresses were checked may be no page to send a browser to: there is then none.
+pub fn back_to_merchant(intent: &PaymentIntent) -> Option<String> {
+    let url = intent.details.return_url.as_deref().filter(|url| crate::text::is_web_url(url))?;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}id={}&status={}", intent.id, intent.status))
 }
 
 /// Ids are the daemon's own (`[A-Za-z0-9_]`), but what a page echoes is escaped anyway.

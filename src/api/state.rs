@@ -23,11 +23,13 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub core: Arc<Core>,
     pub config: Config,
+    /// Where payers' browsers reach the daemon: `server.public_url`, else the address it listens on.
+    pub public_url: String,
 }
 
 impl AppState {
-    pub fn new(core: Arc<Core>, config: Config) -> Self {
-        Self(Arc::new(Shared { core, config }))
+    pub fn new(core: Arc<Core>, config: Config, public_url: String) -> Self {
+        Self(Arc::new(Shared { core, config, public_url }))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::domain::decision::Decision;
 use crate::domain::payment::Payment;
 use crate::domain::payment::{
     Address, AmountDetails, CalculationOverride, CountryCode, IntentDetails, NextAction, PaymentAttempt, PaymentError,
-    PaymentIntent, Refund,
+    PaymentIntent, PaymentLink, Refund,
 };
 use crate::domain::payment_method::{CardDetails, PaymentMethod};
 use crate::domain::status::{AttemptStatus, AuthenticationType, CaptureMethod, IntentStatus, RefundStatus};
@@ -55,11 +55,15 @@ pub struct IntentFields {
     #[serde(default)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u32)]
     pub session_expiry: Option<u32>,
+    /// `Enable`: the intent has a hosted page to pay on (`GET /v2/payments/{id}/payment-link`).
+    #[serde(default)]
+    pub payment_link_enabled: Option<PaymentLink>,
 }
 
 impl IntentFields {
-    fn into_new_intent(self, details: IntentDetails) -> Result<NewIntent, ApiError> {
+    fn into_new_intent(self, mut details: IntentDetails) -> Result<NewIntent, ApiError> {
         self.amount_details.check_net().map_err(ApiError::InvalidRequest)?;
+        details.payment_link_enabled = self.payment_link_enabled;
         Ok(NewIntent {
             amount: self.amount_details,
             merchant_reference_id: self.merchant_reference_id.map(MerchantReferenceId::into_string),
@@ -340,6 +344,10 @@ pub struct UpdateIntentRequest {
 impl FromBody for UpdateIntentRequest {
     fn from_body(body: &Value) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentUpdateFields>(), fields_of::<IntentDetails>()])?;
+        // Stored with the details, but whether an intent has a link is settled when it is made.
+        if body.get("payment_link_enabled").is_some() {
+            return Err(ApiError::Undecodable("payment_link_enabled: unknown field".into()));
+        }
         let request = Self { fields: part(body)?, details: part(body)? };
         bounds::intent_details(&request.details)?;
         Ok(request)
@@ -772,6 +780,8 @@ pub struct PaymentsIntentResponse<'a> {
     pub setup_future_usage: Value,
     #[serde(flatten)]
     pub shown: ShownDetails<'a>,
+    /// `Enable` when the intent has a payment link (`GET /v2/payments/{id}/payment-link`).
+    pub payment_link_enabled: PaymentLink,
     #[serde(flatten)]
     pub practice: IntentPractice,
 }
@@ -846,9 +856,6 @@ pub struct IntentPractice {
     /// `Skip`: no exemption for merchant-initiated payments is asked.
     #[schema(examples("Skip"))]
     pub apply_mit_exemption: &'static str,
-    /// `Skip`: no payment links.
-    #[schema(examples("Skip"))]
-    pub payment_link_enabled: &'static str,
     /// `false`: no incremental authorization is asked.
     #[schema(examples("false"))]
     pub request_incremental_authorization: &'static str,
@@ -866,7 +873,6 @@ pub struct IntentPractice {
 impl IntentPractice {
     const EVERY_INTENT: Self = Self {
         apply_mit_exemption: "Skip",
-        payment_link_enabled: "Skip",
         request_incremental_authorization: "false",
         split_txns_enabled: "skip",
         request_external_three_ds_authentication: "Skip",
@@ -890,6 +896,7 @@ impl<'a> PaymentsIntentResponse<'a> {
             customer_present: intent.details.customer_present.clone().unwrap_or_else(|| "present".into()),
             setup_future_usage: intent.details.setup_future_usage.clone().unwrap_or_else(|| "on_session".into()),
             shown: ShownDetails::of(&intent.details),
+            payment_link_enabled: intent.details.payment_link_enabled.unwrap_or_default(),
             practice: IntentPractice::EVERY_INTENT,
         }
     }

@@ -144,6 +144,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     tracing::info!(%version, "configuration version serving");
     let sharing = inputs.shared.is_some();
+    let public_url = inputs.public_url.clone();
     let reloader = Arc::new(Reloader {
         file: config.source.clone(),
         started: config.clone(),
@@ -204,7 +205,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if config.reconciler.enabled {
         background.push(crate::payments::reconcile::spawn(core.clone(), config.reconciler.clone()));
     }
-    let state = AppState::new(core, config);
+    let state = AppState::new(core, config, public_url);
     let admin = match (state.config.metrics.enabled, state.config.metrics.listen.as_str()) {
         (true, listen) if !listen.is_empty() => {
             let listener = TcpListener::bind(listen).await?;

@@ -175,6 +175,20 @@ pub struct IntentDetails {
     pub frm_metadata: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_iframe_redirection_enabled: Option<bool>,
+    /// Whether the payer is sent a hosted page to pay on (`Enable`), rather than a page of the
+    /// merchant's own. Given when the intent is made (`IntentFields`), never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub payment_link_enabled: Option<PaymentLink>,
+}
+
+/// Whether an intent has a payment link (Hyperswitch's `EnablePaymentLinkRequest`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = EnablePaymentLinkRequest)]
+pub enum PaymentLink {
+    Enable,
+    #[default]
+    Skip,
 }
 
 impl IntentDetails {
@@ -200,6 +214,12 @@ impl IntentDetails {
         set(&mut self.feature_metadata, given.feature_metadata);
         set(&mut self.frm_metadata, given.frm_metadata);
         set(&mut self.is_iframe_redirection_enabled, given.is_iframe_redirection_enabled);
+    }
+
+    /// A payer who pays through a link may try another method after a decline: the link stays
+    /// theirs to pay with until the intent expires.
+    pub fn has_payment_link(&self) -> bool {
+        self.payment_link_enabled == Some(PaymentLink::Enable)
     }
 }
 

@@ -104,6 +104,7 @@ pub(super) async fn settle(
     attempt.error = outcome.error;
     attempt.modified_at = now;
     let (status, was) = match leaves {
+        Leaves::Settled { was } if reopens(intent, charged, was) => (IntentStatus::RequiresPaymentMethod, Some(was)),
         Leaves::Settled { was } => (charged.intent_status(), Some(was)),
         Leaves::UnderWay => (IntentStatus::Processing, None),
     };
@@ -152,11 +153,23 @@ pub(super) async fn settle(
     Ok(true)
 }
 
+/// Whether a refusal leaves the payment open for another try: one paid through its payment link,
+/// refused while the payer is at it (confirming, or authenticating), moved no money, and the
+/// payer is still on the page to try another card.
+fn reopens(intent: &PaymentIntent, outcome: AttemptStatus, was: IntentStatus) -> bool {
+    matches!(outcome, AttemptStatus::Failure | AttemptStatus::AuthenticationFailed)
+        && matches!(was, IntentStatus::RequiresPaymentMethod | IntentStatus::RequiresCustomerAction)
+        && intent.details.has_payment_link()
+}
+
 /// A payment reached `status` through `attempt`: counted once for each status it reaches
 /// (`switchyard_payments_total`), with a failure's decline code, and logged.
 fn reached(intent: &PaymentIntent, attempt: &PaymentAttempt, status: IntentStatus, now: chrono::DateTime<Utc>) {
-    let decline = match status {
-        IntentStatus::Failed => Some(attempt.error.as_ref().map_or(DeclineCode::Other, DeclineCode::of)),
+    // A refusal is counted with its code whether it ended the payment or left it open.
+    let decline = match attempt.status {
+        AttemptStatus::Failure | AttemptStatus::AuthenticationFailed => {
+            Some(attempt.error.as_ref().map_or(DeclineCode::Other, DeclineCode::of))
+        }
         _ => None,
     };
     let decline_code = decline.map_or("none", DeclineCode::as_str);

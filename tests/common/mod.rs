@@ -72,6 +72,7 @@ fn profile() -> ProfileConfig {
 
 fn merchant(key: &str, publishable: &str, profiles: &[&str]) -> MerchantConfig {
     MerchantConfig {
+        name: None,
         api_keys: vec![ApiKeyConfig { name: "test".into(), hash: key_hash(HASH_SECRET.as_bytes(), key) }],
         publishable_key: Some(publishable.into()),
         profiles: profiles.iter().map(|p| (p.to_string(), profile())).collect(),

@@ -37,6 +37,7 @@ mod lua_abuse;
 mod openapi;
 mod outgoing_webhooks;
 mod payment_endpoints;
+mod payment_links;
 mod payment_method_sessions;
 mod payment_methods;
 mod plugin_fixtures;

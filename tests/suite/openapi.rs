@@ -16,6 +16,9 @@ const UNDOCUMENTED: &[(&str, &str, &str)] = &[
     ("GET", "/v2/payments/{id}/return", "a browser's way back from a provider's page: a redirect or an HTML page"),
     ("GET", "/sandbox/authenticate/{payment_id}", "the sandbox's 3-D Secure page, HTML for a browser"),
     ("POST", "/sandbox/authenticate/{payment_id}", "the sandbox page's form, for a browser"),
+    ("GET", "/payment-links/{payment_id}/{payment_link_id}", "a payment link's page, HTML for a payer's browser"),
+    ("GET", "/payment-links/assets/page.js", "the payment link page's script"),
+    ("GET", "/payment-links/assets/page.css", "the payment link page's style"),
     ("GET", "/metrics", "Prometheus' text exposition, for a scraper"),
 ];
 
