@@ -339,6 +339,10 @@ pub(crate) fn flat_object(description: &str, parts: Vec<Object>) -> RefOr<Schema
 /// `PartialSchema` and `ToSchema` for a request decoded from `parts` (`flat_object`).
 macro_rules! flat_request {
     ($t:ty as $name:literal, $description:literal, [$($part:ty),+ $(,)?]) => {
+        $crate::api::openapi::flat_request!($t as $name, $description, [$($part),+], except []);
+    };
+    // `except`: fields a part declares that this request refuses (its decoder says so).
+    ($t:ty as $name:literal, $description:literal, [$($part:ty),+ $(,)?], except [$($refused:literal),* $(,)?]) => {
         impl utoipa::PartialSchema for $t {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 $crate::api::openapi::flat_object($description, vec![$($crate::api::openapi::object_of_part::<$part>()),+])
@@ -367,7 +371,9 @@ macro_rules! flat_request {
                     }
                     _ => Vec::new(),
                 };
-                let decoded = [$($crate::api::extract::fields_of::<$part>()),+].concat();
+                let refused: &[&str] = &[$($refused),*];
+                let mut decoded = [$($crate::api::extract::fields_of::<$part>()),+].concat();
+                decoded.retain(|field| !refused.contains(field));
                 (documented, decoded)
             }
         }

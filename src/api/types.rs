@@ -357,7 +357,8 @@ impl FromBody for UpdateIntentRequest {
 super::openapi::flat_request!(
     UpdateIntentRequest as "PaymentsUpdateIntentRequest",
     "Change an intent that waits for its payment method: the fields given replace the intent's.",
-    [IntentUpdateFields, IntentDetails]
+    [IntentUpdateFields, IntentDetails],
+    except ["payment_link_enabled"]
 );
 
 impl UpdateIntentRequest {
