@@ -52,7 +52,7 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     let mut config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
     // Limits and circuits shared through a Redis, as several daemons would run.
     let mut redis = common::redis::Redis::start().await;
-    config.shared.url = Some(switchyard::config::SecretValue::Literal(redis.url.clone()));
+    config.shared = redis.shared();
     // The merchant's endpoint fails every event until the test mends it.
     let mended = Arc::new(AtomicBool::new(false));
     let mend = mended.clone();
