@@ -187,7 +187,8 @@ pub struct VaultConfig {
     /// and a database that holds saved cards refuses to start.
     #[serde(default)]
     pub key: Option<SecretValue>,
-    /// How long a card's security code is kept in memory for a `volatile` payment method.
+    /// How long a `volatile` payment method keeps its card's security code (in memory, or in
+    /// Redis with `[shared]`), unless a payment uses it first.
     pub cvc_ttl_secs: u32,
 }
 

@@ -1,9 +1,9 @@
 //! switchyard's `/metrics` scraped by a real Prometheus (Debian's `prometheus`, installed by the
 //! test when the machine has none), started on loopback scraping the daemon every second. A
 //! known mix of payments is driven through four accounts (one down, one with a tiny quota), with
-//! a refund, a failing webhook endpoint, a reload and records left unsettled for the reconciler;
-//! Prometheus's query API must count what was sent; then `promtool check metrics` must accept
-//! the exposition.
+//! a refund, a failing webhook endpoint, a reload, records left unsettled for the reconciler
+//! and a shared state in Redis that goes away; Prometheus's query API must count what was sent;
+//! then `promtool check metrics` must accept the exposition.
 //!
 //! This file's one test runs the only daemon in its test process, so the process-wide counters
 //! start at zero: it is a test binary of its own, apart from the suite in `tests/suite`.
@@ -50,6 +50,9 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     quota.rate_limit = Some(switchyard::config::RateConfig { per_second: 1, burst: 1 });
     let accounts = vec![sandbox_account("sandbox_a"), sandbox_account("sandbox_b"), down, quota];
     let mut config = config_routed(dir.path(), accounts, &["sandbox_b"], "lanes", ROUTING);
+    // Limits and circuits shared through a Redis, as several daemons would run.
+    let mut redis = common::redis::Redis::start().await;
+    config.shared = redis.shared();
     // The merchant's endpoint fails every event until the test mends it.
     let mended = Arc::new(AtomicBool::new(false));
     let mend = mended.clone();
@@ -290,6 +293,26 @@ async fn prometheus_counts_the_payments_that_were_sent() {
     prometheus.until(r#"count_values("serving", switchyard_config_info)"#, "serving", &[("0", 1.0), ("1", 1.0)]).await;
     prometheus.until(r#"count_values("serving", switchyard_plugin_info)"#, "serving", &[("1", 2.0)]).await;
     prometheus.until("switchyard_build_info", "version", &[(env!("CARGO_PKG_VERSION"), 1.0)]).await;
+    // The shared state: up, and asked by the limits and the circuits; then gone, and the daemon
+    // alone, still taking payments.
+    prometheus.until("switchyard_shared_state_up", "part", &[("", 1.0)]).await;
+    prometheus
+        .until(
+            r#"clamp_max(sum by (part) (switchyard_shared_state_calls_total{outcome="ok"}), 1)"#,
+            "part",
+            &[("health", 1.0), ("limits", 1.0)],
+        )
+        .await;
+    redis.kill();
+    assert_eq!(pay(&app, payment_in_lane("4242424242424242", "a")).await["status"], "succeeded");
+    prometheus.until("switchyard_shared_state_up", "part", &[("", 0.0)]).await;
+    prometheus
+        .until(
+            r#"clamp_max(sum(switchyard_shared_state_calls_total{outcome=~"error|timeout"}), 1)"#,
+            "part",
+            &[("", 1.0)],
+        )
+        .await;
     // Prometheus's own connection is open while it scrapes.
     prometheus.until("switchyard_http_connections >= 1", "listener", &[("api", 1.0)]).await;
 

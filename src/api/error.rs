@@ -65,6 +65,9 @@ pub enum ApiError {
     /// The provider could not be reached; nothing changed, the request may be retried.
     #[error("{0}")]
     ConnectorUnavailable(String),
+    /// A store the daemon depends on did not answer; nothing changed, the request may be retried.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("rate limit reached ({}); retry after {} s", .0.scope, retry_after_secs(.0))]
     RateLimited(crate::limits::Refused),
     #[error("Unrecognized request URL: {method} {path}")]
@@ -136,6 +139,9 @@ impl ApiError {
             ConnectorUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, Connector, "CE_01"),
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, Limited, "RL_01"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Api, "HE_00"),
+            // The daemon's fault, not the provider's (`CE_01` would send a client to another
+            // provider): Hyperswitch's code for its own failures, with the status that says retry.
+            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, Api, "HE_00"),
             // A gateway's answer, not 408: a client may repeat a request after 408 unchanged, and a
             // payment repeated blindly may charge twice.
             Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Api, "HE_00"),
@@ -167,6 +173,7 @@ impl From<payments::Error> for ApiError {
             Core::ConnectorUnavailable(m) => ApiError::ConnectorUnavailable(m),
             Core::WebhookRejected(m) => ApiError::WebhookRejected(m),
             Core::RateLimited(refused) => ApiError::RateLimited(refused),
+            e @ Core::CodesUnavailable => ApiError::Unavailable(e.to_string()),
             Core::Internal(source) => ApiError::Internal(source),
         }
     }

@@ -199,6 +199,7 @@ pub(crate) const ERRORS: &[(u16, &str, &str)] = &[
     (422, "IR_06", "a value that is not allowed, or `X-Profile-Id` missing where it is needed; `message` names it"),
     (429, "RL_01", "a rate limit: of the API key, the merchant, or the connector accounts' quotas"),
     (503, "CE_01", "the payment provider could not be reached, or every account's circuit is open"),
+    (503, "HE_00", "the security code store (Redis, with `[shared]`) did not answer: a volatile method's code could be neither read nor kept, and nothing was charged or saved"),
     (504, "HE_00", "no answer within the request timeout; the work goes on, so read the object before repeating"),
 ];
 
@@ -460,6 +461,7 @@ mod tests {
             ApiError::ConnectorRefused("f".into()),
             ApiError::WebhookRejected("f".into()),
             ApiError::ConnectorUnavailable("f".into()),
+            ApiError::Unavailable("f".into()),
             ApiError::RateLimited(refused),
             ApiError::NoRoute { method: "GET".into(), path: "/".into() },
         ];
@@ -470,8 +472,9 @@ mod tests {
                 "{error:?} answers {status} {code}, which ERRORS does not list"
             );
         }
-        // Server errors are bugs: the document promises none, but for a provider out of reach
-        // (503) and a request that outlived its timeout while its work goes on (504).
+        // Server errors are bugs: the document promises none, but for a provider or the security
+        // code store out of reach (503) and a request that outlived its timeout while its work
+        // goes on (504).
         let (status, ..) = ApiError::Internal("x".into()).parts();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(ERRORS.iter().all(|(s, ..)| *s < 500 || *s == 503 || *s == 504));

@@ -25,12 +25,12 @@ use super::payment_methods::{
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::domain::payment::Address;
-use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType};
+use crate::domain::payment_method::{MethodSession, PspTokenization, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
 use crate::payment_methods::sessions;
 use crate::payment_methods::sessions::NewSession;
-use crate::payment_methods::CardChange;
+use crate::payment_methods::{CardChange, Shown};
 use crate::payments::Scope;
 
 /// A session lasts 15 minutes unless the request says otherwise, and at most a day.
@@ -188,8 +188,8 @@ struct PaymentMethodSessionResponse<'a> {
 }
 
 impl<'a> PaymentMethodSessionResponse<'a> {
-    fn of(state: &Call, s: &'a MethodSession, saved: Option<&'a SavedMethod>) -> Self {
-        let (card, cvc) = match saved.map(|m| PaymentMethodResponse::of(state, m)) {
+    fn of(s: &'a MethodSession, saved: Option<&'a Shown>) -> Self {
+        let (card, cvc) = match saved.map(PaymentMethodResponse::of) {
             Some(m) => (m.payment_method_data, m.card_cvc_token_storage),
             None => (None, None),
         };
@@ -232,7 +232,7 @@ struct PaymentMethodListResponseForSession<'a> {
 
 async fn respond(state: &Call, session: &MethodSession) -> Result<Response, ApiError> {
     let saved = sessions::saved(&state.core, session).await?;
-    Ok(Json(PaymentMethodSessionResponse::of(state, session, saved.as_ref())).into_response())
+    Ok(Json(PaymentMethodSessionResponse::of(session, saved.as_ref())).into_response())
 }
 
 /// Payment Method Session - Create
@@ -288,7 +288,7 @@ async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<
     })),
     responses(
         (status = 200, description = "The session, with the card saved", body = PaymentMethodSessionResponse),
-        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached; `HE_00` the security code store did not answer: a volatile method's code could not be kept, and nothing was saved", body = ErrorResponse),
     ),
     security(("publishable_key__client_secret" = []))
 )]
@@ -300,7 +300,7 @@ async fn confirm(
 ) -> Result<Response, ApiError> {
     let (session, method) =
         sessions::confirm(&state.core, &caller.merchant_id, &caller.client_secret, &id, card).await?;
-    Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
+    Ok(Json(PaymentMethodSessionResponse::of(&session, Some(&method))).into_response())
 }
 
 /// Payment Method Session - List Payment Methods
@@ -373,7 +373,10 @@ impl FromBody for SessionUpdateRequest {
         "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "card_cvc": "456" } },
         "payment_method_token": "sy_pm_0196b3f0c7d07a41b5c1e2f3a4b5c6d7"
     })),
-    responses((status = 200, description = "The session, with the card as it now is", body = PaymentMethodSessionResponse)),
+    responses(
+        (status = 200, description = "The session, with the card as it now is", body = PaymentMethodSessionResponse),
+        (status = 503, description = "`HE_00` the security code store did not answer: a volatile method's code could not be kept, and nothing changed", body = ErrorResponse),
+    ),
     security(("publishable_key__client_secret" = []))
 )]
 async fn update_saved(
@@ -391,7 +394,7 @@ async fn update_saved(
         req.change,
     )
     .await?;
-    Ok(Json(PaymentMethodSessionResponse::of(&state, &session, Some(&method))).into_response())
+    Ok(Json(PaymentMethodSessionResponse::of(&session, Some(&method))).into_response())
 }
 
 /// Hyperswitch's `PaymentMethodSessionDeleteSavedPaymentMethod`.

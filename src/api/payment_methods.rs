@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::bounds::{self, TEXT_MAX};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
 use super::types::time;
 use crate::api::state::{AppState, Call};
@@ -23,7 +23,7 @@ use crate::domain::payment::{Address, CountryCode};
 use crate::domain::payment_method::{SavedMethod, StorageType};
 use crate::ids::MintedId;
 use crate::payment_methods;
-use crate::payment_methods::{CardChange, MethodOwner, NewCard};
+use crate::payment_methods::{CardChange, CodeState, MethodOwner, NewCard, Shown};
 use crate::payments::Scope;
 use crate::vault::VaultCard;
 
@@ -183,7 +183,7 @@ struct CardDetailUpdate {
     #[serde(default)]
     #[schema(max_length = 64)]
     nick_name: Option<String>,
-    /// Kept in memory by a volatile method, as when it was saved; a persistent one refuses it.
+    /// Kept by a volatile method, as when it was saved; a persistent one refuses it.
     #[serde(default)]
     card_cvc: Option<Cvc>,
 }
@@ -420,14 +420,14 @@ pub struct PaymentMethodResponse<'a> {
 }
 
 impl<'a> PaymentMethodResponse<'a> {
-    pub fn of(state: &Call, m: &'a SavedMethod) -> Self {
+    pub fn of(shown: &'a Shown) -> Self {
+        let m = &shown.method;
         let card = PaymentMethodData::of(m);
-        let cvc = match m.storage_type {
-            StorageType::Persistent => None,
-            StorageType::Volatile => {
-                let kept = state.core.vault.cvc(&m.id, Utc::now()).map(|(_, until)| until);
-                Some(CardCvcTokenStorage { is_stored: kept.is_some(), expires_at: kept })
-            }
+        // Whether a volatile method holds a code, when that can be told.
+        let cvc = match shown.code {
+            CodeState::NotKept | CodeState::Unknown => None,
+            CodeState::Held(until) => Some(CardCvcTokenStorage { is_stored: true, expires_at: Some(until) }),
+            CodeState::Gone => Some(CardCvcTokenStorage { is_stored: false, expires_at: None }),
         };
         let tokens = m
             .connector_tokens
@@ -468,18 +468,18 @@ pub(super) struct PaymentMethodResponseItem<'a> {
 
 impl<'a> PaymentMethodResponseItem<'a> {
     /// `default` is the customer's default method.
-    pub(super) fn of(state: &Call, m: &'a SavedMethod, default: Option<&str>) -> Self {
+    pub(super) fn of(shown: &'a Shown, default: Option<&str>) -> Self {
         // A saved card is charged with the code a volatile method still holds, or without.
         Self {
             requires_cvv: false,
-            is_default: default == Some(m.id.as_str()),
-            method: PaymentMethodResponse::of(state, m),
+            is_default: default == Some(shown.method.id.as_str()),
+            method: PaymentMethodResponse::of(shown),
         }
     }
 
     /// A customer's saved methods, as their list shows them.
-    pub(super) fn list(state: &Call, methods: &'a [SavedMethod], default: Option<&str>) -> Vec<Self> {
-        methods.iter().map(|m| Self::of(state, m, default)).collect()
+    pub(super) fn list(methods: &'a [Shown], default: Option<&str>) -> Vec<Self> {
+        methods.iter().map(|m| Self::of(m, default)).collect()
     }
 }
 
@@ -603,7 +603,7 @@ async fn create_intent(
     let owner =
         MethodOwner { customer_id: req.customer_id.into_string(), billing: req.billing, metadata: req.metadata };
     let method = payment_methods::create_intent(&state.core, &caller.merchant_id, owner).await?;
-    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+    Ok(Json(PaymentMethodResponse::of(&method)).into_response())
 }
 
 /// Payment Method - Confirm Intent
@@ -634,7 +634,7 @@ async fn confirm_intent(
     let method =
         payment_methods::confirm_intent(&state.core, &caller.merchant_id, &id, req.customer_id.as_deref(), req.card)
             .await?;
-    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+    Ok(Json(PaymentMethodResponse::of(&method)).into_response())
 }
 
 /// Payment Method - Create
@@ -652,13 +652,16 @@ async fn confirm_intent(
             "card_holder_name": "John Doe", "card_cvc": "123", "nick_name": "Work card"
         } }, "storage_type": "persistent"
     })),
-    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    responses(
+        (status = 200, description = "The payment method", body = PaymentMethodResponse),
+        (status = 503, description = "`HE_00` the security code store did not answer: a volatile method's code could not be kept, and nothing was saved", body = ErrorResponse),
+    ),
     security(("api_key" = []))
 )]
 async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CreateRequest>) -> Result<Response, ApiError> {
     let method =
         payment_methods::create(&state.core, &caller.merchant_id, req.owner, req.card, req.storage_type, None).await?;
-    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+    Ok(Json(PaymentMethodResponse::of(&method)).into_response())
 }
 
 /// Payment Method - Retrieve
@@ -673,7 +676,8 @@ async fn create(state: Call, caller: Scope, ApiJson(req): ApiJson<CreateRequest>
 )]
 async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let method = payment_methods::retrieve(&state.core, &caller.merchant_id, &id).await?;
-    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+    let method = payment_methods::show(&state.core, method).await;
+    Ok(Json(PaymentMethodResponse::of(&method)).into_response())
 }
 
 /// Payment Method - Update
@@ -689,7 +693,10 @@ async fn retrieve(state: Call, caller: Scope, Path(id): Path<String>) -> Result<
     request_body(content = PaymentMethodUpdate, example = json!({
         "payment_method_data": { "card": { "card_holder_name": "Jo Doe", "nick_name": "Work card" } }
     })),
-    responses((status = 200, description = "The payment method", body = PaymentMethodResponse)),
+    responses(
+        (status = 200, description = "The payment method", body = PaymentMethodResponse),
+        (status = 503, description = "`HE_00` the security code store did not answer: a volatile method's code could not be kept, and nothing was saved", body = ErrorResponse),
+    ),
     security(("api_key" = []))
 )]
 async fn update(
@@ -699,7 +706,7 @@ async fn update(
     ApiJson(PaymentMethodUpdate(change)): ApiJson<PaymentMethodUpdate>,
 ) -> Result<Response, ApiError> {
     let method = payment_methods::update_card(&state.core, &caller.merchant_id, &id, None, change).await?;
-    Ok(Json(PaymentMethodResponse::of(&state, &method)).into_response())
+    Ok(Json(PaymentMethodResponse::of(&method)).into_response())
 }
 
 /// Hyperswitch's `PaymentMethodGetTokenDetailsResponse`.
@@ -754,6 +761,7 @@ async fn delete(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Re
 )]
 async fn saved(state: Call, caller: Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (methods, default) = payment_methods::for_customer(&state.core, &caller.merchant_id, &id).await?;
-    let items = PaymentMethodResponseItem::list(&state, &methods, default.as_deref());
+    let methods = payment_methods::shown(&state.core, methods).await;
+    let items = PaymentMethodResponseItem::list(&methods, default.as_deref());
     Ok(Json(CustomerPaymentMethodsListResponse { customer_payment_methods: items }).into_response())
 }

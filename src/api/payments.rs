@@ -69,7 +69,7 @@ pub(crate) struct PaymentId {
     })),
     responses(
         (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
-        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached; `HE_00` a saved volatile card's security code could not be read (nothing was charged)", body = ErrorResponse),
     ),
     security(("api_key" = []))
 )]
@@ -106,7 +106,7 @@ async fn resolve(
     match choice {
         MethodChoice::Given(confirmation) => Ok((confirmation, None)),
         MethodChoice::Saved { payment_method_id, billing, return_url } => {
-            let (method, card) =
+            let (method, card, kept_code) =
                 payment_methods::card_for_payment(&state.core, &caller.merchant_id, &payment_method_id, customer_id)
                     .await?;
             let confirmation = Confirmation {
@@ -115,6 +115,7 @@ async fn resolve(
                 payment_method_subtype: method.payment_method_subtype,
                 billing: billing.or(method.billing),
                 return_url,
+                kept_code,
             };
             Ok((confirmation, Some(payment_method_id)))
         }
@@ -177,7 +178,7 @@ pub async fn create_intent(
     })),
     responses(
         (status = 200, description = "The payment, with its attempts", body = PaymentsResponse),
-        (status = 503, description = "`CE_01` the payment provider could not be reached", body = ErrorResponse),
+        (status = 503, description = "`CE_01` the payment provider could not be reached; `HE_00` a saved volatile card's security code could not be read (nothing was charged)", body = ErrorResponse),
     ),
     security(("api_key" = []), ("publishable_key__client_secret" = []))
 )]

@@ -234,6 +234,7 @@ impl MethodFields {
             payment_method_subtype: subtype,
             billing: data.billing,
             return_url,
+            kept_code: None,
         })
     }
 }

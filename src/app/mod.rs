@@ -21,6 +21,7 @@ use crate::events::Outbox;
 use crate::ids::IdMinter;
 use crate::payments::Core;
 use crate::routing::Decider;
+use crate::shared::Shared;
 use crate::snapshot::Live;
 use crate::store::{Store, StoreError};
 use crate::vault::Vault;
@@ -118,13 +119,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Everything is checked before anything is opened.
     let shared = crate::shared::Shared::new(&config.shared)
         .map_err(|message| StartError::Config(vec![Problem { path: "shared".into(), message }]))?;
-    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget, shared };
+    let inputs = Inputs { public_url: config.public_url(), http: http.clone(), budget, shared: shared.clone() };
     let built = snapshot::build(&config, &inputs, None).map_err(StartError::Config)?;
     let addr = config
         .listen_addr()
         .map_err(|m| StartError::Config(vec![Problem { path: "server.listen".into(), message: m }]))?;
     let store = Store::connect(&config.database.url, config.database.max_connections).await?;
-    let vault = open_vault(&config, &store).await?;
+    let vault = open_vault(&config, &store, shared).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let public_url = if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.public_url() };
@@ -245,8 +246,9 @@ const HEALTH_REFRESH: std::time::Duration = std::time::Duration::from_millis(500
 const EVICT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The vault for the configured key. A database that holds sealed cards must be opened with the
-/// key that sealed them: without a key, or with another one, the daemon does not start.
-async fn open_vault(config: &Config, store: &Store) -> Result<Vault, StartError> {
+/// key that sealed them: without a key, or with another one, the daemon does not start. With
+/// `shared`, volatile methods' security codes are kept there.
+async fn open_vault(config: &Config, store: &Store, shared: Option<Arc<Shared>>) -> Result<Vault, StartError> {
     let key = match &config.vault.key {
         None => None,
         Some(value) => {
@@ -254,7 +256,7 @@ async fn open_vault(config: &Config, store: &Store) -> Result<Vault, StartError>
             Some(key.map_err(|e| StartError::Vault(format!("vault.key {e}")))?)
         }
     };
-    let vault = Vault::new(key, config.vault.cvc_ttl_secs);
+    let vault = Vault::new(key, config.vault.cvc_ttl_secs, shared);
     let check = match store.vault_key_check().await? {
         // The first start with a key seals the check.
         None if vault.has_key() => {

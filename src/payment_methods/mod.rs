@@ -1,12 +1,14 @@
 //! Saved payment methods: a customer's cards, kept to be charged again. A method is created as an
 //! intent awaiting its data (`create-intent`), then given a card (`confirm-intent`); or created
 //! with its card in one call. The card is sealed in the vault; what may be shown of it (network,
-//! last four digits, expiry) is kept beside it; its security code is never stored, and a
-//! `volatile` method keeps it in memory for a while.
+//! last four digits, expiry) is kept beside it; its security code is never stored with it: a
+//! `volatile` method keeps it in the vault for a while, until a payment uses it.
 
 pub mod sessions;
 
-use chrono::Utc;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::card::{CardSummary, Cvc};
@@ -18,7 +20,7 @@ use crate::domain::payment_method::{
 };
 use crate::money::Currency;
 use crate::payments::{Context, Error};
-use crate::vault::VaultCard;
+use crate::vault::{CvcUse, VaultCard};
 
 /// A card as a customer hands it over to be saved.
 #[derive(Debug)]
@@ -37,6 +39,26 @@ pub struct MethodOwner {
     pub customer_id: String,
     pub billing: Option<Address>,
     pub metadata: Option<Map<String, Value>>,
+}
+
+/// What is known of a saved method's security code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeState {
+    /// A persistent method keeps none.
+    NotKept,
+    /// A volatile method's code, held until then.
+    Held(DateTime<Utc>),
+    /// A volatile method without one: none was given, it expired, or a payment used it.
+    Gone,
+    /// Redis did not answer: whether the method holds a code cannot be told.
+    Unknown,
+}
+
+/// A saved method with what is known of its code: what is shown of it.
+#[derive(Debug)]
+pub struct Shown {
+    pub method: SavedMethod,
+    pub code: CodeState,
 }
 
 fn not_found(id: &str) -> Error {
@@ -63,8 +85,8 @@ fn new_method(cx: &Context, merchant_id: &str, owner: MethodOwner, storage_type:
     }
 }
 
-/// Gives `method` the card: what is shown of it, and its code when the method is volatile.
-fn fill(cx: &Context, method: &mut SavedMethod, new: &NewCard, storage_type: StorageType) {
+/// Gives `method` the card: what is shown of it.
+fn fill(method: &mut SavedMethod, new: &NewCard, storage_type: StorageType) {
     let card = &new.card;
     method.status = MethodStatus::Active;
     method.payment_method_type = Some("card".into());
@@ -76,17 +98,77 @@ fn fill(cx: &Context, method: &mut SavedMethod, new: &NewCard, storage_type: Sto
         nick_name: new.nick_name.clone(),
     });
     method.modified_at = Utc::now();
-    if let (StorageType::Volatile, Some(cvc)) = (storage_type, &new.cvc) {
-        cx.vault.keep_cvc(&method.id, cvc.clone(), method.modified_at);
+}
+
+/// Keeps the code given with a card for method `id`, when the method is volatile. This comes
+/// before anything else a save does: where Redis cannot keep it, the save fails and neither a
+/// provider nor the database hears of the card.
+async fn keep_code(cx: &Context, id: &str, storage_type: StorageType, cvc: Option<&Cvc>) -> Result<CodeState, Error> {
+    match (storage_type, cvc) {
+        (StorageType::Persistent, _) => Ok(CodeState::NotKept),
+        (StorageType::Volatile, None) => Ok(CodeState::Gone),
+        (StorageType::Volatile, Some(cvc)) => {
+            Ok(cx.vault.keep_cvc(id, cvc, Utc::now()).await?.map_or(CodeState::Gone, CodeState::Held))
+        }
     }
 }
 
+/// The rest of a save whose code was kept as `code`: should it fail, the code is forgotten.
+async fn or_forget<T>(
+    cx: &Context,
+    id: &str,
+    code: CodeState,
+    rest: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let result = rest.await;
+    if result.is_err() && matches!(code, CodeState::Held(_)) {
+        forget(cx, id).await;
+    }
+    result
+}
+
+/// Forgets the code of method `id`, which nothing can pay with any more. Should Redis not
+/// answer, the code lapses at its expiry.
+async fn forget(cx: &Context, id: &str) {
+    if let Err(e) = cx.vault.forget_cvc(id).await {
+        tracing::warn!(payment_method_id = %id, error = %e, "a security code could not be forgotten; it lapses at its expiry");
+    }
+}
+
+/// What is known of the codes of `methods`, in their order. Redis is asked once, and only
+/// for volatile methods.
+async fn codes(cx: &Context, methods: &[SavedMethod]) -> Vec<CodeState> {
+    let volatile: Vec<&str> =
+        methods.iter().filter(|m| m.storage_type == StorageType::Volatile).map(|m| m.id.as_str()).collect();
+    let mut expiries = cx.vault.cvc_expiries(&volatile, Utc::now()).await.map(Vec::into_iter);
+    methods
+        .iter()
+        .map(|m| match (m.storage_type, &mut expiries) {
+            (StorageType::Persistent, _) => CodeState::NotKept,
+            (StorageType::Volatile, Ok(expiries)) => expiries.next().flatten().map_or(CodeState::Gone, CodeState::Held),
+            (StorageType::Volatile, Err(_)) => CodeState::Unknown,
+        })
+        .collect()
+}
+
+/// `methods` as shown, with what is known of their codes.
+pub async fn shown(cx: &Context, methods: Vec<SavedMethod>) -> Vec<Shown> {
+    let codes = codes(cx, &methods).await;
+    methods.into_iter().zip(codes).map(|(method, code)| Shown { method, code }).collect()
+}
+
+/// `method` as shown, with what is known of its code.
+pub async fn show(cx: &Context, method: SavedMethod) -> Shown {
+    let code = codes(cx, std::slice::from_ref(&method)).await.pop().unwrap_or(CodeState::Unknown);
+    Shown { method, code }
+}
+
 /// A method awaiting its card, for an existing customer of the merchant.
-pub async fn create_intent(cx: &Context, merchant_id: &str, owner: MethodOwner) -> Result<SavedMethod, Error> {
+pub async fn create_intent(cx: &Context, merchant_id: &str, owner: MethodOwner) -> Result<Shown, Error> {
     customers::retrieve(cx, merchant_id, &owner.customer_id).await?;
     let method = new_method(cx, merchant_id, owner, StorageType::Persistent);
     cx.store.insert_payment_method(&method, None).await?;
-    Ok(method)
+    Ok(Shown { method, code: CodeState::NotKept })
 }
 
 /// A method with its card, in one call. With `tokenize_at` (an account, and whether the token is
@@ -100,17 +182,22 @@ pub async fn create(
     new: NewCard,
     storage_type: StorageType,
     tokenize_at: Option<(&Account, bool)>,
-) -> Result<SavedMethod, Error> {
+) -> Result<Shown, Error> {
     customers::retrieve(cx, merchant_id, &owner.customer_id).await?;
     let mut method = new_method(cx, merchant_id, owner, storage_type);
     let sealed = cx.vault.seal(&method.id, &new.card)?;
-    if let Some((account, reusable)) = tokenize_at {
-        let token = tokenize(cx, account, &method.id, &new, reusable).await?;
-        method.connector_tokens.push(ConnectorToken { account: account.name.clone(), token });
-    }
-    fill(cx, &mut method, &new, storage_type);
-    cx.store.insert_payment_method(&method, Some(&sealed)).await?;
-    Ok(method)
+    let id = method.id.clone();
+    let code = keep_code(cx, &id, storage_type, new.cvc.as_ref()).await?;
+    or_forget(cx, &id, code, async {
+        if let Some((account, reusable)) = tokenize_at {
+            let token = tokenize(cx, account, &method.id, &new, reusable).await?;
+            method.connector_tokens.push(ConnectorToken { account: account.name.clone(), token });
+        }
+        fill(&mut method, &new, storage_type);
+        Ok(cx.store.insert_payment_method(&method, Some(&sealed)).await?)
+    })
+    .await?;
+    Ok(Shown { method, code })
 }
 
 async fn tokenize(
@@ -146,7 +233,7 @@ pub async fn confirm_intent(
     id: &str,
     customer_id: Option<&str>,
     new: NewCard,
-) -> Result<SavedMethod, Error> {
+) -> Result<Shown, Error> {
     let mut method = retrieve(cx, merchant_id, id).await?;
     if customer_id.is_some_and(|c| c != method.customer_id) {
         return Err(Error::InvalidRequest(format!("customer_id: payment method {id} belongs to another customer")));
@@ -156,12 +243,16 @@ pub async fn confirm_intent(
     }
     let sealed = cx.vault.seal(&method.id, &new.card)?;
     let storage_type = method.storage_type;
-    fill(cx, &mut method, &new, storage_type);
-    if !cx.store.activate_payment_method(&method, &sealed).await? {
-        cx.vault.forget_cvc(&method.id);
-        return Err(Error::InvalidState(format!("payment method {id} has its data already")));
-    }
-    Ok(method)
+    let code = keep_code(cx, id, storage_type, new.cvc.as_ref()).await?;
+    fill(&mut method, &new, storage_type);
+    or_forget(cx, id, code, async {
+        match cx.store.activate_payment_method(&method, &sealed).await? {
+            true => Ok(()),
+            false => Err(Error::InvalidState(format!("payment method {id} has its data already"))),
+        }
+    })
+    .await?;
+    Ok(Shown { method, code })
 }
 
 /// The merchant's payment method `id`; another merchant's is answered like one that does not exist.
@@ -178,15 +269,16 @@ pub struct CardChange {
     pub cvc: Option<Cvc>,
 }
 
-/// Changes a saved card: the holder's name is sealed with it again, the code kept in memory by a
-/// volatile method only. `customer_id` (a session's) must own the method.
+/// Changes a saved card: the holder's name is sealed with it again, the code kept by a volatile
+/// method only (first: where Redis cannot keep it, nothing changes). `customer_id` (a session's)
+/// must own the method.
 pub async fn update_card(
     cx: &Context,
     merchant_id: &str,
     id: &str,
     customer_id: Option<&str>,
     change: CardChange,
-) -> Result<SavedMethod, Error> {
+) -> Result<Shown, Error> {
     let mut method = retrieve(cx, merchant_id, id).await?;
     if customer_id.is_some_and(|c| c != method.customer_id) {
         return Err(not_found(id));
@@ -208,20 +300,28 @@ pub async fn update_card(
         saved.nick_name = change.nick_name;
     }
     method.modified_at = Utc::now();
-    if !cx.store.update_payment_method_card(&method, &sealed).await? {
-        return Err(not_found(id));
-    }
-    if let Some(cvc) = change.cvc {
-        cx.vault.keep_cvc(id, cvc, method.modified_at);
-    }
-    Ok(method)
+    let kept = match &change.cvc {
+        Some(cvc) => Some(keep_code(cx, id, method.storage_type, Some(cvc)).await?),
+        None => None,
+    };
+    or_forget(cx, id, kept.unwrap_or(CodeState::Gone), async {
+        match cx.store.update_payment_method_card(&method, &sealed).await? {
+            true => Ok(()),
+            false => Err(not_found(id)),
+        }
+    })
+    .await?;
+    Ok(match kept {
+        Some(code) => Shown { method, code },
+        None => show(cx, method).await,
+    })
 }
 
 pub async fn delete(cx: &Context, merchant_id: &str, id: &str) -> Result<(), Error> {
     if !cx.store.delete_payment_method(id, merchant_id).await? {
         return Err(not_found(id));
     }
-    cx.vault.forget_cvc(id);
+    forget(cx, id).await;
     Ok(())
 }
 
@@ -274,13 +374,16 @@ pub async fn for_customer(
 }
 
 /// The card of a saved method, for a payment of `customer_id`: it must be that customer's, and
-/// have its card. Its security code comes along while a volatile method still holds it.
+/// have its card. Its security code comes along while a volatile method still holds it, with
+/// which code it is (a payment that sends it uses it up). A volatile method's payment is not
+/// made when Redis cannot say whether it holds one (`CodesUnavailable`); a persistent method
+/// never asks.
 pub async fn card_for_payment(
     cx: &Context,
     merchant_id: &str,
     id: &str,
     customer_id: Option<&str>,
-) -> Result<(SavedMethod, CardDetails), Error> {
+) -> Result<(SavedMethod, CardDetails, Option<CvcUse>), Error> {
     let Some(customer_id) = customer_id else {
         return Err(Error::InvalidRequest(
             "customer_id: a payment with a saved payment_method_id must name the customer it belongs to".into(),
@@ -296,7 +399,11 @@ pub async fn card_for_payment(
     }
     let sealed = cx.store.sealed_card(id).await?.ok_or_else(|| not_found(id))?;
     let card = cx.vault.open(id, &sealed)?;
-    let cvc = cx.vault.cvc(id, Utc::now()).map(|(cvc, _)| cvc);
+    let kept = match method.storage_type {
+        StorageType::Persistent => None,
+        StorageType::Volatile => cx.vault.cvc(id, Utc::now()).await?,
+    };
+    let (cvc, used) = kept.map(|k| (k.cvc, k.used)).unzip();
     let issuing_country = method.card.as_ref().and_then(|c| c.issuer_country.clone());
     let details = CardDetails {
         number: card.number,
@@ -306,5 +413,5 @@ pub async fn card_for_payment(
         issuing_country,
         connector_tokens: method.connector_tokens.iter().map(|t| (t.account.clone(), t.token.clone())).collect(),
     };
-    Ok((method, details))
+    Ok((method, details, used))
 }

@@ -9,8 +9,8 @@ use chrono::{Duration, Utc};
 
 use crate::connectors::Account;
 use crate::domain::payment::Address;
-use crate::domain::payment_method::{MethodSession, PspTokenization, SavedMethod, StorageType, TokenizationType};
-use crate::payment_methods::{CardChange, MethodOwner, NewCard};
+use crate::domain::payment_method::{MethodSession, PspTokenization, StorageType, TokenizationType};
+use crate::payment_methods::{CardChange, MethodOwner, NewCard, Shown};
 use crate::payments::{Context, Error, Scope};
 use crate::{customers, ids};
 
@@ -113,7 +113,7 @@ pub async fn confirm(
     secret: &str,
     id: &str,
     card: NewCard,
-) -> Result<(MethodSession, SavedMethod), Error> {
+) -> Result<(MethodSession, Shown), Error> {
     let mut session = open(cx, merchant_id, secret, id).await?;
     if !session.payment_method_ids.is_empty() {
         return Err(Error::InvalidState(format!("payment method session {id} has saved its card already")));
@@ -127,20 +127,21 @@ pub async fn confirm(
     };
     let owner =
         MethodOwner { customer_id: session.customer_id.clone(), billing: session.billing.clone(), metadata: None };
-    let method = super::create(cx, merchant_id, owner, card, session.storage_type, psp).await?;
-    if !cx.store.add_session_method(&session.id, &method.id).await? {
+    let saved = super::create(cx, merchant_id, owner, card, session.storage_type, psp).await?;
+    if !cx.store.add_session_method(&session.id, &saved.method.id).await? {
         // Another confirmation won: this card is not the session's, so it is not kept.
-        super::delete(cx, merchant_id, &method.id).await?;
+        super::delete(cx, merchant_id, &saved.method.id).await?;
         return Err(Error::InvalidState(format!("payment method session {id} has saved its card already")));
     }
-    session.payment_method_ids.push(method.id.clone());
-    Ok((session, method))
+    session.payment_method_ids.push(saved.method.id.clone());
+    Ok((session, saved))
 }
 
-/// The method the session saved, if it has saved one.
-pub async fn saved(cx: &Context, session: &MethodSession) -> Result<Option<SavedMethod>, Error> {
-    match session.payment_method_ids.first() {
-        Some(id) => Ok(cx.store.find_payment_method(id, &session.merchant_id).await?),
+/// The method the session saved, if it has saved one, as shown.
+pub async fn saved(cx: &Context, session: &MethodSession) -> Result<Option<Shown>, Error> {
+    let Some(id) = session.payment_method_ids.first() else { return Ok(None) };
+    match cx.store.find_payment_method(id, &session.merchant_id).await? {
+        Some(method) => Ok(Some(super::show(cx, method).await)),
         None => Ok(None),
     }
 }
@@ -154,7 +155,7 @@ pub async fn update_saved(
     id: &str,
     token: Option<&str>,
     change: CardChange,
-) -> Result<(MethodSession, SavedMethod), Error> {
+) -> Result<(MethodSession, Shown), Error> {
     let session = open(cx, merchant_id, secret, id).await?;
     let token = match token.or(session.payment_method_ids.first().map(String::as_str)) {
         Some(token) => token.to_string(),

@@ -40,8 +40,10 @@ pub async fn create_and_confirm(
     let attempt = new_attempt(cx, &intent, candidates[0], &confirmation, &decision);
     intent.active_attempt_id = Some(attempt.id.clone());
     cx.store.insert_intent(&intent, Some((&attempt, in_flight_lease(cx)))).await?;
+    let authorized = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await;
+    confirmation.code_sent(cx).await;
     // A new payment has no attempts but those made here: nothing to read back.
-    let (intent, attempts) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
+    let (intent, attempts) = authorized?;
     Ok(Payment { intent, attempts })
 }
 
@@ -76,8 +78,9 @@ pub async fn confirm(
     }
     intent.status = IntentStatus::Processing;
     intent.active_attempt_id = Some(attempt.id.clone());
-    let (intent, _) = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await?;
-    view(cx, intent).await
+    let authorized = authorize(cx, intent, attempt, &candidates, &confirmation, &decision).await;
+    confirmation.code_sent(cx).await;
+    view(cx, authorized?.0).await
 }
 
 /// A connector call that ended without an answer about the payment, recorded on the attempt:

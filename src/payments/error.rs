@@ -47,6 +47,11 @@ pub enum Error {
     WebhookRejected(String),
     #[error("rate limit reached ({})", .0.scope)]
     RateLimited(Refused),
+    /// Redis, where the daemons keep volatile methods' security codes, did not answer: a payment
+    /// that may need a code is not sent without it, a code given is not kept by this daemon
+    /// alone. Nothing was charged or saved.
+    #[error("the security code store is unavailable; nothing was charged or saved, and the request may be retried")]
+    CodesUnavailable,
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -67,6 +72,7 @@ impl From<VaultError> for Error {
         match e {
             VaultError::NoKey => Error::NotSupported(e.to_string()),
             VaultError::Unopenable => Error::Internal(Box::new(e)),
+            VaultError::CodesUnavailable(_) => Error::CodesUnavailable,
         }
     }
 }

@@ -5,6 +5,8 @@ use crate::domain::payment::{Address, AmountDetails, CalculationOverride, Intent
 use crate::domain::payment_method::PaymentMethod;
 use crate::domain::status::{AuthenticationType, CaptureMethod};
 use crate::money::{Amount, Currency, MinorUnit};
+use crate::payments::Context;
+use crate::vault::CvcUse;
 
 /// A payment as the merchant asked for it, validated.
 #[derive(Debug)]
@@ -26,6 +28,22 @@ pub struct Confirmation {
     pub payment_method_subtype: Option<String>,
     pub billing: Option<Address>,
     pub return_url: Option<String>,
+    /// The kept security code of a saved method the card carries: a code serves one payment.
+    pub kept_code: Option<CvcUse>,
+}
+
+impl Confirmation {
+    /// Forgets the kept code the card carried, once the payment has been sent to a provider with
+    /// it (the attempts have run: the first routed account is called before anything else can
+    /// fail), whatever the provider answered. A payment refused before any provider was called
+    /// leaves it, to be paid with. Should Redis not answer, the code lapses at its expiry.
+    pub(crate) async fn code_sent(&self, cx: &Context) {
+        let Some(used) = &self.kept_code else { return };
+        if let Err(e) = cx.vault.forget_used(used).await {
+            tracing::warn!(payment_method_id = %used.payment_method_id(), error = %e,
+                "a used security code could not be forgotten; it lapses at its expiry");
+        }
+    }
 }
 
 /// What an update changes in an intent not yet confirmed: each field given replaces the intent's.

@@ -142,6 +142,7 @@ async fn open_banking(cx: &Context, intent: &PaymentIntent) -> Result<Option<Ses
         payment_method_subtype: Some("open_banking_pis".into()),
         billing: None,
         return_url: None,
+        kept_code: None,
     };
     let view = match payments::confirm(cx, &scope(intent), &intent.id, confirmation).await {
         Ok(view) => view,

@@ -82,7 +82,7 @@ async fn core() -> Fixture {
         live: Live::new(snapshot),
         decider: Decider::new(Budget::of(&config.lua)),
         ids: ids.clone(),
-        vault: Vault::new(None, config.vault.cvc_ttl_secs),
+        vault: Vault::new(None, config.vault.cvc_ttl_secs, None),
         events: Outbox::new(ids, BODIES, Arc::new(Notify::new())),
         settings: config.payments.clone(),
         call_timeout_ms: config.http.request_timeout_ms,
@@ -123,6 +123,7 @@ fn card(number: &str) -> Confirmation {
         payment_method_subtype: Some("credit".into()),
         billing: None,
         return_url: None,
+        kept_code: None,
     }
 }
 

@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use switchyard::config::{SecretValue, SharedConfig};
 use tempfile::TempDir;
 
 pub struct Redis {
@@ -45,6 +46,17 @@ impl Redis {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    /// A daemon's `[shared]` for this Redis. Its timeout is long enough that no call times out on
+    /// a machine busy with the rest of the suite; a test of a slow Redis stalls it for longer.
+    pub fn shared(&self) -> SharedConfig {
+        SharedConfig {
+            url: Some(SecretValue::Literal(self.url.clone())),
+            timeout_ms: 1_000,
+            retry_ms: 200,
+            ..SharedConfig::default()
+        }
     }
 
     /// `kill -9`: Redis is gone, with everything it held.

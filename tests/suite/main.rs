@@ -48,6 +48,7 @@ mod routing;
 mod scale_out;
 mod schemathesis;
 mod sessions;
+mod shared_codes;
 mod shared_health;
 mod shared_limits;
 mod shared_outage;

@@ -1,7 +1,7 @@
 //! Saved payment methods over HTTP: create-intent (the seed's body), confirm-intent with a card,
 //! create in one call, read, list per customer, delete; paying with a saved method; the vault
 //! (cards sealed at rest, the key required and checked at start, volatile security codes kept in
-//! memory only); and who may see what.
+//! memory until a payment uses them); and who may see what.
 
 use crate::common;
 
@@ -376,7 +376,7 @@ async fn recording_stripe(seen: Recorder) -> MockServer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_volatile_method_keeps_the_code_in_memory_until_it_expires_or_the_daemon_restarts() {
+async fn a_volatile_method_keeps_the_code_in_memory_until_a_payment_uses_it_or_the_daemon_restarts() {
     let seen = Recorder::default();
     let stripe = recording_stripe(seen.clone()).await;
     let account = ConnectorAccountConfig {
@@ -417,9 +417,24 @@ async fn a_volatile_method_keeps_the_code_in_memory_until_it_expires_or_the_daem
     }
     assert!(!seen.all().iter().any(|s| s.path.starts_with("/v1/payment_methods")), "one call per payment");
 
-    // A restart forgets the code; the card stays.
+    // The payment used the code: the method holds none now, and its next payment sends none.
+    let path = format!("/v2/payment-methods/{}", str_of(&volatile, "/id"));
+    let (_, read) = app.get(&path).await;
+    assert_eq!(read["card_cvc_token_storage"], json!({ "is_stored": false, "expires_at": null }), "{read}");
+    let paid = pay(&app, pay_with(Some(&customer_id), str_of(&volatile, "/id"))).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let last = seen.all().into_iter().rfind(|s| s.is("POST", "/v1/payment_intents")).expect("a payment call");
+    assert!(!last.form().iter().any(|(k, _)| k.contains("cvc")), "{last:#?}");
+
+    // A code given again is kept again; a restart forgets it, and the card stays.
+    let update = json!({ "payment_method_data": { "card": { "card_holder_name": "John Doe", "card_cvc": CVC } } });
+    let (status, updated) = app
+        .call(Method::PUT, &format!("{path}/update-saved-payment-method"), Some(ACME_KEY), Some("web"), Some(&update))
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["card_cvc_token_storage"]["is_stored"], true, "{updated}");
     let app = app.restart().await;
-    let (_, read) = app.get(&format!("/v2/payment-methods/{}", str_of(&volatile, "/id"))).await;
+    let (_, read) = app.get(&path).await;
     assert_eq!(read["card_cvc_token_storage"], json!({ "is_stored": false, "expires_at": null }), "{read}");
     assert_eq!(read["payment_method_data"]["card"]["last4_digits"], "4242", "{read}");
     app.stop_holding_none_of(&[VISA, "\"737\""]).await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::redis::Redis;
 use common::*;
 use serde_json::{json, Value};
-use switchyard::config::{Config, SecretValue, SharedConfig};
+use switchyard::config::Config;
 use switchyard::connectors::health::{Circuit, Health, SharedWindow};
 use switchyard::shared::Shared;
 use tempfile::TempDir;
@@ -23,14 +23,10 @@ return function(p, ctx)
 end
 "#;
 
-fn shared(redis: &Redis) -> SharedConfig {
-    SharedConfig { url: Some(SecretValue::Literal(redis.url.clone())), ..SharedConfig::default() }
-}
-
 fn routed(dir: &TempDir, redis: &Redis) -> Config {
     let mut config =
         config_routed(dir.path(), vec![down_account("dead"), sandbox_account("steady")], &[], "dead", SCRIPT);
-    config.shared = shared(redis);
+    config.shared = redis.shared();
     config
 }
 
@@ -88,7 +84,7 @@ async fn a_dead_provider_opens_every_daemons_circuit_after_the_failures_in_total
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shared_circuit_follows_the_local_rules() {
     let redis = Redis::start().await;
-    let shared = Shared::new(&shared(&redis)).unwrap().expect("a shared state");
+    let shared = Shared::new(&redis.shared()).unwrap().expect("a shared state");
     let window = |id: &str| Some(SharedWindow::new(shared.clone(), id));
     let (here, there) = (Health::new(None), Health::new(window("acme/web/failing/sandbox")));
     let fast = Duration::from_millis(5);

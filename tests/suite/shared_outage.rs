@@ -1,7 +1,9 @@
 //! Three daemons sharing a Redis, which stalls, dies mid-run and comes back: every request is
 //! still answered (no 5xx from the outage), every payment answered is on record as answered,
-//! each daemon goes by its own circuits and limits while Redis is away, and takes the shared
-//! state back once Redis answers again.
+//! each daemon goes by its own circuits while Redis is away, and takes the shared state back
+//! once Redis answers again. (What limits and security codes do meanwhile is shown in
+//! `shared_limits` and `shared_codes`; the `switchyard_shared_state_*` metrics, process-wide,
+//! in the Prometheus test, a process of its own.)
 
 use crate::common;
 
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::redis::Redis;
 use common::*;
 use serde_json::{json, Value};
-use switchyard::config::{RateConfig, SecretValue};
+use switchyard::config::RateConfig;
 use tempfile::TempDir;
 
 /// Tries `dead` (a provider that is down), then `steady`.
@@ -30,19 +32,13 @@ async fn pay_round(daemons: &[&TestApp], rounds: usize) -> (Vec<Value>, usize) {
     (paid, tried_dead)
 }
 
-async fn shared_state_up(app: &TestApp) -> Option<f64> {
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    metrics.lines().find_map(|l| l.strip_prefix("switchyard_shared_state_up ")).map(|v| v.parse().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_stalling_dying_and_coming_back_loses_nothing() {
     let mut redis = Redis::start().await;
     let dir = TempDir::new().unwrap();
     let mut config =
         config_routed(dir.path(), vec![down_account("dead"), sandbox_account("steady")], &[], "dead", SCRIPT);
-    config.shared.url = Some(SecretValue::Literal(redis.url.clone()));
-    config.shared.retry_ms = 200;
+    config.shared = redis.shared();
     config.limits.per_key = Some(RateConfig { per_second: 1000, burst: 1000 });
     let a = TestApp::start_with(dir, config).await;
     let (b, c) = (a.another().await, a.another().await);
@@ -51,13 +47,12 @@ async fn redis_stalling_dying_and_coming_back_loses_nothing() {
     // Shared: the dead provider's circuit opens after ten failures in all.
     let (mut paid, tried_dead) = pay_round(&daemons, 15).await;
     assert_eq!(tried_dead, 10);
-    assert_eq!(shared_state_up(&a).await, Some(1.0));
 
     // Stalled: a payment does not wait for Redis, and goes by this daemon's own state.
-    redis.stall(3).await;
+    redis.stall(5).await;
     let asked = Instant::now();
     let (more, _) = pay_round(&daemons, 1).await;
-    assert!(asked.elapsed() < Duration::from_secs(2), "a payment waited {:?} for a stalled Redis", asked.elapsed());
+    assert!(asked.elapsed() < Duration::from_secs(3), "a payment waited {:?} for a stalled Redis", asked.elapsed());
     paid.extend(more);
 
     // Gone: each daemon judges the dead provider by its own calls, so it is tried again until each
@@ -70,14 +65,15 @@ async fn redis_stalling_dying_and_coming_back_loses_nothing() {
     let refund = json!({ "payment_id": id_of(&paid[0]), "merchant_reference_id": "outage", "amount": 100 });
     let (status, body) = b.post("/v2/refunds", refund).await;
     assert_eq!((status.as_u16(), &body["status"]), (200, &json!("succeeded")), "{body}");
-    assert_eq!(shared_state_up(&a).await, Some(0.0));
 
-    // Back: the shared state is taken up again once Redis answers (a fresh, empty one).
+    // Back: the shared state is taken up again once Redis answers (a fresh, empty one, whose
+    // circuit is closed: the dead provider is tried again, and opened after ten more failures
+    // in all).
     redis.restart().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (more, _) = pay_round(&daemons, 3).await;
+    let (more, tried_dead) = pay_round(&daemons, 15).await;
+    assert_eq!(tried_dead, 10);
     paid.extend(more);
-    assert_eq!(shared_state_up(&a).await, Some(1.0));
 
     // Nothing lost: every payment answered is on record, as answered, on another daemon.
     for (i, body) in paid.iter().enumerate() {

@@ -700,20 +700,51 @@ fn with_money(mut args: serde_json::Value, minor: i64, currency: Currency) -> se
     args
 }
 
+/// Where a plugin puts the card's security code.
+const CVC_PLACEHOLDER: &str = "{{card.cvc}}";
+
 /// Puts the card into a JSON body where the plugin wrote placeholders for it. This happens after
 /// every line of plugin code has run, so card data never enters a plugin's state; it is why a
-/// plugin that signs its body cannot send card data.
+/// plugin that signs its body cannot send card data. A card charged without its code (a saved
+/// card whose code is not held) sends no code at all: the member that would hold it is left out,
+/// rather than sent empty, which a provider reads as a wrong code.
 fn with_card(body: &str, card: &CardDetails) -> String {
     // Inside a JSON string: escaped as JSON, without the surrounding quotes.
     let json_text = |s: &str| {
         let quoted = serde_json::to_string(s).unwrap_or_default();
         quoted[1..quoted.len() - 1].to_string()
     };
+    let body = match &card.cvc {
+        None if body.contains(CVC_PLACEHOLDER) => without_cvc(body),
+        _ => body.to_string(),
+    };
     body.replace("{{card.number}}", card.number.expose())
-        .replace("{{card.cvc}}", card.cvc.as_ref().map(|c| c.expose()).unwrap_or_default())
+        .replace(CVC_PLACEHOLDER, card.cvc.as_ref().map(|c| c.expose()).unwrap_or_default())
         .replace("{{card.exp_month}}", &card.expiry.month_str())
         .replace("{{card.exp_year}}", &card.expiry.year_str())
         .replace("{{card.holder_name}}", &json_text(card.holder_name.as_deref().unwrap_or_default()))
+}
+
+/// A JSON `body` without the members that hold only the code's placeholder, at any depth.
+fn without_cvc(body: &str) -> String {
+    fn prune(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(members) => {
+                members.retain(|_, v| v.as_str() != Some(CVC_PLACEHOLDER));
+                members.values_mut().for_each(prune);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(prune),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut json) => {
+            prune(&mut json);
+            json.to_string()
+        }
+        // Placeholders are for JSON bodies.
+        Err(_) => body.to_string(),
+    }
 }
 
 #[async_trait]
@@ -998,5 +1029,36 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("sk_zap"), "{err}");
+    }
+
+    #[test]
+    fn a_card_charged_without_its_code_sends_no_code_rather_than_an_empty_one() {
+        let card = |cvc: Option<&str>| CardDetails {
+            number: crate::card::CardNumber::parse("4242424242424242").unwrap(),
+            cvc: cvc.map(|c| serde_json::from_value(json!(c)).unwrap()),
+            expiry: crate::card::Expiry {
+                month: serde_json::from_value(json!("10")).unwrap(),
+                year: serde_json::from_value(json!("35")).unwrap(),
+            },
+            holder_name: None,
+            issuing_country: None,
+            connector_tokens: Default::default(),
+        };
+        let body = r#"{"method":{"number":"{{card.number}}","cvc":"{{card.cvc}}"},"also":[{"cvc":"{{card.cvc}}"}],"note":"cvc"}"#;
+        let with_code: serde_json::Value = serde_json::from_str(&with_card(body, &card(Some("737")))).unwrap();
+        assert_eq!(with_code["method"], json!({ "number": "4242424242424242", "cvc": "737" }));
+        assert_eq!(with_code["also"], json!([{ "cvc": "737" }]));
+        let without: serde_json::Value = serde_json::from_str(&with_card(body, &card(None))).unwrap();
+        assert_eq!(
+            without,
+            json!({ "method": { "number": "4242424242424242" }, "also": [{}], "note": "cvc" }),
+            "the members holding the code are left out"
+        );
+        let plain = r#"{"number":"{{card.number}}"}"#;
+        assert_eq!(
+            with_card(plain, &card(None)),
+            r#"{"number":"4242424242424242"}"#,
+            "a body without the code is as written"
+        );
     }
 }

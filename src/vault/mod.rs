@@ -2,26 +2,31 @@
 //! environment), never stored beside them. Each card is sealed with a fresh nonce and bound to its
 //! payment method's id, so a sealed card copied onto another row does not open.
 //!
-//! Security codes are never sealed. A `volatile` payment method keeps its code in this process's
-//! memory only, until its expiry; a restart forgets it, as it should.
+//! Security codes are never stored with cards: a `volatile` payment method's code is kept for a
+//! while, apart (`codes`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod codes;
+
+use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::card::{CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
+use self::codes::Codes;
+pub use self::codes::{CvcUse, KeptCvc};
+use crate::card::{CardNumber, Expiry, ExpiryMonth, ExpiryYear};
+use crate::shared::{Shared, Unavailable};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// What the key-check row seals: opening it proves the configured key is the vault's.
 const KEY_CHECK: &[u8] = b"switchyard vault key check";
 const KEY_CHECK_AAD: &[u8] = b"key-check";
+/// AES-GCM's nonce: 96 bits.
+const NONCE_LEN: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -29,6 +34,10 @@ pub enum VaultError {
     NoKey,
     #[error("a sealed card does not open with the configured key")]
     Unopenable,
+    /// Redis, where the daemons keep security codes, did not answer: whether a code is kept
+    /// cannot be told, and none can be kept.
+    #[error("the security code store is unavailable: {0}")]
+    CodesUnavailable(#[from] Unavailable),
 }
 
 /// A key as configured: 64 hex digits.
@@ -70,17 +79,18 @@ pub struct Sealed {
 pub struct Vault {
     cipher: Option<Aes256Gcm>,
     cvc_ttl: chrono::Duration,
-    /// Security codes of volatile payment methods, until their expiry. Touched only when such a
-    /// method is saved or used, never on the path of a card payment.
-    cvcs: Mutex<HashMap<String, (Cvc, DateTime<Utc>)>>,
+    /// Security codes of volatile payment methods, until their expiry or their use. Touched only
+    /// when such a method is saved, shown or used, never on the path of a card payment.
+    codes: Codes,
 }
 
 impl Vault {
-    pub fn new(key: Option<[u8; 32]>, cvc_ttl_secs: u32) -> Self {
+    /// The vault for `key`; with `shared`, security codes are kept in Redis rather than here.
+    pub fn new(key: Option<[u8; 32]>, cvc_ttl_secs: u32, shared: Option<Arc<Shared>>) -> Self {
         Self {
             cipher: key.map(|k| Aes256Gcm::new(&k.into())),
             cvc_ttl: chrono::Duration::seconds(i64::from(cvc_ttl_secs)),
-            cvcs: Mutex::default(),
+            codes: Codes::new(shared),
         }
     }
 
@@ -92,25 +102,35 @@ impl Vault {
         self.cipher.as_ref().ok_or(VaultError::NoKey)
     }
 
-    fn seal_bytes(&self, plain: &[u8], aad: &[u8]) -> Result<Sealed, VaultError> {
-        let mut nonce = [0u8; 12];
+    /// `plain` sealed under a fresh nonce, bound to `aad`: the nonce, and the ciphertext.
+    fn encrypt(&self, plain: &[u8], aad: &[u8]) -> Result<([u8; NONCE_LEN], Vec<u8>), VaultError> {
+        let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
             .cipher()?
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
             .map_err(|_| VaultError::Unopenable)?;
-        Ok(Sealed { nonce: B64.encode(nonce), ciphertext: B64.encode(sealed) })
+        Ok((nonce, sealed))
+    }
+
+    fn decrypt(&self, nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+        if nonce.len() != NONCE_LEN {
+            return Err(VaultError::Unopenable);
+        }
+        self.cipher()?
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .map_err(|_| VaultError::Unopenable)
+    }
+
+    fn seal_bytes(&self, plain: &[u8], aad: &[u8]) -> Result<Sealed, VaultError> {
+        let (nonce, ciphertext) = self.encrypt(plain, aad)?;
+        Ok(Sealed { nonce: B64.encode(nonce), ciphertext: B64.encode(ciphertext) })
     }
 
     fn open_bytes(&self, sealed: &Sealed, aad: &[u8]) -> Result<Vec<u8>, VaultError> {
         let nonce = B64.decode(&sealed.nonce).map_err(|_| VaultError::Unopenable)?;
         let ciphertext = B64.decode(&sealed.ciphertext).map_err(|_| VaultError::Unopenable)?;
-        if nonce.len() != 12 {
-            return Err(VaultError::Unopenable);
-        }
-        self.cipher()?
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad })
-            .map_err(|_| VaultError::Unopenable)
+        self.decrypt(&nonce, &ciphertext, aad)
     }
 
     /// Seals `card` for payment method `id`.
@@ -144,25 +164,6 @@ impl Vault {
     pub fn opens_key_check(&self, sealed: &Sealed) -> bool {
         self.open_bytes(sealed, KEY_CHECK_AAD).is_ok_and(|plain| plain == KEY_CHECK)
     }
-
-    /// Keeps `cvc` for payment method `id` until the configured time has passed; answers when.
-    pub fn keep_cvc(&self, id: &str, cvc: Cvc, now: DateTime<Utc>) -> DateTime<Utc> {
-        let until = now + self.cvc_ttl;
-        let mut cvcs = self.cvcs.lock().unwrap_or_else(|e| e.into_inner());
-        cvcs.retain(|_, (_, expiry)| *expiry > now);
-        cvcs.insert(id.to_string(), (cvc, until));
-        until
-    }
-
-    /// The security code kept for `id`, while it lasts, with its expiry.
-    pub fn cvc(&self, id: &str, now: DateTime<Utc>) -> Option<(Cvc, DateTime<Utc>)> {
-        let cvcs = self.cvcs.lock().unwrap_or_else(|e| e.into_inner());
-        cvcs.get(id).filter(|(_, until)| *until > now).cloned()
-    }
-
-    pub fn forget_cvc(&self, id: &str) {
-        self.cvcs.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-    }
 }
 
 #[cfg(test)]
@@ -181,8 +182,8 @@ mod tests {
         }
     }
 
-    fn vault() -> Vault {
-        Vault::new(Some(parse_key(&new_key()).unwrap()), 60)
+    pub(super) fn vault() -> Vault {
+        Vault::new(Some(parse_key(&new_key()).unwrap()), 60, None)
     }
 
     #[test]
@@ -196,7 +197,7 @@ mod tests {
         assert!(matches!(vault.open("sy_pm_2", &sealed), Err(VaultError::Unopenable)), "bound to its id");
         assert!(matches!(self::vault().open("sy_pm_1", &sealed), Err(VaultError::Unopenable)), "another key");
         assert_ne!(vault.seal("sy_pm_1", &card()).unwrap().nonce, sealed.nonce, "a fresh nonce each time");
-        assert!(matches!(Vault::new(None, 60).seal("sy_pm_1", &card()), Err(VaultError::NoKey)));
+        assert!(matches!(Vault::new(None, 60, None).seal("sy_pm_1", &card()), Err(VaultError::NoKey)));
     }
 
     #[test]
@@ -213,18 +214,5 @@ mod tests {
         assert!(parse_key(&new_key()).is_ok());
         assert!(parse_key("abcd").is_err());
         assert!(parse_key(&"zz".repeat(32)).is_err());
-    }
-
-    #[test]
-    fn a_kept_security_code_lasts_until_its_expiry() {
-        let vault = vault();
-        let now = Utc::now();
-        let cvc: Cvc = serde_json::from_value(json!("123")).unwrap();
-        let until = vault.keep_cvc("sy_pm_1", cvc, now);
-        assert_eq!(until, now + chrono::Duration::seconds(60));
-        assert_eq!(vault.cvc("sy_pm_1", now).map(|(c, _)| c.expose().to_string()).as_deref(), Some("123"));
-        assert!(vault.cvc("sy_pm_1", until).is_none(), "gone at its expiry");
-        vault.forget_cvc("sy_pm_1");
-        assert!(vault.cvc("sy_pm_1", now).is_none());
     }
 }
