@@ -1,8 +1,8 @@
 //! Payment links: the merchant's server asks for an intent's link, and a payer pays on the hosted
 //! page in a real browser (headless Chromium driven over WebDriver): a card that succeeds, a
-//! decline then a success, a 3-D Secure card through the sandbox's challenge, an expired link, and
-//! a second visit after success. Each step leaves a screenshot in
-//! `target/payment-link-screenshots/` for a person to look at.
+//! decline then a success, a 3-D Secure card through the sandbox's challenge, pay by bank through
+//! the Fintecture plugin to a bank on loopback, an expired link, and a second visit after success.
+//! Each step leaves a screenshot in `target/payment-link-screenshots/` for a person to look at.
 
 use crate::common;
 
@@ -286,5 +286,103 @@ async fn a_declined_card_can_be_followed_by_another_and_three_d_secure_comes_bac
     assert!(client.find(Locator::Id("card-form")).await.is_err());
     browser.shot("5-expired").await;
     assert_eq!(stored_status(&app, &id).await, "expired");
+    browser.close().await;
+}
+
+/// Fintecture on loopback, as far as a payer sees it: it takes the plugin's token and session
+/// requests (what they carry, and their signatures, are checked in `fintecture`), sends the payer
+/// to a bank page of its own, whose approval brings them back to the daemon, and then reports the
+/// session paid.
+async fn fintecture_on_loopback() -> common::mock::MockServer {
+    use axum::extract::{Path, Query};
+    use axum::response::Html;
+    use axum::routing::{get, post};
+    use common::mock::json_answer;
+    use reqwest::Url;
+    use std::collections::HashMap;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let connect = move |Query(q): Query<HashMap<String, String>>| {
+        let page = Url::parse_with_params(
+            &format!("{base}/bank/sess_1"),
+            [("state", &q["state"]), ("back", &q["redirect_uri"])],
+        );
+        std::future::ready(json_answer(
+            200,
+            json!({ "meta": { "session_id": "sess_1", "url": page.unwrap().as_str() } }),
+        ))
+    };
+    let bank = |Query(q): Query<HashMap<String, String>>| {
+        let back = Url::parse_with_params(
+            &q["back"],
+            [("session_id", "sess_1"), ("status", "payment_created"), ("state", q["state"].as_str())],
+        );
+        std::future::ready(Html(format!(
+            "<!doctype html><title>Your bank</title><h1>Your bank</h1>\
+             <a id=\"approve\" href=\"{}\">Approve the payment</a>",
+            back.unwrap().as_str().replace('&', "&amp;")
+        )))
+    };
+    let app = axum::Router::new()
+        .route(
+            "/oauth/accesstoken",
+            post(|| async {
+                json_answer(200, json!({ "access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600 }))
+            }),
+        )
+        .route("/pis/v2/connect", post(connect))
+        .route("/bank/{session}", get(bank))
+        .route(
+            "/pis/v2/payments/{session}",
+            get(|Path(session): Path<String>| async move {
+                json_answer(200, json!({ "meta": { "session_id": session, "status": "payment_created" }, "data": {} }))
+            }),
+        );
+    common::mock::MockServer::serve_on(listener, app).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payer_pays_by_bank_through_fintecture_on_the_link() {
+    use std::collections::BTreeMap;
+    use switchyard::config::{ConnectorAccountConfig, SecretValue};
+
+    let fintecture = fintecture_on_loopback().await;
+    let key = std::fs::read_to_string(common::fintecture_sdk::key_path()).unwrap();
+    let credentials =
+        [("app_id", common::fintecture_sdk::APP_ID), ("app_secret", "links-test-secret"), ("private_key", &key)];
+    let bank = ConnectorAccountConfig {
+        name: "fintecture".into(),
+        connector: "fintecture".into(),
+        enabled: true,
+        base_url: Some(fintecture.url.clone()),
+        credentials: credentials
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretValue::Literal(v.to_string())))
+            .collect::<BTreeMap<_, _>>(),
+        metadata: Default::default(),
+        rate_limit: None,
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = config_with(dir.path(), vec![sandbox_account("sandbox"), bank], &["sandbox", "fintecture"]);
+    let app = TestApp::start_with(dir, config).await;
+    let browser = Browser::start("bank").await;
+    let client = &browser.client;
+    let (id, link) =
+        intent_with_link(&app, json!({ "amount_details": { "currency": "EUR", "order_amount": 4200 } })).await;
+
+    client.goto(&link).await.unwrap();
+    assert_eq!(browser.text("#amount").await, "42.00 EUR");
+    browser.shot("1-checkout").await;
+    client.find(Locator::Id("pay-by-bank")).await.unwrap().click().await.unwrap();
+    // The bank's own page, on its own address.
+    let approve = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("approve")).await.unwrap();
+    assert!(client.current_url().await.unwrap().as_str().starts_with(&fintecture.url));
+    browser.shot("2-bank").await;
+    approve.click().await.unwrap();
+    assert_eq!(browser.outcome().await, "Payment successful. Thank you.");
+    assert_eq!(client.current_url().await.unwrap().as_str(), link);
+    browser.shot("3-paid-by-bank").await;
+    assert_eq!(stored_status(&app, &id).await, "succeeded");
     browser.close().await;
 }
