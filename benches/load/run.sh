@@ -8,7 +8,9 @@
 #   (b) switchyard taking the same request as a create-and-confirm payment, routed by the
 #       default script to its Stripe connector, which makes its one call (a confirmed payment
 #       intent carrying the card) to the same fake Stripe; metrics and rate limits on, SQLite
-#       (switchyard.toml).
+#       (switchyard.toml);
+#   (c) a minimal Rust proxy built from switchyard's own crates (proxy.rs) making that same
+#       call for the same request: the floor (b) is measured against.
 # For each: requests/s, p50 and p99 at full load (wrk, closed loop), p99 at a fixed rate (oha,
 # open loop, latency counted from when each request was due), peak RSS (VmHWM, all of nginx's
 # processes together), and at full load the CPU time and context switches each request cost
@@ -72,6 +74,12 @@ fi
 
 cargo build --release --quiet
 bin="$target/release/switchyard"
+proxy_bin=$(cargo bench --quiet --bench proxy --no-run --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "proxy":
+        print(m["executable"])')
 
 # --- processes -----------------------------------------------------------------------------
 tmp=$(mktemp -d)
@@ -127,6 +135,12 @@ fake_stripe_pid=$started
 proxy_port=$(free_port)
 start_nginx proxy "$proxy_port" "$stripe_port"
 proxy_pid=$started
+
+floor_port=$(free_port)
+"$proxy_bin" --listen "127.0.0.1:$floor_port" --stripe "http://127.0.0.1:$stripe_port/v1/payment_intents" &
+pids+=($!)
+floor_pid=$!
+wait_for "http://127.0.0.1:$floor_port/"
 
 config="$tmp/switchyard.toml"
 sed "s|@FAKE_STRIPE_PORT@|$stripe_port|" "$here/switchyard.toml" >"$config"
@@ -232,18 +246,24 @@ read -r b_rps b_p50 b_p99 b_cpu b_wrk b_stripe b_switches < <(full_load "http://
 b_rate_p99=$(fixed_rate "http://127.0.0.1:$switchyard_port/v2/payments")
 b_rss=$(peak_rss "$switchyard_pid")
 
+read -r c_rps c_p50 c_p99 c_cpu c_wrk c_stripe c_switches < <(full_load "http://127.0.0.1:$floor_port/v2/payments" "$floor_pid")
+c_rate_p99=$(fixed_rate "http://127.0.0.1:$floor_port/v2/payments")
+c_rss=$(peak_rss "$floor_pid")
+
 row() { printf '| %-24s | %10s | %7s | %7s | %15s | %11s | %14s | %18s |\n' "$@"; }
 echo
 row "" "requests/s" "p50 ms" "p99 ms" "p99 ms @ $RATE/s" "peak RSS MB" "CPU µs/request" "switches/request"
 echo "|--------------------------|-----------:|--------:|--------:|----------------:|------------:|---------------:|-------------------:|"
 row "(a) nginx proxy_pass" "$a_rps" "$a_p50" "$a_p99" "$a_rate_p99" "$a_rss" "$a_cpu" "$a_switches"
 row "(b) switchyard, Stripe" "$b_rps" "$b_p50" "$b_p99" "$b_rate_p99" "$b_rss" "$b_cpu" "$b_switches"
+row "(c) minimal Rust proxy" "$c_rps" "$c_p50" "$c_p99" "$c_rate_p99" "$c_rss" "$c_cpu" "$c_switches"
 echo
 echo "ratio (b)/(a): $(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN {printf "%.3f", b / a}')"
+echo "against the floor (c): throughput (b)/(c) $(awk -v b="$b_rps" -v c="$c_rps" 'BEGIN {printf "%.2f", b / c}'), CPU per request (b)/(c) $(awk -v b="$b_cpu" -v c="$c_cpu" 'BEGIN {printf "%.2f", b / c}')"
 echo "switchyard start-up to ready: $startup_ms ms"
 # What the rest of the machine spends on each request at full load, on the same two cores: the
-# load generator, and the fake Stripe (one call per request in (a), two in (b)).
-echo "CPU µs/request elsewhere: (a) wrk $a_wrk, fake Stripe $a_stripe; (b) wrk $b_wrk, fake Stripe $b_stripe"
+# load generator, and the fake Stripe (one call per request in each).
+echo "CPU µs/request elsewhere: (a) wrk $a_wrk, fake Stripe $a_stripe; (b) wrk $b_wrk, fake Stripe $b_stripe; (c) wrk $c_wrk, fake Stripe $c_stripe"
 
 if [ "${PROFILE:-0}" = 1 ]; then
     command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
