@@ -186,6 +186,8 @@ impl Health {
     }
 
     fn view(&self) -> Option<HealthSnapshot> {
+        // Without a shared window there is never a view: routing's reads take no second lock.
+        self.shared.as_ref()?;
         *self.view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
