@@ -195,7 +195,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %source, "internal error");
         }
         let body = ErrorResponse { error: ErrorBody { kind, message: self.to_string(), code } };
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = (status, super::answer::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("api-key"));
         }

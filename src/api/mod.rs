@@ -1,5 +1,6 @@
 //! The HTTP API: routes, authentication, request decoding, wire types and errors.
 
+mod answer;
 pub mod auth;
 pub mod bounds;
 mod customers;
@@ -26,7 +27,9 @@ mod webhooks;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Router;
+
+use answer::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;

@@ -1,9 +1,9 @@
 //! The payments endpoints: decode, hand to the flow, answer in the wire format.
 
+use super::answer::Json;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 

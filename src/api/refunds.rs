@@ -1,8 +1,8 @@
 //! The refunds endpoints.
 
+use super::answer::Json;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -3,7 +3,9 @@
 //! `PaymentsSessionRequest` and `PaymentsSessionResponse`.
 
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
+
+use super::answer::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

@@ -5,7 +5,9 @@ use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
+
+use super::answer::Json;
 
 use super::error::{ApiError, ErrorResponse};
 use super::extract::RawBody;
