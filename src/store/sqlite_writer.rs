@@ -116,17 +116,19 @@ fn commit<'a>(conn: &mut Connection, writes: impl ExactSizeIterator<Item = &'a W
         return Vec::new();
     }
     let failed = |e: &rusqlite::Error| (0..count).map(|_| Err(copy(e))).collect();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         return failed(&e);
     }
+    // A write alone in its transaction needs no savepoint: undoing it is undoing the transaction.
+    let alone = count == 1;
     let mut outcomes = Vec::with_capacity(count);
     for write in writes {
-        match apply(conn, write) {
+        match apply(conn, write, alone) {
             // Some errors (a full disk, say) make SQLite roll the whole transaction back, and
             // the writes before this one with it.
             Ok(outcome) if !conn.is_autocommit() => outcomes.push(outcome),
             Ok(Err(e)) | Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = control(conn, "ROLLBACK");
                 return failed(&e);
             }
             Ok(Ok(_)) => {
@@ -137,24 +139,40 @@ fn commit<'a>(conn: &mut Connection, writes: impl ExactSizeIterator<Item = &'a W
             }
         }
     }
-    match conn.execute_batch("COMMIT") {
+    if alone && !matches!(outcomes[0], Ok(true)) {
+        return match control(conn, "ROLLBACK") {
+            Ok(()) => outcomes,
+            Err(e) => failed(&e),
+        };
+    }
+    match control(conn, "COMMIT") {
         Ok(()) => outcomes,
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(conn, "ROLLBACK");
             failed(&e)
         }
     }
 }
 
-/// Applies one write inside a savepoint, undoing it unless it applied. The outer error is one
-/// the transaction cannot go on after.
-fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<rusqlite::Result<bool>> {
-    conn.execute_batch("SAVEPOINT write")?;
+/// Runs a statement that steers the transaction. They are the same few on every write, so they
+/// are compiled once and kept, like the writes' own statements.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(drop)
+}
+
+/// Applies one write, inside a savepoint unless it is `alone` in its transaction, undoing it
+/// unless it applied (a write alone is undone with its transaction). The outer error is one the
+/// transaction cannot go on after.
+fn apply(conn: &Connection, write: &Write, alone: bool) -> rusqlite::Result<rusqlite::Result<bool>> {
+    if alone {
+        return Ok(run(conn, write));
+    }
+    control(conn, "SAVEPOINT write")?;
     let outcome = run(conn, write);
     if !matches!(outcome, Ok(true)) {
-        conn.execute_batch("ROLLBACK TO write")?;
+        control(conn, "ROLLBACK TO write")?;
     }
-    conn.execute_batch("RELEASE write")?;
+    control(conn, "RELEASE write")?;
     Ok(outcome)
 }
 
@@ -248,6 +266,27 @@ mod tests {
         assert!(matches!(outcomes[3], Ok(true)), "{:?}", outcomes[3]);
         assert!(conn.is_autocommit(), "the transaction is over");
         assert_eq!(rows(&conn), [("a".into(), 2), ("b".into(), 1), ("d".into(), 4)]);
+    }
+
+    #[test]
+    fn a_write_alone_in_its_transaction_is_undone_whole_when_it_stops_or_fails() {
+        let (_dir, mut conn) = database();
+        conn.execute("INSERT INTO t (id, n) VALUES ('a', 1)", []).unwrap();
+
+        // A condition not met after an insert: the insert is undone with it.
+        let mut stale = Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("b"));
+        stale.only_if(Statement::new("UPDATE t SET n = $2 WHERE id = $1 AND n = $3").bind("a").bind(9_i64).bind(5_i64));
+        assert!(matches!(commit(&mut conn, [stale].iter())[..], [Ok(false)]));
+        // A duplicate key after an insert: the write fails, and its insert is undone too.
+        let mut duplicate = Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("c"));
+        duplicate.then(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("a"));
+        let outcomes = commit(&mut conn, [duplicate].iter());
+        assert!(StoreError::Sqlite(copy(outcomes[0].as_ref().unwrap_err())).is_unique_violation());
+
+        assert!(conn.is_autocommit(), "the transaction is over");
+        assert_eq!(rows(&conn), [("a".into(), 1)]);
+        assert!(matches!(commit(&mut conn, [insert("d", 4)].iter())[..], [Ok(true)]));
+        assert_eq!(rows(&conn), [("a".into(), 1), ("d".into(), 4)]);
     }
 
     #[test]
