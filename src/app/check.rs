@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::{Config, ConnectorAccountConfig, Problem, SecretValue, MAX_JSON_DEPTH, MIN_HEADER_BYTES};
-use crate::connectors::Registry;
+use crate::connectors::{BaseUrl, Registry};
 use crate::routing::scripts::ScriptSet;
 
 /// The profiles whose routing script is not in `scripts`: they route by their fallback list.
@@ -197,6 +197,8 @@ pub fn configuration(config: &Config, registry: &Registry) -> (Vec<Problem>, Vec
                 if let Some(url) = &account.base_url {
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
                         report(format!("{at}.base_url"), "must start with http:// or https://".into());
+                    } else if let Err(e) = BaseUrl::new(url).url() {
+                        report(format!("{at}.base_url"), format!("is not a URL: {e}"));
                     }
                 }
             }
@@ -374,5 +376,20 @@ mod tests {
         for (got, want) in problems.iter().zip(&expected) {
             assert!(got.starts_with(want.as_str()), "{got:?} should start with {want:?}");
         }
+    }
+
+    #[test]
+    fn a_base_url_must_be_an_address() {
+        let account = |url: &str| {
+            format!(
+                "[merchants.acme.profiles.web]\n[[merchants.acme.profiles.web.connector_accounts]]\n\
+                 name = \"s\"\nconnector = \"sandbox\"\nbase_url = \"{url}\"\n"
+            )
+        };
+        assert_eq!(problems_of(&account("http://127.0.0.1:9/prefix")), Vec::<String>::new());
+        let at = "merchants.acme.profiles.web.connector_accounts[0].base_url";
+        assert_eq!(problems_of(&account("ftp://example")), [format!("{at}: must start with http:// or https://")]);
+        let refused = problems_of(&account("http://exa mple:99999"));
+        assert!(matches!(&refused[..], [one] if one.starts_with(&format!("{at}: is not a URL: "))), "{refused:?}");
     }
 }

@@ -39,7 +39,7 @@ pub struct Account {
     pub name: String,
     pub connector: String,
     pub enabled: bool,
-    pub base_url: Option<String>,
+    pub base_url: Option<BaseUrl>,
     pub credentials: BTreeMap<String, Secret<String>>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub health: Arc<health::Health>,
@@ -53,7 +53,7 @@ impl Account {
             name: config.name.clone(),
             connector: config.connector.clone(),
             enabled: config.enabled,
-            base_url: config.base_url.clone(),
+            base_url: config.base_url.as_deref().map(BaseUrl::new),
             credentials: config
                 .credentials
                 .iter()
@@ -62,6 +62,29 @@ impl Account {
             metadata: config.metadata.clone(),
             health: Arc::default(),
         }
+    }
+}
+
+/// An account's `base_url`: the text configured, and the address it is, read once per
+/// configuration version rather than on every call.
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    text: String,
+    parsed: Result<reqwest::Url, String>,
+}
+
+impl BaseUrl {
+    pub fn new(text: &str) -> Self {
+        Self { text: text.to_string(), parsed: reqwest::Url::parse(text).map_err(|e| e.to_string()) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The address, or why the text is none (`switchyard check` refuses such a configuration).
+    pub fn url(&self) -> Result<&reqwest::Url, &str> {
+        self.parsed.as_ref().map_err(String::as_str)
     }
 }
 

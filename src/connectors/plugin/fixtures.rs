@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{PaymentParse, PluginConnector, RefundParse, TokenParse};
 use crate::connectors::scrub::Scrubber;
 use crate::connectors::session::SessionToken;
-use crate::connectors::Account;
+use crate::connectors::{Account, BaseUrl};
 use crate::diff::differences;
 use crate::secret::Secret;
 
@@ -308,7 +308,7 @@ fn account(connector: &PluginConnector, given: &FixtureAccount) -> Account {
         name: "fixture".into(),
         connector: connector.name.to_string(),
         enabled: true,
-        base_url: given.base_url.clone(),
+        base_url: given.base_url.as_deref().map(BaseUrl::new),
         credentials,
         metadata: given.metadata.clone(),
         health: Default::default(),

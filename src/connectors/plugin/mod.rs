@@ -32,7 +32,7 @@ use loader::{instantiate, Plugin};
 use super::scrub::{Scrub, Scrubber, REASON_MAX, SECRET_MASK};
 use super::session::{SessionToken, SessionTokenRequest};
 use crate::connectors::{
-    http, Account, AuthorizeRequest, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
+    http, Account, AuthorizeRequest, BaseUrl, CaptureRequest, CompleteAuthorizeRequest, Connector, ConnectorError,
     ConnectorResult, RefundRequest, RefundSyncRequest, SyncRequest, Unclear, VoidRequest, WebhookError, WebhookEvent,
     WebhookRequest,
 };
@@ -278,7 +278,7 @@ impl PluginConnector {
     }
 
     fn base_url<'a>(&self, plugin: &'a Plugin, account: &'a Account) -> Option<&'a str> {
-        account.base_url.as_deref().or(plugin.declaration.base_url.as_deref())
+        account.base_url.as_ref().map(BaseUrl::as_str).or(plugin.declaration.base_url.as_deref())
     }
 
     /// Runs `flow.build` or `flow.parse` (`step`) on this worker's state, with `ctx` (carrying
@@ -657,7 +657,9 @@ impl PluginConnector {
 fn token_owner(plugin: &Plugin, account: &Account) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    hash.update(account.base_url.as_deref().or(plugin.declaration.base_url.as_deref()).unwrap_or_default());
+    hash.update(
+        account.base_url.as_ref().map(BaseUrl::as_str).or(plugin.declaration.base_url.as_deref()).unwrap_or_default(),
+    );
     for (name, value) in &account.credentials {
         hash.update([0]);
         hash.update(name);
@@ -994,7 +996,7 @@ mod tests {
             name: "zappay".into(),
             connector: "zappay".into(),
             enabled: true,
-            base_url: Some("http://provider.invalid".into()),
+            base_url: Some(BaseUrl::new("http://provider.invalid")),
             credentials: [("api_key", "sk_zap"), ("merchant", "m_1")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), Secret::new(v.to_string())))

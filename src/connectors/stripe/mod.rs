@@ -25,11 +25,12 @@ mod webhook;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use reqwest::{Client, RequestBuilder};
+use reqwest::{Client, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use super::session::{self, SessionToken, SessionTokenRequest};
 use crate::connectors::Unclear::NoAnswer;
@@ -77,8 +78,19 @@ impl Stripe {
         Self { http, public_url: public_url.trim_end_matches('/').to_string() }
     }
 
-    fn url(account: &Account, path: &str) -> String {
-        format!("{}{path}", account.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/'))
+    /// `path` under the account's base URL (Stripe's own without one), which keeps its path.
+    fn url(account: &Account, path: &str) -> ConnectorResult<Url> {
+        static DEFAULT: LazyLock<Url> = LazyLock::new(|| Url::parse(DEFAULT_BASE_URL).expect("a URL"));
+        let base = match &account.base_url {
+            Some(base) => base.url().map_err(|e| ConnectorError::Unavailable {
+                connector: NAME.into(),
+                reason: format!("account `{}` has a base_url that is not a URL: {e}", account.name),
+            })?,
+            None => &DEFAULT,
+        };
+        let mut url = base.clone();
+        url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+        Ok(url)
     }
 
     fn authorized(&self, account: &Account, request: RequestBuilder) -> ConnectorResult<RequestBuilder> {
@@ -98,12 +110,12 @@ impl Stripe {
         idempotency_key: &str,
         form: &T,
     ) -> ConnectorResult<RequestBuilder> {
-        let request = self.http.post(Self::url(account, path)).header("Idempotency-Key", idempotency_key).form(form);
+        let request = self.http.post(Self::url(account, path)?).header("Idempotency-Key", idempotency_key).form(form);
         self.authorized(account, request)
     }
 
     fn get(&self, account: &Account, path: &str) -> ConnectorResult<RequestBuilder> {
-        self.authorized(account, self.http.get(Self::url(account, path)))
+        self.authorized(account, self.http.get(Self::url(account, path)?))
     }
 
     /// Sends a call and reads the answer. Only a definite refusal is a `Refused` reply; rate
@@ -392,5 +404,36 @@ impl Connector for Stripe {
             // Its call may still arrive: pending, as it was.
             None => Ok(RefundOutcome { status: RefundStatus::Pending, connector_refund_id: None, error: None }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConnectorAccountConfig;
+
+    fn account(base_url: Option<&str>) -> Account {
+        Account::from_config(
+            "p",
+            &ConnectorAccountConfig {
+                name: "stripe".into(),
+                connector: NAME.into(),
+                enabled: true,
+                base_url: base_url.map(Into::into),
+                credentials: Default::default(),
+                metadata: Default::default(),
+                rate_limit: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_call_goes_under_the_accounts_base_url_keeping_its_path() {
+        let url = |base| Stripe::url(&account(base), "/v1/payment_intents").map(String::from);
+        assert_eq!(url(None).unwrap(), "https://api.stripe.com/v1/payment_intents");
+        assert_eq!(url(Some("http://127.0.0.1:9")).unwrap(), "http://127.0.0.1:9/v1/payment_intents");
+        assert_eq!(url(Some("http://127.0.0.1:9/stripe/")).unwrap(), "http://127.0.0.1:9/stripe/v1/payment_intents");
+        // Never Stripe's own address instead: the call is refused before anything is sent.
+        assert!(matches!(url(Some("http://exa mple")), Err(ConnectorError::Unavailable { .. })));
     }
 }
