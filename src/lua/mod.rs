@@ -15,6 +15,8 @@
 //!   (`Fresh`), so nothing one payment does is seen by the next. A state whose memory ran out is
 //!   reported `spent`, and its owner builds a new one.
 
+pub mod json;
+
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::os::raw::c_int;
