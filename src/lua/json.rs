@@ -25,24 +25,25 @@ const EXACT: f64 = 9_007_199_254_740_992.0;
 
 /// `values` as Lua values, `null` as nil, as mlua's `to_value` with `null` left out makes them.
 pub fn to_lua(lua: &Lua, values: &[&Json]) -> mlua::Result<MultiValue> {
-    if values.iter().any(|v| depth_over(v, DEPTH)) {
-        let options = mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
-        return values.iter().map(|v| lua.to_value_with(*v, options)).collect();
-    }
+    let mut shallow = true;
     // SAFETY: `exec_raw` runs the closure as a protected C function with the array metatable at
     // index 1. The closure makes room before each push, removes the metatable last, and leaves
-    // exactly one value per entry of `values` on the stack, which `exec_raw` returns. A memory
+    // one value per entry of `values` on the stack, which `exec_raw` returns (what a value too
+    // deep leaves instead is dropped for mlua's serde to push them all again). A memory
     // error raised on the way unwinds to `exec_raw`'s protected call; the frames it crosses hold
     // only borrows.
-    unsafe {
+    let pushed = unsafe {
         lua.exec_raw(lua.array_metatable(), |state| {
             ffi::lua_checkstack(state, values.len() as c_int);
-            for value in values {
-                push(state, value);
-            }
+            shallow = values.iter().all(|value| push(state, value, DEPTH));
             ffi::lua_remove(state, 1);
         })
+    };
+    if shallow {
+        return pushed;
     }
+    let options = mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
+    values.iter().map(|v| lua.to_value_with(*v, options)).collect()
 }
 
 /// `value` as JSON text: what serializing the `serde_json::Value` mlua's `from_value` reads from
@@ -57,7 +58,8 @@ pub fn encode(lua: &Lua, value: Value) -> mlua::Result<String> {
 
 /// `value` as JSON text, or None when `write` leaves it to mlua.
 fn written(lua: &Lua, value: &Value) -> Option<String> {
-    let mut out = Vec::new();
+    // Room for a typical request body, so that it is written without growing.
+    let mut out = Vec::with_capacity(512);
     let mut written = None;
     // SAFETY: `exec_raw` runs the closure as a protected C function with the array metatable at
     // index 1 and `value` at 2. `write` only reads, and leaves the stack as it found it; nothing
@@ -96,17 +98,14 @@ fn read<T: DeserializeOwned>(lua: &Lua, value: &Value) -> Option<T> {
     done.ok().and(read)
 }
 
-fn depth_over(value: &Json, depth: usize) -> bool {
-    match value {
-        Json::Array(items) => depth == 0 || items.iter().any(|v| depth_over(v, depth - 1)),
-        Json::Object(members) => depth == 0 || members.values().any(|v| depth_over(v, depth - 1)),
-        _ => false,
-    }
-}
-
-/// Pushes `value`; the array metatable is at index 1.
-unsafe fn push(state: *mut ffi::lua_State, value: &Json) {
+/// Pushes `value`, the array metatable being at index 1; false (and a value cut short) when it
+/// is nested past `depth`.
+unsafe fn push(state: *mut ffi::lua_State, value: &Json, depth: usize) -> bool {
     ffi::lua_checkstack(state, 3);
+    let Some(depth) = depth.checked_sub(1) else {
+        ffi::lua_pushnil(state);
+        return false;
+    };
     match value {
         Json::Null => ffi::lua_pushnil(state),
         Json::Bool(b) => ffi::lua_pushboolean(state, c_int::from(*b)),
@@ -120,7 +119,9 @@ unsafe fn push(state: *mut ffi::lua_State, value: &Json) {
             ffi::lua_pushvalue(state, 1);
             ffi::lua_setmetatable(state, -2);
             for (i, item) in items.iter().enumerate() {
-                push(state, item);
+                if !push(state, item, depth) {
+                    return false;
+                }
                 ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
             }
         }
@@ -128,11 +129,14 @@ unsafe fn push(state: *mut ffi::lua_State, value: &Json) {
             ffi::lua_createtable(state, 0, members.len() as c_int);
             for (key, member) in members {
                 ffi::lua_pushlstring(state, key.as_ptr().cast(), key.len());
-                push(state, member);
+                if !push(state, member, depth) {
+                    return false;
+                }
                 ffi::lua_rawset(state, -3);
             }
         }
     }
+    true
 }
 
 /// Writes the value at `index` (absolute) as `Reader` would read it into a `serde_json::Value`
@@ -154,7 +158,7 @@ unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mu
                 return None;
             }
         }
-        ffi::LUA_TSTRING => json(out, utf8(state, index)?)?,
+        ffi::LUA_TSTRING => quoted(out, utf8(state, index)?),
         ffi::LUA_TTABLE => {
             let table = Reader { state, index, depth };
             let (len, array) = table.array().ok()?;
@@ -199,7 +203,7 @@ unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mu
                     if n > 0 {
                         out.push(b',');
                     }
-                    json(out, key)?;
+                    quoted(out, key);
                     out.push(b':');
                     ffi::lua_rawiter(state, index, at);
                     let value = table.child(height + 2).ok().and_then(|v| write(state, v.index, v.depth, out));
@@ -222,7 +226,36 @@ unsafe fn utf8<'a>(state: *mut ffi::lua_State, index: c_int) -> Option<&'a str> 
     std::str::from_utf8(std::slice::from_raw_parts(bytes.cast::<u8>(), len)).ok()
 }
 
-/// Writes a scalar as serde_json does.
+/// Writes `text` as a JSON string, escaped as serde_json escapes it: the quote, the backslash and
+/// control characters, those with a short escape by it.
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let mut from = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&text.as_bytes()[from..i]);
+        out.extend_from_slice(&[b'\\', short]);
+        if short == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+        from = i + 1;
+    }
+    out.extend_from_slice(&text.as_bytes()[from..]);
+    out.push(b'"');
+}
+
+/// Writes a number as serde_json does.
 fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Option<()> {
     serde_json::to_writer(out, value).ok()
 }
@@ -606,15 +639,35 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("é€😀\u{2028}");
+        let mut out = Vec::new();
+        quoted(&mut out, &text);
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&text).unwrap());
+    }
+
+    #[test]
     fn deep_values_are_left_to_mluas_serde() {
         let lua = lua();
-        let mut deep = json!(1);
-        for _ in 0..200 {
-            deep = json!([deep]);
+        for levels in [DEPTH - 1, DEPTH, 100, 200] {
+            let mut deep = json!({ "bottom": true });
+            for _ in 0..levels {
+                deep = json!([deep]);
+            }
+            let options =
+                mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
+            let theirs = lua.to_value_with(&deep, options).map_err(|e| e.to_string());
+            let ours = to_lua(&lua, &[&json!(1), &deep]).map_err(|e| e.to_string());
+            match (ours, theirs) {
+                (Ok(ours), Ok(theirs)) => {
+                    assert_eq!(ours.len(), 2);
+                    let read = |v: Value| lua.from_value::<Json>(v).map_err(|e| e.to_string());
+                    assert_eq!(read(ours[1].clone()), read(theirs), "{levels}");
+                }
+                (ours, theirs) => assert_eq!(ours.map(drop), theirs.map(drop), "{levels}"),
+            }
         }
-        let options = mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
-        let theirs = lua.to_value_with(&deep, options).map(|_| ()).map_err(|e| e.to_string());
-        assert_eq!(to_lua(&lua, &[&deep]).map(|_| ()).map_err(|e| e.to_string()), theirs);
     }
 
     #[test]

@@ -299,6 +299,16 @@ const BUILD_FAILED: &str = "the connector plugin failed to build the request";
 const PARSE_FAILED: &str = "the connector plugin could not read the provider's answer";
 const SESSION_FAILED: &str = "the connector plugin failed to make a session token";
 
+/// A flow's or step's name as a metric's label: not copied on every call when it is one the
+/// contract names (a wallet's is).
+fn label(name: &str) -> metrics::SharedString {
+    const STEPS: [&str; 5] = ["build", "parse", "verify", "webhook", "session_tokens"];
+    match loader::FLOWS.iter().chain(&STEPS).find(|known| **known == name) {
+        Some(known) => metrics::SharedString::const_str(known),
+        None => name.to_string().into(),
+    }
+}
+
 /// Why `word`, a status a plugin answered, is none of `words`.
 fn unknown_status(word: &str, words: &[&str]) -> String {
     format!("`{}` is not a status: use one of {}", crate::text::clip(word, 64), words.join(", "))
@@ -390,8 +400,8 @@ impl PluginConnector {
             };
             if worker.loaded.as_ref().is_none_or(|loaded| loaded.hash != plugin.hash) {
                 let (table, fresh) = instantiate(&worker.sandbox, self.name, &plugin.bytecode)?;
-                let guard = host::secret_guard(worker.sandbox.lua(), &plugin.declaration.secrets)
-                    .map_err(|e| e.to_string())?;
+                let guard =
+                    host::secret_guard(worker.sandbox.lua(), &plugin.declaration.secrets).map_err(|e| e.to_string())?;
                 worker.loaded = Some(Instance {
                     hash: plugin.hash.clone(),
                     table,
@@ -411,8 +421,8 @@ impl PluginConnector {
             let started = Instant::now();
             let result =
                 host::with_account(account, pins, || worker.sandbox.call_fresh::<_, Value>(fresh, &function, args));
-            metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => flow.to_string(),
-                "step" => step.to_string())
+            metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => label(flow),
+                "step" => label(step))
             .record(started.elapsed().as_secs_f64());
             result.map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
         })
@@ -538,8 +548,8 @@ impl PluginConnector {
     fn failed(&self, flow: &str, step: &str, kind: &'static str, detail: &str, scrubber: &Scrubber) {
         let detail = scrubber.text(detail);
         tracing::warn!(plugin = self.name, flow, step, kind, error = %detail, "connector plugin failed");
-        metrics::counter!("switchyard_plugin_errors_total", "plugin" => self.name, "flow" => flow.to_string(),
-            "step" => step.to_string(), "kind" => kind)
+        metrics::counter!("switchyard_plugin_errors_total", "plugin" => self.name, "flow" => label(flow),
+            "step" => label(step), "kind" => kind)
         .increment(1);
     }
 
