@@ -9,8 +9,9 @@
 //! function, a key that is not a string, a value that is not what was asked for — is left to
 //! mlua's serde, so errors read as they always have.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::os::raw::c_int;
+use std::os::raw::{c_int, c_void};
 
 use mlua::{ffi, Lua, LuaSerdeExt, MultiValue, Value};
 use serde::de::{self, DeserializeOwned, Visitor};
@@ -66,7 +67,7 @@ fn written(lua: &Lua, value: &Value) -> Option<String> {
     // it calls raises but growing the stack, whose memory error unwinds to the protected call.
     let done = unsafe {
         lua.exec_raw::<()>((lua.array_metatable(), value), |state| {
-            written = write(state, 2, DEPTH, &mut out);
+            written = write(state, 2, DEPTH, &mut Vec::new(), &mut out);
             ffi::lua_settop(state, 0);
         })
     };
@@ -91,7 +92,8 @@ fn read<T: DeserializeOwned>(lua: &Lua, value: &Value) -> Option<T> {
     // (dropping what was read so far on the way).
     let done = unsafe {
         lua.exec_raw::<()>((lua.array_metatable(), value), |state| {
-            read = T::deserialize(Reader { state, index: 2, depth: DEPTH }).ok();
+            let path = RefCell::default();
+            read = T::deserialize(Reader { state, index: 2, depth: DEPTH, path: &path }).ok();
             ffi::lua_settop(state, 0);
         })
     };
@@ -140,8 +142,15 @@ unsafe fn push(state: *mut ffi::lua_State, value: &Json, depth: usize) -> bool {
 }
 
 /// Writes the value at `index` (absolute) as `Reader` would read it into a `serde_json::Value`
-/// and serde_json would write that; None for what `Reader` leaves to mlua.
-unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mut Vec<u8>) -> Option<()> {
+/// and serde_json would write that; None for what `Reader` leaves to mlua. `path` holds the
+/// tables it is inside of.
+unsafe fn write(
+    state: *mut ffi::lua_State,
+    index: c_int,
+    depth: usize,
+    path: &mut Vec<*const c_void>,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     match ffi::lua_type(state, index) {
         ffi::LUA_TNIL => out.extend_from_slice(b"null"),
         ffi::LUA_TBOOLEAN => {
@@ -160,8 +169,14 @@ unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mu
         }
         ffi::LUA_TSTRING => quoted(out, utf8(state, index)?),
         ffi::LUA_TTABLE => {
-            let table = Reader { state, index, depth };
-            let (len, array) = table.array().ok()?;
+            // A table inside itself: mlua says so.
+            let at = ffi::lua_topointer(state, index);
+            if path.contains(&at) {
+                return None;
+            }
+            path.push(at);
+            let depth = depth.checked_sub(1)?;
+            let (len, array) = array(state, index)?;
             let height = ffi::lua_gettop(state);
             if array {
                 out.push(b'[');
@@ -170,7 +185,7 @@ unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mu
                         out.push(b',');
                     }
                     ffi::lua_rawgeti(state, index, i as ffi::lua_Integer);
-                    let item = table.child(height + 1).ok().and_then(|item| write(state, item.index, item.depth, out));
+                    let item = write(state, height + 1, depth, path, out);
                     ffi::lua_settop(state, height);
                     item?;
                 }
@@ -206,16 +221,32 @@ unsafe fn write(state: *mut ffi::lua_State, index: c_int, depth: usize, out: &mu
                     quoted(out, key);
                     out.push(b':');
                     ffi::lua_rawiter(state, index, at);
-                    let value = table.child(height + 2).ok().and_then(|v| write(state, v.index, v.depth, out));
+                    let value = write(state, height + 2, depth, path, out);
                     ffi::lua_settop(state, height);
                     value?;
                 }
                 out.push(b'}');
             }
+            path.pop();
         }
         _ => return None,
     }
     Some(())
+}
+
+/// The length of the table at `index`, and whether mlua reads it as an array: it carries mlua's
+/// array metatable (at index 1), or has a length. Makes room for three more values.
+unsafe fn array(state: *mut ffi::lua_State, index: c_int) -> Option<(usize, bool)> {
+    if ffi::lua_checkstack(state, 3) == 0 {
+        return None;
+    }
+    let len = ffi::lua_objlen(state, index);
+    let marked = ffi::lua_getmetatable(state, index) != 0 && {
+        let same = ffi::lua_rawequal(state, -1, 1) != 0;
+        ffi::lua_pop(state, 1);
+        same
+    };
+    Some((len, marked || len > 0))
 }
 
 /// The string at `index` when it is UTF-8 (mlua reads other bytes as bytes, which `Reader` leaves
@@ -280,32 +311,41 @@ impl de::Error for Bail {
 
 /// The value at `index` (absolute) of a state whose index 1 holds the array metatable, read as
 /// mlua's `Deserializer` reads it (with its default options); the stack is left as found.
-struct Reader {
+struct Reader<'p> {
     state: *mut ffi::lua_State,
     index: c_int,
     depth: usize,
+    /// The tables being read, outermost first.
+    path: &'p RefCell<Vec<*const c_void>>,
 }
 
-impl Reader {
-    /// The value at `index`, one level down from this table: past `DEPTH` (or round a cycle)
-    /// mlua's serde takes over.
-    fn child(&self, index: c_int) -> Result<Reader, Bail> {
-        Ok(Reader { state: self.state, index, depth: self.depth.checked_sub(1).ok_or(Bail)? })
-    }
+/// A table `Reader` is inside of, until dropped.
+struct Inside<'p>(&'p RefCell<Vec<*const c_void>>);
 
-    /// The table's length, and whether mlua reads it as an array: it carries mlua's array
-    /// metatable, or has a length.
-    unsafe fn array(&self) -> Result<(usize, bool), Bail> {
-        if ffi::lua_checkstack(self.state, 3) == 0 {
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0.borrow_mut().pop();
+    }
+}
+
+impl<'p> Reader<'p> {
+    /// Notes that the table at `index` is being read: one inside itself is left to mlua, which
+    /// says so (rather than reading it round and round down to `DEPTH`).
+    fn enter(&self) -> Result<Inside<'p>, Bail> {
+        // SAFETY: reads the identity of the value at `index`.
+        let at = unsafe { ffi::lua_topointer(self.state, self.index) };
+        let mut path = self.path.borrow_mut();
+        if path.contains(&at) {
             return Err(Bail);
         }
-        let len = ffi::lua_objlen(self.state, self.index);
-        let marked = ffi::lua_getmetatable(self.state, self.index) != 0 && {
-            let same = ffi::lua_rawequal(self.state, -1, 1) != 0;
-            ffi::lua_pop(self.state, 1);
-            same
-        };
-        Ok((len, marked || len > 0))
+        path.push(at);
+        Ok(Inside(self.path))
+    }
+
+    /// The value at `index`, one level down from this table: past `DEPTH` (or round a cycle)
+    /// mlua's serde takes over.
+    fn child(&self, index: c_int) -> Result<Reader<'p>, Bail> {
+        Ok(Reader { state: self.state, index, depth: self.depth.checked_sub(1).ok_or(Bail)?, path: self.path })
     }
 
     unsafe fn string(&self) -> Result<&str, Bail> {
@@ -318,7 +358,7 @@ impl Reader {
     }
 }
 
-impl<'de> de::Deserializer<'de> for Reader {
+impl<'de> de::Deserializer<'de> for Reader<'_> {
     type Error = Bail;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Bail> {
@@ -338,7 +378,7 @@ impl<'de> de::Deserializer<'de> for Reader {
                     }
                 }
                 ffi::LUA_TSTRING => visitor.visit_str(self.string()?),
-                ffi::LUA_TTABLE => match self.array()? {
+                ffi::LUA_TTABLE => match array(self.state, self.index).ok_or(Bail)? {
                     (len, true) => Items { table: self, next: 1, len }.visit(visitor),
                     (_, false) => Members { table: self, iter: 0, pending: None }.visit(visitor),
                 },
@@ -362,7 +402,7 @@ impl<'de> de::Deserializer<'de> for Reader {
             return Err(Bail);
         }
         // SAFETY: the value at `index` is a table.
-        let (len, _) = unsafe { self.array()? };
+        let (len, _) = unsafe { array(self.state, self.index).ok_or(Bail)? };
         Items { table: self, next: 1, len }.visit(visitor)
     }
 
@@ -417,15 +457,16 @@ impl<'de> de::Deserializer<'de> for Reader {
 }
 
 /// A table's values from 1 to its length, as mlua's sequence reads them (nil as nil).
-struct Items {
-    table: Reader,
+struct Items<'p> {
+    table: Reader<'p>,
     next: usize,
     len: usize,
 }
 
-impl Items {
+impl Items<'_> {
     /// mlua takes a sequence only when the visitor read all of it.
     fn visit<'de, V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Bail> {
+        let _inside = self.table.enter()?;
         let read = visitor.visit_seq(&mut self)?;
         match de::SeqAccess::next_element::<de::IgnoredAny>(&mut self)? {
             None => Ok(read),
@@ -434,7 +475,7 @@ impl Items {
     }
 }
 
-impl<'de> de::SeqAccess<'de> for Items {
+impl<'de> de::SeqAccess<'de> for Items<'_> {
     type Error = Bail;
 
     fn next_element_seed<T: de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Bail> {
@@ -461,16 +502,17 @@ impl<'de> de::SeqAccess<'de> for Items {
 }
 
 /// A table's pairs, as mlua's map reads them; only string keys are taken.
-struct Members {
-    table: Reader,
+struct Members<'p> {
+    table: Reader<'p>,
     iter: c_int,
     /// The stack's height under the pair whose key was read last, until its value is read.
     pending: Option<c_int>,
 }
 
-impl Members {
+impl Members<'_> {
     /// mlua takes a map only when the visitor read all of it.
     fn visit<'de, V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Bail> {
+        let _inside = self.table.enter()?;
         let read = visitor.visit_map(&mut self)?;
         match (self.pending, de::MapAccess::next_key::<de::IgnoredAny>(&mut self)?) {
             (None, None) => Ok(read),
@@ -479,7 +521,7 @@ impl Members {
     }
 }
 
-impl<'de> de::MapAccess<'de> for Members {
+impl<'de> de::MapAccess<'de> for Members<'_> {
     type Error = Bail;
 
     fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Bail> {
@@ -500,7 +542,9 @@ impl<'de> de::MapAccess<'de> for Members {
                 return Ok(None);
             }
             let key = match ffi::lua_type(state, -2) {
-                ffi::LUA_TSTRING => seed.deserialize(Reader { state, index: height + 1, depth: 0 }),
+                ffi::LUA_TSTRING => {
+                    seed.deserialize(Reader { state, index: height + 1, depth: 0, path: self.table.path })
+                }
                 _ => Err(Bail),
             };
             match key {
@@ -598,6 +642,9 @@ mod tests {
             "return 2^63",
             "return { n = 1/0 }",
             "local t = {} t.self = t return t",
+            // Read round and round, a table inside itself with more than one way back in would
+            // take 2^DEPTH steps.
+            "local t = { status = 'charged' } t.headers = { loop = t } t.list = { t, t } t.self = t return t",
             "return nil",
         ];
         reads_as::<Json>(&lua, &odd);
