@@ -199,7 +199,7 @@ unsafe fn write(
             } else {
                 // A `serde_json::Value`'s members are in key order: each key is noted with where
                 // `rawiter` found it, and its value fetched from there in that order.
-                let mut keys = Vec::new();
+                let mut keys = Vec::with_capacity(16);
                 let mut iter = 0;
                 loop {
                     let at = iter;
@@ -261,8 +261,15 @@ unsafe fn utf8<'a>(state: *mut ffi::lua_State, index: c_int) -> Option<&'a str> 
 /// control characters, those with a short escape by it.
 fn quoted(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
+    let bytes = text.as_bytes();
+    // Most strings need no escape: found so, they are copied whole.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut from = 0;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         let short = match b {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -274,7 +281,7 @@ fn quoted(out: &mut Vec<u8>, text: &str) {
             0x00..=0x1f => b'u',
             _ => continue,
         };
-        out.extend_from_slice(&text.as_bytes()[from..i]);
+        out.extend_from_slice(&bytes[from..i]);
         out.extend_from_slice(&[b'\\', short]);
         if short == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -282,7 +289,7 @@ fn quoted(out: &mut Vec<u8>, text: &str) {
         }
         from = i + 1;
     }
-    out.extend_from_slice(&text.as_bytes()[from..]);
+    out.extend_from_slice(&bytes[from..]);
     out.push(b'"');
 }
 
