@@ -15,6 +15,8 @@
 //!   (`Fresh`), so nothing one payment does is seen by the next. A state whose memory ran out is
 //!   reported `spent`, and its owner builds a new one.
 
+pub mod json;
+
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::os::raw::c_int;
@@ -192,6 +194,20 @@ impl Sandbox {
     /// turn): how plugins see the host library. The environment is frozen once the chunk has run.
     pub fn load_over(&self, chunk_name: &str, bytecode: &[u8], base: &Table) -> Result<Loaded, ScriptError> {
         let env = self.lua.create_table().map_err(runtime)?;
+        // What `base` reads through to is copied in: every global a script reads is then found in
+        // its own environment, rather than through two `__index` lookups on every access. Both
+        // are read-only, so the copies never go stale; the script's own globals shadow them as
+        // before.
+        let mut from = Some(base.clone());
+        while let Some(table) = from {
+            table
+                .for_each::<Value, Value>(|k, v| match env.raw_get::<Value>(&k)? {
+                    Value::Nil => env.raw_set(k, v),
+                    _ => Ok(()),
+                })
+                .map_err(runtime)?;
+            from = table.metatable().and_then(|m| m.raw_get::<Table>("__index").ok());
+        }
         let meta = self.lua.create_table().map_err(runtime)?;
         meta.raw_set("__index", base).map_err(runtime)?;
         meta.set_readonly(true);

@@ -177,7 +177,7 @@ fn check(connector: &PluginConnector, fixture: &Fixture) -> Result<(), String> {
             return Err(format!("the plugin makes no `{wallet}` session token"));
         }
         let made = connector
-            .run_lua(plugin, &account, &pins, token, "session_tokens", wallet, std::slice::from_ref(&fixture.args))
+            .run_lua(plugin, &account, &pins, token, "session_tokens", wallet, &[&fixture.args])
             .and_then(|value| connector.parse_as::<Value>("session_tokens", value));
         return answered("the wallet's function", fixture, made, |mut token| {
             let fields = token.as_object_mut().ok_or("session_tokens must return a table")?;
@@ -192,7 +192,7 @@ fn check(connector: &PluginConnector, fixture: &Fixture) -> Result<(), String> {
         if !plugin.has_webhook {
             return Err("the plugin defines no `webhook`".into());
         }
-        let incoming = fixture.notification.clone().ok_or("a `webhook` fixture needs a `notification`")?;
+        let incoming = fixture.notification.as_ref().ok_or("a `webhook` fixture needs a `notification`")?;
         let args = [incoming];
         let verified = connector.run_lua(plugin, &account, &pins, token, "webhook", "verify", &args);
         let read = match verified {
@@ -226,9 +226,8 @@ fn check(connector: &PluginConnector, fixture: &Fixture) -> Result<(), String> {
         };
     };
     let scrubber = Scrubber::default();
-    let (args, res) = (fixture.args.clone(), response.to_value());
     let parsed: Result<Value, String> =
-        connector.parse_with(plugin, &account, &fixture.flow, token, args, res, &scrubber);
+        connector.parse_with(plugin, &account, &fixture.flow, token, &fixture.args, response.to_value(), &scrubber);
     answered("parse", fixture, parsed, |parsed| taken(connector, &fixture.flow, parsed, &scrubber))
 }
 

@@ -5,11 +5,11 @@
 //! (`crypto.rsa_sha256_sign("private_key", text)`) and gets back only the result. The clock and
 //! request ids can be pinned, so a signature can be compared byte for byte with a reference.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use mlua::{Lua, LuaSerdeExt, Table, Value};
+use mlua::{Lua, Table, Value};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
@@ -30,39 +30,53 @@ pub struct Pins {
     pub now: Option<i64>,
 }
 
-/// The account a plugin call runs for, and its pins.
+/// The account a plugin call runs for, and its pins: borrowed for the call, not copied.
+#[derive(Clone, Copy)]
 struct Scope {
-    account: Account,
-    pins: Pins,
+    account: *const Account,
+    pins: *const Pins,
 }
 
 thread_local! {
     /// Plugin calls on one thread never nest; the one under way is here.
-    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+    static SCOPE: Cell<Option<Scope>> = const { Cell::new(None) };
+}
+
+/// Puts back the scope `with_account` found, however `f` ends: no pointer outlives its call.
+struct Restore(Option<Scope>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        SCOPE.with(|s| s.set(self.0));
+    }
 }
 
 /// Runs `f` with `account` as the account host functions act for.
 pub fn with_account<R>(account: &Account, pins: &Pins, f: impl FnOnce() -> R) -> R {
-    SCOPE.with(|s| *s.borrow_mut() = Some(Scope { account: account.clone(), pins: pins.clone() }));
-    let result = f();
-    SCOPE.with(|s| *s.borrow_mut() = None);
-    result
+    let _restore = Restore(SCOPE.with(|s| s.replace(Some(Scope { account, pins }))));
+    f()
+}
+
+/// `read` of the call's account and pins, or None outside a call.
+fn scoped<R>(read: impl FnOnce(&Account, &Pins) -> R) -> Option<R> {
+    // SAFETY: a scope is set only by `with_account`, for as long as it borrows the account and
+    // pins, and `Restore` takes it away before the borrows end.
+    SCOPE.with(Cell::get).map(|scope| unsafe { read(&*scope.account, &*scope.pins) })
 }
 
 fn secret(name: &str) -> mlua::Result<String> {
-    SCOPE.with(|s| {
-        let scope = s.borrow();
-        let account = &scope.as_ref().ok_or_else(|| mlua::Error::runtime("no account for this call"))?.account;
+    scoped(|account, _| {
         account
             .credentials
             .get(name)
             .map(|v| v.expose().clone())
             .ok_or_else(|| mlua::Error::runtime(format!("account `{}` has no credential `{name}`", account.name)))
     })
+    .unwrap_or_else(|| Err(mlua::Error::runtime("no account for this call")))
 }
 
 fn pin(get: impl Fn(&Pins) -> Option<String>) -> Option<String> {
-    SCOPE.with(|s| s.borrow().as_ref().and_then(|scope| get(&scope.pins)))
+    scoped(|_, pins| get(pins)).flatten()
 }
 
 /// Reads an RSA private key in PKCS#8 or PKCS#1 PEM.
@@ -120,15 +134,10 @@ pub fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// JSON as Lua: `null` becomes `nil`, so a plugin tests for absence the usual way.
-pub fn to_lua(lua: &Lua, value: &serde_json::Value) -> mlua::Result<Value> {
-    let options = mlua::serde::SerializeOptions::new().serialize_none_to_null(false).serialize_unit_to_null(false);
-    lua.to_value_with(value, options)
-}
-
-/// Makes reading a secret from `ctx.credentials` raise an error that says how the secret is used,
-/// where a plain nil would go unnoticed into a request. Other names not there stay nil.
-pub fn guard_secrets(lua: &Lua, credentials: &Table, secrets: &[String]) -> mlua::Result<()> {
+/// The metatable of `ctx.credentials`: reading a secret from it raises an error that says how
+/// the secret is used, where a plain nil would go unnoticed into a request. Other names not there
+/// stay nil. Made once per state and read-only, since every call's credentials share it.
+pub fn secret_guard(lua: &Lua, secrets: &[String]) -> mlua::Result<Table> {
     let secrets = secrets.to_vec();
     let index = lua.create_function(move |_, (_, key): (Value, Value)| {
         let named = match &key {
@@ -147,7 +156,8 @@ pub fn guard_secrets(lua: &Lua, credentials: &Table, secrets: &[String]) -> mlua
     })?;
     let meta = lua.create_table()?;
     meta.raw_set("__index", index)?;
-    credentials.set_metatable(Some(meta))
+    meta.set_readonly(true);
+    Ok(meta)
 }
 
 /// The host library, as globals of a plugin's environment.
@@ -198,18 +208,12 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
     env.raw_set("hex", hex_lib)?;
 
     let json = lua.create_table()?;
-    json.raw_set(
-        "encode",
-        lua.create_function(|lua, value: Value| {
-            let value: serde_json::Value = lua.from_value(value)?;
-            serde_json::to_string(&value).map_err(mlua::Error::external)
-        })?,
-    )?;
+    json.raw_set("encode", lua.create_function(|lua, value: Value| crate::lua::json::encode(lua, value))?)?;
     json.raw_set(
         "decode",
         lua.create_function(|lua, text: String| {
             let value: serde_json::Value = serde_json::from_str(&text).map_err(mlua::Error::external)?;
-            to_lua(lua, &value)
+            Ok(crate::lua::json::to_lua(lua, &[&value])?.pop_front().unwrap_or_default())
         })?,
     )?;
     env.raw_set("json", json)?;
@@ -265,7 +269,7 @@ pub fn install(lua: &Lua, env: &Table) -> mlua::Result<()> {
     time.raw_set(
         "now",
         lua.create_function(|_, ()| {
-            let pinned = SCOPE.with(|s| s.borrow().as_ref().and_then(|scope| scope.pins.now));
+            let pinned = scoped(|_, pins| pins.now).flatten();
             Ok(pinned.unwrap_or_else(|| chrono::Utc::now().timestamp()))
         })?,
     )?;

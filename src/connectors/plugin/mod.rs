@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use mlua::{Function, LuaSerdeExt, Table, Value};
+use mlua::{Function, Lua, Table, Value};
 use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -163,8 +163,107 @@ thread_local! {
 
 struct Worker {
     sandbox: Sandbox,
-    /// The version loaded, its table, and what to put back after each call.
-    loaded: Option<(String, Table, Fresh)>,
+    loaded: Option<Instance>,
+}
+
+/// A plugin version as loaded into a worker's state.
+struct Instance {
+    hash: String,
+    table: Table,
+    /// What to put back after each call.
+    fresh: Fresh,
+    /// The metatable of every call's `ctx.credentials` (`host::secret_guard`).
+    guard: Table,
+    /// The functions called so far, by flow and step: the plugin's table is frozen once loaded.
+    functions: Vec<(String, String, Function)>,
+    /// The `ctx` tables made so far, the latest last: made once for an account (and token), and
+    /// frozen, so that no call can change what the next one reads.
+    contexts: Vec<Context>,
+}
+
+/// How many `ctx` tables a worker keeps per plugin: the accounts it serves, within reason.
+const CONTEXTS: usize = 16;
+
+/// One `ctx` table, and what it was made from.
+struct Context {
+    account: String,
+    credentials: Vec<(String, String)>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    token: Option<String>,
+    table: Table,
+}
+
+/// The credentials of `account` a plugin may read: those it does not declare secret.
+fn readable<'a>(plugin: &'a Plugin, account: &'a Account) -> impl Iterator<Item = (&'a String, &'a String)> {
+    let secrets = &plugin.declaration.secrets;
+    account.credentials.iter().filter(|(name, _)| !secrets.contains(name)).map(|(name, value)| (name, value.expose()))
+}
+
+impl Context {
+    fn is_for(&self, plugin: &Plugin, account: &Account, token: Option<&str>) -> bool {
+        self.account == account.name
+            && self.token.as_deref() == token
+            && self.credentials.iter().map(|(k, v)| (k, v)).eq(readable(plugin, account))
+            && self.metadata == account.metadata
+    }
+}
+
+impl Instance {
+    /// `flow.step` of the plugin's table.
+    fn function(&mut self, flow: &str, step: &str) -> Result<Function, String> {
+        if let Some((.., function)) = self.functions.iter().find(|(f, s, _)| f == flow && s == step) {
+            return Ok(function.clone());
+        }
+        let function: Function = self
+            .table
+            .raw_get::<Table>(flow)
+            .and_then(|t| t.raw_get::<Function>(step))
+            .map_err(|e| format!("{flow}.{step}: {e}"))?;
+        self.functions.push((flow.to_string(), step.to_string(), function.clone()));
+        Ok(function)
+    }
+
+    /// `ctx` as a plugin sees it: the account, its readable credentials, metadata, the token.
+    fn ctx(&mut self, lua: &Lua, plugin: &Plugin, account: &Account, token: Option<&str>) -> mlua::Result<Table> {
+        if let Some(made) = self.contexts.iter().find(|c| c.is_for(plugin, account, token)) {
+            return Ok(made.table.clone());
+        }
+        let credentials: serde_json::Map<String, serde_json::Value> =
+            readable(plugin, account).map(|(name, value)| (name.clone(), json!(value))).collect();
+        let ctx = json!({
+            "account": account.name,
+            "credentials": credentials,
+            "metadata": account.metadata,
+            "access_token": token,
+        });
+        let Some(Value::Table(table)) = crate::lua::json::to_lua(lua, &[&ctx])?.pop_front() else {
+            return Err(mlua::Error::runtime("ctx is not a table"));
+        };
+        table.raw_get::<Table>("credentials")?.set_metatable(Some(self.guard.clone()))?;
+        freeze(&table)?;
+        if self.contexts.len() == CONTEXTS {
+            self.contexts.remove(0);
+        }
+        self.contexts.push(Context {
+            account: account.name.clone(),
+            credentials: readable(plugin, account).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            metadata: account.metadata.clone(),
+            token: token.map(str::to_string),
+            table: table.clone(),
+        });
+        Ok(table)
+    }
+}
+
+/// Makes `table` and every table in it read-only (their metatables are the host's, read-only
+/// already or protected).
+fn freeze(table: &Table) -> mlua::Result<()> {
+    table.for_each::<Value, Value>(|_, value| match value {
+        Value::Table(inner) => freeze(&inner),
+        _ => Ok(()),
+    })?;
+    table.set_readonly(true);
+    Ok(())
 }
 
 pub struct PluginConnector {
@@ -199,6 +298,16 @@ fn unreadable(connector: &str, reason: impl Into<String>) -> ConnectorError {
 const BUILD_FAILED: &str = "the connector plugin failed to build the request";
 const PARSE_FAILED: &str = "the connector plugin could not read the provider's answer";
 const SESSION_FAILED: &str = "the connector plugin failed to make a session token";
+
+/// A flow's or step's name as a metric's label: not copied on every call when it is one the
+/// contract names (a wallet's is).
+fn label(name: &str) -> metrics::SharedString {
+    const STEPS: [&str; 5] = ["build", "parse", "verify", "webhook", "session_tokens"];
+    match loader::FLOWS.iter().chain(&STEPS).find(|known| **known == name) {
+        Some(known) => metrics::SharedString::const_str(known),
+        None => name.to_string().into(),
+    }
+}
 
 /// Why `word`, a status a plugin answered, is none of `words`.
 fn unknown_status(word: &str, words: &[&str]) -> String {
@@ -247,23 +356,6 @@ impl PluginConnector {
         &self.plugin.path
     }
 
-    /// `ctx` as a plugin sees it: the account, its readable credentials, metadata, the token.
-    fn ctx(&self, plugin: &Plugin, account: &Account, token: Option<&str>) -> serde_json::Value {
-        let secrets = &plugin.declaration.secrets;
-        let credentials: serde_json::Map<String, serde_json::Value> = account
-            .credentials
-            .iter()
-            .filter(|(name, _)| !secrets.contains(name))
-            .map(|(name, value)| (name.clone(), json!(value.expose())))
-            .collect();
-        json!({
-            "account": account.name,
-            "credentials": credentials,
-            "metadata": account.metadata,
-            "access_token": token,
-        })
-    }
-
     /// What one call must not give back: the account's secrets (the credentials the plugin may
     /// only name), the access token and the card.
     fn scrubber(
@@ -292,7 +384,7 @@ impl PluginConnector {
         token: Option<&str>,
         flow: &str,
         step: &str,
-        args: &[serde_json::Value],
+        args: &[&serde_json::Value],
     ) -> Result<Value, String> {
         WORKERS.with(|cell| {
             let mut workers = cell.borrow_mut();
@@ -306,28 +398,31 @@ impl PluginConnector {
                     e.insert(Worker { sandbox: Sandbox::new(self.limits).map_err(|e| e.to_string())?, loaded: None })
                 }
             };
-            if worker.loaded.as_ref().is_none_or(|(hash, _, _)| *hash != plugin.hash) {
+            if worker.loaded.as_ref().is_none_or(|loaded| loaded.hash != plugin.hash) {
                 let (table, fresh) = instantiate(&worker.sandbox, self.name, &plugin.bytecode)?;
-                worker.loaded = Some((plugin.hash.clone(), table, fresh));
+                let guard =
+                    host::secret_guard(worker.sandbox.lua(), &plugin.declaration.secrets).map_err(|e| e.to_string())?;
+                worker.loaded = Some(Instance {
+                    hash: plugin.hash.clone(),
+                    table,
+                    fresh,
+                    guard,
+                    functions: Vec::new(),
+                    contexts: Vec::new(),
+                });
             }
-            let (_, table, fresh) = worker.loaded.as_ref().expect("loaded above");
-            let function: Function = table
-                .raw_get::<Table>(flow)
-                .and_then(|t| t.raw_get::<Function>(step))
-                .map_err(|e| format!("{flow}.{step}: {e}"))?;
+            let instance = worker.loaded.as_mut().expect("loaded above");
+            let function = instance.function(flow, step)?;
             let lua = worker.sandbox.lua();
-            let ctx = self.ctx(plugin, account, token);
-            let args = std::iter::once(&ctx).chain(args).map(|a| host::to_lua(lua, a));
-            let args = args.collect::<mlua::Result<mlua::MultiValue>>().map_err(|e| e.to_string())?;
-            if let Some(Value::Table(ctx)) = args.front() {
-                let credentials = ctx.raw_get::<Table>("credentials").map_err(|e| e.to_string())?;
-                host::guard_secrets(lua, &credentials, &plugin.declaration.secrets).map_err(|e| e.to_string())?;
-            }
+            let ctx = instance.ctx(lua, plugin, account, token).map_err(|e| e.to_string())?;
+            let mut args = crate::lua::json::to_lua(lua, args).map_err(|e| e.to_string())?;
+            args.push_front(Value::Table(ctx));
+            let fresh = &instance.fresh;
             let started = Instant::now();
             let result =
                 host::with_account(account, pins, || worker.sandbox.call_fresh::<_, Value>(fresh, &function, args));
-            metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => flow.to_string(),
-                "step" => step.to_string())
+            metrics::histogram!("switchyard_plugin_call_duration_seconds", "plugin" => self.name, "flow" => label(flow),
+                "step" => label(step))
             .record(started.elapsed().as_secs_f64());
             result.map_err(|e| format!("{}.{flow}.{step}: {e}", self.name))
         })
@@ -354,11 +449,12 @@ impl PluginConnector {
         token: Option<&str>,
         args: &serde_json::Value,
     ) -> Result<RequestSpec, String> {
-        let value = self.run_lua(plugin, account, pins, token, flow, "build", std::slice::from_ref(args))?;
+        let value = self.run_lua(plugin, account, pins, token, flow, "build", &[args])?;
         WORKERS.with(|cell| {
             let workers = cell.borrow();
             let lua = workers.get(&self.id).expect("the worker ran build").sandbox.lua();
-            lua.from_value::<RequestSpec>(value).map_err(|e| format!("{}.{flow}.build returned {e}", self.name))
+            crate::lua::json::from_lua::<RequestSpec>(lua, value)
+                .map_err(|e| format!("{}.{flow}.build returned {e}", self.name))
         })
     }
 
@@ -366,7 +462,7 @@ impl PluginConnector {
         WORKERS.with(|cell| {
             let workers = cell.borrow();
             let lua = workers.get(&self.id).expect("the worker ran parse").sandbox.lua();
-            lua.from_value::<T>(value).map_err(|e| format!("{}.{flow}.parse returned {e}", self.name))
+            crate::lua::json::from_lua::<T>(lua, value).map_err(|e| format!("{}.{flow}.parse returned {e}", self.name))
         })
     }
 
@@ -440,7 +536,7 @@ impl PluginConnector {
         // error says nothing of what became of the call, which a repeat may learn; any other
         // answer would be given again.
         let unclear = if status >= 500 { Unclear::NoAnswer } else { Unclear::Unreadable };
-        self.parse_with(plugin, account, flow, token.as_deref(), args, res, scrubber).map_err(|e| {
+        self.parse_with(plugin, account, flow, token.as_deref(), &args, res, scrubber).map_err(|e| {
             self.failed(flow, "parse", "error", &e, scrubber);
             ConnectorError::Ambiguous { connector: self.name.into(), reason: PARSE_FAILED.into(), unclear }
         })
@@ -452,8 +548,8 @@ impl PluginConnector {
     fn failed(&self, flow: &str, step: &str, kind: &'static str, detail: &str, scrubber: &Scrubber) {
         let detail = scrubber.text(detail);
         tracing::warn!(plugin = self.name, flow, step, kind, error = %detail, "connector plugin failed");
-        metrics::counter!("switchyard_plugin_errors_total", "plugin" => self.name, "flow" => flow.to_string(),
-            "step" => step.to_string(), "kind" => kind)
+        metrics::counter!("switchyard_plugin_errors_total", "plugin" => self.name, "flow" => label(flow),
+            "step" => label(step), "kind" => kind)
         .increment(1);
     }
 
@@ -483,12 +579,12 @@ impl PluginConnector {
         account: &Account,
         flow: &str,
         token: Option<&str>,
-        args: serde_json::Value,
+        args: &serde_json::Value,
         res: serde_json::Value,
         scrubber: &Scrubber,
     ) -> Result<T, String> {
         let res = scrubber.json(res);
-        let parsed = self.run_lua(plugin, account, &Pins::default(), token, flow, "parse", &[args, res])?;
+        let parsed = self.run_lua(plugin, account, &Pins::default(), token, flow, "parse", &[args, &res])?;
         self.parse_as::<T>(flow, parsed)
     }
 
@@ -503,7 +599,7 @@ impl PluginConnector {
     ) -> ConnectorResult<PaymentOutcome> {
         let plugin = &self.plugin;
         let scrubber = self.scrubber(plugin, account, None, None);
-        let parsed = self.parse_with(plugin, account, flow, None, args.clone(), res.clone(), &scrubber);
+        let parsed = self.parse_with(plugin, account, flow, None, args, res.clone(), &scrubber);
         parsed
             .map_err(|e| unreadable(self.name, e))
             .and_then(|parsed| self.outcome(flow, parsed, &scrubber))
@@ -800,7 +896,7 @@ impl Connector for PluginConnector {
         let args =
             with_money(json!({ "payment_id": req.payment_id, "wallet": req.wallet }), req.amount.minor(), req.currency);
         let made = self
-            .run_lua(&plugin, account, &Pins::default(), None, "session_tokens", req.wallet, &[args])
+            .run_lua(&plugin, account, &Pins::default(), None, "session_tokens", req.wallet, &[&args])
             .and_then(|value| self.parse_as::<serde_json::Value>("session_tokens", value))
             .and_then(|mut token| {
                 let fields = token.as_object_mut().ok_or("session_tokens must return a table")?;
@@ -905,7 +1001,7 @@ impl Connector for PluginConnector {
             req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), json!(v))).collect();
         let incoming = json!({ "headers": headers, "body": String::from_utf8_lossy(req.body) });
         let pins = Pins::default();
-        let args = [incoming];
+        let args = [&incoming];
         match self.run_lua(&plugin, account, &pins, None, "webhook", "verify", &args) {
             Ok(Value::Boolean(true)) => {}
             Ok(_) => return Err(WebhookError::BadSignature("the plugin did not verify it".into())),
@@ -1005,6 +1101,62 @@ mod tests {
             health: Default::default(),
         };
         (PluginConnector::new(plugin, limits, Client::new(), "http://switchyard.invalid"), account)
+    }
+
+    /// A worker makes each account's `ctx` once and hands the same table to every call after:
+    /// nothing a call tries on it reaches the next call, and each account (and token) has its own.
+    #[test]
+    fn a_call_cannot_change_the_ctx_the_next_call_reads() {
+        let (connector, mut account) = connector(
+            r#"authorize = {
+                build = function(ctx, pay)
+                  local tries = {
+                    function() ctx.account = "other" end,
+                    function() ctx.extra = 1 end,
+                    function() ctx.credentials.merchant = "m_2" end,
+                    function() rawset(ctx.credentials, "merchant", "m_2") end,
+                    function() ctx.metadata.note = "left behind" end,
+                    function() ctx.metadata.shop.name = "renamed" end,
+                    function() ctx.metadata.list[1] = "changed" end,
+                    function() table.insert(ctx.metadata.list, "more") end,
+                    function() setmetatable(ctx, { __index = function() return "made up" end }) end,
+                    function() getmetatable(ctx.credentials).__index = function() return "made up" end end,
+                  }
+                  local held = 0
+                  for _, try in ipairs(tries) do
+                    if not pcall(try) then held = held + 1 end
+                  end
+                  return { method = "POST", url = "/pay", body = json.encode({
+                    held = held, account = ctx.account, extra = ctx.extra, merchant = ctx.credentials.merchant,
+                    unknown = ctx.credentials.unknown, note = ctx.metadata.note, shop = ctx.metadata.shop,
+                    list = ctx.metadata.list, token = ctx.access_token,
+                  }) }
+                end,
+                parse = function() return { status = "charged" } end,
+            }"#,
+        );
+        account.metadata = json!({ "shop": { "name": "Shop" }, "list": ["a", "b"] }).as_object().unwrap().clone();
+        let seen = |account: &Account, token: Option<&str>| {
+            let spec = connector.build(account, &Pins::default(), "authorize", token, &json!({})).unwrap();
+            serde_json::from_str::<serde_json::Value>(&spec.body.unwrap()).unwrap()
+        };
+        let first = json!({
+            "held": 10, "account": "zappay", "merchant": "m_1", "shop": { "name": "Shop" }, "list": ["a", "b"]
+        });
+        for _ in 0..3 {
+            assert_eq!(seen(&account, None), first);
+        }
+        let with_token = json!({
+            "held": 10, "account": "zappay", "merchant": "m_1", "shop": { "name": "Shop" }, "list": ["a", "b"],
+            "token": "tok_1"
+        });
+        assert_eq!(seen(&account, Some("tok_1")), with_token);
+        let mut other = account.clone();
+        other.name = "zappay_eu".into();
+        other.credentials.insert("merchant".into(), Secret::new("m_eu".into()));
+        other.metadata = Default::default();
+        assert_eq!(seen(&other, None), json!({ "held": 10, "account": "zappay_eu", "merchant": "m_eu" }));
+        assert_eq!(seen(&account, None), first);
     }
 
     #[test]
