@@ -15,10 +15,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-/// The daemon's allocator, so that the floor differs from it only by the work it leaves out.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Clone)]
 struct Stripe {
     http: reqwest::Client,
