@@ -277,6 +277,8 @@ if [ "${PROFILE:-0}" = 1 ]; then
     perf report -i "$tmp/perf.data" --no-children --sort comm --stdio 2>/dev/null | awk '/%/ && n++ < 5'
     echo "---- and by function (kernel ones marked [k]) ----"
     perf report -i "$tmp/perf.data" --no-children --sort sym --stdio 2>/dev/null | awk '/%/ && n++ < 20'
+    echo "---- by part, within each thread: the functions of each summed by their names ----"
+    perf report -i "$tmp/perf.data" --no-children --sort comm,sym --stdio 2>/dev/null | python3 "$here/parts.py"
 fi
 
 if [ -s "$tmp/switchyard.log" ]; then
