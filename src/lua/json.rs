@@ -20,6 +20,11 @@ use serde_json::Value as Json;
 /// Deeper values go through mlua's serde, which knows its own recursion limit (128).
 const DEPTH: usize = 64;
 
+/// A value of more tables than this is refused. A table may stand in several places of a value
+/// and is read once for each: a few dozen tables can stand for billions of places, and reading
+/// them is host code, which a script's time budget does not stop.
+const MOST_TABLES: usize = 10_000;
+
 /// Whole numbers below 2^53 are read as integers, as mlua reads every whole number an `i64`
 /// holds; larger ones are left to mlua, whose bounds are its own.
 const EXACT: f64 = 9_007_199_254_740_992.0;
@@ -67,7 +72,7 @@ fn written(lua: &Lua, value: &Value) -> Option<String> {
     // it calls raises but growing the stack, whose memory error unwinds to the protected call.
     let done = unsafe {
         lua.exec_raw::<()>((lua.array_metatable(), value), |state| {
-            written = write(state, 2, DEPTH, &mut Vec::new(), &mut out);
+            written = write(state, 2, DEPTH, &mut (Vec::new(), MOST_TABLES), &mut out);
             ffi::lua_settop(state, 0);
         })
     };
@@ -78,9 +83,73 @@ fn written(lua: &Lua, value: &Value) -> Option<String> {
 pub fn from_lua<T: DeserializeOwned>(lua: &Lua, value: Value) -> mlua::Result<T> {
     match read(lua, &value) {
         Some(read) => Ok(read),
-        // Outside what `Reader` takes, or not a `T`: mlua's serde says why, in its own words.
-        None => lua.from_value(value),
+        // Outside what `Reader` takes, or not a `T`: mlua's serde says why, in its own words,
+        // once the value is known to be one it can read to the end.
+        None => {
+            bounded(lua, &value)?;
+            lua.from_value(value)
+        }
     }
+}
+
+/// Refuses a value of more than `MOST_TABLES` tables, counting each as often as it stands in it.
+fn bounded(lua: &Lua, value: &Value) -> mlua::Result<()> {
+    let mut fits = true;
+    // SAFETY: `exec_raw` runs the closure as a protected C function with `value` at index 1.
+    // `within` only reads, and leaves the stack as it found it.
+    unsafe {
+        lua.exec_raw::<()>(value, |state| {
+            fits = within(state, 1, DEPTH_MLUA, &mut Vec::new(), &mut { MOST_TABLES });
+            ffi::lua_settop(state, 0);
+        })?;
+    }
+    match fits {
+        true => Ok(()),
+        false => Err(mlua::Error::runtime(format!(
+            "the value holds more than {MOST_TABLES} tables (a table counts once for each place it stands in)"
+        ))),
+    }
+}
+
+/// mlua's serde refuses a value nested deeper than this.
+const DEPTH_MLUA: usize = 128;
+
+/// Whether the value at `index` (absolute) holds at most `left` tables, each counted for every
+/// place it stands in. The count stops inside a table that is inside itself, or nested past
+/// `depth`: mlua's serde refuses those.
+unsafe fn within(
+    state: *mut ffi::lua_State,
+    index: c_int,
+    depth: usize,
+    path: &mut Vec<*const c_void>,
+    left: &mut usize,
+) -> bool {
+    if ffi::lua_type(state, index) != ffi::LUA_TTABLE {
+        return true;
+    }
+    let at = ffi::lua_topointer(state, index);
+    let Some(depth) = depth.checked_sub(1) else { return true };
+    if path.contains(&at) {
+        return true;
+    }
+    let Some(rest) = left.checked_sub(1) else { return false };
+    *left = rest;
+    if ffi::lua_checkstack(state, 3) == 0 {
+        return false;
+    }
+    path.push(at);
+    let height = ffi::lua_gettop(state);
+    let (mut iter, mut fits) = (0, true);
+    while fits {
+        iter = ffi::lua_rawiter(state, index, iter);
+        if iter < 0 {
+            break;
+        }
+        fits = within(state, height + 1, depth, path, left) && within(state, height + 2, depth, path, left);
+        ffi::lua_settop(state, height);
+    }
+    path.pop();
+    fits
 }
 
 /// `value` as `T`, or None when `Reader` leaves it to mlua.
@@ -92,8 +161,8 @@ fn read<T: DeserializeOwned>(lua: &Lua, value: &Value) -> Option<T> {
     // (dropping what was read so far on the way).
     let done = unsafe {
         lua.exec_raw::<()>((lua.array_metatable(), value), |state| {
-            let path = RefCell::default();
-            read = T::deserialize(Reader { state, index: 2, depth: DEPTH, path: &path }).ok();
+            let walk = RefCell::new((Vec::new(), MOST_TABLES));
+            read = T::deserialize(Reader { state, index: 2, depth: DEPTH, path: &walk }).ok();
             ffi::lua_settop(state, 0);
         })
     };
@@ -142,13 +211,13 @@ unsafe fn push(state: *mut ffi::lua_State, value: &Json, depth: usize) -> bool {
 }
 
 /// Writes the value at `index` (absolute) as `Reader` would read it into a `serde_json::Value`
-/// and serde_json would write that; None for what `Reader` leaves to mlua. `path` holds the
-/// tables it is inside of.
+/// and serde_json would write that; None for what `Reader` leaves to mlua. `walk` holds the
+/// tables it is inside of, and how many more it may enter.
 unsafe fn write(
     state: *mut ffi::lua_State,
     index: c_int,
     depth: usize,
-    path: &mut Vec<*const c_void>,
+    walk: &mut (Vec<*const c_void>, usize),
     out: &mut Vec<u8>,
 ) -> Option<()> {
     match ffi::lua_type(state, index) {
@@ -171,10 +240,11 @@ unsafe fn write(
         ffi::LUA_TTABLE => {
             // A table inside itself: mlua says so.
             let at = ffi::lua_topointer(state, index);
-            if path.contains(&at) {
+            if walk.0.contains(&at) {
                 return None;
             }
-            path.push(at);
+            walk.1 = walk.1.checked_sub(1)?;
+            walk.0.push(at);
             let depth = depth.checked_sub(1)?;
             let (len, array) = array(state, index)?;
             let height = ffi::lua_gettop(state);
@@ -185,7 +255,7 @@ unsafe fn write(
                         out.push(b',');
                     }
                     ffi::lua_rawgeti(state, index, i as ffi::lua_Integer);
-                    let item = write(state, height + 1, depth, path, out);
+                    let item = write(state, height + 1, depth, walk, out);
                     ffi::lua_settop(state, height);
                     item?;
                 }
@@ -221,13 +291,13 @@ unsafe fn write(
                     quoted(out, key);
                     out.push(b':');
                     ffi::lua_rawiter(state, index, at);
-                    let value = write(state, height + 2, depth, path, out);
+                    let value = write(state, height + 2, depth, walk, out);
                     ffi::lua_settop(state, height);
                     value?;
                 }
                 out.push(b'}');
             }
-            path.pop();
+            walk.0.pop();
         }
         _ => return None,
     }
@@ -322,16 +392,16 @@ struct Reader<'p> {
     state: *mut ffi::lua_State,
     index: c_int,
     depth: usize,
-    /// The tables being read, outermost first.
-    path: &'p RefCell<Vec<*const c_void>>,
+    /// The tables being read, outermost first, and how many more may be entered.
+    path: &'p RefCell<(Vec<*const c_void>, usize)>,
 }
 
 /// A table `Reader` is inside of, until dropped.
-struct Inside<'p>(&'p RefCell<Vec<*const c_void>>);
+struct Inside<'p>(&'p RefCell<(Vec<*const c_void>, usize)>);
 
 impl Drop for Inside<'_> {
     fn drop(&mut self) {
-        self.0.borrow_mut().pop();
+        self.0.borrow_mut().0.pop();
     }
 }
 
@@ -341,10 +411,12 @@ impl<'p> Reader<'p> {
     fn enter(&self) -> Result<Inside<'p>, Bail> {
         // SAFETY: reads the identity of the value at `index`.
         let at = unsafe { ffi::lua_topointer(self.state, self.index) };
-        let mut path = self.path.borrow_mut();
+        let mut walk = self.path.borrow_mut();
+        let (path, left) = &mut *walk;
         if path.contains(&at) {
             return Err(Bail);
         }
+        *left = left.checked_sub(1).ok_or(Bail)?;
         path.push(at);
         Ok(Inside(self.path))
     }
@@ -722,6 +794,23 @@ mod tests {
                 (ours, theirs) => assert_eq!(ours.map(drop), theirs.map(drop), "{levels}"),
             }
         }
+    }
+
+    #[test]
+    fn a_value_standing_for_too_many_tables_is_refused_whatever_reads_it() {
+        let lua = lua();
+        let value = |source: &str| lua.load(source).eval::<Value>().unwrap();
+        let refused = |e: mlua::Error| e.to_string().contains("more than 10000 tables");
+        // 41 tables standing in 2^41 places: read place by place, it would never end.
+        let shared = value("local a = {} for _ = 1, 40 do a = { a, a } end return a");
+        assert!(from_lua::<Json>(&lua, shared.clone()).is_err_and(refused));
+        assert!(encode(&lua, shared).is_err_and(refused));
+        // Where the fast path leaves a value to mlua's serde (bytes that are not UTF-8), too.
+        let with_bytes = value("local a = {} for _ = 1, 40 do a = { a, a } end return { '\\255', a }");
+        assert!(from_lua::<Json>(&lua, with_bytes).is_err_and(refused));
+        // A table in many places, within the bound, reads as mlua reads it.
+        let within = value("local a = {} for _ = 1, 10 do a = { a, a } end return a");
+        assert_eq!(from_lua::<Json>(&lua, within.clone()).unwrap(), lua.from_value::<Json>(within).unwrap());
     }
 
     #[test]
