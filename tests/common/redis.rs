@@ -94,6 +94,13 @@ impl Redis {
         redis::cmd("KEYS").arg(pattern).query_async(&mut connection).await.expect("KEYS")
     }
 
+    /// How many clients are connected to Redis, leaving out the connection this call makes.
+    pub async fn clients(&self) -> usize {
+        let mut connection = self.connection().await.expect("a connection to Redis");
+        let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut connection).await.expect("CLIENT LIST");
+        list.lines().count().saturating_sub(1)
+    }
+
     /// The string value of `key`.
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut connection = self.connection().await.expect("a connection to Redis");

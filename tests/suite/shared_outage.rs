@@ -70,7 +70,15 @@ async fn redis_stalling_dying_and_coming_back_loses_nothing() {
     // circuit is closed: the dead provider is tried again, and opened after ten more failures
     // in all).
     redis.restart().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A daemon takes it back with its first call Redis answers: once all three have connected
+    // again, each does within a refresh of its shared health (every 0.5 s), however busy the
+    // machine is.
+    let restarted = Instant::now();
+    while redis.clients().await < daemons.len() {
+        assert!(restarted.elapsed() < Duration::from_secs(30), "the daemons did not connect to Redis again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (more, tried_dead) = pay_round(&daemons, 15).await;
     assert_eq!(tried_dead, 10);
     paid.extend(more);
