@@ -154,9 +154,22 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{step}.png")), png).unwrap();
     }
 
+    /// The element `css` names, once the page shows it (10 s at most). A page the payer is sent
+    /// on from may be left in the middle of a look, which the browser then aborts: the look is
+    /// made again on the page that follows.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return element,
+                Err(e) if std::time::Instant::now() >= until => panic!("no `{css}` on the page: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
-        self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap();
-        self.client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        self.element(css).await.text().await.unwrap()
     }
 
     async fn type_into(&self, id: &str, text: &str) {
@@ -251,7 +264,7 @@ async fn a_declined_card_can_be_followed_by_another_and_three_d_secure_comes_bac
     browser.fill_card(DECLINED).await;
     browser.pay().await;
     let client = &browser.client;
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#status:not([hidden])")).await.unwrap();
+    browser.element("#status:not([hidden])").await;
     let alert = browser.text("#status").await;
     assert!(alert.contains("declined") && alert.contains("try again"), "{alert}");
     browser.shot("1-declined").await;
@@ -268,10 +281,10 @@ async fn a_declined_card_can_be_followed_by_another_and_three_d_secure_comes_bac
     client.goto(&link).await.unwrap();
     browser.fill_card(THREE_DS).await;
     browser.pay().await;
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("button[value=success]")).await.unwrap();
+    let success = browser.element("button[value=success]").await;
     assert_eq!(client.current_url().await.unwrap().as_str(), format!("{}/sandbox/authenticate/{id}", app.base));
     browser.shot("3-challenge").await;
-    client.find(Locator::Css("button[value=success]")).await.unwrap().click().await.unwrap();
+    success.click().await.unwrap();
     assert_eq!(browser.outcome().await, "Payment successful. Thank you.");
     assert_eq!(client.current_url().await.unwrap().as_str(), link);
     browser.shot("4-paid-after-challenge").await;
@@ -376,7 +389,7 @@ async fn a_payer_pays_by_bank_through_fintecture_on_the_link() {
     browser.shot("1-checkout").await;
     client.find(Locator::Id("pay-by-bank")).await.unwrap().click().await.unwrap();
     // The bank's own page, on its own address.
-    let approve = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("approve")).await.unwrap();
+    let approve = browser.element("#approve").await;
     assert!(client.current_url().await.unwrap().as_str().starts_with(&fintecture.url));
     browser.shot("2-bank").await;
     approve.click().await.unwrap();
