@@ -35,11 +35,13 @@ impl Unsettled {
     /// A payment whose own call is under way is that call's to settle.
     fn idle(self) -> &'static str {
         match self {
-            Unsettled::Payments => "AND COALESCE(in_flight_until, 0) <= $3",
+            Unsettled::Payments => "AND COALESCE(in_flight_until, 0) <= $2",
             Unsettled::Refunds => "",
         }
     }
 
+    /// The status, written into the queries rather than bound: the index of unsettled records
+    /// holds only this status, and a database uses it only for a query that names it.
     fn status(self) -> &'static str {
         match self {
             Unsettled::Payments => IntentStatus::Processing.as_str(),
@@ -72,11 +74,11 @@ impl Store {
     ) -> Result<Vec<Recheck>> {
         let rows = sqlx::query(&format!(
             "SELECT id, merchant_id, profile_id, rechecks, COALESCE(recheck_at, 0) AS lease FROM {} \
-             WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 {} ORDER BY modified_at LIMIT $4",
+             WHERE status = '{}' AND modified_at <= $1 AND COALESCE(recheck_at, 0) <= $2 {} ORDER BY modified_at LIMIT $3",
             kind.table(),
+            kind.status(),
             kind.idle()
         ))
-        .bind(kind.status())
         .bind(millis(quiet_since))
         .bind(millis(now))
         .bind(i64::from(batch))
@@ -99,10 +101,10 @@ impl Store {
     /// one unchanged longest last changed.
     pub async fn unsettled_by_profile(&self, kind: Unsettled) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
         let rows = sqlx::query(&format!(
-            "SELECT profile_id, COUNT(*) AS n, MIN(modified_at) AS oldest FROM {} WHERE status = $1 GROUP BY profile_id",
-            kind.table()
+            "SELECT profile_id, COUNT(*) AS n, MIN(modified_at) AS oldest FROM {} WHERE status = '{}' GROUP BY profile_id",
+            kind.table(),
+            kind.status()
         ))
-        .bind(kind.status())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -117,11 +119,11 @@ impl Store {
     /// How many records of `kind` are due for a check: what `unsettled` would list, unbounded.
     pub async fn due(&self, kind: Unsettled, quiet_since: DateTime<Utc>, now: DateTime<Utc>) -> Result<i64> {
         Ok(sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {} WHERE status = $1 AND modified_at <= $2 AND COALESCE(recheck_at, 0) <= $3 {}",
+            "SELECT COUNT(*) FROM {} WHERE status = '{}' AND modified_at <= $1 AND COALESCE(recheck_at, 0) <= $2 {}",
             kind.table(),
+            kind.status(),
             kind.idle()
         ))
-        .bind(kind.status())
         .bind(millis(quiet_since))
         .bind(millis(now))
         .fetch_one(&self.pool)
