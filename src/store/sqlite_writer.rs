@@ -3,9 +3,9 @@
 //! per write, rather than one per statement as through a pool.
 //!
 //! Writes that arrive while a commit is under way are committed together, in one transaction
-//! and so one flush of the write-ahead log (group commit), each inside a savepoint of its own:
-//! a write undone (a condition not met, a duplicate key) leaves the others. A write is answered
-//! once its transaction is on disk (`synchronous = FULL`).
+//! and so one flush of the write-ahead log (group commit); a write undone (a condition not met,
+//! a duplicate key) leaves the others. A write is answered once its transaction is on disk
+//! (`synchronous = FULL`).
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -110,48 +110,96 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
 }
 
 /// Applies `writes` in one transaction and gives each its outcome.
-fn commit<'a>(conn: &mut Connection, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
+///
+/// Nearly every batch applies whole, so it is run straight through first. A savepoint per write
+/// costs SQLite two more statements and a copy of each page the write touches; only when a write
+/// does not apply is that run undone and the batch run again with each write in a savepoint of
+/// its own, which undoes that write alone.
+fn commit<'a, I>(conn: &mut Connection, writes: I) -> Vec<rusqlite::Result<bool>>
+where
+    I: ExactSizeIterator<Item = &'a Write> + Clone,
+{
     let count = writes.len();
     if count == 0 {
         return Vec::new();
     }
-    let failed = |e: &rusqlite::Error| (0..count).map(|_| Err(copy(e))).collect();
-    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
-        return failed(&e);
+    match straight(conn, writes.clone()) {
+        Ok(None) => (0..count).map(|_| Ok(true)).collect(),
+        // A write alone in its transaction was undone with it.
+        Ok(Some(outcome)) if count == 1 => vec![outcome],
+        Ok(Some(_)) => one_by_one(conn, writes),
+        Err(e) => failed(count, &e),
     }
-    // A write alone in its transaction needs no savepoint: undoing it is undoing the transaction.
-    let alone = count == 1;
+}
+
+/// Runs `writes` in one transaction and commits it if every one applies. Otherwise undoes the
+/// transaction and gives the outcome of the first write that did not apply.
+fn straight<'a>(
+    conn: &Connection,
+    writes: impl Iterator<Item = &'a Write>,
+) -> rusqlite::Result<Option<rusqlite::Result<bool>>> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    for write in writes {
+        let outcome = run(conn, write);
+        if !matches!(outcome, Ok(true)) {
+            rollback(conn)?;
+            return Ok(Some(outcome));
+        }
+    }
+    if let Err(e) = control(conn, "COMMIT") {
+        rollback(conn)?;
+        return Err(e);
+    }
+    Ok(None)
+}
+
+/// Runs `writes` in one transaction, each in a savepoint of its own.
+fn one_by_one<'a>(conn: &Connection, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
+    let count = writes.len();
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
+        return failed(count, &e);
+    }
     let mut outcomes = Vec::with_capacity(count);
     for write in writes {
-        match apply(conn, write, alone) {
+        match apply(conn, write) {
             // Some errors (a full disk, say) make SQLite roll the whole transaction back, and
             // the writes before this one with it.
             Ok(outcome) if !conn.is_autocommit() => outcomes.push(outcome),
             Ok(Err(e)) | Err(e) => {
-                let _ = control(conn, "ROLLBACK");
-                return failed(&e);
+                let _ = rollback(conn);
+                return failed(count, &e);
             }
             Ok(Ok(_)) => {
-                return failed(&rusqlite::Error::SqliteFailure(
-                    ffi::Error::new(ffi::SQLITE_ABORT),
-                    Some("the transaction was rolled back".into()),
-                ))
+                return failed(
+                    count,
+                    &rusqlite::Error::SqliteFailure(
+                        ffi::Error::new(ffi::SQLITE_ABORT),
+                        Some("the transaction was rolled back".into()),
+                    ),
+                )
             }
         }
-    }
-    if alone && !matches!(outcomes[0], Ok(true)) {
-        return match control(conn, "ROLLBACK") {
-            Ok(()) => outcomes,
-            Err(e) => failed(&e),
-        };
     }
     match control(conn, "COMMIT") {
         Ok(()) => outcomes,
         Err(e) => {
-            let _ = control(conn, "ROLLBACK");
-            failed(&e)
+            let _ = rollback(conn);
+            failed(count, &e)
         }
     }
+}
+
+/// Each of `count` writes failing with `e`, as when their transaction fails as a whole.
+fn failed(count: usize, e: &rusqlite::Error) -> Vec<rusqlite::Result<bool>> {
+    (0..count).map(|_| Err(copy(e))).collect()
+}
+
+/// Undoes the transaction under way, if an error has not already.
+fn rollback(conn: &Connection) -> rusqlite::Result<()> {
+    if conn.is_autocommit() {
+        return Ok(());
+    }
+    control(conn, "ROLLBACK")
 }
 
 /// Runs a statement that steers the transaction. They are the same few on every write, so they
@@ -160,13 +208,9 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.raw_execute().map(drop)
 }
 
-/// Applies one write, inside a savepoint unless it is `alone` in its transaction, undoing it
-/// unless it applied (a write alone is undone with its transaction). The outer error is one the
+/// Applies one write inside a savepoint, undoing it unless it applied. The outer error is one the
 /// transaction cannot go on after.
-fn apply(conn: &Connection, write: &Write, alone: bool) -> rusqlite::Result<rusqlite::Result<bool>> {
-    if alone {
-        return Ok(run(conn, write));
-    }
+fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<rusqlite::Result<bool>> {
     control(conn, "SAVEPOINT write")?;
     let outcome = run(conn, write);
     if !matches!(outcome, Ok(true)) {
