@@ -16,7 +16,7 @@ use rusqlite::{ffi, Connection, OpenFlags, ToSql};
 use tokio::sync::oneshot;
 
 use super::write::{Value, Write};
-use super::{Result, StoreError};
+use super::{sqlite_wal, Result, StoreError};
 
 /// The most writes one transaction takes, so that a long queue is answered in steps.
 const MOST_PER_COMMIT: usize = 256;
@@ -40,8 +40,9 @@ pub(super) struct SqliteWriter {
 impl SqliteWriter {
     /// Starts the writing thread for the SQLite file at `path`, which must exist, in WAL mode.
     pub(super) fn open(path: &Path) -> Result<Self> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        sqlite_wal::register()?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags_and_vfs(path, flags, sqlite_wal::NAME)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -199,7 +200,11 @@ fn rollback(conn: &Connection) -> rusqlite::Result<()> {
     if conn.is_autocommit() {
         return Ok(());
     }
-    control(conn, "ROLLBACK")
+    // Frames gathered for the log and never flushed are this transaction's own; written now, while
+    // the write lock is held, they cannot land over a later writer's.
+    let wrote = sqlite_wal::write_out(conn);
+    control(conn, "ROLLBACK")?;
+    wrote
 }
 
 /// Runs a statement that steers the transaction. They are the same few on every write, so they
