@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod http;
+mod meters;
 pub mod plugin;
 mod registry;
 pub mod sandbox;
@@ -43,6 +44,7 @@ pub struct Account {
     pub credentials: BTreeMap<String, Secret<String>>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub health: Arc<health::Health>,
+    pub meters: Arc<meters::Meters>,
 }
 
 impl Account {
@@ -61,6 +63,7 @@ impl Account {
                 .collect(),
             metadata: config.metadata.clone(),
             health: Arc::default(),
+            meters: Arc::default(),
         }
     }
 }
@@ -286,17 +289,7 @@ pub async fn metered_with_card<T: scrub::Scrub>(
     let started = std::time::Instant::now();
     let result = call.await;
     let outcome = result.as_ref().map_or_else(ConnectorError::outcome, |_| "ok");
-    // Flow and outcome are static: only the names from config are copied.
-    let labels = vec![
-        metrics::Label::new("profile", account.profile.clone()),
-        metrics::Label::new("connector", account.connector.clone()),
-        metrics::Label::new("account", account.name.clone()),
-        metrics::Label::from_static_parts("flow", flow),
-        metrics::Label::from_static_parts("outcome", outcome),
-    ];
-    metrics::counter!("switchyard_connector_requests_total", labels.clone()).increment(1);
-    metrics::histogram!("switchyard_connector_request_duration_seconds", labels)
-        .record(started.elapsed().as_secs_f64());
+    account.meters.record(account, flow, outcome, started.elapsed());
     if !scrub::Scrub::has_text(&result) {
         return result;
     }

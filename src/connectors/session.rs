@@ -331,6 +331,7 @@ mod tests {
             credentials: BTreeMap::new(),
             metadata: metadata.as_object().cloned().unwrap_or_default(),
             health: Arc::default(),
+            meters: Arc::default(),
         }
     }
 

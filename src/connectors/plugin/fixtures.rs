@@ -311,6 +311,7 @@ fn account(connector: &PluginConnector, given: &FixtureAccount) -> Account {
         credentials,
         metadata: given.metadata.clone(),
         health: Default::default(),
+        meters: Default::default(),
     }
 }
 

@@ -1099,6 +1099,7 @@ mod tests {
                 .collect(),
             metadata: Default::default(),
             health: Default::default(),
+            meters: Default::default(),
         };
         (PluginConnector::new(plugin, limits, Client::new(), "http://switchyard.invalid"), account)
     }
