@@ -1,6 +1,7 @@
 //! Payment intents and attempts: insert, read, and the compare-and-set updates the flows use.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
@@ -76,31 +77,34 @@ impl Store {
         intent: &PaymentIntent,
         attempt: Option<(&PaymentAttempt, DateTime<Utc>)>,
     ) -> Result<()> {
-        let mut write = Write::of(
-            Statement::new(format!(
+        static INSERT: LazyLock<String> = LazyLock::new(|| {
+            format!(
                 "INSERT INTO payment_intents ({INTENT_COLUMNS}, in_flight_until) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-            ))
-            .bind(&intent.id)
-            .bind(&intent.merchant_id)
-            .bind(&intent.profile_id)
-            .bind(&intent.merchant_reference_id)
-            .bind(intent.status.as_str())
-            .bind(intent.amount.currency.code())
-            .bind(intent.amount.net_amount())
-            .bind(to_json(&intent.amount))
-            .bind(intent.capture_method.as_str())
-            .bind(intent.authentication_type.as_str())
-            .bind(&intent.customer_id)
-            .bind(&intent.client_secret)
-            .bind(millis(intent.expires_at))
-            .bind(intent.amount_captured)
-            .bind(intent.amount_refunded)
-            .bind(&intent.active_attempt_id)
-            .bind(to_json(&intent.details))
-            .bind(millis(intent.created_at))
-            .bind(millis(intent.modified_at))
-            .bind(attempt.map(|(_, until)| millis(until))),
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            )
+        });
+        let mut write = Write::of(
+            Statement::new(INSERT.as_str())
+                .bind(&intent.id)
+                .bind(&intent.merchant_id)
+                .bind(&intent.profile_id)
+                .bind(&intent.merchant_reference_id)
+                .bind(intent.status.as_str())
+                .bind(intent.amount.currency.code())
+                .bind(intent.amount.net_amount())
+                .bind(to_json(&intent.amount))
+                .bind(intent.capture_method.as_str())
+                .bind(intent.authentication_type.as_str())
+                .bind(&intent.customer_id)
+                .bind(&intent.client_secret)
+                .bind(millis(intent.expires_at))
+                .bind(intent.amount_captured)
+                .bind(intent.amount_refunded)
+                .bind(&intent.active_attempt_id)
+                .bind(to_json(&intent.details))
+                .bind(millis(intent.created_at))
+                .bind(millis(intent.modified_at))
+                .bind(attempt.map(|(_, until)| millis(until))),
         );
         if let Some((attempt, _)) = attempt {
             write.then(insert_attempt(attempt));
@@ -502,29 +506,32 @@ enum Value {
 }
 
 fn insert_attempt(a: &PaymentAttempt) -> Statement {
-    Statement::new(format!(
-        "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-    ))
-    .bind(&a.id)
-    .bind(&a.payment_id)
-    .bind(&a.connector_account)
-    .bind(&a.connector)
-    .bind(a.status.as_str())
-    .bind(a.net_amount)
-    .bind(&a.payment_method_type)
-    .bind(&a.payment_method_subtype)
-    .bind(a.card.as_ref().map(to_json))
-    .bind(a.payment_method_billing.as_ref().map(to_json))
-    .bind(a.authentication_type.as_str())
-    .bind(&a.connector_payment_id)
-    .bind(&a.connector_reference_id)
-    .bind(a.next_action.as_ref().map(to_json))
-    .bind(a.error.as_ref().map(to_json))
-    .bind(&a.cancellation_reason)
-    .bind(a.routing.as_ref().map(to_json))
-    .bind(millis(a.created_at))
-    .bind(millis(a.modified_at))
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        )
+    });
+    Statement::new(INSERT.as_str())
+        .bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(&a.connector_account)
+        .bind(&a.connector)
+        .bind(a.status.as_str())
+        .bind(a.net_amount)
+        .bind(&a.payment_method_type)
+        .bind(&a.payment_method_subtype)
+        .bind(a.card.as_ref().map(to_json))
+        .bind(a.payment_method_billing.as_ref().map(to_json))
+        .bind(a.authentication_type.as_str())
+        .bind(&a.connector_payment_id)
+        .bind(&a.connector_reference_id)
+        .bind(a.next_action.as_ref().map(to_json))
+        .bind(a.error.as_ref().map(to_json))
+        .bind(&a.cancellation_reason)
+        .bind(a.routing.as_ref().map(to_json))
+        .bind(millis(a.created_at))
+        .bind(millis(a.modified_at))
 }
 
 /// The compare-and-set every intent change goes through: it applies only while the intent is

@@ -7,6 +7,8 @@
 //! change exactly one row, or the write stops there, is undone, and reports that it did not
 //! apply.
 
+use std::borrow::Cow;
+
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool};
@@ -66,14 +68,15 @@ impl From<Option<i64>> for Value {
 /// One statement of a write, with the values of its placeholders in order (`$1` first).
 #[derive(Debug)]
 pub(super) struct Statement {
-    pub(super) sql: String,
+    /// Most statements' text is fixed, and made once.
+    pub(super) sql: Cow<'static, str>,
     pub(super) values: Vec<Value>,
     /// Must change exactly one row for the write to go on.
     pub(super) guard: bool,
 }
 
 impl Statement {
-    pub(super) fn new(sql: impl Into<String>) -> Self {
+    pub(super) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
         Self { sql: sql.into(), values: Vec::new(), guard: false }
     }
 
