@@ -29,6 +29,9 @@
 #   CONNECTIONS=32     open connections at full load
 #   RATE=1000          requests/s of the fixed-rate run
 #   RATE_DURATION=10s  the fixed-rate run
+#   ROUNDS=4           rounds of (b) and (c) back to back at full load, each first in turn, for
+#                      the ratios to the floor, whose medians are printed (ROUND_DURATION=5s
+#                      each; ROUNDS=0 for none)
 #   TELEMETRY=off      switchyard without metrics and rate limits, to see what they cost
 #   DATABASE_URL=…     switchyard's database instead of a new SQLite file (e.g. postgres://…)
 #   SHARED=1           switchyard with its shared state (rate limits, circuits) in a Redis started
@@ -46,6 +49,8 @@ THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 RATE="${RATE:-1000}"
 RATE_DURATION="${RATE_DURATION:-10s}"
+ROUNDS="${ROUNDS:-4}"
+ROUND_DURATION="${ROUND_DURATION:-5s}"
 TELEMETRY="${TELEMETRY:-on}"
 
 # --- tools ---------------------------------------------------------------------------------
@@ -261,6 +266,29 @@ echo
 echo "ratio (b)/(a): $(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN {printf "%.3f", b / a}')"
 echo "against the floor (c): throughput (b)/(c) $(awk -v b="$b_rps" -v c="$c_rps" 'BEGIN {printf "%.2f", b / c}'), CPU per request (b)/(c) $(awk -v b="$b_cpu" -v c="$c_cpu" 'BEGIN {printf "%.2f", b / c}')"
 echo "switchyard start-up to ready: $startup_ms ms"
+# This host's speed drifts by some 15% over minutes, as much as the ratios' own margins: they are
+# taken again from rounds that run (b) and (c) back to back, in turns first, and their medians
+# printed.
+b_round() {
+    read -r rb_rps _ _ rb_cpu _ < <(DURATION=$ROUND_DURATION full_load "http://127.0.0.1:$switchyard_port/v2/payments" "$switchyard_pid")
+}
+c_round() {
+    read -r rc_rps _ _ rc_cpu _ < <(DURATION=$ROUND_DURATION full_load "http://127.0.0.1:$floor_port/v2/payments" "$floor_pid")
+}
+if [ "$ROUNDS" -gt 0 ]; then
+    for round in $(seq 1 "$ROUNDS"); do
+        if ((round % 2)); then b_round; c_round; else c_round; b_round; fi
+        echo "$rb_rps $rc_rps $rb_cpu $rc_cpu"
+    done | python3 -c '
+import statistics, sys
+rounds = [[float(x) for x in line.split()] for line in sys.stdin]
+throughput = [b / c for b, c, _, _ in rounds]
+cpu = [b / c for _, _, b, c in rounds]
+listed = lambda values: ", ".join("%.2f" % v for v in values)
+print("over %d rounds of (b) and (c): throughput (b)/(c) median %.2f (%s), CPU per request (b)/(c) median %.2f (%s)"
+      % (len(rounds), statistics.median(throughput), listed(throughput), statistics.median(cpu), listed(cpu)))
+print("  (b) CPU µs/request %s; (c) %s" % (listed([r[2] for r in rounds]), listed([r[3] for r in rounds])))'
+fi
 # What the rest of the machine spends on each request at full load, on the same two cores: the
 # load generator, and the fake Stripe (one call per request in each).
 echo "CPU µs/request elsewhere: (a) wrk $a_wrk, fake Stripe $a_stripe; (b) wrk $b_wrk, fake Stripe $b_stripe; (c) wrk $c_wrk, fake Stripe $c_stripe"
