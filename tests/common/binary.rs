@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The daemon's process, killed when the test ends, however it ends.
@@ -24,9 +25,34 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A loopback port free a moment ago.
+/// A loopback port free a moment ago, for a server a test starts.
+///
+/// It is taken from below the range the kernel hands out to outgoing connections
+/// (`net.ipv4.ip_local_port_range`): a port from that range, free when asked, can be taken by a
+/// client socket of a test running beside before the server listens on it. Ports go out in turn
+/// from an offset of this process's own, so two tests, or two test binaries, rarely ask for the
+/// same one; one still taken is passed over.
 pub fn free_port() -> u16 {
+    const LOW: u16 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(ephemeral_ports_start().saturating_sub(LOW));
+    let offset = std::process::id().wrapping_mul(7_919);
+    for _ in 0..span.min(1_000) {
+        let port = LOW + (offset.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // A machine whose outgoing range leaves nothing below it: any free port.
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Where the kernel's ports for outgoing connections start (32768 unless configured).
+pub fn ephemeral_ports_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// The daemon on `dir`'s configuration and database, listening on `port`, with `env` on top;

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -64,10 +64,6 @@ fn ensure_installed() {
     super::venv::ensure("import localstripe, aiohttp.web", &format!("localstripe=={VERSION}"));
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a loopback port").local_addr().expect("its address").port()
-}
-
 /// The server, bound to loopback only; it exits by itself once its standard input closes.
 fn script(port: u16) -> String {
     format!(
@@ -113,7 +109,7 @@ fn start() -> Server {
     let log = log_path();
     // A port freed here may be taken by someone else before the server binds it: try again.
     for _ in 0..3 {
-        let port = free_port();
+        let port = super::binary::free_port();
         let out = std::fs::File::create(&log).expect("localstripe log file");
         let mut child = Command::new(super::venv::python())
             .args(["-c", &script(port)])

@@ -368,7 +368,7 @@ impl Daemon {
     /// folder of the test's own).
     pub async fn spawn_on(config: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = binary::free_port();
         let log = dir.path().join("daemon.log");
         let out = std::fs::File::create(&log).expect("log file");
         let database_url = database_url(dir.path());

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use std::net::TcpListener;
+use common::binary::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -44,11 +44,6 @@ fn card_payment(number: &str) -> Value {
         "payment_method_subtype": "credit",
         "payment_method_type": "card"
     })
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().unwrap().port()
 }
 
 /// The daemon as a subprocess, its output captured to files.

@@ -27,6 +27,7 @@ mod faults;
 mod fintecture;
 mod fintecture_sdk;
 mod fintecture_webhook;
+mod harness;
 mod in_flight;
 mod input_limits;
 mod layers;

@@ -105,7 +105,7 @@ impl Browser {
     async fn start(name: &str) -> Self {
         let chromium = debian::program("chromium", "chromium");
         let chromedriver = debian::program("chromedriver", "chromium-driver");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = common::binary::free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

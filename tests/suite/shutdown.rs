@@ -23,7 +23,7 @@ impl Daemon {
              name = \"slow\"\nconnector = \"stripe\"\nbase_url = \"{stripe}\"\ncredentials = {{ api_key = \"sk_test_slow\" }}\n"
         );
         let file = config_file(dir, HASH_SECRET, &dir.join("routing"), &profile);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = common::binary::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["--config", &file, "serve"])
@@ -141,7 +141,7 @@ async fn a_stop_is_bounded_even_when_every_worker_is_busy() {
         stripe.url
     );
     let file = config_file(dir.path(), HASH_SECRET, &routing, &profile);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::binary::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["--config", &file, "serve"])
