@@ -4,14 +4,15 @@
 //! configuration version: a call then counts itself without building, hashing and looking up its
 //! five labels twice.
 
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use metrics::{Counter, Histogram, Label};
 
 use super::Account;
 
 /// The metrics of one kind of call: its flow and its outcome.
+#[derive(Clone)]
 struct Meter {
     flow: &'static str,
     outcome: &'static str,
@@ -26,9 +27,10 @@ impl Meter {
     }
 }
 
-/// The kinds of call an account has made so far; a handful at most.
+/// The kinds of call an account has made so far; a handful at most. Read without a lock, as
+/// every call to the account reads them; a new kind replaces the list.
 #[derive(Default)]
-pub struct Meters(RwLock<Vec<Meter>>);
+pub struct Meters(ArcSwap<Vec<Meter>>);
 
 impl std::fmt::Debug for Meters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,11 +41,9 @@ impl std::fmt::Debug for Meters {
 impl Meters {
     /// Counts a call of `flow` to `account` that ended in `outcome` after `took`.
     pub fn record(&self, account: &Account, flow: &'static str, outcome: &'static str, took: Duration) {
-        let kinds = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(meter) = kinds.iter().find(|m| m.flow == flow && m.outcome == outcome) {
+        if let Some(meter) = self.0.load().iter().find(|m| m.flow == flow && m.outcome == outcome) {
             return meter.record(took);
         }
-        drop(kinds);
         // Flow and outcome are static: only the names from config are copied.
         let labels = vec![
             Label::new("profile", account.profile.clone()),
@@ -60,6 +60,10 @@ impl Meters {
         };
         meter.record(took);
         // Two calls of a new kind at once may both register it: the same metrics, found twice.
-        self.0.write().unwrap_or_else(PoisonError::into_inner).push(meter);
+        self.0.rcu(|kinds| {
+            let mut kinds = Vec::clone(kinds);
+            kinds.push(meter.clone());
+            kinds
+        });
     }
 }
