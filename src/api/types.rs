@@ -754,7 +754,7 @@ impl<'a> AttemptResponse<'a> {
             connector_payment_id: a.connector_payment_id.as_deref(),
             connector_reference_id: a.connector_reference_id.as_deref(),
             payment_method_data: PaymentMethodDataResponse::of(a),
-            routing: a.routing.as_ref().map(RoutingResponse::of),
+            routing: a.routing.as_deref().map(RoutingResponse::of),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! per connector call) and its refunds. These are the stored shapes; the wire shapes live in
 //! `api::types` and are built from these.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -330,7 +332,7 @@ pub struct PaymentAttempt {
     pub error: Option<PaymentError>,
     pub cancellation_reason: Option<String>,
     /// How routing chose this attempt's account.
-    pub routing: Option<Decision>,
+    pub routing: Option<Arc<Decision>>,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
 }

@@ -3,6 +3,7 @@
 //! the payment has charged nothing, so the next may try; any other answer is final, and an unclear
 //! one leaves the payment `processing` for a sync, a notification or the reconciler.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -101,7 +102,7 @@ pub(super) fn new_attempt(
     intent: &PaymentIntent,
     account: &Account,
     c: &Confirmation,
-    decision: &Decision,
+    decision: &Arc<Decision>,
 ) -> PaymentAttempt {
     let now = Utc::now();
     PaymentAttempt {
@@ -124,7 +125,7 @@ pub(super) fn new_attempt(
         next_action: None,
         error: None,
         cancellation_reason: None,
-        routing: Some(decision.clone()),
+        routing: Some(Arc::clone(decision)),
         created_at: now,
         modified_at: now,
     }
@@ -153,7 +154,7 @@ pub(super) async fn authorize(
     mut attempt: PaymentAttempt,
     candidates: &[&Account],
     confirmation: &Confirmation,
-    decision: &Decision,
+    decision: &Arc<Decision>,
 ) -> Result<(PaymentIntent, Vec<PaymentAttempt>), Error> {
     let mut made = Vec::with_capacity(1);
     let amount = Amount::new(intent.amount.net_amount()).map_err(Error::InvalidRequest)?;

@@ -22,7 +22,7 @@ pub(super) async fn route<'a>(
     profile: &'a Arc<Profile>,
     intent: &PaymentIntent,
     confirmation: &Confirmation,
-) -> Result<(Decision, Vec<&'a Account>), Error> {
+) -> Result<(Arc<Decision>, Vec<&'a Account>), Error> {
     let mut decision = cx.decider.decide(&cx.snapshot.scripts, profile, intent_view(intent, confirmation), Utc::now());
     decision.config_version = Some(cx.snapshot.version.shared());
     let takes = |a: &&Account| {
@@ -74,7 +74,7 @@ pub(super) async fn route<'a>(
     if accounts.is_empty() {
         return Err(Error::NotSupported("no enabled connector account can take this payment".into()));
     }
-    Ok((decision, accounts))
+    Ok((Arc::new(decision), accounts))
 }
 
 /// Why an account takes no call now.
