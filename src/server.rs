@@ -10,11 +10,14 @@
 //! waits for those open to finish their requests and for request work that outlived its
 //! connection (`api::deadline`).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::http::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -22,6 +25,7 @@ use hyper_util::service::TowerToHyperService;
 use metrics::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::Service;
 
 use crate::api::deadline::Drained;
 use crate::config::ServerConfig;
@@ -47,14 +51,18 @@ fn http1(config: &ServerConfig) -> http1::Builder {
 
 /// Serves `app` on `listener` until `stop` resolves, then drains. `name` tells the listener's
 /// connections apart from another's in metrics.
-pub async fn serve(
+pub async fn serve<App>(
     listener: TcpListener,
     name: &'static str,
-    app: Router,
+    app: App,
     config: &ServerConfig,
     drained: Drained,
     stop: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    App: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    App::Future: Send + 'static,
+{
     let builder = http1(config);
     let graceful = GracefulShutdown::new();
     let room = Arc::new(Semaphore::new(config.max_connections));

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -268,23 +267,37 @@ fn request_id(request: &Request) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value"))
 }
 
-/// Middleware for every API request: a request id (in the logs and the response), and the
-/// request counted and timed by route template, method and status.
-pub async fn observe(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request_id(&request);
-    let route =
-        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = request.method().as_str().to_string();
-    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default(), %method, %route);
-    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
-    let status = response.status().as_u16().to_string();
-    let took = started.elapsed().as_secs_f64();
-    metrics::counter!("switchyard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route, "method" => method).record(took);
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+/// One API request under observation: its id (in the logs and the answer), and the request
+/// counted and timed by route template, method and status once answered.
+pub struct Observed {
+    started: Instant,
+    id: HeaderValue,
+    route: String,
+    method: String,
+    /// The span every line logged for the request is in.
+    pub span: tracing::Span,
+}
+
+impl Observed {
+    pub fn start(request: &Request) -> Self {
+        let id = request_id(request);
+        let route =
+            request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".into(), |p| p.as_str().to_string());
+        let method = request.method().as_str().to_string();
+        let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default(), %method, %route);
+        Self { started: Instant::now(), id, route, method, span }
+    }
+
+    pub fn finish(self, response: &mut Response) {
+        let took = self.started.elapsed().as_secs_f64();
+        let status = response.status().as_u16().to_string();
+        let (route, method) = (self.route, self.method);
+        metrics::counter!("switchyard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+            .increment(1);
+        metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route, "method" => method)
+            .record(took);
+        response.headers_mut().insert(REQUEST_ID, self.id);
+    }
 }
 
 #[cfg(test)]

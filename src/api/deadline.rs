@@ -7,10 +7,9 @@
 //! The payment flows bound their own time (`payments.attempt_timeout_ms`, `budget_ms`, the HTTP
 //! client's timeouts), so such work ends by itself; the daemon's stop waits for it (`Drained`).
 
+use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -37,30 +36,32 @@ impl Drained {
     }
 }
 
-/// What the middleware needs: the time a client waits, and the tracker its tasks hold.
+/// The time a client waits, and the tracker request tasks hold.
 #[derive(Clone)]
 pub struct Deadline {
     pub limit: Duration,
     pub work: Work,
 }
 
-/// Runs the rest of the request in its own task and answers what it answers, or 504 once the
-/// limit has passed while the task goes on. A handler that panicked is answered 500.
-pub async fn bounded(State(deadline): State<Deadline>, request: Request, next: Next) -> Response {
-    let work = deadline.work;
-    let task = tokio::spawn(
-        async move {
-            let _held = work;
-            next.run(request).await
-        }
-        .instrument(tracing::Span::current()),
-    );
-    match tokio::time::timeout(deadline.limit, task).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(failed)) => ApiError::Internal(Box::new(failed)).into_response(),
-        Err(_) => {
-            tracing::warn!(limit = ?deadline.limit, "no answer within the request timeout; the request goes on");
-            ApiError::Timeout(deadline.limit).into_response()
+impl Deadline {
+    /// Runs `work` in its own task and answers what it answers, or 504 once the limit has passed
+    /// while the task goes on. Work that panicked is answered 500.
+    pub async fn bound(self, work: impl Future<Output = Response> + Send + 'static) -> Response {
+        let held = self.work;
+        let task = tokio::spawn(
+            async move {
+                let _held = held;
+                work.await
+            }
+            .instrument(tracing::Span::current()),
+        );
+        match tokio::time::timeout(self.limit, task).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(failed)) => ApiError::Internal(Box::new(failed)).into_response(),
+            Err(_) => {
+                tracing::warn!(limit = ?self.limit, "no answer within the request timeout; the request goes on");
+                ApiError::Timeout(self.limit).into_response()
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::Uri;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserializer;
 use serde_json::Value;
@@ -102,17 +103,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 /// Refuses a request whose path or query holds a NUL character (`%00`) before any extractor
 /// decodes it: no id or filter means one, and PostgreSQL compares no NUL in text. A raw URI
 /// cannot hold the byte itself, so its escape is all there is to look for.
-pub async fn refuse_nul_in_uri(req: Request, next: axum::middleware::Next) -> axum::response::Response {
-    let uri = req.uri().path_and_query().map_or("", |p| p.as_str());
-    match uri.contains("%00") {
-        true => {
-            use axum::response::IntoResponse;
-            ApiError::Undecodable(
-                "the path or query holds a NUL character (%00), which no id or filter may hold".into(),
-            )
-            .into_response()
-        }
-        false => next.run(req).await,
+pub fn refuse_nul_in_uri(uri: &Uri) -> Result<(), ApiError> {
+    match uri.path_and_query().is_some_and(|p| p.as_str().contains("%00")) {
+        true => Err(ApiError::Undecodable(
+            "the path or query holds a NUL character (%00), which no id or filter may hold".into(),
+        )),
+        false => Ok(()),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bounds;
 mod customers;
 pub mod deadline;
+mod edge;
 pub mod error;
 mod events;
 pub mod extract;
@@ -25,9 +26,11 @@ mod strict;
 pub mod types;
 mod webhooks;
 
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Request, StatusCode, Uri};
 use axum::routing::{get, post, put};
 use axum::Router;
+use hyper::body::Incoming;
+use tower::util::MapRequest;
 
 use answer::Json;
 use serde::Serialize;
@@ -38,11 +41,14 @@ use crate::api::state::{AppState, Call};
 use crate::connectors::health::Circuit;
 use error::ApiError;
 
+/// The API as served: requests for the `/v1/…` aliases read as their `/v2/…` twins, then routed.
+pub type Api = MapRequest<Router, fn(Request<Incoming>) -> Request<Incoming>>;
+
 /// The API, its requests bounded in time by `server.request_timeout_ms`; `work` is held by each
 /// request's work until it ends, answered or not.
-pub fn router(state: AppState, work: deadline::Work) -> Router {
+pub fn router(state: AppState, work: deadline::Work) -> Api {
     let limit = std::time::Duration::from_millis(state.config.server.request_timeout_ms);
-    let deadline = axum::middleware::from_fn_with_state(deadline::Deadline { limit, work }, deadline::bounded);
+    let deadline = deadline::Deadline { limit, work };
     let metrics = match state.config.metrics.enabled && state.config.metrics.listen.is_empty() {
         true => crate::telemetry::metrics_router(state.core.live.clone()),
         false => Router::new(),
@@ -78,15 +84,15 @@ pub fn router(state: AppState, work: deadline::Work) -> Router {
         .merge(metrics)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
-        .layer(deadline)
-        .layer(cors())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), state::pin))
-        // Inside the request's span, so every line logged for a request carries its id.
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(crate::telemetry::observe))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(edge::Arrive(state.clone()))
+                .layer(tower_http::trace::TraceLayer::new_for_http())
+                .layer(cors())
+                .layer(edge::Bound(deadline)),
+        )
         .with_state(state);
-    Router::new().fallback_service(app).layer(axum::middleware::map_request(v1_as_v2))
+    MapRequest::new(app, v1_as_v2)
 }
 
 /// The `/v1/…` paths Hyperswitch's v2 document lists beside these `/v2/…` ones: the same calls,
@@ -109,7 +115,7 @@ pub(crate) const V1_ALIASES: &[&str] = &[
 
 /// A request for one of the `/v1/…` aliases, as a request for its `/v2/…` twin: read before
 /// routing, so the twin's route, extractors and errors serve it.
-async fn v1_as_v2(mut req: axum::extract::Request) -> axum::extract::Request {
+fn v1_as_v2<B>(mut req: Request<B>) -> Request<B> {
     let Some(rest) = req.uri().path().strip_prefix("/v1/") else { return req };
     let fits = |alias: &&str| {
         let template = alias.trim_start_matches("/v2/").split('/');

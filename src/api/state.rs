@@ -7,11 +7,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::config::Config;
 use crate::payments::{Context, Core};
@@ -44,16 +42,13 @@ impl Deref for AppState {
 /// The answer header naming the configuration version a request ran on.
 pub static CONFIG_VERSION: HeaderName = HeaderName::from_static("x-config-version");
 
-/// Middleware: pins the version serving now to the request.
-pub async fn pin(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Pins the version serving now to the request; returns its name, for the `CONFIG_VERSION`
+/// header of the answer.
+pub fn pin(state: &AppState, request: &mut Request) -> Option<HeaderValue> {
     let snapshot = state.core.live.load();
     let version = HeaderValue::from_str(snapshot.version.as_str()).ok();
     request.extensions_mut().insert(snapshot);
-    let mut response = next.run(request).await;
-    if let Some(version) = version {
-        response.headers_mut().insert(CONFIG_VERSION.clone(), version);
-    }
-    response
+    version
 }
 
 /// The version `pin` gave the request.
