@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::bounds::nests_deeper_than;
 use super::error::ApiError;
+use super::strict::{Fault, Strict};
 use crate::api::state::AppState;
 use crate::config::ServerConfig;
 
@@ -124,10 +125,8 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 /// Decodes the fields of `T` from `body`, naming the field at fault when one is wrong.
 pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(super::strict::Strict(body)).map_err(|e| {
-        let path = e.path().to_string();
-        classify(&path, &e.into_inner().to_string())
-    })
+    let fault = Fault::default();
+    T::deserialize(Strict::new(body, &fault)).map_err(|e| classify(fault.path(), &e.to_string()))
 }
 
 /// Refuses a body with a top-level field that none of `parts` declares.

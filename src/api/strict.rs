@@ -7,6 +7,8 @@
 //! - an integer may be written with a zero fraction (`600.0`), which JSON Schema counts as an
 //!   integer; any other fraction is still refused.
 //!
+//! It notes where an error was raised (`Fault`), so that the error names the field at fault.
+//!
 //! The body is parsed by `parse`, which refuses an object with the same key twice, at any depth:
 //! serde_json keeps the last, so `{"amount": 1, "amount": 777}` would be read as whichever the
 //! reader of the bytes did not expect. It refuses a NUL character (`\u0000`) in any string or
@@ -18,8 +20,73 @@ use serde_json::{Number, Value};
 
 type Error = serde_json::Error;
 
-/// A JSON value to decode strictly.
-pub struct Strict<'a>(pub &'a Value);
+/// Where a value stands in the body: a chain through its parents, borrowed from the body's keys
+/// and the stack as the decoder descends, so that tracking it costs nothing until an error
+/// names it.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    Root,
+    Key(&'p At<'p>, &'p str),
+    Index(&'p At<'p>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    /// `amount_details.currency`, `items[2].name`; `.` for the body itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let mut steps = Vec::new();
+        let mut at = self;
+        loop {
+            match at {
+                At::Root => break,
+                At::Key(parent, _) | At::Index(parent, _) => {
+                    steps.push(at);
+                    at = parent;
+                }
+            }
+        }
+        if steps.is_empty() {
+            return f.write_str(".");
+        }
+        for (i, step) in steps.iter().rev().enumerate() {
+            match step {
+                At::Key(_, key) if i == 0 => f.write_str(key)?,
+                At::Key(_, key) => write!(f, ".{key}")?,
+                At::Index(_, index) => write!(f, "[{index}]")?,
+                At::Root => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The place of the first error raised, the innermost: the levels it passes through on its
+/// way out leave it as it is.
+#[derive(Default)]
+pub struct Fault(std::cell::OnceCell<String>);
+
+impl Fault {
+    fn note(&self, at: &At) {
+        self.0.get_or_init(|| at.to_string());
+    }
+
+    /// Where the error was raised; the body itself when no value was being read.
+    pub fn path(&self) -> &str {
+        self.0.get().map_or(".", String::as_str)
+    }
+}
+
+/// A JSON value to decode strictly, noting in `fault` where an error is raised.
+pub struct Strict<'de, 'p> {
+    value: &'de Value,
+    at: At<'p>,
+    fault: &'p Fault,
+}
+
+impl<'de, 'p> Strict<'de, 'p> {
+    pub fn new(value: &'de Value, fault: &'p Fault) -> Self {
+        Self { value, at: At::Root, fault }
+    }
+}
 
 fn unexpected(value: &Value) -> Unexpected<'_> {
     match value {
@@ -48,9 +115,9 @@ fn whole(value: &Value) -> Option<Value> {
 macro_rules! integers {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-            match whole(self.0) {
+            match whole(self.value) {
                 Some(n) => n.$method(visitor),
-                None => self.0.$method(visitor),
+                None => self.value.$method(visitor),
             }
         }
     )*};
@@ -59,24 +126,34 @@ macro_rules! integers {
 macro_rules! delegate {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-            self.0.$method(visitor)
+            self.value.$method(visitor)
         }
     )*};
 }
 
-impl<'de> Deserializer<'de> for Strict<'de> {
+impl<'de, 'p> Strict<'de, 'p> {
+    fn items(&self, items: &'de [Value]) -> Items<'de, 'p> {
+        Items { items: items.iter(), next: 0, at: self.at, fault: self.fault }
+    }
+
+    fn entries(&self, map: &'de serde_json::Map<String, Value>) -> Entries<'de, 'p> {
+        Entries { entries: map.iter(), value: None, at: self.at, fault: self.fault }
+    }
+}
+
+impl<'de> Deserializer<'de> for Strict<'de, '_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Array(items) => visitor.visit_seq(Items(items.iter())),
-            Value::Object(map) => visitor.visit_map(Entries { entries: map.iter(), value: None }),
+        match self.value {
+            Value::Array(items) => visitor.visit_seq(self.items(items)),
+            Value::Object(map) => visitor.visit_map(self.entries(map)),
             other => other.deserialize_any(visitor),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
+        match self.value {
             Value::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
@@ -92,15 +169,15 @@ impl<'de> Deserializer<'de> for Strict<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Object(map) => visitor.visit_map(Entries { entries: map.iter(), value: None }),
+        match self.value {
+            Value::Object(map) => visitor.visit_map(self.entries(map)),
             other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.0 {
-            Value::Array(items) => visitor.visit_seq(Items(items.iter())),
+        match self.value {
+            Value::Array(items) => visitor.visit_seq(self.items(items)),
             other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
         }
     }
@@ -129,11 +206,11 @@ impl<'de> Deserializer<'de> for Strict<'de> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.0.deserialize_enum(name, variants, visitor)
+        self.value.deserialize_enum(name, variants, visitor)
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Error> {
-        self.0.deserialize_unit_struct(name, visitor)
+        self.value.deserialize_unit_struct(name, visitor)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -151,37 +228,50 @@ impl<'de> Deserializer<'de> for Strict<'de> {
     }
 }
 
-struct Items<'a>(std::slice::Iter<'a, Value>);
+struct Items<'de, 'p> {
+    items: std::slice::Iter<'de, Value>,
+    next: usize,
+    at: At<'p>,
+    fault: &'p Fault,
+}
 
-impl<'de> SeqAccess<'de> for Items<'de> {
+impl<'de> SeqAccess<'de> for Items<'de, '_> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|item| seed.deserialize(Strict(item))).transpose()
+        let Some(value) = self.items.next() else { return Ok(None) };
+        let at = At::Index(&self.at, self.next);
+        self.next += 1;
+        let item = seed.deserialize(Strict { value, at, fault: self.fault });
+        item.map(Some).inspect_err(|_| self.fault.note(&at))
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.0.len())
+        Some(self.items.len())
     }
 }
 
-struct Entries<'a> {
-    entries: serde_json::map::Iter<'a>,
-    value: Option<&'a Value>,
+struct Entries<'de, 'p> {
+    entries: serde_json::map::Iter<'de>,
+    value: Option<(&'de str, &'de Value)>,
+    at: At<'p>,
+    fault: &'p Fault,
 }
 
-impl<'de> MapAccess<'de> for Entries<'de> {
+impl<'de> MapAccess<'de> for Entries<'de, '_> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
         let Some((key, value)) = self.entries.next() else { return Ok(None) };
-        self.value = Some(value);
-        seed.deserialize(BorrowedStrDeserializer::<Error>::new(key)).map(Some)
+        self.value = Some((key, value));
+        let read = seed.deserialize(BorrowedStrDeserializer::<Error>::new(key));
+        read.map(Some).inspect_err(|_| self.fault.note(&At::Key(&self.at, key)))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let value = self.value.take().expect("a key before its value");
-        seed.deserialize(Strict(value))
+        let (key, value) = self.value.take().expect("a key before its value");
+        let at = At::Key(&self.at, key);
+        seed.deserialize(Strict { value, at, fault: self.fault }).inspect_err(|_| self.fault.note(&at))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -303,7 +393,7 @@ mod tests {
     }
 
     fn decode(v: Value) -> Result<Outer, String> {
-        Outer::deserialize(Strict(&v)).map_err(|e| e.to_string())
+        Outer::deserialize(Strict::new(&v, &Fault::default())).map_err(|e| e.to_string())
     }
 
     #[test]
