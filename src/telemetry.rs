@@ -7,13 +7,15 @@
 //! are bounded: route templates, never raw paths; account and connector names from config; never
 //! ids or card data.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::connectors::health::Circuit;
@@ -256,15 +258,18 @@ pub fn metrics_router<S: Clone + Send + Sync + 'static>(live: Live) -> axum::Rou
 
 /// A request id: the caller's, when it sent a sane one, else a fresh one.
 fn request_id(request: &Request) -> HeaderValue {
-    request
-        .headers()
-        .get(&REQUEST_ID)
-        .filter(|v| {
-            let bytes = v.as_bytes();
-            !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        })
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a header value"))
+    let given = request.headers().get(&REQUEST_ID).filter(|v| {
+        let bytes = v.as_bytes();
+        !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    });
+    match given {
+        Some(id) => id.clone(),
+        None => {
+            let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            HeaderValue::from_str(id).expect("a uuid is a header value")
+        }
+    }
 }
 
 /// One API request under observation: its id (in the logs and the answer), and the request
@@ -272,8 +277,8 @@ fn request_id(request: &Request) -> HeaderValue {
 pub struct Observed {
     started: Instant,
     id: HeaderValue,
-    route: String,
-    method: String,
+    route: Option<MatchedPath>,
+    method: Method,
     /// The span every line logged for the request is in.
     pub span: tracing::Span,
 }
@@ -281,22 +286,69 @@ pub struct Observed {
 impl Observed {
     pub fn start(request: &Request) -> Self {
         let id = request_id(request);
-        let route =
-            request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".into(), |p| p.as_str().to_string());
-        let method = request.method().as_str().to_string();
-        let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default(), %method, %route);
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id.to_str().unwrap_or_default(),
+            %method,
+            route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        );
         Self { started: Instant::now(), id, route, method, span }
     }
 
-    pub fn finish(self, response: &mut Response) {
-        let took = self.started.elapsed().as_secs_f64();
-        let status = response.status().as_u16().to_string();
-        let (route, method) = (self.route, self.method);
-        metrics::counter!("switchyard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
-            .increment(1);
-        metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route, "method" => method)
-            .record(took);
+    /// Counts and times the answer in `meters`, and names the request id in it.
+    pub fn finish(self, response: &mut Response, meters: &HttpMeters) {
+        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        meters.record(route, &self.method, response.status(), self.started.elapsed());
         response.headers_mut().insert(REQUEST_ID, self.id);
+    }
+}
+
+/// The route label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// The metrics of the requests of one kind: route, method and status.
+struct HttpMeter {
+    route: Box<str>,
+    method: Method,
+    status: StatusCode,
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// The HTTP metrics (`switchyard_http_requests_total`, `switchyard_http_request_duration_seconds`)
+/// of the kinds of request a part of the API has answered so far. Kept by the part (one per
+/// route, in practice one method and a few statuses each) and read without a lock: a request
+/// counts itself without building, hashing and looking up its labels. A new kind replaces the
+/// list.
+#[derive(Default)]
+pub struct HttpMeters(ArcSwap<Vec<Arc<HttpMeter>>>);
+
+impl HttpMeters {
+    fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
+        let kinds = self.0.load();
+        let known = kinds.iter().find(|m| m.status == status && m.method == method && *m.route == *route);
+        let meter = match known {
+            Some(meter) => Arc::clone(meter),
+            None => {
+                let (route_label, method_label) = (route.to_string(), method.as_str().to_string());
+                let status_label = status.as_str().to_string();
+                let requests = metrics::counter!("switchyard_http_requests_total", "route" => route_label.clone(), "method" => method_label.clone(), "status" => status_label);
+                let duration = metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route_label, "method" => method_label);
+                let meter =
+                    Arc::new(HttpMeter { route: route.into(), method: method.clone(), status, requests, duration });
+                // Two requests of a new kind at once may both register it: the same metrics, found twice.
+                self.0.rcu(|kinds| {
+                    let mut kinds = Vec::clone(kinds);
+                    kinds.push(Arc::clone(&meter));
+                    kinds
+                });
+                meter
+            }
+        };
+        meter.requests.increment(1);
+        meter.duration.record(took.as_secs_f64());
     }
 }
 

@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -20,7 +21,7 @@ use tower::{Layer, Service};
 use super::deadline::Deadline;
 use super::extract::refuse_nul_in_uri;
 use super::state::{self, AppState, CONFIG_VERSION};
-use crate::telemetry::Observed;
+use crate::telemetry::{HttpMeters, Observed};
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
@@ -32,7 +33,7 @@ impl<S> Layer<S> for Arrive {
     type Service = Arrived<S>;
 
     fn layer(&self, inner: S) -> Arrived<S> {
-        Arrived { inner, state: self.0.clone() }
+        Arrived { inner, state: self.0.clone(), meters: Arc::default() }
     }
 }
 
@@ -40,6 +41,8 @@ impl<S> Layer<S> for Arrive {
 pub struct Arrived<S> {
     inner: S,
     state: AppState,
+    /// The metrics of the requests of the route this serves.
+    meters: Arc<HttpMeters>,
 }
 
 impl<S, B> Service<Request> for Arrived<S>
@@ -62,6 +65,7 @@ where
         let version = state::pin(&self.state, &mut request);
         // Inside the request's span, so every line logged for a request carries its id.
         let answer = observed.span.in_scope(|| self.inner.call(request));
+        let meters = Arc::clone(&self.meters);
         Box::pin(async move {
             let span = observed.span.clone();
             let Ok(answer) = tracing::Instrument::instrument(answer, span).await;
@@ -69,7 +73,7 @@ where
             if let Some(version) = version {
                 response.headers_mut().insert(CONFIG_VERSION.clone(), version);
             }
-            observed.finish(&mut response);
+            observed.finish(&mut response, &meters);
             Ok(response)
         })
     }
