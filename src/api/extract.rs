@@ -169,21 +169,39 @@ fn classify(path: &str, message: &str) -> ApiError {
 pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Grab<'a>(&'a mut &'static [&'static str]);
 
+    /// How the grab ends, names found or not: an error with nothing to say, so nothing to build.
+    #[derive(Debug)]
+    struct Done;
+
+    impl std::fmt::Display for Done {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("only the field names were wanted")
+        }
+    }
+
+    impl std::error::Error for Done {}
+
+    impl de::Error for Done {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Done
+        }
+    }
+
     impl<'de> Deserializer<'de> for Grab<'_> {
-        type Error = de::value::Error;
+        type Error = Done;
 
         fn deserialize_struct<V: Visitor<'de>>(
             self,
             _name: &'static str,
             fields: &'static [&'static str],
             _visitor: V,
-        ) -> Result<V::Value, Self::Error> {
+        ) -> Result<V::Value, Done> {
             *self.0 = fields;
-            Err(de::Error::custom("only the field names were wanted"))
+            Err(Done)
         }
 
-        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
-            Err(de::Error::custom("not a struct"))
+        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Done> {
+            Err(Done)
         }
 
         serde::forward_to_deserialize_any! {
