@@ -12,10 +12,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{ffi, Connection, OpenFlags, ToSql};
+use rusqlite::{ffi, Connection, OpenFlags, PrepFlags, ToSql};
+use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use super::write::{Value, Write};
+use super::write::{Statement, Value, Write};
 use super::{sqlite_wal, Result, StoreError};
 
 /// The most writes one transaction takes, so that a long queue is answered in steps.
@@ -45,7 +46,6 @@ impl SqliteWriter {
         let conn = Connection::open_with_flags_and_vfs(path, flags, sqlite_wal::NAME)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
-        conn.set_prepared_statement_cache_capacity(64);
         let (commands, queue) = mpsc::channel();
         std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || serve(conn, queue))?;
         Ok(Self { commands })
@@ -95,18 +95,84 @@ fn next_batch(queue: &mpsc::Receiver<Command>) -> Option<Batch> {
     Some(batch)
 }
 
-fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
+fn serve(conn: Connection, queue: mpsc::Receiver<Command>) {
+    let mut writing = Writing::new(&conn);
     while let Some(Batch { writes, close }) = next_batch(&queue) {
-        let outcomes = commit(&mut conn, writes.iter().map(|(write, _)| write));
+        let outcomes = commit(&mut writing, writes.iter().map(|(write, _)| write));
         for ((_, answer), outcome) in writes.into_iter().zip(outcomes) {
             // A caller that stopped waiting has nothing to be told.
             let _ = answer.send(outcome);
         }
         if let Some(done) = close {
+            drop(writing);
             drop(conn);
             let _ = done.send(());
             return;
         }
+    }
+}
+
+/// A statement compiled once and kept, with the value each of its placeholders takes.
+struct Compiled<'c> {
+    statement: rusqlite::Statement<'c>,
+    /// For each placeholder, in SQLite's order, the index of its value among the statement's:
+    /// SQLite numbers `$n` placeholders in the order they first appear, not by `n`.
+    values: Vec<usize>,
+}
+
+/// More texts than the writes use: a bound, should some be made with lists of any length.
+const MOST_COMPILED: usize = 256;
+
+/// The writing connection and the statements it has compiled, by their text. rusqlite's own
+/// cache would copy the text into a new key, hash it twice and look up every placeholder's name
+/// on each use.
+struct Writing<'c> {
+    conn: &'c Connection,
+    compiled: FxHashMap<Box<str>, Compiled<'c>>,
+}
+
+impl<'c> Writing<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self { conn, compiled: FxHashMap::default() }
+    }
+
+    fn compiled(&mut self, sql: &str) -> rusqlite::Result<&mut Compiled<'c>> {
+        if !self.compiled.contains_key(sql) {
+            if self.compiled.len() == MOST_COMPILED {
+                self.compiled.clear();
+            }
+            let statement = self.conn.prepare_with_flags(sql, PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
+            let values = (1..=statement.parameter_count())
+                .map(|index| {
+                    let name = statement.parameter_name(index).unwrap_or_default();
+                    let number = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok());
+                    number
+                        .and_then(|n| n.checked_sub(1))
+                        .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.into()))
+                })
+                .collect::<rusqlite::Result<_>>()?;
+            self.compiled.insert(sql.into(), Compiled { statement, values });
+        }
+        Ok(self.compiled.get_mut(sql).expect("compiled above"))
+    }
+
+    /// Runs a statement that steers the transaction: the same few on every write, so they are
+    /// compiled once and kept, like the writes' own statements.
+    fn control(&mut self, sql: &'static str) -> rusqlite::Result<()> {
+        self.compiled(sql)?.statement.raw_execute().map(drop)
+    }
+
+    /// Runs a statement of a write; how many rows it changed.
+    fn execute(&mut self, statement: &Statement) -> rusqlite::Result<usize> {
+        let Compiled { statement: compiled, values } = self.compiled(&statement.sql)?;
+        for (index, &value) in values.iter().enumerate() {
+            let value = statement
+                .values
+                .get(value)
+                .ok_or_else(|| rusqlite::Error::InvalidParameterCount(statement.values.len(), value + 1))?;
+            compiled.raw_bind_parameter(index + 1, value)?;
+        }
+        compiled.raw_execute()
     }
 }
 
@@ -116,7 +182,7 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Command>) {
 /// costs SQLite two more statements and a copy of each page the write touches; only when a write
 /// does not apply is that run undone and the batch run again with each write in a savepoint of
 /// its own, which undoes that write alone.
-fn commit<'a, I>(conn: &mut Connection, writes: I) -> Vec<rusqlite::Result<bool>>
+fn commit<'a, I>(conn: &mut Writing, writes: I) -> Vec<rusqlite::Result<bool>>
 where
     I: ExactSizeIterator<Item = &'a Write> + Clone,
 {
@@ -136,10 +202,10 @@ where
 /// Runs `writes` in one transaction and commits it if every one applies. Otherwise undoes the
 /// transaction and gives the outcome of the first write that did not apply.
 fn straight<'a>(
-    conn: &Connection,
+    conn: &mut Writing,
     writes: impl Iterator<Item = &'a Write>,
 ) -> rusqlite::Result<Option<rusqlite::Result<bool>>> {
-    control(conn, "BEGIN IMMEDIATE")?;
+    conn.control("BEGIN IMMEDIATE")?;
     for write in writes {
         let outcome = run(conn, write);
         if !matches!(outcome, Ok(true)) {
@@ -147,7 +213,7 @@ fn straight<'a>(
             return Ok(Some(outcome));
         }
     }
-    if let Err(e) = control(conn, "COMMIT") {
+    if let Err(e) = conn.control("COMMIT") {
         rollback(conn)?;
         return Err(e);
     }
@@ -155,9 +221,9 @@ fn straight<'a>(
 }
 
 /// Runs `writes` in one transaction, each in a savepoint of its own.
-fn one_by_one<'a>(conn: &Connection, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
+fn one_by_one<'a>(conn: &mut Writing, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
     let count = writes.len();
-    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
+    if let Err(e) = conn.control("BEGIN IMMEDIATE") {
         return failed(count, &e);
     }
     let mut outcomes = Vec::with_capacity(count);
@@ -165,7 +231,7 @@ fn one_by_one<'a>(conn: &Connection, writes: impl ExactSizeIterator<Item = &'a W
         match apply(conn, write) {
             // Some errors (a full disk, say) make SQLite roll the whole transaction back, and
             // the writes before this one with it.
-            Ok(outcome) if !conn.is_autocommit() => outcomes.push(outcome),
+            Ok(outcome) if !conn.conn.is_autocommit() => outcomes.push(outcome),
             Ok(Err(e)) | Err(e) => {
                 let _ = rollback(conn);
                 return failed(count, &e);
@@ -181,7 +247,7 @@ fn one_by_one<'a>(conn: &Connection, writes: impl ExactSizeIterator<Item = &'a W
             }
         }
     }
-    match control(conn, "COMMIT") {
+    match conn.control("COMMIT") {
         Ok(()) => outcomes,
         Err(e) => {
             let _ = rollback(conn);
@@ -196,49 +262,32 @@ fn failed(count: usize, e: &rusqlite::Error) -> Vec<rusqlite::Result<bool>> {
 }
 
 /// Undoes the transaction under way, if an error has not already.
-fn rollback(conn: &Connection) -> rusqlite::Result<()> {
-    if conn.is_autocommit() {
+fn rollback(conn: &mut Writing) -> rusqlite::Result<()> {
+    if conn.conn.is_autocommit() {
         return Ok(());
     }
     // Frames gathered for the log and never flushed are this transaction's own; written now, while
     // the write lock is held, they cannot land over a later writer's.
-    let wrote = sqlite_wal::write_out(conn);
-    control(conn, "ROLLBACK")?;
+    let wrote = sqlite_wal::write_out(conn.conn);
+    conn.control("ROLLBACK")?;
     wrote
-}
-
-/// Runs a statement that steers the transaction. They are the same few on every write, so they
-/// are compiled once and kept, like the writes' own statements.
-fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.raw_execute().map(drop)
 }
 
 /// Applies one write inside a savepoint, undoing it unless it applied. The outer error is one the
 /// transaction cannot go on after.
-fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<rusqlite::Result<bool>> {
-    control(conn, "SAVEPOINT write")?;
+fn apply(conn: &mut Writing, write: &Write) -> rusqlite::Result<rusqlite::Result<bool>> {
+    conn.control("SAVEPOINT write")?;
     let outcome = run(conn, write);
     if !matches!(outcome, Ok(true)) {
-        control(conn, "ROLLBACK TO write")?;
+        conn.control("ROLLBACK TO write")?;
     }
-    control(conn, "RELEASE write")?;
+    conn.control("RELEASE write")?;
     Ok(outcome)
 }
 
-fn run(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
+fn run(conn: &mut Writing, write: &Write) -> rusqlite::Result<bool> {
     for statement in &write.statements {
-        let mut prepared = conn.prepare_cached(&statement.sql)?;
-        for index in 1..=prepared.parameter_count() {
-            // SQLite numbers `$n` placeholders in the order they first appear, not by `n`.
-            let name = prepared.parameter_name(index).unwrap_or_default();
-            let value = name
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| statement.values.get(n.wrapping_sub(1)))
-                .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_string()))?;
-            prepared.raw_bind_parameter(index, value)?;
-        }
-        let changed = prepared.raw_execute()?;
+        let changed = conn.execute(statement)?;
         if statement.guard && changed != 1 {
             return Ok(false);
         }
@@ -292,7 +341,7 @@ mod tests {
 
     #[test]
     fn writes_committed_together_keep_their_own_outcomes() {
-        let (_dir, mut conn) = database();
+        let (_dir, conn) = database();
         conn.execute("INSERT INTO t (id, n) VALUES ('a', 1)", []).unwrap();
 
         // A compare-and-set that finds `a` at 1, one that does not find `a` at 5 (its insert is
@@ -307,7 +356,7 @@ mod tests {
         stale.then(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("c"));
         let writes = [moved, stale, insert("b", 7), insert("d", 4)];
 
-        let outcomes = commit(&mut conn, writes.iter());
+        let outcomes = commit(&mut Writing::new(&conn), writes.iter());
         assert!(matches!(outcomes[0], Ok(true)), "{:?}", outcomes[0]);
         assert!(matches!(outcomes[1], Ok(false)), "{:?}", outcomes[1]);
         let duplicate = outcomes[2].as_ref().unwrap_err();
@@ -319,42 +368,42 @@ mod tests {
 
     #[test]
     fn a_write_alone_in_its_transaction_is_undone_whole_when_it_stops_or_fails() {
-        let (_dir, mut conn) = database();
+        let (_dir, conn) = database();
         conn.execute("INSERT INTO t (id, n) VALUES ('a', 1)", []).unwrap();
 
         // A condition not met after an insert: the insert is undone with it.
         let mut stale = Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("b"));
         stale.only_if(Statement::new("UPDATE t SET n = $2 WHERE id = $1 AND n = $3").bind("a").bind(9_i64).bind(5_i64));
-        assert!(matches!(commit(&mut conn, [stale].iter())[..], [Ok(false)]));
+        assert!(matches!(commit(&mut Writing::new(&conn), [stale].iter())[..], [Ok(false)]));
         // A duplicate key after an insert: the write fails, and its insert is undone too.
         let mut duplicate = Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("c"));
         duplicate.then(Statement::new("INSERT INTO t (id, n) VALUES ($1, 1)").bind("a"));
-        let outcomes = commit(&mut conn, [duplicate].iter());
+        let outcomes = commit(&mut Writing::new(&conn), [duplicate].iter());
         assert!(StoreError::Sqlite(copy(outcomes[0].as_ref().unwrap_err())).is_unique_violation());
 
         assert!(conn.is_autocommit(), "the transaction is over");
         assert_eq!(rows(&conn), [("a".into(), 1)]);
-        assert!(matches!(commit(&mut conn, [insert("d", 4)].iter())[..], [Ok(true)]));
+        assert!(matches!(commit(&mut Writing::new(&conn), [insert("d", 4)].iter())[..], [Ok(true)]));
         assert_eq!(rows(&conn), [("a".into(), 1), ("d".into(), 4)]);
     }
 
     #[test]
     fn placeholders_take_their_values_by_number_not_by_order_of_appearance() {
-        let (_dir, mut conn) = database();
+        let (_dir, conn) = database();
         let write = Write::of(Statement::new("INSERT INTO t (n, id) VALUES ($2, $1)").bind("x").bind(3_i64));
-        assert!(matches!(commit(&mut conn, [write].iter())[0], Ok(true)));
+        assert!(matches!(commit(&mut Writing::new(&conn), [write].iter())[0], Ok(true)));
         assert_eq!(rows(&conn), [("x".into(), 3)]);
     }
 
     #[test]
     fn a_transaction_that_cannot_begin_fails_every_write_in_it() {
-        let (dir, mut conn) = database();
+        let (dir, conn) = database();
         conn.busy_timeout(Duration::ZERO).unwrap();
         // Another connection holds the write lock.
         let other = Connection::open(dir.path().join("w.db")).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let writes = [insert("p", 1), insert("q", 2)];
-        let outcomes = commit(&mut conn, writes.iter());
+        let outcomes = commit(&mut Writing::new(&conn), writes.iter());
         assert!(outcomes.iter().all(|o| o.is_err()), "{outcomes:?}");
         other.execute_batch("ROLLBACK").unwrap();
         assert!(rows(&conn).is_empty());
