@@ -1,7 +1,8 @@
 //! Payment intents and attempts: insert, read, and the compare-and-set updates the flows use.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
@@ -537,23 +538,8 @@ fn insert_attempt(a: &PaymentAttempt) -> Statement {
 /// The compare-and-set every intent change goes through: it applies only while the intent is
 /// still in one of the `from` statuses.
 fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate) -> Statement {
-    let mut guards = String::new();
-    let mut next = 8;
-    for (column, given) in
-        [("COALESCE(in_flight_until, 0) <=", update.unless_in_flight_at), ("modified_at =", update.unchanged_since)]
-    {
-        if given.is_some() {
-            let _ = write!(guards, "AND {column} ${next} ");
-            next += 1;
-        }
-    }
-    let sql = format!(
-        "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
-         active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6, \
-         in_flight_until = $7 WHERE id = $1 {guards}AND status IN ({})",
-        placeholders(next, from.len())
-    );
-    let mut statement = Statement::new(sql)
+    let guards = [update.unless_in_flight_at, update.unchanged_since];
+    let mut statement = Statement::new(update_intent_sql(guards.map(|g| g.is_some()), from.len()))
         .bind(payment_id)
         .bind(update.status.as_str())
         .bind(update.amount_captured)
@@ -561,10 +547,37 @@ fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate)
         .bind(update.details.as_ref().map(to_json))
         .bind(millis(update.modified_at))
         .bind(update.in_flight_until.map(millis));
-    for at in [update.unless_in_flight_at, update.unchanged_since].into_iter().flatten() {
+    for at in guards.into_iter().flatten() {
         statement = statement.bind(millis(at));
     }
     from.iter().fold(statement, |statement, status| statement.bind(status.as_str()))
+}
+
+/// The text of `update_intent` with the guards given and `from` statuses: the same few shapes
+/// on every change, so each is made once.
+fn update_intent_sql(guards: [bool; 2], from: usize) -> Cow<'static, str> {
+    const MOST_FROM: usize = 8;
+    static SHAPES: [[OnceLock<String>; MOST_FROM]; 4] = [const { [const { OnceLock::new() }; MOST_FROM] }; 4];
+    let make = || {
+        let mut conditions = String::new();
+        let mut next = 8;
+        for (column, given) in [("COALESCE(in_flight_until, 0) <=", guards[0]), ("modified_at =", guards[1])] {
+            if given {
+                let _ = write!(conditions, "AND {column} ${next} ");
+                next += 1;
+            }
+        }
+        format!(
+            "UPDATE payment_intents SET status = $2, amount_captured = COALESCE($3, amount_captured), \
+             active_attempt_id = COALESCE($4, active_attempt_id), details = COALESCE($5, details), modified_at = $6, \
+             in_flight_until = $7 WHERE id = $1 {conditions}AND status IN ({})",
+            placeholders(next, from)
+        )
+    };
+    match SHAPES[usize::from(guards[0]) | usize::from(guards[1]) << 1].get(from) {
+        Some(shape) => Cow::Borrowed(shape.get_or_init(make)),
+        None => Cow::Owned(make()),
+    }
 }
 
 /// `$first, $first+1, …`: the placeholders of a `status IN (…)` list.
