@@ -32,7 +32,32 @@ use crate::payments::{AmountChange, Confirmation, IntentChange, NewIntent};
 /// Times go out to the millisecond, as the store keeps them, so an answer and every later read
 /// of the same object agree.
 pub(crate) fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    use chrono::{Datelike, Timelike};
+    // `YYYY-MM-DDTHH:MM:SS.mmmZ`, as RFC 3339 with milliseconds has it, written in place: an
+    // answer carries several, and chrono's writer goes through a string and its formatter.
+    // Years of other widths, and leap seconds, are rare enough to take chrono's way.
+    let year = t.year();
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        return s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let millis = t.nanosecond() / 1_000_000;
+    for (at, width, n) in [
+        (0, 4, year as u32),
+        (5, 2, t.month()),
+        (8, 2, t.day()),
+        (11, 2, t.hour()),
+        (14, 2, t.minute()),
+        (17, 2, t.second()),
+        (20, 3, millis),
+    ] {
+        let mut n = n;
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    s.serialize_str(std::str::from_utf8(&text).expect("ASCII digits"))
 }
 
 // ---- requests -------------------------------------------------------------------------------
@@ -1052,3 +1077,31 @@ pub const EVENT_BODIES: Renderers = Renderers {
     payment: |payment| serde_json::json!(PaymentsResponse::of(payment)),
     refund: |refund| serde_json::json!(RefundResponse::of(refund)),
 };
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+    #[test]
+    fn times_read_as_chrono_writes_them() {
+        let written = |t: DateTime<Utc>| {
+            let mut out = Vec::new();
+            super::time(&t, &mut serde_json::Serializer::new(&mut out)).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut times: Vec<DateTime<Utc>> = [0, 1, 999, 1_000, 86_399_999, 1_764_888_338_123, 253_402_300_799_999]
+            .into_iter()
+            .map(|ms| Utc.timestamp_millis_opt(ms).unwrap())
+            .collect();
+        // Sub-millisecond parts are cut, not rounded; years past 9999 and before 0 and a leap
+        // second go chrono's way.
+        times.push(Utc.timestamp_opt(1_764_888_338, 999_999_999).unwrap());
+        times.push(Utc.with_ymd_and_hms(12_345, 6, 7, 8, 9, 10).unwrap());
+        times.push(Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap());
+        times.push(Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap());
+        for t in times {
+            assert_eq!(written(t), format!("\"{}\"", t.to_rfc3339_opts(SecondsFormat::Millis, true)), "{t:?}");
+        }
+        assert_eq!(written(Utc.timestamp_millis_opt(1_764_888_338_123).unwrap()), "\"2025-12-04T22:45:38.123Z\"");
+    }
+}
