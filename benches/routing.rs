@@ -48,6 +48,7 @@ fn main() {
         session_expiry_secs: 900,
         webhook: None,
         decisions: Default::default(),
+        outcomes: Default::default(),
     });
     let view = RoutingView {
         id: "sy_pay_01926c58bc6e77c09e809964e72af8c8".into(),

@@ -30,6 +30,31 @@ pub struct Profile {
     pub webhook: Option<WebhookTarget>,
     /// `switchyard_routing_decisions_total` for each account, registered on first use.
     pub decisions: OnceLock<Vec<metrics::Counter>>,
+    /// `switchyard_routing_outcomes_total` for each outcome, registered on its first use.
+    pub outcomes: [OnceLock<metrics::Counter>; RoutingOutcome::COUNT],
+}
+
+/// How routing a payment ended.
+#[derive(Debug, Clone, Copy)]
+pub enum RoutingOutcome {
+    /// The script's choice served.
+    Script,
+    /// The static fallback list served: the profile has no script, or it failed.
+    Fallback,
+    /// No account could take the payment.
+    NoAccount,
+}
+
+impl RoutingOutcome {
+    const COUNT: usize = 3;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Script => "script",
+            Self::Fallback => "fallback",
+            Self::NoAccount => "no_account",
+        }
+    }
 }
 
 /// A profile's webhook endpoint and signing key.
@@ -61,6 +86,14 @@ impl Profile {
         if let Some(i) = self.accounts.iter().position(|a| a.name == account) {
             counters[i].increment(1);
         }
+    }
+
+    /// Counts how routing ended for a payment.
+    pub fn count_outcome(&self, outcome: RoutingOutcome) {
+        let reason = outcome.as_str();
+        self.outcomes[outcome as usize]
+            .get_or_init(|| metrics::counter!("switchyard_routing_outcomes_total", "profile" => self.id.clone(), "reason" => reason))
+            .increment(1);
     }
 
     pub fn account(&self, name: &str) -> Option<&Account> {
@@ -131,6 +164,7 @@ impl Directory {
                     session_expiry_secs: p.session_expiry_secs.unwrap_or(config.payments.session_expiry_secs),
                     webhook: WebhookTarget::from_config(p),
                     decisions: OnceLock::new(),
+                    outcomes: Default::default(),
                 };
                 profiles
                     .entry(merchant_id.clone())

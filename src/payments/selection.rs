@@ -9,7 +9,7 @@ use chrono::Utc;
 use crate::connectors::{Account, Connector, ConnectorError};
 use crate::domain::decision::Decision;
 use crate::domain::payment::{PaymentAttempt, PaymentIntent};
-use crate::merchants::Profile;
+use crate::merchants::{Profile, RoutingOutcome};
 use crate::payments::input::Confirmation;
 use crate::payments::intents::profile;
 use crate::payments::routing_view::intent_view;
@@ -57,12 +57,11 @@ pub(super) async fn route<'a>(
     }
     // The static order serves a profile without a script as it serves one whose script failed.
     let outcome = match (accounts.is_empty(), decision.script.is_some() && decision.fallback.is_none()) {
-        (true, _) => "no_account",
-        (false, true) => "script",
-        (false, false) => "fallback",
+        (true, _) => RoutingOutcome::NoAccount,
+        (false, true) => RoutingOutcome::Script,
+        (false, false) => RoutingOutcome::Fallback,
     };
-    metrics::counter!("switchyard_routing_outcomes_total", "profile" => profile.id.clone(), "reason" => outcome)
-        .increment(1);
+    profile.count_outcome(outcome);
     if let (true, Some(refused)) = (accounts.is_empty(), out_of_quota) {
         return Err(Error::RateLimited(refused));
     }

@@ -173,6 +173,7 @@ mod tests {
             session_expiry_secs: 900,
             webhook: None,
             decisions: Default::default(),
+            outcomes: Default::default(),
         })
     }
 
