@@ -7,10 +7,9 @@
 //! are bounded: route templates, never raw paths; account and connector names from config; never
 //! ids or card data.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
@@ -19,6 +18,7 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::connectors::health::Circuit;
+use crate::connectors::meters::Kinds;
 use crate::merchants::Directory;
 use crate::snapshot::Live;
 
@@ -319,34 +319,23 @@ struct HttpMeter {
 
 /// The HTTP metrics (`switchyard_http_requests_total`, `switchyard_http_request_duration_seconds`)
 /// of the kinds of request a part of the API has answered so far. Kept by the part (one per
-/// route, in practice one method and a few statuses each) and read without a lock: a request
-/// counts itself without building, hashing and looking up its labels. A new kind replaces the
-/// list.
+/// route, in practice one method and a few statuses each): a request counts itself without
+/// building, hashing and looking up its labels.
 #[derive(Default)]
-pub struct HttpMeters(ArcSwap<Vec<Arc<HttpMeter>>>);
+pub struct HttpMeters(Kinds<HttpMeter>);
 
 impl HttpMeters {
     fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
-        let kinds = self.0.load();
-        let known = kinds.iter().find(|m| m.status == status && m.method == method && *m.route == *route);
-        let meter = match known {
-            Some(meter) => Arc::clone(meter),
-            None => {
+        let meter = self.0.get(
+            |m| m.status == status && m.method == method && *m.route == *route,
+            || {
                 let (route_label, method_label) = (route.to_string(), method.as_str().to_string());
                 let status_label = status.as_str().to_string();
                 let requests = metrics::counter!("switchyard_http_requests_total", "route" => route_label.clone(), "method" => method_label.clone(), "status" => status_label);
                 let duration = metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route_label, "method" => method_label);
-                let meter =
-                    Arc::new(HttpMeter { route: route.into(), method: method.clone(), status, requests, duration });
-                // Two requests of a new kind at once may both register it: the same metrics, found twice.
-                self.0.rcu(|kinds| {
-                    let mut kinds = Vec::clone(kinds);
-                    kinds.push(Arc::clone(&meter));
-                    kinds
-                });
-                meter
-            }
-        };
+                HttpMeter { route: route.into(), method: method.clone(), status, requests, duration }
+            },
+        );
         meter.requests.increment(1);
         meter.duration.record(took.as_secs_f64());
     }

@@ -1,9 +1,11 @@
-//! An account's call metrics (`switchyard_connector_requests_total`,
-//! `switchyard_connector_request_duration_seconds`), by flow and outcome. Each kind is registered
-//! on the account's first call of it and kept with the account, which lives as long as its
-//! configuration version: a call then counts itself without building, hashing and looking up its
-//! five labels twice.
+//! An account's metrics: its calls (`switchyard_connector_requests_total`,
+//! `switchyard_connector_request_duration_seconds`, by flow and outcome) and the payments it took
+//! (`switchyard_payments_total`, by payment method, status and decline code). Each kind is
+//! registered on the account's first use of it and kept with the account, which lives as long as
+//! its configuration version: a call or a payment then counts itself without building, hashing
+//! and looking up its labels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -11,8 +13,34 @@ use metrics::{Counter, Histogram, Label};
 
 use super::Account;
 
+/// Things of a few kinds, each made on its first use and found again by what tells it apart.
+/// Read without a lock; a new kind replaces the list.
+pub struct Kinds<T>(ArcSwap<Vec<Arc<T>>>);
+
+impl<T> Default for Kinds<T> {
+    fn default() -> Self {
+        Self(ArcSwap::from_pointee(Vec::new()))
+    }
+}
+
+impl<T> Kinds<T> {
+    /// The kind `is` finds, made by `make` if there is none yet.
+    pub fn get(&self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Arc<T> {
+        if let Some(known) = self.0.load().iter().find(|k| is(k)) {
+            return Arc::clone(known);
+        }
+        let made = Arc::new(make());
+        // Two first uses at once may both make it: the same metrics, registered twice, found twice.
+        self.0.rcu(|kinds| {
+            let mut kinds = Vec::clone(kinds);
+            kinds.push(Arc::clone(&made));
+            kinds
+        });
+        made
+    }
+}
+
 /// The metrics of one kind of call: its flow and its outcome.
-#[derive(Clone)]
 struct Meter {
     flow: &'static str,
     outcome: &'static str,
@@ -20,17 +48,20 @@ struct Meter {
     duration: Histogram,
 }
 
-impl Meter {
-    fn record(&self, took: Duration) {
-        self.requests.increment(1);
-        self.duration.record(took.as_secs_f64());
-    }
+/// The count of the payments of one kind an account took.
+struct Payments {
+    payment_method: Box<str>,
+    status: &'static str,
+    decline_code: &'static str,
+    count: Counter,
 }
 
-/// The kinds of call an account has made so far; a handful at most. Read without a lock, as
-/// every call to the account reads them; a new kind replaces the list.
+/// The kinds of call and of payment an account has seen so far; a handful each.
 #[derive(Default)]
-pub struct Meters(ArcSwap<Vec<Meter>>);
+pub struct Meters {
+    calls: Kinds<Meter>,
+    payments: Kinds<Payments>,
+}
 
 impl std::fmt::Debug for Meters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,29 +72,50 @@ impl std::fmt::Debug for Meters {
 impl Meters {
     /// Counts a call of `flow` to `account` that ended in `outcome` after `took`.
     pub fn record(&self, account: &Account, flow: &'static str, outcome: &'static str, took: Duration) {
-        if let Some(meter) = self.0.load().iter().find(|m| m.flow == flow && m.outcome == outcome) {
-            return meter.record(took);
-        }
-        // Flow and outcome are static: only the names from config are copied.
-        let labels = vec![
-            Label::new("profile", account.profile.clone()),
-            Label::new("connector", account.connector.clone()),
-            Label::new("account", account.name.clone()),
-            Label::from_static_parts("flow", flow),
-            Label::from_static_parts("outcome", outcome),
-        ];
-        let meter = Meter {
-            flow,
-            outcome,
-            requests: metrics::counter!("switchyard_connector_requests_total", labels.clone()),
-            duration: metrics::histogram!("switchyard_connector_request_duration_seconds", labels),
-        };
-        meter.record(took);
-        // Two calls of a new kind at once may both register it: the same metrics, found twice.
-        self.0.rcu(|kinds| {
-            let mut kinds = Vec::clone(kinds);
-            kinds.push(meter.clone());
-            kinds
-        });
+        let meter = self.calls.get(
+            |m| m.flow == flow && m.outcome == outcome,
+            || {
+                // Flow and outcome are static: only the names from config are copied.
+                let labels = vec![
+                    Label::new("profile", account.profile.clone()),
+                    Label::new("connector", account.connector.clone()),
+                    Label::new("account", account.name.clone()),
+                    Label::from_static_parts("flow", flow),
+                    Label::from_static_parts("outcome", outcome),
+                ];
+                Meter {
+                    flow,
+                    outcome,
+                    requests: metrics::counter!("switchyard_connector_requests_total", labels.clone()),
+                    duration: metrics::histogram!("switchyard_connector_request_duration_seconds", labels),
+                }
+            },
+        );
+        meter.requests.increment(1);
+        meter.duration.record(took.as_secs_f64());
+    }
+
+    /// Counts a payment through `account`, paid by `payment_method`, that reached `status`, with
+    /// its decline code (`none` unless refused).
+    pub fn count_payment(
+        &self,
+        account: &Account,
+        payment_method: &str,
+        status: &'static str,
+        decline_code: &'static str,
+    ) {
+        let payments = self.payments.get(
+            |p| p.status == status && p.decline_code == decline_code && *p.payment_method == *payment_method,
+            || Payments {
+                payment_method: payment_method.into(),
+                status,
+                decline_code,
+                count: metrics::counter!("switchyard_payments_total", "profile" => account.profile.clone(),
+                    "account" => account.name.clone(), "connector" => account.connector.clone(),
+                    "payment_method" => payment_method.to_string(), "status" => status,
+                    "decline_code" => decline_code),
+            },
+        );
+        payments.count.increment(1);
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod health;
 pub mod http;
-mod meters;
+pub mod meters;
 pub mod plugin;
 mod registry;
 pub mod sandbox;

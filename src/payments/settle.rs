@@ -143,7 +143,7 @@ pub(super) async fn settle(
         cx.events.written();
     }
     if status != IntentStatus::Processing {
-        reached(intent, attempt, status, now);
+        reached(cx, intent, attempt, status, now);
     }
     intent.status = status;
     if let Some(captured) = amount_captured {
@@ -164,7 +164,13 @@ fn reopens(intent: &PaymentIntent, outcome: AttemptStatus, was: IntentStatus) ->
 
 /// A payment reached `status` through `attempt`: counted once for each status it reaches
 /// (`switchyard_payments_total`), with a failure's decline code, and logged.
-fn reached(intent: &PaymentIntent, attempt: &PaymentAttempt, status: IntentStatus, now: chrono::DateTime<Utc>) {
+fn reached(
+    cx: &Context,
+    intent: &PaymentIntent,
+    attempt: &PaymentAttempt,
+    status: IntentStatus,
+    now: chrono::DateTime<Utc>,
+) {
     // A refusal is counted with its code whether it ended the payment or left it open.
     let decline = match attempt.status {
         AttemptStatus::Failure | AttemptStatus::AuthenticationFailed => {
@@ -173,11 +179,23 @@ fn reached(intent: &PaymentIntent, attempt: &PaymentAttempt, status: IntentStatu
         _ => None,
     };
     let decline_code = decline.map_or("none", DeclineCode::as_str);
-    metrics::counter!("switchyard_payments_total", "profile" => intent.profile_id.clone(),
-        "account" => attempt.connector_account.clone(), "connector" => attempt.connector.clone(),
-        "payment_method" => attempt.payment_method_type.clone(), "status" => status.as_str(),
-        "decline_code" => decline_code)
-    .increment(1);
+    // Counted with the account, unless the configuration serving now has no such account or has
+    // it on another connector (an attempt settled after a change).
+    let account = cx
+        .snapshot
+        .directory
+        .profile(&intent.merchant_id, &intent.profile_id)
+        .and_then(|p| p.account(&attempt.connector_account).filter(|a| a.connector == attempt.connector));
+    match account {
+        Some(account) => {
+            account.meters.count_payment(account, &attempt.payment_method_type, status.as_str(), decline_code)
+        }
+        None => metrics::counter!("switchyard_payments_total", "profile" => intent.profile_id.clone(),
+            "account" => attempt.connector_account.clone(), "connector" => attempt.connector.clone(),
+            "payment_method" => attempt.payment_method_type.clone(), "status" => status.as_str(),
+            "decline_code" => decline_code)
+        .increment(1),
+    }
     let duration_ms = (now - attempt.created_at).num_milliseconds();
     tracing::info!(payment_id = %intent.id, attempt_id = %attempt.id, profile = %intent.profile_id,
         account = %attempt.connector_account, connector = %attempt.connector, status = %status.as_str(),
