@@ -326,7 +326,7 @@ pub struct HttpMeters(Kinds<HttpMeter>);
 
 impl HttpMeters {
     fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
-        let meter = self.0.get(
+        self.0.with(
             |m| m.status == status && m.method == method && *m.route == *route,
             || {
                 let (route_label, method_label) = (route.to_string(), method.as_str().to_string());
@@ -335,9 +335,11 @@ impl HttpMeters {
                 let duration = metrics::histogram!("switchyard_http_request_duration_seconds", "route" => route_label, "method" => method_label);
                 HttpMeter { route: route.into(), method: method.clone(), status, requests, duration }
             },
+            |meter| {
+                meter.requests.increment(1);
+                meter.duration.record(took.as_secs_f64());
+            },
         );
-        meter.requests.increment(1);
-        meter.duration.record(took.as_secs_f64());
     }
 }
 

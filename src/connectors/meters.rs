@@ -24,10 +24,11 @@ impl<T> Default for Kinds<T> {
 }
 
 impl<T> Kinds<T> {
-    /// The kind `is` finds, made by `make` if there is none yet.
-    pub fn get(&self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Arc<T> {
+    /// Uses the kind `is` finds, made by `make` if there is none yet. A kind known is used where
+    /// it stands, without a count of its own taken and given back.
+    pub fn with<R>(&self, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T, then: impl FnOnce(&T) -> R) -> R {
         if let Some(known) = self.0.load().iter().find(|k| is(k)) {
-            return Arc::clone(known);
+            return then(known);
         }
         let made = Arc::new(make());
         // Two first uses at once may both make it: the same metrics, registered twice, found twice.
@@ -36,7 +37,7 @@ impl<T> Kinds<T> {
             kinds.push(Arc::clone(&made));
             kinds
         });
-        made
+        then(&made)
     }
 }
 
@@ -72,7 +73,7 @@ impl std::fmt::Debug for Meters {
 impl Meters {
     /// Counts a call of `flow` to `account` that ended in `outcome` after `took`.
     pub fn record(&self, account: &Account, flow: &'static str, outcome: &'static str, took: Duration) {
-        let meter = self.calls.get(
+        self.calls.with(
             |m| m.flow == flow && m.outcome == outcome,
             || {
                 // Flow and outcome are static: only the names from config are copied.
@@ -90,9 +91,11 @@ impl Meters {
                     duration: metrics::histogram!("switchyard_connector_request_duration_seconds", labels),
                 }
             },
+            |meter| {
+                meter.requests.increment(1);
+                meter.duration.record(took.as_secs_f64());
+            },
         );
-        meter.requests.increment(1);
-        meter.duration.record(took.as_secs_f64());
     }
 
     /// Counts a payment through `account`, paid by `payment_method`, that reached `status`, with
@@ -104,7 +107,7 @@ impl Meters {
         status: &'static str,
         decline_code: &'static str,
     ) {
-        let payments = self.payments.get(
+        self.payments.with(
             |p| p.status == status && p.decline_code == decline_code && *p.payment_method == *payment_method,
             || Payments {
                 payment_method: payment_method.into(),
@@ -115,7 +118,35 @@ impl Meters {
                     "payment_method" => payment_method.to_string(), "status" => status,
                     "decline_code" => decline_code),
             },
+            |payments| payments.count.increment(1),
         );
-        payments.count.increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::Kinds;
+
+    #[test]
+    fn a_kind_is_made_on_its_first_use_only_and_found_again() {
+        let kinds = Kinds::<(&str, Cell<u32>)>::default();
+        let made = Cell::new(0);
+        let count = |name: &'static str| {
+            kinds.with(
+                |k| k.0 == name,
+                || {
+                    made.set(made.get() + 1);
+                    (name, Cell::new(0))
+                },
+                |k| {
+                    k.1.set(k.1.get() + 1);
+                    k.1.get()
+                },
+            )
+        };
+        assert_eq!([count("a"), count("b"), count("a"), count("a")], [1, 1, 2, 3]);
+        assert_eq!(made.get(), 2, "one make for each kind");
     }
 }
