@@ -396,6 +396,20 @@ mod tests {
     }
 
     #[test]
+    fn a_statement_missing_a_value_fails_its_write_whichever_time_it_runs() {
+        let (_dir, conn) = database();
+        let mut writing = Writing::new(&conn);
+        let short = || Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, $2)").bind("x"));
+        for _ in 0..2 {
+            let outcomes = commit(&mut writing, [short()].iter());
+            assert!(matches!(outcomes[0], Err(rusqlite::Error::InvalidParameterCount(1, 2))), "{outcomes:?}");
+        }
+        let whole = Write::of(Statement::new("INSERT INTO t (id, n) VALUES ($1, $2)").bind("y").bind(5_i64));
+        assert!(matches!(commit(&mut writing, [whole].iter())[0], Ok(true)));
+        assert_eq!(rows(&conn), [("y".into(), 5)]);
+    }
+
+    #[test]
     fn a_transaction_that_cannot_begin_fails_every_write_in_it() {
         let (dir, conn) = database();
         conn.busy_timeout(Duration::ZERO).unwrap();
