@@ -88,31 +88,13 @@ for line in sys.stdin:
 
 # --- processes -----------------------------------------------------------------------------
 tmp=$(mktemp -d)
-pids=()
+. "$here/processes.sh"
 cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-    done
+    stop_all
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for() { # URL: until it answers, 10 s at most
-    for _ in $(seq 1 200); do
-        curl --noproxy '*' -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.05
-    done
-    echo "nothing answers $1" >&2
-    exit 1
-}
 
 # nginx from one of the configurations here, in a folder of its own.
 start_nginx() { # NAME PORT UPSTREAM
