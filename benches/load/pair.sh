@@ -8,7 +8,7 @@
 # Stripe, each over a new SQLite file), so whatever else the host does falls on both alike. Each
 # pair is run ROUNDS times, alternating which daemon starts first, and prints each one's
 # requests/s and CPU µs a payment (from /proc/PID/stat) and B's CPU over A's. The same binary
-# against itself differs by about 1.5%.
+# against itself differs by about 1.5% a round at 6 s; shorter rounds spread more (5% at 3 s).
 #
 # Needs nginx, wrk, curl and python3, as run.sh does (which installs them when missing).
 #
@@ -39,15 +39,24 @@ cpu_ticks() { # PID: user + system time so far, in clock ticks
 }
 
 stripe_port=$(free_port)
-mkdir -p "$tmp/nginx"
-sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@PORT@|$stripe_port|g" "$here/fake-stripe.conf" >"$tmp/nginx/nginx.conf"
-"$nginx" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g "user $(id -un);" 2>"$tmp/nginx/err.log" &
-stripe_pid=$!
+start_nginx fake-stripe "$stripe_port"
+# The fake Stripe serves every round; `pids` is each round's daemons.
+stripe_pid=$started
+pids=()
 sed "s|@FAKE_STRIPE_PORT@|$stripe_port|" "$here/switchyard.toml" >"$tmp/switchyard.toml"
-wait_for "http://127.0.0.1:$stripe_port/"
+
+load() { # DURATION OUTPUT-PREFIX: both of the round's daemons (`ports`) at once
+    local waits=() i
+    for i in 0 1; do
+        wrk -t1 -c"$CONNECTIONS" -d"$1" -s "$here/payment.lua" "http://127.0.0.1:${ports[$i]}/v2/payments" >"$2.$i" &
+        waits+=($!)
+    done
+    wait "${waits[@]}"
+}
 
 ticks=$(getconf CLK_TCK)
 seconds=${DURATION%s}
+declare -A cpu
 
 for round in $(seq 1 "$ROUNDS"); do
     if ((round % 2)); then order=("$a" "$b") roles=(A B); else order=("$b" "$a") roles=(B A); fi
@@ -62,22 +71,12 @@ for round in $(seq 1 "$ROUNDS"); do
         ports+=("$port")
         wait_for "http://127.0.0.1:$port/health"
     done
-    load() { # DURATION OUTPUT-PREFIX: both daemons at once
-        local waits=()
-        for i in 0 1; do
-            wrk -t1 -c"$CONNECTIONS" -d"$1" -s "$here/payment.lua" "http://127.0.0.1:${ports[$i]}/v2/payments" \
-                >"$2.$i" &
-            waits+=($!)
-        done
-        wait "${waits[@]}"
-    }
     load 2s "$tmp/warm"
     before=("$(cpu_ticks "${pids[0]}")" "$(cpu_ticks "${pids[1]}")")
     load "$DURATION" "$tmp/load"
     after=("$(cpu_ticks "${pids[0]}")" "$(cpu_ticks "${pids[1]}")")
     stop_all
     line=""
-    declare -A cpu=()
     for i in 0 1; do
         if grep -q "Non-2xx" "$tmp/load.$i"; then
             echo "round $round: ${order[$i]} answered errors" >&2

@@ -1,5 +1,6 @@
 # Shell functions the load scripts share (sourced by run.sh and pair.sh): the processes they
-# start, each stopped however the script exits, and the loopback ports those listen on.
+# start, each stopped however the script exits, and the loopback ports those listen on. They
+# read the scripts' `tmp` (a folder of their own), `here` (this folder) and `nginx`.
 
 pids=()
 
@@ -25,4 +26,15 @@ wait_for() { # URL: until it answers, 10 s at most
     done
     echo "nothing answers $1" >&2
     exit 1
+}
+
+# nginx from one of the configurations here, in a folder of its own.
+start_nginx() { # NAME PORT UPSTREAM
+    local dir="$tmp/$1"
+    mkdir -p "$dir"
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$2|g" -e "s|@UPSTREAM@|${3:-}|g" "$here/$1.conf" >"$dir/nginx.conf"
+    "$nginx" -p "$dir" -c "$dir/nginx.conf" -g "user $(id -un);" 2>>"$dir/error.log" &
+    pids+=($!)
+    started=$!
+    wait_for "http://127.0.0.1:$2/"
 }

@@ -96,17 +96,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# nginx from one of the configurations here, in a folder of its own.
-start_nginx() { # NAME PORT UPSTREAM
-    local dir="$tmp/$1"
-    mkdir -p "$dir"
-    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$2|g" -e "s|@UPSTREAM@|${3:-}|g" "$here/$1.conf" >"$dir/nginx.conf"
-    "$nginx" -p "$dir" -c "$dir/nginx.conf" -g "user $(id -un);" 2>>"$dir/error.log" &
-    pids+=($!)
-    started=$!
-    wait_for "http://127.0.0.1:$2/"
-}
-
 # Peak resident memory of a process and its children, in MB.
 peak_rss() { # PID
     local kb=0 pid
