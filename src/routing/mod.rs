@@ -129,7 +129,7 @@ impl Decider {
             candidates,
             reason,
             fallback,
-            duration_us: took.as_secs_f64() * 1e6,
+            duration_us: Decision::micros(took),
             decided_at: now,
             config_version: None,
             view,
