@@ -8,7 +8,7 @@
 # Stripe, each over a new SQLite file), so whatever else the host does falls on both alike. Each
 # pair is run ROUNDS times, alternating which daemon starts first, and prints each one's
 # requests/s and CPU µs a payment (from /proc/PID/stat) and B's CPU over A's. The same binary
-# against itself differs by about 1.5% a round at 6 s; shorter rounds spread more (5% at 3 s).
+# against itself differs by 0.5–2% a round at 6 s; shorter rounds spread more (5% at 3 s).
 #
 # Needs nginx, wrk, curl and python3, as run.sh does (which installs them when missing).
 #
