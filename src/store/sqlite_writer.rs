@@ -339,6 +339,16 @@ mod tests {
         select.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
     }
 
+    /// The options `.cargo/config.toml` builds SQLite with, as the library reports them.
+    #[test]
+    fn sqlite_is_built_with_no_global_lock_around_page_caches_or_allocations() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut pragma = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = pragma.query_map([], |r| r.get(0)).unwrap().map(|o| o.unwrap()).collect();
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    }
+
     #[test]
     fn writes_committed_together_keep_their_own_outcomes() {
         let (_dir, conn) = database();
