@@ -214,7 +214,7 @@ async fn health(state: Call) -> (StatusCode, Json<HealthResponse>) {
                     circuit: h.circuit,
                     calls: h.calls,
                     success_rate: h.success_rate,
-                    p95_ms: h.p95.as_secs_f64() * 1000.0,
+                    p95_ms: h.p95_ms(),
                 };
                 (format!("{}/{}/{}", p.merchant_id, p.id, a.name), details)
             })

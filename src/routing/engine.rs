@@ -397,7 +397,7 @@ fn helpers(sandbox: &Sandbox, scope: &Rc<RefCell<Scope>>, limit: usize) -> Resul
                     let t = lua.create_table()?;
                     t.raw_set("calls", h.calls)?;
                     t.raw_set("success_rate", h.success_rate)?;
-                    t.raw_set("p95_ms", h.p95.as_secs_f64() * 1000.0)?;
+                    t.raw_set("p95_ms", h.p95_ms())?;
                     t.raw_set("healthy", h.is_healthy())?;
                     t.raw_set("circuit", h.circuit.as_str())?;
                     Ok(Value::Table(t))

@@ -130,6 +130,13 @@ impl HealthSnapshot {
     pub fn is_healthy(&self) -> bool {
         self.circuit == Circuit::Closed && healthy(self.calls, self.success_rate)
     }
+
+    /// The 95th percentile in milliseconds, as `/health` and a routing script's `health()` read
+    /// it: whole nanoseconds over a million, which reads as its decimals (`12.345678`), where
+    /// seconds times a thousand carries the float's rounding (`12.345678000000001`).
+    pub fn p95_ms(&self) -> f64 {
+        self.p95.as_nanos() as f64 / 1e6
+    }
 }
 
 /// The 95th percentile of `took`.
@@ -294,6 +301,14 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p95_reads_as_whole_nanoseconds_in_milliseconds() {
+        for (nanos, text) in [(12_345_678, "12.345678"), (7_652_000, "7.652"), (250_000, "0.25"), (0, "0.0")] {
+            let snapshot = HealthSnapshot { p95: Duration::from_nanos(nanos), ..HealthSnapshot::UNKNOWN };
+            assert_eq!(serde_json::to_string(&snapshot.p95_ms()).unwrap(), text);
+        }
+    }
 
     #[test]
     fn a_failing_account_turns_unhealthy_once_there_is_evidence() {
