@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, time_col, Json, Result, Statement, Store, StoreError, Write};
 use crate::domain::customer::{Customer, CustomerDetails};
 use crate::domain::payment_method::MethodStatus;
 
@@ -137,9 +137,9 @@ fn bind_details(statement: Statement, d: &CustomerDetails) -> Statement {
         .bind(&d.phone_country_code)
         .bind(&d.description)
         .bind(&d.tax_registration_id)
-        .bind(d.default_billing_address.as_ref().map(to_json))
-        .bind(d.default_shipping_address.as_ref().map(to_json))
-        .bind(d.metadata.as_ref().map(to_json))
+        .bind(d.default_billing_address.as_ref().map(Json))
+        .bind(d.default_shipping_address.as_ref().map(Json))
+        .bind(d.metadata.as_ref().map(Json))
 }
 
 fn customer_from_row(row: &AnyRow) -> Result<Customer> {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
+use super::{json_col, millis, parse_col, time_col, Json, Result, Statement, Store, Write};
 use crate::domain::event::{Delivery, Event, EventStatus, NewEvent};
 
 const EVENT_COLUMNS: &str = "id, merchant_id, profile_id, object_id, event_class, event_type, body, status, attempts, \
@@ -107,7 +107,7 @@ impl Store {
             .bind(&delivery.id)
             .bind(&delivery.event_id)
             .bind(delivery.attempt)
-            .bind(to_json(&delivery.request_headers))
+            .bind(Json(&delivery.request_headers))
             .bind(delivery.status_code.map(i64::from))
             .bind(&delivery.response_body)
             .bind(&delivery.error_message)

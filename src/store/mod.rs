@@ -30,7 +30,6 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -50,7 +49,7 @@ pub struct Owner<'a> {
     pub connector_account: &'a str,
 }
 use sqlite_writer::SqliteWriter;
-use write::{Statement, Write};
+use write::{Json, Statement, Write};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -250,8 +249,4 @@ pub(crate) fn parse_col<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Re
 pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<Option<T>> {
     let s: Option<String> = row.try_get(col)?;
     s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
-}
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("stored documents are plain data and always serialize")
 }

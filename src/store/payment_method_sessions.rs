@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, Write};
+use super::{json_col, millis, parse_col, time_col, Json, Result, Statement, Store, Write};
 use crate::domain::payment_method::MethodSession;
 
 const COLUMNS: &str = "id, merchant_id, profile_id, customer_id, client_secret, expires_at, storage_type, billing, \
@@ -23,11 +23,11 @@ impl Store {
             .bind(&s.client_secret)
             .bind(millis(s.expires_at))
             .bind(s.storage_type.as_str())
-            .bind(s.billing.as_ref().map(to_json))
+            .bind(s.billing.as_ref().map(Json))
             .bind(&s.return_url)
-            .bind(s.psp_tokenization.as_ref().map(to_json))
+            .bind(s.psp_tokenization.as_ref().map(Json))
             .bind(i64::from(s.keep_alive))
-            .bind(to_json(&s.payment_method_ids))
+            .bind(Json(&s.payment_method_ids))
             .bind(millis(s.created_at)),
         ))
         .await
@@ -45,7 +45,7 @@ impl Store {
                 "UPDATE payment_method_sessions SET payment_method_ids = $2 WHERE id = $1 AND payment_method_ids = '[]'",
             )
             .bind(id)
-            .bind(to_json(&[payment_method_id])),
+            .bind(Json(&[payment_method_id])),
         ))
         .await
     }

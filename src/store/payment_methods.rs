@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json_col, millis, parse_col, time_col, to_json, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, Json, Result, Statement, Store, StoreError, Write};
 use crate::domain::payment_method::{MethodStatus, SavedMethod};
 use crate::vault::Sealed;
 
@@ -25,10 +25,10 @@ impl Store {
         .bind(&method.payment_method_type)
         .bind(&method.payment_method_subtype)
         .bind(method.storage_type.as_str())
-        .bind(method.card.as_ref().map(to_json))
-        .bind(method.billing.as_ref().map(to_json))
-        .bind(method.metadata.as_ref().map(to_json))
-        .bind(to_json(&method.connector_tokens))
+        .bind(method.card.as_ref().map(Json))
+        .bind(method.billing.as_ref().map(Json))
+        .bind(method.metadata.as_ref().map(Json))
+        .bind(Json(&method.connector_tokens))
         .bind(millis(method.created_at))
         .bind(millis(method.modified_at))
         .bind(method.last_used_at.map(millis)));
@@ -51,7 +51,7 @@ impl Store {
             .bind(&method.payment_method_type)
             .bind(&method.payment_method_subtype)
             .bind(method.storage_type.as_str())
-            .bind(method.card.as_ref().map(to_json))
+            .bind(method.card.as_ref().map(Json))
             .bind(millis(method.modified_at))
             .bind(MethodStatus::AwaitingData.as_str()),
         );
@@ -69,7 +69,7 @@ impl Store {
             )
             .bind(&method.id)
             .bind(&method.merchant_id)
-            .bind(method.card.as_ref().map(to_json))
+            .bind(method.card.as_ref().map(Json))
             .bind(millis(method.modified_at))
             .bind(MethodStatus::Active.as_str()),
         );

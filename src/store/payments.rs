@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::events::insert_event;
 use super::query::{Conditions, Value as Bound};
-use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, Json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::domain::decision::Decision;
 use crate::domain::event::NewEvent;
 use crate::domain::payment::{IntentDetails, PaymentAttempt, PaymentIntent};
@@ -93,7 +93,7 @@ impl Store {
                 .bind(intent.status.as_str())
                 .bind(intent.amount.currency.code())
                 .bind(intent.amount.net_amount())
-                .bind(to_json(&intent.amount))
+                .bind(Json(&intent.amount))
                 .bind(intent.capture_method.as_str())
                 .bind(intent.authentication_type.as_str())
                 .bind(&intent.customer_id)
@@ -102,7 +102,7 @@ impl Store {
                 .bind(intent.amount_captured)
                 .bind(intent.amount_refunded)
                 .bind(&intent.active_attempt_id)
-                .bind(to_json(&intent.details))
+                .bind(Json(&intent.details))
                 .bind(millis(intent.created_at))
                 .bind(millis(intent.modified_at))
                 .bind(attempt.map(|(_, until)| millis(until))),
@@ -213,8 +213,8 @@ impl Store {
             .bind(attempt.status.as_str())
             .bind(&attempt.connector_payment_id)
             .bind(&attempt.connector_reference_id)
-            .bind(attempt.next_action.as_ref().map(to_json))
-            .bind(attempt.error.as_ref().map(to_json))
+            .bind(attempt.next_action.as_ref().map(Json))
+            .bind(attempt.error.as_ref().map(Json))
             .bind(&attempt.cancellation_reason)
             .bind(attempt.authentication_type.as_str())
             .bind(millis(attempt.modified_at)),
@@ -398,11 +398,11 @@ impl Store {
             .bind(&intent.id)
             .bind(intent.amount.currency.code())
             .bind(intent.amount.net_amount())
-            .bind(to_json(&intent.amount))
+            .bind(Json(&intent.amount))
             .bind(intent.capture_method.as_str())
             .bind(intent.authentication_type.as_str())
             .bind(millis(intent.expires_at))
-            .bind(to_json(&intent.details))
+            .bind(Json(&intent.details))
             .bind(millis(intent.modified_at))
             .bind(IntentStatus::RequiresPaymentMethod.as_str())
             .bind(millis(read_at)),
@@ -522,15 +522,15 @@ fn insert_attempt(a: &PaymentAttempt) -> Statement {
         .bind(a.net_amount)
         .bind(&a.payment_method_type)
         .bind(&a.payment_method_subtype)
-        .bind(a.card.as_ref().map(to_json))
-        .bind(a.payment_method_billing.as_ref().map(to_json))
+        .bind(a.card.as_ref().map(Json))
+        .bind(a.payment_method_billing.as_ref().map(Json))
         .bind(a.authentication_type.as_str())
         .bind(&a.connector_payment_id)
         .bind(&a.connector_reference_id)
-        .bind(a.next_action.as_ref().map(to_json))
-        .bind(a.error.as_ref().map(to_json))
+        .bind(a.next_action.as_ref().map(Json))
+        .bind(a.error.as_ref().map(Json))
         .bind(&a.cancellation_reason)
-        .bind(a.routing.as_ref().map(to_json))
+        .bind(a.routing.as_ref().map(Json))
         .bind(millis(a.created_at))
         .bind(millis(a.modified_at))
 }
@@ -544,7 +544,7 @@ fn update_intent(payment_id: &str, from: &[IntentStatus], update: &IntentUpdate)
         .bind(update.status.as_str())
         .bind(update.amount_captured)
         .bind(&update.active_attempt_id)
-        .bind(update.details.as_ref().map(to_json))
+        .bind(update.details.as_ref().map(Json))
         .bind(millis(update.modified_at))
         .bind(update.in_flight_until.map(millis));
     for at in guards.into_iter().flatten() {

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::events::insert_event;
 use super::payments::placeholders;
 use super::query::{Conditions, Value as Bound};
-use super::{json_col, millis, parse_col, time_col, to_json, Owner, Result, Statement, Store, StoreError, Write};
+use super::{json_col, millis, parse_col, time_col, Json, Owner, Result, Statement, Store, StoreError, Write};
 use crate::domain::event::NewEvent;
 use crate::domain::payment::Refund;
 use crate::domain::status::{Operation, RefundStatus};
@@ -44,11 +44,11 @@ impl Store {
             .bind(refund.currency.code())
             .bind(refund.status.as_str())
             .bind(&refund.reason)
-            .bind(refund.metadata.as_ref().map(to_json))
+            .bind(refund.metadata.as_ref().map(Json))
             .bind(&refund.connector)
             .bind(&refund.connector_account)
             .bind(&refund.connector_refund_id)
-            .bind(refund.error.as_ref().map(to_json))
+            .bind(refund.error.as_ref().map(Json))
             .bind(millis(refund.created_at))
             .bind(millis(refund.modified_at)),
         );
@@ -73,7 +73,7 @@ impl Store {
             .bind(&refund.id)
             .bind(refund.status.as_str())
             .bind(&refund.connector_refund_id)
-            .bind(refund.error.as_ref().map(to_json))
+            .bind(refund.error.as_ref().map(Json))
             .bind(millis(refund.modified_at))
             .bind(RefundStatus::Pending.as_str()),
         );
@@ -148,7 +148,7 @@ impl Store {
             .bind(&refund.merchant_id)
             .bind(&refund.profile_id)
             .bind(&refund.reason)
-            .bind(refund.metadata.as_ref().map(to_json))
+            .bind(refund.metadata.as_ref().map(Json))
             .bind(millis(refund.modified_at)),
         ))
         .await

@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{ffi, Connection, OpenFlags, PrepFlags, ToSql};
+use rusqlite::{ffi, Connection, OpenFlags, PrepFlags};
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use super::write::{Statement, Value, Write};
+use super::write::{Bound, Statement, Write};
 use super::{sqlite_wal, Result, StoreError};
 
 /// The most writes one transaction takes, so that a long queue is answered in steps.
@@ -166,11 +166,13 @@ impl<'c> Writing<'c> {
     fn execute(&mut self, statement: &Statement) -> rusqlite::Result<usize> {
         let Compiled { statement: compiled, values } = self.compiled(&statement.sql)?;
         for (index, &value) in values.iter().enumerate() {
-            let value = statement
-                .values
-                .get(value)
-                .ok_or_else(|| rusqlite::Error::InvalidParameterCount(statement.values.len(), value + 1))?;
-            compiled.raw_bind_parameter(index + 1, value)?;
+            let value = match statement.value(value) {
+                Some(Bound::Text(Some(text))) => ValueRef::Text(text.as_bytes()),
+                Some(Bound::Int(Some(n))) => ValueRef::Integer(n),
+                Some(Bound::Text(None) | Bound::Int(None)) => ValueRef::Null,
+                None => return Err(rusqlite::Error::InvalidParameterCount(statement.len(), value + 1)),
+            };
+            compiled.raw_bind_parameter(index + 1, ToSqlOutput::Borrowed(value))?;
         }
         compiled.raw_execute()
     }
@@ -303,16 +305,6 @@ fn copy(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-impl ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Text(Some(text)) => ValueRef::Text(text.as_bytes()),
-            Value::Int(Some(n)) => ValueRef::Integer(*n),
-            Value::Text(None) | Value::Int(None) => ValueRef::Null,
-        }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,9 +321,7 @@ mod tests {
     }
 
     fn insert(id: &str, n: i64) -> Write {
-        Write::of(
-            Statement::new("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)").bind(id).bind(n).bind(None::<String>),
-        )
+        Write::of(Statement::new("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)").bind(id).bind(n).bind(None::<&str>))
     }
 
     fn rows(conn: &Connection) -> Vec<(String, i64)> {
@@ -449,8 +439,7 @@ mod tests {
         assert_eq!((full.writes.len(), full.close.is_some()), (MOST_PER_COMMIT, false));
         let rest = next_batch(&queue).unwrap();
         assert_eq!((rest.writes.len(), rest.close.is_some()), (3, true), "the rest, then the close");
-        let first_of_rest = &rest.writes[0].0.statements[0].values[0];
-        assert!(matches!(first_of_rest, Value::Text(Some(id)) if id == "w256"), "{first_of_rest:?}");
+        assert_eq!(rest.writes[0].0.statements[0].value(0), Some(Bound::Text(Some("w256"))));
         drop(commands);
         assert_eq!(next_batch(&queue).map(|b| b.writes.len()), Some(1));
         assert!(next_batch(&queue).is_none(), "no sender is left");

@@ -8,60 +8,97 @@
 //! apply.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
+use serde::Serialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool};
 
 use super::Result;
 
-/// A value for one placeholder. A null keeps its type: PostgreSQL refuses a text null for a
-/// number column.
-#[derive(Debug, Clone)]
-pub(super) enum Value {
-    Text(Option<String>),
+/// What a statement's texts start in: a payment attempt's row, routing decision and all, the
+/// largest a payment writes, fits without growing it.
+const TEXT_CAPACITY: usize = 1024;
+
+/// A placeholder's value as a database takes it: a text is borrowed from its statement. A null
+/// keeps its type: PostgreSQL refuses a text null for a number column.
+#[derive(Debug, PartialEq)]
+pub(super) enum Bound<'s> {
+    Text(Option<&'s str>),
     Int(Option<i64>),
 }
 
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Text(Some(s.to_string()))
+/// A value as a statement keeps it: a text is a span of the statement's one buffer, so that
+/// binding it allocates nothing, and the writing thread frees one buffer, not one string each.
+#[derive(Debug)]
+pub(super) enum Value {
+    Text(Option<Range<usize>>),
+    Int(Option<i64>),
+}
+
+/// What a placeholder can be given.
+pub(super) trait Bind {
+    /// The null of this type: a `None` binds it.
+    const NULL: Value;
+    /// The value, with its text written at the end of `text`.
+    fn bind(self, text: &mut String) -> Value;
+}
+
+/// The value of a text that `write` adds at the end of `text`.
+fn text_by(text: &mut String, write: impl FnOnce(&mut String)) -> Value {
+    let start = text.len();
+    write(text);
+    Value::Text(Some(start..text.len()))
+}
+
+impl Bind for &str {
+    const NULL: Value = Value::Text(None);
+    fn bind(self, text: &mut String) -> Value {
+        text_by(text, |text| text.push_str(self))
     }
 }
 
-impl From<&String> for Value {
-    fn from(s: &String) -> Self {
-        Value::Text(Some(s.clone()))
+impl Bind for &String {
+    const NULL: Value = Value::Text(None);
+    fn bind(self, text: &mut String) -> Value {
+        self.as_str().bind(text)
     }
 }
 
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Text(Some(s))
+impl Bind for &Option<String> {
+    const NULL: Value = Value::Text(None);
+    fn bind(self, text: &mut String) -> Value {
+        self.as_deref().bind(text)
     }
 }
 
-impl From<Option<String>> for Value {
-    fn from(s: Option<String>) -> Self {
-        Value::Text(s)
+impl Bind for i64 {
+    const NULL: Value = Value::Int(None);
+    fn bind(self, _: &mut String) -> Value {
+        Value::Int(Some(self))
     }
 }
 
-impl From<&Option<String>> for Value {
-    fn from(s: &Option<String>) -> Self {
-        Value::Text(s.clone())
+impl<B: Bind> Bind for Option<B> {
+    const NULL: Value = B::NULL;
+    fn bind(self, text: &mut String) -> Value {
+        self.map_or(B::NULL, |value| value.bind(text))
     }
 }
 
-impl From<i64> for Value {
-    fn from(n: i64) -> Self {
-        Value::Int(Some(n))
-    }
-}
+/// A document, stored as its JSON text, written straight into the statement's buffer.
+pub(super) struct Json<'a, T>(pub(super) &'a T);
 
-impl From<Option<i64>> for Value {
-    fn from(n: Option<i64>) -> Self {
-        Value::Int(n)
+impl<T: Serialize> Bind for Json<'_, T> {
+    const NULL: Value = Value::Text(None);
+    fn bind(self, text: &mut String) -> Value {
+        text_by(text, |text| {
+            // SAFETY: serde_json writes nothing but UTF-8 (its own `to_string` rests on this), so
+            // the buffer stays a string.
+            let bytes = unsafe { text.as_mut_vec() };
+            serde_json::to_writer(bytes, self.0).expect("stored documents are plain data and always serialize");
+        })
     }
 }
 
@@ -70,26 +107,44 @@ impl From<Option<i64>> for Value {
 pub(super) struct Statement {
     /// Most statements' text is fixed, and made once.
     pub(super) sql: Cow<'static, str>,
-    pub(super) values: Vec<Value>,
+    values: Vec<Value>,
+    /// The texts of `values`, back to back.
+    text: String,
     /// Must change exactly one row for the write to go on.
     pub(super) guard: bool,
 }
 
 impl Statement {
     pub(super) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
-        Self { sql: sql.into(), values: Vec::new(), guard: false }
+        let sql = sql.into();
+        let placeholders = sql.bytes().filter(|&b| b == b'$').count();
+        Self { values: Vec::with_capacity(placeholders), text: String::with_capacity(TEXT_CAPACITY), sql, guard: false }
     }
 
     /// Gives the next placeholder its value.
-    pub(super) fn bind(mut self, value: impl Into<Value>) -> Self {
-        self.values.push(value.into());
+    pub(super) fn bind(mut self, value: impl Bind) -> Self {
+        let value = value.bind(&mut self.text);
+        self.values.push(value);
         self
     }
 
+    /// How many values are bound.
+    pub(super) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The value of placeholder `$n` is `value(n - 1)`.
+    pub(super) fn value(&self, index: usize) -> Option<Bound<'_>> {
+        Some(match self.values.get(index)? {
+            Value::Text(span) => Bound::Text(span.clone().map(|span| &self.text[span])),
+            Value::Int(n) => Bound::Int(*n),
+        })
+    }
+
     fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        self.values.iter().fold(sqlx::query(&self.sql), |query, value| match value {
-            Value::Text(text) => query.bind(text.as_deref()),
-            Value::Int(n) => query.bind(*n),
+        (0..self.len()).filter_map(|index| self.value(index)).fold(sqlx::query(&self.sql), |query, value| match value {
+            Bound::Text(text) => query.bind(text),
+            Bound::Int(n) => query.bind(n),
         })
     }
 }
@@ -107,7 +162,9 @@ impl Write {
 
     /// A write of `statement` alone.
     pub(super) fn of(statement: Statement) -> Self {
-        Self { statements: vec![statement] }
+        let mut write = Self::new();
+        write.then(statement);
+        write
     }
 
     /// A write that applies only if `statement` changes exactly one row.
@@ -141,5 +198,38 @@ impl Write {
         }
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_value_reads_back_as_bound_from_the_one_buffer() {
+        let document = serde_json::json!({"name": "Zoë \"Z\" Ünal", "lines": ["a\nb", "\u{1F4B3}"]});
+        let absent: Option<String> = None;
+        let statement = Statement::new("INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind("pay_1")
+            .bind(Json(&document))
+            .bind(&absent)
+            .bind(None::<i64>)
+            .bind(6540)
+            .bind(Some(Json(&[1, 2])))
+            .bind(&"€".to_string());
+        let text = serde_json::to_string(&document).unwrap();
+        assert_eq!(
+            (0..=statement.len()).map(|i| statement.value(i)).collect::<Vec<_>>(),
+            [
+                Some(Bound::Text(Some("pay_1"))),
+                Some(Bound::Text(Some(text.as_str()))),
+                Some(Bound::Text(None)),
+                Some(Bound::Int(None)),
+                Some(Bound::Int(Some(6540))),
+                Some(Bound::Text(Some("[1,2]"))),
+                Some(Bound::Text(Some("€"))),
+                None,
+            ]
+        );
     }
 }
