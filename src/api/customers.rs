@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, page_limit, part, ApiJson, ApiQuery, FromBody};
+use super::strict::Tree;
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::customers;
@@ -137,7 +138,7 @@ super::openapi::flat_request!(
 );
 
 impl FromBody for CustomerRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<CustomerFields>(), fields_of::<CreateExtras>()])?;
         let extras: CreateExtras = part(body)?;
         let fields: CustomerFields = part(body)?;
@@ -155,7 +156,7 @@ super::openapi::flat_request!(
 );
 
 impl FromBody for CustomerUpdateRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<CustomerFields>(), fields_of::<UpdateExtras>()])?;
         let extras: UpdateExtras = part(body)?;
         let fields: CustomerFields = part(body)?;

@@ -20,17 +20,17 @@ use axum::http::request::Parts;
 use axum::http::Uri;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserializer;
-use serde_json::Value;
 
 use super::bounds::nests_deeper_than;
 use super::error::ApiError;
+pub use super::strict::Tree;
 use super::strict::{Fault, Strict};
 use crate::api::state::AppState;
 use crate::config::ServerConfig;
 
 /// A request body type, decoded from the parsed JSON.
 pub trait FromBody: Sized {
-    fn from_body(body: &Value) -> Result<Self, ApiError>;
+    fn from_body(body: &Tree) -> Result<Self, ApiError>;
 }
 
 pub struct ApiJson<T>(pub T);
@@ -47,7 +47,7 @@ impl<T: FromBody> FromRequest<AppState> for ApiJson<T> {
         let bytes = read_body(req.into_body(), &state.config.server).await?;
         // A body-less POST (capture everything, cancel without a reason) reads as `{}`.
         if bytes.iter().all(u8::is_ascii_whitespace) && !is_json {
-            return T::from_body(&Value::Object(Default::default())).map(ApiJson);
+            return T::from_body(&Tree::empty()).map(ApiJson);
         }
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
@@ -124,17 +124,17 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// Decodes the fields of `T` from `body`, naming the field at fault when one is wrong.
-pub fn part<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+pub fn part<T: DeserializeOwned>(body: &Tree) -> Result<T, ApiError> {
     let fault = Fault::default();
     T::deserialize(Strict::new(body, &fault)).map_err(|e| classify(fault.path(), &e.to_string()))
 }
 
 /// Refuses a body with a top-level field that none of `parts` declares.
-pub fn only_fields(body: &Value, parts: &[&[&str]]) -> Result<(), ApiError> {
-    let Value::Object(map) = body else {
+pub fn only_fields(body: &Tree, parts: &[&[&str]]) -> Result<(), ApiError> {
+    let Tree::Object(entries) = body else {
         return Err(ApiError::Undecodable("the request body must be a JSON object".into()));
     };
-    match map.keys().find(|k| !parts.iter().any(|fields| fields.contains(&k.as_str()))) {
+    match entries.iter().map(|(k, _)| k).find(|k| !parts.iter().any(|fields| fields.contains(&k.as_ref()))) {
         Some(field) => Err(ApiError::Undecodable(format!("{field}: unknown field"))),
         None => Ok(()),
     }
@@ -242,11 +242,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = part::<Outer>(&serde_json::json!({"inner": {"number": 300}})).unwrap_err();
+        let tree = |text: &'static str| crate::api::strict::parse(text.as_bytes()).unwrap();
+        let e = part::<Outer>(&tree(r#"{"inner": {"number": 300}}"#)).unwrap_err();
         assert!(e.to_string().starts_with("inner.number: "), "{e}");
-        let e = part::<Outer>(&serde_json::json!({"inner": {}})).unwrap_err();
+        let e = part::<Outer>(&tree(r#"{"inner": {}}"#)).unwrap_err();
         assert_eq!(e.to_string(), "inner.number: missing required field");
-        let e = only_fields(&serde_json::json!({"inner": 1, "extra": 2}), &[fields_of::<Outer>()]).unwrap_err();
+        let e = only_fields(&tree(r#"{"inner": 1, "extra": 2}"#), &[fields_of::<Outer>()]).unwrap_err();
         assert_eq!(e.to_string(), "extra: unknown field");
     }
 }

@@ -24,6 +24,7 @@ use super::payment_methods::{
     offer, CardCvcTokenStorage, CardFields, CustomerPaymentMethodResponseItem, PaymentMethodData,
     PaymentMethodResponse, PaymentMethodUpdateFields, ResponsePaymentMethodType,
 };
+use super::strict::Tree;
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::domain::payment::Address;
@@ -92,7 +93,7 @@ struct PaymentMethodSessionRequest {
 }
 
 impl FromBody for NewSession {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: PaymentMethodSessionRequest = part(body)?;
         bounds::address("billing.", req.billing.as_ref())?;
         bounds::url("", "return_url", req.return_url.as_deref())?;
@@ -145,7 +146,7 @@ super::openapi::flat_request!(
 );
 
 impl FromBody for SessionConfirmRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<CardFields>(), fields_of::<ConfirmExtras>()])?;
         let _: ConfirmExtras = part(body)?;
         let card: CardFields = part(body)?;
@@ -353,7 +354,7 @@ super::openapi::flat_request!(
 );
 
 impl FromBody for SessionUpdateRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<PaymentMethodUpdateFields>(), fields_of::<TokenField>()])?;
         let TokenField { payment_method_token: token } = part(body)?;
         let change = part::<PaymentMethodUpdateFields>(body)?.into_change()?;
@@ -408,7 +409,7 @@ struct PaymentMethodSessionDeleteSavedPaymentMethod {
 }
 
 impl FromBody for PaymentMethodSessionDeleteSavedPaymentMethod {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         part(body)
     }
 }

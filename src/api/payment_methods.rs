@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use super::bounds::{self, TEXT_MAX};
 use super::error::{ApiError, ErrorResponse};
 use super::extract::{fields_of, only_fields, part, ApiJson, FromBody};
+use super::strict::Tree;
 use super::types::time;
 use crate::api::state::{AppState, Call};
 use crate::card::{CardNetwork, CardNumber, Cvc, Expiry, ExpiryMonth, ExpiryYear};
@@ -83,7 +84,7 @@ pub(super) struct PaymentMethodIntentCreate {
 }
 
 impl FromBody for PaymentMethodIntentCreate {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: Self = part(body)?;
         bounds::metadata(req.metadata.as_ref())?;
         bounds::address("billing.", req.billing.as_ref())?;
@@ -245,7 +246,7 @@ super::openapi::flat_request!(
 );
 
 impl FromBody for PaymentMethodUpdate {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<PaymentMethodUpdateFields>()])?;
         Ok(Self(part::<PaymentMethodUpdateFields>(body)?.into_change()?))
     }
@@ -270,7 +271,7 @@ pub(super) struct ConfirmRequest {
 }
 
 impl FromBody for ConfirmRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: PaymentMethodIntentConfirm = part(body)?;
         let card = CardFields {
             payment_method_data: req.payment_method_data,
@@ -307,7 +308,7 @@ pub(super) struct CreateRequest {
 }
 
 impl FromBody for CreateRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: PaymentMethodCreate = part(body)?;
         bounds::metadata(req.metadata.as_ref())?;
         bounds::address("billing.", req.billing.as_ref())?;

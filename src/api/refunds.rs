@@ -13,6 +13,7 @@ use super::error::{ApiError, ErrorResponse};
 use super::extract::FromBody;
 use super::extract::{ApiJson, ApiQuery};
 use super::payments::SyncQuery;
+use super::strict::Tree;
 use super::types::{RefundListResponse, RefundResponse, RefundsCreateRequest};
 use crate::api::state::Call;
 use crate::domain::status::RefundStatus;
@@ -101,7 +102,7 @@ pub(super) struct RefundMetadataUpdateRequest {
 }
 
 impl FromBody for RefundMetadataUpdateRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: Self = super::extract::part(body)?;
         bounds::text("", "reason", req.reason.as_deref(), TEXT_MAX)?;
         bounds::metadata(req.metadata.as_ref())?;
@@ -154,7 +155,7 @@ pub(super) struct RefundListRequest {
 }
 
 impl FromBody for RefundListRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         super::extract::part(body)
     }
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::auth::ClientCaller;
 use super::error::ApiError;
 use super::extract::{part, ApiJson, FromBody};
+use super::strict::Tree;
 use crate::api::state::{AppState, Call};
 use crate::connectors::session::SessionToken;
 use crate::payments::sessions::{self, ConnectorOverride, SessionTokensRequest};
@@ -196,7 +197,7 @@ struct MerchantConnectorDetails {
 }
 
 impl FromBody for SessionTokensRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let req: PaymentsSessionRequest = part(body)?;
         if req.wallets.is_empty() {
             return Err(ApiError::InvalidRequest("wallets: name at least one wallet".into()));

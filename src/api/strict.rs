@@ -1,4 +1,6 @@
-//! The deserializer request bodies are decoded through (`extract::part`), over the parsed JSON.
+//! The deserializer request bodies are decoded through (`extract::part`), over the body parsed
+//! into a `Tree` whose strings and keys are borrowed from the body's bytes (copied only where
+//! they hold an escape), so that a body is parsed once and each part copies only what it keeps.
 //! It differs from serde_json's own in two ways, both so that the decoders take exactly what
 //! the OpenAPI document says (`type: object`, `type: integer`):
 //!
@@ -14,11 +16,40 @@
 //! reader of the bytes did not expect. It refuses a NUL character (`\u0000`) in any string or
 //! key too: no field means one, and PostgreSQL stores none in text.
 
-use serde::de::value::BorrowedStrDeserializer;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
-use serde_json::{Number, Value};
+use serde_json::Number;
 
 type Error = serde_json::Error;
+
+/// A JSON document as parsed from a request body, objects in the order their keys came.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tree<'b> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'b, str>),
+    Array(Vec<Tree<'b>>),
+    Object(Vec<(Cow<'b, str>, Tree<'b>)>),
+}
+
+impl<'b> Tree<'b> {
+    /// `{}`: what a body left out reads as.
+    pub fn empty() -> Self {
+        Tree::Object(Vec::new())
+    }
+
+    /// The value of `key`, when this is an object that has it.
+    pub fn get(&self, key: &str) -> Option<&Tree<'b>> {
+        match self {
+            Tree::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, value)| value),
+            _ => None,
+        }
+    }
+}
 
 /// Where a value stands in the body: a chain through its parents, borrowed from the body's keys
 /// and the stack as the decoder descends, so that tracking it costs nothing until an error
@@ -77,67 +108,77 @@ impl Fault {
 
 /// A JSON value to decode strictly, noting in `fault` where an error is raised.
 pub struct Strict<'de, 'p> {
-    value: &'de Value,
+    value: &'de Tree<'de>,
     at: At<'p>,
     fault: &'p Fault,
 }
 
 impl<'de, 'p> Strict<'de, 'p> {
-    pub fn new(value: &'de Value, fault: &'p Fault) -> Self {
+    pub fn new(value: &'de Tree<'de>, fault: &'p Fault) -> Self {
         Self { value, at: At::Root, fault }
     }
 }
 
-fn unexpected(value: &Value) -> Unexpected<'_> {
+fn unexpected<'t>(value: &'t Tree) -> Unexpected<'t> {
     match value {
-        Value::Null => Unexpected::Unit,
-        Value::Bool(b) => Unexpected::Bool(*b),
-        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        Tree::Null => Unexpected::Unit,
+        Tree::Bool(b) => Unexpected::Bool(*b),
+        Tree::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
             (Some(u), ..) => Unexpected::Unsigned(u),
             (_, Some(i), _) => Unexpected::Signed(i),
             (.., f) => Unexpected::Float(f.unwrap_or(f64::NAN)),
         },
-        Value::String(s) => Unexpected::Str(s),
-        Value::Array(_) => Unexpected::Seq,
-        Value::Object(_) => Unexpected::Map,
+        Tree::String(s) => Unexpected::Str(s),
+        Tree::Array(_) => Unexpected::Seq,
+        Tree::Object(_) => Unexpected::Map,
     }
 }
 
 /// A number with a zero fraction, as an integer; within 2^53, where a float is exact.
-fn whole(value: &Value) -> Option<Value> {
-    let f = value.as_number().filter(|n| n.is_f64())?.as_f64()?;
+fn whole(n: &Number) -> Option<Number> {
+    let f = n.as_f64().filter(|_| n.is_f64())?;
     if f.fract() != 0.0 || f.abs() >= 9_007_199_254_740_992.0 {
         return None;
     }
-    Some(Value::Number(if f < 0.0 { Number::from(f as i64) } else { Number::from(f as u64) }))
+    Some(if f < 0.0 { Number::from(f as i64) } else { Number::from(f as u64) })
 }
 
 macro_rules! integers {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-            match whole(self.value) {
-                Some(n) => n.$method(visitor),
-                None => self.value.$method(visitor),
+            match self.value {
+                Tree::Number(n) => match whole(n) {
+                    Some(n) => n.$method(visitor),
+                    None => n.$method(visitor),
+                },
+                other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
             }
         }
     )*};
 }
 
-macro_rules! delegate {
+macro_rules! numbers {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-            self.value.$method(visitor)
+            match self.value {
+                Tree::Number(n) => n.$method(visitor),
+                other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+            }
         }
     )*};
 }
 
 impl<'de, 'p> Strict<'de, 'p> {
-    fn items(&self, items: &'de [Value]) -> Items<'de, 'p> {
+    fn items(&self, items: &'de [Tree<'de>]) -> Items<'de, 'p> {
         Items { items: items.iter(), next: 0, at: self.at, fault: self.fault }
     }
 
-    fn entries(&self, map: &'de serde_json::Map<String, Value>) -> Entries<'de, 'p> {
-        Entries { entries: map.iter(), value: None, at: self.at, fault: self.fault }
+    fn entries(&self, entries: &'de [(Cow<'de, str>, Tree<'de>)]) -> Entries<'de, 'p> {
+        Entries { entries: entries.iter(), value: None, at: self.at, fault: self.fault }
+    }
+
+    fn refuse<V: Visitor<'de>>(&self, visitor: V) -> Result<V::Value, Error> {
+        Err(de::Error::invalid_type(unexpected(self.value), &visitor))
     }
 }
 
@@ -146,15 +187,18 @@ impl<'de> Deserializer<'de> for Strict<'de, '_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value {
-            Value::Array(items) => visitor.visit_seq(self.items(items)),
-            Value::Object(map) => visitor.visit_map(self.entries(map)),
-            other => other.deserialize_any(visitor),
+            Tree::Null => visitor.visit_unit(),
+            Tree::Bool(b) => visitor.visit_bool(*b),
+            Tree::Number(n) => n.deserialize_any(visitor),
+            Tree::String(s) => visitor.visit_borrowed_str(s),
+            Tree::Array(items) => visitor.visit_seq(self.items(items)),
+            Tree::Object(entries) => visitor.visit_map(self.entries(entries)),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value {
-            Value::Null => visitor.visit_none(),
+            Tree::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
     }
@@ -170,15 +214,15 @@ impl<'de> Deserializer<'de> for Strict<'de, '_> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value {
-            Value::Object(map) => visitor.visit_map(self.entries(map)),
-            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+            Tree::Object(entries) => visitor.visit_map(self.entries(entries)),
+            _ => self.refuse(visitor),
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value {
-            Value::Array(items) => visitor.visit_seq(self.items(items)),
-            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+            Tree::Array(items) => visitor.visit_seq(self.items(items)),
+            _ => self.refuse(visitor),
         }
     }
 
@@ -199,18 +243,71 @@ impl<'de> Deserializer<'de> for Strict<'de, '_> {
         visitor.visit_newtype_struct(self)
     }
 
-    /// Request enums are names (`"manual"`), with nothing inside to be strict about.
+    /// Request enums are names (`"manual"`), with nothing inside to be strict about; a variant
+    /// with a value is an object of one key, as serde_json reads it.
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        variants: &'static [&'static str],
+        _name: &'static str,
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.value.deserialize_enum(name, variants, visitor)
+        match self.value {
+            Tree::String(s) => visitor.visit_enum(BorrowedStrDeserializer::new(s)),
+            Tree::Object(entries) if entries.len() == 1 => {
+                visitor.visit_enum(MapAccessDeserializer::new(self.entries(entries)))
+            }
+            Tree::Object(_) => Err(de::Error::invalid_value(Unexpected::Map, &"map with a single key")),
+            other => Err(de::Error::invalid_type(unexpected(other), &"string or map")),
+        }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Error> {
-        self.value.deserialize_unit_struct(name, visitor)
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Tree::Bool(b) => visitor.visit_bool(*b),
+            _ => self.refuse(visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Tree::String(s) => visitor.visit_borrowed_str(s),
+            _ => self.refuse(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Tree::String(s) => visitor.visit_borrowed_str(s),
+            Tree::Array(items) => visitor.visit_seq(self.items(items)),
+            _ => self.refuse(visitor),
+        }
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Tree::Null => visitor.visit_unit(),
+            _ => self.refuse(visitor),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_unit(visitor)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -222,14 +319,11 @@ impl<'de> Deserializer<'de> for Strict<'de, '_> {
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
     }
 
-    delegate! {
-        deserialize_bool deserialize_f32 deserialize_f64 deserialize_char deserialize_str deserialize_string
-        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_identifier
-    }
+    numbers! { deserialize_f32 deserialize_f64 }
 }
 
 struct Items<'de, 'p> {
-    items: std::slice::Iter<'de, Value>,
+    items: std::slice::Iter<'de, Tree<'de>>,
     next: usize,
     at: At<'p>,
     fault: &'p Fault,
@@ -252,8 +346,8 @@ impl<'de> SeqAccess<'de> for Items<'de, '_> {
 }
 
 struct Entries<'de, 'p> {
-    entries: serde_json::map::Iter<'de>,
-    value: Option<(&'de str, &'de Value)>,
+    entries: std::slice::Iter<'de, (Cow<'de, str>, Tree<'de>)>,
+    value: Option<(&'de str, &'de Tree<'de>)>,
     at: At<'p>,
     fault: &'p Fault,
 }
@@ -263,6 +357,7 @@ impl<'de> MapAccess<'de> for Entries<'de, '_> {
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
         let Some((key, value)) = self.entries.next() else { return Ok(None) };
+        let key: &'de str = key;
         self.value = Some((key, value));
         let read = seed.deserialize(BorrowedStrDeserializer::<Error>::new(key));
         read.map(Some).inspect_err(|_| self.fault.note(&At::Key(&self.at, key)))
@@ -279,19 +374,19 @@ impl<'de> MapAccess<'de> for Entries<'de, '_> {
     }
 }
 
-/// A JSON document as a `Value`, refused when any object in it has a key twice.
-pub fn parse(bytes: &[u8]) -> Result<Value, Error> {
+/// A JSON document as a `Tree`, refused when any object in it has a key twice.
+pub fn parse(bytes: &[u8]) -> Result<Tree<'_>, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let Unique(value) = serde::Deserialize::deserialize(&mut deserializer)?;
+    let Unique(tree) = serde::Deserialize::deserialize(&mut deserializer)?;
     deserializer.end()?;
-    Ok(value)
+    Ok(tree)
 }
 
 /// A value whose objects have no key twice. The depth it recurses to is bounded before parsing
 /// (`bounds::nests_deeper_than`).
-struct Unique(Value);
+struct Unique<'b>(Tree<'b>);
 
-impl<'de> serde::Deserialize<'de> for Unique {
+impl<'de> serde::Deserialize<'de> for Unique<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(UniqueVisitor).map(Unique)
     }
@@ -300,60 +395,122 @@ impl<'de> serde::Deserialize<'de> for Unique {
 struct UniqueVisitor;
 
 impl<'de> Visitor<'de> for UniqueVisitor {
-    type Value = Value;
+    type Value = Tree<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Tree<'de>, E> {
+        Ok(Tree::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, v: i64) -> Result<Tree<'de>, E> {
+        Ok(Tree::Number(v.into()))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, v: u64) -> Result<Tree<'de>, E> {
+        Ok(Tree::Number(v.into()))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, v: f64) -> Result<Tree<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Tree::Null, Tree::Number))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        without_nul(v).map(|v| Value::String(v.to_string()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Tree<'de>, E> {
+        without_nul(v).map(|v| Tree::String(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        without_nul(&v)?;
-        Ok(Value::String(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Tree<'de>, E> {
+        without_nul(v).map(|v| Tree::String(Cow::Owned(v.to_string())))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
+        Ok(Tree::Null)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(Unique(item)) = seq.next_element()? {
             items.push(item);
         }
-        Ok(Value::Array(items))
+        Ok(Tree::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
+        let mut entries = Vec::new();
+        let mut keys = Keys::default();
+        while let Some(Key(key)) = map.next_key()? {
             without_nul(&key)?;
             let Unique(value) = map.next_value()?;
-            if object.contains_key(&key) {
+            if !keys.first(&entries, &key) {
                 return Err(de::Error::custom(format_args!("the key `{key}` appears twice in one object")));
             }
-            object.insert(key, value);
+            entries.push((key, value));
         }
-        Ok(Value::Object(object))
+        Ok(Tree::Object(entries))
+    }
+}
+
+/// An object's key, borrowed from the body unless it holds an escape.
+struct Key<'b>(Cow<'b, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The keys an object has shown so far, to tell one seen before. A request's objects have a few
+/// keys, which are compared in turn; past `Keys::FEW` their hashes are kept too, so that a body
+/// of thousands of keys costs no more than one pass.
+#[derive(Default)]
+struct Keys {
+    hashes: Option<HashSet<u64>>,
+}
+
+impl Keys {
+    const FEW: usize = 16;
+
+    /// Whether `key` is new among `entries`, the object's entries so far.
+    fn first<T>(&mut self, entries: &[(Cow<str>, T)], key: &str) -> bool {
+        let seen = |key: &str| entries.iter().any(|(k, _)| k == key);
+        if entries.len() < Self::FEW {
+            return !seen(key);
+        }
+        let hashes = self.hashes.get_or_insert_with(|| {
+            let mut hashes = HashSet::with_capacity(entries.len() * 2);
+            for (k, _) in entries {
+                hashes.insert(Self::hash(k));
+            }
+            hashes
+        });
+        // Two keys may share a hash; only then are the keys compared.
+        hashes.insert(Self::hash(key)) || !seen(key)
+    }
+
+    fn hash(key: &str) -> u64 {
+        use std::hash::{BuildHasher, RandomState};
+        thread_local!(static STATE: RandomState = RandomState::new());
+        STATE.with(|state| state.hash_one(key))
     }
 }
 
@@ -367,7 +524,7 @@ fn without_nul<E: de::Error>(text: &str) -> Result<&str, E> {
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
@@ -393,7 +550,9 @@ mod tests {
     }
 
     fn decode(v: Value) -> Result<Outer, String> {
-        Outer::deserialize(Strict::new(&v, &Fault::default())).map_err(|e| e.to_string())
+        let text = v.to_string();
+        let tree = parse(text.as_bytes()).map_err(|e| e.to_string())?;
+        Outer::deserialize(Strict::new(&tree, &Fault::default())).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -423,6 +582,62 @@ mod tests {
             assert!(e.contains("NUL character"), "{body}: {e}");
         }
         // An escaped backslash before `u0000` is text, not a NUL.
-        assert_eq!(parse(br#"{"a":"\\u0000"}"#).unwrap(), json!({ "a": "\\u0000" }));
+        assert_eq!(
+            parse(br#"{"a":"\\u0000"}"#).unwrap(),
+            Tree::Object(vec![("a".into(), Tree::String("\\u0000".into()))])
+        );
+    }
+
+    #[test]
+    fn a_key_twice_is_refused_in_short_objects_and_long_ones() {
+        let twice = |body: &str| parse(body.as_bytes()).unwrap_err().to_string();
+        assert!(twice(r#"{"a":1,"b":2,"a":3}"#).contains("the key `a` appears twice"));
+        // An escape spells the same key.
+        assert!(twice(r#"{"ab":1,"a\u0062":2}"#).contains("the key `ab` appears twice"));
+        let long = |last: &str| {
+            let keys: Vec<String> = (0..5000).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!("{{{},\"{last}\":0}}", keys.join(","))
+        };
+        assert!(twice(&long("k2")).contains("the key `k2` appears twice"));
+        assert!(twice(&long("k4999")).contains("the key `k4999` appears twice"));
+        let distinct = long("k5000");
+        let Tree::Object(entries) = parse(distinct.as_bytes()).unwrap() else { panic!("an object") };
+        assert_eq!(entries.len(), 5001);
+    }
+
+    #[test]
+    fn escaped_strings_and_keys_read_as_their_text_in_the_order_sent() {
+        let tree = parse(br#"{"zeta":"x\ny","a\u0062":"caf\u00e9","n":[1.5,-2,true,null]}"#).unwrap();
+        let keys: Vec<&str> = match &tree {
+            Tree::Object(entries) => entries.iter().map(|(k, _)| k.as_ref()).collect(),
+            _ => panic!("an object"),
+        };
+        assert_eq!(keys, ["zeta", "ab", "n"]);
+        assert_eq!(tree.get("ab"), Some(&Tree::String("café".into())));
+        let value = Value::deserialize(Strict::new(&tree, &Fault::default())).unwrap();
+        assert_eq!(value, json!({ "zeta": "x\ny", "ab": "café", "n": [1.5, -2, true, null] }));
+    }
+
+    #[test]
+    fn enums_read_as_serde_json_reads_them() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        enum Choice {
+            Plain,
+            With(u8),
+        }
+        let read = |body: &str| {
+            let tree = parse(body.as_bytes()).unwrap();
+            let strict = Choice::deserialize(Strict::new(&tree, &Fault::default())).map_err(|e| e.to_string());
+            (strict, serde_json::from_str::<Choice>(body).map_err(|e| e.to_string()))
+        };
+        for body in [r#""Plain""#, r#"{"With":7}"#] {
+            let (strict, serde) = read(body);
+            assert_eq!(strict, serde, "{body}");
+            assert!(strict.is_ok(), "{body}");
+        }
+        for body in [r#""Other""#, r#"{"With":7,"Plain":null}"#, "7", r#"{"With":"7"}"#] {
+            let (strict, serde) = read(body);
+            assert!(strict.is_err() && serde.is_err(), "{body}: {strict:?}");
+        }
     }
 }

@@ -5,6 +5,8 @@
 //! Create-intent, confirm-intent and create-and-confirm share groups of fields (`IntentFields`,
 //! `MethodFields`, `IntentDetails`); each request is decoded from those parts (`FromBody`).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
@@ -14,6 +16,7 @@ use utoipa::ToSchema;
 use super::bounds::{self, TEXT_MAX};
 use super::error::ApiError;
 use super::extract::{fields_of, only_fields, part, FromBody};
+use super::strict::Tree;
 use crate::card::{CardNetwork, CardNumber, CardSummary, Cvc, Expiry, ExpiryMonth, ExpiryYear};
 use crate::domain::decision::Decision;
 use crate::domain::payment::Payment;
@@ -273,7 +276,7 @@ pub struct PaymentsRequest {
 }
 
 impl FromBody for PaymentsRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentFields>(), fields_of::<MethodFields>(), fields_of::<IntentDetails>()])?;
         let request = Self { intent: part(body)?, method: part(body)?, details: part(body)? };
         bounds::intent_details(&request.details)?;
@@ -303,7 +306,7 @@ pub struct CreateIntentRequest {
 }
 
 impl FromBody for CreateIntentRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentFields>(), fields_of::<IntentDetails>()])?;
         let request = Self { intent: part(body)?, details: part(body)? };
         bounds::intent_details(&request.details)?;
@@ -368,7 +371,7 @@ pub struct UpdateIntentRequest {
 }
 
 impl FromBody for UpdateIntentRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<IntentUpdateFields>(), fields_of::<IntentDetails>()])?;
         // Stored with the details, but whether an intent has a link is settled when it is made.
         if body.get("payment_link_enabled").is_some() {
@@ -431,7 +434,7 @@ pub struct ConfirmIntentRequest {
 }
 
 impl FromBody for ConfirmIntentRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         only_fields(body, &[fields_of::<MethodFields>(), fields_of::<ConfirmExtras>()])?;
         let request = Self { method: part(body)?, extras: part(body)? };
         request.method.check_bounds()?;
@@ -514,7 +517,7 @@ impl RefundsCreateRequest {
 macro_rules! whole_body {
     ($($t:ty),+) => {$(
         impl FromBody for $t {
-            fn from_body(body: &Value) -> Result<Self, ApiError> {
+            fn from_body(body: &Tree) -> Result<Self, ApiError> {
                 part(body)
             }
         }
@@ -524,21 +527,21 @@ whole_body!(RefundsCreateRequest);
 
 /// A body that may be left out: a JSON `null` is left out too, as the document's optional
 /// request body has it.
-fn optional(body: &Value) -> Value {
+fn optional<'t, 'b>(body: &'t Tree<'b>) -> Cow<'t, Tree<'b>> {
     match body {
-        Value::Null => Value::Object(Default::default()),
-        body => body.clone(),
+        Tree::Null => Cow::Owned(Tree::empty()),
+        body => Cow::Borrowed(body),
     }
 }
 
 impl FromBody for PaymentsCaptureRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         part(&optional(body))
     }
 }
 
 impl FromBody for CancelRequest {
-    fn from_body(body: &Value) -> Result<Self, ApiError> {
+    fn from_body(body: &Tree) -> Result<Self, ApiError> {
         let request: Self = part(&optional(body))?;
         bounds::text("", "cancellation_reason", request.cancellation_reason.as_deref(), TEXT_MAX)?;
         Ok(request)

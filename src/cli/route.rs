@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::api::extract::FromBody;
+use crate::api::extract::decode;
 use crate::api::types::{MethodChoice, PaymentsRequest};
 use crate::config::Config;
 use crate::domain::decision::Decision;
@@ -50,7 +50,9 @@ pub fn read_payment(path: &Path, profile: &Profile) -> Result<DryRunCase, String
     let text = std::fs::read_to_string(path).map_err(|e| shown(&e))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| shown(&e))?;
     let mut case = if json.get("amount_details").is_some() {
-        let request = PaymentsRequest::from_body(&json).map_err(|e| shown(&e))?;
+        // Decoded as the API decodes it; the file is the operator's own, so serde_json's own
+        // bound on nesting is the only one.
+        let request: PaymentsRequest = decode(text.as_bytes(), usize::MAX).map_err(|e| shown(&e))?;
         let (intent, choice) = request.into_parts().map_err(|e| shown(&e))?;
         // A dry run has no vault to open: the card of a saved method is not known to it.
         let MethodChoice::Given(confirmation) = choice else {

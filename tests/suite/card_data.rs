@@ -466,10 +466,11 @@ fn decoding_errors_never_echo_the_card() {
 
 #[test]
 fn a_decoded_request_prints_no_card_data() {
-    use switchyard::api::extract::FromBody;
+    use switchyard::api::extract::decode;
     use switchyard::api::types::PaymentsRequest;
 
-    let request = PaymentsRequest::from_body(&card_payment(PAN)).expect("a valid request");
+    let body = card_payment(PAN).to_string();
+    let request: PaymentsRequest = decode(body.as_bytes(), 32).expect("a valid request");
     let printed = format!("{request:?}");
     assert!(!printed.contains(PAN), "{printed}");
     assert!(!printed.contains(CVC), "{printed}");
