@@ -82,7 +82,8 @@ impl<'de> de::Visitor<'de> for Digits {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        let digits: String = v.chars().filter(|c| !(self.allow_spaces && *c == ' ')).collect();
+        let mut digits = String::with_capacity(v.len());
+        digits.extend(v.chars().filter(|c| !(self.allow_spaces && *c == ' ')));
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(E::custom(format!("{} must contain only digits", self.what)));
         }
@@ -110,10 +111,16 @@ impl<'de> de::Visitor<'de> for Digits {
 #[derive(Clone, PartialEq, Eq)]
 pub struct CardNumber(String);
 
+const CARD_NUMBER: Digits = Digits { what: "card number", lengths: (12, 19), allow_spaces: true };
+
 impl CardNumber {
     pub fn parse(digits: &str) -> Result<Self, String> {
-        let d = Digits { what: "card number", lengths: (12, 19), allow_spaces: true };
-        let digits = de::Visitor::visit_str::<de::value::Error>(d, digits).map_err(|e| e.to_string())?;
+        let digits = de::Visitor::visit_str::<de::value::Error>(CARD_NUMBER, digits).map_err(|e| e.to_string())?;
+        Self::checked(digits)
+    }
+
+    /// Digits that are a card number's length, when they pass the Luhn check.
+    fn checked(digits: String) -> Result<Self, String> {
         if !luhn_ok(&digits) {
             return Err("card number fails the Luhn check".into());
         }
@@ -151,8 +158,7 @@ impl fmt::Display for CardNumber {
 
 impl<'de> Deserialize<'de> for CardNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let digits = d.deserialize_any(Digits { what: "card number", lengths: (12, 19), allow_spaces: true })?;
-        CardNumber::parse(&digits).map_err(de::Error::custom)
+        CardNumber::checked(d.deserialize_any(CARD_NUMBER)?).map_err(de::Error::custom)
     }
 }
 

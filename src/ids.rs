@@ -45,13 +45,16 @@ impl IdMinter {
     }
 
     fn mint(&self, kind: &str) -> String {
-        format!("{}_{kind}_{}", self.cell, uuid::Uuid::now_v7().simple())
+        let mut uuid = uuid::Uuid::encode_buffer();
+        let uuid = uuid::Uuid::now_v7().simple().encode_lower(&mut uuid);
+        [self.cell.as_str(), "_", kind, "_", uuid].concat()
     }
 }
 
 /// A client secret: handed to the merchant's front end, valid until the intent's session expires.
 pub fn client_secret() -> String {
-    format!("cs_{}", uuid::Uuid::new_v4().simple())
+    let mut uuid = uuid::Uuid::encode_buffer();
+    ["cs_", uuid::Uuid::new_v4().simple().encode_lower(&mut uuid)].concat()
 }
 
 /// The reference a customer gets when the merchant gives none.
@@ -125,7 +128,10 @@ mod tests {
         let id = ids.payment();
         assert!(id.starts_with("sy_pay_") && (32..=64).contains(&id.len()), "{id}");
         assert_ne!(ids.payment(), id);
-        assert!(client_secret().starts_with("cs_"));
+        let hex = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        assert!(id.strip_prefix("sy_pay_").is_some_and(hex), "{id}");
+        let secret = client_secret();
+        assert!(secret.strip_prefix("cs_").is_some_and(hex), "{secret}");
     }
 
     #[test]

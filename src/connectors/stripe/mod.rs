@@ -25,6 +25,7 @@ mod webhook;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -51,6 +52,11 @@ const NAME: &str = "stripe";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 /// The API version the mappings in `transformers` are written against.
 const API_VERSION: &str = "2024-06-20";
+const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+/// What a form's text starts in: a card payment's fits.
+const FORM_CAPACITY: usize = 512;
 /// How far Stripe's clock (which sets `created`) may be from ours, and how long after a call's
 /// end Stripe may still be making what it asked for, unless the account's
 /// `metadata.clock_skew_secs` says otherwise. A lookup by switchyard's ids concludes "never
@@ -98,7 +104,9 @@ impl Stripe {
             connector: NAME.into(),
             reason: format!("account `{}` has no api_key", account.name),
         })?;
-        Ok(request.header("Authorization", format!("Bearer {}", key.expose())).header("Stripe-Version", API_VERSION))
+        Ok(request
+            .header(AUTHORIZATION, format!("Bearer {}", key.expose()))
+            .header(STRIPE_VERSION, HeaderValue::from_static(API_VERSION)))
     }
 
     /// A POST of `form` as a form body. A form that cannot be encoded fails the build of the
@@ -110,7 +118,19 @@ impl Stripe {
         idempotency_key: &str,
         form: &T,
     ) -> ConnectorResult<RequestBuilder> {
-        let request = self.http.post(Self::url(account, path)?).header("Idempotency-Key", idempotency_key).form(form);
+        let mut body = String::with_capacity(FORM_CAPACITY);
+        form.serialize(serde_urlencoded::Serializer::new(&mut form_urlencoded::Serializer::new(&mut body))).map_err(
+            |e| ConnectorError::Unavailable {
+                connector: NAME.into(),
+                reason: format!("the form cannot be encoded: {e}"),
+            },
+        )?;
+        let request = self
+            .http
+            .post(Self::url(account, path)?)
+            .header(IDEMPOTENCY_KEY, idempotency_key)
+            .header(CONTENT_TYPE, FORM)
+            .body(body);
         self.authorized(account, request)
     }
 
