@@ -190,7 +190,9 @@ full_load() { # URL SERVER_PID
             if (bad > 0 || errors > 0)
                 printf "%d non-2xx answers (first: HTTP %d), %d socket errors\n", bad, status, errors > "/dev/stderr"
             n = rps * seconds
-            printf "%s %s %s %.0f %.0f %.0f %.1f\n", rps, p50, p99, server * 1e6 / n, wrk * 1e6 / n, stripe * 1e6 / n, switched / n
+            # The server CPU to a tenth of a µs: a whole µs is 3% of the floor, more than a ratio
+            # of two rounds should move by rounding alone.
+            printf "%s %s %s %.1f %.0f %.0f %.1f\n", rps, p50, p99, server * 1e6 / n, wrk * 1e6 / n, stripe * 1e6 / n, switched / n
         }' "$tmp/wrk.out" "$tmp/wrk.time"
 }
 
@@ -256,9 +258,10 @@ rounds = [[float(x) for x in line.split()] for line in sys.stdin]
 throughput = [b / c for b, c, _, _ in rounds]
 cpu = [b / c for _, _, b, c in rounds]
 listed = lambda values: ", ".join("%.2f" % v for v in values)
+micros = lambda values: ", ".join("%.1f" % v for v in values)
 print("over %d rounds of (b) and (c): throughput (b)/(c) median %.2f (%s), CPU per request (b)/(c) median %.2f (%s)"
       % (len(rounds), statistics.median(throughput), listed(throughput), statistics.median(cpu), listed(cpu)))
-print("  (b) CPU µs/request %s; (c) %s" % (listed([r[2] for r in rounds]), listed([r[3] for r in rounds])))'
+print("  (b) CPU µs/request %s; (c) %s" % (micros([r[2] for r in rounds]), micros([r[3] for r in rounds])))'
 fi
 # What the rest of the machine spends on each request at full load, on the same two cores: the
 # load generator, and the fake Stripe (one call per request in each).
