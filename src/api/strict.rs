@@ -147,11 +147,8 @@ macro_rules! integers {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
             match self.value {
-                Tree::Number(n) => match whole(n) {
-                    Some(n) => n.$method(visitor),
-                    None => n.$method(visitor),
-                },
-                other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+                Tree::Number(n) => whole(n).as_ref().unwrap_or(n).$method(visitor),
+                _ => self.refuse(visitor),
             }
         }
     )*};
@@ -162,7 +159,7 @@ macro_rules! numbers {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
             match self.value {
                 Tree::Number(n) => n.$method(visitor),
-                other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+                _ => self.refuse(visitor),
             }
         }
     )*};

@@ -109,8 +109,8 @@ impl Stripe {
             .header(STRIPE_VERSION, HeaderValue::from_static(API_VERSION)))
     }
 
-    /// A POST of `form` as a form body. A form that cannot be encoded fails the build of the
-    /// request, so [`http::send`] knows it was never sent.
+    /// A POST of `form` as a form body. A form that cannot be encoded is a call never sent, as is
+    /// a request that cannot be built (which [`http::send`] tells).
     fn post<T: Serialize + ?Sized>(
         &self,
         account: &Account,
