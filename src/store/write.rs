@@ -135,14 +135,18 @@ impl Statement {
 
     /// The value of placeholder `$n` is `value(n - 1)`.
     pub(super) fn value(&self, index: usize) -> Option<Bound<'_>> {
-        Some(match self.values.get(index)? {
+        self.values.get(index).map(|value| self.bound(value))
+    }
+
+    fn bound(&self, value: &Value) -> Bound<'_> {
+        match value {
             Value::Text(span) => Bound::Text(span.clone().map(|span| &self.text[span])),
             Value::Int(n) => Bound::Int(*n),
-        })
+        }
     }
 
     fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        (0..self.len()).filter_map(|index| self.value(index)).fold(sqlx::query(&self.sql), |query, value| match value {
+        self.values.iter().fold(sqlx::query(&self.sql), |query, value| match self.bound(value) {
             Bound::Text(text) => query.bind(text),
             Bound::Int(n) => query.bind(n),
         })
