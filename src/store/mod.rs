@@ -21,6 +21,7 @@ mod payments;
 mod query;
 mod rechecks;
 mod refunds;
+mod sqlite_direct;
 mod sqlite_wal;
 mod sqlite_writer;
 mod write;

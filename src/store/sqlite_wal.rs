@@ -1,7 +1,8 @@
 //! How the writing thread's connection writes SQLite's write-ahead log: a commit's frames are
 //! gathered in memory and written in one call when the log is flushed to disk, rather than two
-//! calls a frame (its header, then its page) as SQLite makes them. Each call into the kernel
-//! costs more than the bytes it copies.
+//! calls a frame (its header, then its page) as SQLite makes them, and where the system takes it,
+//! past the page cache (`sqlite_direct`). Each call into the kernel costs more than the bytes it
+//! copies, and each page the kernel writes back costs more than the disk's own copy.
 //!
 //! It is a VFS over the system's default one that differs only for write-ahead log files. Every
 //! other call on such a file (a read, a flush, its size, a truncation) writes out what is
@@ -18,6 +19,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use rusqlite::{ffi, Connection};
+
+use super::sqlite_direct::{self, Direct};
 
 /// The VFS's name, to open a connection with.
 pub(super) const NAME: &str = "switchyard-wal";
@@ -50,6 +53,21 @@ pub(super) fn register() -> rusqlite::Result<()> {
         ffi::SQLITE_OK => Ok(()),
         rc => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some(format!("registering the {NAME} VFS")))),
     }
+}
+
+/// Tells `conn`'s write-ahead log that a transaction begins; `alone` when no other connection has
+/// committed since the connection's previous one.
+pub(super) fn begin(conn: &Connection, alone: bool) {
+    if let Some(direct) = unsafe { log_of(conn) }.and_then(|log| log.direct.as_mut()) {
+        direct.begin(alone);
+    }
+}
+
+/// How many writes of `conn`'s write-ahead log went direct, and how many reads its image
+/// answered; None when it is not written direct.
+#[cfg(test)]
+pub(super) fn direct_counts(conn: &Connection) -> Option<(usize, usize)> {
+    unsafe { log_of(conn) }.and_then(|log| log.direct.as_ref()).map(|direct| direct.counts)
 }
 
 /// Writes out what `conn`'s write-ahead log has gathered. Called before the connection undoes a
@@ -85,6 +103,8 @@ struct LogFile {
     gathered: Vec<u8>,
     /// Where in the file `gathered` starts.
     at: i64,
+    /// Where the log is written past the page cache.
+    direct: Option<Direct>,
     /// How many writes reached the default VFS.
     #[cfg(test)]
     writes: usize,
@@ -103,8 +123,20 @@ impl LogFile {
         if self.gathered.is_empty() {
             return ffi::SQLITE_OK;
         }
-        let write = self.methods().xWrite.expect("a VFS file writes");
-        let rc = write(self.real, self.gathered.as_ptr().cast(), self.gathered.len() as c_int, self.at);
+        let direct = self.direct.as_mut().map(|direct| direct.write(&self.gathered, self.at as usize));
+        let rc = match direct {
+            Some(Ok(true)) => ffi::SQLITE_OK,
+            written => {
+                if let Some(Err(e)) = written {
+                    // The file system took the log's opening but not its writes: the page cache
+                    // from here on.
+                    tracing::warn!(error = %e, "the write-ahead log cannot be written direct; writing it through the page cache");
+                    self.direct = None;
+                }
+                let write = self.methods().xWrite.expect("a VFS file writes");
+                write(self.real, self.gathered.as_ptr().cast(), self.gathered.len() as c_int, self.at)
+            }
+        };
         self.gathered.clear();
         #[cfg(test)]
         {
@@ -139,11 +171,13 @@ unsafe extern "C" fn open(
         (*file).pMethods = null();
         return rc;
     }
+    let path = std::os::unix::ffi::OsStrExt::from_bytes(CStr::from_ptr(name).to_bytes());
     file.cast::<LogFile>().write(LogFile {
         base: ffi::sqlite3_file { pMethods: &METHODS },
         real,
         gathered: Vec::new(),
         at: 0,
+        direct: Direct::open(std::path::Path::new::<std::ffi::OsStr>(path)),
         #[cfg(test)]
         writes: 0,
     });
@@ -197,6 +231,7 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let wrote = log.write_out();
     let closed = (log.methods().xClose.expect("a VFS file closes"))(log.real);
     std::ptr::drop_in_place(&mut log.gathered);
+    std::ptr::drop_in_place(&mut log.direct);
     if wrote != ffi::SQLITE_OK {
         wrote
     } else {
@@ -218,10 +253,53 @@ macro_rules! after_write_out {
     )*};
 }
 
+/// A read of the log: from the image where it stands for the file (first checking, after a
+/// commit, that the file's header still names the image's cycle), else from the file.
+unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
+    let log = log(file);
+    let rc = log.write_out();
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let read = log.methods().xRead.expect("a VFS file reads");
+    if let Some(direct) = log.direct.as_mut() {
+        if direct.unchecked() {
+            let mut header = [0u8; sqlite_direct::HEADER];
+            let rc = read(log.real, header.as_mut_ptr().cast(), header.len() as c_int, 0);
+            direct.checked(if rc == ffi::SQLITE_OK { &header } else { &[] });
+        }
+        if direct.read(std::slice::from_raw_parts_mut(data.cast(), amount as usize), offset as usize) {
+            return ffi::SQLITE_OK;
+        }
+    }
+    read(log.real, data, amount, offset)
+}
+
+unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    let log = log(file);
+    let mut rc = log.write_out();
+    if rc == ffi::SQLITE_OK {
+        rc = (log.methods().xSync.expect("a VFS file syncs"))(log.real, flags);
+    }
+    if let (ffi::SQLITE_OK, Some(direct)) = (rc, log.direct.as_mut()) {
+        direct.flushed();
+    }
+    rc
+}
+
+unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
+    let log = log(file);
+    let mut rc = log.write_out();
+    if rc == ffi::SQLITE_OK {
+        rc = (log.methods().xTruncate.expect("a VFS file truncates"))(log.real, size);
+    }
+    if let Some(direct) = log.direct.as_mut() {
+        direct.truncated(size.max(0) as usize);
+    }
+    rc
+}
+
 after_write_out! {
-    read(data: *mut c_void, amount: c_int, offset: i64) => xRead;
-    truncate(size: i64) => xTruncate;
-    sync(flags: c_int) => xSync;
     file_size(size: *mut i64) => xFileSize;
     file_control(op: c_int, arg: *mut c_void) => xFileControl;
 }

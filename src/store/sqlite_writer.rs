@@ -129,11 +129,44 @@ const MOST_COMPILED: usize = 256;
 struct Writing<'c> {
     conn: &'c Connection,
     compiled: FxHashMap<Box<str>, Compiled<'c>>,
+    /// SQLite's data version of the database as the last transaction left it, which changes
+    /// when another connection commits: the write-ahead log is told whether one has
+    /// (`sqlite_wal::begin`).
+    version: Option<u32>,
 }
 
 impl<'c> Writing<'c> {
     fn new(conn: &'c Connection) -> Self {
-        Self { conn, compiled: FxHashMap::default() }
+        Self { conn, compiled: FxHashMap::default(), version: None }
+    }
+
+    /// Begins a transaction that holds the write lock from the start.
+    fn begin(&mut self) -> rusqlite::Result<()> {
+        self.control("BEGIN IMMEDIATE")?;
+        let version = self.data_version();
+        sqlite_wal::begin(self.conn, version.is_some() && version == self.version);
+        Ok(())
+    }
+
+    /// Ends the transaction with `sql` (`COMMIT` or `ROLLBACK`), and notes the data version it
+    /// leaves.
+    fn end(&mut self, sql: &'static str) -> rusqlite::Result<()> {
+        let ended = self.control(sql);
+        self.version = self.data_version();
+        ended
+    }
+
+    fn data_version(&self) -> Option<u32> {
+        let mut version: u32 = 0;
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_DATA_VERSION,
+                (&mut version as *mut u32).cast(),
+            )
+        };
+        (rc == ffi::SQLITE_OK).then_some(version)
     }
 
     fn compiled(&mut self, sql: &str) -> rusqlite::Result<&mut Compiled<'c>> {
@@ -207,7 +240,7 @@ fn straight<'a>(
     conn: &mut Writing,
     writes: impl Iterator<Item = &'a Write>,
 ) -> rusqlite::Result<Option<rusqlite::Result<bool>>> {
-    conn.control("BEGIN IMMEDIATE")?;
+    conn.begin()?;
     for write in writes {
         let outcome = run(conn, write);
         if !matches!(outcome, Ok(true)) {
@@ -215,7 +248,7 @@ fn straight<'a>(
             return Ok(Some(outcome));
         }
     }
-    if let Err(e) = conn.control("COMMIT") {
+    if let Err(e) = conn.end("COMMIT") {
         rollback(conn)?;
         return Err(e);
     }
@@ -225,7 +258,7 @@ fn straight<'a>(
 /// Runs `writes` in one transaction, each in a savepoint of its own.
 fn one_by_one<'a>(conn: &mut Writing, writes: impl ExactSizeIterator<Item = &'a Write>) -> Vec<rusqlite::Result<bool>> {
     let count = writes.len();
-    if let Err(e) = conn.control("BEGIN IMMEDIATE") {
+    if let Err(e) = conn.begin() {
         return failed(count, &e);
     }
     let mut outcomes = Vec::with_capacity(count);
@@ -249,7 +282,7 @@ fn one_by_one<'a>(conn: &mut Writing, writes: impl ExactSizeIterator<Item = &'a 
             }
         }
     }
-    match conn.control("COMMIT") {
+    match conn.end("COMMIT") {
         Ok(()) => outcomes,
         Err(e) => {
             let _ = rollback(conn);
@@ -271,7 +304,7 @@ fn rollback(conn: &mut Writing) -> rusqlite::Result<()> {
     // Frames gathered for the log and never flushed are this transaction's own; written now, while
     // the write lock is held, they cannot land over a later writer's.
     let wrote = sqlite_wal::write_out(conn.conn);
-    conn.control("ROLLBACK")?;
+    conn.end("ROLLBACK")?;
     wrote
 }
 
@@ -309,6 +342,7 @@ fn copy(e: &rusqlite::Error) -> rusqlite::Error {
 mod tests {
     use super::*;
     use crate::store::write::Statement;
+    use rusqlite::OpenFlags;
 
     fn database() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::TempDir::new().unwrap();
@@ -327,6 +361,166 @@ mod tests {
     fn rows(conn: &Connection) -> Vec<(String, i64)> {
         let mut select = conn.prepare("SELECT id, n FROM t ORDER BY id").unwrap();
         select.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    /// A database in a folder on the disk the build is on (a file system in memory may refuse
+    /// direct writes), with a writing connection on the write-ahead log's VFS.
+    fn logged() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        sqlite_wal::register().unwrap();
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = tempfile::TempDir::new_in(base).unwrap();
+        let path = dir.path().join("w.db");
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags_and_vfs(&path, flags, sqlite_wal::NAME).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, note TEXT)",
+        )
+        .unwrap();
+        (dir, path, conn)
+    }
+
+    /// `logged`, and another connection, on the default VFS, with a table of its own holding
+    /// `(1, v)`; the log emptied, so that the writing connection's next commit begins a cycle.
+    fn beginning(v: i64) -> (tempfile::TempDir, std::path::PathBuf, Connection, Connection) {
+        let (dir, path, conn) = logged();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("CREATE TABLE s (k INTEGER PRIMARY KEY, v INTEGER NOT NULL)").unwrap();
+        other.execute("INSERT INTO s (k, v) VALUES (1, ?1)", [v]).unwrap();
+        checkpoint(&conn, "TRUNCATE");
+        (dir, path, conn, other)
+    }
+
+    fn wrote(conn: &mut Writing, writes: &[Write]) {
+        let outcomes = commit(conn, writes.iter());
+        assert!(outcomes.iter().all(|o| matches!(o, Ok(true))), "{outcomes:?}");
+    }
+
+    fn checkpoint(conn: &Connection, mode: &str) -> i64 {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1)).unwrap()
+    }
+
+    /// Frames in the log, as a connection on the default VFS wrote them (whole frames only).
+    fn frames(path: &std::path::Path) -> u64 {
+        let size = std::fs::metadata(path.with_extension("db-wal")).unwrap().len();
+        size.saturating_sub(32) / (24 + 4096)
+    }
+
+    /// What every connection finds: `t`'s rows, `s`'s value, and an intact database; then the
+    /// same once all are closed and the database is opened afresh, its log recovered.
+    fn assert_found(path: &std::path::Path, ids: &[&str], v: i64) {
+        let check = |conn: &Connection| {
+            let ids_found: Vec<String> = rows(conn).into_iter().map(|(id, _)| id).collect();
+            assert_eq!(ids_found, ids);
+            assert_eq!(conn.query_row("SELECT v FROM s WHERE k = 1", [], |r| r.get::<_, i64>(0)).unwrap(), v);
+            let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+            assert_eq!(integrity, "ok");
+        };
+        check(&Connection::open(path).unwrap());
+    }
+
+    #[test]
+    fn the_log_written_direct_reads_back_whole_through_its_cycles() {
+        let (_dir, path, conn, other) = beginning(0);
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 16").unwrap();
+        let mut writing = Writing::new(&conn);
+        let note = "x".repeat(700);
+        let ids: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let write = Statement::new("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(i as i64)
+                .bind(note.as_str());
+            wrote(&mut writing, &[Write::of(write)]);
+        }
+        let (written, read) = sqlite_wal::direct_counts(&conn).expect("the log is written direct");
+        assert!(written > 100, "commits went direct: {written}");
+        assert!(read > 100, "checkpoints read the frames they copied from the image: {read}");
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_found(&path, &ids, 0);
+        drop(writing);
+        drop((conn, other));
+        assert_found(&path, &ids, 0);
+    }
+
+    /// Another connection begins a new cycle of the log and commits until it ends exactly where
+    /// this connection's last commit ended: the block the next commit starts in holds the other
+    /// connection's frame, not what the image held there.
+    #[test]
+    fn a_commit_after_another_connections_cycle_keeps_that_cycles_frames() {
+        let (_dir, path, conn, other) = beginning(0);
+        let mut writing = Writing::new(&conn);
+        wrote(&mut writing, &[insert("a", 1)]);
+        wrote(&mut writing, &[insert("b", 2)]);
+        let ours = checkpoint(&conn, "PASSIVE") as u64;
+
+        checkpoint(&other, "TRUNCATE");
+        let mut v = 0;
+        while frames(&path) < ours {
+            other.execute("UPDATE s SET v = v + 1 WHERE k = 1", []).unwrap();
+            v += 1;
+        }
+        assert_eq!(frames(&path), ours, "the other connection's cycle ends where ours did");
+
+        wrote(&mut writing, &[insert("c", 3)]);
+        assert_found(&path, &["a", "b", "c"], v);
+        drop(writing);
+        drop((conn, other));
+        assert_found(&path, &["a", "b", "c"], v);
+    }
+
+    /// After another connection begins a new cycle, a checkpoint of this connection copies that
+    /// cycle's frames from the file, not the image of its own.
+    #[test]
+    fn a_checkpoint_after_another_connections_cycle_copies_that_cycles_frames() {
+        let (_dir, path, conn, other) = beginning(0);
+        let mut writing = Writing::new(&conn);
+        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            wrote(&mut writing, &[insert(id, i as i64)]);
+        }
+        checkpoint(&conn, "PASSIVE");
+
+        checkpoint(&other, "TRUNCATE");
+        for _ in 0..3 {
+            other.execute("UPDATE s SET v = v + 1 WHERE k = 1", []).unwrap();
+        }
+        checkpoint(&conn, "PASSIVE");
+        assert_found(&path, &["a", "b", "c", "d"], 3);
+        drop(writing);
+        drop((conn, other));
+        assert_found(&path, &["a", "b", "c", "d"], 3);
+    }
+
+    /// A transaction larger than the page cache writes frames before its commit and writes some
+    /// of them again: what a later write rounds out to whole blocks is the file's own.
+    #[test]
+    fn frames_written_again_in_one_transaction_leave_the_ones_after_them_whole() {
+        let (_dir, path, conn, other) = beginning(7);
+        conn.execute_batch("PRAGMA cache_size = 10").unwrap();
+        let mut writing = Writing::new(&conn);
+        wrote(&mut writing, &[insert("a", 0)]);
+        let mut write = Write::new();
+        for i in 0..400 {
+            write.then(
+                Statement::new("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)")
+                    .bind(&format!("m{i:03}"))
+                    .bind(i)
+                    .bind("y".repeat(300).as_str()),
+            );
+        }
+        for i in 0..400 {
+            write.then(Statement::new("UPDATE t SET n = n + 1000 WHERE id = $1").bind(&format!("m{i:03}")));
+        }
+        wrote(&mut writing, &[write]);
+        let mut ids = vec!["a".to_string()];
+        ids.extend((0..400).map(|i| format!("m{i:03}")));
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_found(&path, &ids, 7);
+        assert!(rows(&conn).iter().skip(1).all(|(_, n)| *n >= 1000));
+        drop(writing);
+        drop((conn, other));
+        assert_found(&path, &ids, 7);
     }
 
     /// The options `.cargo/config.toml` builds SQLite with, as the library reports them.
