@@ -117,7 +117,9 @@ pub(super) struct Statement {
 impl Statement {
     pub(super) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
         let sql = sql.into();
-        let placeholders = sql.bytes().filter(|&b| b == b'$').count();
+        // Summed in 32 bits: the compiler's vector loop then takes twice the bytes a step that
+        // `count`'s 64-bit sums do.
+        let placeholders = sql.bytes().fold(0u32, |n, b| n + u32::from(b == b'$')) as usize;
         Self { values: Vec::with_capacity(placeholders), text: String::with_capacity(TEXT_CAPACITY), sql, guard: false }
     }
 

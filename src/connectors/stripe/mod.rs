@@ -55,8 +55,8 @@ const API_VERSION: &str = "2024-06-20";
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
-/// What a form's text starts in: a card payment's fits.
-const FORM_CAPACITY: usize = 512;
+/// What a form's text starts in: a card payment's fits, its two ids included (some 520 bytes).
+const FORM_CAPACITY: usize = 1024;
 /// How far Stripe's clock (which sets `created`) may be from ours, and how long after a call's
 /// end Stripe may still be making what it asked for, unless the account's
 /// `metadata.clock_skew_secs` says otherwise. A lookup by switchyard's ids concludes "never
