@@ -23,6 +23,10 @@
 //!   can begin a new cycle while a checkpoint is copying this one's frames, and any frame
 //!   appended since lies past the commit.
 //!
+//! A commit, and a checkpoint's start, are told by the log's flush (`flushed`): with the writing
+//! connection's `synchronous = FULL`, SQLite flushes the log at every commit, and at the start of
+//! every checkpoint before it reads the log back.
+//!
 //! Anywhere else the image is dropped, until this connection begins a new cycle, and the log is
 //! read and written through the page cache. Around the frames, a block is written with the
 //! image's bytes: up to what this connection wrote, the file's own; past it, bytes after the last
