@@ -18,14 +18,17 @@
 //! - in a transaction of this connection that began with no other connection's commit since its
 //!   previous one ([`Direct::begin`], from SQLite's data version): the image is the file up to
 //!   all this connection wrote in the cycle;
-//! - after one of its commits, for a checkpoint's reads, once the log's header read back from the
-//!   file at the checkpoint's start shows the same cycle: up to that commit. No other connection
-//!   can begin a new cycle while a checkpoint is copying this one's frames, and any frame
-//!   appended since lies past the commit.
+//! - between its transactions, for a checkpoint's reads and for those a transaction makes as it
+//!   begins (before the data version is known), once the log's header read back from the file
+//!   shows the same cycle: up to this connection's last commit. No other connection can begin a
+//!   new cycle while this one is reading frames of the cycle it holds (a checkpoint copying them,
+//!   or a transaction's read mark on them), and any frame appended since lies past the commit.
+//!   Each checkpoint and each transaction checks afresh.
 //!
-//! A commit, and a checkpoint's start, are told by the log's flush (`flushed`): with the writing
+//! A checkpoint's start, and a commit, are told by the log's flush (`flushed`): with the writing
 //! connection's `synchronous = FULL`, SQLite flushes the log at every commit, and at the start of
-//! every checkpoint before it reads the log back.
+//! every checkpoint before it reads the log back. A transaction's start is told by the writing
+//! thread (`starting`).
 //!
 //! Anywhere else the image is dropped, until this connection begins a new cycle, and the log is
 //! read and written through the page cache. Around the frames, a block is written with the
@@ -58,7 +61,8 @@ enum Trust {
     Nowhere,
     /// In a transaction of this connection: up to `written`.
     Writing,
-    /// After a commit: up to `committed`, once the file's header has shown the cycle unchanged.
+    /// Between transactions: up to `committed`, once the file's header has shown the cycle
+    /// unchanged.
     Committed {
         checked: bool,
     },
@@ -125,7 +129,16 @@ impl Direct {
         (self.written, self.transaction, self.committed) = (0, 0, 0);
     }
 
-    /// A transaction of this connection begins; `alone` when no other connection has committed
+    /// A transaction of this connection is about to begin: until `begin` tells whether another
+    /// connection has committed since its previous one, its reads check the cycle first, as a
+    /// checkpoint's do.
+    pub(super) fn starting(&mut self) {
+        if self.trust != Trust::Nowhere {
+            self.trust = Trust::Committed { checked: false };
+        }
+    }
+
+    /// A transaction of this connection has begun; `alone` when no other connection has committed
     /// since its previous one.
     pub(super) fn begin(&mut self, alone: bool) {
         match alone && self.cycle.is_some() {

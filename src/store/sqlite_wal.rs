@@ -55,19 +55,31 @@ pub(super) fn register() -> rusqlite::Result<()> {
     }
 }
 
-/// Tells `conn`'s write-ahead log that a transaction begins; `alone` when no other connection has
-/// committed since the connection's previous one.
+/// Tells `conn`'s write-ahead log that a transaction is about to begin.
+pub(super) fn starting(conn: &Connection) {
+    if let Some(direct) = unsafe { direct_of(conn) } {
+        direct.starting();
+    }
+}
+
+/// Tells `conn`'s write-ahead log that a transaction has begun; `alone` when no other connection
+/// has committed since the connection's previous one.
 pub(super) fn begin(conn: &Connection, alone: bool) {
-    if let Some(direct) = unsafe { log_of(conn) }.and_then(|log| log.direct.as_mut()) {
+    if let Some(direct) = unsafe { direct_of(conn) } {
         direct.begin(alone);
     }
+}
+
+/// Where `conn`'s write-ahead log is written direct.
+unsafe fn direct_of<'a>(conn: &Connection) -> Option<&'a mut Direct> {
+    log_of(conn).and_then(|log| log.direct.as_mut())
 }
 
 /// How many writes of `conn`'s write-ahead log went direct, and how many reads its image
 /// answered; None when it is not written direct.
 #[cfg(test)]
 pub(super) fn direct_counts(conn: &Connection) -> Option<(usize, usize)> {
-    unsafe { log_of(conn) }.and_then(|log| log.direct.as_ref()).map(|direct| direct.counts)
+    unsafe { direct_of(conn) }.map(|direct| direct.counts)
 }
 
 /// Writes out what `conn`'s write-ahead log has gathered. Called before the connection undoes a

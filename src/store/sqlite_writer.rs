@@ -142,6 +142,7 @@ impl<'c> Writing<'c> {
 
     /// Begins a transaction that holds the write lock from the start.
     fn begin(&mut self) -> rusqlite::Result<()> {
+        sqlite_wal::starting(self.conn);
         self.control("BEGIN IMMEDIATE")?;
         let version = self.data_version();
         sqlite_wal::begin(self.conn, version.is_some() && version == self.version);
@@ -397,6 +398,16 @@ mod tests {
         assert!(outcomes.iter().all(|o| matches!(o, Ok(true))), "{outcomes:?}");
     }
 
+    /// Four commits of `writing` and a checkpoint of the cycle they began; then `other` empties
+    /// the log, to begin a cycle of its own.
+    fn ours_then_emptied(writing: &mut Writing, conn: &Connection, other: &Connection) {
+        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            wrote(writing, &[insert(id, i as i64)]);
+        }
+        checkpoint(conn, "PASSIVE");
+        checkpoint(other, "TRUNCATE");
+    }
+
     fn checkpoint(conn: &Connection, mode: &str) -> i64 {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1)).unwrap()
     }
@@ -476,12 +487,7 @@ mod tests {
     fn a_checkpoint_after_another_connections_cycle_copies_that_cycles_frames() {
         let (_dir, path, conn, other) = beginning(0);
         let mut writing = Writing::new(&conn);
-        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
-            wrote(&mut writing, &[insert(id, i as i64)]);
-        }
-        checkpoint(&conn, "PASSIVE");
-
-        checkpoint(&other, "TRUNCATE");
+        ours_then_emptied(&mut writing, &conn, &other);
         for _ in 0..3 {
             other.execute("UPDATE s SET v = v + 1 WHERE k = 1", []).unwrap();
         }
@@ -490,6 +496,27 @@ mod tests {
         drop(writing);
         drop((conn, other));
         assert_found(&path, &["a", "b", "c", "d"], 3);
+    }
+
+    /// After a checkpoint of this connection, another connection begins a new cycle that holds the
+    /// database's first page: the next transaction's start reads that page from the file, not the
+    /// image of the cycle before.
+    #[test]
+    fn a_transaction_after_another_connections_cycle_starts_from_that_cycles_pages() {
+        let (_dir, path, conn, other) = beginning(0);
+        let mut writing = Writing::new(&conn);
+        ours_then_emptied(&mut writing, &conn, &other);
+        // A row too large for its page: the file grows, and the first page with it.
+        other.execute("INSERT INTO s (k, v) VALUES (2, length(?1))", ["z".repeat(5000)]).unwrap();
+        other.execute_batch("CREATE TABLE u (x)").unwrap();
+        wrote(&mut writing, &[insert("e", 4)]);
+        assert_found(&path, &["a", "b", "c", "d", "e"], 0);
+        let tables: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'u'", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 1);
+        drop(writing);
+        drop((conn, other));
+        assert_found(&path, &["a", "b", "c", "d", "e"], 0);
     }
 
     /// A transaction larger than the page cache writes frames before its commit and writes some
